@@ -1,0 +1,156 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The bridge driver: a Linux bridge per network, a veth pair per endpoint.
+
+Functions compare what is wanted with a snapshot and return only the Changes that
+differ, so a second run plans nothing and an option changes in place.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
+from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
+
+ENDPOINT_OPTIONS = ("ifname", "ipv4_address", "mac_address", "default_route", "aliases", "publish")
+CREATES_SANDBOX = True
+
+IP_FORWARD = "net/ipv4/ip_forward"
+
+
+def route_localnet(interface):
+    # Lets the host reach published ports on 127.0.0.1: DNAT to a container sends a
+    # packet with a loopback source out of the bridge (the firewall drops the reverse).
+    return "net/ipv4/conf/%s/route_localnet" % interface
+
+
+def gateway_cidr(network):
+    return "%s/%d" % (network["gateway"], ipaddress.ip_network(network["subnet"]).prefixlen)
+
+
+def create_network(network, view, sysctls):
+    """Make or update the bridge of ``network`` (the record as it should be)."""
+    br, mtu, cidr = network["interface"], network["mtu"], gateway_cidr(network)
+    link = view.link(br)
+    out = []
+    if link is None:
+        out.append(change("create bridge %s (mtu %d)" % (br, mtu), "bridge_add", br, mtu,
+                          undo=("link_del", (br,))))
+        out.append(change("add %s to %s" % (cidr, br), "addr_add", br, cidr))
+    else:
+        if link.kind != "bridge":
+            raise KernelError("%s exists and is not a bridge; choose another bridge.name" % br,
+                              "bridge.name")
+        if link.mtu != mtu:
+            out.append(change("set mtu %d on %s (was %d)" % (mtu, br, link.mtu), "link_set", br,
+                              mtu=mtu))
+        if not link.up:
+            out.append(change("set %s up" % br, "link_set", br, state="up"))
+        have = view.addresses.get(br, set())
+        if cidr not in have:
+            out.append(change("add %s to %s" % (cidr, br), "addr_add", br, cidr))
+        for stale in sorted(have - {cidr}):
+            out.append(change("remove %s from %s" % (stale, br), "addr_del", br, stale))
+    if sysctls.get(route_localnet(br)) != "1":
+        out.append(change("set %s = 1" % route_localnet(br), "sysctl_set", route_localnet(br), 1))
+    if not network["internal"] and sysctls.get(IP_FORWARD) != "1":
+        out.append(change("set %s = 1" % IP_FORWARD, "sysctl_set", IP_FORWARD, 1))
+    return out
+
+
+def delete_network(network, view):
+    if view.link(network["interface"]) is None:
+        return []
+    return [change("delete bridge %s" % network["interface"], "link_del", network["interface"])]
+
+
+def join(network, endpoint, old, host_view, sandbox_view):
+    """Make or update ``endpoint``'s veth pair and its addressing inside the sandbox.
+
+    ``old`` is the endpoint's previous record (None when new): it tells the inner
+    interface's former name. ``sandbox_view`` is None when the sandbox is to be made.
+    """
+    veth, ifname, ns = endpoint["host_interface"], endpoint["ifname"], endpoint["sandbox"]
+    br, mtu = network["interface"], network["mtu"]
+    cidr = "%s/%d" % (endpoint["ipv4_address"], ipaddress.ip_network(network["subnet"]).prefixlen)
+    mac, gateway = endpoint["mac_address"], network["gateway"]
+    inner_name = old["ifname"] if old and old.get("sandbox") == ns else ifname
+    host = host_view.link(veth)
+    inner = sandbox_view.link(inner_name) if sandbox_view else None
+    out = []
+
+    if host is None or inner is None or host.kind != "veth" or inner.kind != "veth":
+        # New, or half of it is gone (drift): make the pair again from scratch.
+        if host is not None:
+            out.append(change("delete the broken half %s" % veth, "link_del", veth))
+        elif inner is not None and inner.kind == "veth" and old is not None:
+            out.append(change("delete the broken half %s in %s" % (inner_name, ns), "link_del",
+                              inner_name, ns))
+        if sandbox_view is not None and sandbox_view.link(ifname) is not None and \
+                (inner is None or inner_name != ifname):
+            raise KernelError("%s already exists in sandbox %s; choose another ifname" % (ifname, ns),
+                              "ifname")
+        out.append(change("create veth %s <-> %s in %s (mtu %d, %s)" % (veth, ifname, ns, mtu, mac),
+                          "veth_add", veth, ifname, ns, mtu, mac, br, undo=("link_del", (veth,))))
+        out.append(change("add %s to %s in %s" % (cidr, ifname, ns), "addr_add", ifname, cidr, ns))
+        if network.get("hairpin"):
+            out.append(change("set hairpin on %s" % veth, "hairpin_set", veth, True))
+        if endpoint["default_route"]:
+            out.append(change("route default via %s dev %s in %s" % (gateway, ifname, ns),
+                              "default_route_set", gateway, ifname, ns))
+        return out
+
+    route_lost = False
+    if inner_name != ifname:
+        if sandbox_view.link(ifname) is not None:
+            raise KernelError("%s already exists in sandbox %s; choose another ifname" % (ifname, ns),
+                              "ifname")
+        out.append(change("rename %s to %s in %s" % (inner_name, ifname, ns), "link_rename",
+                          inner_name, ifname, ns))
+        route_lost = True  # taking a link down flushes the routes through it
+    bridge_link = host_view.link(br)
+    if bridge_link is None or host.master != bridge_link.index:
+        out.append(change("attach %s to %s" % (veth, br), "link_attach", veth, br))
+    if host.mtu != mtu:
+        out.append(change("set mtu %d on %s" % (mtu, veth), "link_set", veth, mtu=mtu))
+    if inner.mtu != mtu:
+        out.append(change("set mtu %d on %s in %s" % (mtu, ifname, ns), "link_set", ifname, ns,
+                          mtu=mtu))
+    if not host.up:
+        out.append(change("set %s up" % veth, "link_set", veth, state="up"))
+    if not inner.up:
+        out.append(change("set %s up in %s" % (ifname, ns), "link_set", ifname, ns, state="up"))
+        route_lost = True
+    if (inner.mac or "").lower() != mac:
+        out.append(change("set mac %s on %s in %s" % (mac, ifname, ns), "link_set", ifname, ns,
+                          address=mac))
+    have = sandbox_view.addresses.get(inner_name, set())
+    if cidr not in have:
+        out.append(change("add %s to %s in %s" % (cidr, ifname, ns), "addr_add", ifname, cidr, ns))
+    for stale in sorted(have - {cidr}):
+        out.append(change("remove %s from %s in %s" % (stale, ifname, ns), "addr_del", ifname,
+                          stale, ns))
+    if bool(host.hairpin) != bool(network.get("hairpin")):
+        out.append(change("set hairpin %s on %s" % ("on" if network.get("hairpin") else "off", veth),
+                          "hairpin_set", veth, bool(network.get("hairpin"))))
+    routed_here = sandbox_view.default_gateway is not None and sandbox_view.default_dev == inner.index
+    if endpoint["default_route"]:
+        if route_lost or not routed_here or sandbox_view.default_gateway != gateway:
+            out.append(change("route default via %s dev %s in %s" % (gateway, ifname, ns),
+                              "default_route_set", gateway, ifname, ns))
+    elif routed_here and not route_lost:
+        out.append(change("remove the default route via %s in %s" % (ifname, ns),
+                          "default_route_del", ns))
+    return out
+
+
+def leave(network, endpoint, host_view, sandbox_view):
+    veth, ifname, ns = endpoint["host_interface"], endpoint["ifname"], endpoint["sandbox"]
+    if host_view.link(veth) is not None:
+        return [change("delete veth %s (and %s in %s)" % (veth, ifname, ns), "link_del", veth)]
+    inner = sandbox_view.link(ifname) if sandbox_view else None
+    if inner is not None and inner.kind == "veth":
+        return [change("delete %s in %s" % (ifname, ns), "link_del", ifname, ns)]
+    return []

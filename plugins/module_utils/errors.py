@@ -1,0 +1,36 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Typed errors of the driver core; modules turn them into fail_json in one place."""
+
+from __future__ import annotations
+
+
+class CnmError(Exception):
+    """Base error: ``option`` names the module option at fault, when there is one."""
+
+    def __init__(self, msg, option=None):
+        super().__init__(msg)
+        self.msg = msg
+        self.option = option
+
+    def __str__(self):
+        if self.option:
+            return "%s: %s" % (self.option, self.msg)
+        return self.msg
+
+
+class SpecError(CnmError):
+    """Bad input, found before anything is changed."""
+
+
+class IpamError(CnmError):
+    """An allocation that cannot be made (overlap, exhausted, owned by another)."""
+
+
+class StoreError(CnmError):
+    """The state directory cannot be read or written."""
+
+
+class KernelError(CnmError):
+    """A netlink or nftables operation failed."""

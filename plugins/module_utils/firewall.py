@@ -1,0 +1,148 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The nftables tables the collection owns, rendered whole from the store.
+
+``inet cnm`` holds NAT (masquerade, published ports) and the forward filter
+(isolation between networks, internal networks); ``bridge cnm`` drops traffic
+between the ports of a bridge whose network has ``icc: false`` (bridged frames
+never reach the inet forward hook unless br_netfilter is loaded). Both are
+replaced in one nft transaction; no other table is ever touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
+from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_write
+
+TABLES = (("inet", "cnm"), ("bridge", "cnm"))
+RULESET_FILE = "firewall.nft"
+
+
+def _q(name):
+    return '"%s"' % name
+
+
+def published(networks, endpoints):
+    """(network, endpoint, port dict with host_ip resolved) for every published port."""
+    out = []
+    for ep in sorted(endpoints.values(), key=lambda e: (e["network"], e["name"])):
+        net = networks.get(ep["network"])
+        if not net or net["driver"] != "bridge" or net["internal"] or not ep.get("ipv4_address"):
+            continue
+        for port in ep.get("publish") or []:
+            port = dict(port)
+            port["host_ip"] = port.get("host_ip") or net.get("host_binding_ip") or "0.0.0.0"
+            out.append((net, ep, port))
+    return out
+
+
+def render(networks, endpoints):
+    """The whole ruleset as nft text, or '' when no bridge network exists."""
+    bridges = [n for _, n in sorted(networks.items()) if n["driver"] == "bridge"]
+    if not bridges:
+        return ""
+    raw, forward, dnat, post, icc = [], [], [], [], []
+    for net in bridges:
+        br, subnet = _q(net["interface"]), net["subnet"]
+        raw.append("iifname %s ip daddr 127.0.0.0/8 drop" % br)
+        post.append("oifname %s ip saddr 127.0.0.0/8 masquerade" % br)
+        if net["internal"]:
+            forward.append("iifname %s oifname != %s drop" % (br, br))
+            forward.append("oifname %s iifname != %s drop" % (br, br))
+            continue
+        if net["masquerade"]:
+            post.append("ip saddr %s oifname != %s masquerade" % (subnet, br))
+        # A container reaching a published port of its own network through the host.
+        post.append("oifname %s ip saddr %s ct status dnat masquerade" % (br, subnet))
+        if not net["icc"]:
+            icc.append("meta ibrname %s drop" % br)
+    others = [n for n in bridges if not n["internal"]]
+    if len(others) > 1:
+        # Published ports are open to every network; anything else stays in its own.
+        forward.append("ct status dnat accept")
+        for net in others:
+            rest = ", ".join(_q(o["interface"]) for o in others if o is not net)
+            forward.append("iifname %s oifname { %s } drop" % (_q(net["interface"]), rest))
+    for net, ep, port in published(networks, endpoints):
+        match = "fib daddr type local" if port["host_ip"] == "0.0.0.0" else "ip daddr %s" % port["host_ip"]
+        dnat.append("%s meta l4proto %s th dport %d dnat ip to %s:%d"
+                    % (match, port["protocol"], port["host_port"], ep["ipv4_address"],
+                       port["container_port"]))
+
+    def chain(name, hook, priority, rules):
+        body = "".join("\t\t%s\n" % r for r in rules)
+        return "\tchain %s {\n\t\ttype %s hook %s priority %s; policy accept;\n%s\t}\n" % (
+            name, "filter" if priority in ("raw", "filter") else "nat", hook, priority, body)
+
+    text = "table inet cnm {\n"
+    text += chain("raw_prerouting", "prerouting", "raw", raw)
+    text += chain("forward", "forward", "filter", forward)
+    text += chain("prerouting", "prerouting", "dstnat", dnat)
+    text += chain("output", "output", "-100", dnat)
+    text += chain("postrouting", "postrouting", "srcnat", post)
+    text += "}\ntable bridge cnm {\n"
+    text += chain("forward", "forward", "filter", icc)
+    text += "}\n"
+    return text
+
+
+def _nft():
+    path = shutil.which("nft") or ("/usr/sbin/nft" if os.path.exists("/usr/sbin/nft") else None)
+    if path is None:
+        raise KernelError("the nft command (Debian package nftables) is required on the managed host")
+    return path
+
+
+def _run(args, stdin=None):
+    proc = subprocess.run([_nft()] + args, input=stdin, capture_output=True, text=True)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def tables_present():
+    return all(_run(["list", "table", family, name])[0] == 0 for family, name in TABLES)
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def sync(state_dir, networks, endpoints, check_mode):
+    """Make the kernel's cnm tables match the store; return True when something changed."""
+    text = render(networks, endpoints)
+    saved_path = os.path.join(state_dir, RULESET_FILE)
+    saved = _read(saved_path)
+    if not text:
+        present = [t for t in TABLES if _run(["list", "table", t[0], t[1]])[0] == 0]
+        if not present and saved is None:
+            return False
+        if not check_mode:
+            script = "".join("delete table %s %s\n" % t for t in present)
+            if script:
+                _apply(script)
+            if saved is not None:
+                os.unlink(saved_path)
+        return True
+    if saved == text and tables_present():
+        return False
+    if not check_mode:
+        # Declaring then deleting makes the delete safe when the table is absent;
+        # the whole script is one transaction, so the swap is atomic.
+        head = "".join("table %s %s\ndelete table %s %s\n" % (t + t) for t in TABLES)
+        _apply(head + text)
+        atomic_write(saved_path, text)
+    return True
+
+
+def _apply(script):
+    code, _out, err = _run(["-f", "-"], stdin=script)
+    if code != 0:
+        raise KernelError("nft rejected the cnm ruleset: %s" % err.strip())

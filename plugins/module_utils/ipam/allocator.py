@@ -1,0 +1,152 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""IPAM as pure logic over one address space's records (a plain dict).
+
+A space holds named pools; a pool holds a subnet, its gateway, an optional
+ip_range for dynamic addresses, auxiliary (reserved) addresses, the addresses
+handed out by owner, and a cursor. Requests are keyed by owner, so asking twice
+returns the same answer. The cursor makes allocation round-robin: a released
+address is handed out again only after the rest of the range has been.
+Backends (file, later etcd) load a space, call these functions, and store it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import IpamError
+
+
+def _net(text):
+    return ipaddress.ip_network(text) if text else None
+
+
+def first_usable(subnet):
+    return subnet.network_address + 1
+
+
+def candidates(address_pools):
+    """Subnets to try, in dockerd's order: each base split into subnets of its size."""
+    for base, size in address_pools:
+        for subnet in base.subnets(new_prefix=size):
+            yield subnet
+
+
+def request_pool(space, req, address_pools=(), avoid=(), option="subnet"):
+    """Create or update the pool ``req.name``; return (pool dict, changed).
+
+    ``avoid`` lists networks (e.g. the host's routes) an automatic subnet must not overlap.
+    """
+    pools = space.setdefault("pools", {})
+    current = pools.get(req.name)
+    if current is not None:
+        subnet = ipaddress.ip_network(current["subnet"])
+        if req.subnet is not None and req.subnet != subnet:
+            raise IpamError("pool %r already has the subnet %s; release it before asking for %s"
+                            % (req.name, subnet, req.subnet), option)
+    elif req.subnet is not None:
+        subnet = req.subnet
+        for other, pool in sorted(pools.items()):
+            if _net(pool["subnet"]).overlaps(subnet):
+                raise IpamError("%s overlaps %s, the subnet of %r" % (subnet, pool["subnet"], other),
+                                option)
+    else:
+        taken = [_net(p["subnet"]) for p in pools.values()] + list(avoid)
+        subnet = next((c for c in candidates(address_pools)
+                       if not any(c.overlaps(t) for t in taken)), None)
+        if subnet is None:
+            raise IpamError("every subnet of the address pools is in use or overlaps a host "
+                            "route; add address_pools or give a subnet", option)
+
+    desired = {
+        "subnet": str(subnet),
+        "gateway": str(req.gateway or first_usable(subnet)),
+        "ip_range": str(req.ip_range) if req.ip_range else None,
+        "aux_addresses": dict(req.aux_addresses),
+    }
+    if current is not None:
+        old = {k: current.get(k) for k in desired}
+        old["aux_addresses"] = old["aux_addresses"] or {}
+        if old == desired:
+            return current, False
+        held = current.get("addresses") or {}
+        reserved = set(desired["aux_addresses"].values()) | {desired["gateway"]}
+        for owner, addr in sorted(held.items()):
+            if addr in reserved:
+                raise IpamError("%s is held by %r and cannot become the gateway or an auxiliary "
+                                "address" % (addr, owner), "gateway")
+        current.update(desired)
+        return current, True
+    desired.update({"addresses": {}, "cursor": None})
+    pools[req.name] = desired
+    return desired, True
+
+
+def release_pool(space, name):
+    return space.get("pools", {}).pop(name, None) is not None
+
+
+def get_pool(space, name, option="pool"):
+    pool = space.get("pools", {}).get(name)
+    if pool is None:
+        raise IpamError("no pool named %r in this address space" % name, option)
+    return pool
+
+
+def _reserved(pool, subnet):
+    res = {int(subnet.network_address), int(subnet.broadcast_address),
+           int(ipaddress.ip_address(pool["gateway"]))}
+    res.update(int(ipaddress.ip_address(a)) for a in (pool.get("aux_addresses") or {}).values())
+    return res
+
+
+def request_address(pool, owner, address=None, option="ipv4_address"):
+    """Return (address, changed): the owner's address, allocating or moving it as asked."""
+    held = pool.setdefault("addresses", {})
+    current = held.get(owner)
+    subnet = ipaddress.ip_network(pool["subnet"])
+    if address is not None:
+        if current == address:
+            return address, False
+        addr = ipaddress.ip_address(address)
+        if addr not in subnet:
+            raise IpamError("%s is outside the subnet %s" % (address, subnet), option)
+        if int(addr) in _reserved(pool, subnet):
+            raise IpamError("%s is reserved in %s (network, broadcast, gateway or auxiliary)"
+                            % (address, subnet), option)
+        for other, value in held.items():
+            if value == address and other != owner:
+                raise IpamError("%s is already held by %r" % (address, other), option)
+        held[owner] = address
+        return address, True
+    if current is not None:
+        return current, False
+
+    rng = _net(pool.get("ip_range")) or subnet
+    lo, hi = int(rng.network_address), int(rng.broadcast_address)
+    skip = _reserved(pool, subnet) | {int(ipaddress.ip_address(a)) for a in held.values()}
+    cursor = pool.get("cursor")
+    start = int(ipaddress.ip_address(cursor)) + 1 if cursor else lo
+    if not lo <= start <= hi:
+        start = lo
+    for candidate in _ring(start, lo, hi):
+        if candidate not in skip:
+            text = str(ipaddress.ip_address(candidate))
+            held[owner] = text
+            pool["cursor"] = text
+            return text, True
+    raise IpamError("no free address left in %s (%d in use); widen ip_range or release addresses"
+                    % (rng, len(held)), option)
+
+
+def _ring(start, lo, hi):
+    """Every integer of [lo, hi], starting at ``start`` and wrapping around."""
+    for i in range(start, hi + 1):
+        yield i
+    for i in range(lo, start):
+        yield i
+
+
+def release_address(pool, owner):
+    return pool.setdefault("addresses", {}).pop(owner, None) is not None

@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one place that derives the names the kernel sees (IFNAMSIZ: 15 bytes)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+IFNAMSIZ = 15
+BRIDGE_PREFIX = "cnm-"
+VETH_PREFIX = "cnmv"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+def _digest(text, size):
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:size]
+
+
+def bridge_name(network):
+    """``cnm-<network>`` when it fits, else a prefix of it and a short digest."""
+    name = BRIDGE_PREFIX + network
+    if len(name.encode("utf-8")) <= IFNAMSIZ:
+        return name
+    return BRIDGE_PREFIX + network[:5] + "-" + _digest(network, 5)
+
+
+def veth_name(network, endpoint):
+    """Host end of an endpoint's veth pair: stable, unique per (network, endpoint)."""
+    return VETH_PREFIX + _digest(network + "/" + endpoint, IFNAMSIZ - len(VETH_PREFIX))
+
+
+def endpoint_key(network, endpoint):
+    return network + "/" + endpoint
+
+
+def sandbox_key(sandbox, sandbox_path):
+    """A named netns is recorded by name, an existing one by its path."""
+    return sandbox if sandbox else sandbox_path
+
+
+def sandbox_files_dir(state_dir, key):
+    """Where hosts/resolv.conf of a sandbox given by path are written."""
+    return "%s/sandboxes/%s" % (state_dir, _digest(key, 12))
+
+
+def mac_from_ipv4(address):
+    """Docker's convention: 02:42 followed by the four octets of the address."""
+    octets = [int(o) for o in str(address).split(".")]
+    return "02:42:" + ":".join("%02x" % o for o in octets)
+
+
+def valid_ifname(name):
+    return (
+        0 < len(name.encode("utf-8")) <= IFNAMSIZ
+        and name not in (".", "..")
+        and not re.search(r"[\s/:]", name)
+    )

@@ -1,0 +1,336 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One module run: spec -> observe -> plan -> apply -> record -> files and firewall.
+
+Check mode takes the same path and skips only the steps that write (kernel
+changes, store, files, nftables), so what it reports is what a real run does.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, names, plan, sandbox
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.bridge import IP_FORWARD, route_localnet
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
+from ansible_collections.cnm.fabric.plugins.module_utils.ipam.file import FileBackend
+from ansible_collections.cnm.fabric.plugins.module_utils.kernel import Kernel
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import DEFAULT_LOCAL_POOLS
+from ansible_collections.cnm.fabric.plugins.module_utils.store import ENDPOINTS, NETWORKS, SANDBOXES, Store
+
+LOCAL_SPACE = "local"
+NETWORK_FIELDS = ("name", "driver", "subnet", "gateway", "ip_range", "mtu", "internal", "interface",
+                  "icc", "masquerade", "host_binding_ip", "hairpin")
+ENDPOINT_FIELDS = ("name", "network", "sandbox", "ifname", "ipv4_address", "mac_address",
+                   "default_route", "aliases", "publish", "host_interface")
+
+
+def _local_pools():
+    return tuple((ipaddress.ip_network(b), s) for b, s in DEFAULT_LOCAL_POOLS)
+
+
+class Run(object):
+    def __init__(self, state_dir, check_mode):
+        self.state_dir = state_dir
+        self.check = check_mode
+        self.store = Store(state_dir, read_only=check_mode)
+        self._kernel = None
+        self.log = []
+        self.sandboxes_touched = set()
+
+    def __enter__(self):
+        self.store.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._kernel is not None:
+            self._kernel.close()
+        return self.store.__exit__(*exc)
+
+    @property
+    def kernel(self):
+        if self._kernel is None:
+            self._kernel = Kernel()
+        return self._kernel
+
+    @property
+    def networks(self):
+        return self.store.get(NETWORKS)
+
+    @property
+    def endpoints(self):
+        return self.store.get(ENDPOINTS)
+
+    @property
+    def sandboxes(self):
+        return self.store.get(SANDBOXES)
+
+    def ipam(self, space=LOCAL_SPACE):
+        return FileBackend(self.store, space)
+
+    def execute(self, changes):
+        self.log.extend(plan.texts(changes))
+        if not self.check:
+            plan.apply(self.kernel, changes)
+
+    def sandbox_view(self, key):
+        return self.kernel.view(key) if key and self.kernel.netns_exists(key) else None
+
+    def avoid_routes(self):
+        """Host routes an automatic subnet must not overlap (ours excepted)."""
+        ours = set(n.get("interface") for n in self.networks.values())
+        return [ipaddress.ip_network(dst, strict=False)
+                for dst, dev in self.kernel.view(None).routes if dev not in ours]
+
+    def finish(self, firewall_sync=True):
+        """Record, then bring sandbox files and the firewall in line; return ``changed``."""
+        dirty = bool(self.store.dirty())
+        if not self.check:
+            self.store.save()
+        files = sandbox.sync(self.state_dir, self.endpoints, self.sandboxes,
+                             self.sandboxes_touched, self.check)
+        self.log.extend("write %s" % path for path in files)
+        if firewall_sync and firewall.sync(self.state_dir, self.networks, self.endpoints, self.check):
+            self.log.append("load the nftables tables inet cnm and bridge cnm")
+        return dirty or bool(self.log)
+
+    def touch_network(self, name):
+        """Every sandbox on network ``name`` needs its hosts file redone."""
+        for ep in self.endpoints.values():
+            if ep["network"] == name and ep["sandbox"] in self.sandboxes:
+                self.sandboxes_touched.add(ep["sandbox"])
+
+
+def public(record, fields):
+    return dict((k, record.get(k)) for k in fields) if record else {}
+
+
+# --- networks -------------------------------------------------------------------
+
+def endpoints_of(run, network):
+    return [ep for _, ep in sorted(run.endpoints.items()) if ep["network"] == network]
+
+
+def network_present(run, spec):
+    old = run.networks.get(spec.name)
+    if old and old["driver"] != spec.driver:
+        raise SpecError("network %r exists with driver %s; remove it first (state: absent) to "
+                        "change the driver" % (spec.name, old["driver"]), "driver")
+    drv = drivers.get(spec.driver)
+    record = {"name": spec.name, "driver": spec.driver, "mtu": spec.mtu, "internal": spec.internal}
+    view = None
+    if spec.driver == "bridge":
+        view = run.kernel.view(None)
+        eps = endpoints_of(run, spec.name)
+        ipam = run.ipam()
+        current = ipam.pools().get(spec.name)
+        if current and spec.pool.subnet and str(spec.pool.subnet) != current["subnet"]:
+            if eps:
+                raise SpecError("network %r has endpoints (%s); remove them before changing its "
+                                "subnet from %s" % (spec.name, ", ".join(e["name"] for e in eps),
+                                                    current["subnet"]), "subnet")
+            ipam.release_pool(spec.name)
+        pool, _ = ipam.request_pool(spec.pool, _local_pools(), run.avoid_routes())
+        b = spec.bridge
+        record.update(subnet=pool["subnet"], gateway=pool["gateway"], ip_range=pool["ip_range"],
+                      interface=b.interface, icc=b.icc, masquerade=b.masquerade,
+                      host_binding_ip=b.host_binding_ip, hairpin=b.hairpin)
+        if old and old["interface"] != b.interface:
+            if eps:
+                raise SpecError("network %r has endpoints; remove them before renaming its bridge "
+                                "from %s" % (spec.name, old["interface"]), "bridge.name")
+            run.execute(drv.delete_network(old, view))
+            view = run.kernel.view(None)
+        sysctls = dict((k, run.kernel.sysctl_get(k))
+                       for k in (IP_FORWARD, route_localnet(b.interface)))
+        run.execute(drv.create_network(record, view, sysctls))
+        if old and any(old.get(k) != record[k] for k in ("mtu", "hairpin", "gateway", "subnet")):
+            for ep in eps:  # endpoints follow the network's MTU, hairpin and gateway in place
+                run.execute(drv.join(record, ep, ep, run.kernel.view(None),
+                                     run.sandbox_view(ep["sandbox"])))
+    run.networks[spec.name] = record
+    return record
+
+
+def network_absent(run, spec):
+    old = run.networks.get(spec.name)
+    if old is None:
+        return None
+    eps = endpoints_of(run, spec.name)
+    if eps and not spec.force:
+        raise SpecError("network %r still has endpoints (%s); remove them first or set force: true"
+                        % (spec.name, ", ".join(e["name"] for e in eps)), "force")
+    for ep in eps:
+        endpoint_remove(run, ep)
+    drv = drivers.get(old["driver"])
+    if old["driver"] == "bridge":
+        run.execute(drv.delete_network(old, run.kernel.view(None)))
+        run.ipam().release_pool(spec.name)
+    del run.networks[spec.name]
+    return old
+
+
+# --- endpoints -------------------------------------------------------------------
+
+def _network_for(run, spec):
+    net = run.networks.get(spec.network)
+    if net is None:
+        raise SpecError("no network named %r on this host; create it first with "
+                        "cnm.fabric.cnm_network" % spec.network, "network")
+    drv = drivers.get(net["driver"])
+    given = {"ifname": spec.ifname, "ipv4_address": spec.ipv4_address,
+             "mac_address": spec.mac_address, "publish": spec.publish,
+             "default_route": spec.default_route}
+    for option, value in sorted(given.items()):
+        if value not in (None, ()) and option not in drv.ENDPOINT_OPTIONS:
+            raise SpecError("is not supported on network %r (driver %s)" % (net["name"], net["driver"]),
+                            option)
+    return net, drv
+
+
+def _check_publish(run, spec, key):
+    """A host port (and protocol) may be published once per host address."""
+    mine_default = run.networks[spec.network].get("host_binding_ip")
+    for i, port in enumerate(spec.publish):
+        mine_ip = port.host_ip or mine_default
+        for other_key, other in sorted(run.endpoints.items()):
+            if other_key == key:
+                continue
+            their_default = run.networks.get(other["network"], {}).get("host_binding_ip")
+            for theirs in other.get("publish") or []:
+                their_ip = theirs.get("host_ip") or their_default
+                if (theirs["host_port"], theirs["protocol"]) == (port.host_port, port.protocol) \
+                        and (mine_ip == their_ip or "0.0.0.0" in (mine_ip, their_ip)):
+                    raise SpecError("host port %d/%s is already published by endpoint %r of "
+                                    "network %r" % (port.host_port, port.protocol, other["name"],
+                                                    other["network"]),
+                                    "publish[%d].host_port" % i)
+
+
+def _free_ifname(run, key, sandbox_key, view):
+    used = set(view.links) if view else set()
+    used.update(ep["ifname"] for k, ep in run.endpoints.items()
+                if k != key and ep["sandbox"] == sandbox_key and ep.get("ifname"))
+    i = 0
+    while "eth%d" % i in used:
+        i += 1
+    return "eth%d" % i
+
+
+def endpoint_present(run, spec):
+    net, drv = _network_for(run, spec)
+    key, sb = spec.key, spec.sandbox_key
+    old = run.endpoints.get(key)
+    if old and old["sandbox"] != sb:
+        endpoint_remove(run, old)  # moving to another sandbox is a leave and a join
+        old = None
+    record = {"name": spec.name, "network": spec.network, "sandbox": sb,
+              "aliases": list(spec.aliases), "publish": [p.as_dict() for p in spec.publish],
+              "ifname": None, "ipv4_address": None, "mac_address": None,
+              "default_route": False, "host_interface": None}
+    changes = []
+    sb_view = None
+    if drv.CREATES_SANDBOX:
+        if not run.kernel.netns_exists(sb):
+            if spec.sandbox_path:
+                raise SpecError("%s does not exist (is the container running?)" % sb, "sandbox_path")
+            changes.append(plan.change("create sandbox %s" % sb, "netns_add", sb,
+                                       undo=("netns_del", (sb,))))
+            run.sandboxes[sb] = {"created": True}
+        elif sb not in run.sandboxes:
+            run.sandboxes[sb] = {"created": False}
+        sb_view = run.sandbox_view(sb)
+        run.sandboxes_touched.add(sb)
+    if net["driver"] == "bridge":
+        address, _ = run.ipam().request_address(net["name"], spec.name, spec.ipv4_address)
+        _check_publish(run, spec, key)
+        if spec.default_route is not None:
+            default_route = spec.default_route
+        elif old:
+            default_route = old["default_route"]
+        else:
+            default_route = not any(ep["default_route"] for k, ep in run.endpoints.items()
+                                    if ep["sandbox"] == sb and k != key)
+        record.update(
+            ifname=spec.ifname or (old and old["ifname"]) or _free_ifname(run, key, sb, sb_view),
+            ipv4_address=address, mac_address=spec.mac_address or names.mac_from_ipv4(address),
+            default_route=default_route,
+            host_interface=names.veth_name(spec.network, spec.name))
+        changes += drv.join(net, record, old, run.kernel.view(None), sb_view)
+    run.execute(changes)
+    run.endpoints[key] = record
+    run.touch_network(spec.network)
+    return record
+
+
+def endpoint_remove(run, record):
+    net = run.networks.get(record["network"])
+    sb = record["sandbox"]
+    changes = []
+    if net is not None:
+        drv = drivers.get(net["driver"])
+        changes += drv.leave(net, record, run.kernel.view(None), run.sandbox_view(sb))
+        if net["driver"] == "bridge":
+            run.ipam().release_address(net["name"], record["name"])
+    run.touch_network(record["network"])
+    del run.endpoints[names.endpoint_key(record["network"], record["name"])]
+    if sb in run.sandboxes and not any(ep["sandbox"] == sb for ep in run.endpoints.values()):
+        if run.sandboxes[sb].get("created") and run.kernel.netns_exists(sb):
+            changes.append(plan.change("remove sandbox %s" % sb, "netns_del", sb))
+        del run.sandboxes[sb]
+        run.sandboxes_touched.add(sb)
+    run.execute(changes)
+
+
+def endpoint_absent(run, spec):
+    old = run.endpoints.get(spec.key)
+    if old is not None:
+        endpoint_remove(run, old)
+    return old
+
+
+def endpoint_facts(run, record):
+    if not record:
+        return {}
+    facts = public(record, ENDPOINT_FIELDS)
+    if record["sandbox"] in run.sandboxes:
+        facts["hosts_file"] = sandbox.files_dir(run.state_dir, record["sandbox"]) + "/hosts"
+    return facts
+
+
+# --- address pools -----------------------------------------------------------------
+
+def ipam_converge(run, spec):
+    """cnm_ipam_pool: returns (pool view or {}, {owner: address})."""
+    ipam = run.ipam(spec.space)
+    req = spec.request
+    if req is None:
+        return {}, {}
+    if spec.state == "absent" and not spec.addresses:
+        net = run.networks.get(req.name) if spec.space == LOCAL_SPACE else None
+        if net is not None:
+            raise SpecError("pool %r belongs to network %r; remove the network instead"
+                            % (req.name, req.name), "pool")
+        ipam.release_pool(req.name)
+        return {}, {}
+    if spec.state == "absent":
+        for owner, _addr in spec.addresses:
+            ipam.release_address(req.name, owner)
+        pool = ipam.pools().get(req.name)
+        return (pool_facts(req.name, pool), dict(pool["addresses"])) if pool else ({}, {})
+    avoid = run.avoid_routes() if spec.space == LOCAL_SPACE and req.subnet is None \
+        and req.name not in ipam.pools() else ()
+    pool, _ = ipam.request_pool(req, spec.address_pools, avoid)
+    for i, (owner, addr) in enumerate(spec.addresses):
+        ipam.request_address(req.name, owner, addr, option="addresses[%d].address" % i)
+    if spec.exclusive:
+        listed = set(owner for owner, _ in spec.addresses)
+        for owner in sorted(set(pool["addresses"]) - listed):
+            ipam.release_address(req.name, owner)
+    return pool_facts(req.name, pool), dict(pool["addresses"])
+
+
+def pool_facts(name, pool):
+    return {"name": name, "subnet": pool["subnet"], "gateway": pool["gateway"],
+            "ip_range": pool.get("ip_range"), "aux_addresses": dict(pool.get("aux_addresses") or {})}

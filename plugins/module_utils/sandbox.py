@@ -1,0 +1,97 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Name resolution for sandboxes: a hosts file and a resolv.conf for each.
+
+A named sandbox gets ``/etc/netns/NAME/hosts`` and ``resolv.conf``, which
+``ip netns exec NAME`` bind-mounts over /etc. A sandbox given by path (a real
+container's) gets them under ``state_dir/sandboxes/``, to be mounted by its runtime.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+
+from ansible_collections.cnm.fabric.plugins.module_utils import names
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import StoreError
+from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_write
+
+ETC_NETNS = "/etc/netns"
+HOSTS_HEAD = (
+    "# Written by cnm.fabric: endpoints of the networks this sandbox joins.\n"
+    "127.0.0.1\tlocalhost\n"
+    "::1\tlocalhost ip6-localhost ip6-loopback\n"
+)
+
+
+def files_dir(state_dir, key):
+    if key.startswith("/"):
+        return names.sandbox_files_dir(state_dir, key)
+    return os.path.join(ETC_NETNS, key)
+
+
+def render_hosts(endpoints, key):
+    """Every addressed endpoint on the networks that sandbox ``key`` joins."""
+    joined = set(ep["network"] for ep in endpoints.values() if ep["sandbox"] == key)
+    lines = []
+    for ep in endpoints.values():
+        if ep["network"] in joined and ep.get("ipv4_address"):
+            hostnames = [ep["name"]] + [a for a in ep.get("aliases") or [] if a != ep["name"]]
+            lines.append((ipaddress.ip_address(ep["ipv4_address"]), ep["name"],
+                          "%s\t%s\n" % (ep["ipv4_address"], " ".join(hostnames))))
+    return HOSTS_HEAD + "".join(line for _, _, line in sorted(lines))
+
+
+def render_resolv(host_resolv):
+    """The host's resolv.conf without loopback resolvers, which a sandbox cannot reach."""
+    out = ["# Written by cnm.fabric from the host's resolv.conf (loopback resolvers left out).\n"]
+    for line in host_resolv.splitlines():
+        words = line.split()
+        if not words or words[0].startswith(("#", ";")):
+            continue
+        if words[0] == "nameserver":
+            try:
+                if len(words) < 2 or ipaddress.ip_address(words[1].split("%")[0]).is_loopback:
+                    continue
+            except ValueError:
+                continue
+        if words[0] in ("nameserver", "search", "domain", "options"):
+            out.append(" ".join(words) + "\n")
+    return "".join(out)
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def sync(state_dir, endpoints, sandboxes, keys, check_mode, host_resolv="/etc/resolv.conf"):
+    """Bring the files of sandboxes ``keys`` up to date; return the paths that changed.
+
+    A sandbox that no longer has a record loses its directory.
+    """
+    resolv = render_resolv(_read(host_resolv) or "")
+    changed = []
+    for key in sorted(keys):
+        directory = files_dir(state_dir, key)
+        if key not in sandboxes:
+            if os.path.isdir(directory):
+                changed.append(directory)
+                if not check_mode:
+                    shutil.rmtree(directory, ignore_errors=True)
+            continue
+        for name, text in (("hosts", render_hosts(endpoints, key)), ("resolv.conf", resolv)):
+            path = os.path.join(directory, name)
+            if _read(path) != text:
+                changed.append(path)
+                if not check_mode:
+                    try:
+                        atomic_write(path, text, mode=0o644)
+                    except StoreError as e:
+                        raise StoreError(e.msg, "sandbox")
+    return changed

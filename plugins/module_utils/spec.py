@@ -1,0 +1,359 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Module parameters -> validated, frozen desired-state objects.
+
+This is the only place that judges user input: every error names the option and
+says what would be right. Nothing here touches the kernel or the disk.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from ansible_collections.cnm.fabric.plugins.module_utils import names
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
+
+DRIVERS = ("bridge", "host", "null")
+PROTOCOLS = ("tcp", "udp", "sctp")
+MTU_MIN, MTU_MAX = 68, 65535
+DEFAULT_STATE_DIR = "/var/lib/cnm"
+
+# dockerd's default-address-pools for the local scope: 31 pools in all.
+DEFAULT_LOCAL_POOLS = (
+    ("172.17.0.0/16", 16),
+    ("172.18.0.0/16", 16),
+    ("172.19.0.0/16", 16),
+    ("172.20.0.0/14", 16),
+    ("172.24.0.0/14", 16),
+    ("172.28.0.0/14", 16),
+    ("192.168.0.0/16", 20),
+)
+
+
+# --- helpers -----------------------------------------------------------------
+
+def check_name(value, option):
+    if not isinstance(value, str) or not names.NAME_RE.match(value):
+        raise SpecError(
+            "%r is not a valid name: use 1 to 63 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit" % (value,), option)
+    return value
+
+
+def parse_subnet(value, option):
+    """An IPv4 network in CIDR form; host bits set is an error that names the fix."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise SpecError("%r is not a valid CIDR (expected e.g. 172.30.0.0/24)" % (value,), option)
+    if "/" not in text:
+        raise SpecError("%r has no prefix length (expected e.g. %s/24)" % (value, text), option)
+    if net.version != 4:
+        raise SpecError("%r: only IPv4 subnets are supported so far" % (value,), option)
+    if str(net) != text:
+        raise SpecError("%r has host bits set; did you mean %s?" % (value, net), option)
+    return net
+
+
+def parse_address(value, option):
+    if value is None:
+        return None
+    try:
+        addr = ipaddress.ip_address(str(value).strip())
+    except ValueError:
+        raise SpecError("%r is not a valid IPv4 address" % (value,), option)
+    if addr.version != 4:
+        raise SpecError("%r: only IPv4 addresses are supported so far" % (value,), option)
+    return addr
+
+
+def check_in_subnet(addr, subnet, option, allow_edges=False):
+    if addr not in subnet:
+        raise SpecError("%s is outside the subnet %s" % (addr, subnet), option)
+    if not allow_edges and addr in (subnet.network_address, subnet.broadcast_address):
+        raise SpecError("%s is the network or broadcast address of %s" % (addr, subnet), option)
+
+
+def parse_mac(value, option):
+    if value is None:
+        return None
+    text = str(value).strip().lower().replace("-", ":")
+    parts = text.split(":")
+    if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdef" for c in p) for p in parts):
+        raise SpecError("%r is not a MAC address (expected e.g. 02:42:ac:11:00:02)" % (value,), option)
+    if int(parts[0], 16) & 1:
+        raise SpecError("%s is a multicast MAC address; the first octet must be even" % text, option)
+    return text
+
+
+# --- IPAM ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PoolRequest:
+    """What a network or a cnm_ipam_pool call asks of a pool."""
+    name: str
+    subnet: Optional[ipaddress.IPv4Network] = None
+    gateway: Optional[ipaddress.IPv4Address] = None
+    ip_range: Optional[ipaddress.IPv4Network] = None
+    aux_addresses: Tuple[Tuple[str, str], ...] = ()
+
+
+def check_pool_request(name, subnet, gateway, ip_range, aux_addresses, prefix=""):
+    """Validate the subnet/gateway/ip_range/aux_addresses quartet shared by modules."""
+    subnet = parse_subnet(subnet, prefix + "subnet")
+    gateway = parse_address(gateway, prefix + "gateway")
+    ip_range = parse_subnet(ip_range, prefix + "ip_range")
+    if subnet is None:
+        for opt, val in (("gateway", gateway), ("ip_range", ip_range)):
+            if val is not None:
+                raise SpecError("needs an explicit subnet to be checked against", prefix + opt)
+        if aux_addresses:
+            raise SpecError("needs an explicit subnet to be checked against", prefix + "aux_addresses")
+    else:
+        if subnet.prefixlen > 30:
+            raise SpecError("%s is too small: a network needs at least a /30" % subnet, prefix + "subnet")
+        if gateway is not None:
+            check_in_subnet(gateway, subnet, prefix + "gateway")
+        if ip_range is not None and not ip_range.subnet_of(subnet):
+            raise SpecError("%s is not inside the subnet %s" % (ip_range, subnet), prefix + "ip_range")
+    aux = []
+    for key, val in sorted((aux_addresses or {}).items()):
+        addr = parse_address(val, "%saux_addresses.%s" % (prefix, key))
+        check_in_subnet(addr, subnet, "%saux_addresses.%s" % (prefix, key))
+        aux.append((key, str(addr)))
+    return PoolRequest(name=name, subnet=subnet, gateway=gateway, ip_range=ip_range,
+                       aux_addresses=tuple(aux))
+
+
+def parse_address_pools(value, option="address_pools"):
+    if not value:
+        return tuple((ipaddress.ip_network(b), s) for b, s in DEFAULT_LOCAL_POOLS)
+    pools = []
+    for i, item in enumerate(value):
+        where = "%s[%d]" % (option, i)
+        base = parse_subnet(item.get("base"), where + ".base")
+        if base is None:
+            raise SpecError("is required", where + ".base")
+        size = item.get("size")
+        try:
+            size = int(size)
+        except (TypeError, ValueError):
+            raise SpecError("%r is not a prefix length" % (size,), where + ".size")
+        if not base.prefixlen <= size <= 30:
+            raise SpecError("%d must be between the base's prefix length (%d) and 30"
+                            % (size, base.prefixlen), where + ".size")
+        pools.append((base, size))
+    return tuple(pools)
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    space: str
+    address_pools: tuple
+    request: Optional[PoolRequest]
+    addresses: Tuple[Tuple[str, Optional[str]], ...]
+    exclusive: bool
+    state: str
+
+
+def pool_spec(params):
+    space = check_name(params["space"], "space")
+    pools = parse_address_pools(params.get("address_pools"))
+    request = None
+    if params.get("pool"):
+        request = check_pool_request(check_name(params["pool"], "pool"), params.get("subnet"),
+                                     params.get("gateway"), params.get("ip_range"),
+                                     params.get("aux_addresses"))
+    else:
+        for opt in ("subnet", "gateway", "ip_range", "aux_addresses", "addresses"):
+            if params.get(opt):
+                raise SpecError("requires pool (the name of the pool it applies to)", opt)
+    addresses, seen = [], set()
+    for i, item in enumerate(params.get("addresses") or []):
+        owner = check_name(item.get("owner"), "addresses[%d].owner" % i)
+        if owner in seen:
+            raise SpecError("owner %r is listed twice" % owner, "addresses[%d].owner" % i)
+        seen.add(owner)
+        addr = parse_address(item.get("address"), "addresses[%d].address" % i)
+        if addr is not None and request.subnet is not None:
+            check_in_subnet(addr, request.subnet, "addresses[%d].address" % i)
+        addresses.append((owner, str(addr) if addr else None))
+    return PoolSpec(space=space, address_pools=pools, request=request,
+                    addresses=tuple(addresses), exclusive=bool(params.get("exclusive")),
+                    state=params["state"])
+
+
+# --- networks ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BridgeSpec:
+    interface: str
+    icc: bool = True
+    masquerade: bool = True
+    host_binding_ip: str = "0.0.0.0"
+    hairpin: bool = False
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    name: str
+    driver: str
+    state: str
+    pool: Optional[PoolRequest]
+    mtu: int
+    internal: bool
+    force: bool
+    bridge: Optional[BridgeSpec] = None
+
+
+def network_spec(params):
+    name = check_name(params["name"], "name")
+    driver = params.get("driver") or "bridge"
+    if driver not in DRIVERS:
+        raise SpecError("%r is not a known driver; choose one of %s" % (driver, ", ".join(DRIVERS)),
+                        "driver")
+    mtu = params.get("mtu")
+    if mtu is None:
+        mtu = 1500
+    if not MTU_MIN <= int(mtu) <= MTU_MAX:
+        raise SpecError("%s is out of range (%d to %d)" % (mtu, MTU_MIN, MTU_MAX), "mtu")
+    pool, bridge = None, None
+    if driver == "bridge":
+        pool = check_pool_request(name, params.get("subnet"), params.get("gateway"),
+                                  params.get("ip_range"), params.get("aux_addresses"))
+        b = params.get("bridge") or {}
+        interface = b.get("name") or names.bridge_name(name)
+        if not names.valid_ifname(interface):
+            raise SpecError("%r is not a valid interface name (at most 15 bytes, no '/', ':' "
+                            "or spaces)" % interface, "bridge.name")
+        host_ip = parse_address(b.get("host_binding_ip") or "0.0.0.0", "bridge.host_binding_ip")
+        bridge = BridgeSpec(interface=interface,
+                            icc=b.get("icc", True) is not False,
+                            masquerade=b.get("masquerade", True) is not False,
+                            host_binding_ip=str(host_ip),
+                            hairpin=bool(b.get("hairpin")))
+    else:
+        for opt in ("subnet", "gateway", "ip_range", "aux_addresses", "bridge"):
+            if params.get(opt):
+                raise SpecError("is not supported by the %s driver" % driver, opt)
+        if params.get("internal"):
+            raise SpecError("is not supported by the %s driver" % driver, "internal")
+    return NetworkSpec(name=name, driver=driver, state=params["state"], pool=pool,
+                       mtu=int(mtu), internal=bool(params.get("internal")),
+                       force=bool(params.get("force")), bridge=bridge)
+
+
+# --- endpoints -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PortSpec:
+    host_port: int
+    container_port: int
+    protocol: str = "tcp"
+    host_ip: Optional[str] = None
+
+    def as_dict(self):
+        return {"host_port": self.host_port, "container_port": self.container_port,
+                "protocol": self.protocol, "host_ip": self.host_ip}
+
+
+def _port(value, option):
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        raise SpecError("%r is not a port number" % (value,), option)
+    if not 1 <= port <= 65535:
+        raise SpecError("%d is out of range (1 to 65535)" % port, option)
+    return port
+
+
+def parse_publish(items):
+    ports, seen = [], {}
+    for i, item in enumerate(items or []):
+        where = "publish[%d]" % i
+        cport = _port(item.get("container_port"), where + ".container_port")
+        hport = _port(item.get("host_port") if item.get("host_port") is not None else cport,
+                      where + ".host_port")
+        proto = (item.get("protocol") or "tcp").lower()
+        if proto not in PROTOCOLS:
+            raise SpecError("%r is not one of %s" % (proto, ", ".join(PROTOCOLS)), where + ".protocol")
+        host_ip = parse_address(item.get("host_ip"), where + ".host_ip")
+        port = PortSpec(hport, cport, proto, str(host_ip) if host_ip else None)
+        key = (hport, proto, port.host_ip)
+        if key in seen:
+            raise SpecError("host port %d/%s is listed twice (also publish[%d])"
+                            % (hport, proto, seen[key]), where + ".host_port")
+        seen[key] = i
+        ports.append(port)
+    return tuple(ports)
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    name: str
+    network: str
+    sandbox: Optional[str]
+    sandbox_path: Optional[str]
+    ifname: Optional[str]
+    ipv4_address: Optional[str]
+    mac_address: Optional[str]
+    default_route: Optional[bool]
+    aliases: Tuple[str, ...]
+    publish: Tuple[PortSpec, ...]
+    state: str
+
+    @property
+    def key(self):
+        return names.endpoint_key(self.network, self.name)
+
+    @property
+    def sandbox_key(self):
+        return names.sandbox_key(self.sandbox, self.sandbox_path)
+
+
+def endpoint_spec(params):
+    name = check_name(params["name"], "name")
+    network = check_name(params["network"], "network")
+    sandbox, path = params.get("sandbox"), params.get("sandbox_path")
+    if sandbox and path:
+        raise SpecError("sandbox and sandbox_path are mutually exclusive", "sandbox_path")
+    if sandbox:
+        check_name(sandbox, "sandbox")
+    elif path:
+        if not str(path).startswith("/"):
+            raise SpecError("%r must be an absolute path, e.g. /proc/PID/ns/net" % path,
+                            "sandbox_path")
+    elif params["state"] == "present":
+        raise SpecError("one of sandbox or sandbox_path is required", "sandbox")
+    ifname = params.get("ifname")
+    if ifname is not None and not names.valid_ifname(ifname):
+        raise SpecError("%r is not a valid interface name (at most 15 bytes)" % ifname, "ifname")
+    addr = parse_address(params.get("ipv4_address"), "ipv4_address")
+    aliases = []
+    for i, alias in enumerate(params.get("aliases") or []):
+        aliases.append(check_hostname(alias, "aliases[%d]" % i))
+    return EndpointSpec(
+        name=name, network=network, sandbox=sandbox, sandbox_path=path, ifname=ifname,
+        ipv4_address=str(addr) if addr else None,
+        mac_address=parse_mac(params.get("mac_address"), "mac_address"),
+        default_route=params.get("default_route"),
+        aliases=tuple(aliases), publish=parse_publish(params.get("publish")),
+        state=params["state"])
+
+
+def check_hostname(value, option):
+    text = str(value)
+    labels = text.split(".")
+    ok = 0 < len(text) <= 253 and all(
+        0 < len(lb) <= 63 and lb[0] != "-" and lb[-1] != "-"
+        and all(c.isalnum() or c in "-_" for c in lb) for lb in labels)
+    if not ok:
+        raise SpecError("%r is not a valid host name" % (value,), option)
+    return text
+

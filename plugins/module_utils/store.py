@@ -1,0 +1,126 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the collection owns on this host: JSON records under state_dir.
+
+Every module run holds one exclusive flock on ``state_dir/.lock`` from its first
+read to its last write, so parallel runs (Ansible forks, two playbooks) see each
+other's allocations. Writes are atomic: temp file, fsync, rename, fsync of the dir.
+"""
+
+from __future__ import annotations
+
+import copy
+import fcntl
+import json
+import os
+import tempfile
+
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import StoreError
+
+NETWORKS = "networks"
+ENDPOINTS = "endpoints"
+SANDBOXES = "sandboxes"
+
+
+def ipam_file(space):
+    return "ipam-%s" % space
+
+
+class Store(object):
+    """Records by file name (without .json); ``save`` writes only what changed."""
+
+    def __init__(self, state_dir, read_only=False):
+        self.state_dir = state_dir
+        self.read_only = read_only
+        self._loaded = {}
+        self._data = {}
+        self._lock_fd = None
+
+    def path(self, name):
+        return os.path.join(self.state_dir, name + ".json")
+
+    def __enter__(self):
+        lock = os.path.join(self.state_dir, ".lock")
+        if self.read_only and not os.path.exists(lock):
+            return self  # nothing recorded yet, and check mode creates nothing
+        try:
+            if not self.read_only:
+                os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+            self._lock_fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as e:
+            raise StoreError("cannot use %s: %s" % (self.state_dir, e), "state_dir")
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+        return False
+
+    def get(self, name, empty=None):
+        """The records of one file, loaded once per run; callers may change them in place.
+
+        ``empty`` is what a missing file reads as (not a change until something is added).
+        """
+        if name not in self._data:
+            path = self.path(name)
+            try:
+                with open(path) as f:
+                    text = f.read()
+            except FileNotFoundError:
+                text = None
+            except OSError as e:
+                raise StoreError("cannot read %s: %s" % (path, e), "state_dir")
+            if text is None:
+                data = copy.deepcopy(empty) if empty is not None else {}
+            else:
+                try:
+                    data = json.loads(text)
+                    if not isinstance(data, dict):
+                        raise ValueError("not a JSON object")
+                except ValueError as e:
+                    raise StoreError(
+                        "%s is damaged (%s). It was left as it is: restore it from a backup, or "
+                        "move it aside and run cnm.fabric.cnm_info to see what the kernel still "
+                        "has before converging again" % (path, e), "state_dir")
+            self._loaded[name] = copy.deepcopy(data)
+            self._data[name] = data
+        return self._data[name]
+
+    def dirty(self):
+        return [n for n, d in self._data.items() if d != self._loaded.get(n)]
+
+    def save(self):
+        """Write every file whose records changed since they were read."""
+        for name in self.dirty():
+            if self.read_only:
+                raise StoreError("internal: write in read-only mode", "state_dir")
+            atomic_write(self.path(name), json.dumps(self._data[name], indent=1, sort_keys=True) + "\n")
+            self._loaded[name] = copy.deepcopy(self._data[name])
+
+
+def atomic_write(path, text, mode=0o600):
+    directory = os.path.dirname(path) or "."
+    try:
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, mode)
+            os.rename(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError as e:
+        raise StoreError("cannot write %s: %s" % (path, e), "state_dir")

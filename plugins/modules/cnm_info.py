@@ -1,0 +1,96 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: cnm_info
+short_description: Report the networks, endpoints, sandboxes and pools on a host, and drift
+version_added: 0.1.0
+description:
+  - Reads what the collection recorded under O(state_dir) and compares it with the kernel.
+  - Reports drift both ways - a record whose kernel object is gone (a bridge, a veth, a
+    namespace, the nftables tables), and a link with the collection's naming (C(cnm-*),
+    C(cnmv*)) that no record owns.
+  - Changes nothing. A later M(cnm.fabric.cnm_network) or M(cnm.fabric.cnm_endpoint) run
+    repairs the drift of the objects it manages.
+author:
+  - cnm.fabric maintainers
+options: {}
+extends_documentation_fragment:
+  - cnm.fabric.common
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.info_module
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: [linux]
+seealso:
+  - module: cnm.fabric.cnm_network
+  - module: cnm.fabric.cnm_endpoint
+"""
+
+EXAMPLES = r"""
+- name: What does this host have?
+  cnm.fabric.cnm_info:
+  register: cnm
+
+- name: Fail when something drifted
+  ansible.builtin.assert:
+    that: cnm.drift | length == 0
+    fail_msg: "{{ cnm.drift }}"
+"""
+
+RETURN = r"""
+networks:
+  description: Recorded networks by name, each with C(present) (its kernel object exists).
+  returned: always
+  type: dict
+  sample: {pets: {name: pets, driver: bridge, subnet: 172.17.0.0/16, interface: cnm-pets, present: true}}
+endpoints:
+  description: Recorded endpoints by C(network/name), each with C(present).
+  returned: always
+  type: dict
+sandboxes:
+  description: Sandboxes with endpoints, each with C(created) (made by the collection), C(present) and its C(endpoints).
+  returned: always
+  type: dict
+pools:
+  description: Address pools by space and name, with the addresses they handed out.
+  returned: always
+  type: dict
+firewall:
+  description: Whether the nftables tables are loaded, and the ruleset they should hold; null without networks.
+  returned: always
+  type: dict
+drift:
+  description: Every disagreement between the records and the kernel.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{kind: endpoint, name: pets/web, problem: veth cnmv3f1c2d9a0b7 is missing}]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.cnm.fabric.plugins.module_utils import info, runner
+from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, run_module
+
+
+def gather(module):
+    with runner.Run(module.params["state_dir"], check_mode=True) as run:
+        return dict(changed=False, **info.gather(run))
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(state_dir=STATE_DIR_SPEC), supports_check_mode=True)
+    run_module(module, gather)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: cnm_network
+short_description: Manage container networks (bridge, host, null) on a Linux host
+version_added: 0.1.0
+description:
+  - Creates, updates and removes a network of Docker's Container Network Model without a
+    Docker engine.
+  - A C(bridge) network is a Linux bridge with the network's gateway address, NAT to the
+    outside (masquerade), isolation from other networks and published ports, all in the
+    nftables tables C(inet cnm) and C(bridge cnm), which the collection owns and rewrites
+    atomically. No other table is touched.
+  - The subnet comes from the C(local) address space (Docker's 31 default pools) when not
+    given, never overlapping another network or a route of the host.
+  - Changing O(mtu), O(internal), O(bridge.icc), O(bridge.masquerade),
+    O(bridge.host_binding_ip), O(bridge.hairpin) or O(gateway) updates the network and its
+    endpoints in place; nothing is deleted and recreated. The subnet and the bridge's name
+    can be changed only while the network has no endpoints.
+  - C(host) and C(null) networks are records only; endpoints on them use the host's stack
+    or an isolated sandbox with only its loopback.
+author:
+  - cnm.fabric maintainers
+options:
+  name:
+    description:
+      - Name of the network (1 to 63 letters, digits, C(_), C(.) or C(-)).
+    type: str
+    required: true
+  driver:
+    description:
+      - The CNM driver that implements the network.
+    type: str
+    choices: [bridge, host, "null"]
+    default: bridge
+  state:
+    description:
+      - V(present) makes the network match the options; V(absent) removes it.
+    type: str
+    choices: [present, absent]
+    default: present
+  subnet:
+    description:
+      - IPv4 subnet in CIDR form, for example V(172.30.0.0/24).
+      - When omitted, the next free subnet of the C(local) address space is taken, and kept
+        on later runs.
+    type: str
+  gateway:
+    description:
+      - Address of the bridge, the endpoints' default gateway. Defaults to the first usable
+        address of the subnet. Requires O(subnet).
+    type: str
+  ip_range:
+    description:
+      - Sub-range of O(subnet) from which endpoint addresses are allocated when not given.
+    type: str
+  aux_addresses:
+    description:
+      - Addresses of the subnet that are never handed out, by name (for example a router).
+    type: dict
+  mtu:
+    description:
+      - MTU of the bridge and of every endpoint on it.
+    type: int
+    default: 1500
+  internal:
+    description:
+      - When true, no traffic is forwarded into or out of the network, and nothing is masqueraded
+        or published; endpoints reach each other and the gateway only.
+    type: bool
+    default: false
+  force:
+    description:
+      - With O(state=absent), remove the network even if it has endpoints, removing them first.
+    type: bool
+    default: false
+  bridge:
+    description:
+      - Options of the C(bridge) driver.
+    type: dict
+    suboptions:
+      name:
+        description:
+          - Name of the bridge device. Defaults to C(cnm-) followed by the network's name,
+            shortened with a digest to fit the kernel's 15 bytes.
+        type: str
+      icc:
+        description:
+          - Whether endpoints of this network may reach each other (inter-container communication).
+        type: bool
+        default: true
+      masquerade:
+        description:
+          - Whether traffic from the network to the outside is masqueraded behind the host.
+        type: bool
+        default: true
+      host_binding_ip:
+        description:
+          - Default host address of published ports; V(0.0.0.0) means every address of the host.
+        type: str
+        default: 0.0.0.0
+      hairpin:
+        description:
+          - Turns on hairpin mode on the bridge ports, so an endpoint can reach its own published
+            ports through the host.
+        type: bool
+        default: false
+extends_documentation_fragment:
+  - cnm.fabric.common
+  - cnm.fabric.common.attributes
+seealso:
+  - module: cnm.fabric.cnm_endpoint
+  - module: cnm.fabric.cnm_ipam_pool
+  - module: cnm.fabric.cnm_info
+"""
+
+EXAMPLES = r"""
+- name: A bridge network with an automatic subnet
+  cnm.fabric.cnm_network:
+    name: pets
+
+- name: A fixed subnet, a jumbo MTU, no traffic between its endpoints
+  cnm.fabric.cnm_network:
+    name: backend
+    subnet: 172.30.0.0/24
+    ip_range: 172.30.0.128/25
+    mtu: 9000
+    bridge:
+      name: br-backend
+      icc: false
+
+- name: An internal network (no way in or out)
+  cnm.fabric.cnm_network:
+    name: vault
+    subnet: 172.31.0.0/24
+    internal: true
+
+- name: Remove a network and every endpoint on it
+  cnm.fabric.cnm_network:
+    name: pets
+    state: absent
+    force: true
+"""
+
+RETURN = r"""
+network:
+  description: The network as recorded; empty after O(state=absent).
+  returned: always
+  type: dict
+  sample:
+    name: pets
+    driver: bridge
+    subnet: 172.17.0.0/16
+    gateway: 172.17.0.1
+    ip_range: null
+    mtu: 1500
+    internal: false
+    interface: cnm-pets
+    icc: true
+    masquerade: true
+    host_binding_ip: 0.0.0.0
+    hairpin: false
+changes:
+  description: What was changed, or would be in check mode, in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["create bridge cnm-pets (mtu 1500)", "add 172.17.0.1/16 to cnm-pets"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.cnm.fabric.plugins.module_utils import runner, spec
+from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, diff, run_module
+
+ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    driver=dict(type="str", choices=["bridge", "host", "null"], default="bridge"),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    subnet=dict(type="str"),
+    gateway=dict(type="str"),
+    ip_range=dict(type="str"),
+    aux_addresses=dict(type="dict"),
+    mtu=dict(type="int", default=1500),
+    internal=dict(type="bool", default=False),
+    force=dict(type="bool", default=False),
+    bridge=dict(type="dict", options=dict(
+        name=dict(type="str"),
+        icc=dict(type="bool", default=True),
+        masquerade=dict(type="bool", default=True),
+        host_binding_ip=dict(type="str", default="0.0.0.0"),
+        hairpin=dict(type="bool", default=False),
+    )),
+    state_dir=STATE_DIR_SPEC,
+)
+
+
+def converge(module):
+    want = spec.network_spec(module.params)
+    with runner.Run(module.params["state_dir"], module.check_mode) as run:
+        before = runner.public(run.networks.get(want.name), runner.NETWORK_FIELDS)
+        if want.state == "present":
+            record = runner.network_present(run, want)
+        else:
+            runner.network_absent(run, want)
+            record = None
+        after = runner.public(record, runner.NETWORK_FIELDS)
+        changed = run.finish()
+        result = dict(changed=changed, network=after, changes=run.log)
+    result.update(diff(module, before, after))
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    run_module(module, converge)
+
+
+if __name__ == "__main__":
+    main()
