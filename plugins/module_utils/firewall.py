@@ -4,9 +4,9 @@
 """The nftables tables the collection owns, rendered whole from the store.
 
 ``inet cnm`` holds NAT (masquerade, published ports) and the forward filter
-(isolation between networks, internal networks); ``bridge cnm`` drops traffic
-between the ports of a bridge whose network has ``icc: false`` (bridged frames
-never reach the inet forward hook unless br_netfilter is loaded). Both are
+(isolation between networks, internal networks); ``bridge cnm`` drops frames
+forwarded between the ports of a bridge whose network has ``icc: false`` (bridged
+frames never reach the inet forward hook unless br_netfilter is loaded). Both are
 replaced in one nft transaction; no other table is ever touched.
 """
 
@@ -59,8 +59,11 @@ def render(networks, endpoints):
             post.append("ip saddr %s oifname != %s masquerade" % (subnet, br))
         # A container reaching a published port of its own network through the host.
         post.append("oifname %s ip saddr %s ct status dnat masquerade" % (br, subnet))
-        if not net["icc"]:
-            icc.append("meta ibrname %s drop" % br)
+        ports = sorted(_q(e["host_interface"]) for e in endpoints.values()
+                       if e["network"] == net["name"] and e.get("host_interface"))
+        if not net["icc"] and ports:
+            # Every frame the bridge forwards between two of its own ports.
+            icc.append("iifname { %s } drop" % ", ".join(ports))
     others = [n for n in bridges if not n["internal"]]
     if len(others) > 1:
         # Published ports are open to every network; anything else stays in its own.

@@ -48,11 +48,13 @@ def create_network(network, view, sysctls):
                               mtu=mtu))
         if not link.up:
             out.append(change("set %s up" % br, "link_set", br, state="up"))
+        # Stale addresses go first: removing a primary address takes the
+        # secondaries of its subnet with it.
         have = view.addresses.get(br, set())
-        if cidr not in have:
-            out.append(change("add %s to %s" % (cidr, br), "addr_add", br, cidr))
         for stale in sorted(have - {cidr}):
             out.append(change("remove %s from %s" % (stale, br), "addr_del", br, stale))
+        if cidr not in have:
+            out.append(change("add %s to %s" % (cidr, br), "addr_add", br, cidr))
     if sysctls.get(route_localnet(br)) != "1":
         out.append(change("set %s = 1" % route_localnet(br), "sysctl_set", route_localnet(br), 1))
     if not network["internal"] and sysctls.get(IP_FORWARD) != "1":
@@ -127,11 +129,12 @@ def join(network, endpoint, old, host_view, sandbox_view):
         out.append(change("set mac %s on %s in %s" % (mac, ifname, ns), "link_set", ifname, ns,
                           address=mac))
     have = sandbox_view.addresses.get(inner_name, set())
-    if cidr not in have:
-        out.append(change("add %s to %s in %s" % (cidr, ifname, ns), "addr_add", ifname, cidr, ns))
-    for stale in sorted(have - {cidr}):
+    for stale in sorted(have - {cidr}):  # first, as on the bridge
         out.append(change("remove %s from %s in %s" % (stale, ifname, ns), "addr_del", ifname,
                           stale, ns))
+        route_lost = True
+    if cidr not in have:
+        out.append(change("add %s to %s in %s" % (cidr, ifname, ns), "addr_add", ifname, cidr, ns))
     if bool(host.hairpin) != bool(network.get("hairpin")):
         out.append(change("set hairpin %s on %s" % ("on" if network.get("hairpin") else "off", veth),
                           "hairpin_set", veth, bool(network.get("hairpin"))))

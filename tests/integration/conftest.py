@@ -1,0 +1,188 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Integration harness: every test gets a throwaway "host" network namespace.
+
+Modules run as Ansible runs them (a separate Python process given a JSON args file),
+entered into that namespace with nsenter (network only: the mount namespace must be
+the real one, so sandboxes made under /run/netns are visible to everyone). Sandbox
+names carry the test's prefix; teardown kills what runs in them and removes every
+namespace and /etc/netns directory with that prefix, pass or fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COLLECTIONS = os.environ.get("CNM_COLLECTIONS_PATH", os.path.join(ROOT, ".build"))
+MODULES = "ansible_collections.cnm.fabric.plugins.modules."
+
+if os.geteuid() != 0:
+    pytest.skip("integration tests need root", allow_module_level=True)
+
+SERVER = textwrap.dedent("""
+    import socket, sys
+    proto, port, reply = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    s = socket.socket(socket.AF_INET, kind)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port))
+    if proto == "tcp":
+        s.listen(16)
+    while True:
+        if proto == "tcp":
+            c, _ = s.accept()
+            c.sendall(reply)
+            c.close()
+        else:
+            _, peer = s.recvfrom(64)
+            s.sendto(reply, peer)
+""")
+
+CLIENT = textwrap.dedent("""
+    import socket, sys
+    proto, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    s = socket.socket(socket.AF_INET, kind)
+    s.settimeout(float(sys.argv[4]))
+    try:
+        if proto == "tcp":
+            s.connect((host, port))
+            print(s.recv(64).decode())
+        else:
+            s.sendto(b"?", (host, port))
+            print(s.recvfrom(64)[0].decode())
+    except OSError as e:
+        print("ERROR", e)
+""")
+
+
+class Host(object):
+    """One test host: a network namespace, a state_dir, and helpers to drive it."""
+
+    def __init__(self, prefix, state_dir):
+        self.prefix = prefix
+        self.ns = prefix + "-host"
+        self.state_dir = state_dir
+        subprocess.run(["ip", "netns", "add", self.ns], check=True)
+        subprocess.run(["ip", "-n", self.ns, "link", "set", "lo", "up"], check=True)
+        self._procs = []
+
+    def sb(self, name):
+        """A sandbox name this test owns."""
+        return "%s-%s" % (self.prefix, name)
+
+    def run(self, module, check=False, diff=False, **args):
+        args.setdefault("state_dir", self.state_dir)
+        args["_ansible_check_mode"] = check
+        args["_ansible_diff"] = diff
+        path = os.path.join(self.state_dir + ".args.json")
+        with open(path, "w") as f:
+            json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
+        env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+        proc = subprocess.run(
+            ["nsenter", "--net=/run/netns/" + self.ns, sys.executable, "-m", MODULES + module, path],
+            capture_output=True, text=True, env=env)
+        try:
+            result = json.loads(proc.stdout)
+        except ValueError:
+            raise AssertionError("%s printed no JSON:\n%s\n%s" % (module, proc.stdout, proc.stderr))
+        result.pop("invocation", None)
+        return result
+
+    def ok(self, module, **args):
+        result = self.run(module, **args)
+        assert not result.get("failed"), result
+        return result
+
+    def converge(self, module, **args):
+        """Run twice: the first may change, the second must report no change."""
+        first = self.ok(module, **args)
+        second = self.ok(module, **args)
+        assert second["changed"] is False, second
+        assert second["changes"] == [], second
+        return first
+
+    def sh(self, cmd, ns=None):
+        """Run in a sandbox (``ns``) or, by default, in this host's namespace."""
+        prefix = ["ip", "netns", "exec", ns] if ns else ["nsenter", "--net=/run/netns/" + self.ns]
+        return subprocess.run(prefix + cmd, capture_output=True, text=True)
+
+    def ping(self, ns, address):
+        return self.sh(["ping", "-c", "1", "-W", "1", address], ns).returncode == 0
+
+    def serve(self, ns, port, reply, proto="tcp"):
+        """A tiny server in sandbox ``ns`` (None: the host) answering ``reply``."""
+        prefix = ["ip", "netns", "exec", ns] if ns else ["nsenter", "--net=/run/netns/" + self.ns]
+        proc = subprocess.Popen(prefix + [sys.executable, "-c", SERVER, proto, str(port), reply],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._procs.append(proc)
+        listen = "-ltn" if proto == "tcp" else "-lun"
+        for _ in range(100):
+            if ":%d " % port in self.sh(["ss", listen], ns).stdout:
+                return proc
+            time.sleep(0.05)
+        raise AssertionError("server on port %d did not start in %s" % (port, ns))
+
+    def fetch(self, ns, host, port, proto="tcp", timeout=2):
+        """What a client in ``ns`` (None: the host) reads from host:port, or 'ERROR ...'."""
+        out = self.sh([sys.executable, "-c", CLIENT, proto, host, str(port), str(timeout)], ns)
+        return out.stdout.strip()
+
+    def links(self, ns=None):
+        out = self.sh(["ip", "-o", "link", "show"], ns).stdout
+        return sorted(line.split(":")[1].strip().split("@")[0] for line in out.splitlines())
+
+    def nft(self):
+        return self.sh(["nft", "list", "ruleset"]).stdout
+
+    def snapshot(self):
+        """Everything a module could change: links, namespaces, files, rules."""
+        netns = sorted(n for n in os.listdir("/run/netns") if n.startswith(self.prefix)) \
+            if os.path.isdir("/run/netns") else []
+        files = []
+        for top in (self.state_dir, "/etc/netns"):
+            if os.path.isdir(top):
+                for d, _, fs in os.walk(top):
+                    files += [os.path.join(d, f) for f in fs if self.prefix in d or top == self.state_dir]
+        return {"links": self.links(), "netns": netns, "files": sorted(files), "nft": self.nft(),
+                "addrs": self.sh(["ip", "-o", "addr"]).stdout}
+
+    def cleanup(self):
+        for proc in self._procs:
+            proc.kill()
+            proc.wait()
+        names = [n for n in os.listdir("/run/netns") if n.startswith(self.prefix)] \
+            if os.path.isdir("/run/netns") else []
+        for name in names:
+            pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
+            for pid in pids:
+                try:
+                    os.kill(int(pid), 9)
+                except OSError:
+                    pass
+        for name in names:
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        if os.path.isdir("/etc/netns"):
+            for name in os.listdir("/etc/netns"):
+                if name.startswith(self.prefix):
+                    shutil.rmtree(os.path.join("/etc/netns", name), ignore_errors=True)
+
+
+@pytest.fixture
+def host(tmp_path):
+    h = Host("cnmt%s" % uuid.uuid4().hex[:6], str(tmp_path / "state"))
+    try:
+        yield h
+    finally:
+        h.cleanup()

@@ -1,0 +1,245 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Bridge networks and endpoints against the real kernel, checked with real packets."""
+
+from __future__ import annotations
+
+import json
+import os
+
+
+def test_network_lifecycle_check_diff_and_in_place_updates(host):
+    before = host.snapshot()
+    planned = host.ok("cnm_network", name="pets", check=True, diff=True)
+    assert planned["changed"] is True
+    assert "create bridge cnm-pets (mtu 1500)" in planned["changes"]
+    assert host.snapshot() == before, "check mode must create nothing"
+    assert not os.path.exists(host.state_dir)
+
+    made = host.converge("cnm_network", name="pets", diff=True)
+    assert made["network"]["subnet"] == "172.17.0.0/16"
+    assert made["network"]["gateway"] == "172.17.0.1"
+    assert made["diff"] == {"before": {}, "after": made["network"]}
+    assert "cnm-pets" in host.links()
+    assert "172.17.0.1/16" in host.sh(["ip", "-o", "addr", "show", "cnm-pets"]).stdout
+    assert host.sh(["cat", "/proc/sys/net/ipv4/ip_forward"]).stdout.strip() == "1"
+    assert "table inet cnm" in host.nft() and "table bridge cnm" in host.nft()
+    assert made["network"] == planned["network"], "check mode reports what a real run makes"
+
+    # A second network takes the next default pool, never an overlapping one.
+    other = host.converge("cnm_network", name="other")
+    assert other["network"]["subnet"] == "172.18.0.0/16"
+
+    index = host.sh(["cat", "/sys/class/net/cnm-pets/ifindex"]).stdout
+    updated = host.converge("cnm_network", name="pets", mtu=1400, diff=True,
+                            bridge={"icc": False, "masquerade": False, "host_binding_ip": "127.0.0.1"})
+    assert updated["diff"]["before"]["mtu"] == 1500 and updated["diff"]["after"]["mtu"] == 1400
+    assert updated["diff"]["after"]["icc"] is False
+    assert "mtu 1400" in host.sh(["ip", "link", "show", "cnm-pets"]).stdout
+    assert host.sh(["cat", "/sys/class/net/cnm-pets/ifindex"]).stdout == index, "changed in place"
+    rules = host.nft()
+    assert 'ip saddr 172.17.0.0/16 oifname != "cnm-pets" masquerade' not in rules
+
+    gone = host.converge("cnm_network", name="pets", state="absent", diff=True)
+    assert gone["diff"]["after"] == {} and gone["network"] == {}
+    assert "cnm-pets" not in host.links()
+    host.converge("cnm_network", name="other", state="absent")
+    assert "table inet cnm" not in host.nft(), "no network left: the tables go too"
+
+
+def test_endpoints_reach_each_other_and_resolve_names(host):
+    host.converge("cnm_network", name="pets", subnet="10.77.0.0/24")
+    db, web = host.sb("db"), host.sb("web")
+    before = host.snapshot()
+    plan = host.ok("cnm_endpoint", name="db", network="pets", sandbox=db, check=True)
+    assert plan["changed"] and plan["endpoint"]["ipv4_address"] == "10.77.0.2"
+    assert host.snapshot() == before, "check mode must create nothing"
+
+    first = host.converge("cnm_endpoint", name="db", network="pets", sandbox=db, diff=True)
+    ep = first["endpoint"]
+    assert ep == dict(plan["endpoint"], hosts_file="/etc/netns/%s/hosts" % db)
+    assert ep["ifname"] == "eth0" and ep["mac_address"] == "02:42:0a:4d:00:02"
+    assert ep["default_route"] is True
+    assert first["diff"]["before"] == {}
+    host.converge("cnm_endpoint", name="web", network="pets", sandbox=web, aliases=["www"])
+
+    assert host.ping(web, "db") and host.ping(db, "www") and host.ping(db, "10.77.0.1")
+    with open("/etc/netns/%s/hosts" % db) as f:
+        hosts = f.read()
+    assert "10.77.0.2\tdb\n" in hosts and "10.77.0.3\tweb www\n" in hosts
+    assert "nameserver 127." not in open("/etc/netns/%s/resolv.conf" % db).read()
+    route = host.sh(["ip", "route", "show", "default"], web).stdout
+    assert "default via 10.77.0.1 dev eth0" in route
+    mac = host.sh(["cat", "/sys/class/net/eth0/address"], db)
+    assert "02:42:0a:4d:00:02" in host.sh(["ip", "link", "show", "eth0"], db).stdout, mac
+
+    info = host.ok("cnm_info")
+    assert info["drift"] == [] and sorted(info["endpoints"]) == ["pets/db", "pets/web"]
+    assert info["pools"]["local"]["pets"]["addresses"] == {"db": "10.77.0.2", "web": "10.77.0.3"}
+
+    # Leaving releases the address and removes the sandbox the collection made.
+    host.converge("cnm_endpoint", name="web", network="pets", state="absent")
+    assert web not in os.listdir("/run/netns") and not os.path.exists("/etc/netns/" + web)
+    assert "web" not in open("/etc/netns/%s/hosts" % db).read()
+    again = host.ok("cnm_endpoint", name="web2", network="pets", sandbox=web)
+    assert again["endpoint"]["ipv4_address"] == "10.77.0.4", "round-robin: .3 is not reused yet"
+
+
+def test_endpoint_options_change_in_place(host):
+    host.converge("cnm_network", name="n1", subnet="10.78.0.0/24", bridge={"hairpin": False})
+    sb = host.sb("app")
+    host.converge("cnm_endpoint", name="app", network="n1", sandbox=sb)
+    index = host.sh(["cat", "/sys/class/net/eth0/ifindex"], sb).stdout
+    changed = host.converge("cnm_endpoint", name="app", network="n1", sandbox=sb, ifname="app0",
+                            ipv4_address="10.78.0.50", mac_address="02:00:00:00:00:50",
+                            aliases=["api"], diff=True)
+    assert changed["diff"]["before"]["ipv4_address"] == "10.78.0.2"
+    assert changed["diff"]["after"]["ipv4_address"] == "10.78.0.50"
+    link = host.sh(["ip", "-o", "addr", "show", "app0"], sb).stdout
+    assert "10.78.0.50/24" in link and "10.78.0.2/" not in link
+    assert host.sh(["cat", "/sys/class/net/app0/ifindex"], sb).stdout == index, "same link, renamed"
+    assert "02:00:00:00:00:50" in host.sh(["ip", "link", "show", "app0"], sb).stdout
+    assert "default via 10.78.0.1 dev app0" in host.sh(["ip", "route"], sb).stdout
+    assert host.ping(sb, "api")
+    host.converge("cnm_endpoint", name="app", network="n1", sandbox=sb, ifname="app0",
+                  ipv4_address="10.78.0.50", mac_address="02:00:00:00:00:50", default_route=False)
+    assert "default" not in host.sh(["ip", "route"], sb).stdout
+    # Network-wide changes reach the endpoints in place too.
+    host.converge("cnm_network", name="n1", subnet="10.78.0.0/24", mtu=1280, bridge={"hairpin": True})
+    assert "mtu 1280" in host.sh(["ip", "link", "show", "app0"], sb).stdout
+    veth = host.ok("cnm_info")["endpoints"]["n1/app"]["host_interface"]
+    assert "hairpin on" in host.sh(["ip", "-d", "link", "show", veth]).stdout
+
+
+def test_isolation_icc_and_internal(host):
+    host.converge("cnm_network", name="a", subnet="10.81.0.0/24")
+    host.converge("cnm_network", name="b", subnet="10.82.0.0/24")
+    host.converge("cnm_network", name="quiet", subnet="10.83.0.0/24", bridge={"icc": False})
+    host.converge("cnm_network", name="vault", subnet="10.84.0.0/24", internal=True)
+    sbs = {}
+    for net, names in (("a", ["a1", "a2"]), ("b", ["b1"]), ("quiet", ["q1", "q2"]), ("vault", ["v1", "v2"])):
+        for name in names:
+            sbs[name] = host.sb(name)
+            host.converge("cnm_endpoint", name=name, network=net, sandbox=sbs[name])
+    assert host.ping(sbs["a1"], "a2"), "same network"
+    assert not host.ping(sbs["a1"], "10.82.0.2"), "other networks are isolated"
+    assert not host.ping(sbs["b1"], "10.81.0.2")
+    assert host.ping(sbs["a1"], "10.81.0.1"), "the gateway answers"
+    assert host.ping(sbs["q1"], "10.83.0.1")
+    assert not host.ping(sbs["q1"], "q2"), "icc: false"
+    assert host.ping(sbs["v1"], "v2"), "inside an internal network"
+    assert not host.ping(sbs["v1"], "10.81.0.2") and not host.ping(sbs["a1"], "10.84.0.2")
+    # Turning icc back on is an in-place firewall change.
+    host.converge("cnm_network", name="quiet", subnet="10.83.0.0/24", bridge={"icc": True})
+    assert host.ping(sbs["q1"], "q2")
+
+
+def _outside(host, name, address, peer):
+    """Another namespace routed to the test host: a veth with addresses the test chose."""
+    ns = host.sb(name)
+    assert host.sh(["ip", "netns", "add", ns]).returncode == 0
+    host.sh(["ip", "link", "add", "out0", "type", "veth", "peer", "name", "eth0", "netns", ns])
+    host.sh(["ip", "addr", "add", peer + "/24", "dev", "out0"])
+    host.sh(["ip", "link", "set", "out0", "up"])
+    for cmd in (["ip", "addr", "add", address + "/24", "dev", "eth0"], ["ip", "link", "set", "eth0", "up"],
+                ["ip", "link", "set", "lo", "up"], ["ip", "route", "add", "default", "via", peer]):
+        host.sh(cmd, ns)
+    return ns
+
+
+def test_published_ports_from_host_other_namespaces_and_containers(host):
+    host.converge("cnm_network", name="pets", subnet="10.90.0.0/24")
+    web, db = host.sb("web"), host.sb("db")
+    host.converge("cnm_endpoint", name="web", network="pets", sandbox=web,
+                  publish=[{"host_port": 8000, "container_port": 5000},
+                           {"host_port": 5353, "container_port": 53, "protocol": "udp"}])
+    host.converge("cnm_endpoint", name="db", network="pets", sandbox=db)
+    host.serve(web, 5000, "hello-web")
+    host.serve(web, 53, "hello-udp", proto="udp")
+    client = _outside(host, "client", "10.250.0.2", "10.250.0.1")
+    assert host.fetch(None, "127.0.0.1", 8000) == "hello-web", "the host itself, on loopback"
+    assert host.fetch(None, "10.250.0.1", 8000) == "hello-web", "the host, on its own address"
+    assert host.fetch(client, "10.250.0.1", 8000) == "hello-web", "another namespace"
+    assert host.fetch(client, "10.250.0.1", 5353, proto="udp") == "hello-udp"
+    assert host.fetch(db, "10.250.0.1", 8000) == "hello-web", "another container, through the host"
+    assert host.fetch(client, "10.250.0.1", 5000).startswith("ERROR"), "only published ports"
+    assert host.ping(web, "10.250.0.2"), "masquerade lets the endpoint out"
+
+    # A second endpoint may not take the same host port.
+    clash = host.run("cnm_endpoint", name="db", network="pets", sandbox=db,
+                     publish=[{"host_port": 8000, "container_port": 80}])
+    assert clash["failed"] and clash["option"] == "publish[0].host_port"
+    assert "already published by endpoint 'web'" in clash["msg"]
+
+    # Unpublishing is in place; the endpoint keeps its link.
+    host.converge("cnm_endpoint", name="web", network="pets", sandbox=web)
+    assert host.fetch(client, "10.250.0.1", 8000).startswith("ERROR")
+    assert host.fetch(db, "web", 5000) == "hello-web"
+
+
+def test_drift_is_reported_and_repaired(host):
+    host.converge("cnm_network", name="pets", subnet="10.91.0.0/24")
+    a, b = host.sb("a"), host.sb("b")
+    host.converge("cnm_endpoint", name="a", network="pets", sandbox=a)
+    host.converge("cnm_endpoint", name="b", network="pets", sandbox=b)
+    veth = host.ok("cnm_info")["endpoints"]["pets/a"]["host_interface"]
+    host.sh(["ip", "link", "del", veth])
+    host.sh(["ip", "link", "add", "cnmvstray", "type", "veth", "peer", "name", "strayp"])
+    host.sh(["nft", "delete", "table", "inet", "cnm"])
+    drift = host.ok("cnm_info")["drift"]
+    problems = sorted((d["kind"], d["name"]) for d in drift)
+    assert ("endpoint", "pets/a") in problems and ("link", "cnmvstray") in problems
+    assert ("firewall", "inet cnm") in problems
+    assert not host.ping(b, "a")
+    repaired = host.converge("cnm_endpoint", name="a", network="pets", sandbox=a)
+    assert any(c.startswith("create veth") for c in repaired["changes"])
+    assert any("nftables" in c for c in repaired["changes"])
+    assert host.ping(b, "a")
+    assert [d["kind"] for d in host.ok("cnm_info")["drift"]] == ["link"]
+
+
+def test_sandbox_path_of_a_running_process(host):
+    host.converge("cnm_network", name="pets", subnet="10.92.0.0/24")
+    ns = host.sb("ctr")
+    host.sh(["ip", "netns", "add", ns])
+    proc = host.serve(ns, 7000, "from-ctr")
+    path = "/proc/%d/ns/net" % proc.pid
+    made = host.converge("cnm_endpoint", name="ctr", network="pets", sandbox_path=path,
+                         default_route=False)
+    hosts_file = made["endpoint"]["hosts_file"]
+    assert hosts_file.startswith(host.state_dir + "/sandboxes/")
+    assert "10.92.0.2\tctr\n" in open(hosts_file).read()
+    other = host.sb("other")
+    host.converge("cnm_endpoint", name="other", network="pets", sandbox=other)
+    assert host.fetch(other, "ctr", 7000) == "from-ctr"
+    host.converge("cnm_endpoint", name="ctr", network="pets", state="absent")
+    assert os.path.exists("/run/netns/" + ns), "a sandbox given by path is never removed"
+    assert not os.path.exists(os.path.dirname(hosts_file))
+
+
+def test_host_and_null_drivers(host):
+    host.converge("cnm_network", name="host", driver="host")
+    host.converge("cnm_network", name="none", driver="null")
+    iso = host.sb("iso")
+    made = host.converge("cnm_endpoint", name="iso", network="none", sandbox=iso)
+    assert made["endpoint"]["ipv4_address"] is None
+    assert host.links(iso) == ["lo"]
+    bad = host.run("cnm_endpoint", name="h", network="host", sandbox=iso, publish=[{"container_port": 80}])
+    assert bad["failed"] and bad["option"] == "publish"
+    host.converge("cnm_endpoint", name="iso", network="none", state="absent")
+    assert iso not in os.listdir("/run/netns")
+    host.converge("cnm_network", name="none", driver="null", state="absent")
+
+
+def test_network_delete_needs_force_with_endpoints(host):
+    host.converge("cnm_network", name="pets", subnet="10.93.0.0/24")
+    host.converge("cnm_endpoint", name="a", network="pets", sandbox=host.sb("a"))
+    refused = host.run("cnm_network", name="pets", state="absent")
+    assert refused["failed"] and refused["option"] == "force" and "endpoints (a)" in refused["msg"]
+    assert "cnm-pets" in host.links()
+    host.converge("cnm_network", name="pets", state="absent", force=True)
+    assert "cnm-pets" not in host.links() and host.sb("a") not in os.listdir("/run/netns")
+    with open(os.path.join(host.state_dir, "ipam-local.json")) as f:
+        assert json.load(f) == {"pools": {}}
+    assert host.ok("cnm_info")["endpoints"] == {}
