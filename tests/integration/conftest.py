@@ -150,13 +150,15 @@ class Host(object):
         """Everything a module could change: links, namespaces, files, rules."""
         netns = sorted(n for n in os.listdir("/run/netns") if n.startswith(self.prefix)) \
             if os.path.isdir("/run/netns") else []
-        files = []
+        files = {}
         for top in (self.state_dir, "/etc/netns"):
-            if os.path.isdir(top):
-                for d, _, fs in os.walk(top):
-                    files += [os.path.join(d, f) for f in fs if self.prefix in d or top == self.state_dir]
-        return {"links": self.links(), "netns": netns, "files": sorted(files), "nft": self.nft(),
-                "addrs": self.sh(["ip", "-o", "addr"]).stdout}
+            for d, _, fs in os.walk(top):
+                for f in fs:
+                    if top == self.state_dir or self.prefix in d:
+                        with open(os.path.join(d, f), "rb") as fh:
+                            files[os.path.join(d, f)] = fh.read()
+        return {"links": self.links(), "netns": netns, "files": files, "nft": self.nft(),
+                "addrs": self.sh(["ip", "-o", "-4", "addr"]).stdout}
 
     def cleanup(self):
         for proc in self._procs:
