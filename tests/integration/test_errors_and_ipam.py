@@ -116,7 +116,8 @@ def test_ipam_pool_module(host):
                              addresses=[{"owner": "new"}], state="absent")
     assert released["addresses"] == {"web": "10.200.0.2"}
     host.converge("cnm_ipam_pool", space="fleet", pool="ov1", state="absent")
-    assert host.ok("cnm_ipam_pool", space="fleet", pool="ov1", check=True)["pool"]["subnet"] == "10.200.0.0/24"
+    reuse = host.ok("cnm_ipam_pool", space="fleet", address_pools=pools, pool="ov5", check=True)
+    assert reuse["pool"]["subnet"] == "10.200.0.0/24", "a released subnet is free again"
 
     # Automatic subnets of the local space avoid the host's routes.
     host.sh(["ip", "link", "add", "route0", "type", "veth", "peer", "name", "route1"])
