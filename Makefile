@@ -1,0 +1,61 @@
+# cnm.fabric: `make demo` and `make test` set up everything they need on Debian 12 (as root).
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+BUILD := .build
+LINK := $(BUILD)/ansible_collections/cnm/fabric
+SANITY := $(BUILD)/sanity/ansible_collections/cnm/fabric
+APT_PACKAGES := nftables iproute2 iputils-ping procps util-linux python3-venv ca-certificates rsync
+GET_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(BUILD)
+export ANSIBLE_FORCE_COLOR := 0
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: deps demo demo-clean test pytest molecule sanity lint build clean
+
+deps: $(VENV)/.deps $(LINK)
+
+$(VENV)/.deps: tests/requirements.txt
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q -r tests/requirements.txt
+	touch $@
+
+$(LINK):
+	mkdir -p $(dir $(LINK))
+	ln -sfn $(CURDIR) $(LINK)
+
+## The pets example on this machine: prints the page web serves on host port 8000.
+demo: deps
+	$(BIN)/ansible-playbook playbooks/demo.yml
+
+## Undo the demo.
+demo-clean: deps
+	$(BIN)/ansible-playbook playbooks/teardown.yml
+
+## Everything CI runs.
+test: deps pytest molecule sanity lint
+
+pytest: deps
+	$(BIN)/python -m pytest -q tests/unit tests/integration
+
+molecule: deps
+	$(BIN)/molecule test -s bridge
+
+sanity: deps
+	mkdir -p $(dir $(GET_PIP)) && cp tests/tools/get_pip.py $(GET_PIP)
+	mkdir -p $(SANITY)
+	rsync -a --delete --exclude .venv --exclude .build --exclude .git --exclude tests/output ./ $(SANITY)/
+	cd $(SANITY) && $(CURDIR)/$(BIN)/ansible-test sanity --venv --python 3.11 --color no
+
+lint: deps
+	$(BIN)/ansible-lint --offline roles playbooks
+
+build: deps
+	$(BIN)/ansible-galaxy collection build --force
+
+clean:
+	rm -rf $(BUILD) tests/output *.tar.gz
