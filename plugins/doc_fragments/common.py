@@ -35,4 +35,9 @@ attributes:
   platform:
     platforms: [linux]
     description: Runs on Linux hosts only.
+    support: full
+  action_group:
+    description: Part of the action group C(cnm.fabric.cnm), for setting O(state_dir) once with C(module_defaults).
+    support: full
+    membership: [cnm.fabric.cnm]
 """

@@ -43,7 +43,7 @@ def published(networks, endpoints):
 
 def render(networks, endpoints):
     """The whole ruleset as nft text, or '' when no bridge network exists."""
-    bridges = [n for _, n in sorted(networks.items()) if n["driver"] == "bridge"]
+    bridges = [n for name, n in sorted(networks.items()) if n["driver"] == "bridge"]
     if not bridges:
         return ""
     raw, forward, dnat, post, icc = [], [], [], [], []
@@ -102,7 +102,7 @@ def _nft():
 
 
 def _run(args, stdin=None):
-    proc = subprocess.run([_nft()] + args, input=stdin, capture_output=True, text=True)
+    proc = subprocess.run([_nft()] + args, input=stdin, capture_output=True, text=True, check=False)
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -146,6 +146,6 @@ def sync(state_dir, networks, endpoints, check_mode):
 
 
 def _apply(script):
-    code, _out, err = _run(["-f", "-"], stdin=script)
+    code, dummy, err = _run(["-f", "-"], stdin=script)
     if code != 0:
         raise KernelError("nft rejected the cnm ruleset: %s" % err.strip())

@@ -109,7 +109,7 @@ def public(record, fields):
 # --- networks -------------------------------------------------------------------
 
 def endpoints_of(run, network):
-    return [ep for _, ep in sorted(run.endpoints.items()) if ep["network"] == network]
+    return [run.endpoints[k] for k in sorted(run.endpoints) if run.endpoints[k]["network"] == network]
 
 
 def network_present(run, spec):
@@ -131,7 +131,7 @@ def network_present(run, spec):
                                 "subnet from %s" % (spec.name, ", ".join(e["name"] for e in eps),
                                                     current["subnet"]), "subnet")
             ipam.release_pool(spec.name)
-        pool, _ = ipam.request_pool(spec.pool, _local_pools(), run.avoid_routes())
+        pool = ipam.request_pool(spec.pool, _local_pools(), run.avoid_routes())[0]
         b = spec.bridge
         record.update(subnet=pool["subnet"], gateway=pool["gateway"], ip_range=pool["ip_range"],
                       interface=b.interface, icc=b.icc, masquerade=b.masquerade,
@@ -243,7 +243,7 @@ def endpoint_present(run, spec):
         sb_view = run.sandbox_view(sb)
         run.sandboxes_touched.add(sb)
     if net["driver"] == "bridge":
-        address, _ = run.ipam().request_address(net["name"], spec.name, spec.ipv4_address)
+        address = run.ipam().request_address(net["name"], spec.name, spec.ipv4_address)[0]
         _check_publish(run, spec, key)
         if spec.default_route is not None:
             default_route = spec.default_route
@@ -321,11 +321,11 @@ def ipam_converge(run, spec):
         return (pool_facts(req.name, pool), dict(pool["addresses"])) if pool else ({}, {})
     avoid = run.avoid_routes() if spec.space == LOCAL_SPACE and req.subnet is None \
         and req.name not in ipam.pools() else ()
-    pool, _ = ipam.request_pool(req, spec.address_pools, avoid)
+    pool = ipam.request_pool(req, spec.address_pools, avoid)[0]
     for i, (owner, addr) in enumerate(spec.addresses):
         ipam.request_address(req.name, owner, addr, option="addresses[%d].address" % i)
     if spec.exclusive:
-        listed = set(owner for owner, _ in spec.addresses)
+        listed = set(item[0] for item in spec.addresses)
         for owner in sorted(set(pool["addresses"]) - listed):
             ipam.release_address(req.name, owner)
     return pool_facts(req.name, pool), dict(pool["addresses"])

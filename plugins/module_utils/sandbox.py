@@ -41,7 +41,7 @@ def render_hosts(endpoints, key):
             hostnames = [ep["name"]] + [a for a in ep.get("aliases") or [] if a != ep["name"]]
             lines.append((ipaddress.ip_address(ep["ipv4_address"]), ep["name"],
                           "%s\t%s\n" % (ep["ipv4_address"], " ".join(hostnames))))
-    return HOSTS_HEAD + "".join(line for _, _, line in sorted(lines))
+    return HOSTS_HEAD + "".join(entry[2] for entry in sorted(lines))
 
 
 def render_resolv(host_resolv):

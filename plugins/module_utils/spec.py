@@ -356,4 +356,3 @@ def check_hostname(value, option):
     if not ok:
         raise SpecError("%r is not a valid host name" % (value,), option)
     return text
-

@@ -20,11 +20,11 @@ description:
     it joins, and a resolv.conf with the host's non-loopback resolvers. For a named sandbox
     they are C(/etc/netns/NAME/hosts) and C(resolv.conf), which C(ip netns exec NAME) mounts
     over C(/etc); for a sandbox given by path, they are written under O(state_dir) and
-    returned as RV(endpoint.hosts_file).
+    returned in RV(endpoint) as C(hosts_file).
   - Changing the address, MAC address, interface name, default route, aliases or published
     ports updates the endpoint in place. A veth deleted by hand is recreated on the next run.
 author:
-  - cnm.fabric maintainers
+  - cnm.fabric maintainers (@cnm-fabric)
 options:
   name:
     description:

@@ -17,19 +17,25 @@ description:
   - Changes nothing. A later M(cnm.fabric.cnm_network) or M(cnm.fabric.cnm_endpoint) run
     repairs the drift of the objects it manages.
 author:
-  - cnm.fabric maintainers
+  - cnm.fabric maintainers (@cnm-fabric)
 options: {}
 extends_documentation_fragment:
   - cnm.fabric.common
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
 attributes:
   check_mode:
+    description: Changes nothing, in check mode or not.
     support: full
   diff_mode:
+    description: Changes nothing, so has nothing to show.
     support: none
   platform:
+    description: Runs on Linux hosts only.
+    support: full
     platforms: [linux]
+  action_group:
+    description: Part of the action group C(cnm.fabric.cnm), for setting O(state_dir) once with C(module_defaults).
+    support: full
+    membership: [cnm.fabric.cnm]
 seealso:
   - module: cnm.fabric.cnm_network
   - module: cnm.fabric.cnm_endpoint

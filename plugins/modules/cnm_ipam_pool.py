@@ -16,13 +16,13 @@ description:
     O(ip_range) for dynamic addresses and reserved O(aux_addresses). Addresses are handed out
     round-robin, so a released address is not reused before the rest of the range has been.
     The network, broadcast and gateway addresses are never handed out.
-  - Pools of the C(local) space are what M(cnm.fabric.cnm_network) uses: each bridge network's
-    pool is named after the network. Automatic subnets of the C(local) space never overlap a
-    route of the host.
+  - Each bridge network of M(cnm.fabric.cnm_network) takes its pool from the C(local) space,
+    named after the network. Automatic subnets of the C(local) space never overlap a route
+    of the host.
   - A pool of another space (for example C(fleet), allocated once on the controller) touches
-    nothing but the state directory, so the module can run with C(delegate_to: localhost).
+    nothing but the state directory, so the module can run delegated to the controller.
 author:
-  - cnm.fabric maintainers
+  - cnm.fabric maintainers (@cnm-fabric)
 options:
   space:
     description:

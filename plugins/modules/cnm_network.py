@@ -25,7 +25,7 @@ description:
   - C(host) and C(null) networks are records only; endpoints on them use the host's stack
     or an isolated sandbox with only its loopback.
 author:
-  - cnm.fabric maintainers
+  - cnm.fabric maintainers (@cnm-fabric)
 options:
   name:
     description:

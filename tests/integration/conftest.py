@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import uuid
@@ -41,8 +42,8 @@ SERVER = textwrap.dedent("""
         s.listen(16)
     while True:
         if proto == "tcp":
-            c, _ = s.accept()
-            c.sendall(reply)
+            c, peer = s.accept()
+            c.sendall(peer[0].encode() if reply == b"PEER" else reply)
             c.close()
         else:
             _, peer = s.recvfrom(64)
@@ -86,13 +87,14 @@ class Host(object):
         args.setdefault("state_dir", self.state_dir)
         args["_ansible_check_mode"] = check
         args["_ansible_diff"] = diff
-        path = os.path.join(self.state_dir + ".args.json")
-        with open(path, "w") as f:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", dir=os.path.dirname(self.state_dir),
+                                         delete=False) as f:
             json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
+            path = f.name
         env = dict(os.environ, PYTHONPATH=COLLECTIONS)
         proc = subprocess.run(
             ["nsenter", "--net=/run/netns/" + self.ns, sys.executable, "-m", MODULES + module, path],
-            capture_output=True, text=True, env=env)
+            capture_output=True, text=True, env=env, check=False)
         try:
             result = json.loads(proc.stdout)
         except ValueError:
@@ -116,19 +118,22 @@ class Host(object):
     def sh(self, cmd, ns=None):
         """Run in a sandbox (``ns``) or, by default, in this host's namespace."""
         prefix = ["ip", "netns", "exec", ns] if ns else ["nsenter", "--net=/run/netns/" + self.ns]
-        return subprocess.run(prefix + cmd, capture_output=True, text=True)
+        return subprocess.run(prefix + cmd, capture_output=True, text=True, check=False)
 
     def ping(self, ns, address):
         return self.sh(["ping", "-c", "1", "-W", "1", address], ns).returncode == 0
 
     def serve(self, ns, port, reply, proto="tcp"):
-        """A tiny server in sandbox ``ns`` (None: the host) answering ``reply``."""
+        """A tiny server in sandbox ``ns`` (None: the host) answering ``reply``.
+
+        A TCP server whose reply is ``PEER`` answers with the address it saw the client at.
+        """
         prefix = ["ip", "netns", "exec", ns] if ns else ["nsenter", "--net=/run/netns/" + self.ns]
         proc = subprocess.Popen(prefix + [sys.executable, "-c", SERVER, proto, str(port), reply],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._procs.append(proc)
         listen = "-ltn" if proto == "tcp" else "-lun"
-        for _ in range(100):
+        for attempt in range(100):
             if ":%d " % port in self.sh(["ss", listen], ns).stdout:
                 return proc
             time.sleep(0.05)
@@ -152,7 +157,7 @@ class Host(object):
             if os.path.isdir("/run/netns") else []
         files = {}
         for top in (self.state_dir, "/etc/netns"):
-            for d, _, fs in os.walk(top):
+            for d, dummy, fs in os.walk(top):
                 for f in fs:
                     if top == self.state_dir or self.prefix in d:
                         with open(os.path.join(d, f), "rb") as fh:
@@ -167,14 +172,15 @@ class Host(object):
         names = [n for n in os.listdir("/run/netns") if n.startswith(self.prefix)] \
             if os.path.isdir("/run/netns") else []
         for name in names:
-            pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
+            pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True,
+                                  check=False).stdout.split()
             for pid in pids:
                 try:
                     os.kill(int(pid), 9)
                 except OSError:
                     pass
         for name in names:
-            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
         if os.path.isdir("/etc/netns"):
             for name in os.listdir("/etc/netns"):
                 if name.startswith(self.prefix):

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 
@@ -243,3 +244,52 @@ def test_network_delete_needs_force_with_endpoints(host):
     with open(os.path.join(host.state_dir, "ipam-local.json")) as f:
         assert json.load(f) == {"pools": {}}
     assert host.ok("cnm_info")["endpoints"] == {}
+
+
+def test_addressing_options_binding_ip_and_masquerade(host):
+    made = host.converge("cnm_network", name="lab", subnet="10.94.0.0/24", gateway="10.94.0.254",
+                         ip_range="10.94.0.8/29", aux_addresses={"router": "10.94.0.9"},
+                         bridge={"name": "br-lab", "host_binding_ip": "127.0.0.1", "masquerade": False})
+    assert made["network"]["interface"] == "br-lab" and made["network"]["gateway"] == "10.94.0.254"
+    assert "10.94.0.254/24" in host.sh(["ip", "-o", "addr", "show", "br-lab"]).stdout
+    a, b = host.sb("a"), host.sb("b")
+    first = host.converge("cnm_endpoint", name="a", network="lab", sandbox=a,
+                          publish=[{"host_port": 8081, "container_port": 80}])
+    second = host.converge("cnm_endpoint", name="b", network="lab", sandbox=b)
+    assert first["endpoint"]["ipv4_address"] == "10.94.0.8", "from ip_range"
+    assert second["endpoint"]["ipv4_address"] == "10.94.0.10", "the aux address is skipped"
+    assert "default via 10.94.0.254" in host.sh(["ip", "route"], a).stdout
+
+    host.serve(a, 80, "bound")
+    client = _outside(host, "client", "10.251.0.2", "10.251.0.1")
+    assert host.fetch(None, "127.0.0.1", 8081) == "bound", "published on host_binding_ip"
+    assert host.fetch(client, "10.251.0.1", 8081).startswith("ERROR"), "and only there"
+
+    host.serve(client, 9000, "PEER")
+    assert host.fetch(b, "10.251.0.2", 9000) == "10.94.0.10", "masquerade: false keeps the source"
+    host.converge("cnm_network", name="lab", subnet="10.94.0.0/24", gateway="10.94.0.254",
+                  ip_range="10.94.0.8/29", aux_addresses={"router": "10.94.0.9"},
+                  bridge={"name": "br-lab", "host_binding_ip": "127.0.0.1", "masquerade": True})
+    assert host.fetch(b, "10.251.0.2", 9000) == "10.251.0.1", "masquerade: true hides it"
+
+
+def test_parallel_runs_never_share_an_address(host):
+    """Four module processes at once, on one network: the store's lock serialises them."""
+    host.converge("cnm_network", name="busy", subnet="10.95.0.0/24")
+    host.converge("cnm_ipam_pool", pool="scratch", subnet="10.96.0.0/24")
+
+    def endpoint(i):
+        return host.run("cnm_endpoint", name="e%d" % i, network="busy", sandbox=host.sb("e%d" % i))
+
+    def address(i):
+        return host.run("cnm_ipam_pool", pool="scratch", addresses=[{"owner": "o%d-%d" % (i, j)} for j in range(5)])
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        eps = list(pool.map(endpoint, range(8)))
+        addrs = list(pool.map(address, range(4)))
+    assert all(not r.get("failed") for r in eps + addrs), eps + addrs
+    ips = [r["endpoint"]["ipv4_address"] for r in eps]
+    assert len(set(ips)) == 8
+    held = host.ok("cnm_ipam_pool", pool="scratch")["addresses"]
+    assert len(held) == 20 and len(set(held.values())) == 20
+    assert host.ok("cnm_info")["drift"] == []

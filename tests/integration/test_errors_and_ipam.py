@@ -22,6 +22,8 @@ BAD = [
     ("cnm_network", dict(name="x", gateway="10.61.0.1"), "gateway", "needs an explicit subnet"),
     ("cnm_network", dict(name="x", subnet="10.60.0.128/25"), "subnet", "overlaps 10.60.0.0/24, the subnet of 'pets'"),
     ("cnm_network", dict(name="bad name!"), "name", "not a valid name"),
+    ("cnm_network", dict(name="n" * 64), "name", "not a valid name"),
+    ("cnm_network", dict(name="x", driver="overlay"), None, "value of driver must be one of: bridge, host, null"),
     ("cnm_network", dict(name="x", bridge={"name": "a-very-long-bridge-name"}), "bridge.name",
      "at most 15 bytes"),
     ("cnm_network", dict(name="x", mtu=10), "mtu", "out of range"),
@@ -58,7 +60,7 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("module,args,option,text", BAD, ids=["%s-%s" % (b[0], b[2]) for b in BAD])
+@pytest.mark.parametrize("module,args,option,text", BAD, ids=["%s-%s" % (b[0], b[2] or "argspec") for b in BAD])
 def test_bad_input_names_the_option_and_changes_nothing(host, module, args, option, text):
     host.converge("cnm_network", **NET)
     host.converge("cnm_endpoint", name="first", network="pets", sandbox=host.sb("first"))
@@ -68,7 +70,7 @@ def test_bad_input_names_the_option_and_changes_nothing(host, module, args, opti
     before = host.snapshot()
     result = host.run(module, **args)
     assert result.get("failed"), result
-    assert result["option"] == option, result
+    assert result.get("option") == option, result
     assert text in result["msg"], result
     assert host.snapshot() == before
 

@@ -85,13 +85,14 @@ def join(network, endpoint, old, host_view, sandbox_view):
 
     if host is None or inner is None or host.kind != "veth" or inner.kind != "veth":
         # New, or half of it is gone (drift): make the pair again from scratch.
-        if host is not None:
+        ours = inner is not None and inner.kind == "veth" and old is not None
+        if host is not None:  # its peer, if any, goes with it
             out.append(change("delete the broken half %s" % veth, "link_del", veth))
-        elif inner is not None and inner.kind == "veth" and old is not None:
+        elif ours:
             out.append(change("delete the broken half %s in %s" % (inner_name, ns), "link_del",
                               inner_name, ns))
         if sandbox_view is not None and sandbox_view.link(ifname) is not None and \
-                (inner is None or inner_name != ifname):
+                not (ours and inner_name == ifname):
             raise KernelError("%s already exists in sandbox %s; choose another ifname" % (ifname, ns),
                               "ifname")
         out.append(change("create veth %s <-> %s in %s (mtu %d, %s)" % (veth, ifname, ns, mtu, mac),

@@ -29,8 +29,7 @@ def first_usable(subnet):
 def candidates(address_pools):
     """Subnets to try, in dockerd's order: each base split into subnets of its size."""
     for base, size in address_pools:
-        for subnet in base.subnets(new_prefix=size):
-            yield subnet
+        yield from base.subnets(new_prefix=size)
 
 
 def request_pool(space, req, address_pools=(), avoid=(), option="subnet"):
@@ -142,10 +141,8 @@ def request_address(pool, owner, address=None, option="ipv4_address"):
 
 def _ring(start, lo, hi):
     """Every integer of [lo, hi], starting at ``start`` and wrapping around."""
-    for i in range(start, hi + 1):
-        yield i
-    for i in range(lo, start):
-        yield i
+    yield from range(start, hi + 1)
+    yield from range(lo, start)
 
 
 def release_address(pool, owner):

@@ -1,0 +1,94 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The bridge driver's plans, from hand-made snapshots: no root, no kernel."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers import bridge
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
+from ansible_collections.cnm.fabric.plugins.module_utils.kernel import Link, NsView
+
+NET = {"name": "pets", "driver": "bridge", "subnet": "172.17.0.0/16", "gateway": "172.17.0.1", "mtu": 1500,
+       "internal": False, "interface": "cnm-pets", "hairpin": False}
+EP = {"name": "web", "network": "pets", "sandbox": "web", "ifname": "eth0", "ipv4_address": "172.17.0.3",
+      "mac_address": "02:42:ac:11:00:03", "default_route": True, "host_interface": "cnmvabc"}
+SYSCTLS = {"net/ipv4/ip_forward": "1", "net/ipv4/conf/cnm-pets/route_localnet": "1"}
+
+
+def view(links=(), addresses=None, gateway=None, dev=None):
+    return NsView({lk.name: lk for lk in links}, addresses or {}, gateway, dev, [])
+
+
+BR = Link("cnm-pets", 5, "bridge", 1500, True, "aa:aa:aa:aa:aa:aa", None)
+HOST_END = Link("cnmvabc", 6, "veth", 1500, True, "bb:bb:bb:bb:bb:bb", 5, False)
+INNER = Link("eth0", 2, "veth", 1500, True, "02:42:ac:11:00:03", None)
+HOST = view([BR, HOST_END], {"cnm-pets": {"172.17.0.1/16"}})
+SANDBOX = view([INNER], {"eth0": {"172.17.0.3/16"}}, "172.17.0.1", 2)
+
+
+def ops(changes):
+    return [(c.op,) + c.args + tuple(kv[1] for kv in c.kwargs) for c in changes]
+
+
+def test_create_network_from_nothing_then_nothing_to_do():
+    plan = bridge.create_network(NET, view(), {})
+    assert ops(plan) == [("bridge_add", "cnm-pets", 1500), ("addr_add", "cnm-pets", "172.17.0.1/16"),
+                         ("sysctl_set", "net/ipv4/conf/cnm-pets/route_localnet", 1),
+                         ("sysctl_set", "net/ipv4/ip_forward", 1)]
+    assert plan[0].undo == ("link_del", ("cnm-pets",))
+    assert bridge.create_network(NET, HOST, SYSCTLS) == []
+
+
+def test_network_changes_in_place():
+    plan = bridge.create_network(dict(NET, mtu=9000, gateway="172.17.0.254"), HOST, SYSCTLS)
+    assert ops(plan) == [("link_set", "cnm-pets", 9000), ("addr_del", "cnm-pets", "172.17.0.1/16"),
+                         ("addr_add", "cnm-pets", "172.17.0.254/16")]
+    internal = dict(NET, internal=True)
+    assert bridge.create_network(internal, HOST, {"net/ipv4/conf/cnm-pets/route_localnet": "1"}) == []
+    with pytest.raises(KernelError) as e:
+        bridge.create_network(NET, view([Link("cnm-pets", 5, "veth", 1500, True, None, None)]), SYSCTLS)
+    assert e.value.option == "bridge.name"
+
+
+def test_join_new_endpoint_and_idempotent_rerun():
+    plan = bridge.join(NET, EP, None, view([BR]), None)
+    assert ops(plan) == [("veth_add", "cnmvabc", "eth0", "web", 1500, "02:42:ac:11:00:03", "cnm-pets"),
+                         ("addr_add", "eth0", "172.17.0.3/16", "web"),
+                         ("default_route_set", "172.17.0.1", "eth0", "web")]
+    assert bridge.join(NET, EP, EP, HOST, SANDBOX) == []
+
+
+def test_join_repairs_a_half_deleted_pair():
+    plan = bridge.join(NET, EP, EP, view([BR]), SANDBOX)
+    assert ops(plan)[0] == ("link_del", "eth0", "web") and ops(plan)[1][0] == "veth_add"
+    plan = bridge.join(NET, EP, EP, HOST, view([]))
+    assert ops(plan)[0] == ("link_del", "cnmvabc")
+
+
+def test_join_updates_in_place():
+    new = dict(EP, ifname="app0", ipv4_address="172.17.0.9", mac_address="02:00:00:00:00:09")
+    plan = bridge.join(dict(NET, mtu=1400, hairpin=True), new, EP, HOST, SANDBOX)
+    assert ops(plan) == [
+        ("link_rename", "eth0", "app0", "web"),
+        ("link_set", "cnmvabc", 1400), ("link_set", "app0", "web", 1400),
+        ("link_set", "app0", "web", "02:00:00:00:00:09"),
+        ("addr_del", "app0", "172.17.0.3/16", "web"), ("addr_add", "app0", "172.17.0.9/16", "web"),
+        ("hairpin_set", "cnmvabc", True),
+        ("default_route_set", "172.17.0.1", "app0", "web")]
+    plan = bridge.join(NET, dict(EP, default_route=False), EP, HOST, SANDBOX)
+    assert ops(plan) == [("default_route_del", "web")]
+
+
+def test_join_refuses_to_take_another_interface_name():
+    with pytest.raises(KernelError) as e:
+        bridge.join(NET, EP, None, view([BR]), view([Link("eth0", 2, "veth", 1500, True, None, None)]))
+    assert e.value.option == "ifname"
+
+
+def test_leave():
+    assert ops(bridge.leave(NET, EP, HOST, SANDBOX)) == [("link_del", "cnmvabc")]
+    assert ops(bridge.leave(NET, EP, view([BR]), SANDBOX)) == [("link_del", "eth0", "web")]
+    assert bridge.leave(NET, EP, view([BR]), None) == []

@@ -1,0 +1,100 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.cnm.fabric.plugins.module_utils import names, spec
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
+
+
+def net(**kw):
+    params = dict(name="pets", driver="bridge", state="present", subnet=None, gateway=None,
+                  ip_range=None, aux_addresses=None, mtu=1500, internal=False, force=False, bridge=None)
+    params.update(kw)
+    return spec.network_spec(params)
+
+
+def ep(**kw):
+    params = dict(name="web", network="pets", sandbox="web", sandbox_path=None, ifname=None,
+                  ipv4_address=None, mac_address=None, default_route=None, aliases=[], publish=[],
+                  state="present")
+    params.update(kw)
+    return spec.endpoint_spec(params)
+
+
+def error(fn, **kw):
+    with pytest.raises(SpecError) as e:
+        fn(**kw)
+    return e.value
+
+
+@pytest.mark.parametrize("value,text", [
+    ("10.0.0.0/33", "not a valid CIDR"),
+    ("10.1.2.3/24", "did you mean 10.1.2.0/24?"),
+    ("10.1.2.0", "no prefix length"),
+    ("fd00::/64", "only IPv4"),
+    ("10.0.0.0/31", "at least a /30"),
+])
+def test_subnet_errors_name_the_option_and_the_fix(value, text):
+    e = error(net, subnet=value)
+    assert e.option == "subnet" and text in e.msg
+
+
+def test_network_defaults_and_bridge_names():
+    n = net()
+    assert n.bridge.interface == "cnm-pets" and n.mtu == 1500 and n.pool.subnet is None
+    assert n.bridge.icc and n.bridge.masquerade and not n.bridge.hairpin
+    long = net(name="a-rather-long-network-name")
+    assert len(long.bridge.interface) <= 15 and long.bridge.interface.startswith("cnm-a-rat")
+    assert names.bridge_name("a-rather-long-network-name") != names.bridge_name("a-rather-long-network-nam")
+    assert net(bridge={"name": "br0", "icc": False}).bridge == spec.BridgeSpec("br0", icc=False)
+
+
+def test_network_option_errors():
+    assert error(net, subnet="10.0.0.0/24", gateway="10.0.1.1").option == "gateway"
+    assert error(net, subnet="10.0.0.0/24", gateway="10.0.0.255").option == "gateway"
+    assert error(net, subnet="10.0.0.0/24", ip_range="10.0.0.0/23").option == "ip_range"
+    assert error(net, subnet="10.0.0.0/24", aux_addresses={"r": "10.9.0.1"}).option == "aux_addresses.r"
+    assert error(net, mtu=65536).option == "mtu"
+    assert error(net, name="-x").option == "name"
+    assert error(net, driver="overlay").option == "driver"
+    assert error(net, driver="host", internal=True).option == "internal"
+    assert error(net, bridge={"name": "x" * 16}).option == "bridge.name"
+
+
+def test_endpoint_spec():
+    dns = {"host_port": 53, "container_port": 53, "protocol": "udp", "host_ip": "127.0.0.1"}
+    e = ep(aliases=["www", "web.local"], publish=[{"container_port": 80}, dns])
+    assert e.key == "pets/web" and e.sandbox_key == "web"
+    assert e.publish == (spec.PortSpec(80, 80, "tcp", None), spec.PortSpec(53, 53, "udp", "127.0.0.1"))
+    assert ep(sandbox=None, sandbox_path="/proc/1/ns/net").sandbox_key == "/proc/1/ns/net"
+    assert ep(mac_address="02-42-AC-11-00-02").mac_address == "02:42:ac:11:00:02"
+    assert error(ep, sandbox=None).option == "sandbox"
+    assert error(ep, sandbox=None, sandbox_path="relative").option == "sandbox_path"
+    assert error(ep, mac_address="03:00:00:00:00:01").option == "mac_address"
+    assert error(ep, publish=[{"container_port": 0}]).option == "publish[0].container_port"
+    assert error(ep, publish=[{"container_port": 1, "protocol": "icmp"}]).option == "publish[0].protocol"
+    assert error(ep, aliases=["a b"]).option == "aliases[0]"
+    assert ep(sandbox=None, state="absent").sandbox_key is None
+
+
+def test_pool_spec():
+    p = spec.pool_spec(dict(space="fleet", address_pools=[{"base": "10.0.0.0/16", "size": 24}], pool="ov",
+                            subnet=None, gateway=None, ip_range=None, aux_addresses=None,
+                            addresses=[{"owner": "a", "address": None}], exclusive=False, state="present"))
+    assert p.address_pools[0][1] == 24 and p.addresses == (("a", None),)
+    assert len(list(spec.parse_address_pools(None))) == 7
+    with pytest.raises(SpecError) as e:
+        spec.pool_spec(dict(space="local", address_pools=None, pool=None, subnet="10.0.0.0/24", gateway=None,
+                            ip_range=None, aux_addresses=None, addresses=[], exclusive=False, state="present"))
+    assert e.value.option == "subnet" and "requires pool" in e.value.msg
+
+
+def test_derived_names_fit_the_kernel():
+    assert names.mac_from_ipv4("172.17.0.3") == "02:42:ac:11:00:03"
+    assert len(names.veth_name("n" * 60, "e" * 60)) == 15
+    assert names.veth_name("a", "b") != names.veth_name("a", "c")
+    assert not names.valid_ifname("a/b") and not names.valid_ifname("") and names.valid_ifname("eth0")

@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+
+import pytest
+
+from ansible_collections.cnm.fabric.plugins.module_utils import firewall, sandbox
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import StoreError
+from ansible_collections.cnm.fabric.plugins.module_utils.store import Store
+
+
+def test_store_writes_only_what_changed_atomically_under_a_lock(tmp_path):
+    d = str(tmp_path / "state")
+    with Store(d) as s:
+        assert s.get("networks") == {} and s.dirty() == []
+        s.get("networks")["a"] = {"x": 1}
+        assert s.dirty() == ["networks"]
+        fd = os.open(os.path.join(d, ".lock"), os.O_RDWR)
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.close(fd)
+        s.save()
+        assert s.dirty() == []
+    assert json.load(open(os.path.join(d, "networks.json"))) == {"a": {"x": 1}}
+    assert not [f for f in os.listdir(d) if f.startswith(".tmp-")]
+    with Store(d) as s:
+        assert s.get("ipam-local", empty={"pools": {}}) == {"pools": {}} and s.dirty() == []
+
+
+def test_read_only_store_creates_nothing(tmp_path):
+    d = str(tmp_path / "absent")
+    with Store(d, read_only=True) as s:
+        s.get("networks")["a"] = {}
+    assert not os.path.exists(d)
+
+
+def test_damaged_file_is_named_and_never_replaced(tmp_path):
+    d = tmp_path / "state"
+    d.mkdir()
+    (d / "networks.json").write_text("[1, 2")
+    with Store(str(d)) as s:
+        with pytest.raises(StoreError) as e:
+            s.get("networks")
+    assert str(d / "networks.json") in e.value.msg and "move it aside" in e.value.msg
+    assert (d / "networks.json").read_text() == "[1, 2"
+
+
+NETS = {
+    "a": {"name": "a", "driver": "bridge", "interface": "cnm-a", "subnet": "10.1.0.0/24", "internal": False,
+          "masquerade": True, "icc": False, "host_binding_ip": "0.0.0.0"},
+    "b": {"name": "b", "driver": "bridge", "interface": "cnm-b", "subnet": "10.2.0.0/24", "internal": False,
+          "masquerade": False, "icc": True, "host_binding_ip": "127.0.0.1"},
+    "v": {"name": "v", "driver": "bridge", "interface": "cnm-v", "subnet": "10.3.0.0/24", "internal": True,
+          "masquerade": True, "icc": True, "host_binding_ip": "0.0.0.0"},
+    "h": {"name": "h", "driver": "host"},
+}
+EPS = {
+    "a/x": {"name": "x", "network": "a", "sandbox": "x", "ipv4_address": "10.1.0.2", "host_interface": "cnmv1",
+            "publish": [{"host_port": 80, "container_port": 8080, "protocol": "tcp", "host_ip": None}]},
+    "a/y": {"name": "y", "network": "a", "sandbox": "y", "ipv4_address": "10.1.0.3", "host_interface": "cnmv2",
+            "aliases": ["why"], "publish": []},
+    "b/x": {"name": "x", "network": "b", "sandbox": "x", "ipv4_address": "10.2.0.2", "host_interface": "cnmv3",
+            "publish": [{"host_port": 53, "container_port": 53, "protocol": "udp", "host_ip": None}]},
+    "v/z": {"name": "z", "network": "v", "sandbox": "z", "ipv4_address": "10.3.0.2", "host_interface": "cnmv4",
+            "publish": [{"host_port": 99, "container_port": 99, "protocol": "tcp", "host_ip": None}]},
+}
+
+
+def test_firewall_render():
+    text = firewall.render(NETS, EPS)
+    assert 'ip saddr 10.1.0.0/24 oifname != "cnm-a" masquerade' in text
+    assert 'ip saddr 10.2.0.0/24 oifname != "cnm-b" masquerade' not in text, "masquerade: false"
+    assert 'iifname "cnm-v" oifname != "cnm-v" drop' in text and 'oifname "cnm-v" iifname != "cnm-v" drop' in text
+    assert 'iifname "cnm-a" oifname { "cnm-b" } drop' in text and 'iifname "cnm-b" oifname { "cnm-a" } drop' in text
+    assert 'iifname { "cnmv1", "cnmv2" } drop' in text, "icc: false on a"
+    assert text.count("fib daddr type local meta l4proto tcp th dport 80 dnat ip to 10.1.0.2:8080") == 2
+    assert text.count("ip daddr 127.0.0.1 meta l4proto udp th dport 53 dnat ip to 10.2.0.2:53") == 2
+    assert "dport 99" not in text, "nothing is published from an internal network"
+    assert firewall.render({"h": NETS["h"]}, {}) == ""
+
+
+def test_hosts_and_resolv():
+    hosts = sandbox.render_hosts(EPS, "x")
+    assert "10.1.0.2\tx\n10.1.0.3\ty why\n10.2.0.2\tx\n" in hosts, "both networks x joins, in address order"
+    assert "10.3.0.2" not in hosts
+    resolv = sandbox.render_resolv("nameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch example.org\n# c\noptions edns0\n")
+    assert resolv.splitlines()[1:] == ["nameserver 10.0.0.2", "search example.org", "options edns0"]
