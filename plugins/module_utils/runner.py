@@ -16,7 +16,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.drivers.bridge import I
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.ipam.file import FileBackend
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel import Kernel
-from ansible_collections.cnm.fabric.plugins.module_utils.spec import DEFAULT_LOCAL_POOLS
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import parse_address_pools
 from ansible_collections.cnm.fabric.plugins.module_utils.store import ENDPOINTS, NETWORKS, SANDBOXES, Store
 
 LOCAL_SPACE = "local"
@@ -24,10 +24,6 @@ NETWORK_FIELDS = ("name", "driver", "subnet", "gateway", "ip_range", "mtu", "int
                   "icc", "masquerade", "host_binding_ip", "hairpin")
 ENDPOINT_FIELDS = ("name", "network", "sandbox", "ifname", "ipv4_address", "mac_address",
                    "default_route", "aliases", "publish", "host_interface")
-
-
-def _local_pools():
-    return tuple((ipaddress.ip_network(b), s) for b, s in DEFAULT_LOCAL_POOLS)
 
 
 class Run(object):
@@ -131,7 +127,7 @@ def network_present(run, spec):
                                 "subnet from %s" % (spec.name, ", ".join(e["name"] for e in eps),
                                                     current["subnet"]), "subnet")
             ipam.release_pool(spec.name)
-        pool = ipam.request_pool(spec.pool, _local_pools(), run.avoid_routes())[0]
+        pool = ipam.request_pool(spec.pool, parse_address_pools(None), run.avoid_routes())[0]
         b = spec.bridge
         record.update(subnet=pool["subnet"], gateway=pool["gateway"], ip_range=pool["ip_range"],
                       interface=b.interface, icc=b.icc, masquerade=b.masquerade,
