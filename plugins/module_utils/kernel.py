@@ -6,11 +6,17 @@
 Namespaces are named by a *sandbox key*: ``None`` for the host (the namespace the
 module runs in), a bare name for ``/run/netns/NAME``, or an absolute path (such as
 ``/proc/PID/ns/net``). A namespace is never created unless ``netns_add`` is called.
-Each namespace is dumped once per run; the dump is refreshed only after a change.
+
+Observation (``view``) dumps each namespace once per run, for planning. Changes
+address links by name through a small index cache, never by re-dumping, so a bulk
+apply costs a handful of netlink messages per endpoint. Netlink sockets for other
+namespaces are opened by entering them with setns(2) in this thread and coming back,
+which costs a few system calls instead of the helper process pyroute2 would fork.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import traceback
@@ -20,7 +26,7 @@ from typing import Optional
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
 
 try:
-    from pyroute2 import IPRoute, NetNS
+    from pyroute2 import IPRoute
     from pyroute2 import netns as pyroute2_netns
     from pyroute2.netlink.exceptions import NetlinkError
     HAS_PYROUTE2 = True
@@ -85,6 +91,24 @@ def _link(msg):
                 hairpin=hairpin)
 
 
+CLONE_NEWNET = 0x40000000
+MS_REC, MS_BIND, MS_SHARED = 16384, 4096, 1 << 20
+ENODEV, EEXIST_, EADDRNOTAVAIL, ESRCH = 19, 17, 99, 3
+_LIBC = []
+
+
+def _libc():
+    if not _LIBC:
+        _LIBC.append(ctypes.CDLL(None, use_errno=True))
+    return _LIBC[0]
+
+
+def _check(rc, what):
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, "%s: %s" % (what, os.strerror(err)))
+
+
 class Kernel(object):
     """Netlink handles per namespace, opened on first use and closed by ``close``."""
 
@@ -93,13 +117,35 @@ class Kernel(object):
             raise KernelError("the Python library pyroute2 is required on the managed host")
         self._handles = {}
         self._views = {}
+        self._index = {}
+        self._home = None
 
     # -- handles and views --------------------------------------------------------
+
+    def _enter(self, path):
+        """Switch this thread into the namespace at ``path``; ``_leave`` comes back."""
+        if self._home is None:
+            self._home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            _check(_libc().setns(fd, CLONE_NEWNET), "setns")
+        finally:
+            os.close(fd)
+
+    def _leave(self):
+        _check(_libc().setns(self._home, CLONE_NEWNET), "setns back")
 
     def handle(self, ns=None):
         if ns not in self._handles:
             try:
-                self._handles[ns] = IPRoute() if ns is None else NetNS(netns_path(ns), flags=0)
+                if ns is None:
+                    self._handles[ns] = IPRoute()
+                else:
+                    self._enter(netns_path(ns))
+                    try:
+                        self._handles[ns] = IPRoute()  # the socket belongs to the namespace it is made in
+                    finally:
+                        self._leave()
             except (OSError, NetlinkError) as e:
                 raise KernelError("cannot enter the network namespace %s: %s" % (ns, e), "sandbox")
         return self._handles[ns]
@@ -111,13 +157,16 @@ class Kernel(object):
             except Exception:  # pylint: disable=broad-except
                 pass
         self._handles.clear()
+        if self._home is not None:
+            os.close(self._home)
+            self._home = None
 
     @staticmethod
     def netns_exists(ns):
         return ns is None or os.path.exists(netns_path(ns))
 
     def view(self, ns=None):
-        """The namespace as it is now (cached until something in it changes)."""
+        """The namespace as it was when first observed in this run (None if it does not exist)."""
         if ns not in self._views:
             if not self.netns_exists(ns):
                 return None
@@ -141,10 +190,9 @@ class Kernel(object):
                 else:
                     routes.append(("%s/%d" % (dst, msg["dst_len"]), by_index.get(oif)))
             self._views[ns] = NsView(links, addresses, gateway, dev, routes)
+            for link in links.values():
+                self._index[(ns, link.name)] = link.index
         return self._views[ns]
-
-    def _changed(self, ns):
-        self._views.pop(ns, None)
 
     def _call(self, ns, what, fn, *args, **kwargs):
         try:
@@ -152,34 +200,65 @@ class Kernel(object):
         except NetlinkError as e:
             where = "the host" if ns is None else "sandbox %s" % ns
             raise KernelError("%s in %s failed: %s" % (what, where, e))
-        finally:
-            self._changed(ns)
 
     def index(self, name, ns=None):
-        link = self.view(ns).link(name) if self.view(ns) else None
-        if link is None:
+        """A link's index, from the cache or one RTM_GETLINK; None when it does not exist."""
+        key = (ns, name)
+        if key not in self._index:
+            try:
+                self._index[key] = self.handle(ns).link("get", ifname=name)[0]["index"]
+            except NetlinkError as e:
+                if e.code != ENODEV:
+                    raise KernelError("looking up %s in %s failed: %s" % (name, ns or "the host", e))
+                return None
+        return self._index[key]
+
+    def _must(self, name, ns=None):
+        idx = self.index(name, ns)
+        if idx is None:
             raise KernelError("link %s not found in %s" % (name, ns or "the host"))
-        return link.index
+        return idx
 
     # -- namespaces ---------------------------------------------------------------
 
     def netns_add(self, ns):
+        """Make /run/netns/NAME as ``ip netns add`` does, without a helper process."""
         if ns.startswith("/"):
             raise KernelError("%s does not exist and only named sandboxes are created" % ns,
                               "sandbox_path")
+        path = netns_path(ns)
+        libc = _libc()
         try:
-            pyroute2_netns.create(ns)
+            os.makedirs(NETNS_DIR, mode=0o755, exist_ok=True)
+            # Like iproute2: a shared mount point, so sandboxes show in other mount namespaces.
+            if libc.mount(b"", NETNS_DIR.encode(), b"none", MS_SHARED | MS_REC, None) != 0:
+                _check(libc.mount(NETNS_DIR.encode(), NETNS_DIR.encode(), b"none", MS_BIND | MS_REC, None),
+                       "bind " + NETNS_DIR)
+                _check(libc.mount(b"", NETNS_DIR.encode(), b"none", MS_SHARED | MS_REC, None),
+                       "share " + NETNS_DIR)
+            try:
+                os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444))
+            except FileExistsError:
+                if os.path.ismount(path):
+                    return
+            if self._home is None:
+                self._home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+            _check(libc.unshare(CLONE_NEWNET), "unshare")
+            try:
+                _check(libc.mount(b"/proc/thread-self/ns/net", path.encode(), b"none", MS_BIND, None),
+                       "bind " + path)
+            finally:
+                self._leave()
         except OSError as e:
-            if e.errno != errno.EEXIST:
-                raise KernelError("cannot create sandbox %s: %s" % (ns, e), "sandbox")
-        self._views.pop(ns, None)
+            raise KernelError("cannot create sandbox %s: %s" % (ns, e), "sandbox")
         self.link_set("lo", ns, state="up")
 
     def netns_del(self, ns):
         h = self._handles.pop(ns, None)
         if h is not None:
             h.close()
-        self._views.pop(ns, None)
+        for key in [k for k in self._index if k[0] == ns]:
+            del self._index[key]
         try:
             pyroute2_netns.remove(ns)
         except OSError as e:
@@ -189,75 +268,83 @@ class Kernel(object):
     # -- links --------------------------------------------------------------------
 
     def bridge_add(self, name, mtu):
-        ipr = self.handle(None)
-        self._call(None, "creating bridge %s" % name, ipr.link, "add", ifname=name,
-                   kind="bridge", mtu=mtu)
-        self.link_set(name, None, state="up")
+        self._call(None, "creating bridge %s" % name, self.handle(None).link, "add", ifname=name,
+                   kind="bridge", mtu=mtu, state="up")
 
     def veth_add(self, name, peer, ns, mtu, mac, master):
-        """A veth pair: ``name`` on the host (a port of ``master``), ``peer`` inside ``ns``."""
-        ipr = self.handle(None)
+        """A veth pair: ``name`` on the host (an up port of ``master``), ``peer`` up inside ``ns``."""
         fd = os.open(netns_path(ns), os.O_RDONLY)
         try:
-            self._call(None, "creating veth %s" % name, ipr.link, "add", ifname=name,
-                       kind="veth", mtu=mtu,
+            self._call(None, "creating veth %s" % name, self.handle(None).link, "add", ifname=name,
+                       kind="veth", mtu=mtu, master=self._must(master), state="up",
                        peer={"ifname": peer, "net_ns_fd": fd, "address": mac, "mtu": mtu})
         finally:
             os.close(fd)
-            self._changed(ns)
-        self.link_set(name, None, master=self.index(master), state="up")
         self.link_set(peer, ns, state="up")
 
     def link_del(self, name, ns=None):
-        view = self.view(ns)
-        if view is None or view.link(name) is None:
+        idx = self.index(name, ns)
+        if idx is None:
             return
-        self._call(ns, "deleting link %s" % name, self.handle(ns).link, "del",
-                   index=view.link(name).index)
+        try:
+            self.handle(ns).link("del", index=idx)
+        except NetlinkError as e:
+            if e.code != ENODEV:
+                raise KernelError("deleting link %s in %s failed: %s" % (name, ns or "the host", e))
+        self._index.pop((ns, name), None)
 
     def link_set(self, name, ns=None, **attrs):
         self._call(ns, "setting %s on %s" % (", ".join(sorted(attrs)), name),
-                   self.handle(ns).link, "set", index=self.index(name, ns), **attrs)
+                   self.handle(ns).link, "set", index=self._must(name, ns), **attrs)
 
     def link_attach(self, name, master):
-        self.link_set(name, None, master=self.index(master))
+        self.link_set(name, None, master=self._must(master))
 
     def link_rename(self, name, new, ns=None):
-        idx = self.index(name, ns)
+        idx = self._must(name, ns)
         ipr = self.handle(ns)
-        self._call(ns, "renaming %s to %s" % (name, new), ipr.link, "set", index=idx, state="down")
-        self._call(ns, "renaming %s to %s" % (name, new), ipr.link, "set", index=idx, ifname=new)
-        self._call(ns, "renaming %s to %s" % (name, new), ipr.link, "set", index=idx, state="up")
+        what = "renaming %s to %s" % (name, new)
+        self._call(ns, what, ipr.link, "set", index=idx, state="down")
+        self._call(ns, what, ipr.link, "set", index=idx, ifname=new)
+        self._call(ns, what, ipr.link, "set", index=idx, state="up")
+        self._index.pop((ns, name), None)
+        self._index[(ns, new)] = idx
 
     def hairpin_set(self, name, on):
         self._call(None, "setting hairpin on %s" % name, self.handle(None).brport, "set",
-                   index=self.index(name), mode=1 if on else 0)
+                   index=self._must(name), mode=1 if on else 0)
 
     # -- addresses and routes -------------------------------------------------------
 
     def addr_add(self, name, cidr, ns=None):
         addr, plen = cidr.split("/")
-        self._call(ns, "adding %s to %s" % (cidr, name), self.handle(ns).addr, "add",
-                   index=self.index(name, ns), address=addr, prefixlen=int(plen))
+        try:
+            self.handle(ns).addr("add", index=self._must(name, ns), address=addr, prefixlen=int(plen))
+        except NetlinkError as e:
+            if e.code != EEXIST_:
+                raise KernelError("adding %s to %s in %s failed: %s" % (cidr, name, ns or "the host", e))
 
     def addr_del(self, name, cidr, ns=None):
         addr, plen = cidr.split("/")
-        view = self.view(ns)
-        if view is None or cidr not in view.addresses.get(name, ()):
+        idx = self.index(name, ns)
+        if idx is None:
             return
-        self._call(ns, "removing %s from %s" % (cidr, name), self.handle(ns).addr, "del",
-                   index=self.index(name, ns), address=addr, prefixlen=int(plen))
+        try:
+            self.handle(ns).addr("del", index=idx, address=addr, prefixlen=int(plen))
+        except NetlinkError as e:
+            if e.code != EADDRNOTAVAIL:
+                raise KernelError("removing %s from %s in %s failed: %s" % (cidr, name, ns or "the host", e))
 
     def default_route_set(self, gateway, name, ns=None):
         self._call(ns, "setting the default route via %s" % gateway, self.handle(ns).route,
-                   "replace", dst="0.0.0.0/0", gateway=gateway, oif=self.index(name, ns))
+                   "replace", dst="0.0.0.0/0", gateway=gateway, oif=self._must(name, ns))
 
     def default_route_del(self, ns=None):
-        view = self.view(ns)
-        if view is None or view.default_gateway is None:
-            return
-        self._call(ns, "removing the default route", self.handle(ns).route, "del",
-                   dst="0.0.0.0/0", gateway=view.default_gateway)
+        try:
+            self.handle(ns).route("del", dst="0.0.0.0/0")
+        except NetlinkError as e:
+            if e.code != ESRCH:
+                raise KernelError("removing the default route in %s failed: %s" % (ns or "the host", e))
 
     # -- sysctls (of the namespace the module runs in) ------------------------------
 

@@ -33,6 +33,7 @@ class Run(object):
         self.store = Store(state_dir, read_only=check_mode)
         self._kernel = None
         self.log = []
+        self.pending = []
         self.sandboxes_touched = set()
 
     def __enter__(self):
@@ -66,9 +67,9 @@ class Run(object):
         return FileBackend(self.store, space)
 
     def execute(self, changes):
+        """Queue kernel changes; ``finish`` applies them all after recording them."""
         self.log.extend(plan.texts(changes))
-        if not self.check:
-            plan.apply(self.kernel, changes)
+        self.pending.extend(changes)
 
     def sandbox_view(self, key):
         return self.kernel.view(key) if key and self.kernel.netns_exists(key) else None
@@ -83,6 +84,12 @@ class Run(object):
         """Record, then bring sandbox files and the firewall in line; return ``changed``."""
         dirty = bool(self.store.dirty())
         if not self.check:
+            self.store.save(keep_removed=True)
+            try:
+                plan.apply(self.kernel, self.pending)
+            except Exception:
+                self.store.rollback()  # apply undid its changes: so do the records
+                raise
             self.store.save()
         files = sandbox.sync(self.state_dir, self.endpoints, self.sandboxes,
                              self.sandboxes_touched, self.check)

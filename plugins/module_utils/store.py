@@ -92,13 +92,36 @@ class Store(object):
     def dirty(self):
         return [n for n, d in self._data.items() if d != self._loaded.get(n)]
 
-    def save(self):
-        """Write every file whose records changed since they were read."""
+    def save(self, keep_removed=False):
+        """Write every file whose records changed since they were read.
+
+        With ``keep_removed``, records that were removed are written back too: the
+        first of two writes around a kernel apply records every object about to be
+        made *before* it exists and forgets objects only *after* they are gone, so a
+        run killed halfway leaves records for everything it touched, never orphans.
+        """
         for name in self.dirty():
             if self.read_only:
                 raise StoreError("internal: write in read-only mode", "state_dir")
-            atomic_write(self.path(name), json.dumps(self._data[name], indent=1, sort_keys=True) + "\n")
-            self._loaded[name] = copy.deepcopy(self._data[name])
+            data = _union(self._loaded.get(name, {}), self._data[name]) if keep_removed else self._data[name]
+            atomic_write(self.path(name), json.dumps(data, indent=1, sort_keys=True) + "\n")
+            if not keep_removed:
+                self._loaded[name] = copy.deepcopy(self._data[name])
+
+    def rollback(self):
+        """Write back what was read, for a run whose kernel changes were undone."""
+        for name in self.dirty():
+            atomic_write(self.path(name), json.dumps(self._loaded[name], indent=1, sort_keys=True) + "\n")
+
+
+def _union(old, new):
+    """``new`` with the keys only ``old`` has, recursively."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return new
+    out = dict(old)
+    for key, value in new.items():
+        out[key] = _union(old.get(key), value)
+    return out
 
 
 def atomic_write(path, text, mode=0o600):
