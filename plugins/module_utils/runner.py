@@ -13,7 +13,7 @@ import ipaddress
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, names, plan, sandbox
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.bridge import IP_FORWARD, route_localnet
-from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.ipam.file import FileBackend
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel import Kernel
 from ansible_collections.cnm.fabric.plugins.module_utils.spec import parse_address_pools
@@ -35,6 +35,8 @@ class Run(object):
         self.log = []
         self.pending = []
         self.sandboxes_touched = set()
+        self.networks_touched = set()
+        self._members = None
 
     def __enter__(self):
         self.store.__enter__()
@@ -91,18 +93,37 @@ class Run(object):
                 self.store.rollback()  # apply undid its changes: so do the records
                 raise
             self.store.save()
-        files = sandbox.sync(self.state_dir, self.endpoints, self.sandboxes,
-                             self.sandboxes_touched, self.check)
+        keys = set(self.sandboxes_touched)
+        keys.update(ep["sandbox"] for ep in self.endpoints.values()
+                    if ep["network"] in self.networks_touched and ep["sandbox"] in self.sandboxes)
+        files = sandbox.sync(self.state_dir, self.endpoints, self.sandboxes, keys, self.check)
         self.log.extend("write %s" % path for path in files)
         if firewall_sync and firewall.sync(self.state_dir, self.networks, self.endpoints, self.check):
             self.log.append("load the nftables tables inet cnm and bridge cnm")
         return dirty or bool(self.log)
 
-    def touch_network(self, name):
-        """Every sandbox on network ``name`` needs its hosts file redone."""
-        for ep in self.endpoints.values():
-            if ep["network"] == name and ep["sandbox"] in self.sandboxes:
-                self.sandboxes_touched.add(ep["sandbox"])
+    def members(self, sandbox):
+        """Keys of the endpoints in ``sandbox`` (an index kept in step with the records)."""
+        if self._members is None:
+            self._members = {}
+            for key, ep in self.endpoints.items():
+                self._members.setdefault(ep["sandbox"], set()).add(key)
+        return self._members.setdefault(sandbox, set())
+
+    def set_endpoint(self, key, record):
+        old = self.endpoints.get(key)
+        if old is not None:
+            self.members(old["sandbox"]).discard(key)
+        self.members(record["sandbox"]).add(key)
+        self.endpoints[key] = record
+        self.networks_touched.add(record["network"])
+
+    def del_endpoint(self, key):
+        record = self.endpoints.pop(key)
+        self.members(record["sandbox"]).discard(key)
+        self.networks_touched.add(record["network"])
+        if record["sandbox"] in self.sandboxes:  # it may still be on other networks
+            self.sandboxes_touched.add(record["sandbox"])
 
 
 def public(record, fields):
@@ -213,8 +234,8 @@ def _check_publish(run, spec, key):
 
 def _free_ifname(run, key, sandbox_key, view):
     used = set(view.links) if view else set()
-    used.update(ep["ifname"] for k, ep in run.endpoints.items()
-                if k != key and ep["sandbox"] == sandbox_key and ep.get("ifname"))
+    used.update(run.endpoints[k]["ifname"] for k in run.members(sandbox_key)
+                if k != key and run.endpoints[k].get("ifname"))
     i = 0
     while "eth%d" % i in used:
         i += 1
@@ -238,8 +259,9 @@ def endpoint_present(run, spec):
         if not run.kernel.netns_exists(sb):
             if spec.sandbox_path:
                 raise SpecError("%s does not exist (is the container running?)" % sb, "sandbox_path")
-            changes.append(plan.change("create sandbox %s" % sb, "netns_add", sb,
-                                       undo=("netns_del", (sb,))))
+            if sb not in run.sandboxes:  # else an earlier endpoint of this run makes it
+                changes.append(plan.change("create sandbox %s" % sb, "netns_add", sb,
+                                           undo=("netns_del", (sb,))))
             run.sandboxes[sb] = {"created": True}
         elif sb not in run.sandboxes:
             run.sandboxes[sb] = {"created": False}
@@ -253,8 +275,7 @@ def endpoint_present(run, spec):
         elif old:
             default_route = old["default_route"]
         else:
-            default_route = not any(ep["default_route"] for k, ep in run.endpoints.items()
-                                    if ep["sandbox"] == sb and k != key)
+            default_route = not any(run.endpoints[k]["default_route"] for k in run.members(sb) if k != key)
         record.update(
             ifname=spec.ifname or (old and old["ifname"]) or _free_ifname(run, key, sb, sb_view),
             ipv4_address=address, mac_address=spec.mac_address or names.mac_from_ipv4(address),
@@ -262,8 +283,7 @@ def endpoint_present(run, spec):
             host_interface=names.veth_name(spec.network, spec.name))
         changes += drv.join(net, record, old, run.kernel.view(None), sb_view)
     run.execute(changes)
-    run.endpoints[key] = record
-    run.touch_network(spec.network)
+    run.set_endpoint(key, record)
     return record
 
 
@@ -276,9 +296,8 @@ def endpoint_remove(run, record):
         changes += drv.leave(net, record, run.kernel.view(None), run.sandbox_view(sb))
         if net["driver"] == "bridge":
             run.ipam().release_address(net["name"], record["name"])
-    run.touch_network(record["network"])
-    del run.endpoints[names.endpoint_key(record["network"], record["name"])]
-    if sb in run.sandboxes and not any(ep["sandbox"] == sb for ep in run.endpoints.values()):
+    run.del_endpoint(names.endpoint_key(record["network"], record["name"]))
+    if sb in run.sandboxes and not run.members(sb):
         if run.sandboxes[sb].get("created") and run.kernel.netns_exists(sb):
             changes.append(plan.change("remove sandbox %s" % sb, "netns_del", sb))
         del run.sandboxes[sb]
@@ -291,6 +310,34 @@ def endpoint_absent(run, spec):
     if old is not None:
         endpoint_remove(run, old)
     return old
+
+
+def endpoints_converge(run, specs, state, exclusive, networks=(), bulk=True):
+    """Many endpoints in one run: one observation per namespace, one apply, one write.
+
+    With ``exclusive``, endpoints of ``networks`` (and of the networks the specs name)
+    that are not listed are removed. Returns the records of the listed endpoints.
+    In ``bulk``, errors name the item: ``endpoints[3].ipv4_address``.
+    """
+    records = []
+    for i, spec in enumerate(specs):
+        try:
+            if state == "present":
+                records.append(endpoint_present(run, spec))
+            else:
+                endpoint_absent(run, spec)
+                records.append(None)
+        except CnmError as e:
+            if bulk and e.option:
+                e.option = "endpoints[%d].%s" % (i, e.option)
+            raise
+    if exclusive and state == "present":
+        listed = set(spec.key for spec in specs)
+        scope = set(networks) | set(spec.network for spec in specs)
+        for key in sorted(run.endpoints):
+            if run.endpoints[key]["network"] in scope and key not in listed:
+                endpoint_remove(run, run.endpoints[key])
+    return records
 
 
 def endpoint_facts(run, record):

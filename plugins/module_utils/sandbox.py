@@ -32,16 +32,23 @@ def files_dir(state_dir, key):
     return os.path.join(ETC_NETNS, key)
 
 
-def render_hosts(endpoints, key):
-    """Every addressed endpoint on the networks that sandbox ``key`` joins."""
-    joined = set(ep["network"] for ep in endpoints.values() if ep["sandbox"] == key)
-    lines = []
+def render_hosts(endpoints, key, index=None):
+    """Every addressed endpoint of the networks that sandbox ``key`` joins."""
+    blocks, joined = index or hosts_index(endpoints)
+    return HOSTS_HEAD + "".join(blocks.get(net, "") for net in sorted(joined.get(key, ())))
+
+
+def hosts_index(endpoints):
+    """Each network's hosts lines (in address order) and each sandbox's networks: O(endpoints)."""
+    lines, joined = {}, {}
     for ep in endpoints.values():
-        if ep["network"] in joined and ep.get("ipv4_address"):
+        joined.setdefault(ep["sandbox"], set()).add(ep["network"])
+        if ep.get("ipv4_address"):
             hostnames = [ep["name"]] + [a for a in ep.get("aliases") or [] if a != ep["name"]]
-            lines.append((ipaddress.ip_address(ep["ipv4_address"]), ep["name"],
-                          "%s\t%s\n" % (ep["ipv4_address"], " ".join(hostnames))))
-    return HOSTS_HEAD + "".join(entry[2] for entry in sorted(lines))
+            lines.setdefault(ep["network"], []).append(
+                (ipaddress.ip_address(ep["ipv4_address"]), "%s\t%s\n" % (ep["ipv4_address"], " ".join(hostnames))))
+    blocks = dict((net, "".join(entry[1] for entry in sorted(items))) for net, items in lines.items())
+    return blocks, joined
 
 
 def render_resolv(host_resolv):
@@ -76,6 +83,7 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, host_resolv="/etc/re
     A sandbox that no longer has a record loses its directory.
     """
     resolv = render_resolv(_read(host_resolv) or "")
+    index = hosts_index(endpoints)
     changed = []
     for key in sorted(keys):
         directory = files_dir(state_dir, key)
@@ -85,7 +93,7 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, host_resolv="/etc/re
                 if not check_mode:
                     shutil.rmtree(directory, ignore_errors=True)
             continue
-        for name, text in (("hosts", render_hosts(endpoints, key)), ("resolv.conf", resolv)):
+        for name, text in (("hosts", render_hosts(endpoints, key, index)), ("resolv.conf", resolv)):
             path = os.path.join(directory, name)
             if _read(path) != text:
                 changed.append(path)

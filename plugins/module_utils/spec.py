@@ -317,6 +317,45 @@ class EndpointSpec:
         return names.sandbox_key(self.sandbox, self.sandbox_path)
 
 
+ENDPOINT_OPTIONS = ("name", "network", "sandbox", "sandbox_path", "ifname", "ipv4_address",
+                    "mac_address", "default_route", "aliases", "publish")
+
+
+def endpoint_specs(params):
+    """The endpoints of a cnm_endpoint call: one (``name``) or a list (``endpoints``).
+
+    Items of ``endpoints`` take ``network`` from the call when they do not name one;
+    errors name the item, as in ``endpoints[3].ipv4_address``.
+    """
+    if params.get("endpoints") is None:
+        if not params.get("name"):
+            raise SpecError("one of name or endpoints is required", "name")
+        if not params.get("network"):
+            raise SpecError("is required with name", "network")
+        return [endpoint_spec(params)]
+    if params.get("name"):
+        raise SpecError("name and endpoints are mutually exclusive", "endpoints")
+    specs, seen = [], {}
+    for i, item in enumerate(params["endpoints"]):
+        one = dict((k, item.get(k)) for k in ENDPOINT_OPTIONS)
+        one["network"] = one["network"] or params.get("network")
+        if not one["sandbox_path"]:
+            one["sandbox"] = one["sandbox"] or one["name"]
+        one["state"] = params["state"]
+        try:
+            if not one["network"]:
+                raise SpecError("is required (here or at the top level)", "network")
+            spec = endpoint_spec(one)
+        except SpecError as e:
+            raise SpecError(e.msg, "endpoints[%d].%s" % (i, e.option))
+        if spec.key in seen:
+            raise SpecError("endpoint %s is listed twice (also endpoints[%d])" % (spec.key, seen[spec.key]),
+                            "endpoints[%d].name" % i)
+        seen[spec.key] = i
+        specs.append(spec)
+    return specs
+
+
 def endpoint_spec(params):
     name = check_name(params["name"], "name")
     network = check_name(params["network"], "network")

@@ -23,19 +23,38 @@ description:
     returned in RV(endpoint) as C(hosts_file).
   - Changing the address, MAC address, interface name, default route, aliases or published
     ports updates the endpoint in place. A veth deleted by hand is recreated on the next run.
+  - With O(endpoints), many endpoints converge in one call - each namespace is observed once,
+    only the netlink messages that change something are sent, and the records and the
+    nftables tables are written once. A rerun that changes nothing writes nothing.
+  - Every object is recorded before it is made and forgotten only after it is gone, so a run
+    that is killed halfway leaves no orphan; the next run finishes the work.
 author:
   - cnm.fabric maintainers (@cnm-fabric)
 options:
   name:
     description:
       - Name of the endpoint, unique within its network; other sandboxes resolve it to its address.
+      - Exactly one of O(name) and O(endpoints) is required.
     type: str
-    required: true
   network:
     description:
       - Name of the network to join, made earlier with M(cnm.fabric.cnm_network).
+      - Required with O(name); with O(endpoints), the network of the items that do not name one.
     type: str
-    required: true
+  endpoints:
+    description:
+      - Many endpoints in one call, each with the options of a single endpoint (O(name),
+        O(network), O(sandbox), O(sandbox_path), O(ifname), O(ipv4_address), O(mac_address),
+        O(default_route), O(aliases), O(publish)). O(state) applies to all of them.
+      - An item with neither C(sandbox) nor C(sandbox_path) goes into a sandbox named after it.
+    type: list
+    elements: dict
+  exclusive:
+    description:
+      - With O(endpoints) and O(state=present), remove the endpoints of O(network) and of the
+        networks the items name that are not listed - the way to purge what is no longer declared.
+    type: bool
+    default: false
   sandbox:
     description:
       - Name of the network namespace (C(/run/netns/NAME)); created when missing.
@@ -139,6 +158,18 @@ EXAMPLES = r"""
     ifname: eth1
     default_route: false
 
+- name: Many sandboxes in one call; endpoints of the network that are not listed are removed
+  cnm.fabric.cnm_endpoint:
+    network: pets
+    endpoints:
+      - name: job1
+      - name: job2
+        sandbox: jobs-shared
+      - name: job3
+        sandbox: jobs-shared
+        ipv4_address: 172.17.0.200
+    exclusive: true
+
 - name: Leave the network
   cnm.fabric.cnm_endpoint:
     name: web
@@ -163,6 +194,11 @@ endpoint:
     publish: [{host_port: 8000, container_port: 5000, protocol: tcp, host_ip: null}]
     host_interface: cnmv3f1c2d9a0b7
     hosts_file: /etc/netns/web/hosts
+endpoints:
+  description: With O(endpoints), the listed endpoints as recorded, in the order given (empty dicts after O(state=absent)).
+  returned: when O(endpoints) is given
+  type: list
+  elements: dict
 changes:
   description: What was changed, or would be in check mode, in order.
   returned: always
@@ -175,9 +211,18 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cnm.fabric.plugins.module_utils import runner, spec
 from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, diff, run_module
 
+PUBLISH_SPEC = dict(
+    host_port=dict(type="int"),
+    container_port=dict(type="int", required=True),
+    protocol=dict(type="str", choices=["tcp", "udp", "sctp"], default="tcp"),
+    host_ip=dict(type="str"),
+)
+
 ARGUMENT_SPEC = dict(
-    name=dict(type="str", required=True),
-    network=dict(type="str", required=True),
+    name=dict(type="str"),
+    network=dict(type="str"),
+    endpoints=dict(type="list", elements="dict"),
+    exclusive=dict(type="bool", default=False),
     sandbox=dict(type="str"),
     sandbox_path=dict(type="path"),
     ifname=dict(type="str"),
@@ -185,36 +230,38 @@ ARGUMENT_SPEC = dict(
     mac_address=dict(type="str"),
     default_route=dict(type="bool"),
     aliases=dict(type="list", elements="str", default=[]),
-    publish=dict(type="list", elements="dict", default=[], options=dict(
-        host_port=dict(type="int"),
-        container_port=dict(type="int", required=True),
-        protocol=dict(type="str", choices=["tcp", "udp", "sctp"], default="tcp"),
-        host_ip=dict(type="str"),
-    )),
+    publish=dict(type="list", elements="dict", default=[], options=PUBLISH_SPEC),
     state=dict(type="str", choices=["present", "absent"], default="present"),
     state_dir=STATE_DIR_SPEC,
 )
 
 
 def converge(module):
-    want = spec.endpoint_spec(module.params)
+    specs = spec.endpoint_specs(module.params)
+    state = module.params["state"]
     with runner.Run(module.params["state_dir"], module.check_mode) as run:
-        before = runner.public(run.endpoints.get(want.key), runner.ENDPOINT_FIELDS)
-        if want.state == "present":
-            record = runner.endpoint_present(run, want)
-        else:
-            runner.endpoint_absent(run, want)
-            record = None
-        after = runner.public(record, runner.ENDPOINT_FIELDS)
+        before = dict((s.key, runner.public(run.endpoints.get(s.key), runner.ENDPOINT_FIELDS)) for s in specs)
+        records = runner.endpoints_converge(run, specs, state, module.params["exclusive"],
+                                            [module.params["network"]] if module.params["network"] else [],
+                                            bulk=module.params["endpoints"] is not None)
         changed = run.finish()
-        result = dict(changed=changed, endpoint=runner.endpoint_facts(run, record), changes=run.log)
-    result.update(diff(module, before, after))
+        facts = [runner.endpoint_facts(run, r) for r in records]
+        after = dict((s.key, runner.public(r, runner.ENDPOINT_FIELDS)) for s, r in zip(specs, records))
+    if module.params["endpoints"] is None:
+        key = specs[0].key
+        result = dict(changed=changed, endpoint=facts[0], changes=run.log)
+        result.update(diff(module, before[key], after[key]))
+    else:
+        result = dict(changed=changed, endpoints=facts, changes=run.log)
+        differ = [k for k in after if before[k] != after[k]]
+        result.update(diff(module, dict((k, before[k]) for k in differ), dict((k, after[k]) for k in differ)))
     return result
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
-                           mutually_exclusive=[("sandbox", "sandbox_path")])
+                           mutually_exclusive=[("sandbox", "sandbox_path"), ("name", "endpoints")],
+                           required_one_of=[("name", "endpoints")])
     run_module(module, converge)
 
 

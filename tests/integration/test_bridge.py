@@ -293,3 +293,37 @@ def test_parallel_runs_never_share_an_address(host):
     held = host.ok("cnm_ipam_pool", pool="scratch")["addresses"]
     assert len(held) == 20 and len(set(held.values())) == 20
     assert host.ok("cnm_info")["drift"] == []
+
+
+def test_bulk_endpoints_exclusive_and_noop(host):
+    host.converge("cnm_network", name="farm", subnet="10.97.0.0/24")
+    items = [{"name": "n%d" % i, "sandbox": host.sb("n%d" % i)} for i in range(6)]
+    items.append({"name": "side", "sandbox": host.sb("n0"), "ipv4_address": "10.97.0.200"})
+    before = host.snapshot()
+    plan = host.ok("cnm_endpoint", network="farm", endpoints=items, check=True)
+    assert plan["changed"] and len(plan["endpoints"]) == 7 and host.snapshot() == before
+    made = host.converge("cnm_endpoint", network="farm", endpoints=items, diff=True)
+    assert [e["ipv4_address"] for e in made["endpoints"]] == \
+        ["10.97.0.%d" % i for i in range(2, 8)] + ["10.97.0.200"]
+    assert sorted(made["diff"]["after"]) == sorted("farm/%s" % i["name"] for i in items)
+    side = made["endpoints"][-1]
+    assert side["ifname"] == "eth1" and side["default_route"] is False, "second endpoint of n0"
+    assert host.ping(host.sb("n5"), "n0") and host.ping(host.sb("n0"), "side")
+    assert plan["endpoints"] == [dict(e, hosts_file=e["hosts_file"]) for e in made["endpoints"]]
+
+    # A no-op rerun writes nothing: not the store, not a hosts file, not the ruleset.
+    stamps = dict((p, os.stat(p).st_mtime_ns) for p in host.snapshot()["files"])
+    again = host.ok("cnm_endpoint", network="farm", endpoints=items)
+    assert again["changed"] is False and again["changes"] == []
+    assert stamps == dict((p, os.stat(p).st_mtime_ns) for p in host.snapshot()["files"])
+
+    # exclusive: what is no longer listed goes, sandboxes included.
+    kept = host.converge("cnm_endpoint", network="farm", endpoints=items[:2], exclusive=True)
+    assert len(kept["endpoints"]) == 2
+    assert sorted(host.ok("cnm_info")["endpoints"]) == ["farm/n0", "farm/n1"]
+    assert not os.path.exists("/run/netns/" + host.sb("n5"))
+    assert "side" not in open("/etc/netns/%s/hosts" % host.sb("n0")).read()
+    host.converge("cnm_endpoint", network="farm", endpoints=items[:2], state="absent")
+    assert host.ok("cnm_info")["endpoints"] == {} and host.ok("cnm_info")["drift"] == []
+    bad = host.run("cnm_endpoint", network="farm", endpoints=[{"name": "a"}, {"name": "b", "ipv4_address": "1.2.3.4"}])
+    assert bad["failed"] and bad["option"] == "endpoints[1].ipv4_address"
