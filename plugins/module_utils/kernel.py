@@ -27,7 +27,6 @@ from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelErr
 
 try:
     from pyroute2 import IPRoute
-    from pyroute2 import netns as pyroute2_netns
     from pyroute2.netlink.exceptions import NetlinkError
     HAS_PYROUTE2 = True
     PYROUTE2_IMPORT_ERROR = None
@@ -92,7 +91,7 @@ def _link(msg):
 
 
 CLONE_NEWNET = 0x40000000
-MS_REC, MS_BIND, MS_SHARED = 16384, 4096, 1 << 20
+MS_REC, MS_BIND, MS_SHARED, MNT_DETACH = 16384, 4096, 1 << 20, 2
 ENODEV, EEXIST_, EADDRNOTAVAIL, ESRCH = 19, 17, 99, 3
 _LIBC = []
 
@@ -163,7 +162,12 @@ class Kernel(object):
 
     @staticmethod
     def netns_exists(ns):
-        return ns is None or os.path.exists(netns_path(ns))
+        """A named sandbox exists once its file is a mount point (a run killed between
+        creating the file and mounting the namespace on it leaves a plain file)."""
+        if ns is None:
+            return True
+        path = netns_path(ns)
+        return os.path.ismount(path) if not ns.startswith("/") else os.path.exists(path)
 
     def view(self, ns=None):
         """The namespace as it was when first observed in this run (None if it does not exist)."""
@@ -259,11 +263,15 @@ class Kernel(object):
             h.close()
         for key in [k for k in self._index if k[0] == ns]:
             del self._index[key]
+        path = netns_path(ns).encode()
+        if _libc().umount2(path, MNT_DETACH) != 0 and ctypes.get_errno() not in (errno.EINVAL, errno.ENOENT):
+            raise KernelError("cannot unmount sandbox %s: %s" % (ns, os.strerror(ctypes.get_errno())), "sandbox")
         try:
-            pyroute2_netns.remove(ns)
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
         except OSError as e:
-            if e.errno != errno.ENOENT:
-                raise KernelError("cannot remove sandbox %s: %s" % (ns, e), "sandbox")
+            raise KernelError("cannot remove sandbox %s: %s" % (ns, e), "sandbox")
 
     # -- links --------------------------------------------------------------------
 

@@ -33,10 +33,11 @@ def change(text, op, *args, **kwargs):
 
 def apply(kernel, changes):
     done = []
+    current = None
     try:
-        for c in changes:
-            getattr(kernel, c.op)(*c.args, **dict(c.kwargs))
-            done.append(c)
+        for current in changes:
+            getattr(kernel, current.op)(*current.args, **dict(current.kwargs))
+            done.append(current)
     except Exception as e:
         for c in reversed(done):
             if c.undo is not None:
@@ -46,7 +47,7 @@ def apply(kernel, changes):
                     pass  # best effort: the original error is the one to report
         if isinstance(e, CnmError):
             raise
-        raise CnmError("%s failed: %s" % (c.text, e))
+        raise CnmError("%s failed: %s" % (current.text, e))
 
 
 def texts(changes):

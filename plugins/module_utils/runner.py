@@ -36,6 +36,7 @@ class Run(object):
         self.pending = []
         self.sandboxes_touched = set()
         self.networks_touched = set()
+        self.sandboxes_made = set()
         self._members = None
 
     def __enter__(self):
@@ -259,7 +260,8 @@ def endpoint_present(run, spec):
         if not run.kernel.netns_exists(sb):
             if spec.sandbox_path:
                 raise SpecError("%s does not exist (is the container running?)" % sb, "sandbox_path")
-            if sb not in run.sandboxes:  # else an earlier endpoint of this run makes it
+            if sb not in run.sandboxes_made:  # else an earlier endpoint of this run makes it
+                run.sandboxes_made.add(sb)
                 changes.append(plan.change("create sandbox %s" % sb, "netns_add", sb,
                                            undo=("netns_del", (sb,))))
             run.sandboxes[sb] = {"created": True}

@@ -83,24 +83,31 @@ class Host(object):
         """A sandbox name this test owns."""
         return "%s-%s" % (self.prefix, name)
 
-    def run(self, module, check=False, diff=False, **args):
+    def start(self, module, check=False, diff=False, **args):
+        """Start a module process; ``finish`` reads its result."""
         args.setdefault("state_dir", self.state_dir)
         args["_ansible_check_mode"] = check
         args["_ansible_diff"] = diff
         with tempfile.NamedTemporaryFile("w", suffix=".json", dir=os.path.dirname(self.state_dir),
                                          delete=False) as f:
             json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
-            path = f.name
         env = dict(os.environ, PYTHONPATH=COLLECTIONS)
-        proc = subprocess.run(
-            ["nsenter", "--net=/run/netns/" + self.ns, sys.executable, "-m", MODULES + module, path],
-            capture_output=True, text=True, env=env, check=False)
+        return subprocess.Popen(
+            ["nsenter", "--net=/run/netns/" + self.ns, sys.executable, "-m", MODULES + module, f.name],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+    @staticmethod
+    def finish(proc, module="module"):
+        out, err = proc.communicate()
         try:
-            result = json.loads(proc.stdout)
+            result = json.loads(out)
         except ValueError:
-            raise AssertionError("%s printed no JSON:\n%s\n%s" % (module, proc.stdout, proc.stderr))
+            raise AssertionError("%s printed no JSON:\n%s\n%s" % (module, out, err))
         result.pop("invocation", None)
         return result
+
+    def run(self, module, check=False, diff=False, **args):
+        return self.finish(self.start(module, check, diff, **args), module)
 
     def ok(self, module, **args):
         result = self.run(module, **args)
