@@ -16,6 +16,7 @@ which costs a few system calls instead of the helper process pyroute2 would fork
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import errno
 import os
@@ -93,6 +94,7 @@ def _link(msg):
 CLONE_NEWNET = 0x40000000
 MS_REC, MS_BIND, MS_SHARED, MNT_DETACH = 16384, 4096, 1 << 20, 2
 ENODEV, EEXIST_, EADDRNOTAVAIL, ESRCH = 19, 17, 99, 3
+MAX_HANDLES = 256  # open netlink sockets, well under the usual limit of 1024 descriptors
 _LIBC = []
 
 
@@ -114,7 +116,7 @@ class Kernel(object):
     def __init__(self):
         if not HAS_PYROUTE2:
             raise KernelError("the Python library pyroute2 is required on the managed host")
-        self._handles = {}
+        self._handles = collections.OrderedDict()
         self._views = {}
         self._index = {}
         self._home = None
@@ -135,7 +137,12 @@ class Kernel(object):
         _check(_libc().setns(self._home, CLONE_NEWNET), "setns back")
 
     def handle(self, ns=None):
-        if ns not in self._handles:
+        if ns in self._handles:
+            self._handles.move_to_end(ns)
+        else:
+            if len(self._handles) >= MAX_HANDLES:  # a bulk run visits many namespaces: keep a few open
+                oldest = next(k for k in self._handles if k is not None)
+                self._handles.pop(oldest).close()
             try:
                 if ns is None:
                     self._handles[ns] = IPRoute()

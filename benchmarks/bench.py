@@ -1,0 +1,276 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""cnm.fabric benchmarks: every number is compared with a baseline measured in the same run.
+
+Endpoints: N bridge endpoints, each in its own sandbox with an address and a default
+route, made by one bulk cnm_endpoint call, against
+  - the iproute2 floor: `ip -batch` for the namespaces and the host-side links, then
+    `ip -n NS -batch` inside each sandbox (the fewest processes iproute2 allows);
+  - an Ansible loop of single-endpoint tasks, measured at a small N, per endpoint.
+IPAM: allocations per second for 10,000 addresses in one pool (file backend; etcd when
+a server is given), one transaction per allocation and one for all, and 4 processes at once.
+
+Everything runs in throwaway network namespaces, removed at the end, pass or fail.
+Usage: python benchmarks/bench.py [--sizes 100,500,1000] [--out benchmarks/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COLLECTIONS = os.path.join(ROOT, ".build")
+sys.path.insert(0, COLLECTIONS)
+
+from ansible_collections.cnm.fabric.plugins.module_utils import spec  # noqa: E402
+from ansible_collections.cnm.fabric.plugins.module_utils.ipam.file import FileBackend  # noqa: E402
+from ansible_collections.cnm.fabric.plugins.module_utils.store import Store  # noqa: E402
+
+MODULES = "ansible_collections.cnm.fabric.plugins.modules."
+PREFIX = "cnmb%s" % uuid.uuid4().hex[:5]
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+class Host(object):
+    """A throwaway host namespace; every namespace this run makes carries PREFIX."""
+
+    def __init__(self, tag):
+        self.ns = "%s-%s" % (PREFIX, tag)
+        sh(["ip", "netns", "add", self.ns])
+        sh(["ip", "-n", self.ns, "link", "set", "lo", "up"])
+        self.tmp = tempfile.mkdtemp(prefix="cnm-bench-")
+        self.state_dir = os.path.join(self.tmp, "state")
+
+    def module(self, module_name, **args):
+        """Run one module process; return (seconds, peak RSS in KiB, result)."""
+        args.setdefault("state_dir", self.state_dir)
+        path = os.path.join(self.tmp, "args.json")
+        with open(path, "w") as f:
+            json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
+        # A fresh waiter per run, so its children's peak RSS is this module's alone.
+        waiter = ("import resource, subprocess, sys, time; t = time.monotonic(); "
+                  "p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+                  "d = time.monotonic() - t; "
+                  "print(d, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); print(p.stdout)")
+        out = subprocess.run(
+            ["nsenter", "--net=/run/netns/" + self.ns, sys.executable, "-c", waiter,
+             sys.executable, "-m", MODULES + module_name, path],
+            capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=COLLECTIONS), check=True).stdout
+        head, body = out.split("\n", 1)
+        seconds, rss = head.split()
+        result = json.loads(body)
+        if result.get("failed"):
+            raise RuntimeError(result["msg"])
+        return float(seconds), int(rss), result
+
+    def cleanup(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def cleanup_all():
+    names = [n for n in os.listdir("/run/netns") if n.startswith(PREFIX)] if os.path.isdir("/run/netns") else []
+    for name in names:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+    for name in os.listdir("/etc/netns") if os.path.isdir("/etc/netns") else []:
+        if name.startswith(PREFIX):
+            shutil.rmtree(os.path.join("/etc/netns", name), ignore_errors=True)
+
+
+def address(i):
+    return "10.100.%d.%d" % ((i + 2) // 256, (i + 2) % 256)
+
+
+def iproute2_floor(n):
+    """The same result with the fewest iproute2 processes; returns (make, teardown) seconds."""
+    host = Host("floor%d" % n)
+    try:
+        enter = ["nsenter", "--net=/run/netns/" + host.ns]
+        sbs = ["%s-f%d" % (PREFIX, i) for i in range(n)]
+        start = time.monotonic()
+        sh(enter + ["ip", "-batch", "-"], input="".join("netns add %s\n" % s for s in sbs))
+        lines = ["link add br-floor type bridge", "link set br-floor up",
+                 "addr add 10.100.0.1/16 dev br-floor"]
+        for i, s in enumerate(sbs):
+            lines.append("link add fv%d type veth peer name eth0 netns %s" % (i, s))
+            lines.append("link set fv%d master br-floor up" % i)
+        sh(enter + ["ip", "-batch", "-"], input="\n".join(lines) + "\n")
+        for i, s in enumerate(sbs):
+            sh(["ip", "-n", s, "-batch", "-"], input=(
+                "link set lo up\nlink set eth0 address 02:42:0a:64:%02x:%02x up\naddr add %s/16 dev eth0\n"
+                "route add default via 10.100.0.1\n" % ((i + 2) // 256, (i + 2) % 256, address(i))))
+        made = time.monotonic() - start
+        start = time.monotonic()
+        sh(enter + ["ip", "-batch", "-"], input="".join("netns del %s\n" % s for s in sbs))
+        return made, time.monotonic() - start
+    finally:
+        host.cleanup()
+        cleanup_all()
+
+
+def ours(n):
+    host = Host("ours%d" % n)
+    try:
+        host.module("cnm_network", name="bench", subnet="10.100.0.0/16")
+        items = [{"name": "e%d" % i, "sandbox": "%s-e%d" % (PREFIX, i)} for i in range(n)]
+        made, rss, result = host.module("cnm_endpoint", network="bench", endpoints=items)
+        assert result["endpoints"][-1]["ipv4_address"] == address(n - 1)
+        noop, noop_rss, again = host.module("cnm_endpoint", network="bench", endpoints=items)
+        assert again["changed"] is False, again["changes"][:5]
+        down = host.module("cnm_endpoint", network="bench", endpoints=items, state="absent")[0]
+        return {"make_s": made, "noop_s": noop, "teardown_s": down, "peak_rss_kib": max(rss, noop_rss)}
+    finally:
+        host.cleanup()
+        cleanup_all()
+
+
+def ansible_loop(n):
+    """Single-endpoint tasks in a loop; per endpoint = (t(n) - t(1)) / (n - 1)."""
+    host = Host("loop")
+    try:
+        host.module("cnm_network", name="bench", subnet="10.100.0.0/16")
+        play = os.path.join(host.tmp, "loop.yml")
+        times = {}
+        for count in (1, n):
+            with open(play, "w") as f:
+                f.write("""- hosts: localhost
+  gather_facts: false
+  tasks:
+    - cnm.fabric.cnm_endpoint:
+        name: "l{{ item }}"
+        network: bench
+        sandbox: "%s-l{{ item }}"
+        state_dir: %s
+      loop: "{{ range(%d) | list }}"
+""" % (PREFIX, host.state_dir, count))
+            start = time.monotonic()
+            sh(["nsenter", "--net=/run/netns/" + host.ns, os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+                play], env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS))
+            times[count] = time.monotonic() - start
+            host.module("cnm_endpoint", network="bench", endpoints=[], exclusive=True)
+        return (times[n] - times[1]) / (n - 1)
+    finally:
+        host.cleanup()
+        cleanup_all()
+
+
+def _allocate(state_dir, owners, per_transaction):
+    req = spec.check_pool_request("big", "10.64.0.0/18", None, None, None)
+    if per_transaction:
+        for owner in owners:
+            with Store(state_dir) as store:
+                FileBackend(store, "bench").request_address("big", owner)
+                store.save()
+    else:
+        with Store(state_dir) as store:
+            backend = FileBackend(store, "bench")
+            for owner in owners:
+                backend.request_address("big", owner)
+            store.save()
+    return req
+
+
+def ipam_file(count):
+    out = {}
+    for label, per_tx, procs in (("file, one transaction for all", False, 1),
+                                 ("file, one transaction each", True, 1),
+                                 ("file, one transaction each, 4 processes", True, 4)):
+        tmp = tempfile.mkdtemp(prefix="cnm-bench-ipam-")
+        try:
+            with Store(tmp) as store:
+                FileBackend(store, "bench").request_pool(spec.check_pool_request("big", "10.64.0.0/18", None, None, None))
+                store.save()
+            owners = ["o%d" % i for i in range(count)]
+            start = time.monotonic()
+            with concurrent.futures.ProcessPoolExecutor(procs) as pool:
+                list(pool.map(_allocate, [tmp] * procs, [owners[i::procs] for i in range(procs)], [per_tx] * procs))
+            seconds = time.monotonic() - start
+            with Store(tmp) as store:
+                held = FileBackend(store, "bench").pool("big")["addresses"]
+            assert len(held) == count and len(set(held.values())) == count
+            out[label] = count / seconds
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def svg(results, path):
+    """A small bar chart: seconds per phase at each N, ours against the iproute2 floor."""
+    rows = []
+    for n, r in sorted(results["endpoints"].items(), key=lambda kv: int(kv[0])):
+        rows += [("N=%s make, iproute2" % n, r["floor_make_s"], "#999"), ("N=%s make, cnm.fabric" % n, r["make_s"], "#27a"),
+                 ("N=%s no-op rerun" % n, r["noop_s"], "#7b3"),
+                 ("N=%s teardown, iproute2" % n, r["floor_teardown_s"], "#999"),
+                 ("N=%s teardown, cnm.fabric" % n, r["teardown_s"], "#27a")]
+    top = max(v for _, v, _ in rows) or 1
+    height = 22 * len(rows) + 40
+    parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="720" height="%d" font-family="sans-serif" '
+             'font-size="12"><text x="10" y="18" font-weight="bold">seconds (lower is better)</text>' % height]
+    for i, (label, value, color) in enumerate(rows):
+        y = 30 + 22 * i
+        parts.append('<text x="10" y="%d">%s</text><rect x="230" y="%d" width="%.1f" height="16" fill="%s"/>'
+                     '<text x="%.1f" y="%d">%.2f</text>' % (y + 12, label, y, 420 * value / top, color,
+                                                            236 + 420 * value / top, y + 12, value))
+    parts.append("</svg>\n")
+    with open(path, "w") as f:
+        f.write("".join(parts))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="100,500,1000")
+    parser.add_argument("--loop-n", type=int, default=20)
+    parser.add_argument("--ipam-count", type=int, default=10000)
+    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"))
+    args = parser.parse_args()
+    results = {"machine": {"cores": os.cpu_count(), "kernel": os.uname().release},
+               "endpoints": {}, "ipam_allocations_per_s": {}}
+    try:
+        loop = ansible_loop(args.loop_n)
+        results["ansible_loop_per_endpoint_s"] = loop
+        for n in [int(x) for x in args.sizes.split(",")]:
+            floor_make, floor_down = iproute2_floor(n)
+            r = ours(n)
+            r.update(floor_make_s=floor_make, floor_teardown_s=floor_down,
+                     make_vs_floor=r["make_s"] / floor_make, teardown_vs_floor=r["teardown_s"] / floor_down,
+                     make_per_endpoint_ms=1000 * r["make_s"] / n,
+                     loop_vs_bulk_per_endpoint=loop / (r["make_s"] / n))
+            results["endpoints"][str(n)] = r
+        results["ipam_allocations_per_s"].update(ipam_file(args.ipam_count))
+    finally:
+        cleanup_all()
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "bench.json"), "w") as f:
+        json.dump(results, f, indent=1, sort_keys=True)
+    svg(results, os.path.join(args.out, "bench.svg"))
+
+    print("%-6s %9s %9s %7s %9s %9s %9s %7s %9s %8s" % (
+        "N", "floor s", "bulk s", "ratio", "ms/ep", "no-op s", "floor rm", "rm s", "ratio", "RSS MiB"))
+    for n, r in sorted(results["endpoints"].items(), key=lambda kv: int(kv[0])):
+        print("%-6s %9.2f %9.2f %7.2f %9.2f %9.2f %9.2f %7.2f %9.2f %8.1f" % (
+            n, r["floor_make_s"], r["make_s"], r["make_vs_floor"], r["make_per_endpoint_ms"], r["noop_s"],
+            r["floor_teardown_s"], r["teardown_s"], r["teardown_vs_floor"], r["peak_rss_kib"] / 1024.0))
+    print("Ansible loop of single-endpoint tasks: %.0f ms per endpoint (%.0fx the bulk call at N=%s)" % (
+        1000 * loop, max(r["loop_vs_bulk_per_endpoint"] for r in results["endpoints"].values()),
+        max(results["endpoints"], key=int)))
+    for label, rate in results["ipam_allocations_per_s"].items():
+        print("IPAM %-42s %10.0f allocations/s" % (label, rate))
+    print("ratio = cnm.fabric / iproute2 floor (below 1: faster); written to %s" % args.out)
+
+
+if __name__ == "__main__":
+    resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
+    main()
