@@ -2,8 +2,6 @@
 SHELL := /bin/bash
 VENV ?= .venv
 BIN := $(VENV)/bin
-# Debian 12 ships pyroute2 0.7.2: the integration suite runs against it too.
-VENV_OLD := .venv-pyroute2-0.7
 BUILD := .build
 LINK := $(BUILD)/ansible_collections/cnm/fabric
 SANITY := $(BUILD)/sanity/ansible_collections/cnm/fabric
@@ -13,7 +11,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(BUILD)
 export ANSIBLE_FORCE_COLOR := 0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: deps demo demo-clean test pytest pytest-pyroute2-0.7 molecule sanity lint build build-check clean
+.PHONY: deps demo demo-clean test pytest molecule sanity lint bench build build-check clean
 
 deps: $(VENV)/.deps $(LINK)
 
@@ -24,11 +22,6 @@ $(VENV)/.deps: tests/requirements.txt
 	fi
 	python3 -m venv $(VENV)
 	$(BIN)/pip install -q -r tests/requirements.txt
-	touch $@
-
-$(VENV_OLD)/.deps: tests/requirements.txt
-	python3 -m venv $(VENV_OLD)
-	$(VENV_OLD)/bin/pip install -q 'pyroute2==0.7.2' $$(grep -E '^(ansible-core|pytest|hypothesis)' tests/requirements.txt)
 	touch $@
 
 $(LINK):
@@ -44,13 +37,11 @@ demo-clean: deps
 	$(BIN)/ansible-playbook playbooks/teardown.yml
 
 ## Everything CI runs.
-test: deps pytest pytest-pyroute2-0.7 molecule build-check lint sanity
+test: deps pytest molecule build-check lint sanity
 
 pytest: deps
 	$(BIN)/python -m pytest -q tests/unit tests/integration
 
-pytest-pyroute2-0.7: deps $(VENV_OLD)/.deps
-	CNM_FAULT_ROUNDS=6 $(VENV_OLD)/bin/python -m pytest -q tests/integration
 
 molecule: deps
 	$(BIN)/molecule test -s bridge
@@ -62,6 +53,10 @@ sanity: deps
 	# A repository of its own, or ansible-test would see the checkout's and skip ignored .build.
 	cd $(SANITY) && git init -q && git add -A && \
 	  $(CURDIR)/$(BIN)/ansible-test sanity --venv --python 3.11 --color no
+
+## Bulk endpoints against the iproute2 floor and an Ansible loop; IPAM rates. Writes benchmarks/results/.
+bench: deps
+	$(BIN)/python benchmarks/bench.py
 
 lint: deps
 	$(BIN)/ansible-lint --offline roles playbooks molecule

@@ -20,7 +20,7 @@ options:
     default: /var/lib/cnm
 requirements:
   - Linux with network namespaces, veth and bridge support.
-  - Python 3.9 or later and pyroute2 0.7.2 or later on the managed host.
+  - Python 3.9 or later on the managed host (no Python library beyond the standard one).
   - nftables (the C(nft) command) on the managed host.
 """
 

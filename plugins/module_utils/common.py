@@ -5,10 +5,7 @@
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import missing_required_lib
-
-from ansible_collections.cnm.fabric.plugins.module_utils import kernel
-from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, KernelError
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError
 
 STATE_DIR_SPEC = dict(type="path", default="/var/lib/cnm")
 
@@ -17,11 +14,6 @@ def run_module(module, body):
     """Call ``body(module)`` -> result dict; report typed errors with the option at fault."""
     try:
         result = body(module)
-    except KernelError as e:
-        if not kernel.HAS_PYROUTE2:
-            module.fail_json(msg=missing_required_lib("pyroute2"),
-                             exception=kernel.PYROUTE2_IMPORT_ERROR)
-        _fail(module, e)
     except CnmError as e:
         _fail(module, e)
     module.exit_json(**result)

@@ -1,17 +1,21 @@
 # -*- coding: utf-8 -*-
 # Copyright: cnm.fabric contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The only importer of pyroute2: observe and change links, addresses and routes.
+"""The only module that talks to the kernel: links, addresses, routes, namespaces.
+
+It speaks rtnetlink itself, with struct, over one NETLINK_ROUTE socket per namespace:
+the collection needs a dozen message kinds, and doing them directly costs a few
+microseconds of Python each, where a general library's request machinery costs about
+a millisecond (measured with pyroute2 0.9: 8.5 ms per bulk endpoint, against 1.5 ms).
 
 Namespaces are named by a *sandbox key*: ``None`` for the host (the namespace the
 module runs in), a bare name for ``/run/netns/NAME``, or an absolute path (such as
 ``/proc/PID/ns/net``). A namespace is never created unless ``netns_add`` is called.
+A socket of another namespace is made by entering it with setns(2) in this thread
+and coming back: a socket belongs to the namespace it was made in.
 
 Observation (``view``) dumps each namespace once per run, for planning. Changes
-address links by name through a small index cache, never by re-dumping, so a bulk
-apply costs a handful of netlink messages per endpoint. Netlink sockets for other
-namespaces are opened by entering them with setns(2) in this thread and coming back,
-which costs a few system calls instead of the helper process pyroute2 would fork.
+address links by name through a small index cache, never by re-dumping.
 """
 
 from __future__ import annotations
@@ -20,23 +24,13 @@ import collections
 import ctypes
 import errno
 import os
-import traceback
+import random
+import socket
+import struct
 from dataclasses import dataclass
 from typing import Optional
 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
-
-try:
-    from pyroute2 import IPRoute
-    from pyroute2.netlink.exceptions import NetlinkError
-    HAS_PYROUTE2 = True
-    PYROUTE2_IMPORT_ERROR = None
-except ImportError:
-    HAS_PYROUTE2 = False
-    PYROUTE2_IMPORT_ERROR = traceback.format_exc()
-
-    class NetlinkError(Exception):  # type: ignore[no-redef]
-        code = 0
 
 NETNS_DIR = "/run/netns"
 
@@ -76,25 +70,10 @@ class NsView:
         return None
 
 
-def _link(msg):
-    info = msg.get_attr("IFLA_LINKINFO")
-    kind = info.get_attr("IFLA_INFO_KIND") if info else None
-    hairpin = None
-    if info is not None and info.get_attr("IFLA_INFO_SLAVE_KIND") == "bridge":
-        data = info.get_attr("IFLA_INFO_SLAVE_DATA")
-        if data is not None:
-            mode = data.get_attr("IFLA_BRPORT_MODE")
-            hairpin = bool(mode) if mode is not None else None
-    return Link(name=msg.get_attr("IFLA_IFNAME"), index=msg["index"], kind=kind,
-                mtu=msg.get_attr("IFLA_MTU"), up=bool(msg["flags"] & 1),
-                mac=msg.get_attr("IFLA_ADDRESS"), master=msg.get_attr("IFLA_MASTER"),
-                hairpin=hairpin)
-
-
 CLONE_NEWNET = 0x40000000
 MS_REC, MS_BIND, MS_SHARED, MNT_DETACH = 16384, 4096, 1 << 20, 2
-ENODEV, EEXIST_, EADDRNOTAVAIL, ESRCH = 19, 17, 99, 3
-MAX_HANDLES = 256  # open netlink sockets, well under the usual limit of 1024 descriptors
+ENODEV = errno.ENODEV
+MAX_SOCKETS = 256  # open netlink sockets, well under the usual limit of 1024 descriptors
 _LIBC = []
 
 
@@ -110,18 +89,232 @@ def _check(rc, what):
         raise OSError(err, "%s: %s" % (what, os.strerror(err)))
 
 
+# -- rtnetlink messages -----------------------------------------------------------------
+
+RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE = 18, 22, 26
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+NLM_F_REQUEST_DUMP = 0x1 | 0x300
+_NLMSGHDR = struct.Struct("=IHHII")
+_RTA = struct.Struct("=HH")
+
+
+def _attrs(data, offset, end):
+    out = {}
+    while offset + 4 <= end:
+        length, kind = _RTA.unpack_from(data, offset)
+        if length < 4:
+            break
+        out[kind & 0x3FFF] = data[offset + 4:offset + length]
+        offset += (length + 3) & ~3
+    return out
+
+
+def _text(raw):
+    return raw.split(b"\0", 1)[0].decode("utf-8", "replace") if raw is not None else None
+
+
+def _u32(raw):
+    return struct.unpack("=I", raw[:4])[0] if raw is not None else None
+
+
+def _ipv4(raw):
+    return socket.inet_ntoa(raw[:4]) if raw is not None else None
+
+
+def _dump(sock, msg_type, body, seq):
+    sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), msg_type, NLM_F_REQUEST_DUMP, seq, 0) + body)
+    while True:
+        data = sock.recv(1 << 20)
+        offset = 0
+        while offset + _NLMSGHDR.size <= len(data):
+            length, kind, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
+            if kind == NLMSG_DONE:
+                return
+            if kind == NLMSG_ERROR:
+                code = struct.unpack_from("=i", data, offset + _NLMSGHDR.size)[0]
+                if code:
+                    raise OSError(-code, os.strerror(-code))
+                return
+            yield data, offset + _NLMSGHDR.size, offset + length
+            offset += (length + 3) & ~3
+
+
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x100, 0x200, 0x400
+RTM_NEWLINK, RTM_DELLINK, RTM_SETLINK, RTM_NEWADDR, RTM_DELADDR, RTM_NEWROUTE, RTM_DELROUTE = 16, 17, 19, 20, 21, 24, 25
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_FD, IFLA_GROUP = 1, 3, 4, 10, 18, 28, 27
+IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER, NLA_F_NESTED = 1, 2, 1, 0x8000
+IFF_UP = 1
+
+
+def _rta(kind, payload):
+    length = 4 + len(payload)
+    return _RTA.pack(length, kind) + payload + b"\0" * (((length + 3) & ~3) - length)
+
+
+def _rta_str(kind, text):
+    return _rta(kind, text.encode("utf-8") + b"\0")
+
+
+def _rta_u32(kind, value):
+    return _rta(kind, struct.pack("=I", value))
+
+
+def _ifinfo(index=0, up=None, family=0):
+    flags = IFF_UP if up else 0
+    return struct.pack("=BBHiII", family, 0, 0, index, flags, IFF_UP if up is not None else 0)
+
+
+def _link_attrs(mtu=None, mac=None, master=None, group=None, ifname=None):
+    out = b""
+    if ifname is not None:
+        out += _rta_str(IFLA_IFNAME, ifname)
+    if mtu is not None:
+        out += _rta_u32(IFLA_MTU, mtu)
+    if mac is not None:
+        out += _rta(IFLA_ADDRESS, bytes(int(x, 16) for x in mac.split(":")))
+    if master is not None:
+        out += _rta_u32(IFLA_MASTER, master)
+    if group is not None:
+        out += _rta_u32(IFLA_GROUP, group)
+    return out
+
+
+class Netlink(object):
+    """One NETLINK_ROUTE socket in one namespace: dumps, and requests that wait for their ack."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.seq = 10
+
+    def close(self):
+        self.sock.close()
+
+    def request(self, msg_type, flags, body):
+        """Send one request; return the first reply message's (data, start, end) or None on ack."""
+        self.seq += 1
+        self.sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), msg_type, NLM_F_REQUEST | flags,
+                                      self.seq, 0) + body)
+        while True:
+            data = self.sock.recv(1 << 16)
+            offset = 0
+            while offset + _NLMSGHDR.size <= len(data):
+                length, kind, _flags, seq, _pid = _NLMSGHDR.unpack_from(data, offset)
+                if seq == self.seq:
+                    if kind == NLMSG_ERROR:
+                        code = struct.unpack_from("=i", data, offset + _NLMSGHDR.size)[0]
+                        if code:
+                            raise NetlinkFailure(-code)
+                        return None
+                    return data, offset + _NLMSGHDR.size, offset + length
+                offset += (length + 3) & ~3
+
+    def link_index(self, name):
+        try:
+            data, start, _end = self.request(RTM_GETLINK, 0, _ifinfo() + _rta_str(IFLA_IFNAME, name))
+        except NetlinkFailure as e:
+            if e.code == ENODEV:
+                return None
+            raise
+        return struct.unpack_from("=BBHiII", data, start)[3]
+
+    def link_set(self, index, up=None, **attrs):
+        self.request(RTM_NEWLINK, NLM_F_ACK, _ifinfo(index, up) + _link_attrs(**attrs))
+
+    def link_add(self, ifname, kind, up=True, data=b"", **attrs):
+        info = _rta_str(IFLA_INFO_KIND, kind) + (_rta(IFLA_INFO_DATA | NLA_F_NESTED, data) if data else b"")
+        self.request(RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+                     _ifinfo(0, up) + _link_attrs(ifname=ifname, **attrs) + _rta(IFLA_LINKINFO | NLA_F_NESTED, info))
+
+    def link_del(self, index=0, group=None):
+        self.request(RTM_DELLINK, NLM_F_ACK, _ifinfo(index) + _link_attrs(group=group))
+
+    def hairpin(self, index, on):
+        """IFLA_BRPORT_MODE of a bridge port, through the AF_BRIDGE family."""
+        body = struct.pack("=BBHiII", 7, 0, 0, index, 0, 0)
+        body += _rta(12 | NLA_F_NESTED, _rta(4, struct.pack("=B", 1 if on else 0)))  # IFLA_PROTINFO
+        self.request(RTM_SETLINK, NLM_F_ACK, body)
+
+    def addr(self, add, index, address, prefixlen):
+        raw = socket.inet_aton(address)
+        body = struct.pack("=BBBBI", 2, prefixlen, 0, 0, index) + _rta(2, raw) + _rta(1, raw)  # IFA_LOCAL, IFA_ADDRESS
+        if add:
+            self.request(RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, body)
+        else:
+            self.request(RTM_DELADDR, NLM_F_ACK, body)
+
+    def default_route(self, gateway=None, oif=None):
+        """Replace the main table's IPv4 default route (or delete it, without a gateway)."""
+        if gateway is None:
+            body = struct.pack("=BBBBBBBBI", 2, 0, 0, 0, 254, 0, 0, 0, 0)
+            self.request(RTM_DELROUTE, NLM_F_ACK, body)
+            return
+        body = struct.pack("=BBBBBBBBI", 2, 0, 0, 0, 254, 4, 0, 1, 0)  # static, universe, unicast
+        body += _rta(5, socket.inet_aton(gateway)) + _rta_u32(4, oif)  # RTA_GATEWAY, RTA_OIF
+        self.request(RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, body)
+
+
+class NetlinkFailure(OSError):
+    def __init__(self, code):
+        super().__init__(code, os.strerror(code))
+        self.code = code
+
+
+def veth_peer(ifname, netns_fd, mac, mtu):
+    """IFLA_INFO_DATA of a veth: its peer, made directly inside another namespace."""
+    peer = _ifinfo() + _link_attrs(ifname=ifname, mtu=mtu, mac=mac) + _rta_u32(IFLA_NET_NS_FD, netns_fd)
+    return _rta(VETH_INFO_PEER | NLA_F_NESTED, peer)
+
+
+def read_namespace(sock):
+    """Links, IPv4 addresses and main-table IPv4 routes of the socket's namespace, as an NsView."""
+    links = {}
+    for data, start, end in _dump(sock, RTM_GETLINK, struct.pack("=BBHiII", 0, 0, 0, 0, 0, 0), 1):
+        _fam, _pad, _type, index, flags, _change = struct.unpack_from("=BBHiII", data, start)
+        a = _attrs(data, start + 16, end)
+        kind, hairpin = None, None
+        if 18 in a:  # IFLA_LINKINFO
+            info = _attrs(a[18], 0, len(a[18]))
+            kind = _text(info.get(1))
+            if _text(info.get(4)) == "bridge" and 5 in info:  # slave kind, slave data
+                mode = _attrs(info[5], 0, len(info[5])).get(4)  # IFLA_BRPORT_MODE
+                hairpin = bool(mode[0]) if mode else None
+        mac = a.get(1)
+        name = _text(a.get(3))
+        links[name] = Link(name=name, index=index, kind=kind, mtu=_u32(a.get(4)), up=bool(flags & 1),
+                           mac=":".join("%02x" % b for b in mac) if mac else None,
+                           master=_u32(a.get(10)), hairpin=hairpin)
+    by_index = dict((lk.index, lk.name) for lk in links.values())
+    addresses = {}
+    for data, start, end in _dump(sock, RTM_GETADDR, struct.pack("=BBBBI", 2, 0, 0, 0, 0), 2):
+        _fam, plen, _flags, _scope, index = struct.unpack_from("=BBBBI", data, start)
+        a = _attrs(data, start + 8, end)
+        addresses.setdefault(by_index.get(index), set()).add("%s/%d" % (_ipv4(a.get(1)), plen))
+    gateway, dev, routes = None, None, []
+    for data, start, end in _dump(sock, RTM_GETROUTE, struct.pack("=BBBBBBBBI", 2, 0, 0, 0, 0, 0, 0, 0, 0), 3):
+        _fam, dst_len, _src, _tos, table, _proto, _scope, rtype, _flags = struct.unpack_from("=BBBBBBBBI", data, start)
+        a = _attrs(data, start + 12, end)
+        if (_u32(a.get(15)) or table) != 254 or rtype != 1:  # main table, unicast
+            continue
+        oif = _u32(a.get(4))
+        if dst_len == 0:
+            gateway, dev = _ipv4(a.get(5)), oif
+        else:
+            routes.append(("%s/%d" % (_ipv4(a.get(1)), dst_len), by_index.get(oif)))
+    return NsView(links, addresses, gateway, dev, routes)
+
+
 class Kernel(object):
-    """Netlink handles per namespace, opened on first use and closed by ``close``."""
+    """Netlink sockets per namespace, opened on first use and closed by ``close``."""
 
     def __init__(self):
-        if not HAS_PYROUTE2:
-            raise KernelError("the Python library pyroute2 is required on the managed host")
-        self._handles = collections.OrderedDict()
+        self._socks = collections.OrderedDict()
         self._views = {}
         self._index = {}
         self._home = None
+        self._doomed = set()  # namespaces with links marked for one batched deletion
+        self._group = 0x40000000 | random.getrandbits(24)
 
-    # -- handles and views --------------------------------------------------------
+    # -- sockets and views ----------------------------------------------------------
 
     def _enter(self, path):
         """Switch this thread into the namespace at ``path``; ``_leave`` comes back."""
@@ -136,33 +329,35 @@ class Kernel(object):
     def _leave(self):
         _check(_libc().setns(self._home, CLONE_NEWNET), "setns back")
 
-    def handle(self, ns=None):
-        if ns in self._handles:
-            self._handles.move_to_end(ns)
+    def _socket(self, ns):
+        """A NETLINK_ROUTE socket of namespace ``ns``: it belongs to the namespace it is made in."""
+        if ns is not None:
+            self._enter(netns_path(ns))
+        try:
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+        finally:
+            if ns is not None:
+                self._leave()
+        sock.bind((0, 0))
+        return sock
+
+    def nl(self, ns=None):
+        if ns in self._socks:
+            self._socks.move_to_end(ns)
         else:
-            if len(self._handles) >= MAX_HANDLES:  # a bulk run visits many namespaces: keep a few open
-                oldest = next(k for k in self._handles if k is not None)
-                self._handles.pop(oldest).close()
+            if len(self._socks) >= MAX_SOCKETS:  # a bulk run visits many namespaces: keep a few open
+                oldest = next(k for k in self._socks if k is not None)
+                self._socks.pop(oldest).close()
             try:
-                if ns is None:
-                    self._handles[ns] = IPRoute()
-                else:
-                    self._enter(netns_path(ns))
-                    try:
-                        self._handles[ns] = IPRoute()  # the socket belongs to the namespace it is made in
-                    finally:
-                        self._leave()
-            except (OSError, NetlinkError) as e:
+                self._socks[ns] = Netlink(self._socket(ns))
+            except OSError as e:
                 raise KernelError("cannot enter the network namespace %s: %s" % (ns, e), "sandbox")
-        return self._handles[ns]
+        return self._socks[ns]
 
     def close(self):
-        for h in self._handles.values():
-            try:
-                h.close()
-            except Exception:  # pylint: disable=broad-except
-                pass
-        self._handles.clear()
+        for nl in self._socks.values():
+            nl.close()
+        self._socks.clear()
         if self._home is not None:
             os.close(self._home)
             self._home = None
@@ -181,47 +376,31 @@ class Kernel(object):
         if ns not in self._views:
             if not self.netns_exists(ns):
                 return None
-            ipr = self.handle(ns)
-            links = {}
-            for msg in ipr.get_links():
-                link = _link(msg)
-                links[link.name] = link
-            by_index = dict((lk.index, lk.name) for lk in links.values())
-            addresses = {}
-            for msg in ipr.get_addr(family=2):
-                name = by_index.get(msg["index"])
-                addresses.setdefault(name, set()).add(
-                    "%s/%d" % (msg.get_attr("IFA_ADDRESS"), msg["prefixlen"]))
-            gateway, dev, routes = None, None, []
-            for msg in ipr.get_routes(family=2, table=254):
-                dst = msg.get_attr("RTA_DST")
-                oif = msg.get_attr("RTA_OIF")
-                if dst is None and msg["dst_len"] == 0:
-                    gateway, dev = msg.get_attr("RTA_GATEWAY"), oif
-                else:
-                    routes.append(("%s/%d" % (dst, msg["dst_len"]), by_index.get(oif)))
-            self._views[ns] = NsView(links, addresses, gateway, dev, routes)
-            for link in links.values():
+            try:
+                view = read_namespace(self.nl(ns).sock)
+            except OSError as e:
+                raise KernelError("cannot read the network namespace %s: %s" % (ns or "of the host", e),
+                                  "sandbox" if ns else None)
+            self._views[ns] = view
+            for link in view.links.values():
                 self._index[(ns, link.name)] = link.index
         return self._views[ns]
 
-    def _call(self, ns, what, fn, *args, **kwargs):
+    def _do(self, ns, what, fn, *args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except NetlinkError as e:
-            where = "the host" if ns is None else "sandbox %s" % ns
-            raise KernelError("%s in %s failed: %s" % (what, where, e))
+        except OSError as e:
+            raise KernelError("%s in %s failed: %s" % (what, "the host" if ns is None else "sandbox %s" % ns,
+                                                       e.strerror or e))
 
     def index(self, name, ns=None):
         """A link's index, from the cache or one RTM_GETLINK; None when it does not exist."""
         key = (ns, name)
         if key not in self._index:
-            try:
-                self._index[key] = self.handle(ns).link("get", ifname=name)[0]["index"]
-            except NetlinkError as e:
-                if e.code != ENODEV:
-                    raise KernelError("looking up %s in %s failed: %s" % (name, ns or "the host", e))
+            idx = self._do(ns, "looking up %s" % name, self.nl(ns).link_index, name)
+            if idx is None:
                 return None
+            self._index[key] = idx
         return self._index[key]
 
     def _must(self, name, ns=None):
@@ -265,9 +444,10 @@ class Kernel(object):
         self.link_set("lo", ns, state="up")
 
     def netns_del(self, ns):
-        h = self._handles.pop(ns, None)
-        if h is not None:
-            h.close()
+        nl = self._socks.pop(ns, None)
+        if nl is not None:
+            nl.close()
+        self._doomed.discard(ns)
         for key in [k for k in self._index if k[0] == ns]:
             del self._index[key]
         path = netns_path(ns).encode()
@@ -283,16 +463,14 @@ class Kernel(object):
     # -- links --------------------------------------------------------------------
 
     def bridge_add(self, name, mtu):
-        self._call(None, "creating bridge %s" % name, self.handle(None).link, "add", ifname=name,
-                   kind="bridge", mtu=mtu, state="up")
+        self._do(None, "creating bridge %s" % name, self.nl(None).link_add, name, "bridge", mtu=mtu)
 
     def veth_add(self, name, peer, ns, mtu, mac, master):
         """A veth pair: ``name`` on the host (an up port of ``master``), ``peer`` up inside ``ns``."""
         fd = os.open(netns_path(ns), os.O_RDONLY)
         try:
-            self._call(None, "creating veth %s" % name, self.handle(None).link, "add", ifname=name,
-                       kind="veth", mtu=mtu, master=self._must(master), state="up",
-                       peer={"ifname": peer, "net_ns_fd": fd, "address": mac, "mtu": mtu})
+            self._do(None, "creating veth %s" % name, self.nl(None).link_add, name, "veth",
+                     data=veth_peer(peer, fd, mac, mtu), mtu=mtu, master=self._must(master))
         finally:
             os.close(fd)
         self.link_set(peer, ns, state="up")
@@ -302,42 +480,63 @@ class Kernel(object):
         if idx is None:
             return
         try:
-            self.handle(ns).link("del", index=idx)
-        except NetlinkError as e:
+            self.nl(ns).link_del(idx)
+        except NetlinkFailure as e:
             if e.code != ENODEV:
-                raise KernelError("deleting link %s in %s failed: %s" % (name, ns or "the host", e))
+                raise KernelError("deleting link %s in %s failed: %s" % (name, ns or "the host", e.strerror))
         self._index.pop((ns, name), None)
 
-    def link_set(self, name, ns=None, **attrs):
-        self._call(ns, "setting %s on %s" % (", ".join(sorted(attrs)), name),
-                   self.handle(ns).link, "set", index=self._must(name, ns), **attrs)
+    def link_del_batch(self, name, ns=None):
+        """Mark a link for deletion by ``flush``, which removes every marked link of a
+        namespace in one request: the kernel then waits for one RCU grace period, not one
+        per link (about 35 ms each), which makes a bulk teardown as fast as deleting netns."""
+        idx = self.index(name, ns)
+        if idx is None:
+            return
+        self._do(ns, "marking %s for deletion" % name, self.nl(ns).link_set, idx, group=self._group)
+        self._doomed.add(ns)
+        self._index.pop((ns, name), None)
+
+    def flush(self):
+        for ns in sorted(self._doomed, key=str):
+            if self.netns_exists(ns):
+                try:
+                    self.nl(ns).link_del(0, group=self._group)
+                except NetlinkFailure as e:
+                    if e.code != ENODEV:  # gone already, with a namespace removed meanwhile
+                        raise KernelError("deleting links in %s failed: %s" % (ns or "the host", e.strerror))
+        self._doomed.clear()
+
+    def link_set(self, name, ns=None, state=None, mtu=None, address=None):
+        up = None if state is None else state == "up"
+        self._do(ns, "setting %s on %s" % (state or ("mtu %s" % mtu if mtu else "mac %s" % address), name),
+                 self.nl(ns).link_set, self._must(name, ns), up=up, mtu=mtu, mac=address)
 
     def link_attach(self, name, master):
-        self.link_set(name, None, master=self._must(master))
+        self._do(None, "attaching %s to %s" % (name, master), self.nl(None).link_set, self._must(name),
+                 master=self._must(master))
 
     def link_rename(self, name, new, ns=None):
         idx = self._must(name, ns)
-        ipr = self.handle(ns)
         what = "renaming %s to %s" % (name, new)
-        self._call(ns, what, ipr.link, "set", index=idx, state="down")
-        self._call(ns, what, ipr.link, "set", index=idx, ifname=new)
-        self._call(ns, what, ipr.link, "set", index=idx, state="up")
+        self._do(ns, what, self.nl(ns).link_set, idx, up=False)
+        self._do(ns, what, self.nl(ns).link_set, idx, ifname=new)
+        self._do(ns, what, self.nl(ns).link_set, idx, up=True)
         self._index.pop((ns, name), None)
         self._index[(ns, new)] = idx
 
     def hairpin_set(self, name, on):
-        self._call(None, "setting hairpin on %s" % name, self.handle(None).brport, "set",
-                   index=self._must(name), mode=1 if on else 0)
+        self._do(None, "setting hairpin on %s" % name, self.nl(None).hairpin, self._must(name), on)
 
     # -- addresses and routes -------------------------------------------------------
 
     def addr_add(self, name, cidr, ns=None):
         addr, plen = cidr.split("/")
         try:
-            self.handle(ns).addr("add", index=self._must(name, ns), address=addr, prefixlen=int(plen))
-        except NetlinkError as e:
-            if e.code != EEXIST_:
-                raise KernelError("adding %s to %s in %s failed: %s" % (cidr, name, ns or "the host", e))
+            self.nl(ns).addr(True, self._must(name, ns), addr, int(plen))
+        except NetlinkFailure as e:
+            if e.code != errno.EEXIST:
+                raise KernelError("adding %s to %s in %s failed: %s" % (cidr, name, ns or "the host", e.strerror))
 
     def addr_del(self, name, cidr, ns=None):
         addr, plen = cidr.split("/")
@@ -345,21 +544,21 @@ class Kernel(object):
         if idx is None:
             return
         try:
-            self.handle(ns).addr("del", index=idx, address=addr, prefixlen=int(plen))
-        except NetlinkError as e:
-            if e.code != EADDRNOTAVAIL:
-                raise KernelError("removing %s from %s in %s failed: %s" % (cidr, name, ns or "the host", e))
+            self.nl(ns).addr(False, idx, addr, int(plen))
+        except NetlinkFailure as e:
+            if e.code != errno.EADDRNOTAVAIL:
+                raise KernelError("removing %s from %s in %s failed: %s" % (cidr, name, ns or "the host", e.strerror))
 
     def default_route_set(self, gateway, name, ns=None):
-        self._call(ns, "setting the default route via %s" % gateway, self.handle(ns).route,
-                   "replace", dst="0.0.0.0/0", gateway=gateway, oif=self._must(name, ns))
+        self._do(ns, "setting the default route via %s" % gateway, self.nl(ns).default_route,
+                 gateway, self._must(name, ns))
 
     def default_route_del(self, ns=None):
         try:
-            self.handle(ns).route("del", dst="0.0.0.0/0")
-        except NetlinkError as e:
-            if e.code != ESRCH:
-                raise KernelError("removing the default route in %s failed: %s" % (ns or "the host", e))
+            self.nl(ns).default_route()
+        except NetlinkFailure as e:
+            if e.code != errno.ESRCH:
+                raise KernelError("removing the default route in %s failed: %s" % (ns or "the host", e.strerror))
 
     # -- sysctls (of the namespace the module runs in) ------------------------------
 

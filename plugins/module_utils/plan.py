@@ -25,6 +25,10 @@ class Change:
     undo: Optional[Tuple[str, Tuple]] = None   # (Kernel method, args)
 
 
+# Operations that may run before links marked by link_del_batch are really deleted.
+BATCHABLE = ("link_del_batch", "netns_del")
+
+
 def change(text, op, *args, **kwargs):
     """Shorthand: ``change("create x", "bridge_add", "x", 1500, undo=("link_del", ("x",)))``."""
     undo = kwargs.pop("undo", None)
@@ -36,8 +40,11 @@ def apply(kernel, changes):
     current = None
     try:
         for current in changes:
+            if current.op not in BATCHABLE:
+                kernel.flush()
             getattr(kernel, current.op)(*current.args, **dict(current.kwargs))
             done.append(current)
+        kernel.flush()
     except Exception as e:
         for c in reversed(done):
             if c.undo is not None:

@@ -295,7 +295,10 @@ def endpoint_remove(run, record):
     changes = []
     if net is not None:
         drv = drivers.get(net["driver"])
-        changes += drv.leave(net, record, run.kernel.view(None), run.sandbox_view(sb))
+        host_view = run.kernel.view(None)
+        # The sandbox is looked into only when the host end is gone (its dump is the cost).
+        sb_view = run.sandbox_view(sb) if host_view.link(record.get("host_interface") or "") is None else None
+        changes += drv.leave(net, record, host_view, sb_view)
         if net["driver"] == "bridge":
             run.ipam().release_address(net["name"], record["name"])
     run.del_endpoint(names.endpoint_key(record["network"], record["name"]))

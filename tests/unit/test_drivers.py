@@ -89,6 +89,6 @@ def test_join_refuses_to_take_another_interface_name():
 
 
 def test_leave():
-    assert ops(bridge.leave(NET, EP, HOST, SANDBOX)) == [("link_del", "cnmvabc")]
+    assert ops(bridge.leave(NET, EP, HOST, SANDBOX)) == [("link_del_batch", "cnmvabc")]
     assert ops(bridge.leave(NET, EP, view([BR]), SANDBOX)) == [("link_del", "eth0", "web")]
     assert bridge.leave(NET, EP, view([BR]), None) == []

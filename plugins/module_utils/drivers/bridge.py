@@ -153,7 +153,7 @@ def join(network, endpoint, old, host_view, sandbox_view):
 def leave(network, endpoint, host_view, sandbox_view):
     veth, ifname, ns = endpoint["host_interface"], endpoint["ifname"], endpoint["sandbox"]
     if host_view.link(veth) is not None:
-        return [change("delete veth %s (and %s in %s)" % (veth, ifname, ns), "link_del", veth)]
+        return [change("delete veth %s (and %s in %s)" % (veth, ifname, ns), "link_del_batch", veth)]
     inner = sandbox_view.link(ifname) if sandbox_view else None
     if inner is not None and inner.kind == "veth":
         return [change("delete %s in %s" % (ifname, ns), "link_del", ifname, ns)]
