@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 BUILD := .build
 LINK := $(BUILD)/ansible_collections/cnm/fabric
 SANITY := $(BUILD)/sanity/ansible_collections/cnm/fabric
-APT_PACKAGES := nftables iproute2 iputils-ping procps util-linux python3-venv ca-certificates rsync
+APT_PACKAGES := nftables iproute2 iputils-ping procps util-linux python3-venv ca-certificates rsync etcd-server
 GET_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(BUILD)
 export ANSIBLE_FORCE_COLOR := 0
@@ -70,7 +70,7 @@ build-check: deps
 	$(BIN)/ansible-galaxy collection build --output-path $(BUILD)/dist
 	export ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD)/installed; \
 	$(BIN)/ansible-galaxy collection install --offline -p $(BUILD)/installed $(BUILD)/dist/cnm-fabric-*.tar.gz && \
-	test "$$($(BIN)/ansible-doc -l cnm.fabric | grep -c '^cnm.fabric.cnm_')" = 4
+	test "$$($(BIN)/ansible-doc -l cnm.fabric | grep -c '^cnm.fabric.cnm_')" = 5
 
 clean:
 	rm -rf $(BUILD) tests/output *.tar.gz

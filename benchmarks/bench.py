@@ -8,8 +8,9 @@ route, made by one bulk cnm_endpoint call, against
   - the iproute2 floor: `ip -batch` for the namespaces and the host-side links, then
     `ip -n NS -batch` inside each sandbox (the fewest processes iproute2 allows);
   - an Ansible loop of single-endpoint tasks, measured at a small N, per endpoint.
-IPAM: allocations per second for 10,000 addresses in one pool (file backend; etcd when
-a server is given), one transaction per allocation and one for all, and 4 processes at once.
+IPAM: allocations per second for 10,000 addresses in one pool, file and etcd backends
+(a throwaway etcd on loopback), one transaction for all and one per allocation, and
+4 processes at once.
 
 Everything runs in throwaway network namespaces, removed at the end, pass or fail.
 Usage: python benchmarks/bench.py [--sizes 100,500,1000] [--out benchmarks/results]
@@ -21,8 +22,8 @@ import argparse
 import concurrent.futures
 import json
 import os
-import resource
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,7 @@ COLLECTIONS = os.path.join(ROOT, ".build")
 sys.path.insert(0, COLLECTIONS)
 
 from ansible_collections.cnm.fabric.plugins.module_utils import spec  # noqa: E402
+from ansible_collections.cnm.fabric.plugins.module_utils.ipam import etcd  # noqa: E402
 from ansible_collections.cnm.fabric.plugins.module_utils.ipam.file import FileBackend  # noqa: E402
 from ansible_collections.cnm.fabric.plugins.module_utils.store import Store  # noqa: E402
 
@@ -183,11 +185,12 @@ def _allocate(state_dir, owners, per_transaction):
     return req
 
 
-def ipam_file(count):
+def ipam_file(count, each_count):
     out = {}
-    for label, per_tx, procs in (("file, one transaction for all", False, 1),
-                                 ("file, one transaction each", True, 1),
-                                 ("file, one transaction each, 4 processes", True, 4)):
+    for label, per_tx, procs, count in (
+            ("file, one transaction for all", False, 1, count),
+            ("file, one transaction each (%d)" % each_count, True, 1, each_count),
+            ("file, one transaction each, 4 processes (%d)" % each_count, True, 4, each_count)):
         tmp = tempfile.mkdtemp(prefix="cnm-bench-ipam-")
         try:
             with Store(tmp) as store:
@@ -204,6 +207,66 @@ def ipam_file(count):
             out[label] = count / seconds
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _etcd_allocate(url, owners, per_transaction):
+    client = etcd.connect({"endpoints": [url]})
+    batches = [[o] for o in owners] if per_transaction else [owners]
+    for batch in batches:
+        while True:
+            backend = etcd.EtcdBackend(client, "bench", "/bench")
+            for owner in batch:
+                backend.request_address("big", owner)
+            try:
+                backend.commit()
+                break
+            except etcd.Conflict:
+                continue
+
+
+def ipam_etcd(count, each_count):
+    """The etcd backend against a throwaway server on loopback (skipped without etcd)."""
+    if not shutil.which("etcd"):
+        return {}
+    out = {}
+    for label, per_tx, procs, n in (("etcd, one transaction for all", False, 1, count),
+                                    ("etcd, one transaction each (%d)" % each_count, True, 1, each_count),
+                                    ("etcd, one transaction each, 4 processes (%d)" % each_count, True, 4, each_count)):
+        data = tempfile.mkdtemp(prefix="cnm-bench-etcd-")
+        ports = []
+        for dummy in range(2):
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                ports.append(sock.getsockname()[1])
+        url, peer = "http://127.0.0.1:%d" % ports[0], "http://127.0.0.1:%d" % ports[1]
+        server = subprocess.Popen(["etcd", "--name", "b", "--data-dir", data, "--listen-client-urls", url,
+                                   "--advertise-client-urls", url, "--listen-peer-urls", peer,
+                                   "--initial-advertise-peer-urls", peer, "--initial-cluster", "b=" + peer,
+                                   "--log-level", "error"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for dummy in range(100):
+                try:
+                    client = etcd.connect({"endpoints": [url], "timeout": 1})
+                    break
+                except Exception:  # pylint: disable=broad-except
+                    time.sleep(0.1)
+            backend = etcd.EtcdBackend(client, "bench", "/bench")
+            backend.request_pool(spec.check_pool_request("big", "10.64.0.0/18", None, None, None))
+            backend.commit()
+            owners = ["o%d" % i for i in range(n)]
+            start = time.monotonic()
+            with concurrent.futures.ProcessPoolExecutor(procs) as pool:
+                list(pool.map(_etcd_allocate, [url] * procs, [owners[i::procs] for i in range(procs)],
+                              [per_tx] * procs))
+            seconds = time.monotonic() - start
+            held = etcd.EtcdBackend(client, "bench", "/bench").pool("big")["addresses"]
+            assert len(held) == n and len(set(held.values())) == n
+            out[label] = n / seconds
+        finally:
+            server.terminate()
+            server.wait(10)
+            shutil.rmtree(data, ignore_errors=True)
     return out
 
 
@@ -234,6 +297,9 @@ def main():
     parser.add_argument("--sizes", default="100,500,1000")
     parser.add_argument("--loop-n", type=int, default=20)
     parser.add_argument("--ipam-count", type=int, default=10000)
+    parser.add_argument("--each", type=int, default=1000,
+                        help="allocations of the one-transaction-each runs: each transaction reads and "
+                             "writes the whole space, so they cost O(n) apiece")
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"))
     args = parser.parse_args()
     results = {"machine": {"cores": os.cpu_count(), "kernel": os.uname().release},
@@ -244,12 +310,15 @@ def main():
         for n in [int(x) for x in args.sizes.split(",")]:
             floor_make, floor_down = iproute2_floor(n)
             r = ours(n)
+            print("N=%d: floor %.2f s, bulk %.2f s, no-op %.2f s, teardown %.2f s (floor %.2f s)" % (
+                n, floor_make, r["make_s"], r["noop_s"], r["teardown_s"], floor_down), flush=True)
             r.update(floor_make_s=floor_make, floor_teardown_s=floor_down,
                      make_vs_floor=r["make_s"] / floor_make, teardown_vs_floor=r["teardown_s"] / floor_down,
                      make_per_endpoint_ms=1000 * r["make_s"] / n,
                      loop_vs_bulk_per_endpoint=loop / (r["make_s"] / n))
             results["endpoints"][str(n)] = r
-        results["ipam_allocations_per_s"].update(ipam_file(args.ipam_count))
+        results["ipam_allocations_per_s"].update(ipam_file(args.ipam_count, args.each))
+        results["ipam_allocations_per_s"].update(ipam_etcd(args.ipam_count, args.each))
     finally:
         cleanup_all()
     os.makedirs(args.out, exist_ok=True)
@@ -272,5 +341,4 @@ def main():
 
 
 if __name__ == "__main__":
-    resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
     main()

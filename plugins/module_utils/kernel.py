@@ -21,6 +21,7 @@ address links by name through a small index cache, never by re-dumping.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import ctypes
 import errno
 import os
@@ -312,6 +313,7 @@ class Kernel(object):
         self._index = {}
         self._home = None
         self._doomed = set()  # namespaces with links marked for one batched deletion
+        self._busy = None
         self._group = 0x40000000 | random.getrandbits(24)
 
     # -- sockets and views ----------------------------------------------------------
@@ -382,9 +384,45 @@ class Kernel(object):
                 raise KernelError("cannot read the network namespace %s: %s" % (ns or "of the host", e),
                                   "sandbox" if ns else None)
             self._views[ns] = view
-            for link in view.links.values():
-                self._index[(ns, link.name)] = link.index
+            self._index[ns] = dict((lk.name, lk.index) for lk in view.links.values())
         return self._views[ns]
+
+    def prefetch(self, keys, workers=4):
+        """Read many namespaces at once: the dumps wait on the kernel, not on Python, so a
+        few threads (each entering a namespace with setns, which is per thread) overlap them."""
+        todo = [k for k in set(keys) if k is not None and k not in self._views and self.netns_exists(k)]
+        if len(todo) < 2 * workers:
+            return
+        if self._home is None:
+            self._home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+
+        def read(ns):
+            try:
+                with self._socket(ns) as sock:
+                    return ns, read_namespace(sock)
+            except OSError:
+                return ns, None  # left to view(), which reports it
+
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            for ns, view in pool.map(read, todo):
+                if view is not None:
+                    self._views[ns] = view
+                    self._index[ns] = dict((lk.name, lk.index) for lk in view.links.values())
+
+    def netns_busy(self, ns):
+        """Whether a process lives in sandbox ``ns`` (one scan of /proc per run)."""
+        if self._busy is None:
+            self._busy = set()
+            for pid in os.listdir("/proc"):
+                if pid.isdigit():
+                    try:
+                        self._busy.add(os.stat("/proc/%s/ns/net" % pid).st_ino)
+                    except OSError:
+                        pass
+        try:
+            return os.stat(netns_path(ns)).st_ino in self._busy
+        except OSError:
+            return False
 
     def _do(self, ns, what, fn, *args, **kwargs):
         try:
@@ -395,13 +433,13 @@ class Kernel(object):
 
     def index(self, name, ns=None):
         """A link's index, from the cache or one RTM_GETLINK; None when it does not exist."""
-        key = (ns, name)
-        if key not in self._index:
+        known = self._index.setdefault(ns, {})
+        if name not in known:
             idx = self._do(ns, "looking up %s" % name, self.nl(ns).link_index, name)
             if idx is None:
                 return None
-            self._index[key] = idx
-        return self._index[key]
+            known[name] = idx
+        return known[name]
 
     def _must(self, name, ns=None):
         idx = self.index(name, ns)
@@ -448,8 +486,7 @@ class Kernel(object):
         if nl is not None:
             nl.close()
         self._doomed.discard(ns)
-        for key in [k for k in self._index if k[0] == ns]:
-            del self._index[key]
+        self._index.pop(ns, None)
         path = netns_path(ns).encode()
         if _libc().umount2(path, MNT_DETACH) != 0 and ctypes.get_errno() not in (errno.EINVAL, errno.ENOENT):
             raise KernelError("cannot unmount sandbox %s: %s" % (ns, os.strerror(ctypes.get_errno())), "sandbox")
@@ -484,7 +521,7 @@ class Kernel(object):
         except NetlinkFailure as e:
             if e.code != ENODEV:
                 raise KernelError("deleting link %s in %s failed: %s" % (name, ns or "the host", e.strerror))
-        self._index.pop((ns, name), None)
+        self._index.get(ns, {}).pop(name, None)
 
     def link_del_batch(self, name, ns=None):
         """Mark a link for deletion by ``flush``, which removes every marked link of a
@@ -495,7 +532,7 @@ class Kernel(object):
             return
         self._do(ns, "marking %s for deletion" % name, self.nl(ns).link_set, idx, group=self._group)
         self._doomed.add(ns)
-        self._index.pop((ns, name), None)
+        self._index.get(ns, {}).pop(name, None)
 
     def flush(self):
         for ns in sorted(self._doomed, key=str):
@@ -522,8 +559,8 @@ class Kernel(object):
         self._do(ns, what, self.nl(ns).link_set, idx, up=False)
         self._do(ns, what, self.nl(ns).link_set, idx, ifname=new)
         self._do(ns, what, self.nl(ns).link_set, idx, up=True)
-        self._index.pop((ns, name), None)
-        self._index[(ns, new)] = idx
+        self._index.get(ns, {}).pop(name, None)
+        self._index.setdefault(ns, {})[new] = idx
 
     def hairpin_set(self, name, on):
         self._do(None, "setting hairpin on %s" % name, self.nl(None).hairpin, self._must(name), on)

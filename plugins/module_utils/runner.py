@@ -38,6 +38,7 @@ class Run(object):
         self.networks_touched = set()
         self.sandboxes_made = set()
         self._members = None
+        self._ipam = {}
 
     def __enter__(self):
         self.store.__enter__()
@@ -67,7 +68,9 @@ class Run(object):
         return self.store.get(SANDBOXES)
 
     def ipam(self, space=LOCAL_SPACE):
-        return FileBackend(self.store, space)
+        if space not in self._ipam:
+            self._ipam[space] = FileBackend(self.store, space)
+        return self._ipam[space]
 
     def execute(self, changes):
         """Queue kernel changes; ``finish`` applies them all after recording them."""
@@ -293,7 +296,14 @@ def endpoint_remove(run, record):
     net = run.networks.get(record["network"])
     sb = record["sandbox"]
     changes = []
-    if net is not None:
+    # The last endpoint of a sandbox this collection made, with no process inside: removing
+    # the namespace removes its veth pairs too, in one kernel batch (as `ip netns del` does).
+    goes_with_sandbox = run.sandboxes.get(sb, {}).get("created") and run.members(sb) == {
+        names.endpoint_key(record["network"], record["name"])} and not run.kernel.netns_busy(sb)
+    if net is not None and goes_with_sandbox:
+        if net["driver"] == "bridge":
+            run.ipam().release_address(net["name"], record["name"])
+    elif net is not None:
         drv = drivers.get(net["driver"])
         host_view = run.kernel.view(None)
         # The sandbox is looked into only when the host end is gone (its dump is the cost).
@@ -324,6 +334,8 @@ def endpoints_converge(run, specs, state, exclusive, networks=(), bulk=True):
     that are not listed are removed. Returns the records of the listed endpoints.
     In ``bulk``, errors name the item: ``endpoints[3].ipv4_address``.
     """
+    if state == "present":
+        run.kernel.prefetch(spec.sandbox_key for spec in specs)
     records = []
     for i, spec in enumerate(specs):
         try:
@@ -356,14 +368,17 @@ def endpoint_facts(run, record):
 
 # --- address pools -----------------------------------------------------------------
 
-def ipam_converge(run, spec):
-    """cnm_ipam_pool: returns (pool view or {}, {owner: address})."""
-    ipam = run.ipam(spec.space)
+def ipam_converge(run, spec, ipam):
+    """cnm_ipam_pool on ``ipam`` (a backend): returns (pool view or {}, {owner: address}).
+
+    ``run`` is None for a backend outside this host (etcd): the local space's checks
+    (host routes, networks' pools) do not apply there.
+    """
     req = spec.request
     if req is None:
         return {}, {}
     if spec.state == "absent" and not spec.addresses:
-        net = run.networks.get(req.name) if spec.space == LOCAL_SPACE else None
+        net = run.networks.get(req.name) if run and spec.space == LOCAL_SPACE else None
         if net is not None:
             raise SpecError("pool %r belongs to network %r; remove the network instead"
                             % (req.name, req.name), "pool")
@@ -374,7 +389,7 @@ def ipam_converge(run, spec):
             ipam.release_address(req.name, owner)
         pool = ipam.pools().get(req.name)
         return (pool_facts(req.name, pool), dict(pool["addresses"])) if pool else ({}, {})
-    avoid = run.avoid_routes() if spec.space == LOCAL_SPACE and req.subnet is None \
+    avoid = run.avoid_routes() if run and spec.space == LOCAL_SPACE and req.subnet is None \
         and req.name not in ipam.pools() else ()
     pool = ipam.request_pool(req, spec.address_pools, avoid)[0]
     for i, (owner, addr) in enumerate(spec.addresses):
@@ -389,3 +404,50 @@ def ipam_converge(run, spec):
 def pool_facts(name, pool):
     return {"name": name, "subnet": pool["subnet"], "gateway": pool["gateway"],
             "ip_range": pool.get("ip_range"), "aux_addresses": dict(pool.get("aux_addresses") or {})}
+
+
+# --- garbage collection ---------------------------------------------------------------
+
+def prune(run):
+    """Remove what belongs to nothing: returns what was (or would be) removed, by kind.
+
+    - endpoint records whose network is gone (their veth and sandbox too);
+    - links with the collection's naming that no record owns;
+    - records of sandboxes that no endpoint uses;
+    - addresses in a network's pool whose owner is no endpoint of that network.
+    """
+    removed = {"endpoints": [], "links": [], "sandboxes": [], "addresses": []}
+    for key in sorted(run.endpoints):
+        if run.endpoints[key]["network"] not in run.networks:
+            record = run.endpoints[key]
+            changes = []
+            if record.get("host_interface"):
+                changes.append(plan.change("delete veth %s" % record["host_interface"], "link_del_batch",
+                                           record["host_interface"]))
+            run.execute(changes)
+            run.del_endpoint(key)
+            removed["endpoints"].append(key)
+    owned = set(n.get("interface") for n in run.networks.values())
+    owned.update(e.get("host_interface") for e in run.endpoints.values())
+    for name, link in sorted(run.kernel.view(None).links.items()):
+        if name.startswith((names.BRIDGE_PREFIX, names.VETH_PREFIX)) and name not in owned:
+            op = "link_del" if link.kind == "bridge" else "link_del_batch"
+            run.execute([plan.change("delete %s (no record owns it)" % name, op, name)])
+            removed["links"].append(name)
+    for sb in sorted(run.sandboxes):
+        if not run.members(sb):
+            if run.sandboxes[sb].get("created") and run.kernel.netns_exists(sb):
+                run.execute([plan.change("remove sandbox %s" % sb, "netns_del", sb)])
+            del run.sandboxes[sb]
+            run.sandboxes_touched.add(sb)
+            removed["sandboxes"].append(sb)
+    ipam = run.ipam()
+    for name, net in sorted(run.networks.items()):
+        pool = ipam.pools().get(name)
+        if net["driver"] != "bridge" or pool is None:
+            continue
+        for owner in sorted(pool["addresses"]):
+            if names.endpoint_key(name, owner) not in run.endpoints:
+                ipam.release_address(name, owner)
+                removed["addresses"].append("%s/%s" % (name, owner))
+    return removed

@@ -32,10 +32,18 @@ def files_dir(state_dir, key):
     return os.path.join(ETC_NETNS, key)
 
 
-def render_hosts(endpoints, key, index=None):
-    """Every addressed endpoint of the networks that sandbox ``key`` joins."""
+def render_hosts(endpoints, key, index=None, cache=None):
+    """Every addressed endpoint of the networks that sandbox ``key`` joins.
+
+    Sandboxes on the same networks share one text (``cache``, by set of networks)."""
     blocks, joined = index or hosts_index(endpoints)
-    return HOSTS_HEAD + "".join(blocks.get(net, "") for net in sorted(joined.get(key, ())))
+    nets = frozenset(joined.get(key, ()))
+    if cache is not None and nets in cache:
+        return cache[nets]
+    text = HOSTS_HEAD + "".join(blocks.get(net, "") for net in sorted(nets))
+    if cache is not None:
+        cache[nets] = text
+    return text
 
 
 def hosts_index(endpoints):
@@ -84,6 +92,7 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, host_resolv="/etc/re
     """
     resolv = render_resolv(_read(host_resolv) or "")
     index = hosts_index(endpoints)
+    cache = {}
     changed = []
     for key in sorted(keys):
         directory = files_dir(state_dir, key)
@@ -93,13 +102,13 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, host_resolv="/etc/re
                 if not check_mode:
                     shutil.rmtree(directory, ignore_errors=True)
             continue
-        for name, text in (("hosts", render_hosts(endpoints, key, index)), ("resolv.conf", resolv)):
+        for name, text in (("hosts", render_hosts(endpoints, key, index, cache)), ("resolv.conf", resolv)):
             path = os.path.join(directory, name)
             if _read(path) != text:
                 changed.append(path)
                 if not check_mode:
                     try:
-                        atomic_write(path, text, mode=0o644)
+                        atomic_write(path, text, mode=0o644, durable=False)
                     except StoreError as e:
                         raise StoreError(e.msg, "sandbox")
     return changed

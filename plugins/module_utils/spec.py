@@ -160,6 +160,8 @@ class PoolSpec:
     addresses: Tuple[Tuple[str, Optional[str]], ...]
     exclusive: bool
     state: str
+    backend: str = "file"
+    backend_options: Tuple[Tuple[str, object], ...] = ()
 
 
 def pool_spec(params):
@@ -184,9 +186,16 @@ def pool_spec(params):
         if addr is not None and request.subnet is not None:
             check_in_subnet(addr, request.subnet, "addresses[%d].address" % i)
         addresses.append((owner, str(addr) if addr else None))
+    backend = params.get("backend") or "file"
+    options = dict((k, v) for k, v in (params.get("backend_options") or {}).items() if v is not None)
+    if backend == "file" and options:
+        raise SpecError("is only used with backend: etcd", "backend_options")
+    if backend == "etcd" and space == "local":
+        raise SpecError("the local space belongs to this host's networks and stays in its state_dir; "
+                        "name another space (for example fleet) for etcd", "space")
     return PoolSpec(space=space, address_pools=pools, request=request,
                     addresses=tuple(addresses), exclusive=bool(params.get("exclusive")),
-                    state=params["state"])
+                    state=params["state"], backend=backend, backend_options=tuple(sorted(options.items())))
 
 
 # --- networks ------------------------------------------------------------------

@@ -124,7 +124,10 @@ def _union(old, new):
     return out
 
 
-def atomic_write(path, text, mode=0o600):
+def atomic_write(path, text, mode=0o600, durable=True):
+    """Replace ``path`` whole (readers never see half a file); ``durable`` also fsyncs it
+    and its directory, for records. Files rendered again from records on every run do
+    without (a bulk run writes a thousand hosts files, and fsync is most of that cost)."""
     directory = os.path.dirname(path) or "."
     try:
         os.makedirs(directory, mode=0o755, exist_ok=True)
@@ -132,18 +135,20 @@ def atomic_write(path, text, mode=0o600):
         try:
             with os.fdopen(fd, "w") as f:
                 f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
+                if durable:
+                    f.flush()
+                    os.fsync(f.fileno())
             os.chmod(tmp, mode)
             os.rename(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        if durable:
+            dfd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
     except OSError as e:
         raise StoreError("cannot write %s: %s" % (path, e), "state_dir")

@@ -84,6 +84,42 @@ options:
       - With O(state=present), release the pool's addresses whose owner is not in O(addresses).
     type: bool
     default: false
+  backend:
+    description:
+      - Where the space's records live. V(file) - a JSON file under O(state_dir), locked per run.
+      - V(etcd) - one key in an etcd cluster, committed with a compare-and-swap transaction, so
+        that several controllers can allocate from one space; a call that loses the race is
+        planned again on fresh data. Needs the Python library C(etcd3gw) where the module runs.
+      - The C(local) space always stays in O(state_dir): it belongs to the host's networks.
+    type: str
+    choices: [file, etcd]
+    default: file
+  backend_options:
+    description:
+      - Connection to etcd, with O(backend=etcd).
+    type: dict
+    suboptions:
+      endpoints:
+        description: Client URLs to try in order; defaults to V(http://127.0.0.1:2379).
+        type: list
+        elements: str
+      prefix:
+        description: Key prefix; the space is kept at C(PREFIX/ipam/SPACE).
+        type: str
+        default: /cnm
+      ca_cert:
+        description: CA bundle to verify an C(https) endpoint.
+        type: path
+      cert:
+        description: Client certificate, for etcd's client certificate authentication.
+        type: path
+      key:
+        description: Key of O(backend_options.cert).
+        type: path
+      timeout:
+        description: Seconds to wait for etcd.
+        type: int
+        default: 5
   state:
     description:
       - V(present) requests the pool and the addresses.
@@ -115,6 +151,19 @@ EXAMPLES = r"""
   delegate_to: localhost
   run_once: true
   register: fleet
+
+- name: The same pool in etcd, shared by several controllers
+  cnm.fabric.cnm_ipam_pool:
+    space: fleet
+    pool: overlay1
+    addresses:
+      - owner: web
+    backend: etcd
+    backend_options:
+      endpoints: [https://etcd1.example.org:2379, https://etcd2.example.org:2379]
+      ca_cert: /etc/cnm/etcd-ca.pem
+  delegate_to: localhost
+  run_once: true
 
 - name: Release one address
   cnm.fabric.cnm_ipam_pool:
@@ -150,6 +199,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cnm.fabric.plugins.module_utils import runner, spec
 from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, diff, run_module
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError
+from ansible_collections.cnm.fabric.plugins.module_utils.ipam import etcd
 
 ARGUMENT_SPEC = dict(
     space=dict(type="str", default="local"),
@@ -168,23 +219,55 @@ ARGUMENT_SPEC = dict(
     )),
     exclusive=dict(type="bool", default=False),
     state=dict(type="str", choices=["present", "absent"], default="present"),
+    backend=dict(type="str", choices=["file", "etcd"], default="file"),
+    backend_options=dict(type="dict", options=dict(
+        endpoints=dict(type="list", elements="str"),
+        prefix=dict(type="str", default="/cnm"),
+        ca_cert=dict(type="path"),
+        cert=dict(type="path"),
+        key=dict(type="path", no_log=False),
+        timeout=dict(type="int", default=5),
+    )),
     state_dir=STATE_DIR_SPEC,
 )
 
 
+ATTEMPTS = 20
+
+
+def _facts(ipam, name):
+    pool = ipam.pools().get(name) if name else None
+    return dict(runner.pool_facts(name, pool), addresses=dict(pool["addresses"])) if pool else {}
+
+
 def converge(module):
     want = spec.pool_spec(module.params)
-    with runner.Run(module.params["state_dir"], module.check_mode) as run:
-        before = {}
-        if want.request is not None:
-            current = run.ipam(want.space).pools().get(want.request.name)
-            if current:
-                before = dict(runner.pool_facts(want.request.name, current),
-                              addresses=dict(current["addresses"]))
-        pool, addresses = runner.ipam_converge(run, want)
-        after = dict(pool, addresses=addresses) if pool else {}
-        changed = run.finish(firewall_sync=False)
-        result = dict(changed=changed, pool=pool, addresses=addresses, changes=run.log)
+    name = want.request.name if want.request else None
+    if want.backend == "file":
+        with runner.Run(module.params["state_dir"], module.check_mode) as run:
+            ipam = run.ipam(want.space)
+            before = _facts(ipam, name)
+            pool, addresses = runner.ipam_converge(run, want, ipam)
+            changed = run.finish(firewall_sync=False)
+    else:
+        options = dict(want.backend_options)
+        client = etcd.connect(options)
+        for dummy in range(ATTEMPTS):
+            ipam = etcd.EtcdBackend(client, want.space, options.get("prefix") or "/cnm")
+            before = _facts(ipam, name)
+            pool, addresses = runner.ipam_converge(None, want, ipam)
+            changed = ipam.changed()
+            if module.check_mode:
+                break
+            try:
+                ipam.commit()
+                break
+            except etcd.Conflict:
+                continue  # another controller committed first: plan again on its data
+        else:
+            raise CnmError("%d commits in a row lost to other writers; try again" % ATTEMPTS, "backend")
+    after = dict(pool, addresses=addresses) if pool else {}
+    result = dict(changed=changed, pool=pool, addresses=addresses, changes=[])
     result.update(diff(module, before, after))
     return result
 

@@ -327,3 +327,29 @@ def test_bulk_endpoints_exclusive_and_noop(host):
     assert host.ok("cnm_info")["endpoints"] == {} and host.ok("cnm_info")["drift"] == []
     bad = host.run("cnm_endpoint", network="farm", endpoints=[{"name": "a"}, {"name": "b", "ipv4_address": "1.2.3.4"}])
     assert bad["failed"] and bad["option"] == "endpoints[1].ipv4_address"
+
+
+def test_prune_collects_what_belongs_to_nothing(host):
+    host.converge("cnm_network", name="pets", subnet="10.99.0.0/24")
+    a, b = host.sb("a"), host.sb("b")
+    host.converge("cnm_endpoint", network="pets", endpoints=[{"name": "a", "sandbox": a}, {"name": "b", "sandbox": b}])
+    host.sh(["ip", "link", "add", "cnmvorphan", "type", "veth", "peer", "name", "xpeer"])
+    host.converge("cnm_ipam_pool", pool="pets", addresses=[{"owner": "ghost"}])
+    before = host.snapshot()
+    plan = host.ok("cnm_prune", check=True, diff=True)
+    assert plan["removed"] == {"endpoints": [], "links": ["cnmvorphan"], "sandboxes": [], "addresses": ["pets/ghost"]}
+    assert plan["diff"]["before"] == plan["removed"]
+    assert host.snapshot() == before, "check mode removes nothing"
+    host.converge("cnm_prune")
+    assert "cnmvorphan" not in host.links() and "xpeer" not in host.links()
+    assert host.ping(a, "b"), "what records own is untouched"
+    # A network record lost by hand: its endpoints belong to nothing any more.
+    path = os.path.join(host.state_dir, "networks.json")
+    with open(path) as f:
+        nets = json.load(f)
+    with open(path, "w") as f:
+        json.dump({k: v for k, v in nets.items() if k != "pets"}, f)
+    gone = host.converge("cnm_prune")
+    assert gone["removed"]["endpoints"] == ["pets/a", "pets/b"]
+    assert sorted(gone["removed"]["sandboxes"]) == sorted([a, b])
+    assert not os.path.exists("/run/netns/" + a) and not [lk for lk in host.links() if lk.startswith("cnmv")]

@@ -100,8 +100,18 @@ def _reserved(pool, subnet):
     return res
 
 
-def request_address(pool, owner, address=None, option="ipv4_address"):
-    """Return (address, changed): the owner's address, allocating or moving it as asked."""
+def used_set(pool):
+    """The held addresses as integers; a caller allocating many may keep it between calls."""
+    return set(int(ipaddress.ip_address(a)) for a in pool.get("addresses", {}).values())
+
+
+def request_address(pool, owner, address=None, option="ipv4_address", used=None):
+    """Return (address, changed): the owner's address, allocating or moving it as asked.
+
+    ``used`` is ``used_set(pool)``, kept up to date here, for callers making many requests.
+    """
+    if used is None:
+        used = used_set(pool)
     held = pool.setdefault("addresses", {})
     current = held.get(owner)
     subnet = ipaddress.ip_network(pool["subnet"])
@@ -114,25 +124,29 @@ def request_address(pool, owner, address=None, option="ipv4_address"):
         if int(addr) in _reserved(pool, subnet):
             raise IpamError("%s is reserved in %s (network, broadcast, gateway or auxiliary)"
                             % (address, subnet), option)
-        for other, value in held.items():
-            if value == address and other != owner:
-                raise IpamError("%s is already held by %r" % (address, other), option)
+        if int(addr) in used:
+            other = next(o for o, value in held.items() if value == address)
+            raise IpamError("%s is already held by %r" % (address, other), option)
+        if current is not None:
+            used.discard(int(ipaddress.ip_address(current)))
         held[owner] = address
+        used.add(int(addr))
         return address, True
     if current is not None:
         return current, False
 
     rng = _net(pool.get("ip_range")) or subnet
     lo, hi = int(rng.network_address), int(rng.broadcast_address)
-    skip = _reserved(pool, subnet) | {int(ipaddress.ip_address(a)) for a in held.values()}
+    reserved = _reserved(pool, subnet)
     cursor = pool.get("cursor")
     start = int(ipaddress.ip_address(cursor)) + 1 if cursor else lo
     if not lo <= start <= hi:
         start = lo
     for candidate in _ring(start, lo, hi):
-        if candidate not in skip:
+        if candidate not in used and candidate not in reserved:
             text = str(ipaddress.ip_address(candidate))
             held[owner] = text
+            used.add(candidate)
             pool["cursor"] = text
             return text, True
     raise IpamError("no free address left in %s (%d in use); widen ip_range or release addresses"
@@ -145,5 +159,8 @@ def _ring(start, lo, hi):
     yield from range(lo, start)
 
 
-def release_address(pool, owner):
-    return pool.setdefault("addresses", {}).pop(owner, None) is not None
+def release_address(pool, owner, used=None):
+    address = pool.setdefault("addresses", {}).pop(owner, None)
+    if address is not None and used is not None:
+        used.discard(int(ipaddress.ip_address(address)))
+    return address is not None

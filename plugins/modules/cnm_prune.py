@@ -1,0 +1,78 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: cnm_prune
+short_description: Remove records and kernel objects that belong to nothing declared
+version_added: 0.1.0
+description:
+  - Garbage collection for what M(cnm.fabric.cnm_info) reports as drift and no declaration
+    will repair. It removes endpoint records whose network is gone (with their veth), links
+    named like the collection's (C(cnm-*), C(cnmv*)) that no record owns, records of sandboxes
+    no endpoint uses (and those namespaces, when the collection made them), and addresses in a
+    network's pool whose owner is no endpoint of that network.
+  - To purge endpoints that are recorded but no longer declared, use
+    M(cnm.fabric.cnm_endpoint) with O(cnm.fabric.cnm_endpoint#module:endpoints) and
+    O(cnm.fabric.cnm_endpoint#module:exclusive=true) instead; this module never removes
+    anything a record still owns.
+  - Check mode reports what would go.
+author:
+  - cnm.fabric maintainers (@cnm-fabric)
+options: {}
+extends_documentation_fragment:
+  - cnm.fabric.common
+  - cnm.fabric.common.attributes
+seealso:
+  - module: cnm.fabric.cnm_info
+  - module: cnm.fabric.cnm_endpoint
+"""
+
+EXAMPLES = r"""
+- name: See what would go
+  cnm.fabric.cnm_prune:
+  check_mode: true
+  register: leftovers
+
+- name: Collect the garbage
+  cnm.fabric.cnm_prune:
+"""
+
+RETURN = r"""
+removed:
+  description: What was removed (or would be, in check mode), by kind.
+  returned: always
+  type: dict
+  sample: {endpoints: [], links: [cnmv3f1c2d9a0b7], sandboxes: [], addresses: [pets/old]}
+changes:
+  description: The kernel changes, in order.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.cnm.fabric.plugins.module_utils import runner
+from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, diff, run_module
+
+
+def collect(module):
+    with runner.Run(module.params["state_dir"], module.check_mode) as run:
+        removed = runner.prune(run)
+        changed = run.finish()
+        result = dict(changed=changed, removed=removed, changes=run.log)
+    result.update(diff(module, removed, dict((k, []) for k in removed)))
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(state_dir=STATE_DIR_SPEC), supports_check_mode=True)
+    run_module(module, collect)
+
+
+if __name__ == "__main__":
+    main()
