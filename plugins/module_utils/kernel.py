@@ -21,7 +21,6 @@ address links by name through a small index cache, never by re-dumping.
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import ctypes
 import errno
 import os
@@ -314,6 +313,7 @@ class Kernel(object):
         self._home = None
         self._doomed = set()  # namespaces with links marked for one batched deletion
         self._busy = None
+        self._exists = {}
         self._group = 0x40000000 | random.getrandbits(24)
 
     # -- sockets and views ----------------------------------------------------------
@@ -364,14 +364,15 @@ class Kernel(object):
             os.close(self._home)
             self._home = None
 
-    @staticmethod
-    def netns_exists(ns):
+    def netns_exists(self, ns):
         """A named sandbox exists once its file is a mount point (a run killed between
         creating the file and mounting the namespace on it leaves a plain file)."""
         if ns is None:
             return True
-        path = netns_path(ns)
-        return os.path.ismount(path) if not ns.startswith("/") else os.path.exists(path)
+        if ns not in self._exists:
+            path = netns_path(ns)
+            self._exists[ns] = os.path.ismount(path) if not ns.startswith("/") else os.path.exists(path)
+        return self._exists[ns]
 
     def view(self, ns=None):
         """The namespace as it was when first observed in this run (None if it does not exist)."""
@@ -386,28 +387,6 @@ class Kernel(object):
             self._views[ns] = view
             self._index[ns] = dict((lk.name, lk.index) for lk in view.links.values())
         return self._views[ns]
-
-    def prefetch(self, keys, workers=4):
-        """Read many namespaces at once: the dumps wait on the kernel, not on Python, so a
-        few threads (each entering a namespace with setns, which is per thread) overlap them."""
-        todo = [k for k in set(keys) if k is not None and k not in self._views and self.netns_exists(k)]
-        if len(todo) < 2 * workers:
-            return
-        if self._home is None:
-            self._home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-
-        def read(ns):
-            try:
-                with self._socket(ns) as sock:
-                    return ns, read_namespace(sock)
-            except OSError:
-                return ns, None  # left to view(), which reports it
-
-        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-            for ns, view in pool.map(read, todo):
-                if view is not None:
-                    self._views[ns] = view
-                    self._index[ns] = dict((lk.name, lk.index) for lk in view.links.values())
 
     def netns_busy(self, ns):
         """Whether a process lives in sandbox ``ns`` (one scan of /proc per run)."""
@@ -468,6 +447,7 @@ class Kernel(object):
                 os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444))
             except FileExistsError:
                 if os.path.ismount(path):
+                    self._exists[ns] = True
                     return
             if self._home is None:
                 self._home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
@@ -479,6 +459,7 @@ class Kernel(object):
                 self._leave()
         except OSError as e:
             raise KernelError("cannot create sandbox %s: %s" % (ns, e), "sandbox")
+        self._exists[ns] = True
         self.link_set("lo", ns, state="up")
 
     def netns_del(self, ns):
@@ -487,6 +468,7 @@ class Kernel(object):
             nl.close()
         self._doomed.discard(ns)
         self._index.pop(ns, None)
+        self._exists[ns] = False
         path = netns_path(ns).encode()
         if _libc().umount2(path, MNT_DETACH) != 0 and ctypes.get_errno() not in (errno.EINVAL, errno.ENOENT):
             raise KernelError("cannot unmount sandbox %s: %s" % (ns, os.strerror(ctypes.get_errno())), "sandbox")

@@ -334,8 +334,6 @@ def endpoints_converge(run, specs, state, exclusive, networks=(), bulk=True):
     that are not listed are removed. Returns the records of the listed endpoints.
     In ``bulk``, errors name the item: ``endpoints[3].ipv4_address``.
     """
-    if state == "present":
-        run.kernel.prefetch(spec.sandbox_key for spec in specs)
     records = []
     for i, spec in enumerate(specs):
         try:

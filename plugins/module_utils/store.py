@@ -74,18 +74,17 @@ class Store(object):
             except OSError as e:
                 raise StoreError("cannot read %s: %s" % (path, e), "state_dir")
             if text is None:
-                data = copy.deepcopy(empty) if empty is not None else {}
-            else:
-                try:
-                    data = json.loads(text)
-                    if not isinstance(data, dict):
-                        raise ValueError("not a JSON object")
-                except ValueError as e:
-                    raise StoreError(
-                        "%s is damaged (%s). It was left as it is: restore it from a backup, or "
-                        "move it aside and run cnm.fabric.cnm_info to see what the kernel still "
-                        "has before converging again" % (path, e), "state_dir")
-            self._loaded[name] = copy.deepcopy(data)
+                text = json.dumps(empty if empty is not None else {})
+            try:
+                data = json.loads(text)
+                if not isinstance(data, dict):
+                    raise ValueError("not a JSON object")
+            except ValueError as e:
+                raise StoreError(
+                    "%s is damaged (%s). It was left as it is: restore it from a backup, or "
+                    "move it aside and run cnm.fabric.cnm_info to see what the kernel still "
+                    "has before converging again" % (path, e), "state_dir")
+            self._loaded[name] = json.loads(text)  # a private copy, parsed again: cheaper than deepcopy
             self._data[name] = data
         return self._data[name]
 
