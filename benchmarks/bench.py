@@ -281,7 +281,7 @@ def svg(results, path):
                  ("N=%s no-op rerun" % n, r["noop_s"], "#7b3"),
                  ("N=%s teardown, iproute2" % n, r["floor_teardown_s"], "#999"),
                  ("N=%s teardown, cnm.fabric" % n, r["teardown_s"], "#27a")]
-    top = max(v for _, v, _ in rows) or 1
+    top = max(row[1] for row in rows) or 1
     height = 22 * len(rows) + 40
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="720" height="%d" font-family="sans-serif" '
              'font-size="12"><text x="10" y="18" font-weight="bold">seconds (lower is better)</text>' % height]

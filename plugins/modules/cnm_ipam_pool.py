@@ -90,7 +90,7 @@ options:
       - V(etcd) - one key in an etcd cluster, committed with a compare-and-swap transaction, so
         that several controllers can allocate from one space; a call that loses the race is
         planned again on fresh data. Needs the Python library C(etcd3gw) where the module runs.
-      - The C(local) space always stays in O(state_dir): it belongs to the host's networks.
+      - The C(local) space always stays in O(state_dir), as it belongs to the host's networks.
     type: str
     choices: [file, etcd]
     default: file

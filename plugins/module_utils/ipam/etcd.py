@@ -45,10 +45,10 @@ def connect(options):
     endpoints = options.get("endpoints") or ["http://127.0.0.1:2379"]
     errors = []
     for url in endpoints:
-        scheme, _, rest = url.partition("://")
+        scheme, dummy, rest = url.partition("://")
         if not rest:
             raise CnmError("%r is not a URL like http://127.0.0.1:2379" % url, "backend_options.endpoints")
-        host, _, port = rest.rstrip("/").rpartition(":")
+        host, dummy, port = rest.rstrip("/").rpartition(":")
         kwargs = dict(host=host.strip("[]"), port=int(port), protocol=scheme,
                       timeout=options.get("timeout") or 5)
         if options.get("ca_cert"):
