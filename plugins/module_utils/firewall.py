@@ -17,7 +17,7 @@ import shutil
 import subprocess
 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
-from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_write
+from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_write, read_text
 
 TABLES = (("inet", "cnm"), ("bridge", "cnm"))
 RULESET_FILE = "firewall.nft"
@@ -110,19 +110,11 @@ def tables_present():
     return all(_run(["list", "table", family, name])[0] == 0 for family, name in TABLES)
 
 
-def _read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return None
-
-
 def sync(state_dir, networks, endpoints, check_mode):
     """Make the kernel's cnm tables match the store; return True when something changed."""
     text = render(networks, endpoints)
     saved_path = os.path.join(state_dir, RULESET_FILE)
-    saved = _read(saved_path)
+    saved = read_text(saved_path)
     if not text:
         present = [t for t in TABLES if _run(["list", "table", t[0], t[1]])[0] == 0]
         if not present and saved is None:

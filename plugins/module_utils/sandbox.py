@@ -16,7 +16,7 @@ import shutil
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import StoreError
-from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_write
+from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_write, read_text
 
 ETC_NETNS = "/etc/netns"
 HOSTS_HEAD = (
@@ -77,20 +77,12 @@ def render_resolv(host_resolv):
     return "".join(out)
 
 
-def _read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return None
-
-
 def sync(state_dir, endpoints, sandboxes, keys, check_mode, host_resolv="/etc/resolv.conf"):
     """Bring the files of sandboxes ``keys`` up to date; return the paths that changed.
 
     A sandbox that no longer has a record loses its directory.
     """
-    resolv = render_resolv(_read(host_resolv) or "")
+    resolv = render_resolv(read_text(host_resolv) or "")
     index = hosts_index(endpoints)
     cache = {}
     changed = []
@@ -104,7 +96,7 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, host_resolv="/etc/re
             continue
         for name, text in (("hosts", render_hosts(endpoints, key, index, cache)), ("resolv.conf", resolv)):
             path = os.path.join(directory, name)
-            if _read(path) != text:
+            if read_text(path) != text:
                 changed.append(path)
                 if not check_mode:
                     try:

@@ -123,6 +123,15 @@ def _union(old, new):
     return out
 
 
+def read_text(path):
+    """A file's text, or None when it cannot be read."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
 def atomic_write(path, text, mode=0o600, durable=True):
     """Replace ``path`` whole (readers never see half a file); ``durable`` also fsyncs it
     and its directory, for records. Files rendered again from records on every run do
