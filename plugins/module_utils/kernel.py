@@ -63,12 +63,6 @@ class NsView:
     def link(self, name):
         return self.links.get(name)
 
-    def name_of(self, index):
-        for link in self.links.values():
-            if link.index == index:
-                return link.name
-        return None
-
 
 CLONE_NEWNET = 0x40000000
 MS_REC, MS_BIND, MS_SHARED, MNT_DETACH = 16384, 4096, 1 << 20, 2

@@ -19,7 +19,6 @@ from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 DRIVERS = ("bridge", "host", "null")
 PROTOCOLS = ("tcp", "udp", "sctp")
 MTU_MIN, MTU_MAX = 68, 65535
-DEFAULT_STATE_DIR = "/var/lib/cnm"
 
 # dockerd's default-address-pools for the local scope: 31 pools in all.
 DEFAULT_LOCAL_POOLS = (
