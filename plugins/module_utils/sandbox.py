@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import shutil
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import StoreError
 from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_write, read_text
 
 ETC_NETNS = "/etc/netns"
+FILES = ("hosts", "resolv.conf")
 HOSTS_HEAD = (
     "# Written by cnm.fabric: endpoints of the networks this sandbox joins.\n"
     "127.0.0.1\tlocalhost\n"
@@ -77,6 +77,19 @@ def render_resolv(host_resolv):
     return "".join(out)
 
 
+def _remove(directory):
+    """The files this module writes, then the directory if nothing else is left in it."""
+    for name in FILES:
+        try:
+            os.unlink(os.path.join(directory, name))
+        except FileNotFoundError:
+            pass
+    try:
+        os.rmdir(directory)
+    except OSError:
+        pass  # someone else's files are in it: leave them
+
+
 def sync(state_dir, endpoints, sandboxes, keys, check_mode, host_resolv="/etc/resolv.conf"):
     """Bring the files of sandboxes ``keys`` up to date; return the paths that changed.
 
@@ -92,7 +105,7 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, host_resolv="/etc/re
             if os.path.isdir(directory):
                 changed.append(directory)
                 if not check_mode:
-                    shutil.rmtree(directory, ignore_errors=True)
+                    _remove(directory)
             continue
         for name, text in (("hosts", render_hosts(endpoints, key, index, cache)), ("resolv.conf", resolv)):
             path = os.path.join(directory, name)
