@@ -106,8 +106,17 @@ def _run(args, stdin=None):
     return proc.returncode, proc.stdout, proc.stderr
 
 
+def present_tables():
+    """The collection's tables the kernel has now, from one `nft list tables`."""
+    code, out, err = _run(["list", "tables"])
+    if code != 0:
+        raise KernelError("nft could not list the tables: %s" % err.strip())
+    listed = set(tuple(line.split()[1:3]) for line in out.splitlines() if line.startswith("table "))
+    return [t for t in TABLES if t in listed]
+
+
 def tables_present():
-    return all(_run(["list", "table", family, name])[0] == 0 for family, name in TABLES)
+    return len(present_tables()) == len(TABLES)
 
 
 def sync(state_dir, networks, endpoints, check_mode):
@@ -116,7 +125,7 @@ def sync(state_dir, networks, endpoints, check_mode):
     saved_path = os.path.join(state_dir, RULESET_FILE)
     saved = read_text(saved_path)
     if not text:
-        present = [t for t in TABLES if _run(["list", "table", t[0], t[1]])[0] == 0]
+        present = present_tables()
         if not present and saved is None:
             return False
         if not check_mode:

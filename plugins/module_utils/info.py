@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.cnm.fabric.plugins.module_utils import firewall, names, runner
+from ansible_collections.cnm.fabric.plugins.module_utils import firewall, runner
 
 
 def gather(run):
@@ -31,37 +31,34 @@ def gather(run):
         facts = runner.endpoint_facts(run, ep)
         ok = True
         if ep.get("host_interface"):
-            sb_view = run.sandbox_view(ep["sandbox"])
             if host.link(ep["host_interface"]) is None:
                 ok = False
                 drift.append({"kind": "endpoint", "name": key,
                               "problem": "veth %s is missing" % ep["host_interface"]})
-            elif sb_view is None or sb_view.link(ep["ifname"]) is None:
-                ok = False
-                drift.append({"kind": "endpoint", "name": key,
-                              "problem": "%s is missing in sandbox %s" % (ep["ifname"], ep["sandbox"])})
+            else:  # the sandbox is read only when the host end is there
+                sb_view = run.sandbox_view(ep["sandbox"])
+                if sb_view is None or sb_view.link(ep["ifname"]) is None:
+                    ok = False
+                    drift.append({"kind": "endpoint", "name": key,
+                                  "problem": "%s is missing in sandbox %s" % (ep["ifname"], ep["sandbox"])})
         facts["present"] = ok
         endpoints[key] = facts
     sandboxes = {}
     for key, sb in sorted(run.sandboxes.items()):
         present = kernel.netns_exists(key)
         sandboxes[key] = {"name": key, "created": bool(sb.get("created")), "present": present,
-                          "endpoints": sorted(k for k, e in run.endpoints.items() if e["sandbox"] == key)}
+                          "endpoints": sorted(run.members(key))}
         if not present:
             drift.append({"kind": "sandbox", "name": key, "problem": "network namespace is missing"})
-    owned = set(n.get("interface") for n in run.networks.values())
-    owned.update(e.get("host_interface") for e in run.endpoints.values())
-    for name in sorted(host.links):
-        if name.startswith((names.BRIDGE_PREFIX, names.VETH_PREFIX)) and name not in owned:
-            drift.append({"kind": "link", "name": name, "problem": "has the collection's naming and no record"})
+    for name in sorted(runner.orphan_links(run)):
+        drift.append({"kind": "link", "name": name, "problem": "has the collection's naming and no record"})
     pools = {}
     if os.path.isdir(run.state_dir):
         for fname in sorted(os.listdir(run.state_dir)):
             if fname.startswith("ipam-") and fname.endswith(".json"):
                 space = fname[len("ipam-"):-len(".json")]
-                pools[space] = dict(
-                    (name, dict(runner.pool_facts(name, pool), addresses=dict(pool["addresses"])))
-                    for name, pool in sorted(run.ipam(space).pools().items()))
+                pools[space] = dict((name, runner.pool_record(name, pool))
+                                    for name, pool in sorted(run.ipam(space).pools().items()))
     fw = None
     if run.networks:
         fw = {"present": firewall.tables_present(),

@@ -66,7 +66,6 @@ class NsView:
 
 CLONE_NEWNET = 0x40000000
 MS_REC, MS_BIND, MS_SHARED, MNT_DETACH = 16384, 4096, 1 << 20, 2
-ENODEV = errno.ENODEV
 MAX_SOCKETS = 256  # open netlink sockets, well under the usual limit of 1024 descriptors
 _LIBC = []
 
@@ -199,7 +198,7 @@ class Netlink(object):
                     if kind == NLMSG_ERROR:
                         code = struct.unpack_from("=i", data, offset + _NLMSGHDR.size)[0]
                         if code:
-                            raise NetlinkFailure(-code)
+                            raise OSError(-code, os.strerror(-code))
                         return None
                     return data, offset + _NLMSGHDR.size, offset + length
                 offset += (length + 3) & ~3
@@ -207,8 +206,8 @@ class Netlink(object):
     def link_index(self, name):
         try:
             data, start, _end = self.request(RTM_GETLINK, 0, _ifinfo() + _rta_str(IFLA_IFNAME, name))
-        except NetlinkFailure as e:
-            if e.code == ENODEV:
+        except OSError as e:
+            if e.errno == errno.ENODEV:
                 return None
             raise
         return struct.unpack_from("=BBHiII", data, start)[3]
@@ -247,12 +246,6 @@ class Netlink(object):
         body = struct.pack("=BBBBBBBBI", 2, 0, 0, 0, 254, 4, 0, 1, 0)  # static, universe, unicast
         body += _rta(5, socket.inet_aton(gateway)) + _rta_u32(4, oif)  # RTA_GATEWAY, RTA_OIF
         self.request(RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, body)
-
-
-class NetlinkFailure(OSError):
-    def __init__(self, code):
-        super().__init__(code, os.strerror(code))
-        self.code = code
 
 
 def veth_peer(ifname, netns_fd, mac, mtu):
@@ -400,9 +393,14 @@ class Kernel(object):
             return False
 
     def _do(self, ns, what, fn, *args, **kwargs):
+        """Run one netlink call; errors become KernelError, except the codes in ``ignore``
+        (the ones that mean the call's work is already done)."""
+        ignore = kwargs.pop("ignore", ())
         try:
             return fn(*args, **kwargs)
         except OSError as e:
+            if e.errno in ignore:
+                return None
             raise KernelError("%s in %s failed: %s" % (what, "the host" if ns is None else "sandbox %s" % ns,
                                                        e.strerror or e))
 
@@ -494,11 +492,7 @@ class Kernel(object):
         idx = self.index(name, ns)
         if idx is None:
             return
-        try:
-            self.nl(ns).link_del(idx)
-        except NetlinkFailure as e:
-            if e.code != ENODEV:
-                raise KernelError("deleting link %s in %s failed: %s" % (name, ns or "the host", e.strerror))
+        self._do(ns, "deleting link %s" % name, self.nl(ns).link_del, idx, ignore=(errno.ENODEV,))
         self._index.get(ns, {}).pop(name, None)
 
     def link_del_batch(self, name, ns=None):
@@ -514,12 +508,9 @@ class Kernel(object):
 
     def flush(self):
         for ns in sorted(self._doomed, key=str):
-            if self.netns_exists(ns):
-                try:
-                    self.nl(ns).link_del(0, group=self._group)
-                except NetlinkFailure as e:
-                    if e.code != ENODEV:  # gone already, with a namespace removed meanwhile
-                        raise KernelError("deleting links in %s failed: %s" % (ns or "the host", e.strerror))
+            if self.netns_exists(ns):  # ENODEV: gone already, with a namespace removed meanwhile
+                self._do(ns, "deleting links", self.nl(ns).link_del, 0, group=self._group,
+                         ignore=(errno.ENODEV,))
         self._doomed.clear()
 
     def link_set(self, name, ns=None, state=None, mtu=None, address=None):
@@ -547,33 +538,23 @@ class Kernel(object):
 
     def addr_add(self, name, cidr, ns=None):
         addr, plen = cidr.split("/")
-        try:
-            self.nl(ns).addr(True, self._must(name, ns), addr, int(plen))
-        except NetlinkFailure as e:
-            if e.code != errno.EEXIST:
-                raise KernelError("adding %s to %s in %s failed: %s" % (cidr, name, ns or "the host", e.strerror))
+        self._do(ns, "adding %s to %s" % (cidr, name), self.nl(ns).addr, True, self._must(name, ns), addr,
+                 int(plen), ignore=(errno.EEXIST,))
 
     def addr_del(self, name, cidr, ns=None):
         addr, plen = cidr.split("/")
         idx = self.index(name, ns)
         if idx is None:
             return
-        try:
-            self.nl(ns).addr(False, idx, addr, int(plen))
-        except NetlinkFailure as e:
-            if e.code != errno.EADDRNOTAVAIL:
-                raise KernelError("removing %s from %s in %s failed: %s" % (cidr, name, ns or "the host", e.strerror))
+        self._do(ns, "removing %s from %s" % (cidr, name), self.nl(ns).addr, False, idx, addr, int(plen),
+                 ignore=(errno.EADDRNOTAVAIL,))
 
     def default_route_set(self, gateway, name, ns=None):
         self._do(ns, "setting the default route via %s" % gateway, self.nl(ns).default_route,
                  gateway, self._must(name, ns))
 
     def default_route_del(self, ns=None):
-        try:
-            self.nl(ns).default_route()
-        except NetlinkFailure as e:
-            if e.code != errno.ESRCH:
-                raise KernelError("removing the default route in %s failed: %s" % (ns or "the host", e.strerror))
+        self._do(ns, "removing the default route", self.nl(ns).default_route, ignore=(errno.ESRCH,))
 
     # -- sysctls (of the namespace the module runs in) ------------------------------
 

@@ -78,7 +78,7 @@ class Run(object):
         self.pending.extend(changes)
 
     def sandbox_view(self, key):
-        return self.kernel.view(key) if key and self.kernel.netns_exists(key) else None
+        return self.kernel.view(key) if key else None
 
     def avoid_routes(self):
         """Host routes an automatic subnet must not overlap (ours excepted)."""
@@ -147,7 +147,6 @@ def network_present(run, spec):
                         "change the driver" % (spec.name, old["driver"]), "driver")
     drv = drivers.get(spec.driver)
     record = {"name": spec.name, "driver": spec.driver, "mtu": spec.mtu, "internal": spec.internal}
-    view = None
     if spec.driver == "bridge":
         view = run.kernel.view(None)
         eps = endpoints_of(run, spec.name)
@@ -169,11 +168,10 @@ def network_present(run, spec):
                 raise SpecError("network %r has endpoints; remove them before renaming its bridge "
                                 "from %s" % (spec.name, old["interface"]), "bridge.name")
             run.execute(drv.delete_network(old, view))
-            view = run.kernel.view(None)
         sysctls = dict((k, run.kernel.sysctl_get(k))
                        for k in (IP_FORWARD, route_localnet(b.interface)))
         run.execute(drv.create_network(record, view, sysctls))
-        if old and any(old.get(k) != record[k] for k in ("mtu", "hairpin", "gateway", "subnet")):
+        if old and any(old.get(k) != record[k] for k in ("mtu", "hairpin", "gateway")):
             for ep in eps:  # endpoints follow the network's MTU, hairpin and gateway in place
                 run.execute(drv.join(record, ep, ep, run.kernel.view(None),
                                      run.sandbox_view(ep["sandbox"])))
@@ -300,15 +298,13 @@ def endpoint_remove(run, record):
     # the namespace removes its veth pairs too, in one kernel batch (as `ip netns del` does).
     goes_with_sandbox = run.sandboxes.get(sb, {}).get("created") and run.members(sb) == {
         names.endpoint_key(record["network"], record["name"])} and not run.kernel.netns_busy(sb)
-    if net is not None and goes_with_sandbox:
-        if net["driver"] == "bridge":
-            run.ipam().release_address(net["name"], record["name"])
-    elif net is not None:
-        drv = drivers.get(net["driver"])
-        host_view = run.kernel.view(None)
-        # The sandbox is looked into only when the host end is gone (its dump is the cost).
-        sb_view = run.sandbox_view(sb) if host_view.link(record.get("host_interface") or "") is None else None
-        changes += drv.leave(net, record, host_view, sb_view)
+    if net is not None:
+        if not goes_with_sandbox:
+            host_view = run.kernel.view(None)
+            # The sandbox is looked into only when the host end is gone (its dump is the cost).
+            missing = host_view.link(record.get("host_interface") or "") is None
+            changes += drivers.get(net["driver"]).leave(net, record, host_view,
+                                                        run.sandbox_view(sb) if missing else None)
         if net["driver"] == "bridge":
             run.ipam().release_address(net["name"], record["name"])
     run.del_endpoint(names.endpoint_key(record["network"], record["name"]))
@@ -404,6 +400,19 @@ def pool_facts(name, pool):
             "ip_range": pool.get("ip_range"), "aux_addresses": dict(pool.get("aux_addresses") or {})}
 
 
+def pool_record(name, pool):
+    """A pool's facts with the addresses it handed out, as cnm_info and diffs show it."""
+    return dict(pool_facts(name, pool), addresses=dict(pool["addresses"]))
+
+
+def orphan_links(run):
+    """Host links with the collection's naming that no record owns: {name: Link}."""
+    owned = set(n.get("interface") for n in run.networks.values())
+    owned.update(e.get("host_interface") for e in run.endpoints.values())
+    return dict((name, link) for name, link in run.kernel.view(None).links.items()
+                if name.startswith((names.BRIDGE_PREFIX, names.VETH_PREFIX)) and name not in owned)
+
+
 # --- garbage collection ---------------------------------------------------------------
 
 def prune(run):
@@ -425,13 +434,10 @@ def prune(run):
             run.execute(changes)
             run.del_endpoint(key)
             removed["endpoints"].append(key)
-    owned = set(n.get("interface") for n in run.networks.values())
-    owned.update(e.get("host_interface") for e in run.endpoints.values())
-    for name, link in sorted(run.kernel.view(None).links.items()):
-        if name.startswith((names.BRIDGE_PREFIX, names.VETH_PREFIX)) and name not in owned:
-            op = "link_del" if link.kind == "bridge" else "link_del_batch"
-            run.execute([plan.change("delete %s (no record owns it)" % name, op, name)])
-            removed["links"].append(name)
+    for name, link in sorted(orphan_links(run).items()):
+        op = "link_del" if link.kind == "bridge" else "link_del_batch"
+        run.execute([plan.change("delete %s (no record owns it)" % name, op, name)])
+        removed["links"].append(name)
     for sb in sorted(run.sandboxes):
         if not run.members(sb):
             if run.sandboxes[sb].get("created") and run.kernel.netns_exists(sb):

@@ -33,8 +33,9 @@ class Store(object):
     def __init__(self, state_dir, read_only=False):
         self.state_dir = state_dir
         self.read_only = read_only
-        self._loaded = {}
+        self._loaded = {}  # as read (until the final save): what dirty() and rollback() compare with
         self._data = {}
+        self._final = set()  # files whose write-ahead was already their final content
         self._lock_fd = None
 
     def path(self, name):
@@ -103,9 +104,14 @@ class Store(object):
             if self.read_only:
                 raise StoreError("internal: write in read-only mode", "state_dir")
             data = _union(self._loaded.get(name, {}), self._data[name]) if keep_removed else self._data[name]
-            atomic_write(self.path(name), json.dumps(data, indent=1, sort_keys=True) + "\n")
-            if not keep_removed:
-                self._loaded[name] = copy.deepcopy(self._data[name])
+            if name not in self._final:
+                atomic_write(self.path(name), json.dumps(data, indent=1, sort_keys=True) + "\n")
+            if keep_removed and data == self._data[name]:
+                self._final.add(name)  # nothing removed: the first write is already the last
+            elif not keep_removed:
+                self._loaded[name] = copy.deepcopy(data)
+        if not keep_removed:
+            self._final.clear()
 
     def rollback(self):
         """Write back what was read, for a run whose kernel changes were undone."""

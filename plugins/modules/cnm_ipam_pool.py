@@ -237,7 +237,7 @@ ATTEMPTS = 20
 
 def _facts(ipam, name):
     pool = ipam.pools().get(name) if name else None
-    return dict(runner.pool_facts(name, pool), addresses=dict(pool["addresses"])) if pool else {}
+    return runner.pool_record(name, pool) if pool else {}
 
 
 def converge(module):

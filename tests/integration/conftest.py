@@ -96,9 +96,8 @@ class Host(object):
                                          delete=False) as f:
             json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
         env = dict(os.environ, PYTHONPATH=COLLECTIONS)
-        enter = [] if outside else ["nsenter", "--net=/run/netns/" + self.ns]
         return subprocess.Popen(
-            enter + [sys.executable, "-m", MODULES + module, f.name],
+            ([] if outside else self.enter()) + [sys.executable, "-m", MODULES + module, f.name],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
     @staticmethod
@@ -127,10 +126,12 @@ class Host(object):
         assert second["changes"] == [], second
         return first
 
+    def enter(self, ns=None):
+        """The command prefix that runs in sandbox ``ns`` or, by default, in this host's namespace."""
+        return ["ip", "netns", "exec", ns] if ns else ["nsenter", "--net=/run/netns/" + self.ns]
+
     def sh(self, cmd, ns=None):
-        """Run in a sandbox (``ns``) or, by default, in this host's namespace."""
-        prefix = ["ip", "netns", "exec", ns] if ns else ["nsenter", "--net=/run/netns/" + self.ns]
-        return subprocess.run(prefix + cmd, capture_output=True, text=True, check=False)
+        return subprocess.run(self.enter(ns) + cmd, capture_output=True, text=True, check=False)
 
     def ping(self, ns, address):
         return self.sh(["ping", "-c", "1", "-W", "1", address], ns).returncode == 0
@@ -140,8 +141,7 @@ class Host(object):
 
         A TCP server whose reply is ``PEER`` answers with the address it saw the client at.
         """
-        prefix = ["ip", "netns", "exec", ns] if ns else ["nsenter", "--net=/run/netns/" + self.ns]
-        proc = subprocess.Popen(prefix + [sys.executable, "-c", SERVER, proto, str(port), reply],
+        proc = subprocess.Popen(self.enter(ns) + [sys.executable, "-c", SERVER, proto, str(port), reply],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._procs.append(proc)
         listen = "-ltn" if proto == "tcp" else "-lun"

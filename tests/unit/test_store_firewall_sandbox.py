@@ -91,3 +91,30 @@ def test_hosts_and_resolv():
     assert "10.3.0.2" not in hosts
     resolv = sandbox.render_resolv("nameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch example.org\n# c\noptions edns0\n")
     assert resolv.splitlines()[1:] == ["nameserver 10.0.0.2", "search example.org", "options edns0"]
+
+
+def test_two_phase_save_and_rollback(tmp_path):
+    d = str(tmp_path / "state")
+    with Store(d) as s:
+        s.get("endpoints").update({"n/a": {"x": 1}, "n/b": {"x": 2}})
+        s.save()
+    path = os.path.join(d, "endpoints.json")
+    with Store(d) as s:
+        records = s.get("endpoints")
+        del records["n/a"]
+        records["n/c"] = {"x": 3}
+        s.save(keep_removed=True)
+        assert sorted(json.load(open(path))) == ["n/a", "n/b", "n/c"], "removed only after the apply"
+        s.save()
+        assert sorted(json.load(open(path))) == ["n/b", "n/c"]
+    with Store(d) as s:
+        s.get("endpoints")["n/d"] = {"x": 4}
+        s.save(keep_removed=True)
+        inode = os.stat(path).st_ino
+        s.save()
+        assert os.stat(path).st_ino == inode, "nothing removed: no second write"
+    with Store(d) as s:
+        s.get("endpoints")["n/e"] = {"x": 5}
+        s.save(keep_removed=True)
+        s.rollback()
+    assert sorted(json.load(open(path))) == ["n/b", "n/c", "n/d"], "a failed apply leaves the records as read"
