@@ -17,6 +17,7 @@ import shutil
 import subprocess
 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import BRIDGED
 from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_write, read_text
 
 TABLES = (("inet", "cnm"), ("bridge", "cnm"))
@@ -32,7 +33,7 @@ def published(networks, endpoints):
     out = []
     for ep in sorted(endpoints.values(), key=lambda e: (e["network"], e["name"])):
         net = networks.get(ep["network"])
-        if not net or net["driver"] != "bridge" or net["internal"] or not ep.get("ipv4_address"):
+        if not net or net["driver"] not in BRIDGED or net["internal"] or not ep.get("ipv4_address"):
             continue
         for port in ep.get("publish") or []:
             port = dict(port)
@@ -42,8 +43,8 @@ def published(networks, endpoints):
 
 
 def render(networks, endpoints):
-    """The whole ruleset as nft text, or '' when no bridge network exists."""
-    bridges = [n for name, n in sorted(networks.items()) if n["driver"] == "bridge"]
+    """The whole ruleset as nft text, or '' when no bridge or overlay network exists."""
+    bridges = [n for name, n in sorted(networks.items()) if n["driver"] in BRIDGED]
     if not bridges:
         return ""
     raw, forward, dnat, post, icc = [], [], [], [], []

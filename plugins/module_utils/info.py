@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 
 from ansible_collections.cnm.fabric.plugins.module_utils import firewall, runner
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers import overlay
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import BRIDGED
 
 
 def gather(run):
@@ -17,12 +19,17 @@ def gather(run):
     networks = {}
     for name, net in sorted(run.networks.items()):
         facts = runner.public(net, runner.NETWORK_FIELDS)
-        if net["driver"] == "bridge":
+        if net["driver"] in BRIDGED:
             link = host.link(net["interface"])
             facts["present"] = link is not None and link.kind == "bridge"
             if not facts["present"]:
                 drift.append({"kind": "network", "name": name,
                               "problem": "bridge %s is missing" % net["interface"]})
+            if net["driver"] == "overlay":
+                problem = _overlay_drift(kernel, net)
+                if problem:
+                    facts["present"] = False
+                    drift.append({"kind": "network", "name": name, "problem": problem})
         else:
             facts["present"] = True
         networks[name] = facts
@@ -67,3 +74,15 @@ def gather(run):
             drift.append({"kind": "firewall", "name": "inet cnm", "problem": "the nftables tables are missing"})
     return {"networks": networks, "endpoints": endpoints, "sandboxes": sandboxes,
             "pools": pools, "firewall": fw, "drift": drift}
+
+
+def _overlay_drift(kernel, net):
+    """What is wrong with an overlay network's VXLAN device and its peers' entries, if anything."""
+    link = kernel.view(None).link(net["vxlan_interface"])
+    if link is None or link.kind != "vxlan":
+        return "VXLAN device %s is missing" % net["vxlan_interface"]
+    wrong = len(overlay.peer_changes(net, *kernel.neighbours(net["vxlan_interface"])))
+    if wrong:
+        return "%d forwarding or neighbour entries of %s differ from the recorded peers" % (
+            wrong, net["vxlan_interface"])
+    return None

@@ -40,6 +40,17 @@ def netns_path(key):
 
 
 @dataclass(frozen=True)
+class VxlanInfo:
+    """The settings of a VXLAN device that the overlay driver manages."""
+    vni: int
+    port: int
+    local: Optional[str]
+    underlay: Optional[int]  # ifindex of the underlay device
+    learning: bool
+    proxy: bool
+
+
+@dataclass(frozen=True)
 class Link:
     name: str
     index: int
@@ -49,6 +60,8 @@ class Link:
     mac: Optional[str]
     master: Optional[int]
     hairpin: Optional[bool] = None
+    vxlan: Optional[VxlanInfo] = None
+
 
 
 @dataclass
@@ -166,7 +179,7 @@ def _link_attrs(mtu=None, mac=None, master=None, group=None, ifname=None):
     if mtu is not None:
         out += _rta_u32(IFLA_MTU, mtu)
     if mac is not None:
-        out += _rta(IFLA_ADDRESS, bytes(int(x, 16) for x in mac.split(":")))
+        out += _rta(IFLA_ADDRESS, _mac_bytes(mac))
     if master is not None:
         out += _rta_u32(IFLA_MASTER, master)
     if group is not None:
@@ -237,6 +250,26 @@ class Netlink(object):
         else:
             self.request(RTM_DELADDR, NLM_F_ACK, body)
 
+    def fdb(self, add, index, mac, vtep):
+        """A permanent forwarding entry MAC -> VTEP on a VXLAN device; the all-zero MAC
+        (flooding) may have many VTEPs, so it is appended, and others are replaced."""
+        body = _NDMSG.pack(AF_BRIDGE, 0, 0, index, NUD_PERMANENT | NUD_NOARP, NTF_SELF, 0)
+        body += _rta(NDA_LLADDR, _mac_bytes(mac)) + _rta(NDA_DST, socket.inet_aton(vtep))
+        if not add:
+            self.request(RTM_DELNEIGH, NLM_F_ACK, body)
+        else:
+            how = NLM_F_APPEND if mac == ZERO_MAC else NLM_F_REPLACE
+            self.request(RTM_NEWNEIGH, NLM_F_ACK | NLM_F_CREATE | how, body)
+
+    def neigh(self, add, index, ip, mac=None):
+        """A permanent ARP entry IP -> MAC (or its removal)."""
+        body = _NDMSG.pack(socket.AF_INET, 0, 0, index, NUD_PERMANENT, 0, 0) + _rta(NDA_DST, socket.inet_aton(ip))
+        if add:
+            body += _rta(NDA_LLADDR, _mac_bytes(mac))
+            self.request(RTM_NEWNEIGH, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, body)
+        else:
+            self.request(RTM_DELNEIGH, NLM_F_ACK, body)
+
     def default_route(self, gateway=None, oif=None):
         """Replace the main table's IPv4 default route (or delete it, without a gateway)."""
         if gateway is None:
@@ -254,24 +287,78 @@ def veth_peer(ifname, netns_fd, mac, mtu):
     return _rta(VETH_INFO_PEER | NLA_F_NESTED, peer)
 
 
+# IFLA_VXLAN_*: ID, LINK, LOCAL, LEARNING, PROXY, PORT (big-endian)
+VXLAN_ID, VXLAN_LINK, VXLAN_LOCAL, VXLAN_LEARNING, VXLAN_PROXY, VXLAN_PORT = 1, 3, 4, 7, 11, 15
+
+
+def vxlan_data(vni, port, local, underlay):
+    """IFLA_INFO_DATA of a VXLAN device with learning off and ARP answered locally (proxy)."""
+    return (_rta_u32(VXLAN_ID, vni) + _rta_u32(VXLAN_LINK, underlay) + _rta(VXLAN_LOCAL, socket.inet_aton(local))
+            + _rta(VXLAN_LEARNING, b"\0") + _rta(VXLAN_PROXY, b"\1") + _rta(VXLAN_PORT, struct.pack("!H", port)))
+
+
+def _vxlan_info(a):
+    port = a.get(VXLAN_PORT)
+    return VxlanInfo(vni=_u32(a.get(VXLAN_ID)), port=struct.unpack("!H", port[:2])[0] if port else None,
+                     local=_ipv4(a.get(VXLAN_LOCAL)), underlay=_u32(a.get(VXLAN_LINK)),
+                     learning=bool(a.get(VXLAN_LEARNING, b"\0")[0]), proxy=bool(a.get(VXLAN_PROXY, b"\0")[0]))
+
+
+# Neighbour messages (struct ndmsg) and their attributes.
+RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
+NDA_DST, NDA_LLADDR = 1, 2
+NTF_SELF = 0x02
+NUD_NOARP, NUD_PERMANENT = 0x40, 0x80
+NLM_F_APPEND = 0x800
+AF_BRIDGE = 7
+_NDMSG = struct.Struct("=BBHiHBB")
+ZERO_MAC = "00:00:00:00:00:00"
+
+
+def _mac(raw):
+    return ":".join("%02x" % b for b in raw[:6]) if raw is not None else None
+
+
+def _mac_bytes(mac):
+    return bytes(int(x, 16) for x in mac.split(":"))
+
+
+def read_neighbours(sock, index):
+    """The forwarding (MAC -> VTEP) and ARP (IP -> MAC) entries of device ``index``:
+    ``({(mac, vtep)}, {ip: mac})``, from one dump of each table."""
+    fdb, arp = set(), {}
+    for family, seq in ((AF_BRIDGE, 4), (socket.AF_INET, 5)):
+        for data, start, end in _dump(sock, RTM_GETNEIGH, _NDMSG.pack(family, 0, 0, 0, 0, 0, 0), seq):
+            _fam, _p1, _p2, ifindex, _state, _flags, _type = _NDMSG.unpack_from(data, start)
+            if ifindex != index:
+                continue
+            a = _attrs(data, start + _NDMSG.size, end)
+            if family == AF_BRIDGE and NDA_DST in a:  # the device's own (self) entries carry a VTEP
+                fdb.add((_mac(a.get(NDA_LLADDR)), _ipv4(a[NDA_DST])))
+            elif family == socket.AF_INET and NDA_LLADDR in a:
+                arp[_ipv4(a.get(NDA_DST))] = _mac(a[NDA_LLADDR])
+    return fdb, arp
+
+
 def read_namespace(sock):
     """Links, IPv4 addresses and main-table IPv4 routes of the socket's namespace, as an NsView."""
     links = {}
     for data, start, end in _dump(sock, RTM_GETLINK, struct.pack("=BBHiII", 0, 0, 0, 0, 0, 0), 1):
         _fam, _pad, _type, index, flags, _change = struct.unpack_from("=BBHiII", data, start)
         a = _attrs(data, start + 16, end)
-        kind, hairpin = None, None
+        kind, hairpin, vxlan = None, None, None
         if 18 in a:  # IFLA_LINKINFO
             info = _attrs(a[18], 0, len(a[18]))
             kind = _text(info.get(1))
+            if kind == "vxlan" and 2 in info:
+                vxlan = _vxlan_info(_attrs(info[2], 0, len(info[2])))
             if _text(info.get(4)) == "bridge" and 5 in info:  # slave kind, slave data
                 mode = _attrs(info[5], 0, len(info[5])).get(4)  # IFLA_BRPORT_MODE
                 hairpin = bool(mode[0]) if mode else None
-        mac = a.get(1)
         name = _text(a.get(3))
         links[name] = Link(name=name, index=index, kind=kind, mtu=_u32(a.get(4)), up=bool(flags & 1),
-                           mac=":".join("%02x" % b for b in mac) if mac else None,
-                           master=_u32(a.get(10)), hairpin=hairpin)
+                           mac=_mac(a.get(1)),
+                           master=_u32(a.get(10)), hairpin=hairpin, vxlan=vxlan)
     by_index = dict((lk.index, lk.name) for lk in links.values())
     addresses = {}
     for data, start, end in _dump(sock, RTM_GETADDR, struct.pack("=BBBBI", 2, 0, 0, 0, 0), 2):
@@ -533,6 +620,41 @@ class Kernel(object):
 
     def hairpin_set(self, name, on):
         self._do(None, "setting hairpin on %s" % name, self.nl(None).hairpin, self._must(name), on)
+
+    def vxlan_add(self, name, vni, port, local, underlay, mtu, master):
+        """A VXLAN device (learning off, ARP answered from its neighbour table), up on ``master``."""
+        self._do(None, "creating VXLAN device %s" % name, self.nl(None).link_add, name, "vxlan",
+                 data=vxlan_data(vni, port, local, self._must(underlay)), mtu=mtu, master=self._must(master))
+
+    def neighbours(self, name):
+        """``(fdb, arp)`` of host device ``name`` (see read_neighbours), or empty ones if it is absent."""
+        idx = self.index(name)
+        if idx is None:
+            return set(), {}
+        try:
+            return read_neighbours(self.nl(None).sock, idx)
+        except OSError as e:
+            raise KernelError("cannot read the neighbour entries of %s: %s" % (name, e))
+
+    def fdb_add(self, name, mac, vtep):
+        self._do(None, "adding %s -> %s to %s" % (mac, vtep, name), self.nl(None).fdb, True, self._must(name),
+                 mac, vtep, ignore=(errno.EEXIST,))
+
+    def fdb_del(self, name, mac, vtep):
+        idx = self.index(name)
+        if idx is not None:
+            self._do(None, "removing %s -> %s from %s" % (mac, vtep, name), self.nl(None).fdb, False, idx,
+                     mac, vtep, ignore=(errno.ENOENT,))
+
+    def neigh_set(self, name, ip, mac):
+        self._do(None, "adding %s -> %s to %s" % (ip, mac, name), self.nl(None).neigh, True, self._must(name),
+                 ip, mac)
+
+    def neigh_del(self, name, ip):
+        idx = self.index(name)
+        if idx is not None:
+            self._do(None, "removing %s from %s" % (ip, name), self.nl(None).neigh, False, idx, ip,
+                     ignore=(errno.ENOENT,))
 
     # -- addresses and routes -------------------------------------------------------
 

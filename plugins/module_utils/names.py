@@ -11,6 +11,7 @@ import re
 IFNAMSIZ = 15
 BRIDGE_PREFIX = "cnm-"
 VETH_PREFIX = "cnmv"
+VXLAN_PREFIX = "cnmx"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
@@ -29,6 +30,11 @@ def bridge_name(network):
 def veth_name(network, endpoint):
     """Host end of an endpoint's veth pair: stable, unique per (network, endpoint)."""
     return VETH_PREFIX + _digest(network + "/" + endpoint, IFNAMSIZ - len(VETH_PREFIX))
+
+
+def vxlan_name(network):
+    """The VXLAN device of an overlay network."""
+    return VXLAN_PREFIX + _digest(network, IFNAMSIZ - len(VXLAN_PREFIX))
 
 
 def endpoint_key(network, endpoint):

@@ -16,12 +16,14 @@ from ansible_collections.cnm.fabric.plugins.module_utils.drivers.bridge import I
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.ipam.file import FileBackend
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel import Kernel
-from ansible_collections.cnm.fabric.plugins.module_utils.spec import parse_address_pools
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import BRIDGED, VXLAN_OVERHEAD, check_in_subnet, \
+    parse_address, parse_address_pools
 from ansible_collections.cnm.fabric.plugins.module_utils.store import ENDPOINTS, NETWORKS, SANDBOXES, Store
 
 LOCAL_SPACE = "local"
 NETWORK_FIELDS = ("name", "driver", "subnet", "gateway", "ip_range", "mtu", "internal", "interface",
-                  "icc", "masquerade", "host_binding_ip", "hairpin")
+                  "icc", "masquerade", "host_binding_ip", "hairpin", "vni", "port", "local_ip",
+                  "underlay_interface", "vxlan_interface", "peers")
 ENDPOINT_FIELDS = ("name", "network", "sandbox", "ifname", "ipv4_address", "mac_address",
                    "default_route", "aliases", "publish", "host_interface")
 
@@ -100,7 +102,7 @@ class Run(object):
         keys = set(self.sandboxes_touched)
         keys.update(ep["sandbox"] for ep in self.endpoints.values()
                     if ep["network"] in self.networks_touched and ep["sandbox"] in self.sandboxes)
-        files = sandbox.sync(self.state_dir, self.endpoints, self.sandboxes, keys, self.check)
+        files = sandbox.sync(self.state_dir, self.endpoints, self.sandboxes, keys, self.check, self.networks)
         self.log.extend("write %s" % path for path in files)
         if firewall_sync and firewall.sync(self.state_dir, self.networks, self.endpoints, self.check):
             self.log.append("load the nftables tables inet cnm and bridge cnm")
@@ -147,7 +149,7 @@ def network_present(run, spec):
                         "change the driver" % (spec.name, old["driver"]), "driver")
     drv = drivers.get(spec.driver)
     record = {"name": spec.name, "driver": spec.driver, "mtu": spec.mtu, "internal": spec.internal}
-    if spec.driver == "bridge":
+    if spec.driver in BRIDGED:
         view = run.kernel.view(None)
         eps = endpoints_of(run, spec.name)
         ipam = run.ipam()
@@ -163,6 +165,8 @@ def network_present(run, spec):
         record.update(subnet=pool["subnet"], gateway=pool["gateway"], ip_range=pool["ip_range"],
                       interface=b.interface, icc=b.icc, masquerade=b.masquerade,
                       host_binding_ip=b.host_binding_ip, hairpin=b.hairpin)
+        if spec.driver == "overlay":
+            record.update(_overlay_fields(run, spec, view, old))
         if old and old["interface"] != b.interface:
             if eps:
                 raise SpecError("network %r has endpoints; remove them before renaming its bridge "
@@ -170,13 +174,54 @@ def network_present(run, spec):
             run.execute(drv.delete_network(old, view))
         sysctls = dict((k, run.kernel.sysctl_get(k))
                        for k in (IP_FORWARD, route_localnet(b.interface)))
-        run.execute(drv.create_network(record, view, sysctls))
+        if spec.driver == "overlay":
+            run.execute(drv.create_network(record, view, sysctls, run.kernel.neighbours(record["vxlan_interface"])))
+        else:
+            run.execute(drv.create_network(record, view, sysctls))
         if old and any(old.get(k) != record[k] for k in ("mtu", "hairpin", "gateway")):
             for ep in eps:  # endpoints follow the network's MTU, hairpin and gateway in place
                 run.execute(drv.join(record, ep, ep, run.kernel.view(None),
                                      run.sandbox_view(ep["sandbox"])))
     run.networks[spec.name] = record
     return record
+
+
+def _overlay_fields(run, spec, view, old):
+    """The overlay part of a network's record: VXLAN settings, MTU and the recorded peers."""
+    o = spec.overlay
+    for name, net in sorted(run.networks.items()):
+        if name != spec.name and net["driver"] == "overlay" and net["vni"] == o.vni:
+            raise SpecError("VNI %d is already used by network %r on this host" % (o.vni, name), "overlay.vni")
+    underlay, local_ip = _underlay(view, o)
+    limit = view.link(underlay).mtu - VXLAN_OVERHEAD
+    mtu = spec.mtu or limit
+    if mtu > limit:
+        raise SpecError("%d does not fit: the underlay %s has MTU %d and VXLAN takes %d bytes of it; use at "
+                        "most %d" % (mtu, underlay, limit + VXLAN_OVERHEAD, VXLAN_OVERHEAD, limit), "mtu")
+    return {"mtu": mtu, "vni": o.vni, "port": o.port, "local_ip": local_ip, "underlay_interface": underlay,
+            "vxlan_interface": names.vxlan_name(spec.name), "peers": (old or {}).get("peers") or {}}
+
+
+def _underlay(view, o):
+    """(underlay interface, local address): as given, else the interface of the default route."""
+    owner = dict((cidr.split("/")[0], name) for name, cidrs in view.addresses.items() for cidr in cidrs)
+    if o.local_ip and o.local_ip not in owner:
+        raise SpecError("%s is not an address of this host" % o.local_ip, "overlay.local_ip")
+    name = o.underlay_interface or owner.get(o.local_ip)
+    if name is None:
+        name = next((lk.name for lk in view.links.values() if lk.index == view.default_dev), None)
+        if name is None:
+            raise SpecError("this host has no default route to find its underlay by; give "
+                            "overlay.local_ip or overlay.underlay_interface", "overlay.local_ip")
+    if view.link(name) is None:
+        raise SpecError("no interface named %r on this host" % name, "overlay.underlay_interface")
+    if o.local_ip:
+        return name, o.local_ip
+    addresses = sorted(ipaddress.ip_interface(c).ip for c in view.addresses.get(name, ()))
+    if not addresses:
+        raise SpecError("%s has no IPv4 address to send VXLAN from; give overlay.local_ip" % name,
+                        "overlay.local_ip")
+    return name, str(addresses[0])
 
 
 def network_absent(run, spec):
@@ -190,7 +235,7 @@ def network_absent(run, spec):
     for ep in eps:
         endpoint_remove(run, ep)
     drv = drivers.get(old["driver"])
-    if old["driver"] == "bridge":
+    if old["driver"] in BRIDGED:
         run.execute(drv.delete_network(old, run.kernel.view(None)))
         run.ipam().release_pool(spec.name)
     del run.networks[spec.name]
@@ -270,7 +315,9 @@ def endpoint_present(run, spec):
             run.sandboxes[sb] = {"created": False}
         sb_view = run.sandbox_view(sb)
         run.sandboxes_touched.add(sb)
-    if net["driver"] == "bridge":
+    if net["driver"] in BRIDGED:
+        if net["driver"] == "overlay":
+            _check_overlay_address(net, spec, old)
         address = run.ipam().request_address(net["name"], spec.name, spec.ipv4_address)[0]
         _check_publish(run, spec, key)
         if spec.default_route is not None:
@@ -290,6 +337,19 @@ def endpoint_present(run, spec):
     return record
 
 
+def _check_overlay_address(net, spec, old):
+    """An overlay endpoint's address comes from the fleet pool, and no peer may hold it."""
+    if spec.ipv4_address is None and old is None:
+        raise SpecError("endpoints of overlay network %r take their address from the fleet pool: give "
+                        "ipv4_address (the cnm.fabric.overlay_network role allocates it)" % net["name"],
+                        "ipv4_address")
+    for vtep, remote in sorted((net.get("peers") or {}).items()):
+        for ep in remote:
+            if ep["ip"] == (spec.ipv4_address or old["ipv4_address"]) or ep["name"] == spec.name:
+                raise SpecError("%s (%s) is the remote endpoint %r behind VTEP %s"
+                                % (ep["ip"], spec.name, ep["name"], vtep), "ipv4_address")
+
+
 def endpoint_remove(run, record):
     net = run.networks.get(record["network"])
     sb = record["sandbox"]
@@ -305,7 +365,7 @@ def endpoint_remove(run, record):
             missing = host_view.link(record.get("host_interface") or "") is None
             changes += drivers.get(net["driver"]).leave(net, record, host_view,
                                                         run.sandbox_view(sb) if missing else None)
-        if net["driver"] == "bridge":
+        if net["driver"] in BRIDGED:
             run.ipam().release_address(net["name"], record["name"])
     run.del_endpoint(names.endpoint_key(record["network"], record["name"]))
     if sb in run.sandboxes and not run.members(sb):
@@ -408,9 +468,11 @@ def pool_record(name, pool):
 def orphan_links(run):
     """Host links with the collection's naming that no record owns: {name: Link}."""
     owned = set(n.get("interface") for n in run.networks.values())
+    owned.update(n.get("vxlan_interface") for n in run.networks.values())
     owned.update(e.get("host_interface") for e in run.endpoints.values())
     return dict((name, link) for name, link in run.kernel.view(None).links.items()
-                if name.startswith((names.BRIDGE_PREFIX, names.VETH_PREFIX)) and name not in owned)
+                if name.startswith((names.BRIDGE_PREFIX, names.VETH_PREFIX, names.VXLAN_PREFIX))
+                and name not in owned)
 
 
 # --- garbage collection ---------------------------------------------------------------
@@ -448,10 +510,62 @@ def prune(run):
     ipam = run.ipam()
     for name, net in sorted(run.networks.items()):
         pool = ipam.pools().get(name)
-        if net["driver"] != "bridge" or pool is None:
+        if net["driver"] not in BRIDGED or pool is None:
             continue
         for owner in sorted(pool["addresses"]):
             if names.endpoint_key(name, owner) not in run.endpoints:
                 ipam.release_address(name, owner)
                 removed["addresses"].append("%s/%s" % (name, owner))
     return removed
+
+
+# --- overlay peers ---------------------------------------------------------------------
+
+def peers_converge(run, spec):
+    """cnm_overlay_peer: record the peers, program their entries, rewrite the hosts files.
+
+    Returns the network's record (None for state: absent on a network that is gone).
+    """
+    net = run.networks.get(spec.network)
+    if net is None and spec.state == "absent":
+        return None
+    if net is None or net["driver"] != "overlay":
+        raise SpecError("no overlay network named %r on this host; create it first with "
+                        "cnm.fabric.cnm_network (driver: overlay)" % spec.network, "network")
+    peers = dict(net.get("peers") or {})
+    if spec.state == "absent":
+        for vtep in [p.vtep for p in spec.peers] if spec.peers is not None else list(peers):
+            peers.pop(vtep, None)
+    else:
+        if spec.exclusive:
+            peers = {}
+        locals_ = dict((ep["name"], ep["ipv4_address"]) for ep in endpoints_of(run, net["name"]))
+        subnet = ipaddress.ip_network(net["subnet"])
+        for i, peer in enumerate(spec.peers):
+            if peer.vtep == net["local_ip"]:
+                raise SpecError("%s is this host's own VTEP" % peer.vtep, "peers[%d].vtep" % i)
+            for j, ep in enumerate(peer.endpoints):
+                at = "peers[%d].endpoints[%d]" % (i, j)
+                check_in_subnet(parse_address(ep["ip"], at + ".ip"), subnet, at + ".ip")
+                if ep["ip"] == net["gateway"]:
+                    raise SpecError("%s is the gateway of network %r" % (ep["ip"], net["name"]), at + ".ip")
+                for name, address in sorted(locals_.items()):
+                    if address == ep["ip"] or name == ep["name"]:
+                        raise SpecError("%s (%s) is the local endpoint %r" % (ep["ip"], ep["name"], name),
+                                        at + ".ip")
+            peers[peer.vtep] = sorted((dict(ep) for ep in peer.endpoints),
+                                      key=lambda ep: ipaddress.ip_address(ep["ip"]))
+        seen = {}
+        for vtep, remote in sorted(peers.items()):
+            for ep in remote:
+                if seen.setdefault(ep["ip"], vtep) != vtep:
+                    raise SpecError("%s is behind two VTEPs, %s and %s (one of them recorded earlier): list "
+                                    "both peers, or set exclusive: true" % (ep["ip"], seen[ep["ip"]], vtep), "peers")
+    if run.kernel.index(net["vxlan_interface"]) is None:
+        raise CnmError("the VXLAN device %s of network %r is missing; run cnm.fabric.cnm_network to repair "
+                       "it" % (net["vxlan_interface"], net["name"]))
+    if peers != (net.get("peers") or {}):
+        net["peers"] = peers
+        run.networks_touched.add(net["name"])
+    run.execute(drivers.get("overlay").peer_changes(net, *run.kernel.neighbours(net["vxlan_interface"])))
+    return net

@@ -32,11 +32,12 @@ def files_dir(state_dir, key):
     return os.path.join(ETC_NETNS, key)
 
 
-def render_hosts(endpoints, key, index=None, cache=None):
-    """Every addressed endpoint of the networks that sandbox ``key`` joins.
+def render_hosts(endpoints, key, index=None, cache=None, networks=None):
+    """Every addressed endpoint of the networks that sandbox ``key`` joins, with the
+    remote endpoints of its overlay networks' peers.
 
     Sandboxes on the same networks share one text (``cache``, by set of networks)."""
-    blocks, joined = index or hosts_index(endpoints)
+    blocks, joined = index or hosts_index(endpoints, networks)
     nets = frozenset(joined.get(key, ()))
     if cache is not None and nets in cache:
         return cache[nets]
@@ -46,15 +47,23 @@ def render_hosts(endpoints, key, index=None, cache=None):
     return text
 
 
-def hosts_index(endpoints):
+def hosts_index(endpoints, networks=None):
     """Each network's hosts lines (in address order) and each sandbox's networks: O(endpoints)."""
     lines, joined = {}, {}
+
+    def add(network, name, address, aliases):
+        hostnames = [name] + [a for a in aliases or [] if a != name]
+        lines.setdefault(network, []).append(
+            (ipaddress.ip_address(address), "%s\t%s\n" % (address, " ".join(hostnames))))
+
     for ep in endpoints.values():
         joined.setdefault(ep["sandbox"], set()).add(ep["network"])
         if ep.get("ipv4_address"):
-            hostnames = [ep["name"]] + [a for a in ep.get("aliases") or [] if a != ep["name"]]
-            lines.setdefault(ep["network"], []).append(
-                (ipaddress.ip_address(ep["ipv4_address"]), "%s\t%s\n" % (ep["ipv4_address"], " ".join(hostnames))))
+            add(ep["network"], ep["name"], ep["ipv4_address"], ep.get("aliases"))
+    for name, net in (networks or {}).items():
+        for remote in (net.get("peers") or {}).values():
+            for ep in remote:
+                add(name, ep["name"], ep["ip"], ep.get("aliases"))
     blocks = dict((net, "".join(entry[1] for entry in sorted(items))) for net, items in lines.items())
     return blocks, joined
 
@@ -90,13 +99,13 @@ def _remove(directory):
         pass  # someone else's files are in it: leave them
 
 
-def sync(state_dir, endpoints, sandboxes, keys, check_mode, host_resolv="/etc/resolv.conf"):
+def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, host_resolv="/etc/resolv.conf"):
     """Bring the files of sandboxes ``keys`` up to date; return the paths that changed.
 
     A sandbox that no longer has a record loses its directory.
     """
     resolv = render_resolv(read_text(host_resolv) or "")
-    index = hosts_index(endpoints)
+    index = hosts_index(endpoints, networks)
     cache = {}
     changed = []
     for key in sorted(keys):

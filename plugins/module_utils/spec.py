@@ -16,9 +16,13 @@ from typing import Optional, Tuple
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 
-DRIVERS = ("bridge", "host", "null")
+DRIVERS = ("bridge", "overlay", "host", "null")
+BRIDGED = ("bridge", "overlay")  # drivers whose network is a Linux bridge with veth endpoints
 PROTOCOLS = ("tcp", "udp", "sctp")
 MTU_MIN, MTU_MAX = 68, 65535
+VNI_MAX = 16777215
+VXLAN_PORT = 4789
+VXLAN_OVERHEAD = 50  # outer Ethernet, IPv4, UDP and VXLAN headers
 
 # dockerd's default-address-pools for the local scope: 31 pools in all.
 DEFAULT_LOCAL_POOLS = (
@@ -209,15 +213,53 @@ class BridgeSpec:
 
 
 @dataclass(frozen=True)
+class OverlaySpec:
+    vni: int
+    port: int = VXLAN_PORT
+    local_ip: Optional[str] = None
+    underlay_interface: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class NetworkSpec:
     name: str
     driver: str
     state: str
     pool: Optional[PoolRequest]
-    mtu: int
+    mtu: Optional[int]  # None: the driver's default (1500, or the underlay's less VXLAN's overhead)
     internal: bool
     force: bool
     bridge: Optional[BridgeSpec] = None
+    overlay: Optional[OverlaySpec] = None
+
+
+def _int(value, option, low, high):
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise SpecError("%r is not a number" % (value,), option)
+    if not low <= number <= high:
+        raise SpecError("%d is out of range (%d to %d)" % (number, low, high), option)
+    return number
+
+
+def overlay_spec(params, state):
+    o = params.get("overlay") or {}
+    if o.get("vni") is None:
+        if state == "present":
+            raise SpecError("is required with driver: overlay (1 to %d, the same on every host)" % VNI_MAX,
+                            "overlay.vni")
+        return None
+    if params.get("subnet") is None and state == "present":
+        raise SpecError("is required with driver: overlay: every host must agree on it, so it comes "
+                        "from the fleet pool (cnm.fabric.cnm_ipam_pool with space: fleet)", "subnet")
+    underlay = o.get("underlay_interface")
+    if underlay is not None and not names.valid_ifname(underlay):
+        raise SpecError("%r is not a valid interface name" % underlay, "overlay.underlay_interface")
+    local = parse_address(o.get("local_ip"), "overlay.local_ip")
+    return OverlaySpec(vni=_int(o["vni"], "overlay.vni", 1, VNI_MAX),
+                       port=_int(o.get("port") or VXLAN_PORT, "overlay.port", 1, 65535),
+                       local_ip=str(local) if local else None, underlay_interface=underlay)
 
 
 def network_spec(params):
@@ -227,12 +269,16 @@ def network_spec(params):
         raise SpecError("%r is not a known driver; choose one of %s" % (driver, ", ".join(DRIVERS)),
                         "driver")
     mtu = params.get("mtu")
-    if mtu is None:
+    if mtu is None and driver != "overlay":
         mtu = 1500
-    if not MTU_MIN <= int(mtu) <= MTU_MAX:
-        raise SpecError("%s is out of range (%d to %d)" % (mtu, MTU_MIN, MTU_MAX), "mtu")
-    pool, bridge = None, None
-    if driver == "bridge":
+    if mtu is not None:
+        mtu = _int(mtu, "mtu", MTU_MIN, MTU_MAX)
+    pool, bridge, overlay = None, None, None
+    if driver == "overlay":
+        overlay = overlay_spec(params, params["state"])
+    elif params.get("overlay"):
+        raise SpecError("is only used with driver: overlay", "overlay")
+    if driver in BRIDGED:
         pool = check_pool_request(name, params.get("subnet"), params.get("gateway"),
                                   params.get("ip_range"), params.get("aux_addresses"))
         b = params.get("bridge") or {}
@@ -253,8 +299,8 @@ def network_spec(params):
         if params.get("internal"):
             raise SpecError("is not supported by the %s driver" % driver, "internal")
     return NetworkSpec(name=name, driver=driver, state=params["state"], pool=pool,
-                       mtu=int(mtu), internal=bool(params.get("internal")),
-                       force=bool(params.get("force")), bridge=bridge)
+                       mtu=mtu, internal=bool(params.get("internal")),
+                       force=bool(params.get("force")), bridge=bridge, overlay=overlay)
 
 
 # --- endpoints -----------------------------------------------------------------
@@ -272,13 +318,7 @@ class PortSpec:
 
 
 def _port(value, option):
-    try:
-        port = int(value)
-    except (TypeError, ValueError):
-        raise SpecError("%r is not a port number" % (value,), option)
-    if not 1 <= port <= 65535:
-        raise SpecError("%d is out of range (1 to 65535)" % port, option)
-    return port
+    return _int(value, option, 1, 65535)
 
 
 def parse_publish(items):
@@ -403,3 +443,60 @@ def check_hostname(value, option):
     if not ok:
         raise SpecError("%r is not a valid host name" % (value,), option)
     return text
+
+
+# --- overlay peers ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PeerSpec:
+    """A remote VTEP and the endpoints behind it, each as a record dict (name, ip, mac, aliases)."""
+    vtep: str
+    endpoints: tuple
+
+
+@dataclass(frozen=True)
+class PeersSpec:
+    network: str
+    peers: Optional[Tuple[PeerSpec, ...]]  # None: not given (with state: absent, every peer)
+    exclusive: bool
+    state: str
+
+
+def peers_spec(params):
+    network = check_name(params["network"], "network")
+    given = params.get("peers")
+    if given is None and params["state"] == "present":
+        raise SpecError("is required with state: present", "peers")
+    peers, vteps, ips, hostnames = [], {}, {}, {}
+    for i, item in enumerate(given or []):
+        where = "peers[%d]" % i
+        vtep = parse_address(item.get("vtep"), where + ".vtep")
+        if vtep is None:
+            raise SpecError("is required (the underlay address of the remote host)", where + ".vtep")
+        if str(vtep) in vteps:
+            raise SpecError("%s is listed twice (also peers[%d])" % (vtep, vteps[str(vtep)]), where + ".vtep")
+        vteps[str(vtep)] = i
+        endpoints = []
+        for j, ep in enumerate(item.get("endpoints") or []):
+            at = "%s.endpoints[%d]" % (where, j)
+            name = check_name(ep.get("name"), at + ".name")
+            ip = parse_address(ep.get("ip"), at + ".ip")
+            if ip is None:
+                raise SpecError("is required", at + ".ip")
+            if str(ip) in ips:
+                raise SpecError("%s is listed twice (also %s)" % (ip, ips[str(ip)]), at + ".ip")
+            ips[str(ip)] = at
+            aliases = [check_hostname(a, "%s.aliases[%d]" % (at, k)) for k, a in enumerate(ep.get("aliases") or [])]
+            for hostname in [name] + aliases:
+                if hostname in hostnames and hostnames[hostname] != str(ip):
+                    raise SpecError("%r names two addresses (%s and %s)" % (hostname, hostnames[hostname], ip),
+                                    at + ".name")
+                hostnames[hostname] = str(ip)
+            endpoints.append({"name": name, "ip": str(ip),
+                              "mac": parse_mac(ep.get("mac"), at + ".mac") or names.mac_from_ipv4(ip),
+                              "aliases": aliases})
+        peers.append(PeerSpec(vtep=str(vtep), endpoints=tuple(endpoints)))
+    if params.get("exclusive") and params["state"] == "absent":
+        raise SpecError("is only used with state: present", "exclusive")
+    return PeersSpec(network=network, peers=tuple(peers) if given is not None else None,
+                     exclusive=bool(params.get("exclusive")), state=params["state"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: cnm_network
-short_description: Manage container networks (bridge, host, null) on a Linux host
+short_description: Manage container networks (bridge, overlay, host, null) on a Linux host
 version_added: 0.1.0
 description:
   - Creates, updates and removes a network of Docker's Container Network Model without a
@@ -22,6 +22,18 @@ description:
     O(bridge.host_binding_ip), O(bridge.hairpin) or O(gateway) updates the network and its
     endpoints in place; nothing is deleted and recreated. The subnet and the bridge's name
     can be changed only while the network has no endpoints.
+  - An C(overlay) network spans hosts. On each host it is a bridge, as above, holding a VXLAN
+    device with learning off that answers ARP from its own table (proxy). Frames reach other
+    hosts only through the static entries M(cnm.fabric.cnm_overlay_peer) programs, so no
+    multicast is needed. The subnet is required and must be the same on every host: allocate
+    it once with M(cnm.fabric.cnm_ipam_pool) (O(cnm.fabric.cnm_ipam_pool#module:space=fleet)),
+    as the C(cnm.fabric.overlay_network) role does.
+  - "External access of an overlay network: every host's bridge carries the network's gateway
+    address, so a sandbox's default route leads to its own host, which masquerades the traffic
+    out of its own interfaces (a distributed gateway, in place of Docker's separate
+    C(docker_gwbridge)). ARP requests never cross the overlay, so hosts never see each other's
+    gateway. The host itself reaches only its own sandboxes by their overlay addresses: a
+    remote sandbox answers to its own host."
   - C(host) and C(null) networks are records only; endpoints on them use the host's stack
     or an isolated sandbox with only its loopback.
 author:
@@ -36,7 +48,7 @@ options:
     description:
       - The CNM driver that implements the network.
     type: str
-    choices: [bridge, host, "null"]
+    choices: [bridge, overlay, host, "null"]
     default: bridge
   state:
     description:
@@ -49,6 +61,7 @@ options:
       - IPv4 subnet in CIDR form, for example V(172.30.0.0/24).
       - When omitted, the next free subnet of the C(local) address space is taken, and kept
         on later runs.
+      - Required for O(driver=overlay).
     type: str
   gateway:
     description:
@@ -66,8 +79,9 @@ options:
   mtu:
     description:
       - MTU of the bridge and of every endpoint on it.
+      - Defaults to V(1500), or for O(driver=overlay) to the underlay interface's MTU less the
+        50 bytes of VXLAN's headers (V(1450) on a 1500 link). A larger overlay MTU is an error.
     type: int
-    default: 1500
   internal:
     description:
       - When true, no traffic is forwarded into or out of the network, and nothing is masqueraded
@@ -81,7 +95,7 @@ options:
     default: false
   bridge:
     description:
-      - Options of the C(bridge) driver.
+      - Options of the bridge of a C(bridge) or C(overlay) network.
     type: dict
     suboptions:
       name:
@@ -110,12 +124,40 @@ options:
             ports through the host.
         type: bool
         default: false
+  overlay:
+    description:
+      - Options of the C(overlay) driver.
+    type: dict
+    suboptions:
+      vni:
+        description:
+          - The VXLAN network identifier, 1 to 16777215, the same on every host. Two networks of
+            one host never share a VNI.
+          - Required with O(driver=overlay) and O(state=present).
+        type: int
+      port:
+        description:
+          - UDP port of the VXLAN traffic between hosts.
+        type: int
+        default: 4789
+      local_ip:
+        description:
+          - This host's address on the underlay, which other hosts name as its VTEP.
+          - Defaults to the first address of O(overlay.underlay_interface), or else of the
+            interface of the host's default route.
+        type: str
+      underlay_interface:
+        description:
+          - The interface VXLAN traffic leaves by. Defaults to the interface that holds
+            O(overlay.local_ip), or else to the interface of the default route.
+        type: str
 extends_documentation_fragment:
   - cnm.fabric.common
   - cnm.fabric.common.attributes
 seealso:
   - module: cnm.fabric.cnm_endpoint
   - module: cnm.fabric.cnm_ipam_pool
+  - module: cnm.fabric.cnm_overlay_peer
   - module: cnm.fabric.cnm_info
 """
 
@@ -140,6 +182,15 @@ EXAMPLES = r"""
     subnet: 172.31.0.0/24
     internal: true
 
+- name: One overlay network of a fleet, on this host (the subnet comes from the fleet pool)
+  cnm.fabric.cnm_network:
+    name: fabric
+    driver: overlay
+    subnet: 10.0.1.0/24
+    overlay:
+      vni: 4097
+      underlay_interface: eth1
+
 - name: Remove a network and every endpoint on it
   cnm.fabric.cnm_network:
     name: pets
@@ -149,7 +200,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 network:
-  description: The network as recorded; empty after O(state=absent).
+  description:
+    - The network as recorded; empty after O(state=absent).
+    - For an overlay network, C(vni), C(port), C(local_ip), C(underlay_interface),
+      C(vxlan_interface) and C(peers) (the remote endpoints by VTEP) are set as well.
   returned: always
   type: dict
   sample:
@@ -165,6 +219,12 @@ network:
     masquerade: true
     host_binding_ip: 0.0.0.0
     hairpin: false
+    vni: null
+    port: null
+    local_ip: null
+    underlay_interface: null
+    vxlan_interface: null
+    peers: null
 changes:
   description: What was changed, or would be in check mode, in order.
   returned: always
@@ -180,13 +240,13 @@ from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR
 
 ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),
-    driver=dict(type="str", choices=["bridge", "host", "null"], default="bridge"),
+    driver=dict(type="str", choices=["bridge", "overlay", "host", "null"], default="bridge"),
     state=dict(type="str", choices=["present", "absent"], default="present"),
     subnet=dict(type="str"),
     gateway=dict(type="str"),
     ip_range=dict(type="str"),
     aux_addresses=dict(type="dict"),
-    mtu=dict(type="int", default=1500),
+    mtu=dict(type="int"),
     internal=dict(type="bool", default=False),
     force=dict(type="bool", default=False),
     bridge=dict(type="dict", options=dict(
@@ -195,6 +255,12 @@ ARGUMENT_SPEC = dict(
         masquerade=dict(type="bool", default=True),
         host_binding_ip=dict(type="str", default="0.0.0.0"),
         hairpin=dict(type="bool", default=False),
+    )),
+    overlay=dict(type="dict", options=dict(
+        vni=dict(type="int"),
+        port=dict(type="int", default=4789),
+        local_ip=dict(type="str"),
+        underlay_interface=dict(type="str"),
     )),
     state_dir=STATE_DIR_SPEC,
 )

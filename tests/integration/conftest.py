@@ -206,3 +206,21 @@ def host(tmp_path):
         yield h
     finally:
         h.cleanup()
+
+
+@pytest.fixture
+def make_host(tmp_path):
+    """A factory of more hosts for one test (a fleet), each cleaned up like ``host``."""
+    made = []
+    tag = uuid.uuid4().hex[:5]
+
+    def make(name):
+        (tmp_path / name).mkdir()
+        made.append(Host("cnm%s%s" % (name, tag), str(tmp_path / name / "state")))
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        for h in made:
+            h.cleanup()

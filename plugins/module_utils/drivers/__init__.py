@@ -8,21 +8,22 @@ Each driver module provides:
 - ``ENDPOINT_OPTIONS``: the cnm_endpoint options it supports;
 - ``CREATES_SANDBOX``: whether an endpoint needs a network namespace of its own;
 - ``create_network(network, view, sysctls)``: Changes that make or update the network
-  (``network`` is the record as it should be, ``view`` the host's snapshot);
+  (``network`` is the record as it should be, ``view`` the host's snapshot); the overlay
+  driver also takes the VXLAN device's current neighbour entries;
 - ``delete_network(network, view)``: Changes that remove it;
 - ``join(network, endpoint, old, host_view, sandbox_view)``: Changes that make or update
   an endpoint and join it to its sandbox (``old``: its previous record, if any);
 - ``leave(network, endpoint, host_view, sandbox_view)``: Changes that remove it.
 
 All of them are pure: they read snapshots and return plan.Change records. A new
-driver (macvlan, ipvlan, overlay) is one new module and one line in DRIVERS.
+driver (macvlan, ipvlan) is one new module and one line in DRIVERS.
 """
 
 from __future__ import annotations
 
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers import bridge, host, null
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers import bridge, host, null, overlay
 
-DRIVERS = {"bridge": bridge, "host": host, "null": null}
+DRIVERS = {"bridge": bridge, "overlay": overlay, "host": host, "null": null}
 
 
 def get(name):

@@ -1,0 +1,177 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: cnm_overlay_peer
+short_description: Tell an overlay network on this host about the other hosts and their endpoints
+version_added: 0.1.0
+description:
+  - Programs the VXLAN device of an overlay network (see M(cnm.fabric.cnm_network)) with static
+    entries, as flannel and Calico do, with no multicast and no learning. Each remote host
+    (VTEP) gets a flood entry (the all-zero MAC address), used for broadcasts. Each remote
+    endpoint gets a permanent forwarding entry (its MAC address to its VTEP) and a permanent
+    neighbour entry (its IP address to its MAC address), from which the device answers ARP
+    itself.
+  - Adds the remote endpoints, by name and aliases, to the hosts files of this host's sandboxes
+    on the network, so a sandbox finds endpoints on other hosts by name.
+  - Reads the device's current entries once and changes only the difference. Entries on the
+    device that no recorded peer needs are removed; the device belongs to the collection.
+  - A peer is declared whole: listing a VTEP again replaces the endpoints recorded behind it.
+  - The C(cnm.fabric.overlay_peers) filter builds O(peers) for one host from the inventory.
+author:
+  - cnm.fabric maintainers (@cnm-fabric)
+options:
+  network:
+    description:
+      - Name of the overlay network on this host.
+    type: str
+    required: true
+  peers:
+    description:
+      - The remote hosts of the network, each with the endpoints behind it.
+      - Required with O(state=present). With O(state=absent), the listed VTEPs are removed,
+        or every peer when O(peers) is omitted.
+    type: list
+    elements: dict
+    suboptions:
+      vtep:
+        description:
+          - The remote host's underlay address (its O(cnm.fabric.cnm_network#module:overlay.local_ip)).
+        type: str
+        required: true
+      endpoints:
+        description:
+          - The endpoints of the network on that host.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          name:
+            description:
+              - The endpoint's name, written to the hosts files.
+            type: str
+            required: true
+          ip:
+            description:
+              - The endpoint's address in the network's subnet.
+            type: str
+            required: true
+          mac:
+            description:
+              - The endpoint's MAC address. Defaults to the one derived from O(peers[].endpoints[].ip)
+                (C(02:42) and the four octets), which is what M(cnm.fabric.cnm_endpoint) gives it.
+            type: str
+          aliases:
+            description:
+              - More host names of the endpoint.
+            type: list
+            elements: str
+            default: []
+  exclusive:
+    description:
+      - With O(state=present), remove the peers that are not listed (a host that left the fleet).
+    type: bool
+    default: false
+  state:
+    description:
+      - V(present) records the listed peers and programs their entries; V(absent) removes them.
+    type: str
+    choices: [present, absent]
+    default: present
+extends_documentation_fragment:
+  - cnm.fabric.common
+  - cnm.fabric.common.attributes
+seealso:
+  - module: cnm.fabric.cnm_network
+  - module: cnm.fabric.cnm_endpoint
+"""
+
+EXAMPLES = r"""
+- name: The two other hosts of the fabric network and what runs on them
+  cnm.fabric.cnm_overlay_peer:
+    network: fabric
+    exclusive: true
+    peers:
+      - vtep: 192.0.2.12
+        endpoints:
+          - {name: db, ip: 10.0.1.3, aliases: [postgres]}
+      - vtep: 192.0.2.13
+        endpoints: []
+
+- name: Built from the inventory (every host of the group fleet but this one)
+  cnm.fabric.cnm_overlay_peer:
+    network: fabric
+    exclusive: true
+    peers: "{{ hostvars | cnm.fabric.overlay_peers('fabric', groups['fleet'], inventory_hostname) }}"
+
+- name: Forget one host
+  cnm.fabric.cnm_overlay_peer:
+    network: fabric
+    state: absent
+    peers:
+      - vtep: 192.0.2.13
+"""
+
+RETURN = r"""
+peers:
+  description: The peers recorded for the network after the run, by VTEP; empty if the network is gone.
+  returned: always
+  type: dict
+  sample:
+    192.0.2.12:
+      - {name: db, ip: 10.0.1.3, mac: "02:42:0a:00:01:03", aliases: [postgres]}
+    192.0.2.13: []
+changes:
+  description: What was changed, or would be in check mode, in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["add 00:00:00:00:00:00 -> 192.0.2.12 to cnmx6b1e0c3e5f2", "add neighbour 10.0.1.3 -> 02:42:0a:00:01:03 to cnmx6b1e0c3e5f2"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.cnm.fabric.plugins.module_utils import runner, spec
+from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, diff, run_module
+
+ARGUMENT_SPEC = dict(
+    network=dict(type="str", required=True),
+    peers=dict(type="list", elements="dict", options=dict(
+        vtep=dict(type="str", required=True),
+        endpoints=dict(type="list", elements="dict", default=[], options=dict(
+            name=dict(type="str", required=True),
+            ip=dict(type="str", required=True),
+            mac=dict(type="str"),
+            aliases=dict(type="list", elements="str", default=[]),
+        )),
+    )),
+    exclusive=dict(type="bool", default=False),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    state_dir=STATE_DIR_SPEC,
+)
+
+
+def converge(module):
+    want = spec.peers_spec(module.params)
+    with runner.Run(module.params["state_dir"], module.check_mode) as run:
+        net = run.networks.get(want.network) or {}
+        before = dict(net.get("peers") or {})
+        record = runner.peers_converge(run, want)
+        after = dict((record or {}).get("peers") or {})
+        changed = run.finish(firewall_sync=False)
+    result = dict(changed=changed, peers=after, changes=run.log)
+    result.update(diff(module, before, after))
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    run_module(module, converge)
+
+
+if __name__ == "__main__":
+    main()

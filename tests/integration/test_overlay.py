@@ -1,0 +1,221 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Overlay networks between two hosts (two namespaces joined by an underlay link),
+checked with real packets: by name across hosts, VXLAN on the wire, NAT to the outside."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+SNIFF = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools", "vxlan_sniff.py")
+NET = dict(name="fab", driver="overlay", subnet="10.99.0.0/24", overlay={"vni": 4242})
+UNDERLAY = {"h1": "198.18.0.1", "h2": "198.18.0.2"}
+
+
+@pytest.fixture
+def pair(make_host):
+    """Two hosts on one underlay link; h1 finds its underlay by its default route."""
+    hosts = dict((n, make_host(n)) for n in UNDERLAY)
+    h1, h2 = hosts["h1"], hosts["h2"]
+    subprocess.run(["ip", "link", "add", "ul0", "netns", h1.ns, "type", "veth", "peer", "name", "ul0",
+                    "netns", h2.ns], check=True)
+    for name, h in hosts.items():
+        h.sh(["ip", "addr", "add", UNDERLAY[name] + "/24", "dev", "ul0"])
+        h.sh(["ip", "link", "set", "ul0", "up"])
+    h1.sh(["ip", "route", "add", "default", "via", UNDERLAY["h2"]])
+    return h1, h2
+
+
+def peers(*endpoints, vtep):
+    return [{"vtep": vtep, "endpoints": [dict(e) for e in endpoints]}]
+
+
+def sniffed(host, action, seconds=3):
+    """Run ``action`` while watching the host's underlay; return what the sniffer saw."""
+    proc = subprocess.Popen(host.enter() + [sys.executable, SNIFF, "ul0", str(seconds)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    result = action()
+    return result, json.loads(proc.communicate()[0])
+
+
+def test_overlay_across_hosts(pair):
+    h1, h2 = pair
+    web, db = h1.sb("web"), h2.sb("db")
+    before = h1.snapshot()
+    plan = h1.ok("cnm_network", check=True, **NET)
+    assert plan["changed"] and h1.snapshot() == before, "check mode must create nothing"
+    net1 = h1.converge("cnm_network", **NET)["network"]
+    net2 = h2.converge("cnm_network", overlay={"vni": 4242, "local_ip": UNDERLAY["h2"]},
+                       **dict((k, v) for k, v in NET.items() if k != "overlay"))["network"]
+    assert net1 == dict(plan["network"]), "check mode reports what a real run makes"
+    assert (net1["local_ip"], net1["underlay_interface"], net1["mtu"]) == (UNDERLAY["h1"], "ul0", 1450)
+    assert net2["local_ip"] == UNDERLAY["h2"] and net1["gateway"] == net2["gateway"] == "10.99.0.1"
+    vx = net1["vxlan_interface"]
+    details = h1.sh(["ip", "-d", "link", "show", vx]).stdout
+    for word in ("vxlan id 4242", "local 198.18.0.1", "dev ul0", "dstport 4789", "nolearning", "proxy",
+                 "mtu 1450", "master " + net1["interface"]):
+        assert word in details, (word, details)
+
+    h1.converge("cnm_endpoint", name="web", network="fab", sandbox=web, ipv4_address="10.99.0.2")
+    h2.converge("cnm_endpoint", name="db", network="fab", sandbox=db, ipv4_address="10.99.0.3",
+                aliases=["database"])
+    db_peer = peers({"name": "db", "ip": "10.99.0.3", "aliases": ["database"]}, vtep=UNDERLAY["h2"])
+    before = h1.snapshot()
+    fdb_before = h1.sh(["bridge", "fdb", "show", "dev", vx]).stdout
+    planned = h1.ok("cnm_overlay_peer", network="fab", peers=db_peer, check=True, diff=True)
+    assert planned["changed"] and len(planned["changes"]) == 4, planned
+    assert h1.snapshot() == before and h1.sh(["bridge", "fdb", "show", "dev", vx]).stdout == fdb_before
+    made = h1.converge("cnm_overlay_peer", network="fab", peers=db_peer, diff=True)
+    assert made["changes"] == planned["changes"]
+    assert made["diff"]["before"] == {} and made["peers"] == {UNDERLAY["h2"]: [
+        {"name": "db", "ip": "10.99.0.3", "mac": "02:42:0a:63:00:03", "aliases": ["database"]}]}
+    h2.converge("cnm_overlay_peer", network="fab", peers=peers({"name": "web", "ip": "10.99.0.2"},
+                                                                 vtep=UNDERLAY["h1"]))
+    fdb = h1.sh(["bridge", "fdb", "show", "dev", vx]).stdout
+    assert "00:00:00:00:00:00 dst 198.18.0.2 self permanent" in fdb
+    assert "02:42:0a:63:00:03 dst 198.18.0.2 self permanent" in fdb
+    assert "10.99.0.3 lladdr 02:42:0a:63:00:03 PERMANENT" in h1.sh(["ip", "neigh", "show", "dev", vx]).stdout
+    with open("/etc/netns/%s/hosts" % web) as f:
+        assert "10.99.0.3\tdb database\n" in f.read()
+
+    # web reaches db by name, across hosts, and the underlay carries it as VXLAN.
+    h2.serve(db, 7000, "PEER")
+    reply, seen = sniffed(h1, lambda: h1.fetch(web, "database", 7000))
+    assert reply == "10.99.0.2", "db sees web's own address: no NAT inside the overlay"
+    assert seen["vxlan"] > 0 and [4242, "10.99.0.2", "10.99.0.3", 6] in seen["inner"], seen
+    assert h1.ping(web, "db")
+
+    # The outside (here: the other host's underlay address) through web's own host, masqueraded.
+    h2.serve(None, 7001, "PEER")
+    assert h1.fetch(web, UNDERLAY["h2"], 7001) == UNDERLAY["h1"]
+
+    # Drift: an entry removed by hand is reported, and the next run puts it back.
+    assert h1.ok("cnm_info")["drift"] == []
+    h1.sh(["ip", "neigh", "del", "10.99.0.3", "dev", vx])
+    drift = h1.ok("cnm_info")["drift"]
+    assert drift == [{"kind": "network", "name": "fab", "problem": "1 forwarding or neighbour entries of %s "
+                      "differ from the recorded peers" % vx}], drift
+    assert h1.converge("cnm_overlay_peer", network="fab", peers=db_peer)["changes"] == [
+        "add neighbour 10.99.0.3 -> 02:42:0a:63:00:03 to %s" % vx]
+
+    # Drift: the VXLAN device is deleted behind our back; cnm_network makes it and its entries again.
+    h1.sh(["ip", "link", "del", vx])
+    assert "VXLAN device %s is missing" % vx in str(h1.ok("cnm_info")["drift"])
+    repaired = h1.converge("cnm_network", **NET)
+    assert any(c.startswith("create VXLAN") for c in repaired["changes"])
+    assert any(c.startswith("add neighbour 10.99.0.3") for c in repaired["changes"])
+    assert h1.fetch(web, "db", 7000) == "10.99.0.2"
+
+    # A host that left: exclusive drops its entries and its names.
+    gone = h1.converge("cnm_overlay_peer", network="fab", peers=[], exclusive=True)
+    assert gone["peers"] == {} and len(gone["changes"]) == 3 + 1, gone
+    assert h1.sh(["bridge", "fdb", "show", "dev", vx]).stdout.count("dst") == 0
+    with open("/etc/netns/%s/hosts" % web) as f:
+        assert "\tdb" not in f.read()
+    assert not h1.ping(web, "10.99.0.3")
+
+    # Teardown: endpoints, then the network and its VXLAN device.
+    h1.converge("cnm_endpoint", name="web", network="fab", state="absent")
+    h1.converge("cnm_network", name="fab", state="absent")
+    assert vx not in h1.links() and net1["interface"] not in h1.links()
+    h2.converge("cnm_network", name="fab", state="absent", force=True)
+    assert h2.links() == ["lo", "ul0"]
+
+
+def test_overlay_peer_absent_and_updates(pair):
+    h1, _h2 = pair
+    h1.converge("cnm_network", **NET)
+    vtep2, vtep3 = UNDERLAY["h2"], "198.18.0.3"
+    both = peers({"name": "a", "ip": "10.99.0.5"}, vtep=vtep2) + peers({"name": "b", "ip": "10.99.0.6"}, vtep=vtep3)
+    h1.converge("cnm_overlay_peer", network="fab", peers=both)
+    # An endpoint moved to the other host: its entry follows, nothing is doubled.
+    moved = peers(vtep=vtep2) + peers({"name": "b", "ip": "10.99.0.6"}, {"name": "a", "ip": "10.99.0.5"},
+                                      vtep=vtep3)
+    result = h1.converge("cnm_overlay_peer", network="fab", peers=moved)
+    assert result["changes"] == ["remove 02:42:0a:63:00:05 -> 198.18.0.2 from %s" % NET_VX(h1),
+                                 "add 02:42:0a:63:00:05 -> 198.18.0.3 to %s" % NET_VX(h1)], result
+    h1.converge("cnm_overlay_peer", network="fab", state="absent", peers=[{"vtep": vtep3}])
+    fdb = h1.sh(["bridge", "fdb", "show", "dev", NET_VX(h1)]).stdout
+    assert vtep3 not in fdb and "00:00:00:00:00:00 dst 198.18.0.2" in fdb
+    h1.converge("cnm_overlay_peer", network="fab", state="absent")
+    assert "dst" not in h1.sh(["bridge", "fdb", "show", "dev", NET_VX(h1)]).stdout
+    h1.converge("cnm_network", name="fab", state="absent")
+    assert h1.converge("cnm_overlay_peer", network="fab", state="absent")["peers"] == {}
+
+
+def NET_VX(host):  # pylint: disable=invalid-name
+    return host.ok("cnm_info")["networks"]["fab"]["vxlan_interface"]
+
+
+BAD = [
+    ("cnm_network", dict(NET, overlay={}), "overlay.vni", "is required"),
+    ("cnm_network", dict(NET, overlay={"vni": 0}), "overlay.vni", "out of range"),
+    ("cnm_network", dict(NET, overlay={"vni": 16777216}), "overlay.vni", "out of range"),
+    ("cnm_network", dict(NET, subnet=None), "subnet", "fleet pool"),
+    ("cnm_network", dict(NET, mtu=1451), "mtu", "use at most 1450"),
+    ("cnm_network", dict(NET, overlay={"vni": 7, "local_ip": "198.18.0.9"}), "overlay.local_ip",
+     "not an address of this host"),
+    ("cnm_network", dict(NET, overlay={"vni": 7, "underlay_interface": "nope0"}), "overlay.underlay_interface",
+     "no interface"),
+    ("cnm_network", dict(name="b", overlay={"vni": 7}), "overlay", "only used with driver: overlay"),
+    ("cnm_overlay_peer", dict(network="nope", peers=[]), "network", "no overlay network"),
+]
+
+
+@pytest.mark.parametrize("module,args,option,words", BAD, ids=[b[2] + ":" + b[3] for b in BAD])
+def test_overlay_bad_input_names_the_option(pair, module, args, option, words):
+    h1, _h2 = pair
+    os.makedirs(h1.state_dir)
+    open(os.path.join(h1.state_dir, ".lock"), "w").close()  # a run takes the lock before it judges the host
+    before = h1.snapshot()
+    result = h1.run(module, **args)
+    assert result.get("failed") and result.get("option") == option, result
+    assert words in result["msg"], result
+    assert h1.snapshot() == before, "a refused call changes nothing"
+
+
+BAD_ON_NETWORK = [
+    ("cnm_network", dict(NET, name="fab2", subnet="10.98.0.0/24"), "overlay.vni", "already used by network 'fab'"),
+    ("cnm_network", dict(NET, name="fab2", overlay={"vni": 9}), "subnet", "overlaps"),
+    ("cnm_endpoint", dict(name="x", network="fab", sandbox="x"), "ipv4_address", "fleet pool"),
+    ("cnm_endpoint", dict(name="x", network="fab", sandbox="x", ipv4_address="10.99.0.7"), "ipv4_address",
+     "remote endpoint 'far'"),
+    ("cnm_overlay_peer", dict(network="fab", peers=peers(vtep=UNDERLAY["h1"])), "peers[0].vtep", "own VTEP"),
+    ("cnm_overlay_peer", dict(network="fab", peers=peers({"name": "z", "ip": "10.1.0.5"}, vtep="198.18.0.7")),
+     "peers[0].endpoints[0].ip", "outside the subnet"),
+    ("cnm_overlay_peer", dict(network="fab", peers=peers({"name": "z", "ip": "10.99.0.1"}, vtep="198.18.0.7")),
+     "peers[0].endpoints[0].ip", "gateway"),
+    ("cnm_overlay_peer", dict(network="fab", peers=peers({"name": "z", "ip": "10.99.0.2"}, vtep="198.18.0.7")),
+     "peers[0].endpoints[0].ip", "local endpoint 'web'"),
+    ("cnm_overlay_peer", dict(network="fab", peers=peers({"name": "z", "ip": "10.99.0.7"}, vtep="198.18.0.7")),
+     "peers", "behind two VTEPs"),
+    ("cnm_overlay_peer", dict(network="fab", peers=peers(vtep="198.18.0.7") + peers(vtep="198.18.0.7")),
+     "peers[1].vtep", "listed twice"),
+    ("cnm_overlay_peer", dict(network="fab", peers=peers({"name": "z", "ip": "10.99.0.9", "mac": "01:00:5e:00:00:01"},
+                                                         vtep="198.18.0.7")),
+     "peers[0].endpoints[0].mac", "multicast"),
+    ("cnm_overlay_peer", dict(network="fab", state="absent", exclusive=True), "exclusive", "state: present"),
+]
+
+
+def test_overlay_bad_input_on_a_network_changes_nothing(pair):
+    h1, _h2 = pair
+    h1.converge("cnm_network", **NET)
+    h1.converge("cnm_endpoint", name="web", network="fab", sandbox=h1.sb("web"), ipv4_address="10.99.0.2")
+    h1.converge("cnm_overlay_peer", network="fab",
+                peers=peers({"name": "far", "ip": "10.99.0.7"}, vtep=UNDERLAY["h2"]))
+    before = h1.snapshot()
+    for module, args, option, words in BAD_ON_NETWORK:
+        if module == "cnm_endpoint":
+            args = dict(args, sandbox=h1.sb(args["sandbox"]))
+        result = h1.run(module, **args)
+        assert result.get("failed") and result.get("option") == option, (args, result)
+        assert words in result["msg"], (args, result)
+        assert h1.snapshot() == before, ("a refused call changes nothing", args)
