@@ -7,13 +7,18 @@ LINK := $(BUILD)/ansible_collections/cnm/fabric
 SANITY := $(BUILD)/sanity/ansible_collections/cnm/fabric
 APT_PACKAGES := nftables iproute2 iputils-ping procps util-linux python3-venv ca-certificates rsync etcd-server
 GET_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
-export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(BUILD)
+# community.docker (for its nsenter connection, used by molecule/netns_fleet), taken from
+# the `ansible` package on PyPI: Ansible Galaxy is not needed.
+ANSIBLE_PACKAGE := ansible==12.3.0
+DEPS := $(BUILD)/deps
+DOCKER_COLLECTION := $(DEPS)/ansible_collections/community/docker
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(BUILD):$(CURDIR)/$(DEPS)
 export ANSIBLE_FORCE_COLOR := 0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: deps demo demo-clean test pytest molecule sanity lint bench build build-check clean
 
-deps: $(VENV)/.deps $(LINK)
+deps: $(VENV)/.deps $(LINK) $(DOCKER_COLLECTION)
 
 $(VENV)/.deps: tests/requirements.txt
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -27,6 +32,14 @@ $(VENV)/.deps: tests/requirements.txt
 $(LINK):
 	mkdir -p $(dir $(LINK))
 	ln -sfn $(CURDIR) $(LINK)
+
+$(DOCKER_COLLECTION): $(VENV)/.deps
+	rm -rf $(DEPS) && mkdir -p $(DEPS)/wheel
+	$(BIN)/pip download -q --no-deps -d $(DEPS)/wheel "$(ANSIBLE_PACKAGE)"
+	$(BIN)/python -c "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); \
+	  z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith('ansible_collections/community/docker/')])" \
+	  $(DEPS)/wheel/*.whl $(DEPS)
+	rm -rf $(DEPS)/wheel
 
 ## The pets example on this machine: prints the page web serves on host port 8000.
 demo: deps
@@ -45,6 +58,7 @@ pytest: deps
 
 molecule: deps
 	$(BIN)/molecule test -s bridge
+	$(BIN)/molecule test -s netns_fleet
 
 sanity: deps
 	mkdir -p $(dir $(GET_PIP)) && cp tests/tools/get_pip.py $(GET_PIP)
@@ -70,7 +84,8 @@ build-check: deps
 	$(BIN)/ansible-galaxy collection build --output-path $(BUILD)/dist
 	export ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(BUILD)/installed; \
 	$(BIN)/ansible-galaxy collection install --offline -p $(BUILD)/installed $(BUILD)/dist/cnm-fabric-*.tar.gz && \
-	test "$$($(BIN)/ansible-doc -l cnm.fabric | grep -c '^cnm.fabric.cnm_')" = 5
+	test "$$($(BIN)/ansible-doc -l cnm.fabric | grep -c '^cnm.fabric.cnm_')" = 6 && \
+	test "$$($(BIN)/ansible-doc -t filter -l cnm.fabric | grep -c '^cnm.fabric.overlay_')" = 3
 
 clean:
 	rm -rf $(BUILD) tests/output *.tar.gz

@@ -153,8 +153,12 @@ class Host(object):
 
     def fetch(self, ns, host, port, proto="tcp", timeout=2):
         """What a client in ``ns`` (None: the host) reads from host:port, or 'ERROR ...'."""
-        out = self.sh([sys.executable, "-c", CLIENT, proto, host, str(port), str(timeout)], ns)
-        return out.stdout.strip()
+        return self.sh(self.client(host, port, proto, timeout), ns).stdout.strip()
+
+    @staticmethod
+    def client(host, port, proto="tcp", timeout=2):
+        """The command ``fetch`` runs."""
+        return [sys.executable, "-c", CLIENT, proto, host, str(port), str(timeout)]
 
     def links(self, ns=None):
         out = self.sh(["ip", "-o", "link", "show"], ns).stdout

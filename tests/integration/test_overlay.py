@@ -36,13 +36,10 @@ def peers(*endpoints, vtep):
     return [{"vtep": vtep, "endpoints": [dict(e) for e in endpoints]}]
 
 
-def sniffed(host, action, seconds=3):
-    """Run ``action`` while watching the host's underlay; return what the sniffer saw."""
-    proc = subprocess.Popen(host.enter() + [sys.executable, SNIFF, "ul0", str(seconds)],
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "ready"
-    result = action()
-    return result, json.loads(proc.communicate()[0])
+def sniffed(host, ns, *command):
+    """Run ``command`` in sandbox ``ns`` while watching the host's underlay: what the sniffer saw."""
+    out = host.sh([sys.executable, SNIFF, "ul0", "--"] + host.enter(ns) + list(command))
+    return json.loads(out.stdout)
 
 
 def test_overlay_across_hosts(pair):
@@ -87,8 +84,8 @@ def test_overlay_across_hosts(pair):
 
     # web reaches db by name, across hosts, and the underlay carries it as VXLAN.
     h2.serve(db, 7000, "PEER")
-    reply, seen = sniffed(h1, lambda: h1.fetch(web, "database", 7000))
-    assert reply == "10.99.0.2", "db sees web's own address: no NAT inside the overlay"
+    seen = sniffed(h1, web, *h1.client("database", 7000))
+    assert seen["output"] == "10.99.0.2", "db sees web's own address: no NAT inside the overlay"
     assert seen["vxlan"] > 0 and [4242, "10.99.0.2", "10.99.0.3", 6] in seen["inner"], seen
     assert h1.ping(web, "db")
 

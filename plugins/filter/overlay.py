@@ -1,0 +1,106 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters that turn the inventory into an overlay network's fleet-wide lists.
+
+Each host declares its endpoints in ``overlay_network_endpoints`` (items with ``name``,
+``network`` and optionally ``sandbox``, ``aliases``, ``ipv4_address``, ``mac_address``,
+``publish``, ``default_route``). The fleet's addresses, allocated once on the controller,
+are in ``overlay_network_addresses`` ({network: {endpoint: address}}), and each host's
+VTEP, once its network exists, in ``overlay_network_vteps`` ({network: address}). The
+variable names can be changed with keyword arguments.
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+ENDPOINTS_VAR = "overlay_network_endpoints"
+ADDRESSES_VAR = "overlay_network_addresses"
+VTEPS_VAR = "overlay_network_vteps"
+ENDPOINT_KEYS = ("name", "sandbox", "aliases", "ipv4_address", "mac_address", "publish", "default_route")
+
+
+def _vars(hostvars, host):
+    try:
+        return hostvars[host]
+    except KeyError:
+        raise AnsibleFilterError("cnm.fabric overlay filters: %r is not a host of the inventory" % (host,))
+
+
+def _declared(hostvars, network, host, endpoints_var):
+    items = _vars(hostvars, host).get(endpoints_var) or []
+    if not isinstance(items, list):
+        raise AnsibleFilterError("%s of host %s must be a list, not %s" % (endpoints_var, host, type(items).__name__))
+    out = []
+    for item in items:
+        if not isinstance(item, dict) or not item.get("name") or not item.get("network"):
+            raise AnsibleFilterError("every item of %s of host %s needs a name and a network: %r"
+                                     % (endpoints_var, host, item))
+        if item["network"] == network:
+            out.append(item)
+    return out
+
+
+def _address(hostvars, me, network, item, host, addresses_var):
+    if item.get("ipv4_address"):
+        return item["ipv4_address"]
+    allocated = (_vars(hostvars, me).get(addresses_var) or {}).get(network) or {}
+    if item["name"] not in allocated:
+        raise AnsibleFilterError("endpoint %s of network %s on host %s has no address: give it ipv4_address, or "
+                                 "allocate the fleet's addresses into %s first" % (item["name"], network, host,
+                                                                                     addresses_var))
+    return allocated[item["name"]]
+
+
+def overlay_addresses(hostvars, network, hosts, endpoints_var=ENDPOINTS_VAR):
+    """What cnm_ipam_pool's ``addresses`` needs for ``network``: one owner per endpoint of ``hosts``."""
+    out, seen = [], {}
+    for host in hosts:
+        for item in _declared(hostvars, network, host, endpoints_var):
+            if item["name"] in seen:
+                raise AnsibleFilterError("endpoint %s of network %s is declared on %s and on %s; names are "
+                                         "unique in a network" % (item["name"], network, seen[item["name"]], host))
+            seen[item["name"]] = host
+            out.append({"owner": item["name"], "address": item.get("ipv4_address")})
+    return out
+
+
+def overlay_endpoints(hostvars, network, host, endpoints_var=ENDPOINTS_VAR, addresses_var=ADDRESSES_VAR):
+    """The endpoints of ``network`` that ``host`` declares, as cnm_endpoint's ``endpoints`` items,
+    each with its fleet address."""
+    out = []
+    for item in _declared(hostvars, network, host, endpoints_var):
+        ep = dict((k, item[k]) for k in ENDPOINT_KEYS if item.get(k) is not None)
+        ep["ipv4_address"] = _address(hostvars, host, network, item, host, addresses_var)
+        out.append(ep)
+    return out
+
+
+def overlay_peers(hostvars, network, hosts, me, endpoints_var=ENDPOINTS_VAR, addresses_var=ADDRESSES_VAR,
+                  vteps_var=VTEPS_VAR):
+    """cnm_overlay_peer's ``peers`` for host ``me``: every other host of ``hosts`` that has
+    ``network`` (a VTEP in ``vteps_var``), with its endpoints. MAC addresses are derived from
+    the addresses by the module, unless an endpoint declares one; no facts are needed."""
+    peers = []
+    for host in hosts:
+        if host == me:
+            continue
+        vtep = (_vars(hostvars, host).get(vteps_var) or {}).get(network)
+        if not vtep:
+            continue  # the network is not (yet) on that host
+        endpoints = []
+        for item in _declared(hostvars, network, host, endpoints_var):
+            ep = {"name": item["name"], "ip": _address(hostvars, me, network, item, host, addresses_var),
+                  "aliases": list(item.get("aliases") or [])}
+            if item.get("mac_address"):
+                ep["mac"] = item["mac_address"]
+            endpoints.append(ep)
+        peers.append({"vtep": vtep, "endpoints": endpoints})
+    return peers
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"overlay_peers": overlay_peers, "overlay_endpoints": overlay_endpoints,
+                "overlay_addresses": overlay_addresses}
