@@ -258,7 +258,7 @@ def overlay_spec(params, state):
         raise SpecError("%r is not a valid interface name" % underlay, "overlay.underlay_interface")
     local = parse_address(o.get("local_ip"), "overlay.local_ip")
     return OverlaySpec(vni=_int(o["vni"], "overlay.vni", 1, VNI_MAX),
-                       port=_int(o.get("port") or VXLAN_PORT, "overlay.port", 1, 65535),
+                       port=_int(VXLAN_PORT if o.get("port") is None else o["port"], "overlay.port", 1, 65535),
                        local_ip=str(local) if local else None, underlay_interface=underlay)
 
 

@@ -1,0 +1,151 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The overlay driver's plans, its options and the inventory filters: no root, no kernel."""
+
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.cnm.fabric.plugins.filter import overlay as filters
+from ansible_collections.cnm.fabric.plugins.module_utils import spec
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers import overlay
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
+from ansible_collections.cnm.fabric.plugins.module_utils.kernel import Link, NsView, VxlanInfo, ZERO_MAC
+from ansible_collections.cnm.fabric.plugins.module_utils.sandbox import render_hosts
+
+ZERO = ZERO_MAC
+NET = {"name": "fab", "driver": "overlay", "subnet": "10.99.0.0/24", "gateway": "10.99.0.1", "mtu": 1450,
+       "internal": False, "interface": "cnm-fab", "hairpin": False, "vni": 42, "port": 4789,
+       "local_ip": "192.0.2.1", "underlay_interface": "eth0", "vxlan_interface": "cnmxabc",
+       "peers": {"192.0.2.2": [{"name": "db", "ip": "10.99.0.3", "mac": "02:42:0a:63:00:03", "aliases": []}],
+                 "192.0.2.3": []}}
+SYSCTLS = {"net/ipv4/ip_forward": "1", "net/ipv4/conf/cnm-fab/route_localnet": "1"}
+UNDERLAY = Link("eth0", 2, "veth", 1500, True, "aa:aa:aa:aa:aa:01", None)
+BR = Link("cnm-fab", 5, "bridge", 1450, True, "aa:aa:aa:aa:aa:02", None)
+VX = Link("cnmxabc", 6, "vxlan", 1450, True, "aa:aa:aa:aa:aa:03", 5,
+          vxlan=VxlanInfo(vni=42, port=4789, local="192.0.2.1", underlay=2, learning=False, proxy=True))
+WANT_FDB = {(ZERO, "192.0.2.2"), ("02:42:0a:63:00:03", "192.0.2.2"), (ZERO, "192.0.2.3")}
+WANT_ARP = {"10.99.0.3": "02:42:0a:63:00:03"}
+
+
+def host(*links):
+    return NsView(dict((lk.name, lk) for lk in links), {"cnm-fab": {"10.99.0.1/24"}, "eth0": {"192.0.2.1/24"}},
+                  None, None, [])
+
+
+def ops(changes):
+    return [(c.op,) + c.args for c in changes]
+
+
+def test_new_network_makes_bridge_vxlan_and_every_entry():
+    plan = ops(overlay.create_network(NET, host(UNDERLAY), SYSCTLS, (set(), {})))
+    assert plan[:2] == [("bridge_add", "cnm-fab", 1450), ("addr_add", "cnm-fab", "10.99.0.1/24")]
+    assert plan[2] == ("vxlan_add", "cnmxabc", 42, 4789, "192.0.2.1", "eth0", 1450, "cnm-fab")
+    assert sorted(plan[3:]) == sorted([("fdb_add", "cnmxabc") + e for e in WANT_FDB]
+                                      + [("neigh_set", "cnmxabc", "10.99.0.3", "02:42:0a:63:00:03")])
+
+
+def test_converged_network_plans_nothing():
+    assert overlay.create_network(NET, host(UNDERLAY, BR, VX), SYSCTLS, (WANT_FDB, WANT_ARP)) == []
+
+
+def test_a_changed_vni_makes_the_device_again_with_its_entries():
+    old = Link(**dict(VX.__dict__, vxlan=VxlanInfo(41, 4789, "192.0.2.1", 2, False, True)))
+    plan = ops(overlay.create_network(NET, host(UNDERLAY, BR, old), SYSCTLS, (WANT_FDB, WANT_ARP)))
+    assert plan[0] == ("link_del", "cnmxabc") and plan[1][0] == "vxlan_add"
+    assert len([p for p in plan if p[0] == "fdb_add"]) == 3, "a new device starts empty"
+
+
+def test_peer_changes_remove_first_and_move_a_mac():
+    fdb = {(ZERO, "192.0.2.2"), ("02:42:0a:63:00:03", "192.0.2.9"), (ZERO, "192.0.2.9")}
+    arp = {"10.99.0.3": "02:42:0a:63:00:03", "10.99.0.8": "02:42:0a:63:00:08"}
+    assert ops(overlay.peer_changes(NET, fdb, arp)) == [
+        ("fdb_del", "cnmxabc", "00:00:00:00:00:00", "192.0.2.9"),
+        ("fdb_del", "cnmxabc", "02:42:0a:63:00:03", "192.0.2.9"),
+        ("neigh_del", "cnmxabc", "10.99.0.8"),
+        ("fdb_add", "cnmxabc", "00:00:00:00:00:00", "192.0.2.3"),
+        ("fdb_add", "cnmxabc", "02:42:0a:63:00:03", "192.0.2.2"),
+    ]
+
+
+def test_remote_endpoints_are_in_the_hosts_files():
+    endpoints = {"fab/web": {"name": "web", "network": "fab", "sandbox": "web", "ipv4_address": "10.99.0.2",
+                             "aliases": []}}
+    text = render_hosts(endpoints, "web", networks={"fab": NET})
+    assert text.endswith("10.99.0.2\tweb\n10.99.0.3\tdb\n")
+
+
+def test_network_options():
+    net = spec.network_spec({"name": "fab", "driver": "overlay", "state": "present", "subnet": "10.99.0.0/24",
+                             "overlay": {"vni": "42"}})
+    assert net.overlay == spec.OverlaySpec(vni=42) and net.mtu is None and net.bridge.interface == "cnm-fab"
+    for params, option in [
+        ({"overlay": {"vni": 1, "port": 0}}, "overlay.port"),
+        ({"overlay": {"vni": 1, "local_ip": "x"}}, "overlay.local_ip"),
+        ({"overlay": {"vni": 1, "underlay_interface": "a/b"}}, "overlay.underlay_interface"),
+        ({"overlay": {"vni": 1}, "mtu": 40}, "mtu"),
+    ]:
+        with pytest.raises(SpecError) as e:
+            spec.network_spec(dict({"name": "fab", "driver": "overlay", "state": "present",
+                                    "subnet": "10.99.0.0/24"}, **params))
+        assert e.value.option == option
+    gone = spec.network_spec({"name": "fab", "driver": "overlay", "state": "absent"})
+    assert gone.overlay is None, "removing needs no VNI"
+
+
+def test_peer_options():
+    peers = spec.peers_spec({"network": "fab", "state": "present", "exclusive": True, "peers": [
+        {"vtep": "192.0.2.2", "endpoints": [{"name": "db", "ip": "10.99.0.3", "aliases": ["database"]}]}]})
+    assert peers.peers[0].endpoints[0] == {"name": "db", "ip": "10.99.0.3", "mac": "02:42:0a:63:00:03",
+                                           "aliases": ["database"]}
+    assert spec.peers_spec({"network": "fab", "state": "absent"}).peers is None
+    for items, option in [
+        (None, "peers"),
+        ([{"vtep": None}], "peers[0].vtep"),
+        ([{"vtep": "192.0.2.2", "endpoints": [{"name": "a", "ip": "10.0.0.1"}, {"name": "b", "ip": "10.0.0.1"}]}],
+         "peers[0].endpoints[1].ip"),
+        ([{"vtep": "192.0.2.2", "endpoints": [{"name": "a", "ip": "10.0.0.1"}, {"name": "a", "ip": "10.0.0.2"}]}],
+         "peers[0].endpoints[1].name"),
+        ([{"vtep": "192.0.2.2", "endpoints": [{"name": "a", "ip": "10.0.0.1", "aliases": ["-x"]}]}],
+         "peers[0].endpoints[0].aliases[0]"),
+    ]:
+        with pytest.raises(SpecError) as e:
+            spec.peers_spec({"network": "fab", "state": "present", "peers": items})
+        assert e.value.option == option
+
+
+HOSTVARS = {
+    "h1": {"overlay_network_endpoints": [{"name": "web", "network": "fab", "aliases": ["www"]},
+                                         {"name": "x", "network": "other"}],
+           "overlay_network_vteps": {"fab": "192.0.2.1"},
+           "overlay_network_addresses": {"fab": {"web": "10.99.0.2", "db": "10.99.0.3"}}},
+    "h2": {"overlay_network_endpoints": [{"name": "db", "network": "fab", "mac_address": "02:00:00:00:00:09"}],
+           "overlay_network_vteps": {"fab": "192.0.2.2"}},
+    "h3": {"overlay_network_vteps": {"fab": "192.0.2.3"}},
+    "h4": {},  # the network is not on it yet
+}
+
+
+def test_filters_build_the_lists_from_the_inventory():
+    assert filters.overlay_addresses(HOSTVARS, "fab", ["h1", "h2", "h3"]) == [
+        {"owner": "web", "address": None}, {"owner": "db", "address": None}]
+    assert filters.overlay_endpoints(HOSTVARS, "fab", "h1") == [
+        {"name": "web", "aliases": ["www"], "ipv4_address": "10.99.0.2"}]
+    assert filters.overlay_peers(HOSTVARS, "fab", ["h1", "h2", "h3", "h4"], "h1") == [
+        {"vtep": "192.0.2.2", "endpoints": [{"name": "db", "ip": "10.99.0.3", "aliases": [],
+                                             "mac": "02:00:00:00:00:09"}]},
+        {"vtep": "192.0.2.3", "endpoints": []}]
+
+
+def test_filters_explain_what_is_missing():
+    with pytest.raises(AnsibleFilterError, match="declared on h1 and on h2"):
+        filters.overlay_addresses(dict(HOSTVARS, h2={"overlay_network_endpoints": [{"name": "web", "network": "fab"}]}),
+                                  "fab", ["h1", "h2"])
+    with pytest.raises(AnsibleFilterError, match="has no address"):
+        filters.overlay_endpoints(HOSTVARS, "other", "h1")
+    with pytest.raises(AnsibleFilterError, match="not a host of the inventory"):
+        filters.overlay_peers(HOSTVARS, "fab", ["h9"], "h1")
+    with pytest.raises(AnsibleFilterError, match="needs a name and a network"):
+        filters.overlay_addresses({"h1": {"overlay_network_endpoints": [{"name": "a"}]}}, "fab", ["h1"])
