@@ -16,7 +16,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(BUILD):$(CURDIR)/$(DEPS)
 export ANSIBLE_FORCE_COLOR := 0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: deps demo demo-clean test pytest molecule sanity lint bench build build-check clean
+.PHONY: deps demo demo-clean test pytest molecule sanity lint bench bench-fleet build build-check clean
 
 deps: $(VENV)/.deps $(LINK) $(DOCKER_COLLECTION)
 
@@ -68,9 +68,15 @@ sanity: deps
 	cd $(SANITY) && git init -q && git add -A && \
 	  $(CURDIR)/$(BIN)/ansible-test sanity --venv --python 3.11 --color no
 
-## Bulk endpoints against the iproute2 floor and an Ansible loop; IPAM rates. Writes benchmarks/results/.
+## Bulk endpoints against the iproute2 floor and an Ansible loop; IPAM rates; the 20-host overlay.
+## Writes benchmarks/results/.
 bench: deps
 	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/fleet.py
+
+## Only the overlay across 20 hosts (playbooks/overlay.yml): converge, no-op, a host leaving.
+bench-fleet: deps
+	$(BIN)/python benchmarks/fleet.py
 
 lint: deps
 	$(BIN)/ansible-lint --offline roles playbooks molecule

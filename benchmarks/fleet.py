@@ -1,0 +1,136 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The overlay across a fleet on this machine: playbooks/overlay.yml on N hosts.
+
+Hosts are namespaces made by tests/tools/fleet.sh (as in molecule/netns_fleet), reached
+through community.docker's nsenter connection, each with E endpoints on one overlay
+network. Timed, in one run:
+  - baseline: a play of the same shape whose tasks do nothing (ansible.builtin.ping
+    and set_fact), which is Ansible's own cost for it;
+  - converge from nothing; a second converge that must change nothing; a host that
+    leaves the group (every other host's peers change); the host coming back; teardown.
+A ping by name from the first host's sandbox to the last host's checks the fabric works.
+
+Usage: python benchmarks/fleet.py [--hosts 20] [--endpoints 2] [--out benchmarks/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FLEET = os.path.join(ROOT, "tests", "tools", "fleet.sh")
+NAME = "cnmbench"
+BIN = os.path.dirname(sys.executable)
+
+BASELINE = """- name: Ansible's own cost for the overlay play's shape
+  hosts: fleet
+  gather_facts: false
+  tasks:
+    - name: Once, on the controller
+      ansible.builtin.ping:
+      run_once: true
+      delegate_to: localhost
+    - name: A fact
+      ansible.builtin.set_fact:
+        baseline_a: 1
+    - name: Network
+      ansible.builtin.ping:
+    - name: Another fact
+      ansible.builtin.set_fact:
+        baseline_b: 1
+    - name: Endpoints
+      ansible.builtin.ping:
+    - name: Peers
+      ansible.builtin.ping:
+"""
+
+
+def inventory(hosts, endpoints, ipam_dir):
+    group = {"hosts": {}, "vars": {
+        "ansible_connection": "community.docker.nsenter",
+        "ansible_nsenter_pid": "{{ lookup('ansible.builtin.file', '/run/cnm-fleet/%s/' ~ inventory_hostname ~ "
+                               "'.pid') }}" % NAME,
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "overlay_network_ipam_state_dir": ipam_dir,
+        "overlay_network_networks": [{"name": "fabric", "vni": 7000, "subnet": "10.250.0.0/16"}]}}
+    for k in range(1, hosts + 1):
+        group["hosts"]["host%d" % k] = {"overlay_network_endpoints": [
+            {"name": "h%de%d" % (k, e), "network": "fabric"} for e in range(endpoints)]}
+    return {"all": {"children": {"fleet": group}}}
+
+
+def play(args, inv, playbook, *extra):
+    """Run a playbook; return (seconds, {host: changed count})."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH="%s/.build:%s/.build/deps" % (ROOT, ROOT),
+               ANSIBLE_FORCE_COLOR="0", ANSIBLE_HOST_KEY_CHECKING="0")
+    start = time.monotonic()
+    proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", inv, "-f", str(args.hosts), playbook]
+                          + list(extra), capture_output=True, text=True, env=env, check=False)
+    seconds = time.monotonic() - start
+    if proc.returncode != 0:
+        raise SystemExit("%s failed:\n%s\n%s" % (playbook, proc.stdout[-4000:], proc.stderr[-2000:]))
+    changed = dict((m.group(1), int(m.group(2)))
+                   for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", proc.stdout, re.M))
+    return seconds, changed
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hosts", type=int, default=20)
+    parser.add_argument("--endpoints", type=int, default=2, help="endpoints per host")
+    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"))
+    args = parser.parse_args()
+    tmp = tempfile.mkdtemp(prefix="cnm-fleet-bench-")
+    inv = os.path.join(tmp, "inventory.json")
+    with open(inv, "w") as f:
+        json.dump(inventory(args.hosts, args.endpoints, os.path.join(tmp, "ipam")), f)
+    baseline_play = os.path.join(tmp, "baseline.yml")
+    with open(baseline_play, "w") as f:
+        f.write(BASELINE)
+    overlay = os.path.join(ROOT, "playbooks", "overlay.yml")
+    last = "host%d" % args.hosts
+    r = {"hosts": args.hosts, "endpoints_per_host": args.endpoints, "cores": os.cpu_count()}
+    subprocess.run([FLEET, "up", NAME, str(args.hosts)], check=True)
+    try:
+        r["baseline_s"] = play(args, inv, baseline_play)[0]
+        r["converge_s"], changed = play(args, inv, overlay)
+        assert all(changed.get("host%d" % k) for k in range(1, args.hosts + 1)), changed
+        r["noop_s"], changed = play(args, inv, overlay)
+        assert not any(changed.values()), "the second converge must change nothing: %s" % changed
+        pid = subprocess.run([FLEET, "pid", NAME, "1"], capture_output=True, text=True, check=True).stdout.strip()
+        far = "h%de0" % args.hosts
+        ping = subprocess.run(["nsenter", "-t", pid, "-n", "-m", "ip", "netns", "exec", "h1e0", "ping", "-c", "1",
+                               "-W", "2", far], capture_output=True, text=True, check=False)
+        assert ping.returncode == 0, "h1e0 must reach %s by name: %s" % (far, ping.stdout + ping.stderr)
+        r["leave_s"], changed = play(args, inv, overlay, "-e", "overlay_group=fleet:!%s" % last)
+        r["leave_hosts_changed"] = sum(1 for v in changed.values() if v)
+        r["rejoin_s"] = play(args, inv, overlay)[0]
+        r["teardown_s"] = play(args, inv, overlay, "-e", "overlay_network_state=absent")[0]
+    finally:
+        subprocess.run([FLEET, "down", NAME], check=False)
+    for key in ("converge", "noop", "leave", "rejoin", "teardown"):
+        r[key + "_vs_baseline"] = r[key + "_s"] / r["baseline_s"]
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "fleet.json"), "w") as f:
+        json.dump(r, f, indent=1, sort_keys=True)
+    print("Overlay fleet: %d hosts, %d endpoints each, %d cores; baseline (same play shape, tasks that do "
+          "nothing) %.1f s" % (args.hosts, args.endpoints, r["cores"], r["baseline_s"]))
+    print("%-32s %8s %8s" % ("playbooks/overlay.yml", "seconds", "ratio"))
+    for key, label in (("converge", "converge from nothing"), ("noop", "converge again (no change)"),
+                       ("leave", "one host leaves (%d hosts changed)" % r["leave_hosts_changed"]),
+                       ("rejoin", "it comes back"), ("teardown", "teardown")):
+        print("%-32s %8.1f %8.2f" % (label, r[key + "_s"], r[key + "_vs_baseline"]))
+    print("ratio = time / baseline; written to %s" % os.path.join(args.out, "fleet.json"))
+
+
+if __name__ == "__main__":
+    main()
