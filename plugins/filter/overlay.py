@@ -48,8 +48,8 @@ def _address(hostvars, me, network, item, host, addresses_var):
     allocated = (_vars(hostvars, me).get(addresses_var) or {}).get(network) or {}
     if item["name"] not in allocated:
         raise AnsibleFilterError("endpoint %s of network %s on host %s has no address: give it ipv4_address, or "
-                                 "allocate the fleet's addresses into %s first" % (item["name"], network, host,
-                                                                                     addresses_var))
+                                 "allocate the fleet's addresses into %s first"
+                                 % (item["name"], network, host, addresses_var))
     return allocated[item["name"]]
 
 

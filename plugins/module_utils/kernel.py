@@ -63,7 +63,6 @@ class Link:
     vxlan: Optional[VxlanInfo] = None
 
 
-
 @dataclass
 class NsView:
     """One dump of a namespace: links by name, IPv4 addresses by link, the default route."""

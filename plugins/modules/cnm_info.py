@@ -11,11 +11,12 @@ short_description: Report the networks, endpoints, sandboxes and pools on a host
 version_added: 0.1.0
 description:
   - Reads what the collection recorded under O(state_dir) and compares it with the kernel.
-  - Reports drift both ways - a record whose kernel object is gone (a bridge, a veth, a
-    namespace, the nftables tables), and a link with the collection's naming (C(cnm-*),
-    C(cnmv*)) that no record owns.
-  - Changes nothing. A later M(cnm.fabric.cnm_network) or M(cnm.fabric.cnm_endpoint) run
-    repairs the drift of the objects it manages.
+  - Reports drift both ways - a record whose kernel object is gone (a bridge, a VXLAN device,
+    a veth, a namespace, the nftables tables), an overlay network whose forwarding or ARP
+    entries differ from its recorded peers, and a link with the collection's naming
+    (C(cnm-*), C(cnmv*), C(cnmx*)) that no record owns.
+  - Changes nothing. A later M(cnm.fabric.cnm_network), M(cnm.fabric.cnm_endpoint) or
+    M(cnm.fabric.cnm_overlay_peer) run repairs the drift of the objects it manages.
 author:
   - cnm.fabric maintainers (@cnm-fabric)
 options: {}

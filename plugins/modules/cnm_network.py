@@ -25,7 +25,7 @@ description:
   - An C(overlay) network spans hosts. On each host it is a bridge, as above, holding a VXLAN
     device with learning off that answers ARP from its own table (proxy). Frames reach other
     hosts only through the static entries M(cnm.fabric.cnm_overlay_peer) programs, so no
-    multicast is needed. The subnet is required and must be the same on every host: allocate
+    multicast is needed. The subnet is required and must be the same on every host, so allocate
     it once with M(cnm.fabric.cnm_ipam_pool) (O(cnm.fabric.cnm_ipam_pool#module:space=fleet)),
     as the C(cnm.fabric.overlay_network) role does.
   - "External access of an overlay network: every host's bridge carries the network's gateway

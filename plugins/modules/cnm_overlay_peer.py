@@ -20,7 +20,7 @@ description:
     on the network, so a sandbox finds endpoints on other hosts by name.
   - Reads the device's current entries once and changes only the difference. Entries on the
     device that no recorded peer needs are removed; the device belongs to the collection.
-  - A peer is declared whole: listing a VTEP again replaces the endpoints recorded behind it.
+  - A peer is declared whole; listing a VTEP again replaces the endpoints recorded behind it.
   - The C(cnm.fabric.overlay_peers) filter builds O(peers) for one host from the inventory.
 author:
   - cnm.fabric maintainers (@cnm-fabric)

@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - Garbage collection for what M(cnm.fabric.cnm_info) reports as drift and no declaration
     will repair. It removes endpoint records whose network is gone (with their veth), links
-    named like the collection's (C(cnm-*), C(cnmv*)) that no record owns, records of sandboxes
+    named like the collection's (C(cnm-*), C(cnmv*), C(cnmx*)) that no record owns, records of sandboxes
     no endpoint uses (and those namespaces, when the collection made them), and addresses in a
     network's pool whose owner is no endpoint of that network.
   - To purge endpoints that are recorded but no longer declared, use

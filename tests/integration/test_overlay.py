@@ -73,8 +73,8 @@ def test_overlay_across_hosts(pair):
     assert made["changes"] == planned["changes"]
     assert made["diff"]["before"] == {} and made["peers"] == {UNDERLAY["h2"]: [
         {"name": "db", "ip": "10.99.0.3", "mac": "02:42:0a:63:00:03", "aliases": ["database"]}]}
-    h2.converge("cnm_overlay_peer", network="fab", peers=peers({"name": "web", "ip": "10.99.0.2"},
-                                                                 vtep=UNDERLAY["h1"]))
+    web_peer = peers({"name": "web", "ip": "10.99.0.2"}, vtep=UNDERLAY["h1"])
+    h2.converge("cnm_overlay_peer", network="fab", peers=web_peer)
     fdb = h1.sh(["bridge", "fdb", "show", "dev", vx]).stdout
     assert "00:00:00:00:00:00 dst 198.18.0.2 self permanent" in fdb
     assert "02:42:0a:63:00:03 dst 198.18.0.2 self permanent" in fdb

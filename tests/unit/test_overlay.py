@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
@@ -52,7 +54,7 @@ def test_converged_network_plans_nothing():
 
 
 def test_a_changed_vni_makes_the_device_again_with_its_entries():
-    old = Link(**dict(VX.__dict__, vxlan=VxlanInfo(41, 4789, "192.0.2.1", 2, False, True)))
+    old = dataclasses.replace(VX, vxlan=VxlanInfo(41, 4789, "192.0.2.1", 2, False, True))
     plan = ops(overlay.create_network(NET, host(UNDERLAY, BR, old), SYSCTLS, (WANT_FDB, WANT_ARP)))
     assert plan[0] == ("link_del", "cnmxabc") and plan[1][0] == "vxlan_add"
     assert len([p for p in plan if p[0] == "fdb_add"]) == 3, "a new device starts empty"
