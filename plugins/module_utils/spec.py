@@ -462,6 +462,17 @@ class PeersSpec:
     state: str
 
 
+def _unique_address(value, option, seen):
+    """A required IPv4 address not listed before in ``seen`` ({address: option})."""
+    addr = parse_address(value, option)
+    if addr is None:
+        raise SpecError("is required", option)
+    if str(addr) in seen:
+        raise SpecError("%s is listed twice (also %s)" % (addr, seen[str(addr)]), option)
+    seen[str(addr)] = option
+    return str(addr)
+
+
 def peers_spec(params):
     network = check_name(params["network"], "network")
     given = params.get("peers")
@@ -470,32 +481,22 @@ def peers_spec(params):
     peers, vteps, ips, hostnames = [], {}, {}, {}
     for i, item in enumerate(given or []):
         where = "peers[%d]" % i
-        vtep = parse_address(item.get("vtep"), where + ".vtep")
-        if vtep is None:
-            raise SpecError("is required (the underlay address of the remote host)", where + ".vtep")
-        if str(vtep) in vteps:
-            raise SpecError("%s is listed twice (also peers[%d])" % (vtep, vteps[str(vtep)]), where + ".vtep")
-        vteps[str(vtep)] = i
+        vtep = _unique_address(item.get("vtep"), where + ".vtep", vteps)
         endpoints = []
         for j, ep in enumerate(item.get("endpoints") or []):
             at = "%s.endpoints[%d]" % (where, j)
             name = check_name(ep.get("name"), at + ".name")
-            ip = parse_address(ep.get("ip"), at + ".ip")
-            if ip is None:
-                raise SpecError("is required", at + ".ip")
-            if str(ip) in ips:
-                raise SpecError("%s is listed twice (also %s)" % (ip, ips[str(ip)]), at + ".ip")
-            ips[str(ip)] = at
+            ip = _unique_address(ep.get("ip"), at + ".ip", ips)
             aliases = [check_hostname(a, "%s.aliases[%d]" % (at, k)) for k, a in enumerate(ep.get("aliases") or [])]
             for hostname in [name] + aliases:
-                if hostname in hostnames and hostnames[hostname] != str(ip):
+                if hostname in hostnames and hostnames[hostname] != ip:
                     raise SpecError("%r names two addresses (%s and %s)" % (hostname, hostnames[hostname], ip),
                                     at + ".name")
-                hostnames[hostname] = str(ip)
-            endpoints.append({"name": name, "ip": str(ip),
+                hostnames[hostname] = ip
+            endpoints.append({"name": name, "ip": ip,
                               "mac": parse_mac(ep.get("mac"), at + ".mac") or names.mac_from_ipv4(ip),
                               "aliases": aliases})
-        peers.append(PeerSpec(vtep=str(vtep), endpoints=tuple(endpoints)))
+        peers.append(PeerSpec(vtep=vtep, endpoints=tuple(endpoints)))
     if params.get("exclusive") and params["state"] == "absent":
         raise SpecError("is only used with state: present", "exclusive")
     return PeersSpec(network=network, peers=tuple(peers) if given is not None else None,
