@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: cnm.fabric contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The only module that talks to the kernel: links, addresses, routes, namespaces.
+"""The only module that talks to the kernel: links, addresses, routes, neighbours, namespaces.
 
 It speaks rtnetlink itself, with struct, over one NETLINK_ROUTE socket per namespace:
 the collection needs a dozen message kinds, and doing them directly costs a few
