@@ -22,14 +22,16 @@ ENDPOINT_KEYS = ("name", "sandbox", "aliases", "ipv4_address", "mac_address", "p
 
 
 def _vars(hostvars, host):
+    """One host's variables. Each lookup makes Ansible gather them anew, so callers look
+    each host up once per filter call."""
     try:
         return hostvars[host]
     except KeyError:
         raise AnsibleFilterError("cnm.fabric overlay filters: %r is not a host of the inventory" % (host,))
 
 
-def _declared(hostvars, network, host, endpoints_var):
-    items = _vars(hostvars, host).get(endpoints_var) or []
+def _declared(host_vars, network, host, endpoints_var):
+    items = host_vars.get(endpoints_var) or []
     if not isinstance(items, list):
         raise AnsibleFilterError("%s of host %s must be a list, not %s" % (endpoints_var, host, type(items).__name__))
     out = []
@@ -42,10 +44,9 @@ def _declared(hostvars, network, host, endpoints_var):
     return out
 
 
-def _address(hostvars, me, network, item, host, addresses_var):
+def _address(allocated, network, item, host, addresses_var):
     if item.get("ipv4_address"):
         return item["ipv4_address"]
-    allocated = (_vars(hostvars, me).get(addresses_var) or {}).get(network) or {}
     if item["name"] not in allocated:
         raise AnsibleFilterError("endpoint %s of network %s on host %s has no address: give it ipv4_address, or "
                                  "allocate the fleet's addresses into %s first"
@@ -53,11 +54,15 @@ def _address(hostvars, me, network, item, host, addresses_var):
     return allocated[item["name"]]
 
 
+def _allocated(host_vars, network, addresses_var):
+    return (host_vars.get(addresses_var) or {}).get(network) or {}
+
+
 def overlay_addresses(hostvars, network, hosts, endpoints_var=ENDPOINTS_VAR):
     """What cnm_ipam_pool's ``addresses`` needs for ``network``: one owner per endpoint of ``hosts``."""
     out, seen = [], {}
     for host in hosts:
-        for item in _declared(hostvars, network, host, endpoints_var):
+        for item in _declared(_vars(hostvars, host), network, host, endpoints_var):
             if item["name"] in seen:
                 raise AnsibleFilterError("endpoint %s of network %s is declared on %s and on %s; names are "
                                          "unique in a network" % (item["name"], network, seen[item["name"]], host))
@@ -69,10 +74,12 @@ def overlay_addresses(hostvars, network, hosts, endpoints_var=ENDPOINTS_VAR):
 def overlay_endpoints(hostvars, network, host, endpoints_var=ENDPOINTS_VAR, addresses_var=ADDRESSES_VAR):
     """The endpoints of ``network`` that ``host`` declares, as cnm_endpoint's ``endpoints`` items,
     each with its fleet address."""
+    host_vars = _vars(hostvars, host)
+    allocated = _allocated(host_vars, network, addresses_var)
     out = []
-    for item in _declared(hostvars, network, host, endpoints_var):
+    for item in _declared(host_vars, network, host, endpoints_var):
         ep = dict((k, item[k]) for k in ENDPOINT_KEYS if item.get(k) is not None)
-        ep["ipv4_address"] = _address(hostvars, host, network, item, host, addresses_var)
+        ep["ipv4_address"] = _address(allocated, network, item, host, addresses_var)
         out.append(ep)
     return out
 
@@ -82,16 +89,18 @@ def overlay_peers(hostvars, network, hosts, me, endpoints_var=ENDPOINTS_VAR, add
     """cnm_overlay_peer's ``peers`` for host ``me``: every other host of ``hosts`` that has
     ``network`` (a VTEP in ``vteps_var``), with its endpoints. MAC addresses are derived from
     the addresses by the module, unless an endpoint declares one; no facts are needed."""
+    allocated = _allocated(_vars(hostvars, me), network, addresses_var)
     peers = []
     for host in hosts:
         if host == me:
             continue
-        vtep = (_vars(hostvars, host).get(vteps_var) or {}).get(network)
+        host_vars = _vars(hostvars, host)
+        vtep = (host_vars.get(vteps_var) or {}).get(network)
         if not vtep:
             continue  # the network is not (yet) on that host
         endpoints = []
-        for item in _declared(hostvars, network, host, endpoints_var):
-            ep = {"name": item["name"], "ip": _address(hostvars, me, network, item, host, addresses_var),
+        for item in _declared(host_vars, network, host, endpoints_var):
+            ep = {"name": item["name"], "ip": _address(allocated, network, item, host, addresses_var),
                   "aliases": list(item.get("aliases") or [])}
             if item.get("mac_address"):
                 ep["mac"] = item["mac_address"]
