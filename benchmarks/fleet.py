@@ -57,14 +57,15 @@ BASELINE = """- name: Ansible's own cost for the overlay play's shape
 def inventory(hosts, endpoints, ipam_dir):
     group = {"hosts": {}, "vars": {
         "ansible_connection": "community.docker.nsenter",
-        "ansible_nsenter_pid": "{{ lookup('ansible.builtin.file', '/run/cnm-fleet/%s/' ~ inventory_hostname ~ "
-                               "'.pid') }}" % NAME,
         "ansible_python_interpreter": "/usr/bin/python3",
         "overlay_network_ipam_state_dir": ipam_dir,
         "overlay_network_networks": [{"name": "fabric", "vni": 7000, "subnet": "10.250.0.0/16"}]}}
     for k in range(1, hosts + 1):
-        group["hosts"]["host%d" % k] = {"overlay_network_endpoints": [
-            {"name": "h%de%d" % (k, e), "network": "fabric"} for e in range(endpoints)]}
+        # Each host's own PID file by name: a template on inventory_hostname would name the
+        # delegating host's in a delegated task.
+        group["hosts"]["host%d" % k] = {
+            "ansible_nsenter_pid": "{{ lookup('ansible.builtin.file', '/run/cnm-fleet/%s/host%d.pid') }}" % (NAME, k),
+            "overlay_network_endpoints": [{"name": "h%de%d" % (k, e), "network": "fabric"} for e in range(endpoints)]}
     return {"all": {"children": {"fleet": group}}}
 
 
