@@ -60,7 +60,8 @@ def test_overlay_across_hosts(pair):
                  "mtu 1450", "master " + net1["interface"]):
         assert word in details, (word, details)
 
-    h1.converge("cnm_endpoint", name="web", network="fab", sandbox=web, ipv4_address="10.99.0.2")
+    h1.converge("cnm_endpoint", name="web", network="fab", sandbox=web, ipv4_address="10.99.0.2",
+                publish=[{"host_port": 8081, "container_port": 7002}])
     h2.converge("cnm_endpoint", name="db", network="fab", sandbox=db, ipv4_address="10.99.0.3",
                 aliases=["database"])
     db_peer = peers({"name": "db", "ip": "10.99.0.3", "aliases": ["database"]}, vtep=UNDERLAY["h2"])
@@ -92,6 +93,9 @@ def test_overlay_across_hosts(pair):
     # The outside (here: the other host's underlay address) through web's own host, masqueraded.
     h2.serve(None, 7001, "PEER")
     assert h1.fetch(web, UNDERLAY["h2"], 7001) == UNDERLAY["h1"]
+    # A published port answers on the underlay address of the host that runs the endpoint.
+    h1.serve(web, 7002, "web")
+    assert h2.fetch(None, UNDERLAY["h1"], 8081) == "web"
 
     # Drift: an entry removed by hand is reported, and the next run puts it back.
     assert h1.ok("cnm_info")["drift"] == []
