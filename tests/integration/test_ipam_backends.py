@@ -6,9 +6,13 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
+import os
+import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -161,3 +165,39 @@ def test_module_with_etcd_backend(host, etcd_url):
     down = host.run("cnm_ipam_pool", space="fleet", pool="x", backend="etcd",
                     backend_options={"endpoints": ["http://127.0.0.1:1"], "timeout": 1}, outside=True)
     assert down["failed"] and down["option"] == "backend_options.endpoints"
+
+
+def test_overlay_role_allocates_in_etcd(etcd_url, tmp_path):
+    """playbooks/overlay.yml on two namespace hosts with the fleet's pool in etcd."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    fleet, name = os.path.join(root, "tests", "tools", "fleet.sh"), "cnmetcd%d" % os.getpid()
+    prefix = "/cnm-role-%d" % os.getpid()
+    hosts = dict(("host%d" % k, {
+        "ansible_nsenter_pid": "{{ lookup('ansible.builtin.file', '/run/cnm-fleet/%s/host%d.pid') }}" % (name, k),
+        "overlay_network_endpoints": [{"name": "ep%d" % k, "network": "fabric"}]}) for k in (1, 2))
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"fleet": {"hosts": hosts, "vars": {
+        "ansible_connection": "community.docker.nsenter", "ansible_python_interpreter": "/usr/bin/python3",
+        "overlay_network_networks": [{"name": "fabric", "vni": 900}],
+        "overlay_network_ipam_backend": "etcd",
+        "overlay_network_ipam_backend_options": {"endpoints": [etcd_url], "prefix": prefix}}}}))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH="%s/.build:%s/.build/deps" % (root, root))
+
+    def play(*extra):
+        out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory),
+                              os.path.join(root, "playbooks", "overlay.yml")] + list(extra),
+                             capture_output=True, text=True, env=env, check=False)
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+        return out.stdout
+
+    subprocess.run([fleet, "up", name, "2"], check=True)
+    try:
+        play()
+        assert re.search(r"host1\s+: ok=\d+\s+changed=0", play()), "the second run changes nothing"
+        pool = Backends("etcd", etcd_url, prefix).run(lambda s: s.pools()["fabric"])
+        assert pool["subnet"] == "10.0.0.0/24", "Docker swarm's default pool"
+        assert sorted(pool["addresses"]) == ["ep1", "ep2"]
+        play("-e", "overlay_network_state=absent")
+        assert "fabric" not in Backends("etcd", etcd_url, prefix).run(lambda s: s.pools())
+    finally:
+        subprocess.run([fleet, "down", name], check=False)
