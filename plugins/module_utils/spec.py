@@ -243,8 +243,8 @@ def _int(value, option, low, high):
     return number
 
 
-def overlay_spec(params, state):
-    o = params.get("overlay") or {}
+def overlay_spec(params):
+    o, state = params.get("overlay") or {}, params["state"]
     if o.get("vni") is None:
         if state == "present":
             raise SpecError("is required with driver: overlay (1 to %d, the same on every host)" % VNI_MAX,
@@ -275,7 +275,7 @@ def network_spec(params):
         mtu = _int(mtu, "mtu", MTU_MIN, MTU_MAX)
     pool, bridge, overlay = None, None, None
     if driver == "overlay":
-        overlay = overlay_spec(params, params["state"])
+        overlay = overlay_spec(params)
     elif params.get("overlay"):
         raise SpecError("is only used with driver: overlay", "overlay")
     if driver in BRIDGED:
