@@ -54,19 +54,16 @@ BASELINE = """- name: Ansible's own cost for the overlay play's shape
 """
 
 
-def inventory(hosts, endpoints, ipam_dir):
-    group = {"hosts": {}, "vars": {
-        "ansible_connection": "community.docker.nsenter",
-        "ansible_python_interpreter": "/usr/bin/python3",
+def inventory(endpoints, ipam_dir):
+    """The fleet as fleet.sh describes its hosts, each with ``endpoints`` on network fabric."""
+    hosts = json.loads(subprocess.run([FLEET, "hosts", NAME], capture_output=True, text=True, check=True).stdout)
+    for name, host_vars in hosts.items():
+        k = name[len("host"):]
+        host_vars["overlay_network_endpoints"] = [{"name": "h%se%d" % (k, e), "network": "fabric"}
+                                                  for e in range(endpoints)]
+    return {"fleet": {"hosts": hosts, "vars": {
         "overlay_network_ipam_state_dir": ipam_dir,
-        "overlay_network_networks": [{"name": "fabric", "vni": 7000, "subnet": "10.250.0.0/16"}]}}
-    for k in range(1, hosts + 1):
-        # Each host's own PID file by name: a template on inventory_hostname would name the
-        # delegating host's in a delegated task.
-        group["hosts"]["host%d" % k] = {
-            "ansible_nsenter_pid": "{{ lookup('ansible.builtin.file', '/run/cnm-fleet/%s/host%d.pid') }}" % (NAME, k),
-            "overlay_network_endpoints": [{"name": "h%de%d" % (k, e), "network": "fabric"} for e in range(endpoints)]}
-    return {"all": {"children": {"fleet": group}}}
+        "overlay_network_networks": [{"name": "fabric", "vni": 7000, "subnet": "10.250.0.0/16"}]}}}
 
 
 def play(args, inv, playbook, *extra):
@@ -92,8 +89,6 @@ def main():
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="cnm-fleet-bench-")
     inv = os.path.join(tmp, "inventory.json")
-    with open(inv, "w") as f:
-        json.dump(inventory(args.hosts, args.endpoints, os.path.join(tmp, "ipam")), f)
     baseline_play = os.path.join(tmp, "baseline.yml")
     with open(baseline_play, "w") as f:
         f.write(BASELINE)
@@ -102,6 +97,8 @@ def main():
     r = {"hosts": args.hosts, "endpoints_per_host": args.endpoints, "cores": os.cpu_count()}
     subprocess.run([FLEET, "up", NAME, str(args.hosts)], check=True)
     try:
+        with open(inv, "w") as f:
+            json.dump(inventory(args.endpoints, os.path.join(tmp, "ipam")), f)
         r["baseline_s"] = play(args, inv, baseline_play)[0]
         r["converge_s"], changed = play(args, inv, overlay)
         assert all(changed.get("host%d" % k) for k in range(1, args.hosts + 1)), changed

@@ -305,7 +305,7 @@ def _vxlan_info(a):
 
 # Neighbour messages (struct ndmsg) and their attributes.
 RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
-NDA_DST, NDA_LLADDR = 1, 2
+NDA_DST, NDA_LLADDR, NDA_IFINDEX = 1, 2, 8
 NTF_SELF = 0x02
 NUD_NOARP, NUD_PERMANENT = 0x40, 0x80
 NLM_F_APPEND = 0x800
@@ -324,10 +324,16 @@ def _mac_bytes(mac):
 
 def read_neighbours(sock, index):
     """The forwarding (MAC -> VTEP) and ARP (IP -> MAC) entries of device ``index``:
-    ``({(mac, vtep)}, {ip: mac})``, from one dump of each table."""
+    ``({(mac, vtep)}, {ip: mac})``, from one dump of each table.
+
+    The kernel filters both dumps to the device (a forwarding dump asked with an ifinfomsg
+    names the port, as ``bridge fdb show dev`` does; NDA_IFINDEX filters the ARP table),
+    so the cost does not grow with the host's other bridge ports and neighbours."""
     fdb, arp = set(), {}
-    for family, seq in ((AF_BRIDGE, 4), (socket.AF_INET, 5)):
-        for data, start, end in _dump(sock, RTM_GETNEIGH, _NDMSG.pack(family, 0, 0, 0, 0, 0, 0), seq):
+    requests = ((AF_BRIDGE, _ifinfo(index, family=AF_BRIDGE), 4),
+                (socket.AF_INET, _NDMSG.pack(socket.AF_INET, 0, 0, 0, 0, 0, 0) + _rta_u32(NDA_IFINDEX, index), 5))
+    for family, body, seq in requests:
+        for data, start, end in _dump(sock, RTM_GETNEIGH, body, seq):
             _fam, _p1, _p2, ifindex, _state, _flags, _type = _NDMSG.unpack_from(data, start)
             if ifindex != index:
                 continue

@@ -68,7 +68,9 @@ def test_overlay_across_hosts(pair):
     before = h1.snapshot()
     fdb_before = h1.sh(["bridge", "fdb", "show", "dev", vx]).stdout
     planned = h1.ok("cnm_overlay_peer", network="fab", peers=db_peer, check=True, diff=True)
-    assert planned["changed"] and len(planned["changes"]) == 4, planned
+    assert planned["changed"] and planned["changes"] == [
+        "add 00:00:00:00:00:00 -> 198.18.0.2 to %s" % vx, "add 02:42:0a:63:00:03 -> 198.18.0.2 to %s" % vx,
+        "add neighbour 10.99.0.3 -> 02:42:0a:63:00:03 to %s" % vx, "write /etc/netns/%s/hosts" % web], planned
     assert h1.snapshot() == before and h1.sh(["bridge", "fdb", "show", "dev", vx]).stdout == fdb_before
     made = h1.converge("cnm_overlay_peer", network="fab", peers=db_peer, diff=True)
     assert made["changes"] == planned["changes"]
@@ -116,7 +118,9 @@ def test_overlay_across_hosts(pair):
 
     # A host that left: exclusive drops its entries and its names.
     gone = h1.converge("cnm_overlay_peer", network="fab", peers=[], exclusive=True)
-    assert gone["peers"] == {} and len(gone["changes"]) == 3 + 1, gone
+    assert gone["peers"] == {} and gone["changes"] == [
+        "remove 00:00:00:00:00:00 -> 198.18.0.2 from %s" % vx, "remove 02:42:0a:63:00:03 -> 198.18.0.2 from %s" % vx,
+        "remove neighbour 10.99.0.3 from %s" % vx, "write /etc/netns/%s/hosts" % web], gone
     assert h1.sh(["bridge", "fdb", "show", "dev", vx]).stdout.count("dst") == 0
     with open("/etc/netns/%s/hosts" % web) as f:
         assert "\tdb" not in f.read()
@@ -132,7 +136,7 @@ def test_overlay_across_hosts(pair):
 
 def test_overlay_peer_absent_and_updates(pair):
     h1, _h2 = pair
-    h1.converge("cnm_network", **NET)
+    vx = h1.converge("cnm_network", **NET)["network"]["vxlan_interface"]
     vtep2, vtep3 = UNDERLAY["h2"], "198.18.0.3"
     both = peers({"name": "a", "ip": "10.99.0.5"}, vtep=vtep2) + peers({"name": "b", "ip": "10.99.0.6"}, vtep=vtep3)
     h1.converge("cnm_overlay_peer", network="fab", peers=both)
@@ -140,19 +144,15 @@ def test_overlay_peer_absent_and_updates(pair):
     moved = peers(vtep=vtep2) + peers({"name": "b", "ip": "10.99.0.6"}, {"name": "a", "ip": "10.99.0.5"},
                                       vtep=vtep3)
     result = h1.converge("cnm_overlay_peer", network="fab", peers=moved)
-    assert result["changes"] == ["remove 02:42:0a:63:00:05 -> 198.18.0.2 from %s" % NET_VX(h1),
-                                 "add 02:42:0a:63:00:05 -> 198.18.0.3 to %s" % NET_VX(h1)], result
+    assert result["changes"] == ["remove 02:42:0a:63:00:05 -> 198.18.0.2 from %s" % vx,
+                                 "add 02:42:0a:63:00:05 -> 198.18.0.3 to %s" % vx], result
     h1.converge("cnm_overlay_peer", network="fab", state="absent", peers=[{"vtep": vtep3}])
-    fdb = h1.sh(["bridge", "fdb", "show", "dev", NET_VX(h1)]).stdout
+    fdb = h1.sh(["bridge", "fdb", "show", "dev", vx]).stdout
     assert vtep3 not in fdb and "00:00:00:00:00:00 dst 198.18.0.2" in fdb
     h1.converge("cnm_overlay_peer", network="fab", state="absent")
-    assert "dst" not in h1.sh(["bridge", "fdb", "show", "dev", NET_VX(h1)]).stdout
+    assert "dst" not in h1.sh(["bridge", "fdb", "show", "dev", vx]).stdout
     h1.converge("cnm_network", name="fab", state="absent")
     assert h1.converge("cnm_overlay_peer", network="fab", state="absent")["peers"] == {}
-
-
-def NET_VX(host):  # pylint: disable=invalid-name
-    return host.ok("cnm_info")["networks"]["fab"]["vxlan_interface"]
 
 
 BAD = [

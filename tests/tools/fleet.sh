@@ -12,13 +12,15 @@
 #   fleet.sh down NAME       stops every process of the fleet's sandboxes and hosts and
 #                            removes the underlay; safe to run again, or on a half-made fleet.
 #   fleet.sh pid NAME K      the PID of host K.
+#   fleet.sh hosts NAME      the hosts as JSON inventory host vars: community.docker's
+#                            nsenter connection to each host's PID, Debian's python3.
 #
 # 198.18.0.0/15 is the range set aside for benchmarking (RFC 2544); nothing outside the
 # fleet's own namespaces is ever addressed.
 set -euo pipefail
 
 RUN=${CNM_FLEET_RUN:-/run/cnm-fleet}
-cmd=${1:?usage: fleet.sh up NAME COUNT | down NAME | pid NAME K}
+cmd=${1:?usage: fleet.sh up NAME COUNT | down NAME | pid NAME K | hosts NAME}
 name=${2:?name}
 dir=$RUN/$name
 ul=$name-ul
@@ -76,9 +78,23 @@ down() {
   rmdir "$dir" 2>/dev/null || true
 }
 
+hosts() {
+  local f sep=""
+  printf '{'
+  for f in "$dir"/host*.pid; do
+    [ -e "$f" ] || continue
+    printf '%s"%s": {"ansible_connection": "community.docker.nsenter", "ansible_nsenter_pid": %s, ' \
+      "$sep" "$(basename "$f" .pid)" "$(cat "$f")"
+    printf '"ansible_python_interpreter": "/usr/bin/python3"}'
+    sep=", "
+  done
+  printf '}\n'
+}
+
 case $cmd in
   up) up "${3:-}" ;;
   down) down ;;
   pid) cat "$dir/host${3:?K}.pid" ;;
+  hosts) hosts ;;
   *) echo "unknown command $cmd" >&2; exit 2 ;;
 esac

@@ -30,7 +30,7 @@ leave = bridge.leave
 
 def _vxlan_matches(link, network, underlay_index):
     info = link.vxlan
-    return (link.kind == "vxlan" and info is not None and info.vni == network["vni"]
+    return (info is not None and info.vni == network["vni"]
             and info.port == network["port"] and info.local == network["local_ip"]
             and info.underlay == underlay_index and not info.learning and info.proxy)
 
@@ -43,11 +43,9 @@ def create_network(network, view, sysctls, neighbours):
     out = bridge.create_network(network, view, sysctls)
     vx, br, mtu = network["vxlan_interface"], network["interface"], network["mtu"]
     link = view.link(vx)
-    underlay = view.link(network["underlay_interface"])
-    made = link is None or not _vxlan_matches(link, network, underlay.index)
     if link is not None and link.kind != "vxlan":
         raise KernelError("%s exists and is not a VXLAN device; remove it" % vx)
-    if made:
+    if link is None or not _vxlan_matches(link, network, view.link(network["underlay_interface"]).index):
         if link is not None:  # settings a VXLAN device cannot change in place
             out.append(change("delete %s (its VNI, port or underlay changed)" % vx, "link_del", vx))
         out.append(change("create VXLAN %s (VNI %d, %s:%d via %s, mtu %d) on %s"
