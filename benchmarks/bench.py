@@ -44,6 +44,12 @@ from ansible_collections.cnm.fabric.plugins.module_utils.store import Store  # n
 MODULES = "ansible_collections.cnm.fabric.plugins.modules."
 PREFIX = "cnmb%s" % uuid.uuid4().hex[:5]
 SETTLE_S = 5
+OLD_VENV = ".venv-pyroute2-0.7"
+
+
+def pyroute2_version(python):
+    return subprocess.run([python, "-c", "import importlib.metadata as m; print(m.version('pyroute2'))"],
+                          capture_output=True, text=True, check=False).stdout.strip() or "unknown"
 
 
 def sh(cmd, **kw):
@@ -60,8 +66,8 @@ class Host(object):
         self.tmp = tempfile.mkdtemp(prefix="cnm-bench-")
         self.state_dir = os.path.join(self.tmp, "state")
 
-    def module(self, module_name, allow_fail=False, **args):
-        """Run one module process; return (seconds, peak RSS in KiB, result)."""
+    def module(self, module_name, allow_fail=False, python=sys.executable, **args):
+        """Run one module process under ``python``; return (seconds, peak RSS in KiB, result)."""
         args.setdefault("state_dir", self.state_dir)
         path = os.path.join(self.tmp, "args.json")
         with open(path, "w") as f:
@@ -73,7 +79,7 @@ class Host(object):
                   "print(d, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); print(p.stdout)")
         out = subprocess.run(
             ["nsenter", "--net=/run/netns/" + self.ns, sys.executable, "-c", waiter,
-             sys.executable, "-m", MODULES + module_name, path],
+             python, "-m", MODULES + module_name, path],
             capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=COLLECTIONS), check=True).stdout
         head, body = out.split("\n", 1)
         seconds, rss = head.split()
@@ -134,25 +140,25 @@ def iproute2_floor(n):
         cleanup_all()
 
 
-def ours(n):
+def ours(n, python=sys.executable):
     host = Host("ours%d" % n)
     try:
-        host.module("cnm_network", name="bench", subnet="10.100.0.0/16")
+        host.module("cnm_network", python=python, name="bench", subnet="10.100.0.0/16")
         # Process start-up: interpreter, imports, argument checks (a call that fails at once).
-        startup = min(host.module("cnm_endpoint", allow_fail=True)[0] for dummy in range(3))
+        startup = min(host.module("cnm_endpoint", allow_fail=True, python=python)[0] for dummy in range(3))
         items = [{"name": "e%d" % i, "sandbox": "%s-e%d" % (PREFIX, i)} for i in range(n)]
-        made, rss, result = host.module("cnm_endpoint", network="bench", endpoints=items)
+        made, rss, result = host.module("cnm_endpoint", python=python, network="bench", endpoints=items)
         assert result["endpoints"][-1]["ipv4_address"] == address(n - 1)
         # Best of three: the first rerun after a mass creation overlaps the kernel's deferred
         # cleanup of it (RCU reclaim), which is no part of the rerun's own cost.
         noops = []
         for dummy in range(3):
-            noop, noop_rss, again = host.module("cnm_endpoint", network="bench", endpoints=items)
+            noop, noop_rss, again = host.module("cnm_endpoint", python=python, network="bench", endpoints=items)
             assert again["changed"] is False, again["changes"][:5]
             noops.append(noop)
         noop = min(noops)
         settle()
-        down = host.module("cnm_endpoint", network="bench", endpoints=items, state="absent")[0]
+        down = host.module("cnm_endpoint", python=python, network="bench", endpoints=items, state="absent")[0]
         return {"make_s": made, "noop_s": noop, "noop_runs_s": noops, "teardown_s": down,
                 "peak_rss_kib": max(rss, noop_rss),
                 "startup_s": startup, "noop_module_s": noop - startup}
@@ -321,9 +327,15 @@ def main():
                         help="allocations of the one-transaction-each runs: each transaction reads and "
                              "writes the whole space, so they cost O(n) apiece")
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"))
+    parser.add_argument("--old-python", default=os.path.join(ROOT, OLD_VENV, "bin", "python"),
+                        help="a Python with pyroute2 0.7 (Debian 12's): the endpoints are timed with it too")
     args = parser.parse_args()
+    old = args.old_python if os.path.exists(args.old_python) else None
     results = {"machine": {"cores": os.cpu_count(), "kernel": os.uname().release},
-               "endpoints": {}, "ipam_allocations_per_s": {}}
+               "pyroute2": {"main": pyroute2_version(sys.executable)}, "endpoints": {}, "ipam_allocations_per_s": {}}
+    if old:
+        results["pyroute2"]["old"] = pyroute2_version(old)
+        results["endpoints_old_pyroute2"] = {}
     try:
         loop = ansible_loop(args.loop_n)
         results["ansible_loop_per_endpoint_s"] = loop
@@ -337,6 +349,12 @@ def main():
                      make_per_endpoint_ms=1000 * r["make_s"] / n,
                      loop_vs_bulk_per_endpoint=loop / (r["make_s"] / n))
             results["endpoints"][str(n)] = r
+            if old:
+                r_old = ours(n, old)
+                r_old.update(make_vs_floor=r_old["make_s"] / floor_make, make_per_endpoint_ms=1000 * r_old["make_s"] / n)
+                print("N=%d with pyroute2 %s: bulk %.2f s, no-op %.2f s" % (
+                    n, results["pyroute2"]["old"], r_old["make_s"], r_old["noop_s"]), flush=True)
+                results["endpoints_old_pyroute2"][str(n)] = r_old
         results["ipam_allocations_per_s"].update(ipam_file(args.ipam_count, args.each))
         results["ipam_allocations_per_s"].update(ipam_etcd(args.ipam_count, args.each))
     finally:
@@ -354,7 +372,12 @@ def main():
             r["noop_module_s"], r["floor_teardown_s"], r["teardown_s"], r["teardown_vs_floor"],
             r["peak_rss_kib"] / 1024.0))
     print("times are whole module processes; (module) leaves out the %.2f s a module process takes "
-          "to start" % min(r["startup_s"] for r in results["endpoints"].values()))
+          "to start (pyroute2 %s)" % (min(r["startup_s"] for r in results["endpoints"].values()),
+                                      results["pyroute2"]["main"]))
+    for n, r in sorted(results.get("endpoints_old_pyroute2", {}).items(), key=lambda kv: int(kv[0])):
+        print("%-6s pyroute2 %s: bulk %.2f s (ratio %.2f), no-op %.2f s (module %.2f s), start-up %.2f s" % (
+            n, results["pyroute2"]["old"], r["make_s"], r["make_vs_floor"], r["noop_s"], r["noop_module_s"],
+            r["startup_s"]))
     print("Ansible loop of single-endpoint tasks: %.0f ms per endpoint (%.0fx the bulk call at N=%s)" % (
         1000 * loop, max(r["loop_vs_bulk_per_endpoint"] for r in results["endpoints"].values()),
         max(results["endpoints"], key=int)))

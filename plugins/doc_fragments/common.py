@@ -20,7 +20,9 @@ options:
     default: /var/lib/cnm
 requirements:
   - Linux with network namespaces, veth and bridge support.
-  - Python 3.9 or later on the managed host (no Python library beyond the standard one).
+  - Python 3.9 or later on the managed host, with the libraries pyroute2 (0.7.2 or later; Debian's
+    C(python3-pyroute2)) and netaddr (0.8 or later; Debian's C(python3-netaddr)). The collection's roles
+    install both.
   - nftables (the C(nft) command) on the managed host.
 """
 

@@ -5,13 +5,36 @@
 
 from __future__ import annotations
 
+import traceback
+
+from ansible.module_utils.basic import missing_required_lib
+
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError
+
+try:
+    import netaddr  # noqa: F401 pylint: disable=unused-import
+    NETADDR_IMPORT_ERROR = None
+except ImportError:
+    NETADDR_IMPORT_ERROR = traceback.format_exc()
 
 STATE_DIR_SPEC = dict(type="path", default="/var/lib/cnm")
 
 
-def run_module(module, body):
-    """Call ``body(module)`` -> result dict; report typed errors with the option at fault."""
+def missing_libraries(needs):
+    """(library, traceback) of the first of ``needs`` that does not import on this host."""
+    from ansible_collections.cnm.fabric.plugins.module_utils.kernel import PYROUTE2_IMPORT_ERROR
+    errors = {"pyroute2": PYROUTE2_IMPORT_ERROR, "netaddr": NETADDR_IMPORT_ERROR}
+    return next(((lib, errors[lib]) for lib in needs if errors[lib]), None)
+
+
+def run_module(module, body, needs=("pyroute2", "netaddr")):
+    """Call ``body(module)`` -> result dict; report typed errors with the option at fault.
+
+    ``needs``: the Python libraries the module uses on the managed host."""
+    missing = missing_libraries(needs)
+    if missing:
+        module.fail_json(msg=missing_required_lib(missing[0], url="https://pypi.org/project/%s/" % missing[0]),
+                         exception=missing[1])
     try:
         result = body(module)
     except CnmError as e:

@@ -34,3 +34,8 @@ class StoreError(CnmError):
 
 class KernelError(CnmError):
     """A netlink or nftables operation failed."""
+
+
+class NamespaceLost(KernelError):
+    """This thread could not return to the host's network namespace: nothing more may be
+    done in this process, not even an undo, since it would act on the wrong namespace."""

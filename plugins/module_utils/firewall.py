@@ -16,8 +16,8 @@ import os
 import shutil
 import subprocess
 
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
-from ansible_collections.cnm.fabric.plugins.module_utils.spec import BRIDGED
 from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_write, read_text
 
 TABLES = (("inet", "cnm"), ("bridge", "cnm"))
@@ -28,51 +28,61 @@ def _q(name):
     return '"%s"' % name
 
 
-def published(networks, endpoints):
-    """(network, endpoint, port dict with host_ip resolved) for every published port."""
+def parts(networks):
+    """Each network's FirewallPart (from its driver), by network name, for those that have one."""
+    out = {}
+    for name, net in sorted(networks.items()):
+        part = drivers.get(net["driver"]).firewall(net)
+        if part is not None:
+            out[name] = part
+    return out
+
+
+def _published(by_network, endpoints):
+    """(FirewallPart, endpoint, port dict with host_ip resolved) for every published port."""
     out = []
     for ep in sorted(endpoints.values(), key=lambda e: (e["network"], e["name"])):
-        net = networks.get(ep["network"])
-        if not net or net["driver"] not in BRIDGED or net["internal"] or not ep.get("ipv4_address"):
+        part = by_network.get(ep["network"])
+        if part is None or part.internal or not ep.get("ipv4_address"):
             continue
         for port in ep.get("publish") or []:
             port = dict(port)
-            port["host_ip"] = port.get("host_ip") or net.get("host_binding_ip") or "0.0.0.0"
-            out.append((net, ep, port))
+            port["host_ip"] = port.get("host_ip") or part.host_binding_ip or "0.0.0.0"
+            out.append((part, ep, port))
     return out
 
 
 def render(networks, endpoints):
-    """The whole ruleset as nft text, or '' when no bridge or overlay network exists."""
-    bridges = [n for name, n in sorted(networks.items()) if n["driver"] in BRIDGED]
-    if not bridges:
+    """The whole ruleset as nft text, or '' when no network brings rules."""
+    by_network = parts(networks)
+    if not by_network:
         return ""
     raw, forward, dnat, post, icc = [], [], [], [], []
-    for net in bridges:
-        br, subnet = _q(net["interface"]), net["subnet"]
+    for name, part in sorted(by_network.items()):
+        br, subnet = _q(part.interface), part.subnet
         raw.append("iifname %s ip daddr 127.0.0.0/8 drop" % br)
         post.append("oifname %s ip saddr 127.0.0.0/8 masquerade" % br)
-        if net["internal"]:
+        if part.internal:
             forward.append("iifname %s oifname != %s drop" % (br, br))
             forward.append("oifname %s iifname != %s drop" % (br, br))
             continue
-        if net["masquerade"]:
+        if part.masquerade:
             post.append("ip saddr %s oifname != %s masquerade" % (subnet, br))
         # A container reaching a published port of its own network through the host.
         post.append("oifname %s ip saddr %s ct status dnat masquerade" % (br, subnet))
         ports = sorted(_q(e["host_interface"]) for e in endpoints.values()
-                       if e["network"] == net["name"] and e.get("host_interface"))
-        if not net["icc"] and ports:
+                       if e["network"] == name and e.get("host_interface"))
+        if not part.icc and ports:
             # Every frame the bridge forwards between two of its own ports.
             icc.append("iifname { %s } drop" % ", ".join(ports))
-    others = [n for n in bridges if not n["internal"]]
+    others = [p for n, p in sorted(by_network.items()) if not p.internal]
     if len(others) > 1:
         # Published ports are open to every network; anything else stays in its own.
         forward.append("ct status dnat accept")
-        for net in others:
-            rest = ", ".join(_q(o["interface"]) for o in others if o is not net)
-            forward.append("iifname %s oifname { %s } drop" % (_q(net["interface"]), rest))
-    for net, ep, port in published(networks, endpoints):
+        for part in others:
+            rest = ", ".join(_q(o.interface) for o in others if o is not part)
+            forward.append("iifname %s oifname { %s } drop" % (_q(part.interface), rest))
+    for part, ep, port in _published(by_network, endpoints):
         match = "fib daddr type local" if port["host_ip"] == "0.0.0.0" else "ip daddr %s" % port["host_ip"]
         dnat.append("%s meta l4proto %s th dport %d dnat ip to %s:%d"
                     % (match, port["protocol"], port["host_port"], ep["ipv4_address"],

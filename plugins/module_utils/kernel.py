@@ -1,21 +1,34 @@
 # -*- coding: utf-8 -*-
 # Copyright: cnm.fabric contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The only module that talks to the kernel: links, addresses, routes, neighbours, namespaces.
+"""The kernel layer: links, addresses, routes, neighbours and namespaces, over pyroute2.
 
-It speaks rtnetlink itself, with struct, over one NETLINK_ROUTE socket per namespace:
-the collection needs a dozen message kinds, and doing them directly costs a few
-microseconds of Python each, where a general library's request machinery costs about
-a millisecond (measured with pyroute2 0.9: 8.5 ms per bulk endpoint, against 1.5 ms).
+The only importer of pyroute2. Its message classes (ifinfmsg, ifaddrmsg, rtmsg, ndmsg)
+encode every request and decode every reply, and its sockets check sequence numbers,
+report the kernel's extended ACK, and raise the errors of acks and of NLMSG_DONE.
+What stays here is how pyroute2 is used, which is where the speed is:
+
+- one socket per namespace, made in that namespace with setns(2) in this thread (no
+  helper process), and handed to pyroute2;
+- one dump per namespace per run for planning (``view``), then link indexes from a
+  cache, never a lookup per call;
+- many requests sent as one batch where they go together (``link_rename``), and one
+  RTM_DELLINK for a whole link group (``flush``);
+- the neighbour dumps of a VXLAN device filtered by the kernel, not in Python.
+
+pyroute2 0.7 (Debian 12) is synchronous; 0.8 and later have an asyncio core, and
+their synchronous wrappers spin an event loop per call. ``_Socket`` is the one
+place that knows the difference: on 0.8+ it drives the async socket on one event
+loop kept for the run.
+
+What pyroute2 does not provide, written here: making a named namespace in-process
+(pyroute2's ``netns.create`` forks a child; ``netns_add`` unshares and bind-mounts as
+``ip netns add`` does), entering one for a socket (setns), and sysctls (/proc/sys).
+pyroute2 has no xfrm; nftables goes through ``nft`` (firewall.py).
 
 Namespaces are named by a *sandbox key*: ``None`` for the host (the namespace the
 module runs in), a bare name for ``/run/netns/NAME``, or an absolute path (such as
 ``/proc/PID/ns/net``). A namespace is never created unless ``netns_add`` is called.
-A socket of another namespace is made by entering it with setns(2) in this thread
-and coming back: a socket belongs to the namespace it was made in.
-
-Observation (``view``) dumps each namespace once per run, for planning. Changes
-address links by name through a small index cache, never by re-dumping.
 """
 
 from __future__ import annotations
@@ -26,60 +39,55 @@ import errno
 import os
 import random
 import socket
-import struct
-from dataclasses import dataclass
-from typing import Optional
+import traceback
 
-from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, NamespaceLost
+from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView, Route, VxlanInfo, ZERO_MAC
+
+try:
+    from pyroute2.netlink import (NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR,
+                                  NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST)
+    from pyroute2.netlink.exceptions import NetlinkDumpInterrupted, NetlinkError
+    from pyroute2.netlink.rtnl import (RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_GETADDR,
+                                       RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK,
+                                       RTM_NEWNEIGH, RTM_NEWROUTE, RTM_SETLINK)
+    from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+    from pyroute2.netlink.rtnl.ndmsg import ndmsg
+    from pyroute2.netlink.rtnl.rtmsg import rtmsg
+    try:  # pyroute2 0.8 and later: an asyncio core
+        from pyroute2.netlink.rtnl.iprsocket import AsyncIPRSocket
+        import asyncio
+        IPRSocket = None
+    except ImportError:  # pyroute2 0.7
+        from pyroute2.netlink.rtnl.iprsocket import IPRSocket
+        AsyncIPRSocket = None
+    HAS_PYROUTE2 = True
+    PYROUTE2_IMPORT_ERROR = None
+except ImportError:
+    HAS_PYROUTE2 = False
+    PYROUTE2_IMPORT_ERROR = traceback.format_exc()
+
+    class NetlinkError(Exception):  # type: ignore[no-redef]
+        code = 0
 
 NETNS_DIR = "/run/netns"
+CLONE_NEWNET = 0x40000000
+MS_REC, MS_BIND, MS_SHARED, MNT_DETACH = 16384, 4096, 1 << 20, 2
+IFF_UP = 1
+SOL_NETLINK, NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK = 270, 11, 12
+NLA_F_NESTED = 0x8000  # the bridge reads IFLA_PROTINFO as port attributes only when it is marked nested
+AF_BRIDGE = 7
+NUD_NOARP, NUD_PERMANENT = 0x40, 0x80
+NTF_SELF = 0x02
+RT_TABLE_MAIN, RTN_UNICAST, RTPROT_STATIC, RT_SCOPE_UNIVERSE, RT_SCOPE_NOWHERE = 254, 1, 4, 0, 255
+MAX_SOCKETS = 256  # open netlink sockets, well under the usual limit of 1024 descriptors
+DUMP_RETRIES = 5   # a dump the kernel marks interrupted (NLM_F_DUMP_INTR) is taken again
+_LIBC = []
 
 
 def netns_path(key):
     return key if key.startswith("/") else os.path.join(NETNS_DIR, key)
-
-
-@dataclass(frozen=True)
-class VxlanInfo:
-    """The settings of a VXLAN device that the overlay driver manages."""
-    vni: int
-    port: int
-    local: Optional[str]
-    underlay: Optional[int]  # ifindex of the underlay device
-    learning: bool
-    proxy: bool
-
-
-@dataclass(frozen=True)
-class Link:
-    name: str
-    index: int
-    kind: Optional[str]
-    mtu: int
-    up: bool
-    mac: Optional[str]
-    master: Optional[int]
-    hairpin: Optional[bool] = None
-    vxlan: Optional[VxlanInfo] = None
-
-
-@dataclass
-class NsView:
-    """One dump of a namespace: links by name, IPv4 addresses by link, the default route."""
-    links: dict
-    addresses: dict
-    default_gateway: Optional[str]
-    default_dev: Optional[int]
-    routes: list
-
-    def link(self, name):
-        return self.links.get(name)
-
-
-CLONE_NEWNET = 0x40000000
-MS_REC, MS_BIND, MS_SHARED, MNT_DETACH = 16384, 4096, 1 << 20, 2
-MAX_SOCKETS = 256  # open netlink sockets, well under the usual limit of 1024 descriptors
-_LIBC = []
 
 
 def _libc():
@@ -94,300 +102,248 @@ def _check(rc, what):
         raise OSError(err, "%s: %s" % (what, os.strerror(err)))
 
 
-# -- rtnetlink messages -----------------------------------------------------------------
-
-RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE = 18, 22, 26
-NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLM_F_REQUEST_DUMP = 0x1 | 0x300
-# The kernel caps a dump's buffers at 32 KiB; reading that much never truncates a message.
-RECV_SIZE = 32768
-_NLMSGHDR = struct.Struct("=IHHII")
-_RTA = struct.Struct("=HH")
-
-
-def _attrs(data, offset, end):
-    out = {}
-    while offset + 4 <= end:
-        length, kind = _RTA.unpack_from(data, offset)
-        if length < 4:
-            break
-        out[kind & 0x3FFF] = data[offset + 4:offset + length]
-        offset += (length + 3) & ~3
-    return out
+def error_text(error):
+    """An OSError or NetlinkError as a user reads it: the kernel's extended ACK, when it gave
+    one, after the errno's own text ("File exists: ...")."""
+    code = getattr(error, "code", None) or getattr(error, "errno", None)
+    base = os.strerror(code) if code else str(error)
+    args = getattr(error, "args", ())
+    reason = args[1] if len(args) > 1 and isinstance(args[1], str) else None
+    return "%s: %s" % (base, reason) if reason and reason != base else base
 
 
-def _text(raw):
-    return raw.split(b"\0", 1)[0].decode("utf-8", "replace") if raw is not None else None
+def _code(error):
+    return getattr(error, "code", None) or getattr(error, "errno", None)
 
 
-def _u32(raw):
-    return struct.unpack("=I", raw[:4])[0] if raw is not None else None
+# -- the socket: the one place that knows pyroute2's versions ---------------------------
 
+class _Socket(object):
+    """One rtnetlink socket of one namespace, driven through pyroute2.
 
-def _ipv4(raw):
-    return socket.inet_ntoa(raw[:4]) if raw is not None else None
+    ``sock`` is a plain AF_NETLINK socket made in the namespace; pyroute2 takes it over.
+    """
 
-
-def _dump(sock, msg_type, body, seq):
-    sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), msg_type, NLM_F_REQUEST_DUMP, seq, 0) + body)
-    while True:
-        data = sock.recv(RECV_SIZE)
-        offset = 0
-        while offset + _NLMSGHDR.size <= len(data):
-            length, kind, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
-            if kind == NLMSG_DONE:
-                return
-            if kind == NLMSG_ERROR:
-                code = struct.unpack_from("=i", data, offset + _NLMSGHDR.size)[0]
-                if code:
-                    raise OSError(-code, os.strerror(-code))
-                return
-            yield data, offset + _NLMSGHDR.size, offset + length
-            offset += (length + 3) & ~3
-
-
-NLM_F_REQUEST, NLM_F_ACK, NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x100, 0x200, 0x400
-RTM_NEWLINK, RTM_DELLINK, RTM_SETLINK, RTM_NEWADDR, RTM_DELADDR, RTM_NEWROUTE, RTM_DELROUTE = 16, 17, 19, 20, 21, 24, 25
-IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_FD, IFLA_GROUP = 1, 3, 4, 10, 18, 28, 27
-IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER, NLA_F_NESTED = 1, 2, 1, 0x8000
-IFF_UP = 1
-
-
-def _rta(kind, payload):
-    length = 4 + len(payload)
-    return _RTA.pack(length, kind) + payload + b"\0" * (((length + 3) & ~3) - length)
-
-
-def _rta_str(kind, text):
-    return _rta(kind, text.encode("utf-8") + b"\0")
-
-
-def _rta_u32(kind, value):
-    return _rta(kind, struct.pack("=I", value))
-
-
-def _ifinfo(index=0, up=None, family=0):
-    flags = IFF_UP if up else 0
-    return struct.pack("=BBHiII", family, 0, 0, index, flags, IFF_UP if up is not None else 0)
-
-
-def _link_attrs(mtu=None, mac=None, master=None, group=None, ifname=None):
-    out = b""
-    if ifname is not None:
-        out += _rta_str(IFLA_IFNAME, ifname)
-    if mtu is not None:
-        out += _rta_u32(IFLA_MTU, mtu)
-    if mac is not None:
-        out += _rta(IFLA_ADDRESS, _mac_bytes(mac))
-    if master is not None:
-        out += _rta_u32(IFLA_MASTER, master)
-    if group is not None:
-        out += _rta_u32(IFLA_GROUP, group)
-    return out
-
-
-class Netlink(object):
-    """One NETLINK_ROUTE socket in one namespace: dumps, and requests that wait for their ack."""
+    _loop = None  # pyroute2 0.8+: one event loop for every socket of the process
 
     def __init__(self, sock):
-        self.sock = sock
-        self.seq = 10
+        # The kernel's reason for a NACK (extended ACK), which pyroute2 puts in its NetlinkError.
+        sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
+        # Strict checking: the kernel filters dumps by the request's own fields (routes by
+        # table, neighbours by device), so no message is decoded only to be dropped.
+        sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+        if AsyncIPRSocket is not None:
+            if _Socket._loop is None:
+                _Socket._loop = asyncio.new_event_loop()
+            self._nl = AsyncIPRSocket(use_socket=sock, use_event_loop=_Socket._loop, groups=0)
+            self._run(self._nl.bind(groups=0))
+        else:
+            # 0.7's bind() tries fixed port ids and re-creates the socket when one is taken,
+            # which a socket it was handed cannot survive: the kernel picks the id instead.
+            sock.bind((0, 0))
+            port = sock.getsockname()[0]
+            self._nl = IPRSocket(fileno=sock.detach())  # pyroute2 owns the descriptor from here
+            self._nl.epid = port
+
+    def _run(self, coro):
+        return _Socket._loop.run_until_complete(coro)
+
+    def request(self, msg, msg_type, flags):
+        """Send one request; return its reply messages. NetlinkError on a NACK."""
+        if AsyncIPRSocket is None:
+            return list(self._nl.nlm_request(msg, msg_type, NLM_F_REQUEST | flags))
+
+        async def collect():
+            return [m async for m in await self._nl.nlm_request(msg, msg_type, NLM_F_REQUEST | flags)]
+        return self._run(collect())
+
+    def dump(self, make, msg_type):
+        """A dump of the messages ``make()`` asks for, taken again while the kernel marks it
+        interrupted (NLM_F_DUMP_INTR: its table changed meanwhile)."""
+        for dummy in range(DUMP_RETRIES):
+            try:
+                msgs = self.request(make(), msg_type, NLM_F_DUMP)
+            except NetlinkDumpInterrupted:
+                continue
+            if not any(m["header"]["flags"] & NLM_F_DUMP_INTR for m in msgs):
+                return msgs
+        raise OSError(errno.EINTR, "the dump was interrupted by changes %d times" % DUMP_RETRIES)
+
+    def batch(self, requests):
+        """Send ``[(msg, type, flags)]`` in one write; the kernel runs them in order and acks
+        each. NetlinkError on the first NACK."""
+        msgs = []
+        for msg, msg_type, flags in requests:
+            msg["header"]["type"] = msg_type
+            msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_ACK | flags
+            msgs.append(msg)
+        if AsyncIPRSocket is None:
+            return list(self._nl.nlm_request_batch(msgs))
+
+        async def collect():
+            return [m async for m in self._nl.nlm_request_batch(msgs)]
+        return self._run(collect())
 
     def close(self):
-        self.sock.close()
+        self._nl.close()
+        if AsyncIPRSocket is not None:  # the transport closes the socket on the loop's next turn
+            self._run(asyncio.sleep(0))
 
-    def request(self, msg_type, flags, body):
-        """Send one request; return the first reply message's (data, start, end) or None on ack."""
-        self.seq += 1
-        self.sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), msg_type, NLM_F_REQUEST | flags,
-                                      self.seq, 0) + body)
-        while True:
-            data = self.sock.recv(RECV_SIZE)
-            offset = 0
-            while offset + _NLMSGHDR.size <= len(data):
-                length, kind, _flags, seq, _pid = _NLMSGHDR.unpack_from(data, offset)
-                if seq == self.seq:
-                    if kind == NLMSG_ERROR:
-                        code = struct.unpack_from("=i", data, offset + _NLMSGHDR.size)[0]
-                        if code:
-                            raise OSError(-code, os.strerror(-code))
-                        return None
-                    return data, offset + _NLMSGHDR.size, offset + length
-                offset += (length + 3) & ~3
 
-    def link_index(self, name):
-        try:
-            data, start, _end = self.request(RTM_GETLINK, 0, _ifinfo() + _rta_str(IFLA_IFNAME, name))
-        except OSError as e:
-            if e.errno == errno.ENODEV:
-                return None
+# -- messages ------------------------------------------------------------------------
+
+def _ifinfo(index=0, family=0, up=None, attrs=()):
+    msg = ifinfmsg()
+    msg["family"] = family
+    msg["index"] = index
+    if up is not None:
+        msg["flags"] = IFF_UP if up else 0
+        msg["change"] = IFF_UP
+    msg["attrs"] = list(attrs)
+    return msg
+
+
+def _link_attrs(ifname=None, mtu=None, mac=None, master=None, group=None):
+    out = []
+    for key, value in (("IFLA_IFNAME", ifname), ("IFLA_MTU", mtu), ("IFLA_ADDRESS", mac),
+                       ("IFLA_MASTER", master), ("IFLA_GROUP", group)):
+        if value is not None:
+            out.append((key, value))
+    return out
+
+
+def _linkinfo(kind, data=None):
+    attrs = [("IFLA_INFO_KIND", kind)]
+    if data:
+        attrs.append(("IFLA_INFO_DATA", {"attrs": data}))
+    return ("IFLA_LINKINFO", {"attrs": attrs})
+
+
+def _addr(index, address, prefixlen):
+    msg = ifaddrmsg()
+    msg["family"] = socket.AF_INET
+    msg["prefixlen"] = prefixlen
+    msg["index"] = index
+    msg["attrs"] = [("IFA_LOCAL", address), ("IFA_ADDRESS", address)]
+    return msg
+
+
+def _route(gateway=None, oif=None, delete=False):
+    """A main-table default route; to delete, one that matches any protocol, scope and type."""
+    msg = rtmsg()
+    msg["family"] = socket.AF_INET
+    msg["table"] = RT_TABLE_MAIN
+    if not delete:
+        msg["proto"] = RTPROT_STATIC
+        msg["scope"] = RT_SCOPE_UNIVERSE
+        msg["type"] = RTN_UNICAST
+    else:
+        msg["scope"] = RT_SCOPE_NOWHERE
+    msg["attrs"] = [(k, v) for k, v in (("RTA_GATEWAY", gateway), ("RTA_OIF", oif)) if v is not None]
+    return msg
+
+
+def _neigh(family, index, state, flags=0, attrs=()):
+    msg = ndmsg()
+    msg["family"] = family
+    msg["ifindex"] = index
+    msg["state"] = state
+    msg["flags"] = flags
+    msg["attrs"] = list(attrs)
+    return msg
+
+
+def _family(cls):
+    msg = cls()
+    msg["family"] = socket.AF_INET
+    return msg
+
+
+def _main_table():
+    msg = _family(rtmsg)
+    msg["table"] = RT_TABLE_MAIN
+    return msg
+
+
+def _link(msg):
+    info = msg.get_attr("IFLA_LINKINFO")
+    kind, hairpin, vxlan = None, None, None
+    if info is not None:
+        kind = info.get_attr("IFLA_INFO_KIND")
+        data = info.get_attr("IFLA_INFO_DATA")
+        if kind == "vxlan" and data is not None and hasattr(data, "get_attr"):
+            vxlan = VxlanInfo(vni=data.get_attr("IFLA_VXLAN_ID"), port=data.get_attr("IFLA_VXLAN_PORT"),
+                              local=data.get_attr("IFLA_VXLAN_LOCAL"), underlay=data.get_attr("IFLA_VXLAN_LINK"),
+                              learning=bool(data.get_attr("IFLA_VXLAN_LEARNING")),
+                              proxy=bool(data.get_attr("IFLA_VXLAN_PROXY")))
+        if info.get_attr("IFLA_INFO_SLAVE_KIND") == "bridge":
+            port = info.get_attr("IFLA_INFO_SLAVE_DATA")
+            mode = port.get_attr("IFLA_BRPORT_MODE") if port is not None and hasattr(port, "get_attr") else None
+            hairpin = bool(mode) if mode is not None else None
+    return Link(name=msg.get_attr("IFLA_IFNAME"), index=msg["index"], kind=kind, mtu=msg.get_attr("IFLA_MTU"),
+                up=bool(msg["flags"] & IFF_UP), mac=msg.get_attr("IFLA_ADDRESS"), master=msg.get_attr("IFLA_MASTER"),
+                hairpin=hairpin, vxlan=vxlan)
+
+
+def _route_of(msg):
+    """A main-table unicast IPv4 route as a model Route, or None for any other."""
+    table = msg.get_attr("RTA_TABLE") or msg["table"]
+    if table != RT_TABLE_MAIN or msg["type"] != RTN_UNICAST:
+        return None
+    dst = "%s/%d" % (msg.get_attr("RTA_DST") or "0.0.0.0", msg["dst_len"])
+    hops = msg.get_attr("RTA_MULTIPATH")
+    if hops:
+        gateways = tuple((hop.get_attr("RTA_GATEWAY"), hop["oif"]) for hop in hops)
+    else:
+        gateways = ((msg.get_attr("RTA_GATEWAY"), msg.get_attr("RTA_OIF")),)
+    return Route(dst=dst, gateways=gateways, metric=msg.get_attr("RTA_PRIORITY") or 0)
+
+
+def read_namespace(nl):
+    """Links, IPv4 addresses and main-table IPv4 routes of a namespace, as an NsView."""
+    links = {}
+    for msg in nl.dump(_ifinfo, RTM_GETLINK):
+        link = _link(msg)
+        links[link.name] = link
+    by_index = dict((lk.index, lk.name) for lk in links.values())
+    addresses = {}
+    for reply in nl.dump(lambda: _family(ifaddrmsg), RTM_GETADDR):
+        # IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer's on a point-to-point link.
+        local = reply.get_attr("IFA_LOCAL") or reply.get_attr("IFA_ADDRESS")
+        addresses.setdefault(by_index.get(reply["index"]), set()).add("%s/%d" % (local, reply["prefixlen"]))
+    try:
+        replies = nl.dump(_main_table, RTM_GETROUTE)
+    except NetlinkError as e:
+        if e.code != errno.ENOENT:
             raise
-        return struct.unpack_from("=BBHiII", data, start)[3]
-
-    def link_set(self, index, up=None, **attrs):
-        self.request(RTM_NEWLINK, NLM_F_ACK, _ifinfo(index, up) + _link_attrs(**attrs))
-
-    def link_add(self, ifname, kind, up=True, data=b"", **attrs):
-        info = _rta_str(IFLA_INFO_KIND, kind) + (_rta(IFLA_INFO_DATA | NLA_F_NESTED, data) if data else b"")
-        self.request(RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-                     _ifinfo(0, up) + _link_attrs(ifname=ifname, **attrs) + _rta(IFLA_LINKINFO | NLA_F_NESTED, info))
-
-    def link_del(self, index=0, group=None):
-        self.request(RTM_DELLINK, NLM_F_ACK, _ifinfo(index) + _link_attrs(group=group))
-
-    def hairpin(self, index, on):
-        """IFLA_BRPORT_MODE of a bridge port, through the AF_BRIDGE family."""
-        body = struct.pack("=BBHiII", 7, 0, 0, index, 0, 0)
-        body += _rta(12 | NLA_F_NESTED, _rta(4, struct.pack("=B", 1 if on else 0)))  # IFLA_PROTINFO
-        self.request(RTM_SETLINK, NLM_F_ACK, body)
-
-    def addr(self, add, index, address, prefixlen):
-        raw = socket.inet_aton(address)
-        body = struct.pack("=BBBBI", 2, prefixlen, 0, 0, index) + _rta(2, raw) + _rta(1, raw)  # IFA_LOCAL, IFA_ADDRESS
-        if add:
-            self.request(RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, body)
-        else:
-            self.request(RTM_DELADDR, NLM_F_ACK, body)
-
-    def fdb(self, add, index, mac, vtep):
-        """A permanent forwarding entry MAC -> VTEP on a VXLAN device; the all-zero MAC
-        (flooding) may have many VTEPs, so it is appended, and others are replaced."""
-        body = _NDMSG.pack(AF_BRIDGE, 0, 0, index, NUD_PERMANENT | NUD_NOARP, NTF_SELF, 0)
-        body += _rta(NDA_LLADDR, _mac_bytes(mac)) + _rta(NDA_DST, socket.inet_aton(vtep))
-        if not add:
-            self.request(RTM_DELNEIGH, NLM_F_ACK, body)
-        else:
-            how = NLM_F_APPEND if mac == ZERO_MAC else NLM_F_REPLACE
-            self.request(RTM_NEWNEIGH, NLM_F_ACK | NLM_F_CREATE | how, body)
-
-    def neigh(self, add, index, ip, mac=None):
-        """A permanent ARP entry IP -> MAC (or its removal)."""
-        body = _NDMSG.pack(socket.AF_INET, 0, 0, index, NUD_PERMANENT, 0, 0) + _rta(NDA_DST, socket.inet_aton(ip))
-        if add:
-            body += _rta(NDA_LLADDR, _mac_bytes(mac))
-            self.request(RTM_NEWNEIGH, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, body)
-        else:
-            self.request(RTM_DELNEIGH, NLM_F_ACK, body)
-
-    def default_route(self, gateway=None, oif=None):
-        """Replace the main table's IPv4 default route (or delete it, without a gateway)."""
-        if gateway is None:
-            body = struct.pack("=BBBBBBBBI", 2, 0, 0, 0, 254, 0, 0, 0, 0)
-            self.request(RTM_DELROUTE, NLM_F_ACK, body)
-            return
-        body = struct.pack("=BBBBBBBBI", 2, 0, 0, 0, 254, 4, 0, 1, 0)  # static, universe, unicast
-        body += _rta(5, socket.inet_aton(gateway)) + _rta_u32(4, oif)  # RTA_GATEWAY, RTA_OIF
-        self.request(RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, body)
+        replies = []  # a namespace with no route yet has no main table
+    routes = [r for r in (_route_of(m) for m in replies) if r is not None]
+    return NsView(links, addresses, routes)
 
 
-def veth_peer(ifname, netns_fd, mac, mtu):
-    """IFLA_INFO_DATA of a veth: its peer, made directly inside another namespace."""
-    peer = _ifinfo() + _link_attrs(ifname=ifname, mtu=mtu, mac=mac) + _rta_u32(IFLA_NET_NS_FD, netns_fd)
-    return _rta(VETH_INFO_PEER | NLA_F_NESTED, peer)
-
-
-# IFLA_VXLAN_*: ID, LINK, LOCAL, LEARNING, PROXY, PORT (big-endian)
-VXLAN_ID, VXLAN_LINK, VXLAN_LOCAL, VXLAN_LEARNING, VXLAN_PROXY, VXLAN_PORT = 1, 3, 4, 7, 11, 15
-
-
-def vxlan_data(vni, port, local, underlay):
-    """IFLA_INFO_DATA of a VXLAN device with learning off and ARP answered locally (proxy)."""
-    return (_rta_u32(VXLAN_ID, vni) + _rta_u32(VXLAN_LINK, underlay) + _rta(VXLAN_LOCAL, socket.inet_aton(local))
-            + _rta(VXLAN_LEARNING, b"\0") + _rta(VXLAN_PROXY, b"\1") + _rta(VXLAN_PORT, struct.pack("!H", port)))
-
-
-def _vxlan_info(a):
-    port = a.get(VXLAN_PORT)
-    return VxlanInfo(vni=_u32(a.get(VXLAN_ID)), port=struct.unpack("!H", port[:2])[0] if port else None,
-                     local=_ipv4(a.get(VXLAN_LOCAL)), underlay=_u32(a.get(VXLAN_LINK)),
-                     learning=bool(a.get(VXLAN_LEARNING, b"\0")[0]), proxy=bool(a.get(VXLAN_PROXY, b"\0")[0]))
-
-
-# Neighbour messages (struct ndmsg) and their attributes.
-RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
-NDA_DST, NDA_LLADDR, NDA_IFINDEX = 1, 2, 8
-NTF_SELF = 0x02
-NUD_NOARP, NUD_PERMANENT = 0x40, 0x80
-NLM_F_APPEND = 0x800
-AF_BRIDGE = 7
-_NDMSG = struct.Struct("=BBHiHBB")
-ZERO_MAC = "00:00:00:00:00:00"
-
-
-def _mac(raw):
-    return ":".join("%02x" % b for b in raw[:6]) if raw is not None else None
-
-
-def _mac_bytes(mac):
-    return bytes(int(x, 16) for x in mac.split(":"))
-
-
-def read_neighbours(sock, index):
+def read_neighbours(nl, index):
     """The forwarding (MAC -> VTEP) and ARP (IP -> MAC) entries of device ``index``:
     ``({(mac, vtep)}, {ip: mac})``, from one dump of each table.
 
-    The kernel filters both dumps to the device (a forwarding dump asked with an ifinfomsg
-    names the port, as ``bridge fdb show dev`` does; NDA_IFINDEX filters the ARP table),
-    so the cost does not grow with the host's other bridge ports and neighbours."""
+    The kernel filters both dumps to the device (strict checking: the forwarding dump by
+    the request's ifindex, the ARP dump by NDA_IFINDEX), so the cost does not grow with
+    the host's other bridge ports and neighbours."""
     fdb, arp = set(), {}
-    requests = ((AF_BRIDGE, _ifinfo(index, family=AF_BRIDGE), 4),
-                (socket.AF_INET, _NDMSG.pack(socket.AF_INET, 0, 0, 0, 0, 0, 0) + _rta_u32(NDA_IFINDEX, index), 5))
-    for family, body, seq in requests:
-        for data, start, end in _dump(sock, RTM_GETNEIGH, body, seq):
-            _fam, _p1, _p2, ifindex, _state, _flags, _type = _NDMSG.unpack_from(data, start)
-            if ifindex != index:
-                continue
-            a = _attrs(data, start + _NDMSG.size, end)
-            if family == AF_BRIDGE and NDA_DST in a:  # the device's own (self) entries carry a VTEP
-                fdb.add((_mac(a.get(NDA_LLADDR)), _ipv4(a[NDA_DST])))
-            elif family == socket.AF_INET and NDA_LLADDR in a:
-                arp[_ipv4(a.get(NDA_DST))] = _mac(a[NDA_LLADDR])
+    for msg in nl.dump(lambda: _neigh(AF_BRIDGE, index, 0), RTM_GETNEIGH):
+        if msg["ifindex"] == index and msg.get_attr("NDA_DST"):  # the device's own entries carry a VTEP
+            fdb.add((msg.get_attr("NDA_LLADDR"), msg.get_attr("NDA_DST")))
+    for msg in nl.dump(lambda: _neigh(socket.AF_INET, 0, 0, attrs=[("NDA_IFINDEX", index)]), RTM_GETNEIGH):
+        if msg["ifindex"] == index and msg.get_attr("NDA_LLADDR"):
+            arp[msg.get_attr("NDA_DST")] = msg.get_attr("NDA_LLADDR")
     return fdb, arp
-
-
-def read_namespace(sock):
-    """Links, IPv4 addresses and main-table IPv4 routes of the socket's namespace, as an NsView."""
-    links = {}
-    for data, start, end in _dump(sock, RTM_GETLINK, struct.pack("=BBHiII", 0, 0, 0, 0, 0, 0), 1):
-        _fam, _pad, _type, index, flags, _change = struct.unpack_from("=BBHiII", data, start)
-        a = _attrs(data, start + 16, end)
-        kind, hairpin, vxlan = None, None, None
-        if 18 in a:  # IFLA_LINKINFO
-            info = _attrs(a[18], 0, len(a[18]))
-            kind = _text(info.get(1))
-            if kind == "vxlan" and 2 in info:
-                vxlan = _vxlan_info(_attrs(info[2], 0, len(info[2])))
-            if _text(info.get(4)) == "bridge" and 5 in info:  # slave kind, slave data
-                mode = _attrs(info[5], 0, len(info[5])).get(4)  # IFLA_BRPORT_MODE
-                hairpin = bool(mode[0]) if mode else None
-        name = _text(a.get(3))
-        links[name] = Link(name=name, index=index, kind=kind, mtu=_u32(a.get(4)), up=bool(flags & 1),
-                           mac=_mac(a.get(1)),
-                           master=_u32(a.get(10)), hairpin=hairpin, vxlan=vxlan)
-    by_index = dict((lk.index, lk.name) for lk in links.values())
-    addresses = {}
-    for data, start, end in _dump(sock, RTM_GETADDR, struct.pack("=BBBBI", 2, 0, 0, 0, 0), 2):
-        _fam, plen, _flags, _scope, index = struct.unpack_from("=BBBBI", data, start)
-        a = _attrs(data, start + 8, end)
-        addresses.setdefault(by_index.get(index), set()).add("%s/%d" % (_ipv4(a.get(1)), plen))
-    gateway, dev, routes = None, None, []
-    for data, start, end in _dump(sock, RTM_GETROUTE, struct.pack("=BBBBBBBBI", 2, 0, 0, 0, 0, 0, 0, 0, 0), 3):
-        _fam, dst_len, _src, _tos, table, _proto, _scope, rtype, _flags = struct.unpack_from("=BBBBBBBBI", data, start)
-        a = _attrs(data, start + 12, end)
-        if (_u32(a.get(15)) or table) != 254 or rtype != 1:  # main table, unicast
-            continue
-        oif = _u32(a.get(4))
-        if dst_len == 0:
-            gateway, dev = _ipv4(a.get(5)), oif
-        else:
-            routes.append(("%s/%d" % (_ipv4(a.get(1)), dst_len), by_index.get(oif)))
-    return NsView(links, addresses, gateway, dev, routes)
 
 
 class Kernel(object):
     """Netlink sockets per namespace, opened on first use and closed by ``close``."""
 
     def __init__(self):
+        if not HAS_PYROUTE2:
+            raise KernelError("the Python library pyroute2 is required on the managed host")
         self._socks = collections.OrderedDict()
         self._views = {}
         self._index = {}
@@ -399,10 +355,14 @@ class Kernel(object):
 
     # -- sockets and views ----------------------------------------------------------
 
-    def _enter(self, path):
-        """Switch this thread into the namespace at ``path``; ``_leave`` comes back."""
+    def _home_fd(self):
         if self._home is None:
             self._home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        return self._home
+
+    def _enter(self, path):
+        """Switch this thread into the namespace at ``path``; ``_leave`` comes back."""
+        self._home_fd()
         fd = os.open(path, os.O_RDONLY)
         try:
             _check(_libc().setns(fd, CLONE_NEWNET), "setns")
@@ -410,19 +370,21 @@ class Kernel(object):
             os.close(fd)
 
     def _leave(self):
-        _check(_libc().setns(self._home, CLONE_NEWNET), "setns back")
+        # Coming back must not fail silently: the thread would go on in the sandbox.
+        if _libc().setns(self._home, CLONE_NEWNET) != 0:
+            raise NamespaceLost("cannot return to the host's network namespace (%s); the run stopped "
+                                "there, before anything more was done" % os.strerror(ctypes.get_errno()))
 
     def _socket(self, ns):
-        """A NETLINK_ROUTE socket of namespace ``ns``: it belongs to the namespace it is made in."""
-        if ns is not None:
-            self._enter(netns_path(ns))
+        """A socket of namespace ``ns``: a socket belongs to the namespace it is made in."""
+        if ns is None:
+            return _Socket(socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE))
+        self._enter(netns_path(ns))
         try:
-            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE)
         finally:
-            if ns is not None:
-                self._leave()
-        sock.bind((0, 0))
-        return sock
+            self._leave()
+        return _Socket(sock)
 
     def nl(self, ns=None):
         if ns in self._socks:
@@ -432,7 +394,7 @@ class Kernel(object):
                 oldest = next(k for k in self._socks if k is not None)
                 self._socks.pop(oldest).close()
             try:
-                self._socks[ns] = Netlink(self._socket(ns))
+                self._socks[ns] = self._socket(ns)
             except OSError as e:
                 raise KernelError("cannot enter the network namespace %s: %s" % (ns, e), "sandbox")
         return self._socks[ns]
@@ -461,9 +423,9 @@ class Kernel(object):
             if not self.netns_exists(ns):
                 return None
             try:
-                view = read_namespace(self.nl(ns).sock)
-            except OSError as e:
-                raise KernelError("cannot read the network namespace %s: %s" % (ns or "of the host", e),
+                view = read_namespace(self.nl(ns))
+            except (OSError, NetlinkError) as e:
+                raise KernelError("cannot read the network namespace %s: %s" % (ns or "of the host", error_text(e)),
                                   "sandbox" if ns else None)
             self._views[ns] = view
             self._index[ns] = dict((lk.name, lk.index) for lk in view.links.values())
@@ -484,26 +446,31 @@ class Kernel(object):
         except OSError:
             return False
 
-    def _do(self, ns, what, fn, *args, **kwargs):
-        """Run one netlink call; errors become KernelError, except the codes in ``ignore``
-        (the ones that mean the call's work is already done)."""
-        ignore = kwargs.pop("ignore", ())
+    def _do(self, ns, what, requests, ignore=()):
+        """Send ``[(msg, type, flags)]`` to namespace ``ns``: one request, or one batch of
+        several. Errors become KernelError, except the codes in ``ignore`` (the ones that
+        mean the work is already done)."""
         try:
-            return fn(*args, **kwargs)
-        except OSError as e:
-            if e.errno in ignore:
+            nl = self.nl(ns)
+            if len(requests) == 1:
+                msg, msg_type, flags = requests[0]
+                return nl.request(msg, msg_type, NLM_F_ACK | flags)
+            return nl.batch(requests)
+        except (OSError, NetlinkError) as e:
+            if _code(e) in ignore:
                 return None
             raise KernelError("%s in %s failed: %s" % (what, "the host" if ns is None else "sandbox %s" % ns,
-                                                       e.strerror or e))
+                                                       error_text(e)))
 
     def index(self, name, ns=None):
         """A link's index, from the cache or one RTM_GETLINK; None when it does not exist."""
         known = self._index.setdefault(ns, {})
         if name not in known:
-            idx = self._do(ns, "looking up %s" % name, self.nl(ns).link_index, name)
-            if idx is None:
+            reply = self._do(ns, "looking up %s" % name,
+                             [(_ifinfo(attrs=[("IFLA_IFNAME", name)]), RTM_GETLINK, 0)], ignore=(errno.ENODEV,))
+            if not reply:
                 return None
-            known[name] = idx
+            known[name] = reply[0]["index"]
         return known[name]
 
     def _must(self, name, ns=None):
@@ -535,8 +502,7 @@ class Kernel(object):
                 if os.path.ismount(path):
                     self._exists[ns] = True
                     return
-            if self._home is None:
-                self._home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+            self._home_fd()
             _check(libc.unshare(CLONE_NEWNET), "unshare")
             try:
                 _check(libc.mount(b"/proc/thread-self/ns/net", path.encode(), b"none", MS_BIND, None),
@@ -567,24 +533,37 @@ class Kernel(object):
 
     # -- links --------------------------------------------------------------------
 
+    def _link_add(self, what, ifname, linkinfo, **attrs):
+        msg = _ifinfo(up=True, attrs=_link_attrs(ifname=ifname, **attrs) + [linkinfo])
+        self._do(None, what, [(msg, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL)])
+
     def bridge_add(self, name, mtu):
-        self._do(None, "creating bridge %s" % name, self.nl(None).link_add, name, "bridge", mtu=mtu)
+        self._link_add("creating bridge %s" % name, name, _linkinfo("bridge"), mtu=mtu)
 
     def veth_add(self, name, peer, ns, mtu, mac, master):
         """A veth pair: ``name`` on the host (an up port of ``master``), ``peer`` up inside ``ns``."""
         fd = os.open(netns_path(ns), os.O_RDONLY)
         try:
-            self._do(None, "creating veth %s" % name, self.nl(None).link_add, name, "veth",
-                     data=veth_peer(peer, fd, mac, mtu), mtu=mtu, master=self._must(master))
+            # The peer cannot be made up in the same request: a veth opens only once paired.
+            inner = {"attrs": _link_attrs(ifname=peer, mtu=mtu, mac=mac) + [("IFLA_NET_NS_FD", fd)]}
+            self._link_add("creating veth %s" % name, name,
+                           _linkinfo("veth", [("VETH_INFO_PEER", inner)]), mtu=mtu, master=self._must(master))
         finally:
             os.close(fd)
         self.link_set(peer, ns, state="up")
+
+    def vxlan_add(self, name, vni, port, local, underlay, mtu, master):
+        """A VXLAN device (learning off, ARP answered from its neighbour table), up on ``master``."""
+        data = [("IFLA_VXLAN_ID", vni), ("IFLA_VXLAN_LINK", self._must(underlay)), ("IFLA_VXLAN_LOCAL", local),
+                ("IFLA_VXLAN_LEARNING", 0), ("IFLA_VXLAN_PROXY", 1), ("IFLA_VXLAN_PORT", port)]
+        self._link_add("creating VXLAN device %s" % name, name, _linkinfo("vxlan", data), mtu=mtu,
+                       master=self._must(master))
 
     def link_del(self, name, ns=None):
         idx = self.index(name, ns)
         if idx is None:
             return
-        self._do(ns, "deleting link %s" % name, self.nl(ns).link_del, idx, ignore=(errno.ENODEV,))
+        self._do(ns, "deleting link %s" % name, [(_ifinfo(idx), RTM_DELLINK, 0)], ignore=(errno.ENODEV,))
         self._index.get(ns, {}).pop(name, None)
 
     def link_del_batch(self, name, ns=None):
@@ -594,42 +573,45 @@ class Kernel(object):
         idx = self.index(name, ns)
         if idx is None:
             return
-        self._do(ns, "marking %s for deletion" % name, self.nl(ns).link_set, idx, group=self._group)
+        self._do(ns, "marking %s for deletion" % name, [(_ifinfo(idx, attrs=[("IFLA_GROUP", self._group)]),
+                                                         RTM_NEWLINK, 0)])
         self._doomed.add(ns)
         self._index.get(ns, {}).pop(name, None)
 
     def flush(self):
         for ns in sorted(self._doomed, key=str):
             if self.netns_exists(ns):  # ENODEV: gone already, with a namespace removed meanwhile
-                self._do(ns, "deleting links", self.nl(ns).link_del, 0, group=self._group,
+                self._do(ns, "deleting links", [(_ifinfo(0, attrs=[("IFLA_GROUP", self._group)]), RTM_DELLINK, 0)],
                          ignore=(errno.ENODEV,))
         self._doomed.clear()
 
     def link_set(self, name, ns=None, state=None, mtu=None, address=None):
         up = None if state is None else state == "up"
+        msg = _ifinfo(self._must(name, ns), up=up, attrs=_link_attrs(mtu=mtu, mac=address))
         self._do(ns, "setting %s on %s" % (state or ("mtu %s" % mtu if mtu else "mac %s" % address), name),
-                 self.nl(ns).link_set, self._must(name, ns), up=up, mtu=mtu, mac=address)
+                 [(msg, RTM_NEWLINK, 0)])
 
     def link_attach(self, name, master):
-        self._do(None, "attaching %s to %s" % (name, master), self.nl(None).link_set, self._must(name),
-                 master=self._must(master))
+        self._do(None, "attaching %s to %s" % (name, master),
+                 [(_ifinfo(self._must(name), attrs=[("IFLA_MASTER", self._must(master))]), RTM_NEWLINK, 0)])
 
     def link_rename(self, name, new, ns=None):
+        """Down, rename, up: one batch (a link is renamed only while down)."""
         idx = self._must(name, ns)
-        what = "renaming %s to %s" % (name, new)
-        self._do(ns, what, self.nl(ns).link_set, idx, up=False)
-        self._do(ns, what, self.nl(ns).link_set, idx, ifname=new)
-        self._do(ns, what, self.nl(ns).link_set, idx, up=True)
+        self._do(ns, "renaming %s to %s" % (name, new),
+                 [(_ifinfo(idx, up=False), RTM_NEWLINK, 0),
+                  (_ifinfo(idx, attrs=[("IFLA_IFNAME", new)]), RTM_NEWLINK, 0),
+                  (_ifinfo(idx, up=True), RTM_NEWLINK, 0)])
         self._index.get(ns, {}).pop(name, None)
         self._index.setdefault(ns, {})[new] = idx
 
     def hairpin_set(self, name, on):
-        self._do(None, "setting hairpin on %s" % name, self.nl(None).hairpin, self._must(name), on)
+        """IFLA_BRPORT_MODE of a bridge port, through the AF_BRIDGE family."""
+        msg = _ifinfo(self._must(name), family=AF_BRIDGE,
+                      attrs=[("IFLA_PROTINFO", {"attrs": [("IFLA_BRPORT_MODE", 1 if on else 0)]}, NLA_F_NESTED)])
+        self._do(None, "setting hairpin on %s" % name, [(msg, RTM_SETLINK, 0)])
 
-    def vxlan_add(self, name, vni, port, local, underlay, mtu, master):
-        """A VXLAN device (learning off, ARP answered from its neighbour table), up on ``master``."""
-        self._do(None, "creating VXLAN device %s" % name, self.nl(None).link_add, name, "vxlan",
-                 data=vxlan_data(vni, port, local, self._must(underlay)), mtu=mtu, master=self._must(master))
+    # -- neighbours ------------------------------------------------------------------
 
     def neighbours(self, name):
         """``(fdb, arp)`` of host device ``name`` (see read_neighbours), or empty ones if it is absent."""
@@ -637,51 +619,64 @@ class Kernel(object):
         if idx is None:
             return set(), {}
         try:
-            return read_neighbours(self.nl(None).sock, idx)
-        except OSError as e:
-            raise KernelError("cannot read the neighbour entries of %s: %s" % (name, e))
+            return read_neighbours(self.nl(None), idx)
+        except (OSError, NetlinkError) as e:
+            raise KernelError("cannot read the neighbour entries of %s: %s" % (name, error_text(e)))
+
+    def _fdb(self, index, mac, vtep):
+        return _neigh(AF_BRIDGE, index, NUD_PERMANENT | NUD_NOARP, NTF_SELF,
+                      [("NDA_LLADDR", mac), ("NDA_DST", vtep)])
 
     def fdb_add(self, name, mac, vtep):
-        self._do(None, "adding %s -> %s to %s" % (mac, vtep, name), self.nl(None).fdb, True, self._must(name),
-                 mac, vtep, ignore=(errno.EEXIST,))
+        """A permanent forwarding entry MAC -> VTEP on a VXLAN device; the all-zero MAC
+        (flooding) may have many VTEPs, so it is appended, and others are replaced."""
+        how = NLM_F_APPEND if mac == ZERO_MAC else NLM_F_REPLACE
+        self._do(None, "adding %s -> %s to %s" % (mac, vtep, name),
+                 [(self._fdb(self._must(name), mac, vtep), RTM_NEWNEIGH, NLM_F_CREATE | how)], ignore=(errno.EEXIST,))
 
     def fdb_del(self, name, mac, vtep):
         idx = self.index(name)
         if idx is not None:
-            self._do(None, "removing %s -> %s from %s" % (mac, vtep, name), self.nl(None).fdb, False, idx,
-                     mac, vtep, ignore=(errno.ENOENT,))
+            self._do(None, "removing %s -> %s from %s" % (mac, vtep, name),
+                     [(self._fdb(idx, mac, vtep), RTM_DELNEIGH, 0)], ignore=(errno.ENOENT,))
 
     def neigh_set(self, name, ip, mac):
-        self._do(None, "adding %s -> %s to %s" % (ip, mac, name), self.nl(None).neigh, True, self._must(name),
-                 ip, mac)
+        """A permanent ARP entry IP -> MAC."""
+        msg = _neigh(socket.AF_INET, self._must(name), NUD_PERMANENT, attrs=[("NDA_DST", ip), ("NDA_LLADDR", mac)])
+        self._do(None, "adding %s -> %s to %s" % (ip, mac, name), [(msg, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE)])
 
     def neigh_del(self, name, ip):
         idx = self.index(name)
         if idx is not None:
-            self._do(None, "removing %s from %s" % (ip, name), self.nl(None).neigh, False, idx, ip,
-                     ignore=(errno.ENOENT,))
+            msg = _neigh(socket.AF_INET, idx, NUD_PERMANENT, attrs=[("NDA_DST", ip)])
+            self._do(None, "removing %s from %s" % (ip, name), [(msg, RTM_DELNEIGH, 0)], ignore=(errno.ENOENT,))
 
     # -- addresses and routes -------------------------------------------------------
 
     def addr_add(self, name, cidr, ns=None):
         addr, plen = cidr.split("/")
-        self._do(ns, "adding %s to %s" % (cidr, name), self.nl(ns).addr, True, self._must(name, ns), addr,
-                 int(plen), ignore=(errno.EEXIST,))
+        self._do(ns, "adding %s to %s" % (cidr, name), [(_addr(self._must(name, ns), addr, int(plen)), RTM_NEWADDR,
+                                                          NLM_F_CREATE | NLM_F_EXCL)], ignore=(errno.EEXIST,))
 
     def addr_del(self, name, cidr, ns=None):
         addr, plen = cidr.split("/")
         idx = self.index(name, ns)
-        if idx is None:
-            return
-        self._do(ns, "removing %s from %s" % (cidr, name), self.nl(ns).addr, False, idx, addr, int(plen),
-                 ignore=(errno.EADDRNOTAVAIL,))
+        if idx is not None:
+            self._do(ns, "removing %s from %s" % (cidr, name), [(_addr(idx, addr, int(plen)), RTM_DELADDR, 0)],
+                     ignore=(errno.EADDRNOTAVAIL,))
 
     def default_route_set(self, gateway, name, ns=None):
-        self._do(ns, "setting the default route via %s" % gateway, self.nl(ns).default_route,
-                 gateway, self._must(name, ns))
+        """Replace the main table's IPv4 default route (of metric 0) by one via ``gateway`` on ``name``."""
+        msg = _route(gateway, self._must(name, ns))
+        self._do(ns, "setting the default route via %s" % gateway,
+                 [(msg, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE)])
 
-    def default_route_del(self, ns=None):
-        self._do(ns, "removing the default route", self.nl(ns).default_route, ignore=(errno.ESRCH,))
+    def default_route_del(self, name, ns=None):
+        """Remove the default route through link ``name``, and only that one."""
+        idx = self.index(name, ns)
+        if idx is not None:
+            self._do(ns, "removing the default route via %s" % name, [(_route(oif=idx, delete=True), RTM_DELROUTE, 0)],
+                     ignore=(errno.ESRCH,))
 
     # -- sysctls (of the namespace the module runs in) ------------------------------
 

@@ -8,10 +8,16 @@ from __future__ import annotations
 import hashlib
 import re
 
+try:
+    from netaddr import EUI, IPAddress, mac_unix_expanded
+except ImportError:  # reported by common.run_module, with the install hint
+    pass
+
 IFNAMSIZ = 15
 BRIDGE_PREFIX = "cnm-"
 VETH_PREFIX = "cnmv"
 VXLAN_PREFIX = "cnmx"
+PREFIXES = (BRIDGE_PREFIX, VETH_PREFIX, VXLAN_PREFIX)  # every host link name the collection derives
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
@@ -53,8 +59,7 @@ def sandbox_files_dir(state_dir, key):
 
 def mac_from_ipv4(address):
     """Docker's convention: 02:42 followed by the four octets of the address."""
-    octets = [int(o) for o in str(address).split(".")]
-    return "02:42:" + ":".join("%02x" % o for o in octets)
+    return str(EUI(0x0242 << 32 | int(IPAddress(str(address))), dialect=mac_unix_expanded))
 
 
 def valid_ifname(name):

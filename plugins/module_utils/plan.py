@@ -1,11 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: cnm.fabric contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Change records: what a driver wants done, in order, each with its undo.
+"""Change records: what a driver wants done, in order, each with an optional undo.
 
 Drivers return Changes without running anything; ``apply`` runs them against a
-Kernel and, if one fails, undoes the ones already done (newest first) so that a
-failed run leaves nothing half-made.
+Kernel. If one fails, ``apply`` runs the undo of every Change already done that has
+one, newest first, and raises the failure (chained to the original exception).
+Only creations carry an undo (a bridge, veth or VXLAN device made, a sandbox made):
+removing what a run made takes with it what was set on it. Changes to what existed
+before (an MTU, an address, a route, a removal) are not reverted. An undo that fails
+is reported in the error, never swallowed.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, NamespaceLost
 
 
 @dataclass(frozen=True)
@@ -44,17 +48,25 @@ def apply(kernel, changes):
                 kernel.flush()
             getattr(kernel, current.op)(*current.args, **dict(current.kwargs))
             done.append(current)
+        current = None
         kernel.flush()
+    except NamespaceLost:
+        raise  # this thread is in another namespace: an undo would act there
     except Exception as e:
+        failed = []
         for c in reversed(done):
             if c.undo is not None:
                 try:
                     getattr(kernel, c.undo[0])(*c.undo[1])
-                except Exception:  # pylint: disable=broad-except
-                    pass  # best effort: the original error is the one to report
-        if isinstance(e, CnmError):
+                except Exception as undo_error:  # pylint: disable=broad-except
+                    failed.append("%s (%s)" % (c.text, undo_error))
+        if isinstance(e, CnmError) and not failed:
             raise
-        raise CnmError("%s failed: %s" % (current.text, e))
+        what = current.text if current is not None else "removing the links marked for deletion"
+        msg = e.msg if isinstance(e, CnmError) else "%s failed: %s" % (what, e)
+        if failed:
+            msg += "; undoing what this run had made also failed for: %s" % "; ".join(failed)
+        raise (type(e) if isinstance(e, CnmError) else CnmError)(msg, getattr(e, "option", None)) from e
 
 
 def texts(changes):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import os
 
-from ansible_collections.cnm.fabric.plugins.module_utils import names
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import StoreError
 from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_write, read_text
 
@@ -61,9 +61,8 @@ def hosts_index(endpoints, networks=None):
         if ep.get("ipv4_address"):
             add(ep["network"], ep["name"], ep["ipv4_address"], ep.get("aliases"))
     for name, net in (networks or {}).items():
-        for remote in (net.get("peers") or {}).values():
-            for ep in remote:
-                add(name, ep["name"], ep["ip"], ep.get("aliases"))
+        for ep in drivers.get(net["driver"]).remote_endpoints(net):
+            add(name, ep["name"], ep["ip"], ep.get("aliases"))
     blocks = dict((net, "".join(entry[1] for entry in sorted(items))) for net, items in lines.items())
     return blocks, joined
 

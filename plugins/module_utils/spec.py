@@ -16,13 +16,8 @@ from typing import Optional, Tuple
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 
-DRIVERS = ("bridge", "overlay", "host", "null")
-BRIDGED = ("bridge", "overlay")  # drivers whose network is a Linux bridge with veth endpoints
 PROTOCOLS = ("tcp", "udp", "sctp")
 MTU_MIN, MTU_MAX = 68, 65535
-VNI_MAX = 16777215
-VXLAN_PORT = 4789
-VXLAN_OVERHEAD = 50  # outer Ethernet, IPv4, UDP and VXLAN headers
 
 # dockerd's default-address-pools for the local scope: 31 pools in all.
 DEFAULT_LOCAL_POOLS = (
@@ -204,103 +199,52 @@ def pool_spec(params):
 # --- networks ------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class BridgeSpec:
-    interface: str
-    icc: bool = True
-    masquerade: bool = True
-    host_binding_ip: str = "0.0.0.0"
-    hairpin: bool = False
-
-
-@dataclass(frozen=True)
-class OverlaySpec:
-    vni: int
-    port: int = VXLAN_PORT
-    local_ip: Optional[str] = None
-    underlay_interface: Optional[str] = None
-
-
-@dataclass(frozen=True)
 class NetworkSpec:
     name: str
     driver: str
     state: str
-    pool: Optional[PoolRequest]
-    mtu: Optional[int]  # None: the driver's default (1500, or the underlay's less VXLAN's overhead)
+    pool: Optional[PoolRequest]  # for drivers with IPAM
+    mtu: Optional[int]  # None: the driver's default
     internal: bool
     force: bool
-    bridge: Optional[BridgeSpec] = None
-    overlay: Optional[OverlaySpec] = None
+    options: object = None  # the driver's own options, as its network_options hook returns them
 
 
-def _int(value, option, low, high):
+def number(value, option, low, high):
     try:
-        number = int(value)
+        result = int(value)
     except (TypeError, ValueError):
         raise SpecError("%r is not a number" % (value,), option)
-    if not low <= number <= high:
-        raise SpecError("%d is out of range (%d to %d)" % (number, low, high), option)
-    return number
+    if not low <= result <= high:
+        raise SpecError("%d is out of range (%d to %d)" % (result, low, high), option)
+    return result
 
 
-def overlay_spec(params):
-    o, state = params.get("overlay") or {}, params["state"]
-    if o.get("vni") is None:
-        if state == "present":
-            raise SpecError("is required with driver: overlay (1 to %d, the same on every host)" % VNI_MAX,
-                            "overlay.vni")
-        return None
-    if params.get("subnet") is None and state == "present":
-        raise SpecError("is required with driver: overlay: every host must agree on it, so it comes "
-                        "from the fleet pool (cnm.fabric.cnm_ipam_pool with space: fleet)", "subnet")
-    underlay = o.get("underlay_interface")
-    if underlay is not None and not names.valid_ifname(underlay):
-        raise SpecError("%r is not a valid interface name" % underlay, "overlay.underlay_interface")
-    local = parse_address(o.get("local_ip"), "overlay.local_ip")
-    return OverlaySpec(vni=_int(o["vni"], "overlay.vni", 1, VNI_MAX),
-                       port=_int(VXLAN_PORT if o.get("port") is None else o["port"], "overlay.port", 1, 65535),
-                       local_ip=str(local) if local else None, underlay_interface=underlay)
-
-
-def network_spec(params):
+def network_spec(params, registry):
+    """cnm_network's params, judged with the help of their driver (``registry``: name -> Driver)."""
     name = check_name(params["name"], "name")
-    driver = params.get("driver") or "bridge"
-    if driver not in DRIVERS:
-        raise SpecError("%r is not a known driver; choose one of %s" % (driver, ", ".join(DRIVERS)),
-                        "driver")
+    driver = params.get("driver") or next(iter(registry))  # the first one is the default
+    if driver not in registry:
+        raise SpecError("%r is not a known driver; choose one of %s" % (driver, ", ".join(registry)), "driver")
+    drv = registry[driver]
     mtu = params.get("mtu")
-    if mtu is None and driver != "overlay":
-        mtu = 1500
     if mtu is not None:
-        mtu = _int(mtu, "mtu", MTU_MIN, MTU_MAX)
-    pool, bridge, overlay = None, None, None
-    if driver == "overlay":
-        overlay = overlay_spec(params)
-    elif params.get("overlay"):
-        raise SpecError("is only used with driver: overlay", "overlay")
-    if driver in BRIDGED:
+        mtu = number(mtu, "mtu", MTU_MIN, MTU_MAX)
+    for group in sorted(set(g for other in registry.values() for g in other.option_groups)):
+        if params.get(group) and group not in drv.option_groups:
+            owners = [n for n, other in registry.items() if group in other.option_groups]
+            raise SpecError("is only used with driver: %s" % " or ".join(owners), group)
+    pool = None
+    if drv.ipam:
         pool = check_pool_request(name, params.get("subnet"), params.get("gateway"),
                                   params.get("ip_range"), params.get("aux_addresses"))
-        b = params.get("bridge") or {}
-        interface = b.get("name") or names.bridge_name(name)
-        if not names.valid_ifname(interface):
-            raise SpecError("%r is not a valid interface name (at most 15 bytes, no '/', ':' "
-                            "or spaces)" % interface, "bridge.name")
-        host_ip = parse_address(b.get("host_binding_ip") or "0.0.0.0", "bridge.host_binding_ip")
-        bridge = BridgeSpec(interface=interface,
-                            icc=b.get("icc", True) is not False,
-                            masquerade=b.get("masquerade", True) is not False,
-                            host_binding_ip=str(host_ip),
-                            hairpin=bool(b.get("hairpin")))
     else:
-        for opt in ("subnet", "gateway", "ip_range", "aux_addresses", "bridge"):
+        for opt in ("subnet", "gateway", "ip_range", "aux_addresses", "internal"):
             if params.get(opt):
                 raise SpecError("is not supported by the %s driver" % driver, opt)
-        if params.get("internal"):
-            raise SpecError("is not supported by the %s driver" % driver, "internal")
-    return NetworkSpec(name=name, driver=driver, state=params["state"], pool=pool,
-                       mtu=mtu, internal=bool(params.get("internal")),
-                       force=bool(params.get("force")), bridge=bridge, overlay=overlay)
+    return NetworkSpec(name=name, driver=driver, state=params["state"], pool=pool, mtu=mtu,
+                       internal=bool(params.get("internal")), force=bool(params.get("force")),
+                       options=drv.network_options(params))
 
 
 # --- endpoints -----------------------------------------------------------------
@@ -318,7 +262,7 @@ class PortSpec:
 
 
 def _port(value, option):
-    return _int(value, option, 1, 65535)
+    return number(value, option, 1, 65535)
 
 
 def parse_publish(items):

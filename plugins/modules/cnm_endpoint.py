@@ -208,8 +208,9 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cnm.fabric.plugins.module_utils import runner, spec
+from ansible_collections.cnm.fabric.plugins.module_utils import endpoints, spec
 from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, diff, run_module
+from ansible_collections.cnm.fabric.plugins.module_utils.run import ENDPOINT_FIELDS, public, Run
 
 PUBLISH_SPEC = dict(
     host_port=dict(type="int"),
@@ -239,14 +240,14 @@ ARGUMENT_SPEC = dict(
 def converge(module):
     specs = spec.endpoint_specs(module.params)
     state = module.params["state"]
-    with runner.Run(module.params["state_dir"], module.check_mode) as run:
-        before = dict((s.key, runner.public(run.endpoints.get(s.key), runner.ENDPOINT_FIELDS)) for s in specs)
-        records = runner.endpoints_converge(run, specs, state, module.params["exclusive"],
+    with Run(module.params["state_dir"], module.check_mode) as run:
+        before = dict((s.key, public(run.endpoints.get(s.key), ENDPOINT_FIELDS)) for s in specs)
+        records = endpoints.endpoints_converge(run, specs, state, module.params["exclusive"],
                                             [module.params["network"]] if module.params["network"] else [],
                                             bulk=module.params["endpoints"] is not None)
         changed = run.finish()
-        facts = [runner.endpoint_facts(run, r) for r in records]
-        after = dict((s.key, runner.public(r, runner.ENDPOINT_FIELDS)) for s, r in zip(specs, records))
+        facts = [endpoints.endpoint_facts(run, r) for r in records]
+        after = dict((s.key, public(r, ENDPOINT_FIELDS)) for s, r in zip(specs, records))
     if module.params["endpoints"] is None:
         key = specs[0].key
         result = dict(changed=changed, endpoint=facts[0], changes=run.log)

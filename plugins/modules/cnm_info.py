@@ -85,12 +85,13 @@ drift:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cnm.fabric.plugins.module_utils import info, runner
+from ansible_collections.cnm.fabric.plugins.module_utils import info
 from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, run_module
+from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
 
 
 def gather(module):
-    with runner.Run(module.params["state_dir"], check_mode=True) as run:
+    with Run(module.params["state_dir"], check_mode=True) as run:
         return dict(changed=False, **info.gather(run))
 
 

@@ -197,10 +197,11 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cnm.fabric.plugins.module_utils import runner, spec
+from ansible_collections.cnm.fabric.plugins.module_utils import pools, spec
 from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, diff, run_module
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError
 from ansible_collections.cnm.fabric.plugins.module_utils.ipam import etcd
+from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
 
 ARGUMENT_SPEC = dict(
     space=dict(type="str", default="local"),
@@ -237,17 +238,17 @@ ATTEMPTS = 20
 
 def _facts(ipam, name):
     pool = ipam.pools().get(name) if name else None
-    return runner.pool_record(name, pool) if pool else {}
+    return pools.pool_record(name, pool) if pool else {}
 
 
 def converge(module):
     want = spec.pool_spec(module.params)
     name = want.request.name if want.request else None
     if want.backend == "file":
-        with runner.Run(module.params["state_dir"], module.check_mode) as run:
+        with Run(module.params["state_dir"], module.check_mode) as run:
             ipam = run.ipam(want.space)
             before = _facts(ipam, name)
-            pool, addresses = runner.ipam_converge(run, want, ipam)
+            pool, addresses = pools.ipam_converge(run, want, ipam)
             changed = run.finish(firewall_sync=False)
     else:
         options = dict(want.backend_options)
@@ -255,7 +256,7 @@ def converge(module):
         for dummy in range(ATTEMPTS):
             ipam = etcd.EtcdBackend(client, want.space, options.get("prefix") or "/cnm")
             before = _facts(ipam, name)
-            pool, addresses = runner.ipam_converge(None, want, ipam)
+            pool, addresses = pools.ipam_converge(None, want, ipam)
             changed = ipam.changed()
             if module.check_mode:
                 break
@@ -274,7 +275,7 @@ def converge(module):
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    run_module(module, converge)
+    run_module(module, converge, needs=("netaddr",))
 
 
 if __name__ == "__main__":

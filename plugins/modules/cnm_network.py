@@ -235,8 +235,9 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cnm.fabric.plugins.module_utils import runner, spec
+from ansible_collections.cnm.fabric.plugins.module_utils import networks
 from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, diff, run_module
+from ansible_collections.cnm.fabric.plugins.module_utils.run import network_fields, public, Run
 
 ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),
@@ -267,15 +268,15 @@ ARGUMENT_SPEC = dict(
 
 
 def converge(module):
-    want = spec.network_spec(module.params)
-    with runner.Run(module.params["state_dir"], module.check_mode) as run:
-        before = runner.public(run.networks.get(want.name), runner.NETWORK_FIELDS)
+    want = networks.spec_of(module.params)
+    with Run(module.params["state_dir"], module.check_mode) as run:
+        before = public(run.networks.get(want.name), network_fields())
         if want.state == "present":
-            record = runner.network_present(run, want)
+            record = networks.network_present(run, want)
         else:
-            runner.network_absent(run, want)
+            networks.network_absent(run, want)
             record = None
-        after = runner.public(record, runner.NETWORK_FIELDS)
+        after = public(record, network_fields())
         changed = run.finish()
         result = dict(changed=changed, network=after, changes=run.log)
     result.update(diff(module, before, after))

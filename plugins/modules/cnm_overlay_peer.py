@@ -135,8 +135,9 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cnm.fabric.plugins.module_utils import runner, spec
+from ansible_collections.cnm.fabric.plugins.module_utils import peers, spec
 from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, diff, run_module
+from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
 
 ARGUMENT_SPEC = dict(
     network=dict(type="str", required=True),
@@ -157,10 +158,10 @@ ARGUMENT_SPEC = dict(
 
 def converge(module):
     want = spec.peers_spec(module.params)
-    with runner.Run(module.params["state_dir"], module.check_mode) as run:
+    with Run(module.params["state_dir"], module.check_mode) as run:
         net = run.networks.get(want.network) or {}
         before = dict(net.get("peers") or {})
-        record = runner.peers_converge(run, want)
+        record = peers.peers_converge(run, want)
         after = dict((record or {}).get("peers") or {})
         changed = run.finish(firewall_sync=False)
     result = dict(changed=changed, peers=after, changes=run.log)

@@ -56,13 +56,14 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cnm.fabric.plugins.module_utils import runner
+from ansible_collections.cnm.fabric.plugins.module_utils import prune
 from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, diff, run_module
+from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
 
 
 def collect(module):
-    with runner.Run(module.params["state_dir"], module.check_mode) as run:
-        removed = runner.prune(run)
+    with Run(module.params["state_dir"], module.check_mode) as run:
+        removed = prune.prune(run)
         changed = run.finish()
         result = dict(changed=changed, removed=removed, changes=run.log)
     result.update(diff(module, removed, dict((k, []) for k in removed)))

@@ -7,19 +7,21 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers import bridge
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Observed
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.bridge import DRIVER as bridge
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
-from ansible_collections.cnm.fabric.plugins.module_utils.kernel import Link, NsView
+from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView, Route
 
 NET = {"name": "pets", "driver": "bridge", "subnet": "172.17.0.0/16", "gateway": "172.17.0.1", "mtu": 1500,
        "internal": False, "interface": "cnm-pets", "hairpin": False}
 EP = {"name": "web", "network": "pets", "sandbox": "web", "ifname": "eth0", "ipv4_address": "172.17.0.3",
       "mac_address": "02:42:ac:11:00:03", "default_route": True, "host_interface": "cnmvabc"}
-SYSCTLS = {"net/ipv4/ip_forward": "1", "net/ipv4/conf/cnm-pets/route_localnet": "1"}
+SYSCTLS = Observed(sysctls={"net/ipv4/ip_forward": "1", "net/ipv4/conf/cnm-pets/route_localnet": "1"})
 
 
 def view(links=(), addresses=None, gateway=None, dev=None):
-    return NsView({lk.name: lk for lk in links}, addresses or {}, gateway, dev, [])
+    routes = [Route("0.0.0.0/0", ((gateway, dev),))] if gateway else []
+    return NsView({lk.name: lk for lk in links}, addresses or {}, routes)
 
 
 BR = Link("cnm-pets", 5, "bridge", 1500, True, "aa:aa:aa:aa:aa:aa", None)
@@ -34,7 +36,7 @@ def ops(changes):
 
 
 def test_create_network_from_nothing_then_nothing_to_do():
-    plan = bridge.create_network(NET, view(), {})
+    plan = bridge.create_network(NET, view(), Observed())
     assert ops(plan) == [("bridge_add", "cnm-pets", 1500), ("addr_add", "cnm-pets", "172.17.0.1/16"),
                          ("sysctl_set", "net/ipv4/conf/cnm-pets/route_localnet", 1),
                          ("sysctl_set", "net/ipv4/ip_forward", 1)]
@@ -47,7 +49,7 @@ def test_network_changes_in_place():
     assert ops(plan) == [("link_set", "cnm-pets", 9000), ("addr_del", "cnm-pets", "172.17.0.1/16"),
                          ("addr_add", "cnm-pets", "172.17.0.254/16")]
     internal = dict(NET, internal=True)
-    assert bridge.create_network(internal, HOST, {"net/ipv4/conf/cnm-pets/route_localnet": "1"}) == []
+    assert bridge.create_network(internal, HOST, Observed({"net/ipv4/conf/cnm-pets/route_localnet": "1"})) == []
     with pytest.raises(KernelError) as e:
         bridge.create_network(NET, view([Link("cnm-pets", 5, "veth", 1500, True, None, None)]), SYSCTLS)
     assert e.value.option == "bridge.name"
@@ -79,7 +81,7 @@ def test_join_updates_in_place():
         ("hairpin_set", "cnmvabc", True),
         ("default_route_set", "172.17.0.1", "app0", "web")]
     plan = bridge.join(NET, dict(EP, default_route=False), EP, HOST, SANDBOX)
-    assert ops(plan) == [("default_route_del", "web")]
+    assert ops(plan) == [("default_route_del", "eth0", "web")]
 
 
 def test_join_refuses_to_take_another_interface_name():

@@ -11,10 +11,11 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.cnm.fabric.plugins.filter import overlay as filters
-from ansible_collections.cnm.fabric.plugins.module_utils import spec
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers import overlay
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, spec
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Observed
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.overlay import DRIVER as overlay, OverlayOptions
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
-from ansible_collections.cnm.fabric.plugins.module_utils.kernel import Link, NsView, VxlanInfo, ZERO_MAC
+from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView, VxlanInfo, ZERO_MAC
 from ansible_collections.cnm.fabric.plugins.module_utils.sandbox import render_hosts
 
 ZERO = ZERO_MAC
@@ -24,6 +25,10 @@ NET = {"name": "fab", "driver": "overlay", "subnet": "10.99.0.0/24", "gateway": 
        "peers": {"192.0.2.2": [{"name": "db", "ip": "10.99.0.3", "mac": "02:42:0a:63:00:03", "aliases": []}],
                  "192.0.2.3": []}}
 SYSCTLS = {"net/ipv4/ip_forward": "1", "net/ipv4/conf/cnm-fab/route_localnet": "1"}
+
+
+def observed(fdb=None, arp=None):
+    return Observed(SYSCTLS, {"cnmxabc": (fdb or set(), arp or {})})
 UNDERLAY = Link("eth0", 2, "veth", 1500, True, "aa:aa:aa:aa:aa:01", None)
 BR = Link("cnm-fab", 5, "bridge", 1450, True, "aa:aa:aa:aa:aa:02", None)
 VX = Link("cnmxabc", 6, "vxlan", 1450, True, "aa:aa:aa:aa:aa:03", 5,
@@ -33,8 +38,7 @@ WANT_ARP = {"10.99.0.3": "02:42:0a:63:00:03"}
 
 
 def host(*links):
-    return NsView(dict((lk.name, lk) for lk in links), {"cnm-fab": {"10.99.0.1/24"}, "eth0": {"192.0.2.1/24"}},
-                  None, None, [])
+    return NsView(dict((lk.name, lk) for lk in links), {"cnm-fab": {"10.99.0.1/24"}, "eth0": {"192.0.2.1/24"}})
 
 
 def ops(changes):
@@ -42,7 +46,7 @@ def ops(changes):
 
 
 def test_new_network_makes_bridge_vxlan_and_every_entry():
-    plan = ops(overlay.create_network(NET, host(UNDERLAY), SYSCTLS, (set(), {})))
+    plan = ops(overlay.create_network(NET, host(UNDERLAY), observed()))
     assert plan[:2] == [("bridge_add", "cnm-fab", 1450), ("addr_add", "cnm-fab", "10.99.0.1/24")]
     assert plan[2] == ("vxlan_add", "cnmxabc", 42, 4789, "192.0.2.1", "eth0", 1450, "cnm-fab")
     assert sorted(plan[3:]) == sorted([("fdb_add", "cnmxabc") + e for e in WANT_FDB]
@@ -50,12 +54,12 @@ def test_new_network_makes_bridge_vxlan_and_every_entry():
 
 
 def test_converged_network_plans_nothing():
-    assert overlay.create_network(NET, host(UNDERLAY, BR, VX), SYSCTLS, (WANT_FDB, WANT_ARP)) == []
+    assert overlay.create_network(NET, host(UNDERLAY, BR, VX), observed(WANT_FDB, WANT_ARP)) == []
 
 
 def test_a_changed_vni_makes_the_device_again_with_its_entries():
     old = dataclasses.replace(VX, vxlan=VxlanInfo(41, 4789, "192.0.2.1", 2, False, True))
-    plan = ops(overlay.create_network(NET, host(UNDERLAY, BR, old), SYSCTLS, (WANT_FDB, WANT_ARP)))
+    plan = ops(overlay.create_network(NET, host(UNDERLAY, BR, old), observed(WANT_FDB, WANT_ARP)))
     assert plan[0] == ("link_del", "cnmxabc") and plan[1][0] == "vxlan_add"
     assert len([p for p in plan if p[0] == "fdb_add"]) == 3, "a new device starts empty"
 
@@ -63,7 +67,7 @@ def test_a_changed_vni_makes_the_device_again_with_its_entries():
 def test_peer_changes_remove_first_and_move_a_mac():
     fdb = {(ZERO, "192.0.2.2"), ("02:42:0a:63:00:03", "192.0.2.9"), (ZERO, "192.0.2.9")}
     arp = {"10.99.0.3": "02:42:0a:63:00:03", "10.99.0.8": "02:42:0a:63:00:08"}
-    assert ops(overlay.peer_changes(NET, fdb, arp)) == [
+    assert ops(overlay.peer_changes(NET, host(UNDERLAY, BR, VX), observed(fdb, arp))) == [
         ("fdb_del", "cnmxabc", "00:00:00:00:00:00", "192.0.2.9"),
         ("fdb_del", "cnmxabc", "02:42:0a:63:00:03", "192.0.2.9"),
         ("neigh_del", "cnmxabc", "10.99.0.8"),
@@ -79,10 +83,15 @@ def test_remote_endpoints_are_in_the_hosts_files():
     assert text.endswith("10.99.0.2\tweb\n10.99.0.3\tdb\n")
 
 
+def network_spec(params):
+    return spec.network_spec(params, drivers.DRIVERS)
+
+
 def test_network_options():
-    net = spec.network_spec({"name": "fab", "driver": "overlay", "state": "present", "subnet": "10.99.0.0/24",
-                             "overlay": {"vni": "42"}})
-    assert net.overlay == spec.OverlaySpec(vni=42) and net.mtu is None and net.bridge.interface == "cnm-fab"
+    net = network_spec({"name": "fab", "driver": "overlay", "state": "present", "subnet": "10.99.0.0/24",
+                        "overlay": {"vni": "42"}})
+    assert net.options.vni == 42 and net.options.port == 4789 and net.mtu is None
+    assert net.options.bridge.interface == "cnm-fab" and isinstance(net.options, OverlayOptions)
     for params, option in [
         ({"overlay": {"vni": 1, "port": 0}}, "overlay.port"),
         ({"overlay": {"vni": 1, "local_ip": "x"}}, "overlay.local_ip"),
@@ -90,11 +99,11 @@ def test_network_options():
         ({"overlay": {"vni": 1}, "mtu": 40}, "mtu"),
     ]:
         with pytest.raises(SpecError) as e:
-            spec.network_spec(dict({"name": "fab", "driver": "overlay", "state": "present",
-                                    "subnet": "10.99.0.0/24"}, **params))
+            network_spec(dict({"name": "fab", "driver": "overlay", "state": "present",
+                               "subnet": "10.99.0.0/24"}, **params))
         assert e.value.option == option
-    gone = spec.network_spec({"name": "fab", "driver": "overlay", "state": "absent"})
-    assert gone.overlay is None, "removing needs no VNI"
+    gone = network_spec({"name": "fab", "driver": "overlay", "state": "absent"})
+    assert gone.options is None, "removing needs no VNI"
 
 
 def test_peer_options():

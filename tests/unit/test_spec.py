@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.cnm.fabric.plugins.module_utils import names, spec
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, spec
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.bridge import BridgeOptions
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 
 
@@ -14,7 +15,7 @@ def net(**kw):
     params = dict(name="pets", driver="bridge", state="present", subnet=None, gateway=None,
                   ip_range=None, aux_addresses=None, mtu=1500, internal=False, force=False, bridge=None)
     params.update(kw)
-    return spec.network_spec(params)
+    return spec.network_spec(params, drivers.DRIVERS)
 
 
 def ep(**kw):
@@ -45,12 +46,12 @@ def test_subnet_errors_name_the_option_and_the_fix(value, text):
 
 def test_network_defaults_and_bridge_names():
     n = net()
-    assert n.bridge.interface == "cnm-pets" and n.mtu == 1500 and n.pool.subnet is None
-    assert n.bridge.icc and n.bridge.masquerade and not n.bridge.hairpin
+    assert n.options.interface == "cnm-pets" and n.mtu == 1500 and n.pool.subnet is None
+    assert n.options.icc and n.options.masquerade and not n.options.hairpin
     long = net(name="a-rather-long-network-name")
-    assert len(long.bridge.interface) <= 15 and long.bridge.interface.startswith("cnm-a-rat")
+    assert len(long.options.interface) <= 15 and long.options.interface.startswith("cnm-a-rat")
     assert names.bridge_name("a-rather-long-network-name") != names.bridge_name("a-rather-long-network-nam")
-    assert net(bridge={"name": "br0", "icc": False}).bridge == spec.BridgeSpec("br0", icc=False)
+    assert net(bridge={"name": "br0", "icc": False}).options == BridgeOptions("br0", icc=False)
 
 
 def test_network_option_errors():

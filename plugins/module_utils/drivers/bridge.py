@@ -3,19 +3,20 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The bridge driver: a Linux bridge per network, a veth pair per endpoint.
 
-Functions compare what is wanted with a snapshot and return only the Changes that
+Its plans compare what is wanted with a snapshot and return only the Changes that
 differ, so a second run plans nothing and an option changes in place.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 
-from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
+from ansible_collections.cnm.fabric.plugins.module_utils import names
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, FirewallPart, Observe
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
-
-ENDPOINT_OPTIONS = ("ifname", "ipv4_address", "mac_address", "default_route", "aliases", "publish")
-CREATES_SANDBOX = True
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import parse_address
 
 IP_FORWARD = "net/ipv4/ip_forward"
 
@@ -30,7 +31,7 @@ def gateway_cidr(network):
     return "%s/%d" % (network["gateway"], ipaddress.ip_network(network["subnet"]).prefixlen)
 
 
-def create_network(network, view, sysctls):
+def create_bridge(network, view, sysctls):
     """Make or update the bridge of ``network`` (the record as it should be)."""
     br, mtu, cidr = network["interface"], network["mtu"], gateway_cidr(network)
     link = view.link(br)
@@ -62,13 +63,13 @@ def create_network(network, view, sysctls):
     return out
 
 
-def delete_network(network, view):
+def delete_bridge(network, view):
     if view.link(network["interface"]) is None:
         return []
     return [change("delete bridge %s" % network["interface"], "link_del", network["interface"])]
 
 
-def join(network, endpoint, old, host_view, sandbox_view):
+def join_veth(network, endpoint, old, host_view, sandbox_view):
     """Make or update ``endpoint``'s veth pair and its addressing inside the sandbox.
 
     ``old`` is the endpoint's previous record (None when new): it tells the inner
@@ -146,11 +147,11 @@ def join(network, endpoint, old, host_view, sandbox_view):
                               "default_route_set", gateway, ifname, ns))
     elif routed_here and not route_lost:
         out.append(change("remove the default route via %s in %s" % (ifname, ns),
-                          "default_route_del", ns))
+                          "default_route_del", ifname, ns))
     return out
 
 
-def leave(network, endpoint, host_view, sandbox_view):
+def leave_veth(network, endpoint, host_view, sandbox_view):
     veth, ifname, ns = endpoint["host_interface"], endpoint["ifname"], endpoint["sandbox"]
     if host_view.link(veth) is not None:
         return [change("delete veth %s (and %s in %s)" % (veth, ifname, ns), "link_del_batch", veth)]
@@ -158,3 +159,86 @@ def leave(network, endpoint, host_view, sandbox_view):
     if inner is not None and inner.kind == "veth":
         return [change("delete %s in %s" % (ifname, ns), "link_del", ifname, ns)]
     return []
+
+
+@dataclass(frozen=True)
+class BridgeOptions:
+    interface: str
+    icc: bool = True
+    masquerade: bool = True
+    host_binding_ip: str = "0.0.0.0"
+    hairpin: bool = False
+
+
+def bridge_options(params):
+    """cnm_network's ``bridge`` group, validated."""
+    b = params.get("bridge") or {}
+    interface = b.get("name") or names.bridge_name(params["name"])
+    if not names.valid_ifname(interface):
+        raise SpecError("%r is not a valid interface name (at most 15 bytes, no '/', ':' or spaces)" % interface,
+                        "bridge.name")
+    host_ip = parse_address(b.get("host_binding_ip") or "0.0.0.0", "bridge.host_binding_ip")
+    return BridgeOptions(interface=interface, icc=b.get("icc", True) is not False,
+                         masquerade=b.get("masquerade", True) is not False, host_binding_ip=str(host_ip),
+                         hairpin=bool(b.get("hairpin")))
+
+
+def bridge_record(b, mtu):
+    """The fields of a network record that BridgeOptions ``b`` and ``mtu`` decide."""
+    return {"mtu": mtu, "interface": b.interface, "icc": b.icc, "masquerade": b.masquerade,
+            "host_binding_ip": b.host_binding_ip, "hairpin": b.hairpin}
+
+
+class BridgeDriver(Driver):
+    option_groups = ("bridge",)
+    record_fields = ("interface", "icc", "masquerade", "host_binding_ip", "hairpin")
+    endpoint_options = ("ifname", "ipv4_address", "mac_address", "default_route", "aliases", "publish")
+    ipam = True
+
+    def network_options(self, params):
+        return bridge_options(params)
+
+    def network_record(self, spec, old, host_view, networks, endpoints):
+        return bridge_record(spec.options, spec.mtu or self.default_mtu)
+
+    def replaces(self, old, record):
+        return "bridge.name" if old["interface"] != record["interface"] else None
+
+    def rejoin(self, old, record):
+        # Endpoints follow the network's MTU, hairpin and gateway in place.
+        return any(old.get(k) != record[k] for k in ("mtu", "hairpin", "gateway"))
+
+    def observe(self, record):
+        return Observe(sysctls=(IP_FORWARD, route_localnet(record["interface"])))
+
+    def create_network(self, record, host_view, observed):
+        return create_bridge(record, host_view, observed.sysctls)
+
+    def delete_network(self, record, host_view):
+        return delete_bridge(record, host_view)
+
+    def owned_links(self, record):
+        return {record["interface"]}
+
+    def endpoint_fields(self, network, name):
+        return {"host_interface": names.veth_name(network["name"], name)}
+
+    def join(self, network, endpoint, old, host_view, sandbox_view):
+        return join_veth(network, endpoint, old, host_view, sandbox_view)
+
+    def leave(self, network, endpoint, host_view, sandbox_view):
+        return leave_veth(network, endpoint, host_view, sandbox_view)
+
+    def firewall(self, network):
+        return FirewallPart(interface=network["interface"], subnet=network["subnet"], internal=network["internal"],
+                            masquerade=network["masquerade"], icc=network["icc"],
+                            host_binding_ip=network.get("host_binding_ip"))
+
+    def drift(self, network, host_view, observed):
+        link = host_view.link(network["interface"])
+        if link is None or link.kind != "bridge":
+            return ["bridge %s is missing" % network["interface"]]
+        return []
+
+
+DRIVER = BridgeDriver()

@@ -5,8 +5,12 @@
 
 from __future__ import annotations
 
-# Like null, a host network has no kernel object; unlike null, it makes no sandbox.
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers.null import (  # noqa: F401 pylint: disable=unused-import
-    ENDPOINT_OPTIONS, create_network, delete_network, join, leave)
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver
 
-CREATES_SANDBOX = False
+
+class HostDriver(Driver):
+    # Like null, a host network has no kernel object; unlike null, it makes no sandbox.
+    creates_sandbox = False
+
+
+DRIVER = HostDriver()

@@ -17,15 +17,72 @@ each sandbox reaches the outside through its own host, masqueraded there.
 
 from __future__ import annotations
 
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers import bridge
-from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
-from ansible_collections.cnm.fabric.plugins.module_utils.kernel import ZERO_MAC
-from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
+import ipaddress
+from dataclasses import dataclass
+from typing import Optional
 
-ENDPOINT_OPTIONS = bridge.ENDPOINT_OPTIONS
-CREATES_SANDBOX = True
-join = bridge.join
-leave = bridge.leave
+from ansible_collections.cnm.fabric.plugins.module_utils import names
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Observe
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.bridge import BridgeDriver, bridge_options, bridge_record
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
+from ansible_collections.cnm.fabric.plugins.module_utils.model import ZERO_MAC
+from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import check_in_subnet, number, parse_address
+
+VNI_MAX = 16777215
+VXLAN_PORT = 4789
+VXLAN_OVERHEAD = 50  # outer Ethernet, IPv4, UDP and VXLAN headers
+
+
+@dataclass(frozen=True)
+class OverlayOptions:
+    bridge: object  # bridge.BridgeOptions
+    vni: int
+    port: int = VXLAN_PORT
+    local_ip: Optional[str] = None
+    underlay_interface: Optional[str] = None
+
+
+def overlay_options(params):
+    o, state = params.get("overlay") or {}, params["state"]
+    if o.get("vni") is None:
+        if state == "present":
+            raise SpecError("is required with driver: overlay (1 to %d, the same on every host)" % VNI_MAX,
+                            "overlay.vni")
+        return None
+    if params.get("subnet") is None and state == "present":
+        raise SpecError("is required with driver: overlay: every host must agree on it, so it comes "
+                        "from the fleet pool (cnm.fabric.cnm_ipam_pool with space: fleet)", "subnet")
+    underlay = o.get("underlay_interface")
+    if underlay is not None and not names.valid_ifname(underlay):
+        raise SpecError("%r is not a valid interface name" % underlay, "overlay.underlay_interface")
+    local = parse_address(o.get("local_ip"), "overlay.local_ip")
+    return OverlayOptions(bridge=bridge_options(params), vni=number(o["vni"], "overlay.vni", 1, VNI_MAX),
+                          port=number(VXLAN_PORT if o.get("port") is None else o["port"], "overlay.port", 1, 65535),
+                          local_ip=str(local) if local else None, underlay_interface=underlay)
+
+
+def underlay(view, o):
+    """(underlay interface, local address): as given, else the interface of the default route."""
+    owner = dict((cidr.split("/")[0], name) for name, cidrs in view.addresses.items() for cidr in cidrs)
+    if o.local_ip and o.local_ip not in owner:
+        raise SpecError("%s is not an address of this host" % o.local_ip, "overlay.local_ip")
+    name = o.underlay_interface or owner.get(o.local_ip)
+    if name is None:
+        link = view.link_by_index(view.default_dev) if view.default_dev else None
+        if link is None:
+            raise SpecError("this host has no default route to find its underlay by; give "
+                            "overlay.local_ip or overlay.underlay_interface", "overlay.local_ip")
+        name = link.name
+    if view.link(name) is None:
+        raise SpecError("no interface named %r on this host" % name, "overlay.underlay_interface")
+    if o.local_ip:
+        return name, o.local_ip
+    addresses = sorted(ipaddress.ip_interface(c).ip for c in view.addresses.get(name, ()))
+    if not addresses:
+        raise SpecError("%s has no IPv4 address to send VXLAN from; give overlay.local_ip" % name,
+                        "overlay.local_ip")
+    return name, str(addresses[0])
 
 
 def _vxlan_matches(link, network, underlay_index):
@@ -33,43 +90,6 @@ def _vxlan_matches(link, network, underlay_index):
     return (info is not None and info.vni == network["vni"]
             and info.port == network["port"] and info.local == network["local_ip"]
             and info.underlay == underlay_index and not info.learning and info.proxy)
-
-
-def create_network(network, view, sysctls, neighbours):
-    """The bridge (as the bridge driver makes it), its VXLAN device and the peers' entries.
-
-    ``neighbours`` is the device's current ``(fdb, arp)``, as Kernel.neighbours reads it.
-    """
-    out = bridge.create_network(network, view, sysctls)
-    vx, br, mtu = network["vxlan_interface"], network["interface"], network["mtu"]
-    link = view.link(vx)
-    if link is not None and link.kind != "vxlan":
-        raise KernelError("%s exists and is not a VXLAN device; remove it" % vx)
-    if link is None or not _vxlan_matches(link, network, view.link(network["underlay_interface"]).index):
-        if link is not None:  # settings a VXLAN device cannot change in place
-            out.append(change("delete %s (its VNI, port or underlay changed)" % vx, "link_del", vx))
-        out.append(change("create VXLAN %s (VNI %d, %s:%d via %s, mtu %d) on %s"
-                          % (vx, network["vni"], network["local_ip"], network["port"],
-                             network["underlay_interface"], mtu, br),
-                          "vxlan_add", vx, network["vni"], network["port"], network["local_ip"],
-                          network["underlay_interface"], mtu, br, undo=("link_del", (vx,))))
-        neighbours = (set(), {})
-    else:
-        bridge_link = view.link(br)
-        if bridge_link is None or link.master != bridge_link.index:
-            out.append(change("attach %s to %s" % (vx, br), "link_attach", vx, br))
-        if link.mtu != mtu:
-            out.append(change("set mtu %d on %s (was %d)" % (mtu, vx, link.mtu), "link_set", vx, mtu=mtu))
-        if not link.up:
-            out.append(change("set %s up" % vx, "link_set", vx, state="up"))
-    return out + peer_changes(network, *neighbours)
-
-
-def delete_network(network, view):
-    out = []
-    if view.link(network["vxlan_interface"]) is not None:
-        out.append(change("delete VXLAN %s" % network["vxlan_interface"], "link_del", network["vxlan_interface"]))
-    return out + bridge.delete_network(network, view)
 
 
 def wanted_entries(peers):
@@ -83,7 +103,7 @@ def wanted_entries(peers):
     return fdb, arp
 
 
-def peer_changes(network, fdb, arp):
+def entry_changes(network, fdb, arp):
     """Changes that turn the device's entries ``fdb``/``arp`` into what the peers need:
     stale entries go first, so a MAC that moved to another VTEP is moved, not doubled."""
     vx = network["vxlan_interface"]
@@ -99,3 +119,140 @@ def peer_changes(network, fdb, arp):
         if arp.get(ip) != mac:
             out.append(change("add neighbour %s -> %s to %s" % (ip, mac, vx), "neigh_set", vx, ip, mac))
     return out
+
+
+class OverlayDriver(BridgeDriver):
+    option_groups = ("bridge", "overlay")
+    record_fields = BridgeDriver.record_fields + ("vni", "port", "local_ip", "underlay_interface",
+                                                  "vxlan_interface", "peers")
+    has_peers = True
+    default_mtu = None  # the underlay's, less VXLAN's overhead
+
+    def network_options(self, params):
+        return overlay_options(params)
+
+    def network_record(self, spec, old, host_view, networks, endpoints):
+        o = spec.options
+        for name, net in sorted(networks.items()):
+            if name != spec.name and net.get("vxlan_interface") and net.get("vni") == o.vni:
+                raise SpecError("VNI %d is already used by network %r on this host" % (o.vni, name), "overlay.vni")
+        underlay_name, local_ip = underlay(host_view, o)
+        limit = host_view.link(underlay_name).mtu - VXLAN_OVERHEAD
+        mtu = spec.mtu or limit
+        if mtu > limit:
+            raise SpecError("%d does not fit: the underlay %s has MTU %d and VXLAN takes %d bytes of it; use at "
+                            "most %d" % (mtu, underlay_name, limit + VXLAN_OVERHEAD, VXLAN_OVERHEAD, limit), "mtu")
+        record = bridge_record(o.bridge, mtu)
+        record.update(vni=o.vni, port=o.port, local_ip=local_ip, underlay_interface=underlay_name,
+                      vxlan_interface=names.vxlan_name(spec.name), peers=(old or {}).get("peers") or {})
+        return record
+
+    def observe(self, record):
+        base = BridgeDriver.observe(self, record)
+        return Observe(sysctls=base.sysctls, neighbours=(record["vxlan_interface"],))
+
+    def create_network(self, record, host_view, observed):
+        """The bridge (as the bridge driver makes it), its VXLAN device and the peers' entries."""
+        out = BridgeDriver.create_network(self, record, host_view, observed)
+        vx, br, mtu = record["vxlan_interface"], record["interface"], record["mtu"]
+        link = host_view.link(vx)
+        entries = observed.entries(vx)
+        if link is not None and link.kind != "vxlan":
+            raise KernelError("%s exists and is not a VXLAN device; remove it" % vx)
+        if link is None or not _vxlan_matches(link, record, host_view.link(record["underlay_interface"]).index):
+            if link is not None:  # settings a VXLAN device cannot change in place
+                out.append(change("delete %s (its VNI, port or underlay changed)" % vx, "link_del", vx))
+            out.append(change("create VXLAN %s (VNI %d, %s:%d via %s, mtu %d) on %s"
+                              % (vx, record["vni"], record["local_ip"], record["port"],
+                                 record["underlay_interface"], mtu, br),
+                              "vxlan_add", vx, record["vni"], record["port"], record["local_ip"],
+                              record["underlay_interface"], mtu, br, undo=("link_del", (vx,))))
+            entries = (set(), {})
+        else:
+            bridge_link = host_view.link(br)
+            if bridge_link is None or link.master != bridge_link.index:
+                out.append(change("attach %s to %s" % (vx, br), "link_attach", vx, br))
+            if link.mtu != mtu:
+                out.append(change("set mtu %d on %s (was %d)" % (mtu, vx, link.mtu), "link_set", vx, mtu=mtu))
+            if not link.up:
+                out.append(change("set %s up" % vx, "link_set", vx, state="up"))
+        return out + entry_changes(record, *entries)
+
+    def delete_network(self, record, host_view):
+        out = []
+        if host_view.link(record["vxlan_interface"]) is not None:
+            out.append(change("delete VXLAN %s" % record["vxlan_interface"], "link_del", record["vxlan_interface"]))
+        return out + BridgeDriver.delete_network(self, record, host_view)
+
+    def owned_links(self, record):
+        return {record["interface"], record["vxlan_interface"]}
+
+    def check_endpoint(self, network, spec, old):
+        """An overlay endpoint's address comes from the fleet pool, and no peer may hold it."""
+        if spec.ipv4_address is None and old is None:
+            raise SpecError("endpoints of overlay network %r take their address from the fleet pool: give "
+                            "ipv4_address (the cnm.fabric.overlay_network role allocates it)" % network["name"],
+                            "ipv4_address")
+        address = spec.ipv4_address or old["ipv4_address"]
+        for vtep, remote in sorted((network.get("peers") or {}).items()):
+            for ep in remote:
+                if ep["ip"] == address or ep["name"] == spec.name:
+                    raise SpecError("%s (%s) is the remote endpoint %r behind VTEP %s"
+                                    % (ep["ip"], spec.name, ep["name"], vtep), "ipv4_address")
+
+    def merge_peers(self, network, spec, local_endpoints):
+        """The peers after cnm_overlay_peer ``spec`` (PeersSpec), checked against the network
+        and its local endpoints (records)."""
+        peers = dict(network.get("peers") or {})
+        if spec.state == "absent":
+            for vtep in [p.vtep for p in spec.peers] if spec.peers is not None else list(peers):
+                peers.pop(vtep, None)
+            return peers
+        if spec.exclusive:
+            peers = {}
+        locals_ = dict((ep["name"], ep["ipv4_address"]) for ep in local_endpoints)
+        subnet = ipaddress.ip_network(network["subnet"])
+        for i, peer in enumerate(spec.peers):
+            if peer.vtep == network["local_ip"]:
+                raise SpecError("%s is this host's own VTEP" % peer.vtep, "peers[%d].vtep" % i)
+            for j, ep in enumerate(peer.endpoints):
+                at = "peers[%d].endpoints[%d].ip" % (i, j)
+                check_in_subnet(parse_address(ep["ip"], at), subnet, at)
+                if ep["ip"] == network["gateway"]:
+                    raise SpecError("%s is the gateway of network %r" % (ep["ip"], network["name"]), at)
+                for name, address in sorted(locals_.items()):
+                    if address == ep["ip"] or name == ep["name"]:
+                        raise SpecError("%s (%s) is the local endpoint %r" % (ep["ip"], ep["name"], name), at)
+            peers[peer.vtep] = sorted((dict(ep) for ep in peer.endpoints),
+                                      key=lambda ep: ipaddress.ip_address(ep["ip"]))
+        seen = {}
+        for vtep, remote in sorted(peers.items()):
+            for ep in remote:
+                if seen.setdefault(ep["ip"], vtep) != vtep:
+                    raise SpecError("%s is behind two VTEPs, %s and %s (one of them recorded earlier): list "
+                                    "both peers, or set exclusive: true" % (ep["ip"], seen[ep["ip"]], vtep), "peers")
+        return peers
+
+    def peer_changes(self, network, host_view, observed):
+        vx = network["vxlan_interface"]
+        if host_view.link(vx) is None:
+            raise KernelError("the VXLAN device %s of network %r is missing; run cnm.fabric.cnm_network to repair "
+                              "it" % (vx, network["name"]))
+        return entry_changes(network, *observed.entries(vx))
+
+    def remote_endpoints(self, network):
+        return [ep for remote in (network.get("peers") or {}).values() for ep in remote]
+
+    def drift(self, network, host_view, observed):
+        problems = BridgeDriver.drift(self, network, host_view, observed)
+        vx = network["vxlan_interface"]
+        link = host_view.link(vx)
+        if link is None or link.kind != "vxlan":
+            return problems + ["VXLAN device %s is missing" % vx]
+        wrong = len(entry_changes(network, *observed.entries(vx)))
+        if wrong:
+            problems.append("%d forwarding or neighbour entries of %s differ from the recorded peers" % (wrong, vx))
+        return problems
+
+
+DRIVER = OverlayDriver()

@@ -1,35 +1,35 @@
 # -*- coding: utf-8 -*-
 # Copyright: cnm.fabric contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""IPAM as pure logic over one address space's records (a plain dict).
+"""IPAM as pure logic over one address space's records (a plain dict), on netaddr.
 
 A space holds named pools; a pool holds a subnet, its gateway, an optional
 ip_range for dynamic addresses, auxiliary (reserved) addresses, the addresses
 handed out by owner, and a cursor. Requests are keyed by owner, so asking twice
 returns the same answer. The cursor makes allocation round-robin: a released
 address is handed out again only after the rest of the range has been.
-Backends (file, later etcd) load a space, call these functions, and store it.
+Backends (file, etcd) load a space, call these functions, and store it.
+Addresses and subnets may be of either family; netaddr does the arithmetic.
 """
 
 from __future__ import annotations
 
-import ipaddress
+try:
+    from netaddr import IPAddress, IPNetwork, IPSet
+except ImportError:  # reported by common.run_module, with the install hint
+    pass
 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import IpamError
 
 
-def _net(text):
-    return ipaddress.ip_network(text) if text else None
-
-
-def first_usable(subnet):
-    return subnet.network_address + 1
+def _net(value):
+    return IPNetwork(str(value)) if value else None
 
 
 def candidates(address_pools):
     """Subnets to try, in dockerd's order: each base split into subnets of its size."""
     for base, size in address_pools:
-        yield from base.subnets(new_prefix=size)
+        yield from _net(base).subnet(size)
 
 
 def request_pool(space, req, address_pools=(), avoid=(), option="subnet"):
@@ -39,28 +39,27 @@ def request_pool(space, req, address_pools=(), avoid=(), option="subnet"):
     """
     pools = space.setdefault("pools", {})
     current = pools.get(req.name)
+    others = dict((name, _net(p["subnet"])) for name, p in pools.items() if name != req.name)
     if current is not None:
-        subnet = ipaddress.ip_network(current["subnet"])
-        if req.subnet is not None and req.subnet != subnet:
+        subnet = _net(current["subnet"])
+        if req.subnet is not None and _net(req.subnet) != subnet:
             raise IpamError("pool %r already has the subnet %s; release it before asking for %s"
                             % (req.name, subnet, req.subnet), option)
     elif req.subnet is not None:
-        subnet = req.subnet
-        for other, pool in sorted(pools.items()):
-            if _net(pool["subnet"]).overlaps(subnet):
-                raise IpamError("%s overlaps %s, the subnet of %r" % (subnet, pool["subnet"], other),
-                                option)
+        subnet = _net(req.subnet)
+        for other, net in sorted(others.items()):
+            if not IPSet([net]).isdisjoint(IPSet([subnet])):
+                raise IpamError("%s overlaps %s, the subnet of %r" % (subnet, net, other), option)
     else:
-        taken = [_net(p["subnet"]) for p in pools.values()] + list(avoid)
-        subnet = next((c for c in candidates(address_pools)
-                       if not any(c.overlaps(t) for t in taken)), None)
+        taken = IPSet(list(others.values()) + [_net(a) for a in avoid])
+        subnet = next((c for c in candidates(address_pools) if taken.isdisjoint(IPSet([c]))), None)
         if subnet is None:
             raise IpamError("every subnet of the address pools is in use or overlaps a host "
                             "route; add address_pools or give a subnet", option)
 
     desired = {
         "subnet": str(subnet),
-        "gateway": str(req.gateway or first_usable(subnet)),
+        "gateway": str(req.gateway or IPAddress(subnet.first + 1, subnet.version)),
         "ip_range": str(req.ip_range) if req.ip_range else None,
         "aux_addresses": dict(req.aux_addresses),
     }
@@ -69,9 +68,8 @@ def request_pool(space, req, address_pools=(), avoid=(), option="subnet"):
         old["aux_addresses"] = old["aux_addresses"] or {}
         if old == desired:
             return current, False
-        held = current.get("addresses") or {}
         reserved = set(desired["aux_addresses"].values()) | {desired["gateway"]}
-        for owner, addr in sorted(held.items()):
+        for owner, addr in sorted((current.get("addresses") or {}).items()):
             if addr in reserved:
                 raise IpamError("%s is held by %r and cannot become the gateway or an auxiliary "
                                 "address" % (addr, owner), "gateway")
@@ -94,15 +92,14 @@ def get_pool(space, name, option="pool"):
 
 
 def _reserved(pool, subnet):
-    res = {int(subnet.network_address), int(subnet.broadcast_address),
-           int(ipaddress.ip_address(pool["gateway"]))}
-    res.update(int(ipaddress.ip_address(a)) for a in (pool.get("aux_addresses") or {}).values())
-    return res
+    """The subnet's network address (and IPv4's broadcast), the gateway and the auxiliary addresses."""
+    edges = [subnet.network] + ([subnet.broadcast] if subnet.version == 4 else [])
+    return set(int(IPAddress(a)) for a in edges + [pool["gateway"]] + list((pool.get("aux_addresses") or {}).values()))
 
 
 def used_set(pool):
     """The held addresses as integers; a caller allocating many may keep it between calls."""
-    return set(int(ipaddress.ip_address(a)) for a in pool.get("addresses", {}).values())
+    return set(int(IPAddress(a)) for a in pool.get("addresses", {}).values())
 
 
 def request_address(pool, owner, address=None, option="ipv4_address", used=None):
@@ -114,11 +111,11 @@ def request_address(pool, owner, address=None, option="ipv4_address", used=None)
         used = used_set(pool)
     held = pool.setdefault("addresses", {})
     current = held.get(owner)
-    subnet = ipaddress.ip_network(pool["subnet"])
+    subnet = _net(pool["subnet"])
     if address is not None:
         if current == address:
             return address, False
-        addr = ipaddress.ip_address(address)
+        addr = IPAddress(address)
         if addr not in subnet:
             raise IpamError("%s is outside the subnet %s" % (address, subnet), option)
         if int(addr) in _reserved(pool, subnet):
@@ -128,7 +125,7 @@ def request_address(pool, owner, address=None, option="ipv4_address", used=None)
             other = next(o for o, value in held.items() if value == address)
             raise IpamError("%s is already held by %r" % (address, other), option)
         if current is not None:
-            used.discard(int(ipaddress.ip_address(current)))
+            used.discard(int(IPAddress(current)))
         held[owner] = address
         used.add(int(addr))
         return address, True
@@ -136,15 +133,14 @@ def request_address(pool, owner, address=None, option="ipv4_address", used=None)
         return current, False
 
     rng = _net(pool.get("ip_range")) or subnet
-    lo, hi = int(rng.network_address), int(rng.broadcast_address)
     reserved = _reserved(pool, subnet)
     cursor = pool.get("cursor")
-    start = int(ipaddress.ip_address(cursor)) + 1 if cursor else lo
-    if not lo <= start <= hi:
-        start = lo
-    for candidate in _ring(start, lo, hi):
+    start = int(IPAddress(cursor)) + 1 if cursor else rng.first
+    if not rng.first <= start <= rng.last:
+        start = rng.first
+    for candidate in _ring(start, rng.first, rng.last):
         if candidate not in used and candidate not in reserved:
-            text = str(ipaddress.ip_address(candidate))
+            text = str(IPAddress(candidate, subnet.version))
             held[owner] = text
             used.add(candidate)
             pool["cursor"] = text
@@ -162,5 +158,5 @@ def _ring(start, lo, hi):
 def release_address(pool, owner, used=None):
     address = pool.setdefault("addresses", {}).pop(owner, None)
     if address is not None and used is not None:
-        used.discard(int(ipaddress.ip_address(address)))
+        used.discard(int(IPAddress(address)))
     return address is not None

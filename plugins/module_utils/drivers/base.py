@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The driver interface: every question whose answer depends on the driver.
+
+A driver is one module holding one ``Driver`` subclass; the registry in
+``drivers/__init__.py`` maps its name to an instance. The core (networks, endpoints,
+peers, prune, firewall, info) calls these hooks and never asks which driver it has.
+The defaults describe a network with no kernel object, no addresses and no firewall
+rules: the ``null`` driver is this class unchanged.
+
+Hooks are pure: they read records and snapshots (model.NsView) and return
+plan.Change records, or raise SpecError/KernelError naming the option at fault.
+What a driver needs observed beyond the host's and sandboxes' snapshots, it asks for
+with ``observe`` and receives as an ``Observed``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class Observe:
+    """What a driver asks the core to read before planning a network."""
+    sysctls: tuple = ()     # keys under /proc/sys
+    neighbours: tuple = ()  # host devices whose forwarding and ARP entries are read
+
+
+@dataclass(frozen=True)
+class Observed:
+    sysctls: dict = field(default_factory=dict)      # key -> value (None when absent)
+    neighbours: dict = field(default_factory=dict)   # device -> (fdb set, arp dict)
+
+    def entries(self, device):
+        return self.neighbours.get(device, (set(), {}))
+
+
+@dataclass(frozen=True)
+class FirewallPart:
+    """What a network brings to the nftables tables: its interface, subnet and policy."""
+    interface: str
+    subnet: str
+    internal: bool
+    masquerade: bool
+    icc: bool
+    host_binding_ip: Optional[str]
+
+
+class Driver(object):
+    #: The cnm_network option groups (dicts) this driver reads, such as ``bridge``.
+    option_groups = ()
+    #: Network record fields this driver keeps beyond the common ones (name, driver,
+    #: subnet, gateway, ip_range, mtu, internal), in the order cnm_network returns them.
+    record_fields = ()
+    #: The cnm_endpoint options its endpoints take.
+    endpoint_options = ("aliases",)
+    #: Networks take a subnet from the local address space, and endpoints an address.
+    ipam = False
+    #: Endpoints live in a network namespace of their own (a sandbox).
+    creates_sandbox = True
+    #: The network takes remote endpoints from cnm_overlay_peer.
+    has_peers = False
+    #: The MTU when the user gives none (None: network_record decides).
+    default_mtu = 1500
+
+    # -- input -------------------------------------------------------------------------
+
+    def network_options(self, params):
+        """Validate this driver's option groups of cnm_network's ``params``; return them as
+        frozen data (kept in NetworkSpec.options), or None."""
+        return None
+
+    # -- networks ----------------------------------------------------------------------
+
+    def network_record(self, spec, old, host_view, networks, endpoints):
+        """The driver's fields of the network record, from ``spec`` (NetworkSpec), its
+        previous record ``old``, the host's snapshot, the other network records and the
+        network's endpoint records. May set ``mtu``. Raises SpecError for what cannot be."""
+        return {}
+
+    def replaces(self, old, record):
+        """Whether the old network's kernel objects must go before the new are made (a
+        renamed bridge): only while it has no endpoints, which the core checks."""
+        return False
+
+    def rejoin(self, old, record):
+        """Whether a change of the network must be carried to its endpoints (join again)."""
+        return False
+
+    def observe(self, record):
+        return Observe()
+
+    def create_network(self, record, host_view, observed):
+        """Changes that make ``record`` (as it should be) true of the host."""
+        return []
+
+    def delete_network(self, record, host_view):
+        return []
+
+    def owned_links(self, record):
+        """Host link names the network owns, for garbage collection."""
+        return set()
+
+    # -- endpoints ---------------------------------------------------------------------
+
+    def check_endpoint(self, network, spec, old):
+        """Reject an endpoint the network cannot take (SpecError naming the option)."""
+
+    def endpoint_fields(self, network, name):
+        """Driver fields of an endpoint's record, such as its host-side interface."""
+        return {}
+
+    def join(self, network, endpoint, old, host_view, sandbox_view):
+        """Changes that make or update ``endpoint`` in its sandbox (``old``: its previous
+        record; ``sandbox_view`` None when the sandbox is yet to be made)."""
+        return []
+
+    def leave(self, network, endpoint, host_view, sandbox_view):
+        """Changes that remove ``endpoint`` (``sandbox_view`` given only when the host-side
+        link is gone, so the sandbox side may need removing by itself)."""
+        return []
+
+    # -- peers ---------------------------------------------------------------------------
+
+    def merge_peers(self, network, spec, local_endpoints):
+        """The network's peers after a cnm_overlay_peer call ``spec``."""
+        raise NotImplementedError
+
+    def peer_changes(self, network, host_view, observed):
+        return []
+
+    def remote_endpoints(self, network):
+        """Endpoints of other hosts, as ``{name, ip, aliases}``, for the hosts files."""
+        return []
+
+    # -- firewall and cnm_info -------------------------------------------------------------
+
+    def firewall(self, network):
+        """A FirewallPart for the nftables tables, or None when the network has no rules."""
+        return None
+
+    def drift(self, network, host_view, observed):
+        """What is wrong with the network on the host, as sentences (empty: nothing)."""
+        return []

@@ -1,0 +1,194 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""cnm_endpoint's planner: endpoints, their addresses, and the sandboxes they live in.
+
+A sandbox's lifecycle Changes come from two functions only: ``sandbox_join`` (made
+with its first endpoint) and ``sandbox_release`` (removed with its last).
+"""
+
+from __future__ import annotations
+
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan, sandbox
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, SpecError
+from ansible_collections.cnm.fabric.plugins.module_utils.run import ENDPOINT_FIELDS, public
+
+
+# --- sandboxes -------------------------------------------------------------------------
+
+def sandbox_join(run, key, given_by_path):
+    """Changes that make sandbox ``key`` exist for a new endpoint, and its record."""
+    run.sandboxes_touched.add(key)
+    if run.kernel.netns_exists(key):
+        run.sandboxes.setdefault(key, {"created": False})
+        return []
+    if given_by_path:
+        raise SpecError("%s does not exist (is the container running?)" % key, "sandbox_path")
+    run.sandboxes[key] = {"created": True}
+    if key in run.sandboxes_made:  # an earlier endpoint of this run makes it
+        return []
+    run.sandboxes_made.add(key)
+    return [plan.change("create sandbox %s" % key, "netns_add", key, undo=("netns_del", (key,)))]
+
+
+def sandbox_release(run, key):
+    """Changes that remove sandbox ``key`` once no endpoint uses it (if the collection made it),
+    and the end of its record."""
+    if key not in run.sandboxes or run.members(key):
+        return []
+    out = []
+    if run.sandboxes[key].get("created") and run.kernel.netns_exists(key):
+        out.append(plan.change("remove sandbox %s" % key, "netns_del", key))
+    del run.sandboxes[key]
+    run.sandboxes_touched.add(key)
+    return out
+
+
+# --- endpoints -------------------------------------------------------------------------
+
+def _network_for(run, spec):
+    net = run.networks.get(spec.network)
+    if net is None:
+        raise SpecError("no network named %r on this host; create it first with "
+                        "cnm.fabric.cnm_network" % spec.network, "network")
+    drv = drivers.get(net["driver"])
+    given = {"ifname": spec.ifname, "ipv4_address": spec.ipv4_address, "mac_address": spec.mac_address,
+             "publish": spec.publish, "default_route": spec.default_route}
+    for option, value in sorted(given.items()):
+        if value not in (None, ()) and option not in drv.endpoint_options:
+            raise SpecError("is not supported on network %r (driver %s)" % (net["name"], net["driver"]), option)
+    return net, drv
+
+
+def _check_publish(run, spec, key):
+    """A host port (and protocol) may be published once per host address."""
+    mine_default = run.networks[spec.network].get("host_binding_ip")
+    for i, port in enumerate(spec.publish):
+        mine_ip = port.host_ip or mine_default
+        for other_key, other in sorted(run.endpoints.items()):
+            if other_key == key:
+                continue
+            their_default = run.networks.get(other["network"], {}).get("host_binding_ip")
+            for theirs in other.get("publish") or []:
+                their_ip = theirs.get("host_ip") or their_default
+                if (theirs["host_port"], theirs["protocol"]) == (port.host_port, port.protocol) \
+                        and (mine_ip == their_ip or "0.0.0.0" in (mine_ip, their_ip)):
+                    raise SpecError("host port %d/%s is already published by endpoint %r of network %r"
+                                    % (port.host_port, port.protocol, other["name"], other["network"]),
+                                    "publish[%d].host_port" % i)
+
+
+def _free_ifname(run, key, sandbox_key, view):
+    used = set(view.links) if view else set()
+    used.update(run.endpoints[k]["ifname"] for k in run.members(sandbox_key)
+                if k != key and run.endpoints[k].get("ifname"))
+    i = 0
+    while "eth%d" % i in used:
+        i += 1
+    return "eth%d" % i
+
+
+def endpoint_present(run, spec):
+    net, drv = _network_for(run, spec)
+    key, sb = spec.key, spec.sandbox_key
+    old = run.endpoints.get(key)
+    if old and old["sandbox"] != sb:
+        endpoint_remove(run, old)  # moving to another sandbox is a leave and a join
+        old = None
+    record = {"name": spec.name, "network": spec.network, "sandbox": sb,
+              "aliases": list(spec.aliases), "publish": [p.as_dict() for p in spec.publish],
+              "ifname": None, "ipv4_address": None, "mac_address": None,
+              "default_route": False, "host_interface": None}
+    changes = []
+    sb_view = None
+    if drv.creates_sandbox:
+        changes += sandbox_join(run, sb, bool(spec.sandbox_path))
+        sb_view = run.sandbox_view(sb)
+    drv.check_endpoint(net, spec, old)
+    if drv.ipam:
+        address = run.ipam().request_address(net["name"], spec.name, spec.ipv4_address)[0]
+        _check_publish(run, spec, key)
+        if spec.default_route is not None:
+            default_route = spec.default_route
+        elif old:
+            default_route = old["default_route"]
+        else:
+            default_route = not any(run.endpoints[k]["default_route"] for k in run.members(sb) if k != key)
+        record.update(
+            ifname=spec.ifname or (old and old["ifname"]) or _free_ifname(run, key, sb, sb_view),
+            ipv4_address=address, mac_address=spec.mac_address or names.mac_from_ipv4(address),
+            default_route=default_route)
+    record.update(drv.endpoint_fields(net, spec.name))
+    changes += drv.join(net, record, old, run.kernel.view(None), sb_view)
+    run.execute(changes)
+    run.set_endpoint(key, record)
+    return record
+
+
+def endpoint_remove(run, record):
+    net = run.networks.get(record["network"])
+    sb = record["sandbox"]
+    key = names.endpoint_key(record["network"], record["name"])
+    changes = []
+    # The last endpoint of a sandbox this collection made, with no process inside: removing
+    # the namespace removes its links too, in one kernel batch (as `ip netns del` does).
+    goes_with_sandbox = run.sandboxes.get(sb, {}).get("created") and run.members(sb) == {key} \
+        and not run.kernel.netns_busy(sb)
+    if net is not None:
+        drv = drivers.get(net["driver"])
+        if not goes_with_sandbox:
+            host_view = run.kernel.view(None)
+            # The sandbox is looked into only when the host end is gone (its dump is the cost).
+            missing = host_view.link(record.get("host_interface") or "") is None
+            changes += drv.leave(net, record, host_view, run.sandbox_view(sb) if missing else None)
+        if drv.ipam:
+            run.ipam().release_address(net["name"], record["name"])
+    elif record.get("host_interface"):  # its network's record is gone: no driver to ask
+        changes.append(plan.change("delete %s" % record["host_interface"], "link_del_batch",
+                                   record["host_interface"]))
+    run.del_endpoint(key)
+    run.execute(changes + sandbox_release(run, sb))
+
+
+def endpoint_absent(run, spec):
+    old = run.endpoints.get(spec.key)
+    if old is not None:
+        endpoint_remove(run, old)
+    return old
+
+
+def endpoints_converge(run, specs, state, exclusive, networks=(), bulk=True):
+    """Many endpoints in one run: one observation per namespace, one apply, one write.
+
+    With ``exclusive``, endpoints of ``networks`` (and of the networks the specs name)
+    that are not listed are removed. Returns the records of the listed endpoints.
+    In ``bulk``, errors name the item: ``endpoints[3].ipv4_address``.
+    """
+    records = []
+    for i, spec in enumerate(specs):
+        try:
+            if state == "present":
+                records.append(endpoint_present(run, spec))
+            else:
+                endpoint_absent(run, spec)
+                records.append(None)
+        except CnmError as e:
+            if bulk and e.option:
+                e.option = "endpoints[%d].%s" % (i, e.option)
+            raise
+    if exclusive and state == "present":
+        listed = set(spec.key for spec in specs)
+        scope = set(networks) | set(spec.network for spec in specs)
+        for key in sorted(run.endpoints):
+            if run.endpoints[key]["network"] in scope and key not in listed:
+                endpoint_remove(run, run.endpoints[key])
+    return records
+
+
+def endpoint_facts(run, record):
+    if not record:
+        return {}
+    facts = public(record, ENDPOINT_FIELDS)
+    if record["sandbox"] in run.sandboxes:
+        facts["hosts_file"] = sandbox.files_dir(run.state_dir, record["sandbox"]) + "/hosts"
+    return facts

@@ -1,0 +1,85 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the kernel layer observes, as plain frozen data: no I/O here.
+
+Drivers plan from these snapshots and never import the kernel layer, so their plans
+are unit-tested from hand-made snapshots without root.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+ZERO_MAC = "00:00:00:00:00:00"  # a VXLAN device's flood entry
+
+
+@dataclass(frozen=True)
+class VxlanInfo:
+    """The settings of a VXLAN device."""
+    vni: int
+    port: int
+    local: Optional[str]
+    underlay: Optional[int]  # ifindex of the underlay device
+    learning: bool
+    proxy: bool
+
+
+@dataclass(frozen=True)
+class Link:
+    name: str
+    index: int
+    kind: Optional[str]
+    mtu: int
+    up: bool
+    mac: Optional[str]
+    master: Optional[int]
+    hairpin: Optional[bool] = None  # as a bridge port; None when not one
+    vxlan: Optional[VxlanInfo] = None
+
+
+@dataclass(frozen=True)
+class Route:
+    """A main-table unicast route: ``dst`` in CIDR form; ``gateways`` holds (gateway, ifindex)
+    pairs, one for a plain route and one per hop for a multipath route."""
+    dst: str
+    gateways: tuple
+    metric: int = 0
+
+
+@dataclass
+class NsView:
+    """One dump of a namespace: links by name, IPv4 addresses (IFA_LOCAL) by link name,
+    and its main-table IPv4 routes."""
+    links: dict
+    addresses: dict
+    routes: list = field(default_factory=list)
+
+    def link(self, name):
+        return self.links.get(name)
+
+    def link_by_index(self, index):
+        return next((lk for lk in self.links.values() if lk.index == index), None)
+
+    @property
+    def default_route(self):
+        """The default route the kernel uses: the one with the lowest metric, or None."""
+        defaults = [r for r in self.routes if r.dst == "0.0.0.0/0"]
+        return min(defaults, key=lambda r: r.metric) if defaults else None
+
+    @property
+    def default_gateway(self):
+        route = self.default_route
+        return route.gateways[0][0] if route and route.gateways else None
+
+    @property
+    def default_dev(self):
+        """The ifindex of the default route's (first) hop."""
+        route = self.default_route
+        return route.gateways[0][1] if route and route.gateways else None
+
+    def routed_dsts(self):
+        """(destination, link name) of every route that is not a default route."""
+        return [(r.dst, getattr(self.link_by_index(hop[1]), "name", None))
+                for r in self.routes if r.dst != "0.0.0.0/0" for hop in r.gateways[:1]]

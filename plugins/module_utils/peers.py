@@ -1,0 +1,30 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""cnm_overlay_peer's planner: a network's remote endpoints, recorded and programmed."""
+
+from __future__ import annotations
+
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
+
+
+def peers_converge(run, spec):
+    """Record the peers, program their entries, and have the hosts files rewritten.
+
+    Returns the network's record (None for state: absent on a network that is gone).
+    """
+    net = run.networks.get(spec.network)
+    if net is None and spec.state == "absent":
+        return None
+    drv = drivers.get(net["driver"]) if net else None
+    if drv is None or not drv.has_peers:
+        raise SpecError("no overlay network named %r on this host (one whose driver takes peers); create it first with "
+                        "cnm.fabric.cnm_network" % spec.network, "network")
+    peers = drv.merge_peers(net, spec, run.endpoints_of(net["name"]))
+    observed = run.observe(drv.observe(net))
+    if peers != (net.get("peers") or {}):
+        net["peers"] = peers
+        run.networks_touched.add(net["name"])
+    run.execute(drv.peer_changes(net, run.kernel.view(None), observed))
+    return net

@@ -1,0 +1,139 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One module run: spec -> observe -> plan -> apply -> record -> files and firewall.
+
+``Run`` holds what a run shares: the store (under its lock), the kernel, the plan
+being built and what it touched. The planners (networks, endpoints, peers, prune)
+add Changes with ``execute``; ``finish`` records, applies, and brings the sandbox
+files and the firewall in line. Check mode takes the same path and skips only the
+steps that write (kernel changes, store, files, nftables), so what it reports is
+what a real run does.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, plan, sandbox
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Observed
+from ansible_collections.cnm.fabric.plugins.module_utils.ipam.file import FileBackend
+from ansible_collections.cnm.fabric.plugins.module_utils.kernel import Kernel
+from ansible_collections.cnm.fabric.plugins.module_utils.store import ENDPOINTS, NETWORKS, SANDBOXES, Store
+
+LOCAL_SPACE = "local"
+COMMON_NETWORK_FIELDS = ("name", "driver", "subnet", "gateway", "ip_range", "mtu", "internal")
+ENDPOINT_FIELDS = ("name", "network", "sandbox", "ifname", "ipv4_address", "mac_address",
+                   "default_route", "aliases", "publish", "host_interface")
+
+
+def network_fields():
+    return COMMON_NETWORK_FIELDS + tuple(f for f in drivers.record_fields() if f not in COMMON_NETWORK_FIELDS)
+
+
+def public(record, fields):
+    return dict((k, record.get(k)) for k in fields) if record else {}
+
+
+class Run(object):
+    def __init__(self, state_dir, check_mode, kernel=None):
+        self.state_dir = state_dir
+        self.check = check_mode
+        self.store = Store(state_dir, read_only=check_mode)
+        self._kernel = kernel
+        self.log = []
+        self.pending = []
+        self.sandboxes_touched = set()
+        self.networks_touched = set()
+        self.sandboxes_made = set()
+        self._members = None
+        self._ipam = {}
+
+    def __enter__(self):
+        self.store.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._kernel is not None:
+            self._kernel.close()
+        return self.store.__exit__(*exc)
+
+    @property
+    def kernel(self):
+        if self._kernel is None:
+            self._kernel = Kernel()
+        return self._kernel
+
+    @property
+    def networks(self):
+        return self.store.get(NETWORKS)
+
+    @property
+    def endpoints(self):
+        return self.store.get(ENDPOINTS)
+
+    @property
+    def sandboxes(self):
+        return self.store.get(SANDBOXES)
+
+    def ipam(self, space=LOCAL_SPACE):
+        if space not in self._ipam:
+            self._ipam[space] = FileBackend(self.store, space)
+        return self._ipam[space]
+
+    def observe(self, want):
+        """What a driver's ``observe`` hook asked for (a drivers.base.Observe), read now."""
+        return Observed(sysctls=dict((k, self.kernel.sysctl_get(k)) for k in want.sysctls),
+                        neighbours=dict((dev, self.kernel.neighbours(dev)) for dev in want.neighbours))
+
+    def execute(self, changes):
+        """Queue kernel changes; ``finish`` applies them all after recording them."""
+        self.log.extend(plan.texts(changes))
+        self.pending.extend(changes)
+
+    def sandbox_view(self, key):
+        return self.kernel.view(key) if key else None
+
+    def finish(self, firewall_sync=True):
+        """Record, then bring sandbox files and the firewall in line; return ``changed``."""
+        dirty = bool(self.store.dirty())
+        if not self.check:
+            self.store.save(keep_removed=True)
+            try:
+                plan.apply(self.kernel, self.pending)
+            except Exception:
+                self.store.rollback()  # apply undid its changes: so do the records
+                raise
+            self.store.save()
+        keys = set(self.sandboxes_touched)
+        keys.update(ep["sandbox"] for ep in self.endpoints.values()
+                    if ep["network"] in self.networks_touched and ep["sandbox"] in self.sandboxes)
+        files = sandbox.sync(self.state_dir, self.endpoints, self.sandboxes, keys, self.check, self.networks)
+        self.log.extend("write %s" % path for path in files)
+        if firewall_sync and firewall.sync(self.state_dir, self.networks, self.endpoints, self.check):
+            self.log.append("load the nftables tables inet cnm and bridge cnm")
+        return dirty or bool(self.log)
+
+    def members(self, sandbox_key):
+        """Keys of the endpoints in a sandbox (an index kept in step with the records)."""
+        if self._members is None:
+            self._members = {}
+            for key, ep in self.endpoints.items():
+                self._members.setdefault(ep["sandbox"], set()).add(key)
+        return self._members.setdefault(sandbox_key, set())
+
+    def set_endpoint(self, key, record):
+        old = self.endpoints.get(key)
+        if old is not None:
+            self.members(old["sandbox"]).discard(key)
+        self.members(record["sandbox"]).add(key)
+        self.endpoints[key] = record
+        self.networks_touched.add(record["network"])
+
+    def del_endpoint(self, key):
+        record = self.endpoints.pop(key)
+        self.members(record["sandbox"]).discard(key)
+        self.networks_touched.add(record["network"])
+        if record["sandbox"] in self.sandboxes:  # it may still be on other networks
+            self.sandboxes_touched.add(record["sandbox"])
+
+    def endpoints_of(self, network):
+        return [self.endpoints[k] for k in sorted(self.endpoints) if self.endpoints[k]["network"] == network]

@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The kernel layer against the real kernel, in the test's throwaway namespace (never the
+machine's own): what it reads, what it changes, and the errors it reports."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
+from ansible_collections.cnm.fabric.plugins.module_utils.kernel import Kernel
+
+
+@pytest.fixture
+def ns(host):
+    """The host namespace's key, with two veth pairs (a0-a1, b0-b1) up inside it."""
+    for cmd in ("link add a0 type veth peer name a1", "link add b0 type veth peer name b1",
+                "link set a0 up", "link set a1 up", "link set b0 up", "link set b1 up",
+                "addr add 10.61.0.1/24 dev a0", "addr add 10.62.0.1/24 dev b0"):
+        assert host.sh(["ip"] + cmd.split()).returncode == 0, cmd
+    return host.ns
+
+
+def fresh_view(key):
+    kernel = Kernel()
+    try:
+        return kernel.view(key)
+    finally:
+        kernel.close()
+
+
+def test_a_point_to_point_address_reads_as_the_local_one(host, ns):
+    host.sh("ip addr add 10.63.0.1 peer 10.63.0.2/32 dev a1".split())
+    assert "10.63.0.1/32" in fresh_view(ns).addresses["a1"]  # IFA_LOCAL; IFA_ADDRESS is the peer's
+
+
+def test_the_default_route_is_the_one_of_lowest_metric(host, ns):
+    host.sh("ip route add default via 10.61.0.2 metric 100".split())
+    host.sh("ip route add default via 10.62.0.2 metric 50".split())
+    view = fresh_view(ns)
+    assert view.default_gateway == "10.62.0.2" and view.default_dev == view.link("b0").index
+
+
+def test_a_multipath_default_route_reads_as_a_route(host, ns):
+    host.sh("ip route add default nexthop via 10.61.0.2 nexthop via 10.62.0.2".split())
+    view = fresh_view(ns)
+    assert view.default_gateway == "10.61.0.2" and len(view.default_route.gateways) == 2
+
+
+def test_removing_the_default_route_of_one_link_leaves_the_others(host, ns):
+    host.sh("ip route add default via 10.61.0.2 metric 10".split())
+    host.sh("ip route add default via 10.62.0.2 metric 20".split())
+    kernel = Kernel()
+    try:
+        kernel.default_route_del("b0", ns)
+        kernel.default_route_del("b0", ns)  # already gone: nothing to do, no error
+    finally:
+        kernel.close()
+    routes = host.sh("ip route show default".split()).stdout
+    assert "via 10.61.0.2" in routes and "10.62.0.2" not in routes
+
+
+def test_errors_carry_the_kernels_reason(host, ns):
+    kernel = Kernel()
+    try:
+        with pytest.raises(KernelError) as e:
+            kernel.link_set("a0", ns, mtu=100000)
+    finally:
+        kernel.close()
+    # The errno's text, then the kernel's own reason (its extended ACK).
+    assert str(e.value) == "setting mtu 100000 on a0 in sandbox %s failed: Invalid argument: mtu greater " \
+        "than device maximum" % ns
+
+
+def test_links_read_back_as_written(host, ns):
+    kernel = Kernel()
+    try:
+        kernel.link_rename("a1", "eth7", ns)
+        kernel.link_set("eth7", ns, mtu=1400, address="02:42:0a:3d:00:07")
+    finally:
+        kernel.close()
+    link = fresh_view(ns).link("eth7")
+    assert link.up and link.mtu == 1400 and link.mac == "02:42:0a:3d:00:07" and link.kind == "veth"
+
+
+def test_a_namespace_with_no_route_yet_reads_as_empty(host):
+    fresh = host.sb("fresh")
+    kernel = Kernel()
+    try:
+        kernel.netns_add(fresh)
+        view = kernel.view(fresh)
+    finally:
+        kernel.close()
+    assert view.routes == [] and view.default_route is None and view.link("lo").up
