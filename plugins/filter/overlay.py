@@ -18,7 +18,7 @@ from ansible.errors import AnsibleFilterError
 ENDPOINTS_VAR = "overlay_network_endpoints"
 ADDRESSES_VAR = "overlay_network_addresses"
 VTEPS_VAR = "overlay_network_vteps"
-ENDPOINT_KEYS = ("name", "sandbox", "aliases", "ipv4_address", "mac_address", "publish", "default_route")
+ENDPOINT_KEYS = ("name", "sandbox", "ifname", "aliases", "ipv4_address", "mac_address", "publish", "default_route")
 
 
 def _vars(hostvars, host):

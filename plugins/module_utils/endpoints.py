@@ -19,7 +19,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.run import ENDPOINT_FIE
 def sandbox_join(run, key, given_by_path):
     """Changes that make sandbox ``key`` exist for a new endpoint, and its record."""
     run.sandboxes_touched.add(key)
-    if run.kernel.netns_exists(key):
+    if run.kernel.netns_exists(key) and key not in run.sandboxes_doomed:
         run.sandboxes.setdefault(key, {"created": False})
         return []
     if given_by_path:
@@ -28,6 +28,7 @@ def sandbox_join(run, key, given_by_path):
     if key in run.sandboxes_made:  # an earlier endpoint of this run makes it
         return []
     run.sandboxes_made.add(key)
+    run.sandboxes_doomed.discard(key)  # removed earlier in this run: made again after that
     return [plan.change("create sandbox %s" % key, "netns_add", key, undo=("netns_del", (key,)))]
 
 
@@ -39,6 +40,7 @@ def sandbox_release(run, key):
     out = []
     if run.sandboxes[key].get("created") and run.kernel.netns_exists(key):
         out.append(plan.change("remove sandbox %s" % key, "netns_del", key))
+        run.sandboxes_doomed.add(key)
     del run.sandboxes[key]
     run.sandboxes_touched.add(key)
     return out
@@ -103,7 +105,7 @@ def endpoint_present(run, spec):
     sb_view = None
     if drv.creates_sandbox:
         changes += sandbox_join(run, sb, bool(spec.sandbox_path))
-        sb_view = run.sandbox_view(sb)
+        sb_view = None if sb in run.sandboxes_made else run.sandbox_view(sb)
     drv.check_endpoint(net, spec, old)
     if drv.ipam:
         address = run.ipam().request_address(net["name"], spec.name, spec.ipv4_address)[0]
@@ -148,6 +150,23 @@ def endpoint_remove(run, record):
                                    record["host_interface"]))
     run.del_endpoint(key)
     run.execute(changes + sandbox_release(run, sb))
+
+
+def finish_interrupted(run):
+    """Finish the removals an interrupted run journaled (store.py): the endpoints' records,
+    addresses and kernel objects, and the sandboxes' records, namespaces and files."""
+    journal = run.store.journal()
+    for key in journal["endpoints"]:
+        if key in run.endpoints:
+            endpoint_remove(run, run.endpoints[key])
+            continue
+        network, name = key.split("/", 1)  # its record went: its address may not have
+        net = run.networks.get(network)
+        if net is not None and drivers.get(net["driver"]).ipam:
+            run.ipam().release_address(network, name)
+    for key in journal["sandboxes"]:
+        run.execute(sandbox_release(run, key))
+        run.sandboxes_touched.add(key)
 
 
 def endpoint_absent(run, spec):

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, sandbox
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoint_facts
 from ansible_collections.cnm.fabric.plugins.module_utils.pools import pool_record
-from ansible_collections.cnm.fabric.plugins.module_utils.prune import orphan_links
+from ansible_collections.cnm.fabric.plugins.module_utils.prune import orphan_addresses, orphan_links
 from ansible_collections.cnm.fabric.plugins.module_utils.run import network_fields, public
 
 
@@ -53,6 +53,17 @@ def gather(run):
             drift.append({"kind": "sandbox", "name": key, "problem": "network namespace is missing"})
     for name in sorted(orphan_links(run)):
         drift.append({"kind": "link", "name": name, "problem": "has the collection's naming and no record"})
+    for network, owner in orphan_addresses(run):
+        drift.append({"kind": "address", "name": "%s/%s" % (network, owner),
+                      "problem": "held in the network's pool by no endpoint"})
+    dirs, tmp = sandbox.leftovers(run.state_dir, run.sandboxes)
+    drift.extend({"kind": "file", "name": d, "problem": "sandbox files of no recorded sandbox"} for d in dirs)
+    drift.extend({"kind": "file", "name": t, "problem": "left by a killed write"} for t in tmp)
+    journal = run.store.journal()
+    if journal is not None:
+        drift.append({"kind": "run", "name": "journal.json",
+                      "problem": "an interrupted run was removing endpoints %s and sandboxes %s; the next run of a "
+                                 "module finishes it" % (journal["endpoints"], journal["sandboxes"])})
     pools = {}
     if os.path.isdir(run.state_dir):
         for fname in sorted(os.listdir(run.state_dir)):

@@ -573,8 +573,9 @@ class Kernel(object):
         idx = self.index(name, ns)
         if idx is None:
             return
+        # ENODEV: gone already (with its peer, or with the namespace of its peer).
         self._do(ns, "marking %s for deletion" % name, [(_ifinfo(idx, attrs=[("IFLA_GROUP", self._group)]),
-                                                         RTM_NEWLINK, 0)])
+                                                         RTM_NEWLINK, 0)], ignore=(errno.ENODEV,))
         self._doomed.add(ns)
         self._index.get(ns, {}).pop(name, None)
 
@@ -655,8 +656,9 @@ class Kernel(object):
 
     def addr_add(self, name, cidr, ns=None):
         addr, plen = cidr.split("/")
-        self._do(ns, "adding %s to %s" % (cidr, name), [(_addr(self._must(name, ns), addr, int(plen)), RTM_NEWADDR,
-                                                          NLM_F_CREATE | NLM_F_EXCL)], ignore=(errno.EEXIST,))
+        msg = _addr(self._must(name, ns), addr, int(plen))
+        self._do(ns, "adding %s to %s" % (cidr, name), [(msg, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL)],
+                 ignore=(errno.EEXIST,))
 
     def addr_del(self, name, cidr, ns=None):
         addr, plen = cidr.split("/")

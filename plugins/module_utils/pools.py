@@ -9,6 +9,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.networks import avoid_routes
 from ansible_collections.cnm.fabric.plugins.module_utils.run import LOCAL_SPACE
 
+
 def ipam_converge(run, spec, ipam):
     """cnm_ipam_pool on ``ipam`` (a backend): returns (pool view or {}, {owner: address}).
 
@@ -50,5 +51,3 @@ def pool_facts(name, pool):
 def pool_record(name, pool):
     """A pool's facts with the addresses it handed out, as cnm_info and diffs show it."""
     return dict(pool_facts(name, pool), addresses=dict(pool["addresses"]))
-
-

@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan
+import os
+
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan, sandbox
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoint_remove, sandbox_release
 
 
@@ -19,15 +21,29 @@ def orphan_links(run):
                 if name.startswith(names.PREFIXES) and name not in owned)
 
 
+def orphan_addresses(run):
+    """(network, owner) of the addresses in a network's pool that no endpoint of it holds."""
+    out = []
+    pools = run.ipam().pools()
+    for name, net in sorted(run.networks.items()):
+        if drivers.get(net["driver"]).ipam and name in pools:
+            out.extend((name, owner) for owner in sorted(pools[name]["addresses"])
+                       if names.endpoint_key(name, owner) not in run.endpoints)
+    return out
+
+
 def prune(run):
     """Remove what belongs to nothing: returns what was (or would be) removed, by kind.
 
     - endpoint records whose network is gone (their links and sandbox too);
     - links with the collection's naming that no record owns;
     - records of sandboxes that no endpoint uses;
-    - addresses in a network's pool whose owner is no endpoint of that network.
+    - addresses in a network's pool whose owner is no endpoint of that network;
+    - sandbox files of no recorded sandbox, and temporary files of killed writes.
+
+    An interrupted run's removals were finished when the run began (store.py's journal).
     """
-    removed = {"endpoints": [], "links": [], "sandboxes": [], "addresses": []}
+    removed = {"endpoints": [], "links": [], "sandboxes": [], "addresses": [], "files": []}
     before = set(run.sandboxes)
     for key in sorted(run.endpoints):
         if run.endpoints[key]["network"] not in run.networks:
@@ -39,13 +55,14 @@ def prune(run):
     for key in sorted(run.sandboxes):
         run.execute(sandbox_release(run, key))
     removed["sandboxes"] = sorted(before - set(run.sandboxes))
-    ipam = run.ipam()
-    for name, net in sorted(run.networks.items()):
-        pool = ipam.pools().get(name)
-        if not drivers.get(net["driver"]).ipam or pool is None:
-            continue
-        for owner in sorted(pool["addresses"]):
-            if names.endpoint_key(name, owner) not in run.endpoints:
-                ipam.release_address(name, owner)
-                removed["addresses"].append("%s/%s" % (name, owner))
+    for network, owner in orphan_addresses(run):
+        run.ipam().release_address(network, owner)
+        removed["addresses"].append("%s/%s" % (network, owner))
+    dirs, tmp = sandbox.leftovers(run.state_dir, run.sandboxes)
+    removed["files"] = dirs + tmp
+    if not run.check:
+        for directory in dirs:
+            sandbox.remove_files(directory)
+        for path in tmp:
+            os.unlink(path)
     return removed

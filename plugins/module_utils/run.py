@@ -34,7 +34,7 @@ def public(record, fields):
 
 
 class Run(object):
-    def __init__(self, state_dir, check_mode, kernel=None):
+    def __init__(self, state_dir, check_mode, kernel=None, finish_interrupted=True):
         self.state_dir = state_dir
         self.check = check_mode
         self.store = Store(state_dir, read_only=check_mode)
@@ -46,9 +46,15 @@ class Run(object):
         self.sandboxes_made = set()
         self._members = None
         self._ipam = {}
+        self.sandboxes_doomed = set()  # sandboxes whose removal is planned in this run
+        self._finish_interrupted = finish_interrupted
 
     def __enter__(self):
         self.store.__enter__()
+        if self._finish_interrupted and self.store.journal() is not None:
+            # Every run first finishes what an interrupted one was removing (store.py).
+            from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import finish_interrupted
+            finish_interrupted(self)
         return self
 
     def __exit__(self, *exc):
@@ -106,10 +112,13 @@ class Run(object):
         keys = set(self.sandboxes_touched)
         keys.update(ep["sandbox"] for ep in self.endpoints.values()
                     if ep["network"] in self.networks_touched and ep["sandbox"] in self.sandboxes)
-        files = sandbox.sync(self.state_dir, self.endpoints, self.sandboxes, keys, self.check, self.networks)
-        self.log.extend("write %s" % path for path in files)
+        self.log.extend(sandbox.sync(self.state_dir, self.endpoints, self.sandboxes, keys, self.check, self.networks))
         if firewall_sync and firewall.sync(self.state_dir, self.networks, self.endpoints, self.check):
             self.log.append("load the nftables tables inet cnm and bridge cnm")
+        if self.store.journal() is not None:
+            dirty = True  # an interrupted run's removals, finished by this one
+        if not self.check:
+            self.store.clear_journal()  # last: the removals' records, addresses and files are all gone
         return dirty or bool(self.log)
 
     def members(self, sandbox_key):

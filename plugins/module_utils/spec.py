@@ -16,7 +16,6 @@ from typing import Optional, Tuple
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 
-PROTOCOLS = ("tcp", "udp", "sctp")
 MTU_MIN, MTU_MAX = 68, 65535
 
 # dockerd's default-address-pools for the local scope: 31 pools in all.
@@ -135,14 +134,7 @@ def parse_address_pools(value, option="address_pools"):
     pools = []
     for i, item in enumerate(value):
         where = "%s[%d]" % (option, i)
-        base = parse_subnet(item.get("base"), where + ".base")
-        if base is None:
-            raise SpecError("is required", where + ".base")
-        size = item.get("size")
-        try:
-            size = int(size)
-        except (TypeError, ValueError):
-            raise SpecError("%r is not a prefix length" % (size,), where + ".size")
+        base, size = parse_subnet(item["base"], where + ".base"), item["size"]
         if not base.prefixlen <= size <= 30:
             raise SpecError("%d must be between the base's prefix length (%d) and 30"
                             % (size, base.prefixlen), where + ".size")
@@ -272,9 +264,7 @@ def parse_publish(items):
         cport = _port(item.get("container_port"), where + ".container_port")
         hport = _port(item.get("host_port") if item.get("host_port") is not None else cport,
                       where + ".host_port")
-        proto = (item.get("protocol") or "tcp").lower()
-        if proto not in PROTOCOLS:
-            raise SpecError("%r is not one of %s" % (proto, ", ".join(PROTOCOLS)), where + ".protocol")
+        proto = item.get("protocol") or "tcp"
         host_ip = parse_address(item.get("host_ip"), where + ".host_ip")
         port = PortSpec(hport, cport, proto, str(host_ip) if host_ip else None)
         key = (hport, proto, port.host_ip)
@@ -309,31 +299,22 @@ class EndpointSpec:
         return names.sandbox_key(self.sandbox, self.sandbox_path)
 
 
-ENDPOINT_OPTIONS = ("name", "network", "sandbox", "sandbox_path", "ifname", "ipv4_address",
-                    "mac_address", "default_route", "aliases", "publish")
-
-
 def endpoint_specs(params):
     """The endpoints of a cnm_endpoint call: one (``name``) or a list (``endpoints``).
 
-    Items of ``endpoints`` take ``network`` from the call when they do not name one;
-    errors name the item, as in ``endpoints[3].ipv4_address``.
+    Ansible has checked the options (types, choices, exclusions) of the call and of each
+    item. Items take ``network`` from the call when they do not name one, and a sandbox
+    named after them unless they say; errors name the item, as in ``endpoints[3].ipv4_address``.
     """
     if params.get("endpoints") is None:
-        if not params.get("name"):
-            raise SpecError("one of name or endpoints is required", "name")
         if not params.get("network"):
             raise SpecError("is required with name", "network")
         return [endpoint_spec(params)]
-    if params.get("name"):
-        raise SpecError("name and endpoints are mutually exclusive", "endpoints")
     specs, seen = [], {}
     for i, item in enumerate(params["endpoints"]):
-        one = dict((k, item.get(k)) for k in ENDPOINT_OPTIONS)
-        one["network"] = one["network"] or params.get("network")
+        one = dict(item, state=params["state"], network=item["network"] or params.get("network"))
         if not one["sandbox_path"]:
             one["sandbox"] = one["sandbox"] or one["name"]
-        one["state"] = params["state"]
         try:
             if not one["network"]:
                 raise SpecError("is required (here or at the top level)", "network")
@@ -352,8 +333,6 @@ def endpoint_spec(params):
     name = check_name(params["name"], "name")
     network = check_name(params["network"], "network")
     sandbox, path = params.get("sandbox"), params.get("sandbox_path")
-    if sandbox and path:
-        raise SpecError("sandbox and sandbox_path are mutually exclusive", "sandbox_path")
     if sandbox:
         check_name(sandbox, "sandbox")
     elif path:
@@ -407,10 +386,8 @@ class PeersSpec:
 
 
 def _unique_address(value, option, seen):
-    """A required IPv4 address not listed before in ``seen`` ({address: option})."""
+    """An IPv4 address not listed before in ``seen`` ({address: option})."""
     addr = parse_address(value, option)
-    if addr is None:
-        raise SpecError("is required", option)
     if str(addr) in seen:
         raise SpecError("%s is listed twice (also %s)" % (addr, seen[str(addr)]), option)
     seen[str(addr)] = option
@@ -420,8 +397,6 @@ def _unique_address(value, option, seen):
 def peers_spec(params):
     network = check_name(params["network"], "network")
     given = params.get("peers")
-    if given is None and params["state"] == "present":
-        raise SpecError("is required with state: present", "peers")
     peers, vteps, ips, hostnames = [], {}, {}, {}
     for i, item in enumerate(given or []):
         where = "peers[%d]" % i

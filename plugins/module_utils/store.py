@@ -6,6 +6,13 @@
 Every module run holds one exclusive flock on ``state_dir/.lock`` from its first
 read to its last write, so parallel runs (Ansible forks, two playbooks) see each
 other's allocations. Writes are atomic: temp file, fsync, rename, fsync of the dir.
+
+Removals are journaled. Before a run changes the kernel, ``journal.json`` lists the
+endpoints and sandboxes it is about to forget; the run deletes it only once their
+records, addresses and files are all gone. A run killed in between leaves it behind,
+and the next run finishes those removals first (``endpoints.finish_interrupted``).
+The records themselves are written in several files, so without the journal a kill
+between two of them would leave, say, a sandbox record whose endpoint is gone.
 """
 
 from __future__ import annotations
@@ -21,6 +28,9 @@ from ansible_collections.cnm.fabric.plugins.module_utils.errors import StoreErro
 NETWORKS = "networks"
 ENDPOINTS = "endpoints"
 SANDBOXES = "sandboxes"
+JOURNAL = "journal"
+JOURNALED = (ENDPOINTS, SANDBOXES)  # the record files whose removed keys are journaled
+TMP_PREFIX = ".tmp-"  # atomic_write's temporary files: any left is a killed write
 
 
 def ipam_file(space):
@@ -37,6 +47,8 @@ class Store(object):
         self._data = {}
         self._final = set()  # files whose write-ahead was already their final content
         self._lock_fd = None
+        self._journal = None  # the journal on disk: an interrupted run's, then this run's
+        self._entry_journal = None  # as read when the lock was taken
 
     def path(self, name):
         return os.path.join(self.state_dir, name + ".json")
@@ -52,6 +64,9 @@ class Store(object):
         except OSError as e:
             raise StoreError("cannot use %s: %s" % (self.state_dir, e), "state_dir")
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        self._journal = self._entry_journal = self._read_journal()
+        if not self.read_only:
+            remove_stale_tmp(self.state_dir)  # no writer runs while we hold the lock
         return self
 
     def __exit__(self, *exc):
@@ -89,6 +104,44 @@ class Store(object):
             self._data[name] = data
         return self._data[name]
 
+    def _read_journal(self):
+        try:
+            with open(self.path(JOURNAL)) as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return dict((name, []) for name in JOURNALED)  # unreadable: the replay checks everything
+        return dict((name, list(data.get(name) or [])) for name in JOURNALED)
+
+    def journal(self):
+        """What an interrupted run was removing: {"endpoints": [keys], "sandboxes": [keys]}, or None."""
+        return self._entry_journal
+
+    def clear_journal(self):
+        """The run's removals are complete: records, addresses and files."""
+        if self.read_only or self._journal is None:
+            return
+        try:
+            os.unlink(self.path(JOURNAL))
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise StoreError("cannot remove %s: %s" % (self.path(JOURNAL), e), "state_dir")
+        self._journal = None
+        _fsync_dir(self.state_dir)
+
+    def _write_journal(self):
+        """Journal the keys this run removes, with those of an unfinished earlier journal."""
+        entries = dict((name, set((self._journal or {}).get(name, []))) for name in JOURNALED)
+        for name in JOURNALED:
+            if name in self._data:
+                entries[name].update(set(self._loaded.get(name, {})) - set(self._data[name]))
+        if any(entries.values()):
+            data = dict((name, sorted(keys)) for name, keys in entries.items())
+            atomic_write(self.path(JOURNAL), json.dumps(data, indent=1, sort_keys=True) + "\n")
+            self._journal = data
+
     def dirty(self):
         return [n for n, d in self._data.items() if d != self._loaded.get(n)]
 
@@ -100,6 +153,8 @@ class Store(object):
         made *before* it exists and forgets objects only *after* they are gone, so a
         run killed halfway leaves records for everything it touched, never orphans.
         """
+        if keep_removed and not self.read_only:
+            self._write_journal()
         for name in self.dirty():
             if self.read_only:
                 raise StoreError("internal: write in read-only mode", "state_dir")
@@ -114,9 +169,15 @@ class Store(object):
             self._final.clear()
 
     def rollback(self):
-        """Write back what was read, for a run whose kernel changes were undone."""
+        """Write back what was read, for a run whose kernel changes were undone, journal included."""
         for name in self.dirty():
             atomic_write(self.path(name), json.dumps(self._loaded[name], indent=1, sort_keys=True) + "\n")
+        if self._journal != self._entry_journal:
+            if self._entry_journal is None:
+                self.clear_journal()
+            else:
+                atomic_write(self.path(JOURNAL), json.dumps(self._entry_journal, indent=1, sort_keys=True) + "\n")
+                self._journal = self._entry_journal
 
 
 def _union(old, new):
@@ -127,6 +188,30 @@ def _union(old, new):
     for key, value in new.items():
         out[key] = _union(old.get(key), value)
     return out
+
+
+def _fsync_dir(directory):
+    dfd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def stale_tmp(directory):
+    """Temporary files of killed atomic writes in ``directory``."""
+    try:
+        return sorted(os.path.join(directory, f) for f in os.listdir(directory) if f.startswith(TMP_PREFIX))
+    except OSError:
+        return []
+
+
+def remove_stale_tmp(directory):
+    for path in stale_tmp(directory):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def read_text(path):
@@ -145,7 +230,7 @@ def atomic_write(path, text, mode=0o600, durable=True):
     directory = os.path.dirname(path) or "."
     try:
         os.makedirs(directory, mode=0o755, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=TMP_PREFIX)
         try:
             with os.fdopen(fd, "w") as f:
                 f.write(text)
@@ -159,10 +244,6 @@ def atomic_write(path, text, mode=0o600, durable=True):
                 os.unlink(tmp)
             raise
         if durable:
-            dfd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+            _fsync_dir(directory)
     except OSError as e:
         raise StoreError("cannot write %s: %s" % (path, e), "state_dir")

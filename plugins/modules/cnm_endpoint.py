@@ -43,12 +43,63 @@ options:
     type: str
   endpoints:
     description:
-      - Many endpoints in one call, each with the options of a single endpoint (O(name),
-        O(network), O(sandbox), O(sandbox_path), O(ifname), O(ipv4_address), O(mac_address),
-        O(default_route), O(aliases), O(publish)). O(state) applies to all of them.
+      - Many endpoints in one call, each with the options of a single endpoint. O(state) applies to
+        all of them. Ansible checks each item as it checks the options of a single endpoint.
       - An item with neither C(sandbox) nor C(sandbox_path) goes into a sandbox named after it.
     type: list
     elements: dict
+    suboptions:
+      name:
+        description: As O(name).
+        type: str
+        required: true
+      network:
+        description: As O(network); defaults to O(network).
+        type: str
+      sandbox:
+        description: As O(sandbox); defaults to the item's O(endpoints[].name). Not with O(endpoints[].sandbox_path).
+        type: str
+      sandbox_path:
+        description: As O(sandbox_path).
+        type: path
+      ifname:
+        description: As O(ifname).
+        type: str
+      ipv4_address:
+        description: As O(ipv4_address).
+        type: str
+      mac_address:
+        description: As O(mac_address).
+        type: str
+      default_route:
+        description: As O(default_route).
+        type: bool
+      aliases:
+        description: As O(aliases).
+        type: list
+        elements: str
+        default: []
+      publish:
+        description: As O(publish).
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          host_port:
+            description: As O(publish[].host_port).
+            type: int
+          container_port:
+            description: As O(publish[].container_port).
+            type: int
+            required: true
+          protocol:
+            description: As O(publish[].protocol).
+            type: str
+            choices: [tcp, udp, sctp]
+            default: tcp
+          host_ip:
+            description: As O(publish[].host_ip).
+            type: str
   exclusive:
     description:
       - With O(endpoints) and O(state=present), remove the endpoints of O(network) and of the
@@ -219,11 +270,8 @@ PUBLISH_SPEC = dict(
     host_ip=dict(type="str"),
 )
 
-ARGUMENT_SPEC = dict(
-    name=dict(type="str"),
-    network=dict(type="str"),
-    endpoints=dict(type="list", elements="dict"),
-    exclusive=dict(type="bool", default=False),
+# One endpoint's options: at the top level, and for each item of endpoints.
+ENDPOINT_SPEC = dict(
     sandbox=dict(type="str"),
     sandbox_path=dict(type="path"),
     ifname=dict(type="str"),
@@ -232,8 +280,18 @@ ARGUMENT_SPEC = dict(
     default_route=dict(type="bool"),
     aliases=dict(type="list", elements="str", default=[]),
     publish=dict(type="list", elements="dict", default=[], options=PUBLISH_SPEC),
+)
+EXCLUSIVE = [("sandbox", "sandbox_path")]
+
+ARGUMENT_SPEC = dict(
+    name=dict(type="str"),
+    network=dict(type="str"),
+    endpoints=dict(type="list", elements="dict", mutually_exclusive=EXCLUSIVE,
+                   options=dict(name=dict(type="str", required=True), network=dict(type="str"), **ENDPOINT_SPEC)),
+    exclusive=dict(type="bool", default=False),
     state=dict(type="str", choices=["present", "absent"], default="present"),
     state_dir=STATE_DIR_SPEC,
+    **ENDPOINT_SPEC
 )
 
 
@@ -242,9 +300,9 @@ def converge(module):
     state = module.params["state"]
     with Run(module.params["state_dir"], module.check_mode) as run:
         before = dict((s.key, public(run.endpoints.get(s.key), ENDPOINT_FIELDS)) for s in specs)
-        records = endpoints.endpoints_converge(run, specs, state, module.params["exclusive"],
-                                            [module.params["network"]] if module.params["network"] else [],
-                                            bulk=module.params["endpoints"] is not None)
+        scope = [module.params["network"]] if module.params["network"] else []
+        records = endpoints.endpoints_converge(run, specs, state, module.params["exclusive"], scope,
+                                               bulk=module.params["endpoints"] is not None)
         changed = run.finish()
         facts = [endpoints.endpoint_facts(run, r) for r in records]
         after = dict((s.key, public(r, ENDPOINT_FIELDS)) for s, r in zip(specs, records))
@@ -261,7 +319,7 @@ def converge(module):
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
-                           mutually_exclusive=[("sandbox", "sandbox_path"), ("name", "endpoints")],
+                           mutually_exclusive=EXCLUSIVE + [("name", "endpoints")],
                            required_one_of=[("name", "endpoints")])
     run_module(module, converge)
 

@@ -15,6 +15,10 @@ description:
     a veth, a namespace, the nftables tables), an overlay network whose forwarding or ARP
     entries differ from its recorded peers, and a link with the collection's naming
     (C(cnm-*), C(cnmv*), C(cnmx*)) that no record owns.
+  - Also reports what an interrupted run left - the journal of removals it had not
+    finished, an address in a network's pool that no endpoint holds, sandbox files of no
+    recorded sandbox, and temporary files of killed writes. The next run of any other module
+    of the collection finishes the journaled removals; M(cnm.fabric.cnm_prune) removes the rest.
   - Changes nothing. A later M(cnm.fabric.cnm_network), M(cnm.fabric.cnm_endpoint) or
     M(cnm.fabric.cnm_overlay_peer) run repairs the drift of the objects it manages.
 author:
@@ -76,11 +80,14 @@ firewall:
   returned: always
   type: dict
 drift:
-  description: Every disagreement between the records and the kernel.
+  description:
+    - Every disagreement between the records, the kernel and the files, each with its C(kind) (C(network),
+      C(endpoint), C(sandbox), C(link), C(address), C(file), C(run) or C(firewall)), its C(name) and the
+      C(problem).
   returned: always
   type: list
   elements: dict
-  sample: [{kind: endpoint, name: pets/web, problem: veth cnmv3f1c2d9a0b7 is missing}]
+  sample: [{kind: endpoint, name: pets/web, problem: link cnmv3f1c2d9a0b7 is missing}]
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -91,7 +98,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
 
 
 def gather(module):
-    with Run(module.params["state_dir"], check_mode=True) as run:
+    with Run(module.params["state_dir"], check_mode=True, finish_interrupted=False) as run:
         return dict(changed=False, **info.gather(run))
 
 

@@ -13,8 +13,11 @@ description:
   - Garbage collection for what M(cnm.fabric.cnm_info) reports as drift and no declaration
     will repair. It removes endpoint records whose network is gone (with their veth), links
     named like the collection's (C(cnm-*), C(cnmv*), C(cnmx*)) that no record owns, records of sandboxes
-    no endpoint uses (and those namespaces, when the collection made them), and addresses in a
-    network's pool whose owner is no endpoint of that network.
+    no endpoint uses (and those namespaces, when the collection made them), addresses in a
+    network's pool whose owner is no endpoint of that network, sandbox files (hosts,
+    resolv.conf) of no recorded sandbox, and temporary files of writes that were killed.
+  - Like every module of the collection, it first finishes the removals a killed run had
+    journaled (their records, addresses, namespaces and files).
   - To purge endpoints that are recorded but no longer declared, use
     M(cnm.fabric.cnm_endpoint) with O(cnm.fabric.cnm_endpoint#module:endpoints) and
     O(cnm.fabric.cnm_endpoint#module:exclusive=true) instead; this module never removes
@@ -46,7 +49,7 @@ removed:
   description: What was removed (or would be, in check mode), by kind.
   returned: always
   type: dict
-  sample: {endpoints: [], links: [cnmv3f1c2d9a0b7], sandboxes: [], addresses: [pets/old]}
+  sample: {endpoints: [], links: [cnmv3f1c2d9a0b7], sandboxes: [], addresses: [pets/old], files: [/etc/netns/old]}
 changes:
   description: The kernel changes, in order.
   returned: always

@@ -328,6 +328,24 @@ def test_bulk_endpoints_exclusive_and_noop(host):
     assert bad["failed"] and bad["option"] == "endpoints[1].ipv4_address"
 
 
+def test_bulk_items_are_checked_and_converted_as_top_level_options(host):
+    """Ansible validates each item of endpoints: unknown keys, types, exclusions."""
+    host.converge("cnm_network", name="farm", subnet="10.97.0.0/24")
+    before = host.snapshot()
+    typo = host.run("cnm_endpoint", network="farm", endpoints=[{"name": "a", "ipv4_adress": "10.97.0.9"}])
+    assert typo["failed"] and "ipv4_adress" in typo["msg"] and "endpoints" in typo["msg"], typo
+    both = host.run("cnm_endpoint", network="farm", endpoints=[{"name": "a", "sandbox": "x", "sandbox_path": "/y"}])
+    assert both["failed"] and "mutually exclusive: sandbox|sandbox_path" in both["msg"], both
+    assert host.snapshot() == before, "a bad item changes nothing"
+    a = host.sb("a")
+    made = host.converge("cnm_endpoint", network="farm",
+                         endpoints=[{"name": "a", "sandbox": a, "aliases": "www", "default_route": "False"}])
+    assert made["endpoints"][0]["aliases"] == ["www"], "a string is a list of one alias"
+    assert made["endpoints"][0]["default_route"] is False, "the string 'False' is false"
+    assert "default" not in host.sh(["ip", "route"], a).stdout
+    assert host.sh(["getent", "hosts", "www"], a).stdout.split()[0] == made["endpoints"][0]["ipv4_address"]
+
+
 def test_prune_collects_what_belongs_to_nothing(host):
     host.converge("cnm_network", name="pets", subnet="10.99.0.0/24")
     a, b = host.sb("a"), host.sb("b")
@@ -336,7 +354,8 @@ def test_prune_collects_what_belongs_to_nothing(host):
     host.converge("cnm_ipam_pool", pool="pets", addresses=[{"owner": "ghost"}])
     before = host.snapshot()
     plan = host.ok("cnm_prune", check=True, diff=True)
-    assert plan["removed"] == {"endpoints": [], "links": ["cnmvorphan"], "sandboxes": [], "addresses": ["pets/ghost"]}
+    assert plan["removed"] == {"endpoints": [], "links": ["cnmvorphan"], "sandboxes": [], "addresses": ["pets/ghost"],
+                               "files": []}
     assert plan["diff"]["before"] == plan["removed"]
     assert host.snapshot() == before, "check mode removes nothing"
     host.converge("cnm_prune")

@@ -29,6 +29,8 @@ SYSCTLS = {"net/ipv4/ip_forward": "1", "net/ipv4/conf/cnm-fab/route_localnet": "
 
 def observed(fdb=None, arp=None):
     return Observed(SYSCTLS, {"cnmxabc": (fdb or set(), arp or {})})
+
+
 UNDERLAY = Link("eth0", 2, "veth", 1500, True, "aa:aa:aa:aa:aa:01", None)
 BR = Link("cnm-fab", 5, "bridge", 1450, True, "aa:aa:aa:aa:aa:02", None)
 VX = Link("cnmxabc", 6, "vxlan", 1450, True, "aa:aa:aa:aa:aa:03", 5,
@@ -113,8 +115,7 @@ def test_peer_options():
                                            "aliases": ["database"]}
     assert spec.peers_spec({"network": "fab", "state": "absent"}).peers is None
     for items, option in [
-        (None, "peers"),
-        ([{"vtep": None}], "peers[0].vtep"),
+        ([{"vtep": "2001:db8::1"}], "peers[0].vtep"),
         ([{"vtep": "192.0.2.2", "endpoints": [{"name": "a", "ip": "10.0.0.1"}, {"name": "b", "ip": "10.0.0.1"}]}],
          "peers[0].endpoints[1].ip"),
         ([{"vtep": "192.0.2.2", "endpoints": [{"name": "a", "ip": "10.0.0.1"}, {"name": "a", "ip": "10.0.0.2"}]}],

@@ -77,7 +77,6 @@ def test_endpoint_spec():
     assert error(ep, sandbox=None, sandbox_path="relative").option == "sandbox_path"
     assert error(ep, mac_address="03:00:00:00:00:01").option == "mac_address"
     assert error(ep, publish=[{"container_port": 0}]).option == "publish[0].container_port"
-    assert error(ep, publish=[{"container_port": 1, "protocol": "icmp"}]).option == "publish[0].protocol"
     assert error(ep, aliases=["a b"]).option == "aliases[0]"
     assert ep(sandbox=None, state="absent").sandbox_key is None
 

@@ -93,6 +93,25 @@ def test_hosts_and_resolv():
     assert resolv.splitlines()[1:] == ["nameserver 10.0.0.2", "search example.org", "options edns0"]
 
 
+def test_resolv_conf_behind_systemd_resolved(tmp_path):
+    """A host whose resolv.conf lists only resolved's stub gives sandboxes the servers behind it."""
+    stub, behind = tmp_path / "resolv.conf", tmp_path / "resolved.conf"
+    stub.write_text("nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch corp.example\n")
+    behind.write_text("nameserver 192.0.2.53\nnameserver 2001:db8::53\nsearch corp.example\n")
+    key = "/proc/1/ns/net"
+    eps = {"n/a": {"name": "a", "network": "n", "sandbox": key, "ipv4_address": "10.1.0.2"}}
+    state_dir = str(tmp_path / "state")
+    done = sandbox.sync(state_dir, eps, {key: {}}, {key}, False, resolv_files=(str(stub), str(behind)))
+    resolv = open([d[len("write "):] for d in done if d.endswith("resolv.conf")][0]).read()
+    assert resolv.splitlines()[1:] == ["nameserver 192.0.2.53", "nameserver 2001:db8::53", "search corp.example"]
+    assert str(behind) in resolv.splitlines()[0]
+    # Without resolved's file, the stub is left out and nothing takes its place.
+    assert sandbox.host_resolv(str(stub), str(tmp_path / "absent")) == (str(stub), stub.read_text())
+    # A host with a usable resolver keeps its own file.
+    stub.write_text("nameserver 127.0.0.53\nnameserver 198.51.100.1\n")
+    assert sandbox.host_resolv(str(stub), str(behind))[0] == str(stub)
+
+
 def test_two_phase_save_and_rollback(tmp_path):
     d = str(tmp_path / "state")
     with Store(d) as s:
