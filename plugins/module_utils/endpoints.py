@@ -38,7 +38,7 @@ def sandbox_release(run, key):
     if key not in run.sandboxes or run.members(key):
         return []
     out = []
-    if run.sandboxes[key].get("created") and run.kernel.netns_exists(key):
+    if run.sandboxes[key].get("created") and (run.kernel.netns_exists(key) or run.kernel.netns_half_made(key)):
         out.append(plan.change("remove sandbox %s" % key, "netns_del", key))
         run.sandboxes_doomed.add(key)
     del run.sandboxes[key]

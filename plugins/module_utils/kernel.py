@@ -417,6 +417,10 @@ class Kernel(object):
             self._exists[ns] = os.path.ismount(path) if not ns.startswith("/") else os.path.exists(path)
         return self._exists[ns]
 
+    def netns_half_made(self, ns):
+        """Whether a named sandbox is only the plain file a killed ``netns_add`` left."""
+        return not ns.startswith("/") and not self.netns_exists(ns) and os.path.lexists(netns_path(ns))
+
     def view(self, ns=None):
         """The namespace as it was when first observed in this run (None if it does not exist)."""
         if ns not in self._views:

@@ -147,3 +147,18 @@ def test_leftovers_of_an_interrupted_run_are_reported_and_pruned(host):
     assert not os.path.exists("/run/netns/" + b) and os.path.exists("/run/netns/" + a)
     assert host.ping(a, "10.98.0.1")
     no_files_left(host, [a])
+
+
+def test_a_half_made_sandbox_is_removed_with_its_endpoint(host):
+    """A run killed inside netns_add leaves /run/netns/NAME as a plain file: removing the
+    endpoint removes it, and asking for the endpoint again makes the namespace on it."""
+    host.converge("cnm_network", name="crash", subnet="10.98.0.0/24")
+    a = host.sb("a")
+    host.converge("cnm_endpoint", network="crash", endpoints=declared(host, ["a"]))
+    assert host.sh(["umount", "/run/netns/" + a]).returncode == 0  # what the kill leaves
+    assert os.path.isfile("/run/netns/" + a) and not os.path.ismount("/run/netns/" + a)
+    host.converge("cnm_endpoint", network="crash", endpoints=[], exclusive=True)
+    assert not os.path.lexists("/run/netns/" + a)
+    assert_exactly(host, [])
+    host.converge("cnm_endpoint", network="crash", endpoints=declared(host, ["a"]))
+    assert_exactly(host, ["a"])

@@ -47,6 +47,9 @@ class FakeKernel(object):
     def netns_busy(self, ns):
         return False
 
+    def netns_half_made(self, ns):
+        return False
+
     def sysctl_get(self, key):
         return None
 
