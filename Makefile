@@ -8,9 +8,9 @@ BUILD := .build
 LINK := $(BUILD)/ansible_collections/cnm/fabric
 SANITY := $(BUILD)/sanity/ansible_collections/cnm/fabric
 # python3-pyroute2 (0.7.2) and python3-netaddr: the modules' libraries for the system python3, which
-# the namespace fleet's hosts use, as a Debian 12 managed host would.
+# the namespace fleet's hosts use, as a Debian 12 managed host would. graphviz draws the docs' diagrams.
 APT_PACKAGES := nftables iproute2 iputils-ping procps util-linux python3-venv ca-certificates rsync etcd-server \
-	python3-pyroute2 python3-netaddr
+	python3-pyroute2 python3-netaddr graphviz
 GET_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 # community.docker (for its nsenter connection, used by molecule/netns_fleet), taken from
 # the `ansible` package on PyPI: Ansible Galaxy is not needed.
@@ -21,7 +21,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(BUILD):$(CURDIR)/$(DEPS)
 export ANSIBLE_FORCE_COLOR := 0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: deps demo demo-clean test pytest pytest-pyroute2-0.7 molecule sanity lint bench bench-fleet build build-check clean
+.PHONY: docs deps demo demo-clean test pytest pytest-pyroute2-0.7 molecule sanity lint bench bench-fleet build build-check clean
 
 deps: $(VENV)/.deps $(LINK) $(DOCKER_COLLECTION)
 
@@ -61,7 +61,7 @@ demo-clean: deps
 	$(BIN)/ansible-playbook playbooks/teardown.yml
 
 ## Everything CI runs.
-test: deps pytest pytest-pyroute2-0.7 molecule build-check lint sanity
+test: deps pytest pytest-pyroute2-0.7 molecule build-check docs lint sanity
 
 pytest: deps
 	$(BIN)/python -m pytest -q tests/unit tests/integration
@@ -91,6 +91,11 @@ bench: deps $(VENV_OLD)/.deps
 ## Only the overlay across 20 hosts (playbooks/overlay.yml): converge, no-op, a host leaving.
 bench-fleet: deps
 	$(BIN)/python benchmarks/fleet.py
+
+## The docs site (plugin reference and guides, diagrams drawn from real runs) into .build/docs;
+## any warning fails it.
+docs: deps
+	tests/tools/docs.sh $(BUILD)
 
 lint: deps
 	$(BIN)/ansible-lint --offline roles playbooks molecule

@@ -23,7 +23,16 @@ description:
     M(cnm.fabric.cnm_overlay_peer) run repairs the drift of the objects it manages.
 author:
   - cnm.fabric maintainers (@cnm-fabric)
-options: {}
+options:
+  graph:
+    description:
+      - Also return RV(graph), the host's topology as a Graphviz DOT text - networks with their
+        bridge and VXLAN device, sandboxes, endpoints with their addresses, the remote VTEPs and
+        endpoints of overlay networks, and published ports.
+      - Render it with C(dot -Tsvg) (Debian package C(graphviz)); the collection's guides are drawn
+        this way.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - cnm.fabric.common
 attributes:
@@ -55,6 +64,18 @@ EXAMPLES = r"""
   ansible.builtin.assert:
     that: cnm.drift | length == 0
     fail_msg: "{{ cnm.drift }}"
+
+- name: Draw the host
+  cnm.fabric.cnm_info:
+    graph: true
+  register: cnm_drawing
+
+- name: As SVG, on the controller
+  ansible.builtin.command:
+    argv: [dot, -Tsvg, -o, "{{ inventory_hostname }}.svg"]
+    stdin: "{{ cnm_drawing.graph }}"
+  delegate_to: localhost
+  changed_when: true
 """
 
 RETURN = r"""
@@ -88,6 +109,11 @@ drift:
   type: list
   elements: dict
   sample: [{kind: endpoint, name: pets/web, problem: link cnmv3f1c2d9a0b7 is missing}]
+graph:
+  description: The host's topology in Graphviz DOT.
+  returned: when O(graph=true)
+  type: str
+  sample: "graph cnm { ... }"
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -99,11 +125,15 @@ from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
 
 def gather(module):
     with Run(module.params["state_dir"], check_mode=True, finish_interrupted=False) as run:
-        return dict(changed=False, **info.gather(run))
+        facts = info.gather(run)
+    if module.params["graph"]:
+        facts["graph"] = info.graph(facts)
+    return dict(changed=False, **facts)
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(state_dir=STATE_DIR_SPEC), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=dict(graph=dict(type="bool", default=False), state_dir=STATE_DIR_SPEC),
+                           supports_check_mode=True)
     run_module(module, gather)
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -137,3 +139,27 @@ def test_two_phase_save_and_rollback(tmp_path):
         s.save(keep_removed=True)
         s.rollback()
     assert sorted(json.load(open(path))) == ["n/b", "n/c", "n/d"], "a failed apply leaves the records as read"
+
+
+def test_graph_draws_networks_sandboxes_endpoints_peers_and_ports():
+    from ansible_collections.cnm.fabric.plugins.module_utils.info import graph
+    facts = {
+        "networks": {
+            "pets": {"name": "pets", "driver": "bridge", "subnet": "172.17.0.0/16", "gateway": "172.17.0.1",
+                     "interface": "cnm-pets"},
+            "fab": {"name": "fab", "driver": "overlay", "subnet": "10.0.0.0/24", "gateway": "10.0.0.1",
+                    "interface": "cnm-fab", "vxlan_interface": "cnmxabc", "vni": 42, "local_ip": "192.0.2.1",
+                    "peers": {"192.0.2.2": [{"name": "db", "ip": "10.0.0.3"}]}}},
+        "sandboxes": {"web": {}},
+        "endpoints": {"pets/web": {"name": "web", "network": "pets", "sandbox": "web", "ifname": "eth0",
+                                   "ipv4_address": "172.17.0.2",
+                                   "publish": [{"host_port": 8000, "container_port": 5000, "protocol": "tcp"}]},
+                      "fab/web": {"name": "web", "network": "fab", "sandbox": "web", "ifname": "eth1",
+                                  "ipv4_address": "10.0.0.2", "publish": []}}}
+    dot = graph(facts)
+    assert '"sb/web" -- "net/pets" [label="eth0 172.17.0.2"]' in dot
+    assert '"vx/fab" -- "peer/fab/192.0.2.2"' in dot and "db 10.0.0.3" in dot
+    assert 'host -- "sb/web" [label="*:8000/tcp -> 5000"' in dot
+    if shutil.which("dot"):  # graphviz reads it
+        out = subprocess.run(["dot", "-Tsvg"], input=dot, capture_output=True, text=True, check=False)
+        assert out.returncode == 0 and "<svg" in out.stdout, out.stderr
