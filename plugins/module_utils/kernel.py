@@ -265,8 +265,23 @@ def _main_table():
     return msg
 
 
+def _attrs(msg, names):
+    """The attributes ``names`` of a message, from one pass over its attributes (``get_attr``
+    scans them all on every call, and a link has about fifty)."""
+    out = {}
+    for nla in msg["attrs"]:
+        if nla[0] in names and nla[0] not in out:
+            out[nla[0]] = nla[1]
+    return out
+
+
+LINK_ATTRS = frozenset(("IFLA_IFNAME", "IFLA_MTU", "IFLA_ADDRESS", "IFLA_MASTER", "IFLA_LINKINFO"))
+ROUTE_ATTRS = frozenset(("RTA_TABLE", "RTA_DST", "RTA_MULTIPATH", "RTA_GATEWAY", "RTA_OIF", "RTA_PRIORITY"))
+
+
 def _link(msg):
-    info = msg.get_attr("IFLA_LINKINFO")
+    a = _attrs(msg, LINK_ATTRS)
+    info = a.get("IFLA_LINKINFO")
     kind, hairpin, vxlan = None, None, None
     if info is not None:
         kind = info.get_attr("IFLA_INFO_KIND")
@@ -280,23 +295,23 @@ def _link(msg):
             port = info.get_attr("IFLA_INFO_SLAVE_DATA")
             mode = port.get_attr("IFLA_BRPORT_MODE") if port is not None and hasattr(port, "get_attr") else None
             hairpin = bool(mode) if mode is not None else None
-    return Link(name=msg.get_attr("IFLA_IFNAME"), index=msg["index"], kind=kind, mtu=msg.get_attr("IFLA_MTU"),
-                up=bool(msg["flags"] & IFF_UP), mac=msg.get_attr("IFLA_ADDRESS"), master=msg.get_attr("IFLA_MASTER"),
+    return Link(name=a.get("IFLA_IFNAME"), index=msg["index"], kind=kind, mtu=a.get("IFLA_MTU"),
+                up=bool(msg["flags"] & IFF_UP), mac=a.get("IFLA_ADDRESS"), master=a.get("IFLA_MASTER"),
                 hairpin=hairpin, vxlan=vxlan)
 
 
 def _route_of(msg):
     """A main-table unicast IPv4 route as a model Route, or None for any other."""
-    table = msg.get_attr("RTA_TABLE") or msg["table"]
-    if table != RT_TABLE_MAIN or msg["type"] != RTN_UNICAST:
+    a = _attrs(msg, ROUTE_ATTRS)
+    if (a.get("RTA_TABLE") or msg["table"]) != RT_TABLE_MAIN or msg["type"] != RTN_UNICAST:
         return None
-    dst = "%s/%d" % (msg.get_attr("RTA_DST") or "0.0.0.0", msg["dst_len"])
-    hops = msg.get_attr("RTA_MULTIPATH")
+    dst = "%s/%d" % (a.get("RTA_DST") or "0.0.0.0", msg["dst_len"])
+    hops = a.get("RTA_MULTIPATH")
     if hops:
         gateways = tuple((hop.get_attr("RTA_GATEWAY"), hop["oif"]) for hop in hops)
     else:
-        gateways = ((msg.get_attr("RTA_GATEWAY"), msg.get_attr("RTA_OIF")),)
-    return Route(dst=dst, gateways=gateways, metric=msg.get_attr("RTA_PRIORITY") or 0)
+        gateways = ((a.get("RTA_GATEWAY"), a.get("RTA_OIF")),)
+    return Route(dst=dst, gateways=gateways, metric=a.get("RTA_PRIORITY") or 0)
 
 
 def read_namespace(nl):
@@ -309,7 +324,8 @@ def read_namespace(nl):
     addresses = {}
     for reply in nl.dump(lambda: _family(ifaddrmsg), RTM_GETADDR):
         # IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer's on a point-to-point link.
-        local = reply.get_attr("IFA_LOCAL") or reply.get_attr("IFA_ADDRESS")
+        a = _attrs(reply, ("IFA_LOCAL", "IFA_ADDRESS"))
+        local = a.get("IFA_LOCAL") or a.get("IFA_ADDRESS")
         addresses.setdefault(by_index.get(reply["index"]), set()).add("%s/%d" % (local, reply["prefixlen"]))
     try:
         replies = nl.dump(_main_table, RTM_GETROUTE)

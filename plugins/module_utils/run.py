@@ -54,7 +54,11 @@ class Run(object):
         if self._finish_interrupted and self.store.journal() is not None:
             # Every run first finishes what an interrupted one was removing (store.py).
             from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import finish_interrupted
-            finish_interrupted(self)
+            try:
+                finish_interrupted(self)
+            except BaseException:
+                self.__exit__(None, None, None)
+                raise
         return self
 
     def __exit__(self, *exc):

@@ -24,6 +24,8 @@ import uuid
 
 import pytest
 
+import helpers  # pylint: disable=import-error
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLLECTIONS = os.environ.get("CNM_COLLECTIONS_PATH", os.path.join(ROOT, ".build"))
 MODULES = "ansible_collections.cnm.fabric.plugins.modules."
@@ -228,3 +230,20 @@ def make_host(tmp_path):
     finally:
         for h in made:
             h.cleanup()
+
+
+@pytest.fixture
+def fleet():
+    """A factory of namespace fleets (tests/tools/fleet.sh): ``fleet(count)`` returns the fleet's
+    name and its hosts as inventory host vars; every fleet is removed afterwards, pass or fail."""
+    made = []
+
+    def make(count):
+        made.append("cnmf%s" % uuid.uuid4().hex[:6])
+        return made[-1], helpers.fleet_up(made[-1], count)
+
+    try:
+        yield make
+    finally:
+        for name in made:
+            helpers.fleet_down(name)

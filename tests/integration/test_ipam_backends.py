@@ -12,11 +12,12 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 
 import pytest
+
+from helpers import ROOT, playbook  # pylint: disable=import-error
 
 from ansible_collections.cnm.fabric.plugins.module_utils import spec
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import IpamError
@@ -167,38 +168,23 @@ def test_module_with_etcd_backend(host, etcd_url):
     assert down["failed"] and down["option"] == "backend_options.endpoints"
 
 
-def test_overlay_role_allocates_in_etcd(etcd_url, tmp_path):
+def test_overlay_role_allocates_in_etcd(etcd_url, tmp_path, fleet):
     """playbooks/overlay.yml on two namespace hosts with the fleet's pool in etcd."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    fleet, name = os.path.join(root, "tests", "tools", "fleet.sh"), "cnmetcd%d" % os.getpid()
     prefix = "/cnm-role-%d" % os.getpid()
     inventory = tmp_path / "inventory.json"
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH="%s/.build:%s/.build/deps" % (root, root))
-
-    def play(*extra):
-        out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory),
-                              os.path.join(root, "playbooks", "overlay.yml")] + list(extra),
-                             capture_output=True, text=True, env=env, check=False)
-        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
-        return out.stdout
-
-    subprocess.run([fleet, "up", name, "2"], check=True)
-    try:
-        hosts = json.loads(subprocess.run([fleet, "hosts", name], capture_output=True, text=True,
-                                          check=True).stdout)
-        for k, host in enumerate(sorted(hosts), 1):
-            hosts[host]["overlay_network_endpoints"] = [{"name": "ep%d" % k, "network": "fabric"}]
-        inventory.write_text(json.dumps({"fleet": {"hosts": hosts, "vars": {
-            "overlay_network_networks": [{"name": "fabric", "vni": 900}],
-            "overlay_network_ipam_backend": "etcd",
-            "overlay_network_ipam_backend_options": {"endpoints": [etcd_url], "prefix": prefix}}}}))
-        play()
-        again = play()
-        assert re.findall(r"^host\d+\s+: ok=\d+\s+changed=(\d+)", again, re.M) == ["0", "0"], again[-2000:]
-        pool = Backends("etcd", etcd_url, prefix).run(lambda s: s.pools()["fabric"])
-        assert pool["subnet"] == "10.0.0.0/24", "Docker swarm's default pool"
-        assert sorted(pool["addresses"]) == ["ep1", "ep2"]
-        play("-e", "overlay_network_state=absent")
-        assert "fabric" not in Backends("etcd", etcd_url, prefix).run(lambda s: s.pools())
-    finally:
-        subprocess.run([fleet, "down", name], check=False)
+    overlay = os.path.join(ROOT, "playbooks", "overlay.yml")
+    dummy, hosts = fleet(2)
+    for k, host in enumerate(sorted(hosts), 1):
+        hosts[host]["overlay_network_endpoints"] = [{"name": "ep%d" % k, "network": "fabric"}]
+    inventory.write_text(json.dumps({"fleet": {"hosts": hosts, "vars": {
+        "overlay_network_networks": [{"name": "fabric", "vni": 900}],
+        "overlay_network_ipam_backend": "etcd",
+        "overlay_network_ipam_backend_options": {"endpoints": [etcd_url], "prefix": prefix}}}}))
+    playbook(inventory, overlay)
+    again = playbook(inventory, overlay)
+    assert re.findall(r"^host\d+\s+: ok=\d+\s+changed=(\d+)", again, re.M) == ["0", "0"], again[-2000:]
+    pool = Backends("etcd", etcd_url, prefix).run(lambda s: s.pools()["fabric"])
+    assert pool["subnet"] == "10.0.0.0/24", "Docker swarm's default pool"
+    assert sorted(pool["addresses"]) == ["ep1", "ep2"]
+    playbook(inventory, overlay, "-e", "overlay_network_state=absent")
+    assert "fabric" not in Backends("etcd", etcd_url, prefix).run(lambda s: s.pools())

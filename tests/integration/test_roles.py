@@ -9,24 +9,15 @@ import json
 import os
 import re
 import subprocess
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FLEET = os.path.join(ROOT, "tests", "tools", "fleet.sh")
+from helpers import ROOT, fleet_pid, playbook  # pylint: disable=import-error
+
 BRIDGE_PLAY = """
 - hosts: fleet
   gather_facts: false
   roles:
     - role: cnm.fabric.bridge_network
 """
-
-
-def playbook(inventory, play, *extra):
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH="%s/.build:%s/.build/deps" % (ROOT, ROOT))
-    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory),
-                          str(play)] + list(extra), capture_output=True, text=True, env=env, check=False)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
-    return out.stdout
 
 
 def changed(output):
@@ -38,37 +29,30 @@ def in_host(pid, *cmd):
                           check=False).stdout
 
 
-def test_both_roles_with_a_state_dir_of_their_own(tmp_path):
+def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
     """The roles set state_dir for every module through module_defaults, cnm_overlay_peer included."""
-    name = "cnmrole%d" % os.getpid()
-    subprocess.run([FLEET, "up", name, "2"], check=True)
-    try:
-        hosts = json.loads(subprocess.run([FLEET, "hosts", name], capture_output=True, text=True,
-                                          check=True).stdout)
-        for k, host in enumerate(sorted(hosts), 1):
-            hosts[host]["overlay_network_endpoints"] = [{"name": "ep%d" % k, "network": "fabric"}]
-        inventory = tmp_path / "inventory.json"
-        inventory.write_text(json.dumps({"fleet": {"hosts": hosts, "vars": {
-            "overlay_network_networks": [{"name": "fabric", "vni": 901}],
-            "overlay_network_state_dir": "/var/lib/cnm/overlay-elsewhere",
-            "overlay_network_ipam_state_dir": str(tmp_path / "controller"),
-            "bridge_network_state_dir": "/var/lib/cnm/bridge-elsewhere",
-            "bridge_network_networks": [{"name": "local", "subnet": "10.93.0.0/24",
-                                         "endpoints": [{"name": "app"}]}]}}}))
-        overlay = os.path.join(ROOT, "playbooks", "overlay.yml")
-        bridge = tmp_path / "bridge.yml"
-        bridge.write_text(BRIDGE_PLAY)
-        for play in (overlay, bridge):
-            playbook(inventory, play)
-            assert changed(playbook(inventory, play)) == ["0", "0"]
-        pid = subprocess.run([FLEET, "pid", name, "1"], capture_output=True, text=True, check=True).stdout.strip()
-        records = json.loads(in_host(pid, "cat", "/var/lib/cnm/overlay-elsewhere/networks.json"))
-        assert list(records["fabric"]["peers"].values())[0][0]["name"] == "ep2", "the peers went to that directory"
-        assert "local" in json.loads(in_host(pid, "cat", "/var/lib/cnm/bridge-elsewhere/networks.json"))
-        assert not in_host(pid, "ls", "/var/lib/cnm/networks.json"), "nothing in the default directory"
-        assert "ep2" in in_host(pid, "ip", "netns", "exec", "ep1", "getent", "hosts", "ep2")
-        playbook(inventory, overlay, "-e", "overlay_network_state=absent")
-        playbook(inventory, bridge, "-e", "bridge_network_state=absent")
-        assert json.loads(in_host(pid, "cat", "/var/lib/cnm/overlay-elsewhere/networks.json")) == {}
-    finally:
-        subprocess.run([FLEET, "down", name], check=False)
+    name, hosts = fleet(2)
+    for k, host in enumerate(sorted(hosts), 1):
+        hosts[host]["overlay_network_endpoints"] = [{"name": "ep%d" % k, "network": "fabric"}]
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"fleet": {"hosts": hosts, "vars": {
+        "overlay_network_networks": [{"name": "fabric", "vni": 901}],
+        "overlay_network_state_dir": "/var/lib/cnm/overlay-elsewhere",
+        "overlay_network_ipam_state_dir": str(tmp_path / "controller"),
+        "bridge_network_state_dir": "/var/lib/cnm/bridge-elsewhere",
+        "bridge_network_networks": [{"name": "local", "subnet": "10.93.0.0/24", "endpoints": [{"name": "app"}]}]}}}))
+    overlay = os.path.join(ROOT, "playbooks", "overlay.yml")
+    bridge = tmp_path / "bridge.yml"
+    bridge.write_text(BRIDGE_PLAY)
+    for play in (overlay, bridge):
+        playbook(inventory, play)
+        assert changed(playbook(inventory, play)) == ["0", "0"]
+    pid = fleet_pid(name, 1)
+    records = json.loads(in_host(pid, "cat", "/var/lib/cnm/overlay-elsewhere/networks.json"))
+    assert list(records["fabric"]["peers"].values())[0][0]["name"] == "ep2", "the peers went to that directory"
+    assert "local" in json.loads(in_host(pid, "cat", "/var/lib/cnm/bridge-elsewhere/networks.json"))
+    assert not in_host(pid, "ls", "/var/lib/cnm/networks.json"), "nothing in the default directory"
+    assert "ep2" in in_host(pid, "ip", "netns", "exec", "ep1", "getent", "hosts", "ep2")
+    playbook(inventory, overlay, "-e", "overlay_network_state=absent")
+    playbook(inventory, bridge, "-e", "bridge_network_state=absent")
+    assert json.loads(in_host(pid, "cat", "/var/lib/cnm/overlay-elsewhere/networks.json")) == {}
