@@ -367,6 +367,9 @@ class Kernel(object):
         self._doomed = set()  # namespaces with links marked for one batched deletion
         self._busy = None
         self._exists = {}
+        # Namespaces this run created -> the next free link index there: veth_add names the
+        # index of each peer it moves in (any other way of adding a link there must drop the entry).
+        self._fresh = {}
         self._group = 0x40000000 | random.getrandbits(24)
 
     # -- sockets and views ----------------------------------------------------------
@@ -532,9 +535,14 @@ class Kernel(object):
         except OSError as e:
             raise KernelError("cannot create sandbox %s: %s" % (ns, e), "sandbox")
         self._exists[ns] = True
+        # A new namespace holds only lo, always ifindex 1: this run knows every index in it
+        # from here on, so it assigns the indexes of the links it adds (no lookups).
+        self._index[ns] = {"lo": 1}
+        self._fresh[ns] = 2
         self.link_set("lo", ns, state="up")
 
     def netns_del(self, ns):
+        self._fresh.pop(ns, None)
         nl = self._socks.pop(ns, None)
         if nl is not None:
             nl.close()
@@ -566,10 +574,15 @@ class Kernel(object):
         try:
             # The peer cannot be made up in the same request: a veth opens only once paired.
             inner = {"attrs": _link_attrs(ifname=peer, mtu=mtu, mac=mac) + [("IFLA_NET_NS_FD", fd)]}
+            if ns in self._fresh:
+                inner["index"] = self._fresh[ns]
             self._link_add("creating veth %s" % name, name,
                            _linkinfo("veth", [("VETH_INFO_PEER", inner)]), mtu=mtu, master=self._must(master))
         finally:
             os.close(fd)
+        if ns in self._fresh:
+            self._index[ns][peer] = inner["index"]
+            self._fresh[ns] += 1
         self.link_set(peer, ns, state="up")
 
     def vxlan_add(self, name, vni, port, local, underlay, mtu, master):
