@@ -52,14 +52,23 @@ def assert_exactly(host, names):
     no_files_left(host, [host.sb(n) for n in names])
 
 
-def kill_in_apply(host, rng, window, module, **args):
-    """Start a module run; once its first record write lands (the apply begins right after
-    it), kill it at a random point of the apply window. Returns whether it was killed."""
+def start_and_wait_for_first_write(host, module, **args):
+    """Start a module run and return it once its first record write lands (its apply begins right
+    after), or once it ended."""
     records = os.path.join(host.state_dir, "endpoints.json")
-    before = os.stat(records).st_mtime_ns if os.path.exists(records) else 0
+
+    def stamp():
+        return os.stat(records).st_mtime_ns if os.path.exists(records) else 0
+    before = stamp()
     proc = host.start(module, **args)
-    while proc.poll() is None and (os.stat(records).st_mtime_ns if os.path.exists(records) else 0) == before:
+    while proc.poll() is None and stamp() == before:
         time.sleep(0.0005)
+    return proc
+
+
+def kill_in_apply(host, rng, window, module, **args):
+    """Kill a module run at a random point of its apply window. Returns whether it was killed."""
+    proc = start_and_wait_for_first_write(host, module, **args)
     time.sleep(rng.uniform(0.0, window))
     killed = proc.poll() is None
     if killed:
@@ -70,11 +79,7 @@ def kill_in_apply(host, rng, window, module, **args):
 
 def apply_window(host, **args):
     """How long a whole run goes on after its first record write."""
-    records = os.path.join(host.state_dir, "endpoints.json")
-    before = os.stat(records).st_mtime_ns if os.path.exists(records) else 0
-    proc = host.start("cnm_endpoint", **args)
-    while proc.poll() is None and (os.stat(records).st_mtime_ns if os.path.exists(records) else 0) == before:
-        time.sleep(0.0005)
+    proc = start_and_wait_for_first_write(host, "cnm_endpoint", **args)
     start = time.monotonic()
     proc.communicate()
     return time.monotonic() - start
