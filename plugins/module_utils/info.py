@@ -72,9 +72,9 @@ def gather(run):
                 pools[space] = dict((name, pool_record(name, pool))
                                     for name, pool in sorted(run.ipam(space).pools().items()))
     fw = None
-    if firewall.parts(run.networks):
-        fw = {"present": firewall.tables_present(),
-              "ruleset": firewall.render(run.networks, run.endpoints)}
+    ruleset = firewall.render(run.networks, run.endpoints)  # '' when no network brings rules
+    if ruleset:
+        fw = {"present": firewall.tables_present(), "ruleset": ruleset}
         if not fw["present"]:
             drift.append({"kind": "firewall", "name": "inet cnm", "problem": "the nftables tables are missing"})
     return {"networks": networks, "endpoints": endpoints, "sandboxes": sandboxes,

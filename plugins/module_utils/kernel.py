@@ -102,18 +102,18 @@ def _check(rc, what):
         raise OSError(err, "%s: %s" % (what, os.strerror(err)))
 
 
+def _code(error):
+    return getattr(error, "code", None) or getattr(error, "errno", None)
+
+
 def error_text(error):
     """An OSError or NetlinkError as a user reads it: the kernel's extended ACK, when it gave
     one, after the errno's own text ("File exists: ...")."""
-    code = getattr(error, "code", None) or getattr(error, "errno", None)
+    code = _code(error)
     base = os.strerror(code) if code else str(error)
     args = getattr(error, "args", ())
     reason = args[1] if len(args) > 1 and isinstance(args[1], str) else None
     return "%s: %s" % (base, reason) if reason and reason != base else base
-
-
-def _code(error):
-    return getattr(error, "code", None) or getattr(error, "errno", None)
 
 
 # -- the socket: the one place that knows pyroute2's versions ---------------------------

@@ -29,7 +29,6 @@ class FakeKernel(object):
 
     def __init__(self):
         self.links = {None: {}}
-        self.addresses = {}
         self.calls = []
 
     def _ns(self, ns):
