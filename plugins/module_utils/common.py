@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import gc
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
@@ -35,6 +36,10 @@ def run_module(module, body, needs=("pyroute2", "netaddr")):
     if missing:
         module.fail_json(msg=missing_required_lib(missing[0], url="https://pypi.org/project/%s/" % missing[0]),
                          exception=missing[1])
+    # No cyclic garbage collection: a run is short, and what it would collect (pyroute2's
+    # messages are reference cycles, many thousands in a large dump) goes when it ends.
+    # Collecting as it ran cost a third of a no-op run over 1000 endpoints.
+    gc.disable()
     try:
         result = body(module)
     except CnmError as e:

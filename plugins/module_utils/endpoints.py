@@ -184,6 +184,8 @@ def endpoints_converge(run, specs, state, exclusive, networks=(), bulk=True):
     In ``bulk``, errors name the item: ``endpoints[3].ipv4_address``.
     """
     records = []
+    if state == "present":
+        run.kernel.prefetch(spec.sandbox_key for spec in specs)
     for i, spec in enumerate(specs):
         try:
             if state == "present":

@@ -36,7 +36,9 @@ from __future__ import annotations
 import collections
 import ctypes
 import errno
+import gc
 import os
+import pickle
 import random
 import socket
 import traceback
@@ -83,6 +85,7 @@ NTF_SELF = 0x02
 RT_TABLE_MAIN, RTN_UNICAST, RTPROT_STATIC, RT_SCOPE_UNIVERSE, RT_SCOPE_NOWHERE = 254, 1, 4, 0, 255
 MAX_SOCKETS = 256  # open netlink sockets, well under the usual limit of 1024 descriptors
 DUMP_RETRIES = 5   # a dump the kernel marks interrupted (NLM_F_DUMP_INTR) is taken again
+PREFETCH_MIN = 32  # sandboxes per reader process, at the least, for prefetch to fork one
 _LIBC = []
 
 
@@ -125,6 +128,7 @@ class _Socket(object):
     """
 
     _loop = None  # pyroute2 0.8+: one event loop for every socket of the process
+    inherited = None  # in a forked reader: the parent's loop, kept alive and never run
 
     def __init__(self, sock):
         # The kernel's reason for a NACK (extended ACK), which pyroute2 puts in its NetlinkError.
@@ -354,6 +358,35 @@ def read_neighbours(nl, index):
     return fdb, arp
 
 
+def _fork_reader(keys):
+    """Fork a process that reads the namespaces ``keys`` and sends back {key: NsView}
+    (pickled) through a pipe; return (pid, the pipe's read end)."""
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(wfd)
+        return pid, rfd
+    # The reader: its own sockets and event loop (the parent's are left untouched), and
+    # os._exit, so nothing of the parent's (open sockets, the module's temp files) is
+    # closed or cleaned up from here.
+    status = 1
+    try:
+        os.close(rfd)
+        gc.disable()  # a short life: its garbage goes with it
+        _Socket.inherited, _Socket._loop = _Socket._loop, None
+        kernel, views = Kernel(), {}
+        for key in keys:
+            try:
+                views[key] = read_namespace(kernel.nl(key))
+            except Exception:
+                pass
+        with os.fdopen(wfd, "wb") as f:
+            pickle.dump(views, f, pickle.HIGHEST_PROTOCOL)
+        status = 0
+    finally:
+        os._exit(status)
+
+
 class Kernel(object):
     """Netlink sockets per namespace, opened on first use and closed by ``close``."""
 
@@ -450,9 +483,36 @@ class Kernel(object):
             except (OSError, NetlinkError) as e:
                 raise KernelError("cannot read the network namespace %s: %s" % (ns or "of the host", error_text(e)),
                                   "sandbox" if ns else None)
-            self._views[ns] = view
-            self._index[ns] = dict((lk.name, lk.index) for lk in view.links.values())
+            self._keep(ns, view)
         return self._views[ns]
+
+    def _keep(self, ns, view):
+        self._views[ns] = view
+        self._index[ns] = dict((lk.name, lk.index) for lk in view.links.values())
+
+    def prefetch(self, keys):
+        """Read many namespaces at once, before ``view`` asks for them one by one.
+
+        Decoding replies is CPU-bound Python, so the sandboxes are shared out among forked
+        reader processes, one per CPU, while this process reads the host. A sandbox a reader
+        could not read is left to ``view``, which reports the error where it is needed.
+        """
+        todo = sorted(set(k for k in keys if k and k not in self._views and self.netns_exists(k)))
+        workers = min(os.cpu_count() or 1, len(todo) // PREFETCH_MIN)
+        if workers < 2:
+            return
+        readers = [_fork_reader(todo[i::workers]) for i in range(workers)]
+        self.view(None)
+        for pid, fd in readers:
+            with os.fdopen(fd, "rb") as f:
+                data = f.read()
+            os.waitpid(pid, 0)
+            try:
+                views = pickle.loads(data)
+            except Exception:  # a reader that died early: view() reads its share
+                continue
+            for key, view in views.items():
+                self._keep(key, view)
 
     def netns_busy(self, ns):
         """Whether a process lives in sandbox ``ns`` (one scan of /proc per run)."""

@@ -93,3 +93,25 @@ def test_a_namespace_with_no_route_yet_reads_as_empty(host):
     finally:
         kernel.close()
     assert view.routes == [] and view.default_route is None and view.link("lo").up
+
+
+def test_prefetch_reads_sandboxes_in_reader_processes(host, monkeypatch):
+    from ansible_collections.cnm.fabric.plugins.module_utils import kernel as kernel_module
+    monkeypatch.setattr(kernel_module, "PREFETCH_MIN", 1)  # fork readers for a handful
+    keys = [host.sb("p%d" % i) for i in range(4)]
+    maker = Kernel()
+    try:
+        for key in keys:
+            maker.netns_add(key)
+    finally:
+        maker.close()
+    host.sh("ip addr add 10.64.0.1/24 dev lo".split(), keys[2])
+    kernel = Kernel()
+    try:
+        kernel.prefetch(keys + [host.sb("absent"), None])
+        read = dict((key, kernel._views.get(key)) for key in keys)
+        assert kernel.view(host.sb("absent")) is None
+    finally:
+        kernel.close()
+    assert read == dict((key, fresh_view(key)) for key in keys)
+    assert "10.64.0.1/24" in read[keys[2]].addresses["lo"]

@@ -40,6 +40,9 @@ class FakeKernel(object):
         return NsView(dict((n, Link(n, i + 1, "toy", 1500, True, None, None))
                            for i, n in enumerate(sorted(self.links[ns]))), {})
 
+    def prefetch(self, keys):
+        pass
+
     def netns_exists(self, ns):
         return ns in self.links
 
