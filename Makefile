@@ -11,6 +11,8 @@ SANITY := $(BUILD)/sanity/ansible_collections/cnm/fabric
 # the namespace fleet's hosts use, as a Debian 12 managed host would. graphviz draws the docs' diagrams.
 APT_PACKAGES := nftables iproute2 iputils-ping procps util-linux python3-venv ca-certificates rsync etcd-server \
 	python3-pyroute2 python3-netaddr graphviz
+# What the vm_fleet scenario needs besides: qemu (TCG), the image's tools, SSH, tcpdump for its captures.
+VM_PACKAGES := qemu-system-x86 qemu-utils debootstrap e2fsprogs openssh-client tcpdump
 GET_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 # community.docker (for its nsenter connection, used by molecule/netns_fleet), taken from
 # the `ansible` package on PyPI: Ansible Galaxy is not needed.
@@ -21,7 +23,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(BUILD):$(CURDIR)/$(DEPS)
 export ANSIBLE_FORCE_COLOR := 0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: docs deps demo demo-clean test pytest pytest-pyroute2-0.7 molecule sanity lint bench bench-fleet build build-check clean
+.PHONY: docs deps demo demo-clean test test-vm pytest pytest-pyroute2-0.7 molecule sanity lint bench bench-fleet build build-check clean
 
 deps: $(VENV)/.deps $(LINK) $(DOCKER_COLLECTION)
 
@@ -61,7 +63,7 @@ demo-clean: deps
 	$(BIN)/ansible-playbook playbooks/teardown.yml
 
 ## Everything CI runs.
-test: deps pytest pytest-pyroute2-0.7 molecule build-check docs lint sanity
+test: deps pytest pytest-pyroute2-0.7 molecule test-vm build-check docs lint sanity
 
 pytest: deps
 	$(BIN)/python -m pytest -q tests/unit tests/integration
@@ -73,6 +75,17 @@ pytest-pyroute2-0.7: deps $(VENV_OLD)/.deps
 molecule: deps
 	$(BIN)/molecule test -s bridge
 	$(BIN)/molecule test -s netns_fleet
+
+## molecule/vm_fleet: three Debian VMs under qemu (TCG), with kernels of their own, for
+## 802.1Q VLANs and ipvlan; prints each phase's time. Needs root and /dev/net/tun.
+test-vm: deps
+	@if [ "$$(id -u)" != 0 ] || [ ! -c /dev/net/tun ]; then echo "test-vm: skipped (needs root and /dev/net/tun)"; exit 0; fi; \
+	missing=""; for p in $(VM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi; \
+	tests/tools/vm.sh run tests/tools/molecule-phases.sh $(CURDIR)/$(BIN)/molecule vm_fleet \
+	  destroy syntax create converge idempotence verify destroy
 
 sanity: deps
 	mkdir -p $(dir $(GET_PIP)) && cp tests/tools/get_pip.py $(GET_PIP)

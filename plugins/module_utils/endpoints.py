@@ -58,7 +58,9 @@ def _network_for(run, spec):
              "publish": spec.publish, "default_route": spec.default_route}
     for option, value in sorted(given.items()):
         if value not in (None, ()) and option not in drv.endpoint_options:
-            raise SpecError("is not supported on network %r (driver %s)" % (net["name"], net["driver"]), option)
+            why = drv.endpoint_refusals.get(option)
+            raise SpecError("is not supported on network %r (driver %s)%s" % (
+                net["name"], net["driver"], ": " + why % net["driver"] if why else ""), option)
     return net, drv
 
 
@@ -106,20 +108,24 @@ def endpoint_present(run, spec):
     if drv.creates_sandbox:
         changes += sandbox_join(run, sb, bool(spec.sandbox_path))
         sb_view = None if sb in run.sandboxes_made else run.sandbox_view(sb)
-    drv.check_endpoint(net, spec, old)
+    drv.check_endpoint(net, spec, old, lambda: [ep for ep in run.endpoints_of(net["name"]) if ep["name"] != spec.name])
     if drv.ipam:
         address = run.ipam().request_address(net["name"], spec.name, spec.ipv4_address)[0]
         _check_publish(run, spec, key)
+        if spec.default_route and not net.get("gateway"):
+            raise SpecError("network %r is internal: it has no gateway for a default route" % net["name"],
+                            "default_route")
         if spec.default_route is not None:
             default_route = spec.default_route
         elif old:
             default_route = old["default_route"]
         else:
-            default_route = not any(run.endpoints[k]["default_route"] for k in run.members(sb) if k != key)
+            default_route = bool(net.get("gateway")) and \
+                not any(run.endpoints[k]["default_route"] for k in run.members(sb) if k != key)
         record.update(
             ifname=spec.ifname or (old and old["ifname"]) or _free_ifname(run, key, sb, sb_view),
-            ipv4_address=address, mac_address=spec.mac_address or names.mac_from_ipv4(address),
-            default_route=default_route)
+            ipv4_address=address, default_route=default_route,
+            mac_address=(spec.mac_address or names.mac_from_ipv4(address)) if drv.own_mac(net) else None)
     record.update(drv.endpoint_fields(net, spec.name))
     changes += drv.join(net, record, old, run.kernel.view(None), sb_view)
     run.execute(changes)

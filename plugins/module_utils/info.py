@@ -30,19 +30,16 @@ def gather(run):
     endpoints = {}
     for key, ep in sorted(run.endpoints.items()):
         facts = endpoint_facts(run, ep)
-        ok = True
-        if ep.get("host_interface"):
-            if host.link(ep["host_interface"]) is None:
-                ok = False
-                drift.append({"kind": "endpoint", "name": key,
-                              "problem": "link %s is missing" % ep["host_interface"]})
-            else:  # the sandbox is read only when the host end is there
-                sb_view = run.sandbox_view(ep["sandbox"])
-                if sb_view is None or sb_view.link(ep["ifname"]) is None:
-                    ok = False
-                    drift.append({"kind": "endpoint", "name": key,
-                                  "problem": "%s is missing in sandbox %s" % (ep["ifname"], ep["sandbox"])})
-        facts["present"] = ok
+        problem = None
+        if ep.get("host_interface") and host.link(ep["host_interface"]) is None:
+            problem = "link %s is missing" % ep["host_interface"]
+        elif ep.get("ifname"):  # the sandbox is read only when the host end is there
+            sb_view = run.sandbox_view(ep["sandbox"])
+            if sb_view is None or sb_view.link(ep["ifname"]) is None:
+                problem = "%s is missing in sandbox %s" % (ep["ifname"], ep["sandbox"])
+        if problem:
+            drift.append({"kind": "endpoint", "name": key, "problem": problem})
+        facts["present"] = not problem
         endpoints[key] = facts
     sandboxes = {}
     for key, sb in sorted(run.sandboxes.items()):
@@ -95,7 +92,7 @@ def graph(facts):
         lines.append('\tsubgraph "cluster_%s" {' % name)
         label = "%s (%s)%s" % (name, net["driver"], "\\n" + net["subnet"] if net.get("subnet") else "")
         lines.append('\t\tlabel="%s"; style=rounded;' % label)
-        device = net.get("interface") or name
+        device = net.get("interface") or net.get("parent") or name
         lines.append('\t\t%s [label="%s%s", shape=box];' % (
             _id("net", name), device, "\\n" + net["gateway"] if net.get("gateway") else ""))
         if net.get("vxlan_interface"):

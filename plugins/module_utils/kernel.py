@@ -82,7 +82,8 @@ NLA_F_NESTED = 0x8000  # the bridge reads IFLA_PROTINFO as port attributes only 
 AF_BRIDGE = 7
 NUD_NOARP, NUD_PERMANENT = 0x40, 0x80
 NTF_SELF = 0x02
-RT_TABLE_MAIN, RTN_UNICAST, RTPROT_STATIC, RT_SCOPE_UNIVERSE, RT_SCOPE_NOWHERE = 254, 1, 4, 0, 255
+RT_TABLE_MAIN, RTN_UNICAST, RTPROT_STATIC = 254, 1, 4
+RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_NOWHERE = 0, 253, 255
 MAX_SOCKETS = 256  # open netlink sockets, well under the usual limit of 1024 descriptors
 DUMP_RETRIES = 5   # a dump the kernel marks interrupted (NLM_F_DUMP_INTR) is taken again
 PREFETCH_MIN = 32  # sandboxes per reader process, at the least, for prefetch to fork one
@@ -207,10 +208,10 @@ def _ifinfo(index=0, family=0, up=None, attrs=()):
     return msg
 
 
-def _link_attrs(ifname=None, mtu=None, mac=None, master=None, group=None):
+def _link_attrs(ifname=None, mtu=None, mac=None, master=None, group=None, link=None):
     out = []
     for key, value in (("IFLA_IFNAME", ifname), ("IFLA_MTU", mtu), ("IFLA_ADDRESS", mac),
-                       ("IFLA_MASTER", master), ("IFLA_GROUP", group)):
+                       ("IFLA_MASTER", master), ("IFLA_GROUP", group), ("IFLA_LINK", link)):
         if value is not None:
             out.append((key, value))
     return out
@@ -232,18 +233,24 @@ def _addr(index, address, prefixlen):
     return msg
 
 
-def _route(gateway=None, oif=None, delete=False):
-    """A main-table default route; to delete, one that matches any protocol, scope and type."""
+def _route(gateway=None, oif=None, delete=False, dst=None):
+    """A main-table route (default unless ``dst``, a CIDR); one with no gateway is on-link.
+    To delete: one that matches any protocol, scope and type."""
     msg = rtmsg()
     msg["family"] = socket.AF_INET
     msg["table"] = RT_TABLE_MAIN
     if not delete:
         msg["proto"] = RTPROT_STATIC
-        msg["scope"] = RT_SCOPE_UNIVERSE
+        msg["scope"] = RT_SCOPE_UNIVERSE if gateway else RT_SCOPE_LINK
         msg["type"] = RTN_UNICAST
     else:
         msg["scope"] = RT_SCOPE_NOWHERE
-    msg["attrs"] = [(k, v) for k, v in (("RTA_GATEWAY", gateway), ("RTA_OIF", oif)) if v is not None]
+    if dst is not None:
+        address, msg["dst_len"] = dst.split("/")[0], int(dst.split("/")[1])
+    else:
+        address = None
+    msg["attrs"] = [(k, v) for k, v in (("RTA_DST", address), ("RTA_GATEWAY", gateway), ("RTA_OIF", oif))
+                    if v is not None]
     return msg
 
 
@@ -279,17 +286,27 @@ def _attrs(msg, names):
     return out
 
 
-LINK_ATTRS = frozenset(("IFLA_IFNAME", "IFLA_MTU", "IFLA_ADDRESS", "IFLA_MASTER", "IFLA_LINKINFO"))
+LINK_ATTRS = frozenset(("IFLA_IFNAME", "IFLA_MTU", "IFLA_ADDRESS", "IFLA_MASTER", "IFLA_LINKINFO", "IFLA_LINK"))
+# Modes by their values in IFLA_MACVLAN_MODE and IFLA_IPVLAN_MODE.
+MACVLAN_MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8}
+IPVLAN_MODES = {"l2": 0, "l3": 1, "l3s": 2}
+CHILD_MODES = {"macvlan": ("IFLA_MACVLAN_MODE", MACVLAN_MODES), "ipvlan": ("IFLA_IPVLAN_MODE", IPVLAN_MODES)}
 ROUTE_ATTRS = frozenset(("RTA_TABLE", "RTA_DST", "RTA_MULTIPATH", "RTA_GATEWAY", "RTA_OIF", "RTA_PRIORITY"))
 
 
 def _link(msg):
     a = _attrs(msg, LINK_ATTRS)
     info = a.get("IFLA_LINKINFO")
-    kind, hairpin, vxlan = None, None, None
+    kind, hairpin, vxlan, mode, vid = None, None, None, None, None
     if info is not None:
         kind = info.get_attr("IFLA_INFO_KIND")
         data = info.get_attr("IFLA_INFO_DATA")
+        if kind in CHILD_MODES and data is not None and hasattr(data, "get_attr"):
+            attr, modes = CHILD_MODES[kind]
+            value = data.get_attr(attr)  # pyroute2 gives some modes by name, others by number
+            mode = value if value in modes else next((name for name, v in modes.items() if v == value), None)
+        if kind == "vlan" and data is not None and hasattr(data, "get_attr"):
+            vid = data.get_attr("IFLA_VLAN_ID")
         if kind == "vxlan" and data is not None and hasattr(data, "get_attr"):
             vxlan = VxlanInfo(vni=data.get_attr("IFLA_VXLAN_ID"), port=data.get_attr("IFLA_VXLAN_PORT"),
                               local=data.get_attr("IFLA_VXLAN_LOCAL"), underlay=data.get_attr("IFLA_VXLAN_LINK"),
@@ -301,7 +318,7 @@ def _link(msg):
             hairpin = bool(mode) if mode is not None else None
     return Link(name=a.get("IFLA_IFNAME"), index=msg["index"], kind=kind, mtu=a.get("IFLA_MTU"),
                 up=bool(msg["flags"] & IFF_UP), mac=a.get("IFLA_ADDRESS"), master=a.get("IFLA_MASTER"),
-                hairpin=hairpin, vxlan=vxlan)
+                hairpin=hairpin, vxlan=vxlan, parent=a.get("IFLA_LINK"), mode=mode, vlan_id=vid)
 
 
 def _route_of(msg):
@@ -645,6 +662,54 @@ class Kernel(object):
             self._fresh[ns] += 1
         self.link_set(peer, ns, state="up")
 
+    def kind_supported(self, kind):
+        """Whether the kernel makes links of ``kind``, loading its module if it can: a
+        request with no lower device is refused with EINVAL by a kind the kernel has, and
+        with EOPNOTSUPP by one it has not. Nothing is created either way."""
+        msg = _ifinfo(attrs=[_linkinfo(kind)])
+        try:
+            self.nl(None).request(msg, RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL)
+        except (OSError, NetlinkError) as e:
+            return _code(e) != errno.EOPNOTSUPP
+        return True  # not expected: no kind makes a link without its lower device
+
+    def vlan_add(self, name, lower, vid, mtu=None):
+        """An 802.1Q sub-interface ``name`` of ``lower`` with VID ``vid``, up."""
+        self._link_add("creating VLAN %s" % name, name, _linkinfo("vlan", [("IFLA_VLAN_ID", vid)]),
+                       mtu=mtu, link=self._must(lower))
+
+    def child_add(self, kind, name, parent, mode, ns, mtu, mac=None):
+        """A macvlan or ipvlan link ``name`` of host device ``parent``, up inside ``ns`` (the
+        host when None).
+
+        The kernel checks a new link's name and index in the namespace of the request, the
+        host's, even when the link is made in another: so it is made in ``ns`` under a name
+        of its own that no host link has, then renamed and brought up there.
+        """
+        attr, modes = CHILD_MODES[kind]
+        temporary = name if ns is None else "cnmtmp%08x" % random.getrandbits(32)
+        attrs = _link_attrs(ifname=temporary, mtu=mtu, mac=mac, link=self._must(parent)) + \
+            [_linkinfo(kind, [(attr, modes[mode])])]
+        fd = os.open(netns_path(ns), os.O_RDONLY) if ns is not None else None
+        try:
+            msg = _ifinfo(up=True if ns is None else None, attrs=attrs + ([("IFLA_NET_NS_FD", fd)] if fd else []))
+            self._do(None, "creating %s %s" % (kind, name), [(msg, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL)])
+        finally:
+            if fd is not None:
+                os.close(fd)
+        if ns is not None:
+            self._fresh.pop(ns, None)  # the kernel picked its index
+            index = self._must(temporary, ns)
+            self._do(ns, "renaming %s to %s" % (temporary, name),
+                     [(_ifinfo(index, up=True, attrs=[("IFLA_IFNAME", name)]), RTM_NEWLINK, 0)])
+            self._index[ns].pop(temporary, None)
+            self._index[ns][name] = index
+
+    def route_set(self, dst, name, ns=None):
+        """An on-link route to ``dst`` (CIDR) through ``name``, replacing one there was."""
+        self._do(ns, "adding the route to %s via %s" % (dst, name),
+                 [(_route(oif=self._must(name, ns), dst=dst), RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE)])
+
     def vxlan_add(self, name, vni, port, local, underlay, mtu, master):
         """A VXLAN device (learning off, ARP answered from its neighbour table), up on ``master``."""
         data = [("IFLA_VXLAN_ID", vni), ("IFLA_VXLAN_LINK", self._must(underlay)), ("IFLA_VXLAN_LOCAL", local),
@@ -763,7 +828,7 @@ class Kernel(object):
     def default_route_set(self, gateway, name, ns=None):
         """Replace the main table's IPv4 default route (of metric 0) by one via ``gateway`` on ``name``."""
         msg = _route(gateway, self._must(name, ns))
-        self._do(ns, "setting the default route via %s" % gateway,
+        self._do(ns, "setting the default route via %s" % (gateway or name),
                  [(msg, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE)])
 
     def default_route_del(self, name, ns=None):

@@ -37,6 +37,9 @@ class Link:
     master: Optional[int]
     hairpin: Optional[bool] = None  # as a bridge port; None when not one
     vxlan: Optional[VxlanInfo] = None
+    parent: Optional[int] = None  # ifindex of the lower device (IFLA_LINK: VLAN, macvlan, ipvlan)
+    mode: Optional[str] = None    # a macvlan's or ipvlan's mode, by name
+    vlan_id: Optional[int] = None  # an 802.1Q sub-interface's VID
 
 
 @dataclass(frozen=True)

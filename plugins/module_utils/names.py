@@ -17,7 +17,8 @@ IFNAMSIZ = 15
 BRIDGE_PREFIX = "cnm-"
 VETH_PREFIX = "cnmv"
 VXLAN_PREFIX = "cnmx"
-PREFIXES = (BRIDGE_PREFIX, VETH_PREFIX, VXLAN_PREFIX)  # every host link name the collection derives
+SHIM_PREFIX = "cnms"
+PREFIXES = (BRIDGE_PREFIX, VETH_PREFIX, VXLAN_PREFIX, SHIM_PREFIX)  # every host link name the collection derives
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
@@ -41,6 +42,11 @@ def veth_name(network, endpoint):
 def vxlan_name(network):
     """The VXLAN device of an overlay network."""
     return VXLAN_PREFIX + _digest(network, IFNAMSIZ - len(VXLAN_PREFIX))
+
+
+def shim_name(network):
+    """The host's own macvlan of a network with host access."""
+    return SHIM_PREFIX + _digest(network, IFNAMSIZ - len(SHIM_PREFIX))
 
 
 def endpoint_key(network, endpoint):

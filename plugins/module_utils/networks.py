@@ -48,19 +48,31 @@ def network_present(run, spec):
         pool = ipam.request_pool(spec.pool, parse_address_pools(None), avoid_routes(run))[0]
         record.update(subnet=pool["subnet"], gateway=pool["gateway"], ip_range=pool["ip_range"])
     record.update(drv.network_record(spec, old, view, run.networks, eps))
+    if drv.ipam:
+        _reserve(run, drv, record, old)
     if old:
         option = drv.replaces(old, record)
         if option:
             if eps:
                 raise SpecError("network %r has endpoints (%s); remove them before changing it"
                                 % (spec.name, _names(eps)), option)
-            run.execute(drv.delete_network(old, view))
+            run.execute(drv.delete_network(old, view, run.networks.values()))
     run.execute(drv.create_network(record, view, run.observe(drv.observe(record))))
     if old and drv.rejoin(old, record):
         for ep in eps:
             run.execute(drv.join(record, ep, ep, view, run.sandbox_view(ep["sandbox"])))
     run.networks[spec.name] = record
     return record
+
+
+def _reserve(run, drv, record, old):
+    """The addresses the network takes from its own pool (such as a host shim's), and the
+    release of those it no longer needs."""
+    ipam, want = run.ipam(), drv.reserved_addresses(record)
+    for field, owner in want.items():
+        record[field] = ipam.request_address(record["name"], owner)[0]
+    for owner in set(drv.reserved_addresses(old).values() if old else ()) - set(want.values()):
+        ipam.release_address(record["name"], owner)
 
 
 def network_absent(run, spec):
@@ -74,7 +86,7 @@ def network_absent(run, spec):
     for ep in eps:
         endpoint_remove(run, ep)
     drv = drivers.get(old["driver"])
-    run.execute(drv.delete_network(old, run.kernel.view(None)))
+    run.execute(drv.delete_network(old, run.kernel.view(None), run.networks.values()))
     if drv.ipam:
         run.ipam().release_pool(spec.name)
     del run.networks[spec.name]

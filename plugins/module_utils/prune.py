@@ -26,9 +26,11 @@ def orphan_addresses(run):
     out = []
     pools = run.ipam().pools()
     for name, net in sorted(run.networks.items()):
-        if drivers.get(net["driver"]).ipam and name in pools:
+        drv = drivers.get(net["driver"])
+        if drv.ipam and name in pools:
+            own = set(drv.reserved_addresses(net).values())
             out.extend((name, owner) for owner in sorted(pools[name]["addresses"])
-                       if names.endpoint_key(name, owner) not in run.endpoints)
+                       if names.endpoint_key(name, owner) not in run.endpoints and owner not in own)
     return out
 
 

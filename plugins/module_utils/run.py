@@ -92,7 +92,8 @@ class Run(object):
     def observe(self, want):
         """What a driver's ``observe`` hook asked for (a drivers.base.Observe), read now."""
         return Observed(sysctls=dict((k, self.kernel.sysctl_get(k)) for k in want.sysctls),
-                        neighbours=dict((dev, self.kernel.neighbours(dev)) for dev in want.neighbours))
+                        neighbours=dict((dev, self.kernel.neighbours(dev)) for dev in want.neighbours),
+                        kinds=dict((kind, self.kernel.kind_supported(kind)) for kind in want.kinds))
 
     def execute(self, changes):
         """Queue kernel changes; ``finish`` applies them all after recording them."""

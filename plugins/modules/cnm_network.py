@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: cnm_network
-short_description: Manage container networks (bridge, overlay, host, null) on a Linux host
+short_description: Manage container networks (bridge, overlay, macvlan, ipvlan, host, null) on a Linux host
 version_added: 0.1.0
 description:
   - Creates, updates and removes a network of Docker's Container Network Model without a
@@ -34,6 +34,16 @@ description:
     C(docker_gwbridge)). ARP requests never cross the overlay, so hosts never see each other's
     gateway. The host itself reaches only its own sandboxes by their overlay addresses: a
     remote sandbox answers to its own host."
+  - "A C(macvlan) or C(ipvlan) network puts its endpoints on a parent device's own wire: a host
+    NIC, or an 802.1Q sub-interface C(IFACE.VID) that the network makes when it does not exist
+    (and removes with the last network that uses it; a parent it did not make is never changed
+    or removed). Several networks may share a parent, except in macvlan's C(passthru) mode. The
+    gateway is the external router's address, each sandbox's default route; it is never put on
+    the host. There is no NAT, so O(cnm.fabric.cnm_endpoint#module:publish) is refused. With no
+    parent the network is internal, on a bridge with no ports that the network makes (named as
+    O(bridge.name) defaults), so its endpoints reach only each other."
+  - A host cannot reach its own macvlan endpoints through their parent (the kernel does not loop
+    the parent's traffic back to its children); O(macvlan.host_access) gives it a way.
   - C(host) and C(null) networks are records only; endpoints on them use the host's stack
     or an isolated sandbox with only its loopback.
 author:
@@ -48,7 +58,7 @@ options:
     description:
       - The CNM driver that implements the network.
     type: str
-    choices: [bridge, overlay, host, "null"]
+    choices: [bridge, overlay, macvlan, ipvlan, host, "null"]
     default: bridge
   state:
     description:
@@ -65,8 +75,10 @@ options:
     type: str
   gateway:
     description:
-      - Address of the bridge, the endpoints' default gateway. Defaults to the first usable
-        address of the subnet. Requires O(subnet).
+      - The endpoints' default gateway. Defaults to the first usable address of the subnet.
+        Requires O(subnet).
+      - On a C(bridge) or C(overlay) network, the bridge's address. On a C(macvlan) or C(ipvlan)
+        network, the address of the router on the parent's wire, which the host never takes.
     type: str
   ip_range:
     description:
@@ -81,11 +93,15 @@ options:
       - MTU of the bridge and of every endpoint on it.
       - Defaults to V(1500), or for O(driver=overlay) to the underlay interface's MTU less the
         50 bytes of VXLAN's headers (V(1450) on a 1500 link). A larger overlay MTU is an error.
+      - For O(driver=macvlan) and O(driver=ipvlan), defaults to the parent's MTU; a larger one
+        is an error.
     type: int
   internal:
     description:
       - When true, no traffic is forwarded into or out of the network, and nothing is masqueraded
         or published; endpoints reach each other and the gateway only.
+      - A C(macvlan) or C(ipvlan) network is internal when it has no parent, and then has no
+        gateway; O(internal=true) with a parent is an error.
     type: bool
     default: false
   force:
@@ -151,6 +167,56 @@ options:
           - The interface VXLAN traffic leaves by. Defaults to the interface that holds
             O(overlay.local_ip), or else to the interface of the default route.
         type: str
+  macvlan:
+    description:
+      - Options of the C(macvlan) driver.
+    type: dict
+    version_added: 0.2.0
+    suboptions:
+      parent:
+        description:
+          - The host device the endpoints' macvlan links hang from. V(eth1) uses the device as
+            it is; V(eth1.10) uses that 802.1Q sub-interface, and makes it (VID 10 on V(eth1),
+            1 to 4094) when it does not exist.
+          - Without a parent the network is internal (see O(internal)).
+        type: str
+      mode:
+        description:
+          - How the endpoints of one parent reach each other. V(bridge) directly; V(vepa) only
+            through the switch the parent is wired to (which must send frames back, a reflective
+            relay); V(private) not at all; V(passthru) gives the parent to the one endpoint of
+            the one network on it.
+        type: str
+        choices: [bridge, vepa, private, passthru]
+        default: bridge
+      host_access:
+        description:
+          - Gives the host a macvlan of the parent of its own (a shim, C(cnms) and a digest),
+            in bridge mode, with an address from the network's pool and a route to the
+            network's O(ip_range) (or its O(subnet)), so the host reaches its own endpoints.
+          - Requires O(macvlan.mode=bridge).
+        type: bool
+        default: false
+  ipvlan:
+    description:
+      - Options of the C(ipvlan) driver. Endpoints share the parent's MAC address, so
+        O(cnm.fabric.cnm_endpoint#module:mac_address) is refused.
+    type: dict
+    version_added: 0.2.0
+    suboptions:
+      parent:
+        description:
+          - As O(macvlan.parent). A device carries macvlan or ipvlan links, not both.
+        type: str
+      mode:
+        description:
+          - V(l2) switches frames among the endpoints and the parent's wire, and the endpoints
+            route via O(gateway); V(l3) and V(l3s) route in the host (no broadcast or multicast
+            reaches the endpoints, whose default route is on-link through the parent);
+            V(l3s) also passes the traffic through the host's netfilter hooks.
+        type: str
+        choices: [l2, l3, l3s]
+        default: l2
 extends_documentation_fragment:
   - cnm.fabric.common
   - cnm.fabric.common.attributes
@@ -191,6 +257,26 @@ EXAMPLES = r"""
       vni: 4097
       underlay_interface: eth1
 
+- name: VLAN 10 of the trunk on eth1, its router at 192.168.10.1 (eth1.10 is made if missing)
+  cnm.fabric.cnm_network:
+    name: vlan10
+    driver: macvlan
+    subnet: 192.168.10.0/24
+    gateway: 192.168.10.1
+    ip_range: 192.168.10.128/25
+    macvlan:
+      parent: eth1.10
+      host_access: true
+
+- name: An ipvlan network in L3 mode (one MAC address on the wire)
+  cnm.fabric.cnm_network:
+    name: flat
+    driver: ipvlan
+    subnet: 10.20.0.0/24
+    ipvlan:
+      parent: eth1
+      mode: l3
+
 - name: Remove a network and every endpoint on it
   cnm.fabric.cnm_network:
     name: pets
@@ -204,6 +290,9 @@ network:
     - The network as recorded; empty after O(state=absent).
     - For an overlay network, C(vni), C(port), C(local_ip), C(underlay_interface),
       C(vxlan_interface) and C(peers) (the remote endpoints by VTEP) are set as well.
+    - For a macvlan or ipvlan network, C(parent), C(mode), C(parent_created) (whether the
+      collection made the parent, and so removes it), C(host_access), C(shim) and
+      C(shim_address) are set as well.
   returned: always
   type: dict
   sample:
@@ -225,6 +314,12 @@ network:
     underlay_interface: null
     vxlan_interface: null
     peers: null
+    parent: null
+    mode: null
+    host_access: null
+    parent_created: null
+    shim: null
+    shim_address: null
 changes:
   description: What was changed, or would be in check mode, in order.
   returned: always
@@ -241,7 +336,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.run import network_fiel
 
 ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),
-    driver=dict(type="str", choices=["bridge", "overlay", "host", "null"], default="bridge"),
+    driver=dict(type="str", choices=["bridge", "overlay", "macvlan", "ipvlan", "host", "null"], default="bridge"),
     state=dict(type="str", choices=["present", "absent"], default="present"),
     subnet=dict(type="str"),
     gateway=dict(type="str"),
@@ -262,6 +357,15 @@ ARGUMENT_SPEC = dict(
         port=dict(type="int", default=4789),
         local_ip=dict(type="str"),
         underlay_interface=dict(type="str"),
+    )),
+    macvlan=dict(type="dict", options=dict(
+        parent=dict(type="str"),
+        mode=dict(type="str", choices=["bridge", "vepa", "private", "passthru"], default="bridge"),
+        host_access=dict(type="bool", default=False),
+    )),
+    ipvlan=dict(type="dict", options=dict(
+        parent=dict(type="str"),
+        mode=dict(type="str", choices=["l2", "l3", "l3s"], default="l2"),
     )),
     state_dir=STATE_DIR_SPEC,
 )

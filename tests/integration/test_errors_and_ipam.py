@@ -23,7 +23,7 @@ BAD = [
     ("cnm_network", dict(name="x", subnet="10.60.0.128/25"), "subnet", "overlaps 10.60.0.0/24, the subnet of 'pets'"),
     ("cnm_network", dict(name="bad name!"), "name", "not a valid name"),
     ("cnm_network", dict(name="n" * 64), "name", "not a valid name"),
-    ("cnm_network", dict(name="x", driver="macvlan"), None, "value of driver must be one of: bridge, overlay, host, null"),
+    ("cnm_network", dict(name="x", driver="vlan"), None, "value of driver must be one of: bridge, overlay, macvlan, ipvlan, host, null"),
     ("cnm_network", dict(name="x", bridge={"name": "a-very-long-bridge-name"}), "bridge.name",
      "at most 15 bytes"),
     ("cnm_network", dict(name="x", mtu=10), "mtu", "out of range"),

@@ -23,6 +23,7 @@ mkdir -p "$src/rst" && chmod og-w "$src/rst"
 antsibull-docs --config-file "$src/antsibull-docs.cfg" collection --cleanup everything --fail-on-error \
   --use-current --dest-dir "$src/rst" cnm.fabric >/dev/null
 python "$here/diagrams.py" "$src/diagrams"
+dot -Tsvg docs/docsite/macvlan_trunk.dot -o "$src/diagrams/macvlan_trunk.svg"  # drawn by hand: see the file
 cp "$src/diagrams/bridge.svg" docs/bridge-example.svg  # the README's picture
 # Each ".. cnm-diagram: NAME" comment of a guide becomes the SVG drawn for NAME.
 python3 - "$src" <<'PY'

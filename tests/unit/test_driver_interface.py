@@ -19,7 +19,7 @@ from ansible_collections.cnm.fabric.tests.unit import toy_driver
 
 MODULE_UTILS = os.path.join(os.path.dirname(drivers.__file__), "..")
 # A link kind and an nftables family, spelt as a driver's name only by coincidence.
-KERNEL_VOCABULARY = {"kernel.py": {"bridge"}, "firewall.py": {"bridge"}}
+KERNEL_VOCABULARY = {"kernel.py": {"bridge", "macvlan", "ipvlan"}, "firewall.py": {"bridge"}}
 # A driver compared with a literal, or a list of them: driver == "x", driver in ("x", "y").
 DRIVER_TEST = re.compile(r"""driver"?\]?\s*(==|!=|in|not in)\s*[("']|BRIDGED""")
 

@@ -61,7 +61,7 @@ def test_network_option_errors():
     assert error(net, subnet="10.0.0.0/24", aux_addresses={"r": "10.9.0.1"}).option == "aux_addresses.r"
     assert error(net, mtu=65536).option == "mtu"
     assert error(net, name="-x").option == "name"
-    assert error(net, driver="macvlan").option == "driver"
+    assert error(net, driver="nosuch").option == "driver"
     assert error(net, driver="host", internal=True).option == "internal"
     assert error(net, bridge={"name": "x" * 16}).option == "bridge.name"
 

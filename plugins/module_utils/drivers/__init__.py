@@ -9,10 +9,11 @@ and one line here. Everything that depends on the driver is a hook of ``base.Dri
 
 from __future__ import annotations
 
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers import bridge, host, null, overlay
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers import bridge, host, ipvlan, macvlan, null, overlay
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 
-DRIVERS = {"bridge": bridge.DRIVER, "overlay": overlay.DRIVER, "host": host.DRIVER, "null": null.DRIVER}
+DRIVERS = {"bridge": bridge.DRIVER, "overlay": overlay.DRIVER, "macvlan": macvlan.DRIVER, "ipvlan": ipvlan.DRIVER,
+           "host": host.DRIVER, "null": null.DRIVER}
 
 
 def get(name, option="driver"):

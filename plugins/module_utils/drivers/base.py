@@ -26,12 +26,14 @@ class Observe:
     """What a driver asks the core to read before planning a network."""
     sysctls: tuple = ()     # keys under /proc/sys
     neighbours: tuple = ()  # host devices whose forwarding and ARP entries are read
+    kinds: tuple = ()       # link kinds the kernel must be able to make (vlan, macvlan, ...)
 
 
 @dataclass(frozen=True)
 class Observed:
     sysctls: dict = field(default_factory=dict)      # key -> value (None when absent)
     neighbours: dict = field(default_factory=dict)   # device -> (fdb set, arp dict)
+    kinds: dict = field(default_factory=dict)        # link kind -> whether the kernel has it
 
     def entries(self, device):
         return self.neighbours.get(device, (set(), {}))
@@ -56,6 +58,9 @@ class Driver(object):
     record_fields = ()
     #: The cnm_endpoint options its endpoints take.
     endpoint_options = ("aliases",)
+    #: Why an endpoint option it does not take makes no sense here ({option: sentence with
+    #: a %s for the driver's name}); the others are refused as merely unsupported.
+    endpoint_refusals = {}
     #: Networks take a subnet from the local address space, and endpoints an address.
     ipam = False
     #: Endpoints live in a network namespace of their own (a sandbox).
@@ -96,7 +101,14 @@ class Driver(object):
         """Changes that make ``record`` (as it should be) true of the host."""
         return []
 
-    def delete_network(self, record, host_view):
+    def reserved_addresses(self, record):
+        """Addresses the network itself takes from its pool: {record field: pool owner name}
+        (owners start with "@", which no endpoint name does)."""
+        return {}
+
+    def delete_network(self, record, host_view, networks=()):
+        """Changes that remove the network's kernel objects (``networks``: every network
+        record, so what several networks share goes with the last of them)."""
         return []
 
     def owned_links(self, record):
@@ -105,8 +117,14 @@ class Driver(object):
 
     # -- endpoints ---------------------------------------------------------------------
 
-    def check_endpoint(self, network, spec, old):
-        """Reject an endpoint the network cannot take (SpecError naming the option)."""
+    def check_endpoint(self, network, spec, old, others):
+        """Reject an endpoint the network cannot take (SpecError naming the option);
+        ``others()``: the records of the network's other endpoints (a list, made on demand)."""
+
+    def own_mac(self, network):
+        """Whether endpoints have a MAC address of their own (mac_address, or one derived
+        from the address), rather than one the kernel gives them."""
+        return True
 
     def endpoint_fields(self, network, name):
         """Driver fields of an endpoint's record, such as its host-side interface."""

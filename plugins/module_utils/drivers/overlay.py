@@ -178,16 +178,16 @@ class OverlayDriver(BridgeDriver):
                 out.append(change("set %s up" % vx, "link_set", vx, state="up"))
         return out + entry_changes(record, *entries)
 
-    def delete_network(self, record, host_view):
+    def delete_network(self, record, host_view, networks=()):
         out = []
         if host_view.link(record["vxlan_interface"]) is not None:
             out.append(change("delete VXLAN %s" % record["vxlan_interface"], "link_del", record["vxlan_interface"]))
-        return out + BridgeDriver.delete_network(self, record, host_view)
+        return out + BridgeDriver.delete_network(self, record, host_view, networks)
 
     def owned_links(self, record):
         return {record["interface"], record["vxlan_interface"]}
 
-    def check_endpoint(self, network, spec, old):
+    def check_endpoint(self, network, spec, old, others):
         """An overlay endpoint's address comes from the fleet pool, and no peer may hold it."""
         if spec.ipv4_address is None and old is None:
             raise SpecError("endpoints of overlay network %r take their address from the fleet pool: give "

@@ -1,0 +1,33 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The ipvlan driver: the macvlan driver's parent handling, with ipvlan links.
+
+Every endpoint shares the parent's MAC address, which suits a switch port or a cloud NIC
+that admits one MAC. In L2 mode the endpoints ARP on the parent's wire and route via
+the gateway; in L3 and L3S modes the parent routes for them (no broadcast reaches them),
+so their default route is on-link, through the parent, with no gateway.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.macvlan import MacvlanDriver
+
+
+class IpvlanDriver(MacvlanDriver):
+    option_groups = ("ipvlan",)
+    endpoint_options = ("ifname", "ipv4_address", "default_route", "aliases")
+    endpoint_refusals = dict(MacvlanDriver.endpoint_refusals,
+                             mac_address="every endpoint of an %s network has its parent's MAC address")
+    kind = "ipvlan"
+    modes = ("l2", "l3", "l3s")
+    default_mode = "l2"
+
+    def own_mac(self, network):
+        return False
+
+    def gateway_of(self, network):
+        return network["gateway"] if network["mode"] == "l2" else None
+
+
+DRIVER = IpvlanDriver()

@@ -1,0 +1,295 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The macvlan driver: endpoints are macvlan links of a parent device, on its wire.
+
+The parent is a host NIC, or an 802.1Q sub-interface ``IFACE.VID`` that the driver makes
+(and removes with the last network using it) when it does not exist. With no parent the
+network is internal: its parent is a bridge with no ports that the driver makes, so the
+endpoints reach one another and nothing else (a port-less bridge is in every kernel that
+has bridges; the dummy driver is not).
+
+The gateway is the external router's address: each sandbox's default route goes via it,
+and it is never put on the host. A host cannot reach its own macvlan endpoints through
+the parent; ``host_access`` adds a macvlan of the parent on the host (a shim, in bridge
+mode) with an address from the network's pool and a route to the network's range.
+
+ipvlan.py reuses all of this; what differs is a class attribute or a hook.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Optional
+
+from ansible_collections.cnm.fabric.plugins.module_utils import names
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, Observe
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
+from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
+
+VID_MIN, VID_MAX = 1, 4094
+SHIM_OWNER = "@host_access"  # its pool address's owner: no endpoint name starts with "@"
+MODULES = {"vlan": "8021q", "macvlan": "macvlan", "ipvlan": "ipvlan"}  # to load, when the kernel lacks a kind
+
+
+@dataclass(frozen=True)
+class ParentOptions:
+    parent: Optional[str]  # None: internal, on a parent of the driver's own
+    lower: Optional[str]   # for IFACE.VID: IFACE
+    vid: Optional[int]
+    mode: str
+    host_access: bool = False
+
+
+def parse_parent(group, value):
+    """``IFACE`` or ``IFACE.VID`` -> (parent, lower, vid)."""
+    option = group + ".parent"
+    if value is None:
+        return None, None, None
+    if not names.valid_ifname(value):
+        raise SpecError("%r is not a valid interface name (at most 15 bytes, no '/', ':' or spaces)" % value,
+                        option)
+    lower, dot, vid = value.rpartition(".")
+    if not dot or not vid.isdigit() or not lower:
+        return value, None, None
+    vid = int(vid)
+    if not VID_MIN <= vid <= VID_MAX:
+        raise SpecError("VLAN ID %d of %s is out of range (%d to %d)" % (vid, value, VID_MIN, VID_MAX), option)
+    return value, lower, vid
+
+
+class MacvlanDriver(Driver):
+    option_groups = ("macvlan",)
+    record_fields = ("parent", "mode", "host_access", "parent_created", "shim", "shim_address")
+    endpoint_options = ("ifname", "ipv4_address", "mac_address", "default_route", "aliases")
+    endpoint_refusals = {"publish": "a %s network has no NAT: its endpoints are on the parent's wire, "
+                                    "so reach them at their own addresses"}
+    ipam = True
+    default_mtu = None  # the parent's
+    kind = "macvlan"
+    modes = ("bridge", "vepa", "private", "passthru")
+    default_mode = "bridge"
+
+    # -- input ---------------------------------------------------------------------------
+
+    def network_options(self, params):
+        group = self.option_groups[0]
+        g = params.get(group) or {}
+        mode = g.get("mode") or self.default_mode
+        if mode not in self.modes:
+            raise SpecError("%r is not a %s mode; choose one of %s" % (mode, self.kind, ", ".join(self.modes)),
+                            group + ".mode")
+        parent, lower, vid = parse_parent(group, g.get("parent"))
+        if parent is not None and params.get("internal"):
+            raise SpecError("an internal network has no parent (the driver makes an isolated one); "
+                            "leave out %s.parent" % group, "internal")
+        host_access = bool(g.get("host_access"))
+        if host_access and mode != "bridge":
+            raise SpecError("the host reaches its endpoints through a shim in bridge mode, so the network's "
+                            "mode must be bridge too (it is %s)" % mode, group + ".host_access")
+        return ParentOptions(parent=parent, lower=lower, vid=vid, mode=mode, host_access=host_access)
+
+    # -- networks ------------------------------------------------------------------------
+
+    def network_record(self, spec, old, host_view, networks, endpoints):
+        o, group = spec.options, self.option_groups[0]
+        internal = o.parent is None
+        parent = o.parent or names.bridge_name(spec.name)
+        link = host_view.link(parent)
+        sharing = [n for n in networks.values() if n["name"] != spec.name and n.get("parent") == parent]
+        other_kind = next((n for n in sharing if n["driver"] != spec.driver), None)
+        if other_kind is not None:
+            raise SpecError("parent %s carries %s network %r, and the kernel lets a device carry macvlan or "
+                            "ipvlan links, not both" % (parent, other_kind["driver"], other_kind["name"]),
+                            group + ".parent")
+        if link is None and o.vid is None and not internal:
+            raise SpecError("parent %s does not exist on this host (an 802.1Q sub-interface is written "
+                            "IFACE.VID, such as eth1.10)" % parent, group + ".parent")
+        lower = host_view.link(o.lower) if o.lower else None
+        if link is None and o.vid is not None and lower is None:
+            raise SpecError("%s is not on this host, so %s cannot be made on it" % (o.lower, parent),
+                            group + ".parent")
+        if sharing and "passthru" in [o.mode] + [n["mode"] for n in sharing]:
+            raise SpecError("parent %s is used by network %r; a parent in passthru mode takes one network only"
+                            % (parent, sharing[0]["name"]), group + ".mode")
+        # Ours: made by this network, or by another that still uses it; never one found there.
+        created = (old is not None and old.get("parent") == parent and old.get("parent_created")) or \
+            any(n.get("parent_created") for n in sharing) or link is None
+        top = (link or lower).mtu if (link or lower) is not None else 1500
+        mtu = spec.mtu or top
+        if not internal and mtu > top:
+            raise SpecError("%d is above the MTU of parent %s (%d)" % (mtu, parent, top), "mtu")
+        record = {"mtu": mtu, "parent": parent, "mode": o.mode, "internal": internal,
+                  "parent_created": bool(created), "host_access": o.host_access,
+                  "shim": names.shim_name(spec.name) if o.host_access else None, "shim_address": None}
+        if internal:
+            record["gateway"] = None  # no router on an isolated parent
+        return record
+
+    def replaces(self, old, record):
+        changed = [key for key in ("parent", "mode") if old.get(key) != record[key]]
+        return "%s.%s" % (self.option_groups[0], changed[0]) if changed else None
+
+    def rejoin(self, old, record):
+        return any(old.get(k) != record[k] for k in ("mtu", "gateway"))
+
+    def observe(self, record):
+        made_vlan = record["parent_created"] and not record["internal"]
+        return Observe(kinds=(self.kind, "vlan") if made_vlan else (self.kind,))
+
+    def reserved_addresses(self, record):
+        return {"shim_address": SHIM_OWNER} if record["host_access"] else {}
+
+    def create_network(self, record, host_view, observed):
+        for kind, ok in sorted(observed.kinds.items()):
+            if not ok:
+                raise KernelError("the kernel cannot make %s links: load its module (modprobe %s)"
+                                  % (kind, MODULES[kind]), self.option_groups[0] + ".parent")
+        out = self._parent(record, host_view)
+        if record["host_access"]:
+            out += self._shim(record, host_view)
+        elif host_view.link(names.shim_name(record["name"])) is not None:  # host access turned off
+            out.append(change("delete shim %s" % names.shim_name(record["name"]), "link_del",
+                              names.shim_name(record["name"])))
+        return out
+
+    def _parent(self, record, view):
+        parent, mtu = record["parent"], record["mtu"]
+        link = view.link(parent)
+        if link is None:
+            if record["internal"]:
+                return [change("create bridge %s, the isolated parent (mtu %d)" % (parent, mtu), "bridge_add",
+                               parent, mtu, undo=("link_del", (parent,)))]
+            lower, vid = parent.rsplit(".", 1)
+            return [change("create VLAN %s on %s (VID %s)" % (parent, lower, vid), "vlan_add", parent, lower,
+                           int(vid), undo=("link_del", (parent,)))]
+        out = []
+        if record["parent_created"]:  # only what is ours is changed
+            if not link.up:
+                out.append(change("set %s up" % parent, "link_set", parent, state="up"))
+            if record["internal"] and link.mtu != mtu:
+                out.append(change("set mtu %d on %s" % (mtu, parent), "link_set", parent, mtu=mtu))
+        return out
+
+    def _shim(self, record, view):
+        shim, parent, dst = record["shim"], record["parent"], record["ip_range"] or record["subnet"]
+        cidr = "%s/32" % record["shim_address"]
+        link, lower = view.link(shim), view.link(parent)
+        out = []
+        if link is not None and (link.kind != self.kind or lower is None or link.parent != lower.index):
+            out.append(change("delete %s (not a shim of %s)" % (shim, parent), "link_del", shim))
+            link = None
+        if link is None:
+            out.append(change("create %s shim %s on %s for host access" % (self.kind, shim, parent), "child_add",
+                              self.kind, shim, parent, "bridge", None, record["mtu"], undo=("link_del", (shim,))))
+        if link is None or cidr not in view.addresses.get(shim, set()):
+            out.append(change("add %s to %s" % (cidr, shim), "addr_add", shim, cidr))
+        if link is None or (dst, shim) not in view.routed_dsts():
+            out.append(change("route %s dev %s" % (dst, shim), "route_set", dst, shim))
+        return out
+
+    def delete_network(self, record, host_view, networks=()):
+        out = []
+        shim = record.get("shim")
+        if shim and host_view.link(shim) is not None:
+            out.append(change("delete shim %s" % shim, "link_del", shim))
+        parent = record["parent"]
+        still_used = any(n["name"] != record["name"] and n.get("parent") == parent for n in networks)
+        if record.get("parent_created") and not still_used and host_view.link(parent) is not None:
+            out.append(change("delete %s, the parent made for %s" % (parent, record["name"]), "link_del", parent))
+        return out
+
+    def owned_links(self, record):
+        return set(n for n in (record.get("shim"), record["parent"] if record.get("parent_created") else None) if n)
+
+    def drift(self, network, host_view, observed):
+        out = []
+        if host_view.link(network["parent"]) is None:
+            out.append("parent %s is missing" % network["parent"])
+        if network.get("shim") and host_view.link(network["shim"]) is None:
+            out.append("host access shim %s is missing" % network["shim"])
+        return out
+
+    # -- endpoints -----------------------------------------------------------------------
+
+    def check_endpoint(self, network, spec, old, others):
+        if spec.mac_address and not self.own_mac(network):
+            raise SpecError("the endpoint of a passthru network has its parent's MAC address", "mac_address")
+        taken = others() if network["mode"] == "passthru" else []
+        if taken:
+            raise SpecError("network %r is in passthru mode, which takes one endpoint, and %r has it"
+                            % (network["name"], taken[0]["name"]), "network")
+
+    def own_mac(self, network):
+        return network["mode"] != "passthru"  # the one endpoint takes the parent's
+
+    def join(self, network, endpoint, old, host_view, sandbox_view):
+        ifname, ns, mtu = endpoint["ifname"], endpoint["sandbox"], network["mtu"]
+        cidr = "%s/%d" % (endpoint["ipv4_address"], ipaddress.ip_network(network["subnet"]).prefixlen)
+        mac = endpoint["mac_address"]
+        inner_name = old["ifname"] if old and old.get("sandbox") == ns else ifname
+        inner = sandbox_view.link(inner_name) if sandbox_view else None
+        parent = host_view.link(network["parent"])
+        out = []
+        if inner is not None and (inner.kind != self.kind or inner.mode != network["mode"]
+                                  or (parent is not None and inner.parent != parent.index)):
+            if old is None:
+                raise KernelError("%s already exists in sandbox %s; choose another ifname" % (inner_name, ns),
+                                  "ifname")
+            why = "not a %s link of %s" % (self.kind, network["parent"])
+            out.append(change("delete %s in %s (%s)" % (inner_name, ns, why), "link_del", inner_name, ns))
+            inner = None
+        if inner is None:
+            if sandbox_view is not None and inner_name != ifname and sandbox_view.link(ifname) is not None:
+                raise KernelError("%s already exists in sandbox %s; choose another ifname" % (ifname, ns), "ifname")
+            out.append(change("create %s %s of %s in %s (mode %s, mtu %d%s)"
+                              % (self.kind, ifname, network["parent"], ns, network["mode"], mtu,
+                                 ", " + mac if mac else ""),
+                              "child_add", self.kind, ifname, network["parent"], network["mode"], ns, mtu, mac))
+            out.append(change("add %s to %s in %s" % (cidr, ifname, ns), "addr_add", ifname, cidr, ns))
+            return out + self._route(network, endpoint, None, True)
+        if inner_name != ifname:
+            if sandbox_view.link(ifname) is not None:
+                raise KernelError("%s already exists in sandbox %s; choose another ifname" % (ifname, ns), "ifname")
+            out.append(change("rename %s to %s in %s" % (inner_name, ifname, ns), "link_rename",
+                              inner_name, ifname, ns))
+        lost = inner_name != ifname or not inner.up  # taking a link down flushes its routes
+        if inner.mtu != mtu:
+            out.append(change("set mtu %d on %s in %s" % (mtu, ifname, ns), "link_set", ifname, ns, mtu=mtu))
+        if not inner.up:
+            out.append(change("set %s up in %s" % (ifname, ns), "link_set", ifname, ns, state="up"))
+        if mac and (inner.mac or "").lower() != mac:
+            out.append(change("set mac %s on %s in %s" % (mac, ifname, ns), "link_set", ifname, ns, address=mac))
+        have = sandbox_view.addresses.get(inner_name, set())
+        for stale in sorted(have - {cidr}):
+            out.append(change("remove %s from %s in %s" % (stale, ifname, ns), "addr_del", ifname, stale, ns))
+            lost = True
+        if cidr not in have:
+            out.append(change("add %s to %s in %s" % (cidr, ifname, ns), "addr_add", ifname, cidr, ns))
+        return out + self._route(network, endpoint, sandbox_view, lost, inner.index)
+
+    def gateway_of(self, network):
+        """The default route's gateway (None: on-link, as for ipvlan in L3 mode)."""
+        return network["gateway"]
+
+    def _route(self, network, endpoint, view, lost, index=None):
+        ifname, ns, gateway = endpoint["ifname"], endpoint["sandbox"], self.gateway_of(network)
+        routed_here = view is not None and view.default_route is not None and view.default_dev == index
+        if endpoint["default_route"]:
+            if lost or not routed_here or view.default_gateway != gateway:
+                return [change("route default via %s in %s" % (gateway or ifname, ns), "default_route_set",
+                               gateway, ifname, ns)]
+        elif routed_here and not lost:
+            return [change("remove the default route via %s in %s" % (ifname, ns), "default_route_del", ifname, ns)]
+        return []
+
+    def leave(self, network, endpoint, host_view, sandbox_view):
+        ifname, ns = endpoint["ifname"], endpoint["sandbox"]
+        inner = sandbox_view.link(ifname) if sandbox_view else None
+        if inner is not None and inner.kind == self.kind:
+            return [change("delete %s in %s" % (ifname, ns), "link_del", ifname, ns)]
+        return []
+
+
+DRIVER = MacvlanDriver()
