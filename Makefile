@@ -27,11 +27,15 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 deps: $(VENV)/.deps $(LINK) $(DOCKER_COLLECTION)
 
-$(VENV)/.deps: tests/requirements.txt
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# $(call apt_install,PACKAGES[,APT OPTIONS]): a shell command installing those of PACKAGES that are missing.
+apt_install = missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  echo "installing:$$missing"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) $$missing >/dev/null; \
 	fi
+
+$(VENV)/.deps: tests/requirements.txt
+	@$(call apt_install,$(APT_PACKAGES))
 	python3 -m venv $(VENV)
 	$(BIN)/pip install -q -r tests/requirements.txt
 	touch $@
@@ -80,10 +84,7 @@ molecule: deps
 ## 802.1Q VLANs and ipvlan; prints each phase's time. Needs root and /dev/net/tun.
 test-vm: deps
 	@if [ "$$(id -u)" != 0 ] || [ ! -c /dev/net/tun ]; then echo "test-vm: skipped (needs root and /dev/net/tun)"; exit 0; fi; \
-	missing=""; for p in $(VM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	fi; \
+	$(call apt_install,$(VM_PACKAGES),--no-install-recommends); \
 	tests/tools/vm.sh run tests/tools/molecule-phases.sh $(CURDIR)/$(BIN)/molecule vm_fleet \
 	  destroy syntax create converge idempotence verify destroy
 

@@ -129,7 +129,6 @@ class _Socket(object):
     """
 
     _loop = None  # pyroute2 0.8+: one event loop for every socket of the process
-    inherited = None  # in a forked reader: the parent's loop, kept alive and never run
 
     def __init__(self, sock):
         # The kernel's reason for a NACK (extended ACK), which pyroute2 puts in its NetlinkError.
@@ -245,10 +244,10 @@ def _route(gateway=None, oif=None, delete=False, dst=None):
         msg["type"] = RTN_UNICAST
     else:
         msg["scope"] = RT_SCOPE_NOWHERE
+    address = None
     if dst is not None:
-        address, msg["dst_len"] = dst.split("/")[0], int(dst.split("/")[1])
-    else:
-        address = None
+        address, plen = dst.split("/")
+        msg["dst_len"] = int(plen)
     msg["attrs"] = [(k, v) for k, v in (("RTA_DST", address), ("RTA_GATEWAY", gateway), ("RTA_OIF", oif))
                     if v is not None]
     return msg
@@ -297,28 +296,27 @@ ROUTE_ATTRS = frozenset(("RTA_TABLE", "RTA_DST", "RTA_MULTIPATH", "RTA_GATEWAY",
 def _link(msg):
     a = _attrs(msg, LINK_ATTRS)
     info = a.get("IFLA_LINKINFO")
-    kind, hairpin, vxlan, mode, vid = None, None, None, None, None
+    kind, hairpin, vxlan, mode = None, None, None, None
     if info is not None:
         kind = info.get_attr("IFLA_INFO_KIND")
         data = info.get_attr("IFLA_INFO_DATA")
-        if kind in CHILD_MODES and data is not None and hasattr(data, "get_attr"):
+        data = data if hasattr(data, "get_attr") else None  # decoded, for the kinds pyroute2 knows
+        if kind in CHILD_MODES and data is not None:
             attr, modes = CHILD_MODES[kind]
             value = data.get_attr(attr)  # pyroute2 gives some modes by name, others by number
             mode = value if value in modes else next((name for name, v in modes.items() if v == value), None)
-        if kind == "vlan" and data is not None and hasattr(data, "get_attr"):
-            vid = data.get_attr("IFLA_VLAN_ID")
-        if kind == "vxlan" and data is not None and hasattr(data, "get_attr"):
+        if kind == "vxlan" and data is not None:
             vxlan = VxlanInfo(vni=data.get_attr("IFLA_VXLAN_ID"), port=data.get_attr("IFLA_VXLAN_PORT"),
                               local=data.get_attr("IFLA_VXLAN_LOCAL"), underlay=data.get_attr("IFLA_VXLAN_LINK"),
                               learning=bool(data.get_attr("IFLA_VXLAN_LEARNING")),
                               proxy=bool(data.get_attr("IFLA_VXLAN_PROXY")))
         if info.get_attr("IFLA_INFO_SLAVE_KIND") == "bridge":
             port = info.get_attr("IFLA_INFO_SLAVE_DATA")
-            mode = port.get_attr("IFLA_BRPORT_MODE") if port is not None and hasattr(port, "get_attr") else None
-            hairpin = bool(mode) if mode is not None else None
+            port_mode = port.get_attr("IFLA_BRPORT_MODE") if port is not None and hasattr(port, "get_attr") else None
+            hairpin = bool(port_mode) if port_mode is not None else None
     return Link(name=a.get("IFLA_IFNAME"), index=msg["index"], kind=kind, mtu=a.get("IFLA_MTU"),
                 up=bool(msg["flags"] & IFF_UP), mac=a.get("IFLA_ADDRESS"), master=a.get("IFLA_MASTER"),
-                hairpin=hairpin, vxlan=vxlan, parent=a.get("IFLA_LINK"), mode=mode, vlan_id=vid)
+                hairpin=hairpin, vxlan=vxlan, parent=a.get("IFLA_LINK"), mode=mode)
 
 
 def _route_of(msg):
@@ -390,7 +388,7 @@ def _fork_reader(keys):
     try:
         os.close(rfd)
         gc.disable()  # a short life: its garbage goes with it
-        _Socket.inherited, _Socket._loop = _Socket._loop, None
+        _Socket._loop = None  # a loop of its own; the parent's sockets keep theirs, never run here
         kernel, views = Kernel(), {}
         for key in keys:
             try:
@@ -673,10 +671,10 @@ class Kernel(object):
             return _code(e) != errno.EOPNOTSUPP
         return True  # not expected: no kind makes a link without its lower device
 
-    def vlan_add(self, name, lower, vid, mtu=None):
-        """An 802.1Q sub-interface ``name`` of ``lower`` with VID ``vid``, up."""
+    def vlan_add(self, name, lower, vid):
+        """An 802.1Q sub-interface ``name`` of ``lower`` with VID ``vid`` (and its MTU), up."""
         self._link_add("creating VLAN %s" % name, name, _linkinfo("vlan", [("IFLA_VLAN_ID", vid)]),
-                       mtu=mtu, link=self._must(lower))
+                       link=self._must(lower))
 
     def child_add(self, kind, name, parent, mode, ns, mtu, mac=None):
         """A macvlan or ipvlan link ``name`` of host device ``parent``, up inside ``ns`` (the

@@ -39,7 +39,6 @@ class Link:
     vxlan: Optional[VxlanInfo] = None
     parent: Optional[int] = None  # ifindex of the lower device (IFLA_LINK: VLAN, macvlan, ipvlan)
     mode: Optional[str] = None    # a macvlan's or ipvlan's mode, by name
-    vlan_id: Optional[int] = None  # an 802.1Q sub-interface's VID
 
 
 @dataclass(frozen=True)

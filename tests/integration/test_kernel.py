@@ -84,6 +84,15 @@ def test_links_read_back_as_written(host, ns):
     assert link.up and link.mtu == 1400 and link.mac == "02:42:0a:3d:00:07" and link.kind == "veth"
 
 
+def test_a_bridge_port_reads_its_hairpin_and_no_macvlan_mode(host, ns):
+    for cmd in ("link add br7 type bridge", "link set a0 master br7", "link set b0 master br7",
+                "link set a0 type bridge_slave hairpin on"):
+        assert host.sh(["ip"] + cmd.split()).returncode == 0, cmd
+    view = fresh_view(ns)
+    assert view.link("a0").hairpin is True and view.link("b0").hairpin is False
+    assert view.link("a0").mode is None and view.link("b0").mode is None  # mode is a macvlan's or ipvlan's
+
+
 def test_a_namespace_with_no_route_yet_reads_as_empty(host):
     fresh = host.sb("fresh")
     kernel = Kernel()

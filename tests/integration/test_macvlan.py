@@ -87,13 +87,17 @@ def test_an_internal_macvlan_network_has_its_own_parent_and_no_way_out(host):
     assert "cnm-lan" not in host.links()
 
 
-def test_networks_share_a_parent_and_only_a_made_one_is_removed(host):
-    wire(host)
+def test_networks_share_a_found_parent_which_outlives_them(host):
+    router = wire(host)
+    assert host.sh(["ip", "addr", "add", "10.72.0.1/24", "dev", "wire0"], router).returncode == 0
     host.converge("cnm_network", **network(host))
     host.converge("cnm_network", **dict(network(host), name="lan2", subnet="10.72.0.0/24", gateway="10.72.0.1",
                                         ip_range=None))
-    host.converge("cnm_network", name="lan", state="absent")
-    host.converge("cnm_network", name="lan2", state="absent")
+    host.converge("cnm_endpoint", **endpoints(host, "a"))
+    host.converge("cnm_endpoint", network="lan2", endpoints=[dict(name="b", sandbox=host.sb("b"))])
+    host.converge("cnm_network", name="lan", state="absent", force=True)
+    assert "trunk0" in host.links() and host.ping(host.sb("b"), "10.72.0.1")  # lan2 goes on, on the same wire
+    host.converge("cnm_network", name="lan2", state="absent", force=True)
     assert "trunk0" in host.links()  # found there, so never removed
 
 

@@ -13,6 +13,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers import inner
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, FirewallPart, Observe
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
@@ -76,79 +77,48 @@ def join_veth(network, endpoint, old, host_view, sandbox_view):
     interface's former name. ``sandbox_view`` is None when the sandbox is to be made.
     """
     veth, ifname, ns = endpoint["host_interface"], endpoint["ifname"], endpoint["sandbox"]
-    br, mtu = network["interface"], network["mtu"]
-    cidr = "%s/%d" % (endpoint["ipv4_address"], ipaddress.ip_network(network["subnet"]).prefixlen)
-    mac, gateway = endpoint["mac_address"], network["gateway"]
-    inner_name = old["ifname"] if old and old.get("sandbox") == ns else ifname
+    br, mtu, gateway = network["interface"], network["mtu"], network["gateway"]
+    address, mac = inner.cidr(network, endpoint), endpoint["mac_address"]
+    current = inner.current_name(endpoint, old)
     host = host_view.link(veth)
-    inner = sandbox_view.link(inner_name) if sandbox_view else None
+    link = sandbox_view.link(current) if sandbox_view else None
+    hairpin = bool(network.get("hairpin"))
     out = []
 
-    if host is None or inner is None or host.kind != "veth" or inner.kind != "veth":
+    if host is None or link is None or host.kind != "veth" or link.kind != "veth":
         # New, or half of it is gone (drift): make the pair again from scratch.
-        ours = inner is not None and inner.kind == "veth" and old is not None
+        ours = link is not None and link.kind == "veth" and old is not None
         if host is not None:  # its peer, if any, goes with it
             out.append(change("delete the broken half %s" % veth, "link_del", veth))
         elif ours:
-            out.append(change("delete the broken half %s in %s" % (inner_name, ns), "link_del",
-                              inner_name, ns))
-        if sandbox_view is not None and sandbox_view.link(ifname) is not None and \
-                not (ours and inner_name == ifname):
-            raise KernelError("%s already exists in sandbox %s; choose another ifname" % (ifname, ns),
-                              "ifname")
+            out.append(change("delete the broken half %s in %s" % (current, ns), "link_del", current, ns))
+        if not (ours and current == ifname):
+            inner.check_free(sandbox_view, ifname, ns)
         out.append(change("create veth %s <-> %s in %s (mtu %d, %s)" % (veth, ifname, ns, mtu, mac),
                           "veth_add", veth, ifname, ns, mtu, mac, br, undo=("link_del", (veth,))))
-        out.append(change("add %s to %s in %s" % (cidr, ifname, ns), "addr_add", ifname, cidr, ns))
-        if network.get("hairpin"):
+        out += inner.addressing(endpoint, None, set(), address)[0]
+        if hairpin:
             out.append(change("set hairpin on %s" % veth, "hairpin_set", veth, True))
-        if endpoint["default_route"]:
-            out.append(change("route default via %s dev %s in %s" % (gateway, ifname, ns),
-                              "default_route_set", gateway, ifname, ns))
-        return out
+        return out + inner.default_route(endpoint, gateway, None, True)
 
-    route_lost = False
-    if inner_name != ifname:
-        if sandbox_view.link(ifname) is not None:
-            raise KernelError("%s already exists in sandbox %s; choose another ifname" % (ifname, ns),
-                              "ifname")
-        out.append(change("rename %s to %s in %s" % (inner_name, ifname, ns), "link_rename",
-                          inner_name, ifname, ns))
-        route_lost = True  # taking a link down flushes the routes through it
+    out += inner.rename(endpoint, current, sandbox_view)
+    lost = bool(out) or not link.up  # taking a link down flushes the routes through it
     bridge_link = host_view.link(br)
     if bridge_link is None or host.master != bridge_link.index:
         out.append(change("attach %s to %s" % (veth, br), "link_attach", veth, br))
     if host.mtu != mtu:
         out.append(change("set mtu %d on %s" % (mtu, veth), "link_set", veth, mtu=mtu))
-    if inner.mtu != mtu:
-        out.append(change("set mtu %d on %s in %s" % (mtu, ifname, ns), "link_set", ifname, ns,
-                          mtu=mtu))
+    if link.mtu != mtu:
+        out.append(change("set mtu %d on %s in %s" % (mtu, ifname, ns), "link_set", ifname, ns, mtu=mtu))
     if not host.up:
         out.append(change("set %s up" % veth, "link_set", veth, state="up"))
-    if not inner.up:
+    if not link.up:
         out.append(change("set %s up in %s" % (ifname, ns), "link_set", ifname, ns, state="up"))
-        route_lost = True
-    if (inner.mac or "").lower() != mac:
-        out.append(change("set mac %s on %s in %s" % (mac, ifname, ns), "link_set", ifname, ns,
-                          address=mac))
-    have = sandbox_view.addresses.get(inner_name, set())
-    for stale in sorted(have - {cidr}):  # first, as on the bridge
-        out.append(change("remove %s from %s in %s" % (stale, ifname, ns), "addr_del", ifname,
-                          stale, ns))
-        route_lost = True
-    if cidr not in have:
-        out.append(change("add %s to %s in %s" % (cidr, ifname, ns), "addr_add", ifname, cidr, ns))
-    if bool(host.hairpin) != bool(network.get("hairpin")):
-        out.append(change("set hairpin %s on %s" % ("on" if network.get("hairpin") else "off", veth),
-                          "hairpin_set", veth, bool(network.get("hairpin"))))
-    routed_here = sandbox_view.default_gateway is not None and sandbox_view.default_dev == inner.index
-    if endpoint["default_route"]:
-        if route_lost or not routed_here or sandbox_view.default_gateway != gateway:
-            out.append(change("route default via %s dev %s in %s" % (gateway, ifname, ns),
-                              "default_route_set", gateway, ifname, ns))
-    elif routed_here and not route_lost:
-        out.append(change("remove the default route via %s in %s" % (ifname, ns),
-                          "default_route_del", ifname, ns))
-    return out
+    changes, flushed = inner.addressing(endpoint, link, sandbox_view.addresses.get(current, set()), address)
+    out += changes
+    if bool(host.hairpin) != hairpin:
+        out.append(change("set hairpin %s on %s" % ("on" if hairpin else "off", veth), "hairpin_set", veth, hairpin))
+    return out + inner.default_route(endpoint, gateway, sandbox_view, lost or flushed, link.index)
 
 
 def leave_veth(network, endpoint, host_view, sandbox_view):

@@ -19,11 +19,11 @@ ipvlan.py reuses all of this; what differs is a class attribute or a hook.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Optional
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers import inner
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, Observe
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
@@ -147,11 +147,11 @@ class MacvlanDriver(Driver):
                 raise KernelError("the kernel cannot make %s links: load its module (modprobe %s)"
                                   % (kind, MODULES[kind]), self.option_groups[0] + ".parent")
         out = self._parent(record, host_view)
+        shim = names.shim_name(record["name"])
         if record["host_access"]:
             out += self._shim(record, host_view)
-        elif host_view.link(names.shim_name(record["name"])) is not None:  # host access turned off
-            out.append(change("delete shim %s" % names.shim_name(record["name"]), "link_del",
-                              names.shim_name(record["name"])))
+        elif host_view.link(shim) is not None:  # host access turned off
+            out.append(change("delete shim %s" % shim, "link_del", shim))
         return out
 
     def _parent(self, record, view):
@@ -225,64 +225,40 @@ class MacvlanDriver(Driver):
         return network["mode"] != "passthru"  # the one endpoint takes the parent's
 
     def join(self, network, endpoint, old, host_view, sandbox_view):
-        ifname, ns, mtu = endpoint["ifname"], endpoint["sandbox"], network["mtu"]
-        cidr = "%s/%d" % (endpoint["ipv4_address"], ipaddress.ip_network(network["subnet"]).prefixlen)
-        mac = endpoint["mac_address"]
-        inner_name = old["ifname"] if old and old.get("sandbox") == ns else ifname
-        inner = sandbox_view.link(inner_name) if sandbox_view else None
+        ifname, ns, mtu, mac = endpoint["ifname"], endpoint["sandbox"], network["mtu"], endpoint["mac_address"]
+        address, gateway = inner.cidr(network, endpoint), self.gateway_of(network)
+        current = inner.current_name(endpoint, old)
+        link = sandbox_view.link(current) if sandbox_view else None
         parent = host_view.link(network["parent"])
         out = []
-        if inner is not None and (inner.kind != self.kind or inner.mode != network["mode"]
-                                  or (parent is not None and inner.parent != parent.index)):
+        if link is not None and (link.kind != self.kind or link.mode != network["mode"]
+                                 or (parent is not None and link.parent != parent.index)):
             if old is None:
-                raise KernelError("%s already exists in sandbox %s; choose another ifname" % (inner_name, ns),
-                                  "ifname")
+                inner.check_free(sandbox_view, current, ns)
             why = "not a %s link of %s" % (self.kind, network["parent"])
-            out.append(change("delete %s in %s (%s)" % (inner_name, ns, why), "link_del", inner_name, ns))
-            inner = None
-        if inner is None:
-            if sandbox_view is not None and inner_name != ifname and sandbox_view.link(ifname) is not None:
-                raise KernelError("%s already exists in sandbox %s; choose another ifname" % (ifname, ns), "ifname")
+            out.append(change("delete %s in %s (%s)" % (current, ns, why), "link_del", current, ns))
+            link = None
+        if link is None:
+            if current != ifname:
+                inner.check_free(sandbox_view, ifname, ns)
             out.append(change("create %s %s of %s in %s (mode %s, mtu %d%s)"
                               % (self.kind, ifname, network["parent"], ns, network["mode"], mtu,
                                  ", " + mac if mac else ""),
                               "child_add", self.kind, ifname, network["parent"], network["mode"], ns, mtu, mac))
-            out.append(change("add %s to %s in %s" % (cidr, ifname, ns), "addr_add", ifname, cidr, ns))
-            return out + self._route(network, endpoint, None, True)
-        if inner_name != ifname:
-            if sandbox_view.link(ifname) is not None:
-                raise KernelError("%s already exists in sandbox %s; choose another ifname" % (ifname, ns), "ifname")
-            out.append(change("rename %s to %s in %s" % (inner_name, ifname, ns), "link_rename",
-                              inner_name, ifname, ns))
-        lost = inner_name != ifname or not inner.up  # taking a link down flushes its routes
-        if inner.mtu != mtu:
+            out += inner.addressing(endpoint, None, set(), address)[0]
+            return out + inner.default_route(endpoint, gateway, None, True)
+        out += inner.rename(endpoint, current, sandbox_view)
+        lost = bool(out) or not link.up  # taking a link down flushes its routes
+        if link.mtu != mtu:
             out.append(change("set mtu %d on %s in %s" % (mtu, ifname, ns), "link_set", ifname, ns, mtu=mtu))
-        if not inner.up:
+        if not link.up:
             out.append(change("set %s up in %s" % (ifname, ns), "link_set", ifname, ns, state="up"))
-        if mac and (inner.mac or "").lower() != mac:
-            out.append(change("set mac %s on %s in %s" % (mac, ifname, ns), "link_set", ifname, ns, address=mac))
-        have = sandbox_view.addresses.get(inner_name, set())
-        for stale in sorted(have - {cidr}):
-            out.append(change("remove %s from %s in %s" % (stale, ifname, ns), "addr_del", ifname, stale, ns))
-            lost = True
-        if cidr not in have:
-            out.append(change("add %s to %s in %s" % (cidr, ifname, ns), "addr_add", ifname, cidr, ns))
-        return out + self._route(network, endpoint, sandbox_view, lost, inner.index)
+        changes, flushed = inner.addressing(endpoint, link, sandbox_view.addresses.get(current, set()), address)
+        return out + changes + inner.default_route(endpoint, gateway, sandbox_view, lost or flushed, link.index)
 
     def gateway_of(self, network):
         """The default route's gateway (None: on-link, as for ipvlan in L3 mode)."""
         return network["gateway"]
-
-    def _route(self, network, endpoint, view, lost, index=None):
-        ifname, ns, gateway = endpoint["ifname"], endpoint["sandbox"], self.gateway_of(network)
-        routed_here = view is not None and view.default_route is not None and view.default_dev == index
-        if endpoint["default_route"]:
-            if lost or not routed_here or view.default_gateway != gateway:
-                return [change("route default via %s in %s" % (gateway or ifname, ns), "default_route_set",
-                               gateway, ifname, ns)]
-        elif routed_here and not lost:
-            return [change("remove the default route via %s in %s" % (ifname, ns), "default_route_del", ifname, ns)]
-        return []
 
     def leave(self, network, endpoint, host_view, sandbox_view):
         ifname, ns = endpoint["ifname"], endpoint["sandbox"]
