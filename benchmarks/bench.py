@@ -8,6 +8,8 @@ route, made by one bulk cnm_endpoint call, against
   - the iproute2 floor: `ip -batch` for the namespaces and the host-side links, then
     `ip -n NS -batch` inside each sandbox (the fewest processes iproute2 allows);
   - an Ansible loop of single-endpoint tasks, measured at a small N, per endpoint.
+The same on a dual-stack network (an IPv6 address and default route more per endpoint), against
+the IPv4-only bulk call of the same N.
 IPAM: allocations per second for 10,000 addresses in one pool, file and etcd backends
 (a throwaway etcd on loopback), one transaction for all and one per allocation, and
 4 processes at once.
@@ -140,15 +142,18 @@ def iproute2_floor(n):
         cleanup_all()
 
 
-def ours(n, python=sys.executable):
-    host = Host("ours%d" % n)
+def ours(n, python=sys.executable, ipv6=False):
+    """Our bulk call, its no-op rerun and its teardown; ``ipv6``: on a dual-stack network."""
+    host = Host("ours%d%s" % (n, "v6" if ipv6 else ""))
     try:
-        host.module("cnm_network", python=python, name="bench", subnet="10.100.0.0/16")
+        host.module("cnm_network", python=python, name="bench", subnet=["10.100.0.0/16"] + (["fd00:100::/64"] if ipv6 else []),
+                    ipv6=ipv6)
         # Process start-up: interpreter, imports, argument checks (a call that fails at once).
         startup = min(host.module("cnm_endpoint", allow_fail=True, python=python)[0] for dummy in range(3))
         items = [{"name": "e%d" % i, "sandbox": "%s-e%d" % (PREFIX, i)} for i in range(n)]
         made, rss, result = host.module("cnm_endpoint", python=python, network="bench", endpoints=items)
         assert result["endpoints"][-1]["ipv4_address"] == address(n - 1)
+        assert bool(result["endpoints"][-1]["ipv6_address"]) == ipv6
         # Best of three: the first rerun after a mass creation overlaps the kernel's deferred
         # cleanup of it (RCU reclaim), which is no part of the rerun's own cost.
         noops = []
@@ -349,6 +354,11 @@ def main():
                      make_per_endpoint_ms=1000 * r["make_s"] / n,
                      loop_vs_bulk_per_endpoint=loop / (r["make_s"] / n))
             results["endpoints"][str(n)] = r
+            r6 = ours(n, ipv6=True)
+            r.update(dual_stack_make_s=r6["make_s"], dual_stack_noop_s=r6["noop_s"],
+                     dual_stack_vs_ipv4=r6["make_s"] / r["make_s"])
+            print("N=%d dual-stack: bulk %.2f s (%.2fx IPv4 only), no-op %.2f s" % (
+                n, r6["make_s"], r["dual_stack_vs_ipv4"], r6["noop_s"]), flush=True)
             if old:
                 r_old = ours(n, old)
                 r_old.update(make_vs_floor=r_old["make_s"] / floor_make, make_per_endpoint_ms=1000 * r_old["make_s"] / n)
@@ -378,6 +388,8 @@ def main():
         print("%-6s pyroute2 %s: bulk %.2f s (ratio %.2f), no-op %.2f s (module %.2f s), start-up %.2f s" % (
             n, results["pyroute2"]["old"], r["make_s"], r["make_vs_floor"], r["noop_s"], r["noop_module_s"],
             r["startup_s"]))
+    for n, r in sorted(results["endpoints"].items(), key=lambda kv: int(kv[0])):
+        print("%-6s dual-stack bulk %.2f s: %.2fx the IPv4-only bulk" % (n, r["dual_stack_make_s"], r["dual_stack_vs_ipv4"]))
     print("Ansible loop of single-endpoint tasks: %.0f ms per endpoint (%.0fx the bulk call at N=%s)" % (
         1000 * loop, max(r["loop_vs_bulk_per_endpoint"] for r in results["endpoints"].values()),
         max(results["endpoints"], key=int)))

@@ -4,8 +4,9 @@
 """Filters that turn the inventory into an overlay network's fleet-wide lists.
 
 Each host declares its endpoints in ``overlay_network_endpoints`` (items with ``name``,
-``network`` and optionally ``sandbox``, ``aliases``, ``ipv4_address``, ``mac_address``,
-``publish``, ``default_route``). The fleet's addresses, allocated once on the controller,
+``network`` and optionally the other options of cnm_endpoint: ``sandbox``, ``aliases``,
+``ipv4_address``, ``ipv6_address``, ``mac_address``, ``publish``, ``default_route``, ``dns``,
+``dns_search``, ``dns_options``, ``extra_hosts``). The fleet's addresses, allocated once on the controller,
 are in ``overlay_network_addresses`` ({network: {endpoint: address}}), and each host's
 VTEP, once its network exists, in ``overlay_network_vteps`` ({network: address}). The
 variable names can be changed with keyword arguments.
@@ -18,7 +19,8 @@ from ansible.errors import AnsibleFilterError
 ENDPOINTS_VAR = "overlay_network_endpoints"
 ADDRESSES_VAR = "overlay_network_addresses"
 VTEPS_VAR = "overlay_network_vteps"
-ENDPOINT_KEYS = ("name", "sandbox", "ifname", "aliases", "ipv4_address", "mac_address", "publish", "default_route")
+ENDPOINT_KEYS = ("name", "sandbox", "ifname", "aliases", "ipv4_address", "ipv6_address", "mac_address", "publish",
+                 "default_route", "dns", "dns_search", "dns_options", "extra_hosts")
 
 
 def _vars(hostvars, host):
@@ -104,6 +106,8 @@ def overlay_peers(hostvars, network, hosts, me, endpoints_var=ENDPOINTS_VAR, add
                   "aliases": list(item.get("aliases") or [])}
             if item.get("mac_address"):
                 ep["mac"] = item["mac_address"]
+            if item.get("ipv6_address"):
+                ep["ip6"] = item["ipv6_address"]
             endpoints.append(ep)
         peers.append({"vtep": vtep, "endpoints": endpoints})
     return peers

@@ -12,6 +12,8 @@ from __future__ import annotations
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan, sandbox
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.run import ENDPOINT_FIELDS, public
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import SANDBOX_OPTIONS, ports_overlap, port_text, \
+    recorded_port
 
 
 # --- sandboxes -------------------------------------------------------------------------
@@ -55,13 +57,43 @@ def _network_for(run, spec):
                         "cnm.fabric.cnm_network" % spec.network, "network")
     drv = drivers.get(net["driver"])
     given = {"ifname": spec.ifname, "ipv4_address": spec.ipv4_address, "mac_address": spec.mac_address,
-             "publish": spec.publish, "default_route": spec.default_route}
+             "publish": spec.publish, "default_route": spec.default_route, "ipv6_address": spec.ipv6_address}
     for option, value in sorted(given.items()):
         if value not in (None, ()) and option not in drv.endpoint_options:
             why = drv.endpoint_refusals.get(option)
             raise SpecError("is not supported on network %r (driver %s)%s" % (
                 net["name"], net["driver"], ": " + why % net["driver"] if why else ""), option)
+    if spec.ipv6_address and not net.get("ipv6"):
+        raise SpecError("network %r has no IPv6 (it was made without ipv6: true)" % net["name"], "ipv6_address")
+    if spec.sandbox_options and not drv.creates_sandbox:
+        raise SpecError("is not supported on network %r (driver %s): its endpoints have no sandbox of their own"
+                        % (net["name"], net["driver"]), spec.sandbox_options[0][0])
+    for i, port in enumerate(spec.publish):
+        if port.host_ip and ":" in port.host_ip and not net.get("ipv6"):
+            raise SpecError("%s is an IPv6 address and network %r has no IPv6" % (port.host_ip, net["name"]),
+                            "publish[%d].host_ip" % i)
     return net, drv
+
+
+def _check_sandbox_options(run, spec, key):
+    """The resolver and hosts-file options of a sandbox, given by several of its endpoints,
+    must agree: each is set by one endpoint, or the same by all that set it."""
+    mine = dict(spec.sandbox_options)
+    for other_key in sorted(run.members(spec.sandbox_key) - {key}):
+        other = run.endpoints[other_key]
+        for option in SANDBOX_OPTIONS:
+            theirs = other.get(option)
+            if option not in mine or not theirs:
+                continue
+            if option == "extra_hosts":
+                clash = sorted(n for n in set(mine[option]) & set(theirs) if mine[option][n] != theirs[n])
+                if clash:
+                    raise SpecError("%s is %s here and %s for endpoint %s of the same sandbox"
+                                    % (clash[0], mine[option][clash[0]], theirs[clash[0]], other_key),
+                                    "extra_hosts.%s" % clash[0])
+            elif mine[option] != theirs:
+                raise SpecError("sandbox %s already has %s %s from endpoint %s; its endpoints must agree"
+                                % (spec.sandbox_key, option, theirs, other_key), option)
 
 
 def _check_publish(run, spec, key):
@@ -74,12 +106,13 @@ def _check_publish(run, spec, key):
                 continue
             their_default = run.networks.get(other["network"], {}).get("host_binding_ip")
             for theirs in other.get("publish") or []:
-                their_ip = theirs.get("host_ip") or their_default
-                if (theirs["host_port"], theirs["protocol"]) == (port.host_port, port.protocol) \
+                their = recorded_port(theirs)
+                their_ip = their.host_ip or their_default
+                if their.protocol == port.protocol and ports_overlap(port, their) \
                         and (mine_ip == their_ip or "0.0.0.0" in (mine_ip, their_ip)):
-                    raise SpecError("host port %d/%s is already published by endpoint %r of network %r"
-                                    % (port.host_port, port.protocol, other["name"], other["network"]),
-                                    "publish[%d].host_port" % i)
+                    raise SpecError("host port %s/%s is already published by endpoint %r of network %r"
+                                    % (port_text(port.host_port, port.count), port.protocol, other["name"],
+                                       other["network"]), "publish[%d].host_port" % i)
 
 
 def _free_ifname(run, key, sandbox_key, view):
@@ -101,16 +134,22 @@ def endpoint_present(run, spec):
         old = None
     record = {"name": spec.name, "network": spec.network, "sandbox": sb,
               "aliases": list(spec.aliases), "publish": [p.as_dict() for p in spec.publish],
-              "ifname": None, "ipv4_address": None, "mac_address": None,
+              "ifname": None, "ipv4_address": None, "ipv6_address": None, "mac_address": None,
               "default_route": False, "host_interface": None}
+    record.update(dict((option, None) for option in SANDBOX_OPTIONS), **dict(spec.sandbox_options))
     changes = []
     sb_view = None
     if drv.creates_sandbox:
         changes += sandbox_join(run, sb, bool(spec.sandbox_path))
         sb_view = None if sb in run.sandboxes_made else run.sandbox_view(sb)
     drv.check_endpoint(net, spec, old, lambda: [ep for ep in run.endpoints_of(net["name"]) if ep["name"] != spec.name])
+    _check_sandbox_options(run, spec, key)
     if drv.ipam:
         address = run.ipam().request_address(net["name"], spec.name, spec.ipv4_address)[0]
+        if net.get("ipv6"):
+            wanted6 = spec.ipv6_address or drv.default_ipv6_address(net, address)
+            record["ipv6_address"] = run.ipam().request_address(names.ipv6_pool(net["name"]), spec.name, wanted6,
+                                                                "ipv6_address")[0]
         _check_publish(run, spec, key)
         if spec.default_route and not net.get("gateway"):
             raise SpecError("network %r is internal: it has no gateway for a default route" % net["name"],
@@ -151,6 +190,7 @@ def endpoint_remove(run, record):
             changes += drv.leave(net, record, host_view, run.sandbox_view(sb) if missing else None)
         if drv.ipam:
             run.ipam().release_address(net["name"], record["name"])
+            run.ipam().release_address(names.ipv6_pool(net["name"]), record["name"])
     elif record.get("host_interface"):  # its network's record is gone: no driver to ask
         changes.append(plan.change("delete %s" % record["host_interface"], "link_del_batch",
                                    record["host_interface"]))
@@ -170,6 +210,7 @@ def finish_interrupted(run):
         net = run.networks.get(network)
         if net is not None and drivers.get(net["driver"]).ipam:
             run.ipam().release_address(network, name)
+            run.ipam().release_address(names.ipv6_pool(network), name)
     for key in journal["sandboxes"]:
         run.execute(sandbox_release(run, key))
         run.sandboxes_touched.add(key)

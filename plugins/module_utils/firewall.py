@@ -38,18 +38,42 @@ def parts(networks):
     return out
 
 
+ALL_ADDRESSES = ("0.0.0.0", "::")
+
+
 def _published(by_network, endpoints):
-    """(FirewallPart, endpoint, port dict with host_ip resolved) for every published port."""
-    out = []
+    """The DNAT rules of every published port: for each host address family the port is
+    published on (both with 0.0.0.0, the default) and the endpoint has an address of."""
+    rules = []
     for ep in sorted(endpoints.values(), key=lambda e: (e["network"], e["name"])):
         part = by_network.get(ep["network"])
         if part is None or part.internal or not ep.get("ipv4_address"):
             continue
         for port in ep.get("publish") or []:
-            port = dict(port)
-            port["host_ip"] = port.get("host_ip") or part.host_binding_ip or "0.0.0.0"
-            out.append((part, ep, port))
-    return out
+            host_ip = port.get("host_ip") or part.host_binding_ip or "0.0.0.0"
+            for family, field in (("ip", "ipv4_address"), ("ip6", "ipv6_address")):
+                v6 = family == "ip6"
+                if ep.get(field) and (host_ip == "0.0.0.0" or (":" in host_ip) == v6):
+                    rules += _dnat(family, host_ip, port, ep[field])
+    return rules
+
+
+def _dnat(family, host_ip, port, address):
+    """The DNAT rules of one published port (or range) to ``address``."""
+    if host_ip in ALL_ADDRESSES:
+        match = "fib daddr type local" if family == "ip" else "meta nfproto ipv6 fib daddr type local"
+    else:
+        match = "%s daddr %s" % (family, host_ip)
+    to = address if family == "ip" else "[%s]" % address
+    host, container = str(port["host_port"]), str(port["container_port"])
+    head = "%s meta l4proto %s th dport " % (match, port["protocol"])
+    if "-" not in host:
+        return ["%s%s dnat %s to %s:%s" % (head, host, family, to, container)]
+    if host == container:  # a range to the same ports: the port is left as it is
+        return ["%s%s dnat %s to %s" % (head, host, family, to)]
+    first, last = (int(p) for p in host.split("-"))
+    offset = int(container.split("-", 1)[0]) - first
+    return ["%s%d dnat %s to %s:%d" % (head, p, family, to, p + offset) for p in range(first, last + 1)]
 
 
 def render(networks, endpoints):
@@ -62,14 +86,20 @@ def render(networks, endpoints):
         br, subnet = _q(part.interface), part.subnet
         raw.append("iifname %s ip daddr 127.0.0.0/8 drop" % br)
         post.append("oifname %s ip saddr 127.0.0.0/8 masquerade" % br)
+        if part.subnet6:
+            raw.append("iifname %s ip6 daddr ::1 drop" % br)
         if part.internal:
             forward.append("iifname %s oifname != %s drop" % (br, br))
             forward.append("oifname %s iifname != %s drop" % (br, br))
             continue
         if part.masquerade:
             post.append("ip saddr %s oifname != %s masquerade" % (subnet, br))
+        if part.subnet6 and part.masquerade6:
+            post.append("ip6 saddr %s oifname != %s masquerade" % (part.subnet6, br))
         # A container reaching a published port of its own network through the host.
         post.append("oifname %s ip saddr %s ct status dnat masquerade" % (br, subnet))
+        if part.subnet6:
+            post.append("oifname %s ip6 saddr %s ct status dnat masquerade" % (br, part.subnet6))
         ports = sorted(_q(e["host_interface"]) for e in endpoints.values()
                        if e["network"] == name and e.get("host_interface"))
         if not part.icc and ports:
@@ -82,11 +112,7 @@ def render(networks, endpoints):
         for part in others:
             rest = ", ".join(_q(o.interface) for o in others if o is not part)
             forward.append("iifname %s oifname { %s } drop" % (_q(part.interface), rest))
-    for part, ep, port in _published(by_network, endpoints):
-        match = "fib daddr type local" if port["host_ip"] == "0.0.0.0" else "ip daddr %s" % port["host_ip"]
-        dnat.append("%s meta l4proto %s th dport %d dnat ip to %s:%d"
-                    % (match, port["protocol"], port["host_port"], ep["ipv4_address"],
-                       port["container_port"]))
+    dnat = _published(by_network, endpoints)
 
     def chain(name, hook, priority, rules):
         body = "".join("\t\t%s\n" % r for r in rules)

@@ -90,7 +90,7 @@ def graph(facts):
              '\thost [label="host", shape=box3d];']
     for name, net in sorted(facts["networks"].items()):
         lines.append('\tsubgraph "cluster_%s" {' % name)
-        label = "%s (%s)%s" % (name, net["driver"], "\\n" + net["subnet"] if net.get("subnet") else "")
+        label = "%s (%s)%s" % (name, net["driver"], "".join("\\n" + net[f] for f in ("subnet", "ipv6_subnet") if net.get(f)))
         lines.append('\t\tlabel="%s"; style=rounded;' % label)
         device = net.get("interface") or net.get("parent") or name
         lines.append('\t\t%s [label="%s%s", shape=box];' % (
@@ -108,7 +108,7 @@ def graph(facts):
     for key, sb in sorted(facts["sandboxes"].items()):
         lines.append('\t%s [label="%s", shape=ellipse];' % (_id("sb", key), key))
     for key, ep in sorted(facts["endpoints"].items()):
-        label = " ".join(x for x in (ep.get("ifname"), ep.get("ipv4_address")) if x) or ep["name"]
+        label = " ".join(x for x in (ep.get("ifname"), ep.get("ipv4_address"), ep.get("ipv6_address")) if x) or ep["name"]
         lines.append('\t%s -- %s [label="%s"];' % (_id("sb", ep["sandbox"]), _id("net", ep["network"]), label))
         for port in ep.get("publish") or []:
             lines.append('\thost -- %s [label="%s:%s/%s -> %s", color=blue, fontcolor=blue];' % (

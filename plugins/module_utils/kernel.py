@@ -81,6 +81,9 @@ SOL_NETLINK, NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK = 270, 11, 12
 NLA_F_NESTED = 0x8000  # the bridge reads IFLA_PROTINFO as port attributes only when it is marked nested
 AF_BRIDGE = 7
 NUD_NOARP, NUD_PERMANENT = 0x40, 0x80
+IFA_F_NODAD = 0x02
+IN6_ADDR_GEN_MODE_NONE = 1
+FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6}
 NTF_SELF = 0x02
 RT_TABLE_MAIN, RTN_UNICAST, RTPROT_STATIC = 254, 1, 4
 RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_NOWHERE = 0, 253, 255
@@ -223,20 +226,29 @@ def _linkinfo(kind, data=None):
     return ("IFLA_LINKINFO", {"attrs": attrs})
 
 
+def _af(address):
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
 def _addr(index, address, prefixlen):
+    """An address of either family; an IPv6 one skips duplicate address detection, so it is
+    usable at once rather than tentative for a second or more."""
     msg = ifaddrmsg()
-    msg["family"] = socket.AF_INET
+    msg["family"] = _af(address)
     msg["prefixlen"] = prefixlen
     msg["index"] = index
     msg["attrs"] = [("IFA_LOCAL", address), ("IFA_ADDRESS", address)]
+    if msg["family"] == socket.AF_INET6:
+        msg["attrs"] = [("IFA_ADDRESS", address), ("IFA_FLAGS", IFA_F_NODAD)]
     return msg
 
 
-def _route(gateway=None, oif=None, delete=False, dst=None):
-    """A main-table route (default unless ``dst``, a CIDR); one with no gateway is on-link.
-    To delete: one that matches any protocol, scope and type."""
+def _route(gateway=None, oif=None, delete=False, dst=None, family=socket.AF_INET):
+    """A main-table route (default unless ``dst``, a CIDR) of ``family`` (or of the gateway's or
+    destination's); one with no gateway is on-link. To delete: one that matches any protocol,
+    scope and type."""
     msg = rtmsg()
-    msg["family"] = socket.AF_INET
+    msg["family"] = _af(gateway or dst) if gateway or dst else family
     msg["table"] = RT_TABLE_MAIN
     if not delete:
         msg["proto"] = RTPROT_STATIC
@@ -263,9 +275,9 @@ def _neigh(family, index, state, flags=0, attrs=()):
     return msg
 
 
-def _family(cls):
+def _family(cls, family=socket.AF_UNSPEC):
     msg = cls()
-    msg["family"] = socket.AF_INET
+    msg["family"] = family
     return msg
 
 
@@ -285,7 +297,8 @@ def _attrs(msg, names):
     return out
 
 
-LINK_ATTRS = frozenset(("IFLA_IFNAME", "IFLA_MTU", "IFLA_ADDRESS", "IFLA_MASTER", "IFLA_LINKINFO", "IFLA_LINK"))
+LINK_ATTRS = frozenset(("IFLA_IFNAME", "IFLA_MTU", "IFLA_ADDRESS", "IFLA_MASTER", "IFLA_LINKINFO", "IFLA_LINK",
+                        "IFLA_AF_SPEC"))
 # Modes by their values in IFLA_MACVLAN_MODE and IFLA_IPVLAN_MODE.
 MACVLAN_MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8}
 IPVLAN_MODES = {"l2": 0, "l3": 1, "l3s": 2}
@@ -316,15 +329,24 @@ def _link(msg):
             hairpin = bool(port_mode) if port_mode is not None else None
     return Link(name=a.get("IFLA_IFNAME"), index=msg["index"], kind=kind, mtu=a.get("IFLA_MTU"),
                 up=bool(msg["flags"] & IFF_UP), mac=a.get("IFLA_ADDRESS"), master=a.get("IFLA_MASTER"),
-                hairpin=hairpin, vxlan=vxlan, parent=a.get("IFLA_LINK"), mode=mode)
+                hairpin=hairpin, vxlan=vxlan, parent=a.get("IFLA_LINK"), mode=mode,
+                ipv6_disabled=_ipv6_disabled(a.get("IFLA_AF_SPEC")))
+
+
+def _ipv6_disabled(spec):
+    """The link's disable_ipv6 (from IFLA_AF_SPEC's IPv6 settings), or None when the kernel
+    gives none (no IPv6 at all)."""
+    inet6 = spec.get_attr("AF_INET6") if spec is not None and hasattr(spec, "get_attr") else None
+    conf = inet6.get_attr("IFLA_INET6_CONF") if inet6 is not None else None
+    return bool(conf["disable_ipv6"]) if isinstance(conf, dict) and "disable_ipv6" in conf else None
 
 
 def _route_of(msg):
-    """A main-table unicast IPv4 route as a model Route, or None for any other."""
+    """A main-table unicast route as a model Route, or None for any other."""
     a = _attrs(msg, ROUTE_ATTRS)
     if (a.get("RTA_TABLE") or msg["table"]) != RT_TABLE_MAIN or msg["type"] != RTN_UNICAST:
         return None
-    dst = "%s/%d" % (a.get("RTA_DST") or "0.0.0.0", msg["dst_len"])
+    dst = "%s/%d" % (a.get("RTA_DST") or ("::" if msg["family"] == socket.AF_INET6 else "0.0.0.0"), msg["dst_len"])
     hops = a.get("RTA_MULTIPATH")
     if hops:
         gateways = tuple((hop.get_attr("RTA_GATEWAY"), hop["oif"]) for hop in hops)
@@ -334,7 +356,9 @@ def _route_of(msg):
 
 
 def read_namespace(nl):
-    """Links, IPv4 addresses and main-table IPv4 routes of a namespace, as an NsView."""
+    """Links, addresses and main-table routes of a namespace (both families), as an NsView.
+    IPv6 link-local and loopback addresses are left out: the kernel makes them, never the
+    collection."""
     links = {}
     for msg in nl.dump(_ifinfo, RTM_GETLINK):
         link = _link(msg)
@@ -345,6 +369,8 @@ def read_namespace(nl):
         # IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer's on a point-to-point link.
         a = _attrs(reply, ("IFA_LOCAL", "IFA_ADDRESS"))
         local = a.get("IFA_LOCAL") or a.get("IFA_ADDRESS")
+        if reply["family"] == socket.AF_INET6 and reply["scope"] != RT_SCOPE_UNIVERSE:
+            continue
         addresses.setdefault(by_index.get(reply["index"]), set()).add("%s/%d" % (local, reply["prefixlen"]))
     try:
         replies = nl.dump(_main_table, RTM_GETROUTE)
@@ -357,19 +383,20 @@ def read_namespace(nl):
 
 
 def read_neighbours(nl, index):
-    """The forwarding (MAC -> VTEP) and ARP (IP -> MAC) entries of device ``index``:
-    ``({(mac, vtep)}, {ip: mac})``, from one dump of each table.
+    """The forwarding (MAC -> VTEP) and permanent neighbour (IP -> MAC, ARP and NDP) entries
+    of device ``index``: ``({(mac, vtep)}, {ip: mac})``, from one dump of each table.
 
-    The kernel filters both dumps to the device (strict checking: the forwarding dump by
-    the request's ifindex, the ARP dump by NDA_IFINDEX), so the cost does not grow with
-    the host's other bridge ports and neighbours."""
+    The kernel filters the dumps to the device (strict checking: the forwarding dump by
+    the request's ifindex, the neighbour dumps by NDA_IFINDEX), so the cost does not grow
+    with the host's other bridge ports and neighbours."""
     fdb, arp = set(), {}
     for msg in nl.dump(lambda: _neigh(AF_BRIDGE, index, 0), RTM_GETNEIGH):
         if msg["ifindex"] == index and msg.get_attr("NDA_DST"):  # the device's own entries carry a VTEP
             fdb.add((msg.get_attr("NDA_LLADDR"), msg.get_attr("NDA_DST")))
-    for msg in nl.dump(lambda: _neigh(socket.AF_INET, 0, 0, attrs=[("NDA_IFINDEX", index)]), RTM_GETNEIGH):
-        if msg["ifindex"] == index and msg.get_attr("NDA_LLADDR"):
-            arp[msg.get_attr("NDA_DST")] = msg.get_attr("NDA_LLADDR")
+    for family in (socket.AF_INET, socket.AF_INET6):
+        for msg in nl.dump(lambda: _neigh(family, 0, 0, attrs=[("NDA_IFINDEX", index)]), RTM_GETNEIGH):
+            if msg["ifindex"] == index and msg.get_attr("NDA_LLADDR") and msg["state"] & NUD_PERMANENT:
+                arp[msg.get_attr("NDA_DST")] = msg.get_attr("NDA_LLADDR")
     return fdb, arp
 
 
@@ -644,7 +671,11 @@ class Kernel(object):
         self._link_add("creating bridge %s" % name, name, _linkinfo("bridge"), mtu=mtu)
 
     def veth_add(self, name, peer, ns, mtu, mac, master):
-        """A veth pair: ``name`` on the host (an up port of ``master``), ``peer`` up inside ``ns``."""
+        """A veth pair: ``name`` on the host (an up port of ``master``), ``peer`` up inside ``ns``.
+
+        The kernel gives ``peer`` no IPv6 link-local address (address generation mode none, set
+        while it is still down): it then sends no duplicate address probe and no router
+        solicitation when it comes up, which the bridge would flood to every port."""
         fd = os.open(netns_path(ns), os.O_RDONLY)
         try:
             # The peer cannot be made up in the same request: a veth opens only once paired.
@@ -658,7 +689,11 @@ class Kernel(object):
         if ns in self._fresh:
             self._index[ns][peer] = inner["index"]
             self._fresh[ns] += 1
-        self.link_set(peer, ns, state="up")
+        idx = self._must(peer, ns)
+        self._do(ns, "setting %s up" % peer,
+                 [(_ifinfo(idx, attrs=[("IFLA_AF_SPEC", {"attrs": [("AF_INET6", {"attrs": [
+                     ("IFLA_INET6_ADDR_GEN_MODE", IN6_ADDR_GEN_MODE_NONE)]})]})]), RTM_NEWLINK, 0),
+                  (_ifinfo(idx, up=True), RTM_NEWLINK, 0)])
 
     def kind_supported(self, kind):
         """Whether the kernel makes links of ``kind``, loading its module if it can: a
@@ -798,17 +833,27 @@ class Kernel(object):
                      [(self._fdb(idx, mac, vtep), RTM_DELNEIGH, 0)], ignore=(errno.ENOENT,))
 
     def neigh_set(self, name, ip, mac):
-        """A permanent ARP entry IP -> MAC."""
-        msg = _neigh(socket.AF_INET, self._must(name), NUD_PERMANENT, attrs=[("NDA_DST", ip), ("NDA_LLADDR", mac)])
+        """A permanent neighbour entry IP -> MAC (ARP for IPv4, NDP for IPv6)."""
+        msg = _neigh(_af(ip), self._must(name), NUD_PERMANENT, attrs=[("NDA_DST", ip), ("NDA_LLADDR", mac)])
         self._do(None, "adding %s -> %s to %s" % (ip, mac, name), [(msg, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE)])
 
     def neigh_del(self, name, ip):
         idx = self.index(name)
         if idx is not None:
-            msg = _neigh(socket.AF_INET, idx, NUD_PERMANENT, attrs=[("NDA_DST", ip)])
+            msg = _neigh(_af(ip), idx, NUD_PERMANENT, attrs=[("NDA_DST", ip)])
             self._do(None, "removing %s from %s" % (ip, name), [(msg, RTM_DELNEIGH, 0)], ignore=(errno.ENOENT,))
 
     # -- addresses and routes -------------------------------------------------------
+
+    def link_addresses(self, name, cidrs, routes=(), ns=None):
+        """The addresses ``cidrs`` of a new link ``name`` and the default routes ``routes``
+        through it ((IP version, gateway or None for on-link) pairs): one batch."""
+        idx = self._must(name, ns)
+        requests = [(_addr(idx, cidr.split("/")[0], int(cidr.split("/")[1])), RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL)
+                    for cidr in cidrs]
+        requests += [(_route(gateway, idx, family=FAMILIES[version]), RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE)
+                     for version, gateway in routes]
+        self._do(ns, "addressing %s" % name, requests)
 
     def addr_add(self, name, cidr, ns=None):
         addr, plen = cidr.split("/")
@@ -823,17 +868,19 @@ class Kernel(object):
             self._do(ns, "removing %s from %s" % (cidr, name), [(_addr(idx, addr, int(plen)), RTM_DELADDR, 0)],
                      ignore=(errno.EADDRNOTAVAIL,))
 
-    def default_route_set(self, gateway, name, ns=None):
-        """Replace the main table's IPv4 default route (of metric 0) by one via ``gateway`` on ``name``."""
-        msg = _route(gateway, self._must(name, ns))
+    def default_route_set(self, gateway, name, ns=None, version=4):
+        """Replace the main table's default route of IP ``version`` (of metric 0) by one via
+        ``gateway`` (None: on-link) on ``name``."""
+        msg = _route(gateway, self._must(name, ns), family=FAMILIES[version])
         self._do(ns, "setting the default route via %s" % (gateway or name),
                  [(msg, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE)])
 
-    def default_route_del(self, name, ns=None):
-        """Remove the default route through link ``name``, and only that one."""
+    def default_route_del(self, name, ns=None, version=4):
+        """Remove the default route of IP ``version`` through link ``name``, and only that one."""
         idx = self.index(name, ns)
         if idx is not None:
-            self._do(ns, "removing the default route via %s" % name, [(_route(oif=idx, delete=True), RTM_DELROUTE, 0)],
+            self._do(ns, "removing the default route via %s" % name,
+                     [(_route(oif=idx, delete=True, family=FAMILIES[version]), RTM_DELROUTE, 0)],
                      ignore=(errno.ESRCH,))
 
     # -- sysctls (of the namespace the module runs in) ------------------------------
@@ -846,11 +893,17 @@ class Kernel(object):
         except OSError:
             return None
 
-    @staticmethod
-    def sysctl_set(key, value):
+    def sysctl_set(self, key, value, ns=None):
+        """Write a sysctl of the host, or of sandbox ``ns``: /proc/sys/net belongs to the
+        namespace of the thread that opens it, so this thread enters ``ns`` to open it."""
         path = "/proc/sys/" + key
+        if ns is not None:
+            self._enter(netns_path(ns))
         try:
             with open(path, "w") as f:
                 f.write(str(value))
         except OSError as e:
-            raise KernelError("cannot set %s: %s" % (key, e))
+            raise KernelError("cannot set %s%s: %s" % (key, "" if ns is None else " in sandbox %s" % ns, e))
+        finally:
+            if ns is not None:
+                self._leave()

@@ -39,6 +39,7 @@ class Link:
     vxlan: Optional[VxlanInfo] = None
     parent: Optional[int] = None  # ifindex of the lower device (IFLA_LINK: VLAN, macvlan, ipvlan)
     mode: Optional[str] = None    # a macvlan's or ipvlan's mode, by name
+    ipv6_disabled: Optional[bool] = None  # its disable_ipv6 setting (None: the kernel has no IPv6)
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,13 @@ class Route:
     metric: int = 0
 
 
+DEFAULT_DST = {4: "0.0.0.0/0", 6: "::/0"}
+
+
 @dataclass
 class NsView:
-    """One dump of a namespace: links by name, IPv4 addresses (IFA_LOCAL) by link name,
-    and its main-table IPv4 routes."""
+    """One dump of a namespace: links by name, addresses (IFA_LOCAL, both families, no IPv6
+    link-local ones) by link name, and its main-table routes of both families."""
     links: dict
     addresses: dict
     routes: list = field(default_factory=list)
@@ -64,24 +68,30 @@ class NsView:
     def link_by_index(self, index):
         return next((lk for lk in self.links.values() if lk.index == index), None)
 
+    def default(self, version=4):
+        """The default route of IP ``version`` the kernel uses: the one with the lowest metric, or None."""
+        defaults = [r for r in self.routes if r.dst == DEFAULT_DST[version]]
+        return min(defaults, key=lambda r: r.metric) if defaults else None
+
+    def gateway_of(self, version=4):
+        """(gateway, ifindex) of the default route's (first) hop, or (None, None)."""
+        route = self.default(version)
+        return route.gateways[0] if route and route.gateways else (None, None)
+
     @property
     def default_route(self):
-        """The default route the kernel uses: the one with the lowest metric, or None."""
-        defaults = [r for r in self.routes if r.dst == "0.0.0.0/0"]
-        return min(defaults, key=lambda r: r.metric) if defaults else None
+        return self.default(4)
 
     @property
     def default_gateway(self):
-        route = self.default_route
-        return route.gateways[0][0] if route and route.gateways else None
+        return self.gateway_of(4)[0]
 
     @property
     def default_dev(self):
-        """The ifindex of the default route's (first) hop."""
-        route = self.default_route
-        return route.gateways[0][1] if route and route.gateways else None
+        """The ifindex of the IPv4 default route's (first) hop."""
+        return self.gateway_of(4)[1]
 
     def routed_dsts(self):
         """(destination, link name) of every route that is not a default route."""
         return [(r.dst, getattr(self.link_by_index(hop[1]), "name", None))
-                for r in self.routes if r.dst != "0.0.0.0/0" for hop in r.gateways[:1]]
+                for r in self.routes if r.dst not in DEFAULT_DST.values() for hop in r.gateways[:1]]

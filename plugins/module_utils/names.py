@@ -74,3 +74,9 @@ def valid_ifname(name):
         and name not in (".", "..")
         and not re.search(r"[\s/:]", name)
     )
+
+
+def ipv6_pool(network):
+    """The name of a dual-stack network's IPv6 pool in the local address space (``:`` is in
+    no network's name, so it names no other pool)."""
+    return network + ":ipv6"

@@ -5,10 +5,18 @@
 
 from __future__ import annotations
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers
+import hashlib
+import ipaddress
+
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoint_remove
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.spec import network_spec, parse_address_pools
+from ansible_collections.cnm.fabric.plugins.module_utils.store import read_text
+
+MACHINE_ID = "/etc/machine-id"
+HOSTNAME = "/proc/sys/kernel/hostname"
+IPV6_SUBNET_SIZE = 64
 
 
 def spec_of(params):
@@ -36,17 +44,12 @@ def network_present(run, spec):
     view = run.kernel.view(None)
     eps = run.endpoints_of(spec.name)
     record = {"name": spec.name, "driver": spec.driver, "mtu": spec.mtu or drv.default_mtu,
-              "internal": spec.internal}
+              "internal": spec.internal, "labels": dict(spec.labels)}
     if drv.ipam:
-        ipam = run.ipam()
-        current = ipam.pools().get(spec.name)
-        if current and spec.pool.subnet and str(spec.pool.subnet) != current["subnet"]:
-            if eps:
-                raise SpecError("network %r has endpoints (%s); remove them before changing its subnet from %s"
-                                % (spec.name, _names(eps), current["subnet"]), "subnet")
-            ipam.release_pool(spec.name)
-        pool = ipam.request_pool(spec.pool, parse_address_pools(None), avoid_routes(run))[0]
-        record.update(subnet=pool["subnet"], gateway=pool["gateway"], ip_range=pool["ip_range"])
+        if old and eps and bool(old.get("ipv6")) != spec.ipv6:
+            raise SpecError("network %r has endpoints (%s); remove them before turning IPv6 %s"
+                            % (spec.name, _names(eps), "on" if spec.ipv6 else "off"), "ipv6")
+        record.update(_pools(run, spec, eps))
     record.update(drv.network_record(spec, old, view, run.networks, eps))
     if drv.ipam:
         _reserve(run, drv, record, old)
@@ -63,6 +66,49 @@ def network_present(run, spec):
             run.execute(drv.join(record, ep, ep, view, run.sandbox_view(ep["sandbox"])))
     run.networks[spec.name] = record
     return record
+
+
+def _pools(run, spec, eps):
+    """The network's pools (its IPv4 one, and its IPv6 one on a dual-stack network) as record fields."""
+    ipam, avoid = run.ipam(), None
+    fields = {"ipv6": spec.ipv6}
+    for version, req, prefix in ((4, spec.pool, ""), (6, spec.pool6, "ipv6_")):
+        current = ipam.pools().get(names.ipv6_pool(spec.name) if version == 6 else spec.name)
+        if req is None:
+            if current is not None:
+                ipam.release_pool(names.ipv6_pool(spec.name))
+            fields.update(ipv6_subnet=None, ipv6_gateway=None, ipv6_ip_range=None)
+            continue
+        if current and req.subnet and str(req.subnet) != current["subnet"]:
+            if eps:
+                raise SpecError("network %r has endpoints (%s); remove them before changing its subnet from %s"
+                                % (spec.name, _names(eps), current["subnet"]), "subnet")
+            ipam.release_pool(req.name)
+        if current is None and req.subnet is None and avoid is None:
+            avoid = avoid_routes(run)
+        pool = ipam.request_pool(req, address_pools(spec.address_pools, version), avoid or ())[0]
+        fields.update({prefix + "subnet": pool["subnet"], prefix + "gateway": pool["gateway"],
+                       prefix + "ip_range": pool["ip_range"]})
+    return fields
+
+
+def address_pools(given, version):
+    """The pools automatic subnets of IP ``version`` come from: those of ``given`` of that
+    version, else the defaults: dockerd's for IPv4, and for IPv6 the /48 of fd00::/8 whose
+    40-bit global ID is a digest of the host's machine-id (RFC 4193), split into /64s."""
+    mine = tuple((base, size) for base, size in given if base.version == version)
+    if mine:
+        return mine
+    if version == 4:
+        return parse_address_pools(None)
+    return ((default_ula(), IPV6_SUBNET_SIZE),)
+
+
+def default_ula(machine_id=None):
+    """fdXX:XXXX:XXXX::/48, from this host's machine-id (its host name when it has none)."""
+    seed = machine_id or (read_text(MACHINE_ID) or read_text(HOSTNAME) or "").strip()
+    global_id = int(hashlib.sha256(seed.encode("utf-8")).hexdigest()[:10], 16)
+    return ipaddress.ip_network(((0xfd << 40 | global_id) << 80, 48))
 
 
 def _reserve(run, drv, record, old):
@@ -89,5 +135,6 @@ def network_absent(run, spec):
     run.execute(drv.delete_network(old, run.kernel.view(None), run.networks.values()))
     if drv.ipam:
         run.ipam().release_pool(spec.name)
+        run.ipam().release_pool(names.ipv6_pool(spec.name))
     del run.networks[spec.name]
     return old

@@ -22,14 +22,15 @@ def orphan_links(run):
 
 
 def orphan_addresses(run):
-    """(network, owner) of the addresses in a network's pool that no endpoint of it holds."""
+    """(pool, owner) of the addresses in a network's pools (its own, named after it, and its
+    IPv6 one) that no endpoint of it holds."""
     out = []
     pools = run.ipam().pools()
     for name, net in sorted(run.networks.items()):
         drv = drivers.get(net["driver"])
-        if drv.ipam and name in pools:
-            own = set(drv.reserved_addresses(net).values())
-            out.extend((name, owner) for owner in sorted(pools[name]["addresses"])
+        own = set(drv.reserved_addresses(net).values())
+        for pool in (name, names.ipv6_pool(name)) if drv.ipam else ():
+            out.extend((pool, owner) for owner in sorted(pools.get(pool, {}).get("addresses") or ())
                        if names.endpoint_key(name, owner) not in run.endpoints and owner not in own)
     return out
 

@@ -20,9 +20,11 @@ from ansible_collections.cnm.fabric.plugins.module_utils.kernel import Kernel
 from ansible_collections.cnm.fabric.plugins.module_utils.store import ENDPOINTS, NETWORKS, SANDBOXES, Store
 
 LOCAL_SPACE = "local"
-COMMON_NETWORK_FIELDS = ("name", "driver", "subnet", "gateway", "ip_range", "mtu", "internal")
-ENDPOINT_FIELDS = ("name", "network", "sandbox", "ifname", "ipv4_address", "mac_address",
-                   "default_route", "aliases", "publish", "host_interface")
+COMMON_NETWORK_FIELDS = ("name", "driver", "subnet", "gateway", "ip_range", "ipv6", "ipv6_subnet", "ipv6_gateway",
+                         "ipv6_ip_range", "mtu", "internal", "labels")
+ENDPOINT_FIELDS = ("name", "network", "sandbox", "ifname", "ipv4_address", "ipv6_address", "mac_address",
+                   "default_route", "aliases", "publish", "host_interface", "dns", "dns_search", "dns_options",
+                   "extra_hosts")
 
 
 def network_fields():

@@ -35,18 +35,21 @@ def files_dir(state_dir, key):
     return os.path.join(ETC_NETNS, key)
 
 
-def render_hosts(endpoints, key, index=None, cache=None, networks=None, state_dir=""):
+def render_hosts(endpoints, key, index=None, cache=None, networks=None, state_dir="", extra_hosts=None):
     """Every addressed endpoint of the networks that sandbox ``key`` joins, with the
-    remote endpoints of its overlay networks' peers.
+    remote endpoints of its overlay networks' peers, then the sandbox's ``extra_hosts``.
 
     Sandboxes on the same networks share one text (``cache``, by set of networks)."""
     blocks, joined = index or hosts_index(endpoints, networks)
     nets = frozenset(joined.get(key, ()))
     if cache is not None and nets in cache:
-        return cache[nets]
-    text = HOSTS_HEAD % state_dir + "".join(blocks.get(net, "") for net in sorted(nets))
-    if cache is not None:
-        cache[nets] = text
+        text = cache[nets]
+    else:
+        text = HOSTS_HEAD % state_dir + "".join(blocks.get(net, "") for net in sorted(nets))
+        if cache is not None:
+            cache[nets] = text
+    if extra_hosts:
+        text += "# extra_hosts\n" + "".join("%s\t%s\n" % (addr, name) for name, addr in sorted(extra_hosts.items()))
     return text
 
 
@@ -61,13 +64,31 @@ def hosts_index(endpoints, networks=None):
 
     for ep in endpoints.values():
         joined.setdefault(ep["sandbox"], set()).add(ep["network"])
-        if ep.get("ipv4_address"):
-            add(ep["network"], ep["name"], ep["ipv4_address"], ep.get("aliases"))
+        for field in ("ipv4_address", "ipv6_address"):
+            if ep.get(field):
+                add(ep["network"], ep["name"], ep[field], ep.get("aliases"))
     for name, net in (networks or {}).items():
         for ep in drivers.get(net["driver"]).remote_endpoints(net):
-            add(name, ep["name"], ep["ip"], ep.get("aliases"))
-    blocks = dict((net, "".join(entry[1] for entry in sorted(items))) for net, items in lines.items())
+            for field in ("ip", "ip6"):
+                if ep.get(field):
+                    add(name, ep["name"], ep[field], ep.get("aliases"))
+    blocks = dict((net, "".join(entry[1] for entry in sorted(items, key=lambda e: (e[0].version, e[0]))))
+                  for net, items in lines.items())
     return blocks, joined
+
+
+def sandbox_settings(endpoints, members):
+    """The resolver and hosts-file options (spec.SANDBOX_OPTIONS) of a sandbox, from the
+    endpoints ``members`` (keys) that give them; endpoint_present made sure they agree."""
+    out = {}
+    for key in sorted(members):
+        ep = endpoints[key]
+        for option in ("dns", "dns_search", "dns_options"):
+            if ep.get(option):
+                out[option] = tuple(ep[option])
+        if ep.get("extra_hosts"):
+            out.setdefault("extra_hosts", {}).update(ep["extra_hosts"])
+    return out
 
 
 HOST_RESOLV = "/etc/resolv.conf"
@@ -99,17 +120,26 @@ def host_resolv(primary=HOST_RESOLV, fallback=RESOLVED_RESOLV):
     return primary, text
 
 
-def render_resolv(text, source=HOST_RESOLV):
-    """A resolv.conf for sandboxes: ``text`` without loopback resolvers, which a sandbox cannot reach."""
-    out = ["# Written by cnm.fabric from %s (loopback resolvers left out).\n" % source]
+def render_resolv(text, source=HOST_RESOLV, settings=None):
+    """A resolv.conf for sandboxes: ``text`` without loopback resolvers, which a sandbox cannot
+    reach, where the sandbox's own ``settings`` (dns, dns_search, dns_options) replace the
+    host's nameservers, search domains and options, as Docker's --dns options do."""
+    settings = settings or {}
+    out = ["# Written by cnm.fabric from %s (loopback resolvers left out%s).\n"
+           % (source, "; " + ", ".join(sorted(settings)) + " from the endpoints" if settings else "")]
+    own = {"nameserver": "dns", "search": "dns_search", "domain": "dns_search", "options": "dns_options"}
     for line in text.splitlines():
         words = line.split()
         if not words or words[0].startswith(("#", ";")):
             continue
         if words[0] == "nameserver" and (len(words) < 2 or _loopback(words[1])):
             continue
-        if words[0] in ("nameserver", "search", "domain", "options"):
+        if words[0] in own and own[words[0]] not in settings:
             out.append(" ".join(words) + "\n")
+    out += ["nameserver %s\n" % server for server in settings.get("dns", ())]
+    for option, word in (("dns_search", "search"), ("dns_options", "options")):
+        if settings.get(option):
+            out.append("%s %s\n" % (word, " ".join(settings[option])))
     return "".join(out)
 
 
@@ -155,10 +185,14 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, resol
 
     A sandbox that no longer has a record loses its directory.
     """
-    source, text = host_resolv(*resolv_files)
-    resolv = render_resolv(text, source)
+    source, host_text = host_resolv(*resolv_files)
+    resolv = render_resolv(host_text, source)
     index = hosts_index(endpoints, networks)
     cache = {}
+    members = {}
+    for ep_key, ep in endpoints.items():
+        if ep["sandbox"] in keys:
+            members.setdefault(ep["sandbox"], []).append(ep_key)
     changed = []
     for key in sorted(keys):
         directory = files_dir(state_dir, key)
@@ -172,8 +206,9 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, resol
             changed.append("remove %s (left by a killed write)" % path)
             if not check_mode:
                 os.unlink(path)
-        for name, text in (("hosts", render_hosts(endpoints, key, index, cache, state_dir=state_dir)),
-                           ("resolv.conf", resolv)):
+        settings = sandbox_settings(endpoints, members.get(key, ()))
+        hosts = render_hosts(endpoints, key, index, cache, state_dir=state_dir, extra_hosts=settings.pop("extra_hosts", None))
+        for name, text in (("hosts", hosts), ("resolv.conf", render_resolv(host_text, source, settings) if settings else resolv)):
             path = os.path.join(directory, name)
             if read_text(path) != text:
                 changed.append("write %s" % path)

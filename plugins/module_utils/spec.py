@@ -17,6 +17,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 
 MTU_MIN, MTU_MAX = 68, 65535
+MAX_PREFIX = {4: 30, 6: 126}  # the smallest subnet a network may have, by IP version
 
 # dockerd's default-address-pools for the local scope: 31 pools in all.
 DEFAULT_LOCAL_POOLS = (
@@ -40,33 +41,39 @@ def check_name(value, option):
     return value
 
 
-def parse_subnet(value, option):
-    """An IPv4 network in CIDR form; host bits set is an error that names the fix."""
+def _family_ok(value, version, versions, what, option):
+    if version not in versions:
+        raise SpecError("%r is an IPv%d %s; an IPv%d one is expected here" % (value, version, what, versions[0]),
+                        option)
+
+
+def parse_subnet(value, option, versions=(4,)):
+    """A network in CIDR form, of one of the IP ``versions``; host bits set is an error that
+    names the fix."""
     if value is None:
         return None
     text = str(value).strip()
     try:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError:
-        raise SpecError("%r is not a valid CIDR (expected e.g. 172.30.0.0/24)" % (value,), option)
+        raise SpecError("%r is not a valid CIDR (expected e.g. 172.30.0.0/24 or fd00:1::/64)" % (value,), option)
     if "/" not in text:
-        raise SpecError("%r has no prefix length (expected e.g. %s/24)" % (value, text), option)
-    if net.version != 4:
-        raise SpecError("%r: only IPv4 subnets are supported so far" % (value,), option)
-    if str(net) != text:
+        raise SpecError("%r has no prefix length (expected e.g. %s/%d)" % (value, text, 24 if net.version == 4 else 64),
+                        option)
+    _family_ok(value, net.version, versions, "subnet", option)
+    if ipaddress.ip_interface(text).ip != net.network_address:
         raise SpecError("%r has host bits set; did you mean %s?" % (value, net), option)
     return net
 
 
-def parse_address(value, option):
+def parse_address(value, option, versions=(4,)):
     if value is None:
         return None
     try:
         addr = ipaddress.ip_address(str(value).strip())
     except ValueError:
-        raise SpecError("%r is not a valid IPv4 address" % (value,), option)
-    if addr.version != 4:
-        raise SpecError("%r: only IPv4 addresses are supported so far" % (value,), option)
+        raise SpecError("%r is not a valid IP address" % (value,), option)
+    _family_ok(value, addr.version, versions, "address", option)
     return addr
 
 
@@ -101,11 +108,11 @@ class PoolRequest:
     aux_addresses: Tuple[Tuple[str, str], ...] = ()
 
 
-def check_pool_request(name, subnet, gateway, ip_range, aux_addresses, prefix=""):
+def check_pool_request(name, subnet, gateway, ip_range, aux_addresses, prefix="", versions=(4,)):
     """Validate the subnet/gateway/ip_range/aux_addresses quartet shared by modules."""
-    subnet = parse_subnet(subnet, prefix + "subnet")
-    gateway = parse_address(gateway, prefix + "gateway")
-    ip_range = parse_subnet(ip_range, prefix + "ip_range")
+    subnet = parse_subnet(subnet, prefix + "subnet", versions)
+    gateway = parse_address(gateway, prefix + "gateway", versions)
+    ip_range = parse_subnet(ip_range, prefix + "ip_range", versions)
     if subnet is None:
         for opt, val in (("gateway", gateway), ("ip_range", ip_range)):
             if val is not None:
@@ -113,31 +120,34 @@ def check_pool_request(name, subnet, gateway, ip_range, aux_addresses, prefix=""
         if aux_addresses:
             raise SpecError("needs an explicit subnet to be checked against", prefix + "aux_addresses")
     else:
-        if subnet.prefixlen > 30:
-            raise SpecError("%s is too small: a network needs at least a /30" % subnet, prefix + "subnet")
+        if subnet.prefixlen > MAX_PREFIX[subnet.version]:
+            raise SpecError("%s is too small: a network needs at least a /%d" % (subnet, MAX_PREFIX[subnet.version]),
+                            prefix + "subnet")
         if gateway is not None:
             check_in_subnet(gateway, subnet, prefix + "gateway")
-        if ip_range is not None and not ip_range.subnet_of(subnet):
+        if ip_range is not None and (ip_range.version != subnet.version or not ip_range.subnet_of(subnet)):
             raise SpecError("%s is not inside the subnet %s" % (ip_range, subnet), prefix + "ip_range")
     aux = []
     for key, val in sorted((aux_addresses or {}).items()):
-        addr = parse_address(val, "%saux_addresses.%s" % (prefix, key))
+        addr = parse_address(val, "%saux_addresses.%s" % (prefix, key), versions)
         check_in_subnet(addr, subnet, "%saux_addresses.%s" % (prefix, key))
         aux.append((key, str(addr)))
     return PoolRequest(name=name, subnet=subnet, gateway=gateway, ip_range=ip_range,
                        aux_addresses=tuple(aux))
 
 
-def parse_address_pools(value, option="address_pools"):
+def parse_address_pools(value, option="address_pools", versions=(4,)):
+    """(base, size) pairs; with none given, dockerd's IPv4 pools."""
     if not value:
         return tuple((ipaddress.ip_network(b), s) for b, s in DEFAULT_LOCAL_POOLS)
     pools = []
     for i, item in enumerate(value):
         where = "%s[%d]" % (option, i)
-        base, size = parse_subnet(item["base"], where + ".base"), item["size"]
-        if not base.prefixlen <= size <= 30:
-            raise SpecError("%d must be between the base's prefix length (%d) and 30"
-                            % (size, base.prefixlen), where + ".size")
+        base = parse_subnet(item["base"], where + ".base", versions)
+        size = number(item["size"], where + ".size", 1, 128)
+        if not base.prefixlen <= size <= MAX_PREFIX[base.version]:
+            raise SpecError("%d must be between the base's prefix length (%d) and %d"
+                            % (size, base.prefixlen, MAX_PREFIX[base.version]), where + ".size")
         pools.append((base, size))
     return tuple(pools)
 
@@ -156,12 +166,12 @@ class PoolSpec:
 
 def pool_spec(params):
     space = check_name(params["space"], "space")
-    pools = parse_address_pools(params.get("address_pools"))
+    pools = parse_address_pools(params.get("address_pools"), versions=(4, 6))
     request = None
     if params.get("pool"):
         request = check_pool_request(check_name(params["pool"], "pool"), params.get("subnet"),
                                      params.get("gateway"), params.get("ip_range"),
-                                     params.get("aux_addresses"))
+                                     params.get("aux_addresses"), versions=(4, 6))
     else:
         for opt in ("subnet", "gateway", "ip_range", "aux_addresses", "addresses"):
             if params.get(opt):
@@ -172,7 +182,7 @@ def pool_spec(params):
         if owner in seen:
             raise SpecError("owner %r is listed twice" % owner, "addresses[%d].owner" % i)
         seen.add(owner)
-        addr = parse_address(item.get("address"), "addresses[%d].address" % i)
+        addr = parse_address(item.get("address"), "addresses[%d].address" % i, versions=(4, 6))
         if addr is not None and request.subnet is not None:
             check_in_subnet(addr, request.subnet, "addresses[%d].address" % i)
         addresses.append((owner, str(addr) if addr else None))
@@ -200,6 +210,13 @@ class NetworkSpec:
     internal: bool
     force: bool
     options: object = None  # the driver's own options, as its network_options hook returns them
+    pool6: Optional[PoolRequest] = None  # the IPv6 pool of a dual-stack network
+    address_pools: tuple = ()  # (base, size) pairs for automatic subnets; () for the defaults
+    labels: Tuple[Tuple[str, str], ...] = ()
+
+    @property
+    def ipv6(self):
+        return self.pool6 is not None
 
 
 def number(value, option, low, high):
@@ -226,54 +243,157 @@ def network_spec(params, registry):
         if params.get(group) and group not in drv.option_groups:
             owners = [n for n, other in registry.items() if group in other.option_groups]
             raise SpecError("is only used with driver: %s" % " or ".join(owners), group)
-    pool = None
+    pool = pool6 = None
     if drv.ipam:
-        pool = check_pool_request(name, params.get("subnet"), params.get("gateway"),
-                                  params.get("ip_range"), params.get("aux_addresses"))
+        given = dict((opt, by_family(params.get(opt), opt)) for opt in ("subnet", "gateway", "ip_range"))
+        aux = by_family(params.get("aux_addresses"), "aux_addresses")
+        if params.get("ipv6") and not drv.ipv6:
+            raise SpecError("is not supported by the %s driver" % driver, "ipv6")
+        for opt, values in sorted(dict(given, aux_addresses=aux).items()):
+            if 6 in values and not params.get("ipv6"):
+                raise SpecError("has an IPv6 value (%s); set ipv6: true for a dual-stack network"
+                                % values[6][1], opt)
+        pool = check_pool_request(name, *(_given(given[opt], 4) for opt in ("subnet", "gateway", "ip_range")),
+                                  aux_addresses=dict(aux.get(4, ((), {}))[1]))
+        if params.get("ipv6"):
+            pool6 = check_pool_request(names.ipv6_pool(name),
+                                       *(_given(given[opt], 6) for opt in ("subnet", "gateway", "ip_range")),
+                                       aux_addresses=dict(aux.get(6, ((), {}))[1]), versions=(6,))
     else:
-        for opt in ("subnet", "gateway", "ip_range", "aux_addresses", "internal"):
+        for opt in ("subnet", "gateway", "ip_range", "aux_addresses", "internal", "ipv6", "address_pools"):
             if params.get(opt):
                 raise SpecError("is not supported by the %s driver" % driver, opt)
+    pools = parse_address_pools(params.get("address_pools"), versions=(4, 6)) if params.get("address_pools") else ()
     return NetworkSpec(name=name, driver=driver, state=params["state"], pool=pool, mtu=mtu,
                        internal=bool(params.get("internal")), force=bool(params.get("force")),
-                       options=drv.network_options(params))
+                       options=drv.network_options(params), pool6=pool6, address_pools=pools,
+                       labels=parse_labels(params.get("labels")))
+
+
+def _given(values, version):
+    return values[version][1] if version in values else None
+
+
+def by_family(value, option):
+    """A list of CIDRs or addresses (or an ``aux_addresses`` dict) split by IP version:
+    {version: (option of the first item, value)}; at most one per version, except in a dict."""
+    out = {}
+    if isinstance(value, dict):
+        for key, item in sorted(value.items()):
+            version = _version_of(item, "%s.%s" % (option, key))
+            out.setdefault(version, (option, {}))[1][key] = item
+        return out
+    if value is not None and not isinstance(value, (list, tuple)):
+        value = [value]
+    for i, item in enumerate(value or []):
+        where = "%s[%d]" % (option, i) if len(value) > 1 else option
+        version = _version_of(item, where)
+        if version in out:
+            raise SpecError("has two IPv%d values (%s and %s): give one per IP version"
+                            % (version, out[version][1], item), option)
+        out[version] = (where, item)
+    return out
+
+
+def _version_of(value, option):
+    """The IP version of an address or CIDR; 4 for a value of neither, which the parser of
+    the option then refuses, saying why."""
+    try:
+        return ipaddress.ip_interface(str(value).strip()).version
+    except ValueError:
+        return 4
+
+
+def parse_labels(value, option="labels"):
+    """Labels as sorted (key, value) pairs of strings."""
+    out = []
+    for key, item in sorted((value or {}).items()):
+        if not str(key).strip():
+            raise SpecError("a label needs a non-empty key", option)
+        if item is None or isinstance(item, (dict, list)):
+            raise SpecError("%r must be a string (got %r)" % (key, item), "%s.%s" % (option, key))
+        out.append((str(key), str(item)))
+    return tuple(out)
 
 
 # --- endpoints -----------------------------------------------------------------
 
 @dataclass(frozen=True)
 class PortSpec:
+    """A published port, or a range of them (``count`` ports from each first port)."""
     host_port: int
     container_port: int
     protocol: str = "tcp"
     host_ip: Optional[str] = None
+    count: int = 1
 
     def as_dict(self):
-        return {"host_port": self.host_port, "container_port": self.container_port,
+        return {"host_port": port_text(self.host_port, self.count),
+                "container_port": port_text(self.container_port, self.count),
                 "protocol": self.protocol, "host_ip": self.host_ip}
 
 
-def _port(value, option):
-    return number(value, option, 1, 65535)
+def port_text(first, count):
+    """A port as recorded: the number, or ``"FIRST-LAST"`` for a range."""
+    return first if count == 1 else "%d-%d" % (first, first + count - 1)
+
+
+def port_span(value, option):
+    """(first, last) of a port (``8000``) or a range (``"8000-8010"``), each 1 to 65535."""
+    text = str(value).strip()
+    if "-" in text.strip("-"):
+        low, high = text.split("-", 1)
+        first, last = number(low, option, 1, 65535), number(high, option, 1, 65535)
+        if last < first:
+            raise SpecError("%r ends before it starts" % (value,), option)
+        return first, last
+    first = number(text, option, 1, 65535)
+    return first, first
 
 
 def parse_publish(items):
-    ports, seen = [], {}
+    ports, seen = [], []
     for i, item in enumerate(items or []):
         where = "publish[%d]" % i
-        cport = _port(item.get("container_port"), where + ".container_port")
-        hport = _port(item.get("host_port") if item.get("host_port") is not None else cport,
-                      where + ".host_port")
+        cfirst, clast = port_span(item.get("container_port"), where + ".container_port")
+        given = item.get("host_port")
+        hfirst, hlast = port_span(given, where + ".host_port") if given is not None else (cfirst, clast)
+        if hlast - hfirst != clast - cfirst:
+            raise SpecError("%s has %d ports and container_port %s has %d; a range maps one to one"
+                            % (given, hlast - hfirst + 1, item.get("container_port"), clast - cfirst + 1),
+                            where + ".host_port")
         proto = item.get("protocol") or "tcp"
-        host_ip = parse_address(item.get("host_ip"), where + ".host_ip")
-        port = PortSpec(hport, cport, proto, str(host_ip) if host_ip else None)
-        key = (hport, proto, port.host_ip)
-        if key in seen:
-            raise SpecError("host port %d/%s is listed twice (also publish[%d])"
-                            % (hport, proto, seen[key]), where + ".host_port")
-        seen[key] = i
+        host_ip = parse_host_ip(item.get("host_ip"), where + ".host_ip")
+        port = PortSpec(hfirst, cfirst, proto, str(host_ip) if host_ip else None, hlast - hfirst + 1)
+        for j, other in seen:
+            if (other.protocol, other.host_ip) == (proto, port.host_ip) and ports_overlap(port, other):
+                raise SpecError("host port %s/%s is listed twice (also publish[%d])"
+                                % (port_text(hfirst, port.count), proto, j), where + ".host_port")
+        seen.append((i, port))
         ports.append(port)
     return tuple(ports)
+
+
+def parse_host_ip(value, option):
+    """A host address to publish ports on; IPv6's loopback is refused, saying why."""
+    addr = parse_address(value, option, versions=(4, 6))
+    if addr is not None and addr.version == 6 and addr.is_loopback:
+        raise SpecError("ports cannot be published on ::1: the kernel drops packets from ::1 on any other "
+                        "interface, and IPv6 has no route_localnet to allow it; use 127.0.0.1 or another address",
+                        option)
+    return addr
+
+
+def ports_overlap(a, b):
+    """Whether two PortSpecs (or recorded port dicts made PortSpecs) share a host port."""
+    return a.host_port <= b.host_port + b.count - 1 and b.host_port <= a.host_port + a.count - 1
+
+
+def recorded_port(port):
+    """A PortSpec from a recorded port dict."""
+    first, last = port_span(port["host_port"], "publish")
+    cfirst = port_span(port["container_port"], "publish")[0]
+    return PortSpec(first, cfirst, port["protocol"], port.get("host_ip"), last - first + 1)
 
 
 @dataclass(frozen=True)
@@ -289,6 +409,8 @@ class EndpointSpec:
     aliases: Tuple[str, ...]
     publish: Tuple[PortSpec, ...]
     state: str
+    ipv6_address: Optional[str] = None
+    sandbox_options: Tuple[Tuple[str, object], ...] = ()  # dns, dns_search, dns_options, extra_hosts as given
 
     @property
     def key(self):
@@ -345,6 +467,7 @@ def endpoint_spec(params):
     if ifname is not None and not names.valid_ifname(ifname):
         raise SpecError("%r is not a valid interface name (at most 15 bytes)" % ifname, "ifname")
     addr = parse_address(params.get("ipv4_address"), "ipv4_address")
+    addr6 = parse_address(params.get("ipv6_address"), "ipv6_address", versions=(6,))
     aliases = []
     for i, alias in enumerate(params.get("aliases") or []):
         aliases.append(check_hostname(alias, "aliases[%d]" % i))
@@ -354,7 +477,37 @@ def endpoint_spec(params):
         mac_address=parse_mac(params.get("mac_address"), "mac_address"),
         default_route=params.get("default_route"),
         aliases=tuple(aliases), publish=parse_publish(params.get("publish")),
-        state=params["state"])
+        state=params["state"], ipv6_address=str(addr6) if addr6 else None,
+        sandbox_options=sandbox_options(params))
+
+
+SANDBOX_OPTIONS = ("dns", "dns_search", "dns_options", "extra_hosts")
+
+
+def sandbox_options(params):
+    """The sandbox's resolver and hosts-file options an endpoint gives, validated: pairs of
+    (option, value) for those given (an empty list or dict is not given)."""
+    out = []
+    servers = [str(parse_address(v, "dns[%d]" % i, versions=(4, 6))) for i, v in enumerate(params.get("dns") or [])]
+    if servers:
+        out.append(("dns", servers))
+    search = [check_hostname(v, "dns_search[%d]" % i) for i, v in enumerate(params.get("dns_search") or [])]
+    if search:
+        out.append(("dns_search", search))
+    options = []
+    for i, v in enumerate(params.get("dns_options") or []):
+        text = str(v).strip()
+        if not text or any(c.isspace() for c in text):
+            raise SpecError("%r is not a resolver option (one word, such as ndots:2 or edns0)" % (v,),
+                            "dns_options[%d]" % i)
+        options.append(text)
+    if options:
+        out.append(("dns_options", options))
+    hosts = dict((check_hostname(k, "extra_hosts"), str(parse_address(v, "extra_hosts.%s" % k, versions=(4, 6))))
+                 for k, v in sorted((params.get("extra_hosts") or {}).items()))
+    if hosts:
+        out.append(("extra_hosts", hosts))
+    return tuple(out)
 
 
 def check_hostname(value, option):
@@ -385,9 +538,9 @@ class PeersSpec:
     state: str
 
 
-def _unique_address(value, option, seen):
-    """An IPv4 address not listed before in ``seen`` ({address: option})."""
-    addr = parse_address(value, option)
+def _unique_address(value, option, seen, versions=(4,)):
+    """An address not listed before in ``seen`` ({address: option})."""
+    addr = parse_address(value, option, versions)
     if str(addr) in seen:
         raise SpecError("%s is listed twice (also %s)" % (addr, seen[str(addr)]), option)
     seen[str(addr)] = option
@@ -412,9 +565,11 @@ def peers_spec(params):
                     raise SpecError("%r names two addresses (%s and %s)" % (hostname, hostnames[hostname], ip),
                                     at + ".name")
                 hostnames[hostname] = ip
-            endpoints.append({"name": name, "ip": ip,
-                              "mac": parse_mac(ep.get("mac"), at + ".mac") or names.mac_from_ipv4(ip),
-                              "aliases": aliases})
+            endpoint = {"name": name, "ip": ip,
+                        "mac": parse_mac(ep.get("mac"), at + ".mac") or names.mac_from_ipv4(ip), "aliases": aliases}
+            if ep.get("ip6"):
+                endpoint["ip6"] = _unique_address(ep["ip6"], at + ".ip6", ips, versions=(6,))
+            endpoints.append(endpoint)
         peers.append(PeerSpec(vtep=vtep, endpoints=tuple(endpoints)))
     if params.get("exclusive") and params["state"] == "absent":
         raise SpecError("is only used with state: present", "exclusive")

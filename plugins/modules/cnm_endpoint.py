@@ -68,6 +68,10 @@ options:
       ipv4_address:
         description: As O(ipv4_address).
         type: str
+      ipv6_address:
+        description: As O(ipv6_address).
+        type: str
+        version_added: 0.2.0
       mac_address:
         description: As O(mac_address).
         type: str
@@ -87,10 +91,10 @@ options:
         suboptions:
           host_port:
             description: As O(publish[].host_port).
-            type: int
+            type: raw
           container_port:
             description: As O(publish[].container_port).
-            type: int
+            type: raw
             required: true
           protocol:
             description: As O(publish[].protocol).
@@ -100,6 +104,25 @@ options:
           host_ip:
             description: As O(publish[].host_ip).
             type: str
+      dns:
+        description: As O(dns).
+        type: list
+        elements: str
+        version_added: 0.2.0
+      dns_search:
+        description: As O(dns_search).
+        type: list
+        elements: str
+        version_added: 0.2.0
+      dns_options:
+        description: As O(dns_options).
+        type: list
+        elements: str
+        version_added: 0.2.0
+      extra_hosts:
+        description: As O(extra_hosts).
+        type: dict
+        version_added: 0.2.0
   exclusive:
     description:
       - With O(endpoints) and O(state=present), remove the endpoints of O(network) and of the
@@ -124,6 +147,13 @@ options:
     description:
       - Address of the endpoint. Defaults to the next free address of the network's pool.
     type: str
+  ipv6_address:
+    description:
+      - IPv6 address of the endpoint on a dual-stack network (made with
+        O(cnm.fabric.cnm_network#module:ipv6=true)). Defaults to the next free address of the
+        network's IPv6 pool. An error on a network without IPv6.
+    type: str
+    version_added: 0.2.0
   mac_address:
     description:
       - MAC address of the interface. Defaults to C(02:42) followed by the four octets of
@@ -150,12 +180,14 @@ options:
     suboptions:
       host_port:
         description:
-          - Port on the host. Defaults to O(publish[].container_port).
-        type: int
+          - Port on the host, or a range of ports such as V(8000-8010). Defaults to
+            O(publish[].container_port).
+          - A range maps one to one onto a range of O(publish[].container_port) of the same length.
+        type: raw
       container_port:
         description:
-          - Port inside the sandbox.
-        type: int
+          - Port inside the sandbox, or a range of ports such as V(8000-8010).
+        type: raw
         required: true
       protocol:
         description:
@@ -167,7 +199,41 @@ options:
         description:
           - Host address the port is published on; defaults to the network's
             O(cnm.fabric.cnm_network#module:bridge.host_binding_ip).
+          - V(0.0.0.0) publishes on every address of the host, IPv6 ones included when the
+            endpoint has an IPv6 address; V(::) on every IPv6 address only; an IPv6 address
+            requires a dual-stack network.
+          - The host's IPv6 loopback address V(::1) cannot be used. The kernel drops a packet whose
+            source is C(::1) on any other interface, and IPv6 has no equivalent of IPv4's
+            C(route_localnet), so only a proxy process could forward it, which the collection does
+            not run.
         type: str
+  dns:
+    description:
+      - Name servers of the sandbox's resolv.conf, in place of the host's (Docker's C(--dns)).
+      - The resolver options are the sandbox's, so the endpoints of one sandbox that give them
+        must give the same; an endpoint that gives none takes those of the others.
+    type: list
+    elements: str
+    version_added: 0.2.0
+  dns_search:
+    description:
+      - Search domains of the sandbox's resolv.conf, in place of the host's (Docker's C(--dns-search)).
+    type: list
+    elements: str
+    version_added: 0.2.0
+  dns_options:
+    description:
+      - Resolver options of the sandbox's resolv.conf, such as V(ndots:2), in place of the host's
+        (Docker's C(--dns-option)).
+    type: list
+    elements: str
+    version_added: 0.2.0
+  extra_hosts:
+    description:
+      - More lines of the sandbox's hosts file, as addresses by host name (Docker's C(--add-host)).
+      - Endpoints of one sandbox may give different names; one name with two addresses is an error.
+    type: dict
+    version_added: 0.2.0
   state:
     description:
       - V(present) makes the endpoint match the options; V(absent) removes it, releases its
@@ -209,6 +275,21 @@ EXAMPLES = r"""
     ifname: eth1
     default_route: false
 
+- name: A dual-stack endpoint with its own resolvers and an extra host name
+  cnm.fabric.cnm_endpoint:
+    name: api
+    network: web
+    sandbox: api
+    ipv6_address: "fd00:30:2::10"
+    dns: [192.0.2.53, "2001:db8::53"]
+    dns_search: [corp.example]
+    dns_options: ["ndots:2"]
+    extra_hosts:
+      registry.corp.example: 192.0.2.10
+    publish:
+      - host_port: 8000-8010
+        container_port: 8000-8010
+
 - name: Many sandboxes in one call; endpoints of the network that are not listed are removed
   cnm.fabric.cnm_endpoint:
     network: pets
@@ -239,11 +320,16 @@ endpoint:
     sandbox: web
     ifname: eth0
     ipv4_address: 172.17.0.3
+    ipv6_address: null
     mac_address: "02:42:ac:11:00:03"
     default_route: true
     aliases: [www]
     publish: [{host_port: 8000, container_port: 5000, protocol: tcp, host_ip: null}]
     host_interface: cnmv3f1c2d9a0b7
+    dns: null
+    dns_search: null
+    dns_options: null
+    extra_hosts: null
     hosts_file: /etc/netns/web/hosts
 endpoints:
   description: With O(endpoints), the listed endpoints as recorded, in the order given (empty dicts after O(state=absent)).
@@ -264,8 +350,8 @@ from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR
 from ansible_collections.cnm.fabric.plugins.module_utils.run import ENDPOINT_FIELDS, public, Run
 
 PUBLISH_SPEC = dict(
-    host_port=dict(type="int"),
-    container_port=dict(type="int", required=True),
+    host_port=dict(type="raw"),
+    container_port=dict(type="raw", required=True),
     protocol=dict(type="str", choices=["tcp", "udp", "sctp"], default="tcp"),
     host_ip=dict(type="str"),
 )
@@ -276,10 +362,15 @@ ENDPOINT_SPEC = dict(
     sandbox_path=dict(type="path"),
     ifname=dict(type="str"),
     ipv4_address=dict(type="str"),
+    ipv6_address=dict(type="str"),
     mac_address=dict(type="str"),
     default_route=dict(type="bool"),
     aliases=dict(type="list", elements="str", default=[]),
     publish=dict(type="list", elements="dict", default=[], options=PUBLISH_SPEC),
+    dns=dict(type="list", elements="str"),
+    dns_search=dict(type="list", elements="str"),
+    dns_options=dict(type="list", elements="str"),
+    extra_hosts=dict(type="dict"),
 )
 EXCLUSIVE = [("sandbox", "sandbox_path")]
 

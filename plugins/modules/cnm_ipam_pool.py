@@ -16,6 +16,9 @@ description:
     O(ip_range) for dynamic addresses and reserved O(aux_addresses). Addresses are handed out
     round-robin, so a released address is not reused before the rest of the range has been.
     The network, broadcast and gateway addresses are never handed out.
+  - A pool is IPv4 or IPv6, as its subnet is (IPv6 pools since version 0.2.0); so are its addresses.
+    A dual-stack network of M(cnm.fabric.cnm_network) has a second pool in the C(local) space,
+    C(NAME:ipv6).
   - Each bridge network of M(cnm.fabric.cnm_network) takes its pool from the C(local) space,
     named after the network. Automatic subnets of the C(local) space never overlap a route
     of the host.
@@ -42,7 +45,7 @@ options:
         type: str
         required: true
       size:
-        description: The prefix length of each subnet carved from O(address_pools[].base).
+        description: The prefix length of each subnet carved from O(address_pools[].base) (at most 30 for IPv4, 126 for IPv6).
         type: int
         required: true
   pool:
@@ -51,7 +54,7 @@ options:
     type: str
   subnet:
     description:
-      - The subnet to ask for; when omitted, the next free one of O(address_pools) is taken.
+      - The subnet to ask for, IPv4 or IPv6; when omitted, the next free one of O(address_pools) is taken.
     type: str
   gateway:
     description:

@@ -68,26 +68,77 @@ options:
     default: present
   subnet:
     description:
-      - IPv4 subnet in CIDR form, for example V(172.30.0.0/24).
-      - When omitted, the next free subnet of the C(local) address space is taken, and kept
-        on later runs.
+      - The network's subnets in CIDR form, one per IP version, for example V(172.30.0.0/24), or
+        V([172.30.0.0/24, "fd00:30::/64"]) with O(ipv6=true). A single subnet may be given as a
+        string.
+      - When the IPv4 subnet is omitted, the next free subnet of O(address_pools) is taken (by
+        default Docker's 31 local pools), never overlapping another network or a route of the
+        host, and kept on later runs. So is the IPv6 one of a dual-stack network (see O(ipv6)).
       - Required for O(driver=overlay).
-    type: str
+    type: list
+    elements: str
   gateway:
     description:
-      - The endpoints' default gateway. Defaults to the first usable address of the subnet.
-        Requires O(subnet).
-      - On a C(bridge) or C(overlay) network, the bridge's address. On a C(macvlan) or C(ipvlan)
-        network, the address of the router on the parent's wire, which the host never takes.
-    type: str
+      - The endpoints' default gateways, one per IP version. Each defaults to the first usable
+        address of its subnet, and requires that subnet to be given.
+      - On a C(bridge) or C(overlay) network, the bridge's addresses. On a C(macvlan) or C(ipvlan)
+        network, the addresses of the router on the parent's wire, which the host never takes.
+    type: list
+    elements: str
   ip_range:
     description:
-      - Sub-range of O(subnet) from which endpoint addresses are allocated when not given.
-    type: str
+      - Sub-ranges of the subnets (one per IP version) from which endpoint addresses are
+        allocated when not given.
+    type: list
+    elements: str
   aux_addresses:
     description:
-      - Addresses of the subnet that are never handed out, by name (for example a router).
+      - Addresses of the subnets that are never handed out, by name (for example a router);
+        each goes to the subnet of its IP version.
     type: dict
+  ipv6:
+    description:
+      - Makes the network dual-stack, as Docker's C(--ipv6) does. It gets an IPv6 subnet (given
+        in O(subnet), or a /64 of the host's default ULA pool) beside its IPv4 one; each endpoint
+        gets an IPv6 address beside its IPv4 one, and an IPv6 default route with its IPv4 one.
+      - "The default ULA pool is the /48 of V(fd00::/8) whose 40-bit global ID is a digest of the
+        host's C(/etc/machine-id), as RFC 4193 suggests, split into /64s: two hosts do not pick
+        the same subnets. O(address_pools) with an IPv6 base overrides it."
+      - On a bridge network the bridge carries both gateways, IPv6 forwarding is turned on
+        (C(net.ipv6.conf.all.forwarding), which makes the host stop taking router advertisements
+        on interfaces whose C(accept_ra) is not V(2)), and the firewall covers both families.
+        Without IPv6, the network's links have IPv6 turned off (C(disable_ipv6)).
+      - Addresses are added without duplicate address detection, so they are usable as soon as
+        the module returns.
+      - Supported by the C(bridge), C(macvlan) and C(ipvlan) drivers. It can be turned on or off
+        only while the network has no endpoints.
+    type: bool
+    default: false
+    version_added: 0.2.0
+  address_pools:
+    description:
+      - The pools an automatic subnet is taken from, in order, each split into subnets of
+        C(size); those of each IP version replace that version's defaults (see O(subnet) and
+        O(ipv6)). Used only when the network gets its subnet.
+    type: list
+    elements: dict
+    version_added: 0.2.0
+    suboptions:
+      base:
+        description: The pool, in CIDR form.
+        type: str
+        required: true
+      size:
+        description: The prefix length of the subnets taken from it (at most 30 for IPv4, 126 for IPv6).
+        type: int
+        required: true
+  labels:
+    description:
+      - Metadata of the network (Docker's C(--label)), as string values by name. Recorded,
+        returned by M(cnm.fabric.cnm_info), and changed in place.
+    type: dict
+    default: {}
+    version_added: 0.2.0
   mtu:
     description:
       - MTU of the bridge and of every endpoint on it.
@@ -131,9 +182,22 @@ options:
         default: true
       host_binding_ip:
         description:
-          - Default host address of published ports; V(0.0.0.0) means every address of the host.
+          - Default host address of published ports. V(0.0.0.0) means every address of the host,
+            of both IP versions for the endpoints that have an IPv6 address; V(::) means every
+            IPv6 address only. An IPv6 address requires O(ipv6=true).
         type: str
         default: 0.0.0.0
+      masquerade_ipv6:
+        description:
+          - Whether IPv6 traffic from a dual-stack network to the outside is masqueraded behind the
+            host (NAT66), as current Docker does by default.
+          - NAT66 lets a network with a ULA subnet reach the IPv6 internet through the host's
+            address. Turn it off when the subnet is routed to this host (a global prefix); the
+            endpoints then keep their own addresses end to end, and the host's firewall is
+            what protects them.
+        type: bool
+        default: true
+        version_added: 0.2.0
       hairpin:
         description:
           - Turns on hairpin mode on the bridge ports, so an endpoint can reach its own published
@@ -242,6 +306,21 @@ EXAMPLES = r"""
       name: br-backend
       icc: false
 
+- name: A dual-stack network, its IPv6 subnet taken from the host's ULA pool, with labels
+  cnm.fabric.cnm_network:
+    name: web
+    subnet: 172.30.1.0/24
+    ipv6: true
+    labels:
+      team: web
+      env: staging
+
+- name: A dual-stack network with both subnets given
+  cnm.fabric.cnm_network:
+    name: api
+    subnet: [172.30.2.0/24, "fd00:30:2::/64"]
+    ipv6: true
+
 - name: An internal network (no way in or out)
   cnm.fabric.cnm_network:
     name: vault
@@ -288,6 +367,8 @@ RETURN = r"""
 network:
   description:
     - The network as recorded; empty after O(state=absent).
+    - C(subnet), C(gateway) and C(ip_range) are the IPv4 ones; C(ipv6_subnet), C(ipv6_gateway)
+      and C(ipv6_ip_range) those of a dual-stack network (null without IPv6).
     - For an overlay network, C(vni), C(port), C(local_ip), C(underlay_interface),
       C(vxlan_interface) and C(peers) (the remote endpoints by VTEP) are set as well.
     - For a macvlan or ipvlan network, C(parent), C(mode), C(parent_created) (whether the
@@ -301,11 +382,17 @@ network:
     subnet: 172.17.0.0/16
     gateway: 172.17.0.1
     ip_range: null
+    ipv6: true
+    ipv6_subnet: "fd3c:9a0e:51b2::/64"
+    ipv6_gateway: "fd3c:9a0e:51b2::1"
+    ipv6_ip_range: null
     mtu: 1500
     internal: false
+    labels: {team: web}
     interface: cnm-pets
     icc: true
     masquerade: true
+    masquerade_ipv6: true
     host_binding_ip: 0.0.0.0
     hairpin: false
     vni: null
@@ -338,10 +425,16 @@ ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),
     driver=dict(type="str", choices=["bridge", "overlay", "macvlan", "ipvlan", "host", "null"], default="bridge"),
     state=dict(type="str", choices=["present", "absent"], default="present"),
-    subnet=dict(type="str"),
-    gateway=dict(type="str"),
-    ip_range=dict(type="str"),
+    subnet=dict(type="list", elements="str"),
+    gateway=dict(type="list", elements="str"),
+    ip_range=dict(type="list", elements="str"),
     aux_addresses=dict(type="dict"),
+    ipv6=dict(type="bool", default=False),
+    address_pools=dict(type="list", elements="dict", options=dict(
+        base=dict(type="str", required=True),
+        size=dict(type="int", required=True),
+    )),
+    labels=dict(type="dict", default={}),
     mtu=dict(type="int"),
     internal=dict(type="bool", default=False),
     force=dict(type="bool", default=False),
@@ -351,6 +444,7 @@ ARGUMENT_SPEC = dict(
         masquerade=dict(type="bool", default=True),
         host_binding_ip=dict(type="str", default="0.0.0.0"),
         hairpin=dict(type="bool", default=False),
+        masquerade_ipv6=dict(type="bool", default=True),
     )),
     overlay=dict(type="dict", options=dict(
         vni=dict(type="int"),

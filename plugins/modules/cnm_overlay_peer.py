@@ -60,6 +60,16 @@ options:
               - The endpoint's address in the network's subnet.
             type: str
             required: true
+          ip6:
+            description:
+              - The endpoint's IPv6 address on a dual-stack network (made with
+                O(cnm.fabric.cnm_network#module:ipv6=true)). Defaults to the network's IPv6 prefix
+                followed by O(peers[].endpoints[].ip), which is what M(cnm.fabric.cnm_endpoint) gives
+                an overlay endpoint that names no IPv6 address.
+              - The VXLAN device gets a permanent IPv6 neighbour entry for it, and answers neighbour
+                solicitations for it from that entry, as it answers ARP.
+            type: str
+            version_added: 0.2.0
           mac:
             description:
               - The endpoint's MAC address. Defaults to the one derived from O(peers[].endpoints[].ip)
@@ -146,6 +156,7 @@ ARGUMENT_SPEC = dict(
         endpoints=dict(type="list", elements="dict", default=[], options=dict(
             name=dict(type="str", required=True),
             ip=dict(type="str", required=True),
+            ip6=dict(type="str"),
             mac=dict(type="str"),
             aliases=dict(type="list", elements="str", default=[]),
         )),

@@ -37,15 +37,21 @@ SERVER = textwrap.dedent("""
     import socket, sys
     proto, port, reply = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-    s = socket.socket(socket.AF_INET, kind)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port))
+    try:  # both families on one socket
+        s = socket.socket(socket.AF_INET6, kind)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("::", port))
+    except OSError:
+        s = socket.socket(socket.AF_INET, kind)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", port))
     if proto == "tcp":
         s.listen(16)
     while True:
         if proto == "tcp":
             c, peer = s.accept()
-            c.sendall(peer[0].encode() if reply == b"PEER" else reply)
+            c.sendall(peer[0].replace("::ffff:", "").encode() if reply == b"PEER" else reply)
             c.close()
         else:
             _, peer = s.recvfrom(64)
@@ -56,14 +62,15 @@ CLIENT = textwrap.dedent("""
     import socket, sys
     proto, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-    s = socket.socket(socket.AF_INET, kind)
-    s.settimeout(float(sys.argv[4]))
     try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, 0, kind)[0]
+        s = socket.socket(family, kind)
+        s.settimeout(float(sys.argv[4]))
         if proto == "tcp":
-            s.connect((host, port))
+            s.connect(address)
             print(s.recv(64).decode())
         else:
-            s.sendto(b"?", (host, port))
+            s.sendto(b"?", address)
             print(s.recvfrom(64)[0].decode())
     except OSError as e:
         print("ERROR", e)

@@ -39,7 +39,7 @@ BAD = [
     ("cnm_endpoint", dict(name="a", network="pets", sandbox="S", ipv4_address="10.60.0.2"),
      "ipv4_address", "already held by 'first'"),
     ("cnm_endpoint", dict(name="a", network="pets", sandbox="S", ipv4_address="10.60.0.300"),
-     "ipv4_address", "not a valid IPv4 address"),
+     "ipv4_address", "not a valid IP address"),
     ("cnm_endpoint", dict(name="a", network="pets", sandbox="S", mac_address="01:00:5e:00:00:01"),
      "mac_address", "multicast"),
     ("cnm_endpoint", dict(name="a", network="pets", sandbox="S", ifname="x" * 16), "ifname", "15 bytes"),

@@ -94,7 +94,14 @@ def backends(request, tmp_path):
 
 
 def req(name, subnet=None, **kw):
-    return spec.check_pool_request(name, subnet, kw.get("gateway"), kw.get("ip_range"), kw.get("aux"))
+    return spec.check_pool_request(name, subnet, kw.get("gateway"), kw.get("ip_range"), kw.get("aux"), versions=(4, 6))
+
+
+def test_ipv6_pools_are_carved_from_ipv6_bases(backends):
+    pools = spec.parse_address_pools([{"base": "fd00:210::/48", "size": 64}], versions=(6,))
+    a, b = backends.run(lambda s: (s.request_pool(req("a", gateway=None), pools)[0], s.request_pool(req("b"), pools)[0]))
+    assert (a["subnet"], a["gateway"], b["subnet"]) == ("fd00:210::/64", "fd00:210::1", "fd00:210:0:1::/64")
+    assert backends.run(lambda s: [s.request_address("a", o)[0] for o in "xy"]) == ["fd00:210::2", "fd00:210::3"]
 
 
 def test_pools_are_carved_kept_and_never_overlap(backends):
@@ -133,20 +140,24 @@ def test_addresses_round_robin_release_and_exhaustion(backends):
 
 
 def _allocate(kind, where, prefix, worker):
+    """25 addresses of each pool, one run each (both families, as a dual-stack network takes them)."""
     backends = Backends(kind, where, prefix)
-    return [backends.run(lambda s, i=i: s.request_address("shared", "w%d-%d" % (worker, i))[0])
-            for i in range(25)]
+    return [a for i in range(25) for a in backends.run(
+        lambda s, i=i: [s.request_address(pool, "w%d-%d" % (worker, i))[0] for pool in ("shared", "shared:ipv6")])]
 
 
 def test_concurrent_allocators_never_share_an_address(backends):
-    backends.run(lambda s: s.request_pool(req("shared", "10.212.0.0/24")))
+    backends.run(lambda s: (s.request_pool(req("shared", "10.212.0.0/24")),
+                            s.request_pool(req("shared:ipv6", "fd00:212::/64"))))
     with concurrent.futures.ProcessPoolExecutor(4) as pool:
         results = list(pool.map(_allocate, *zip(*[(backends.kind, backends.where, backends.prefix, w)
                                                   for w in range(4)])))
     handed = [a for r in results for a in r]
-    assert len(handed) == 100 and len(set(handed)) == 100
-    held = backends.run(lambda s: dict(s.pool("shared")["addresses"]))
-    assert len(held) == 100 and sorted(held.values()) == sorted(handed)
+    assert len(handed) == 200 and len(set(handed)) == 200
+    assert sum(":" in a for a in handed) == 100
+    for name in ("shared", "shared:ipv6"):
+        held = backends.run(lambda s, name=name: dict(s.pool(name)["addresses"]))
+        assert len(held) == 100 and set(held.values()) <= set(handed)
 
 
 def test_module_with_etcd_backend(host, etcd_url):

@@ -59,6 +59,22 @@ def test_macvlan_endpoints_reach_each_other_and_the_router(host):
     assert not host.ping(None, a)
 
 
+def test_dual_stack_macvlan_endpoints_route_via_the_routers_ipv6_address(host):
+    router = wire(host)
+    host.sh(["ip", "-6", "addr", "add", "fd00:70::1/64", "dev", "wire0", "nodad"], router)
+    net = host.converge("cnm_network", **network(host, ipv6=True, subnet=["10.70.0.0/24", "fd00:70::/64"],
+                                                 gateway=[ROUTER, "fd00:70::1"]))["network"]
+    assert net["ipv6_gateway"] == "fd00:70::1" and "fd00:70::1" not in host.sh(["ip", "-o", "addr"]).stdout
+    result = host.converge("cnm_endpoint", **endpoints(host, "a", "b"))
+    a6, b6 = (ep["ipv6_address"] for ep in result["endpoints"])
+    assert (a6, b6) == ("fd00:70::2", "fd00:70::3")
+    assert host.ping(host.sb("a"), b6) and host.ping(host.sb("a"), "fd00:70::1"), "on the wire, over IPv6"
+    assert "default via fd00:70::1 dev eth0" in host.sh(["ip", "-6", "route"], host.sb("a")).stdout
+    assert host.sh(["cat", "/proc/sys/net/ipv6/conf/eth0/disable_ipv6"], host.sb("a")).stdout.strip() == "0"
+    internal = host.converge("cnm_network", name="iso", driver="macvlan", ipv6=True)["network"]
+    assert internal["internal"] and internal["gateway"] is None and internal["ipv6_gateway"] is None
+
+
 def test_host_access_is_a_shim_with_a_pool_address(host):
     wire(host)
     host.converge("cnm_network", **network(host))

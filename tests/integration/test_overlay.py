@@ -155,6 +155,37 @@ def test_overlay_peer_absent_and_updates(pair):
     assert h1.converge("cnm_overlay_peer", network="fab", state="absent")["peers"] == {}
 
 
+def test_overlay_ipv6_across_hosts_by_name(pair):
+    """A dual-stack overlay: IPv6 inside VXLAN over the IPv4 underlay, names resolving to both
+    addresses, neighbour solicitations answered by each host's VXLAN device."""
+    h1, h2 = pair
+    net = dict(NET, name="fab6", subnet=["10.98.0.0/24", "fd00:98::/64"], ipv6=True, overlay={"vni": 4343})
+    vx = h1.converge("cnm_network", **net)["network"]["vxlan_interface"]
+    h2.converge("cnm_network", **dict(net, overlay={"vni": 4343, "local_ip": UNDERLAY["h2"]}))
+    web, db = h1.sb("web"), h2.sb("db")
+    made = h1.converge("cnm_endpoint", name="web", network="fab6", sandbox=web, ipv4_address="10.98.0.2")
+    assert made["endpoint"]["ipv6_address"] == "fd00:98::a62:2", "the prefix, then the IPv4 address"
+    h2.converge("cnm_endpoint", name="db", network="fab6", sandbox=db, ipv4_address="10.98.0.3",
+                ipv6_address="fd00:98::db")
+    planned = h1.ok("cnm_overlay_peer", network="fab6", check=True,
+                    peers=peers({"name": "db", "ip": "10.98.0.3", "ip6": "fd00:98::db"}, vtep=UNDERLAY["h2"]))
+    assert "add neighbour fd00:98::db -> 02:42:0a:62:00:03 to %s" % vx in planned["changes"], planned
+    h1.converge("cnm_overlay_peer", network="fab6",
+                peers=peers({"name": "db", "ip": "10.98.0.3", "ip6": "fd00:98::db"}, vtep=UNDERLAY["h2"]))
+    h2.converge("cnm_overlay_peer", network="fab6", peers=peers({"name": "web", "ip": "10.98.0.2"}, vtep=UNDERLAY["h1"]))
+    assert "fd00:98::db lladdr 02:42:0a:62:00:03 PERMANENT" in h1.sh(["ip", "-6", "neigh", "show", "dev", vx]).stdout
+    assert "fd00:98::db\tdb\n" in open("/etc/netns/%s/hosts" % web).read()
+    assert h1.sh(["ping", "-6", "-c", "1", "-W", "2", "db"], web).returncode == 0, "by name, over IPv6"
+    h2.serve(db, 6379, "PEER")
+    assert h1.fetch(web, "fd00:98::db", 6379) == "fd00:98::a62:2", "TCP over IPv6 across hosts, no NAT"
+    assert h1.ok("cnm_info")["drift"] == []
+    for args, option, words in (
+            (dict(net, name="x", subnet=["10.97.0.0/24", "fd00:97::/112"], overlay={"vni": 9}), "subnet", "/96"),
+            (dict(net, name="x", subnet="10.97.0.0/24", overlay={"vni": 9}), "subnet", "IPv6 subnet is required")):
+        failed = h1.run("cnm_network", **args)
+        assert failed["failed"] and failed["option"] == option and words in failed["msg"], failed
+
+
 BAD = [
     ("cnm_network", dict(NET, overlay={}), "overlay.vni", "is required"),
     ("cnm_network", dict(NET, overlay={"vni": 0}), "overlay.vni", "out of range"),
@@ -203,6 +234,11 @@ BAD_ON_NETWORK = [
                                                          vtep="198.18.0.7")),
      "peers[0].endpoints[0].mac", "multicast"),
     ("cnm_overlay_peer", dict(network="fab", state="absent", exclusive=True), "exclusive", "state: present"),
+    ("cnm_overlay_peer", dict(network="fab", peers=peers({"name": "z", "ip": "10.99.0.9", "ip6": "fd00::9"},
+                                                         vtep="198.18.0.7")),
+     "peers[0].endpoints[0].ip6", "has no IPv6"),
+    ("cnm_endpoint", dict(name="x", network="fab", sandbox="x", ipv4_address="10.99.0.8", ipv6_address="fd00::8"),
+     "ipv6_address", "has no IPv6"),
 ]
 
 

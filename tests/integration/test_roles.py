@@ -33,14 +33,18 @@ def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
     """The roles set state_dir for every module through module_defaults, cnm_overlay_peer included."""
     name, hosts = fleet(2)
     for k, host in enumerate(sorted(hosts), 1):
-        hosts[host]["overlay_network_endpoints"] = [{"name": "ep%d" % k, "network": "fabric"}]
+        hosts[host]["overlay_network_endpoints"] = [{"name": "ep%d" % k, "network": "fabric",
+                                                     "dns_search": ["fabric.example"]}]
     inventory = tmp_path / "inventory.json"
     inventory.write_text(json.dumps({"fleet": {"hosts": hosts, "vars": {
-        "overlay_network_networks": [{"name": "fabric", "vni": 901}],
+        "overlay_network_networks": [{"name": "fabric", "vni": 901, "ipv6": True, "ipv6_subnet": "fd00:901::/64"}],
         "overlay_network_state_dir": "/var/lib/cnm/overlay-elsewhere",
         "overlay_network_ipam_state_dir": str(tmp_path / "controller"),
         "bridge_network_state_dir": "/var/lib/cnm/bridge-elsewhere",
-        "bridge_network_networks": [{"name": "local", "subnet": "10.93.0.0/24", "endpoints": [{"name": "app"}]}]}}}))
+        "bridge_network_networks": [{"name": "local", "subnet": ["10.93.0.0/24", "fd00:93::/64"], "ipv6": True,
+                                     "labels": {"role": "bridge"},
+                                     "endpoints": [{"name": "app", "dns": ["192.0.2.53"], "extra_hosts": {"db": "192.0.2.7"},
+                                                    "publish": [{"host_port": "8000-8001", "container_port": "8000-8001"}]}]}]}}}))
     overlay = os.path.join(ROOT, "playbooks", "overlay.yml")
     bridge = tmp_path / "bridge.yml"
     bridge.write_text(BRIDGE_PLAY)
@@ -53,6 +57,15 @@ def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
     assert "local" in json.loads(in_host(pid, "cat", "/var/lib/cnm/bridge-elsewhere/networks.json"))
     assert not in_host(pid, "ls", "/var/lib/cnm/networks.json"), "nothing in the default directory"
     assert "ep2" in in_host(pid, "ip", "netns", "exec", "ep1", "getent", "hosts", "ep2")
+    # Dual-stack across the fleet: ep2's IPv6 address is its IPv4 one in the network's prefix.
+    address = records["fabric"]["peers"][list(records["fabric"]["peers"])[0]][0]["ip6"]
+    assert address.startswith("fd00:901::") and address in in_host(pid, "ip", "netns", "exec", "ep1", "getent",
+                                                                   "ahosts", "ep2")
+    assert in_host(pid, "ip", "netns", "exec", "ep1", "ping", "-6", "-c", "1", "-W", "2", address).count("1 received")
+    assert "search fabric.example" in in_host(pid, "cat", "/etc/netns/ep1/resolv.conf")
+    assert "nameserver 192.0.2.53" in in_host(pid, "cat", "/etc/netns/app/resolv.conf")
+    assert "192.0.2.7\tdb" in in_host(pid, "cat", "/etc/netns/app/hosts")
+    assert "dport 8000-8001 dnat ip6 to fd00:93::2" in in_host(pid, "nft", "list", "table", "inet", "cnm")
     playbook(inventory, overlay, "-e", "overlay_network_state=absent")
     playbook(inventory, bridge, "-e", "bridge_network_state=absent")
     assert json.loads(in_host(pid, "cat", "/var/lib/cnm/overlay-elsewhere/networks.json")) == {}

@@ -37,7 +37,8 @@ def ops(changes):
 
 def test_create_network_from_nothing_then_nothing_to_do():
     plan = bridge.create_network(NET, view(), Observed())
-    assert ops(plan) == [("bridge_add", "cnm-pets", 1500), ("addr_add", "cnm-pets", "172.17.0.1/16"),
+    assert ops(plan) == [("bridge_add", "cnm-pets", 1500), ("sysctl_set", "net/ipv6/conf/cnm-pets/disable_ipv6", 1),
+                         ("addr_add", "cnm-pets", "172.17.0.1/16"),
                          ("sysctl_set", "net/ipv4/conf/cnm-pets/route_localnet", 1),
                          ("sysctl_set", "net/ipv4/ip_forward", 1)]
     assert plan[0].undo == ("link_del", ("cnm-pets",))
@@ -58,8 +59,9 @@ def test_network_changes_in_place():
 def test_join_new_endpoint_and_idempotent_rerun():
     plan = bridge.join(NET, EP, None, view([BR]), None)
     assert ops(plan) == [("veth_add", "cnmvabc", "eth0", "web", 1500, "02:42:ac:11:00:03", "cnm-pets"),
-                         ("addr_add", "eth0", "172.17.0.3/16", "web"),
-                         ("default_route_set", "172.17.0.1", "eth0", "web")]
+                         ("sysctl_set", "net/ipv6/conf/cnmvabc/disable_ipv6", 1),
+                         ("sysctl_set", "net/ipv6/conf/eth0/disable_ipv6", 1, "web"),
+                         ("link_addresses", "eth0", ("172.17.0.3/16",), ((4, "172.17.0.1"),), "web")]
     assert bridge.join(NET, EP, EP, HOST, SANDBOX) == []
 
 

@@ -96,8 +96,8 @@ def test_join_makes_the_child_in_the_sandbox_then_nothing_to_do():
     net = record(macvlan, macvlan={"parent": "eth1"})
     plan = macvlan.join(net, EP, None, HOST, None)
     assert ops(plan) == [("child_add", "macvlan", "eth0", "eth1", "bridge", "a", 1500, "02:42:0a:0a:00:0b"),
-                         ("addr_add", "eth0", "10.10.0.11/24", "a"),
-                         ("default_route_set", "10.10.0.1", "eth0", "a")]
+                         ("sysctl_set", "net/ipv6/conf/eth0/disable_ipv6", 1, "a"),
+                         ("link_addresses", "eth0", ("10.10.0.11/24",), ((4, "10.10.0.1"),), "a")]
     inner = Link("eth0", 2, "macvlan", 1500, True, "02:42:0a:0a:00:0b", None, parent=2, mode="bridge")
     sandbox = NsView({"eth0": inner}, {"eth0": {"10.10.0.11/24"}}, [Route("0.0.0.0/0", (("10.10.0.1", 2),))])
     assert macvlan.join(net, EP, EP, HOST, sandbox) == []
@@ -109,7 +109,8 @@ def test_ipvlan_l3_routes_on_link_and_has_no_mac_of_its_own():
     net = record(ipvlan, ipvlan={"parent": "eth1", "mode": "l3"})
     ep = dict(EP, mac_address=None)
     assert not ipvlan.own_mac(net)
-    assert ops(ipvlan.join(net, ep, None, HOST, None))[-1] == ("default_route_set", None, "eth0", "a")
+    assert ops(ipvlan.join(net, ep, None, HOST, None))[-1] == ("link_addresses", "eth0", ("10.10.0.11/24",),
+                                                               ((4, None),), "a")
     assert ipvlan.endpoint_refusals["mac_address"] % "ipvlan" == "every endpoint of an ipvlan network has its " \
                                                                  "parent's MAC address"
 

@@ -49,9 +49,10 @@ def ops(changes):
 
 def test_new_network_makes_bridge_vxlan_and_every_entry():
     plan = ops(overlay.create_network(NET, host(UNDERLAY), observed()))
-    assert plan[:2] == [("bridge_add", "cnm-fab", 1450), ("addr_add", "cnm-fab", "10.99.0.1/24")]
-    assert plan[2] == ("vxlan_add", "cnmxabc", 42, 4789, "192.0.2.1", "eth0", 1450, "cnm-fab")
-    assert sorted(plan[3:]) == sorted([("fdb_add", "cnmxabc") + e for e in WANT_FDB]
+    assert plan[:3] == [("bridge_add", "cnm-fab", 1450), ("sysctl_set", "net/ipv6/conf/cnm-fab/disable_ipv6", 1),
+                        ("addr_add", "cnm-fab", "10.99.0.1/24")]
+    assert plan[3] == ("vxlan_add", "cnmxabc", 42, 4789, "192.0.2.1", "eth0", 1450, "cnm-fab")
+    assert sorted(plan[4:]) == sorted([("fdb_add", "cnmxabc") + e for e in WANT_FDB]
                                       + [("neigh_set", "cnmxabc", "10.99.0.3", "02:42:0a:63:00:03")])
 
 

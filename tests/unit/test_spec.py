@@ -36,7 +36,7 @@ def error(fn, **kw):
     ("10.0.0.0/33", "not a valid CIDR"),
     ("10.1.2.3/24", "did you mean 10.1.2.0/24?"),
     ("10.1.2.0", "no prefix length"),
-    ("fd00::/64", "only IPv4"),
+    ("fd00::/64", "set ipv6: true"),
     ("10.0.0.0/31", "at least a /30"),
 ])
 def test_subnet_errors_name_the_option_and_the_fix(value, text):

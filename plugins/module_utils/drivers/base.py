@@ -48,6 +48,8 @@ class FirewallPart:
     masquerade: bool
     icc: bool
     host_binding_ip: Optional[str]
+    subnet6: Optional[str] = None  # a dual-stack network's IPv6 subnet
+    masquerade6: bool = False      # NAT66 of that subnet to the outside
 
 
 class Driver(object):
@@ -63,6 +65,9 @@ class Driver(object):
     endpoint_refusals = {}
     #: Networks take a subnet from the local address space, and endpoints an address.
     ipam = False
+    #: Networks may be dual-stack (``ipv6: true``): an IPv6 pool beside the IPv4 one, and
+    #: endpoints with an address of each.
+    ipv6 = False
     #: Endpoints live in a network namespace of their own (a sandbox).
     creates_sandbox = True
     #: The network takes remote endpoints from cnm_overlay_peer.
@@ -126,6 +131,11 @@ class Driver(object):
         from the address), rather than one the kernel gives them."""
         return True
 
+    def default_ipv6_address(self, network, ipv4_address):
+        """An endpoint's IPv6 address on a dual-stack network when it gives none (None: the next
+        free one of the network's IPv6 pool)."""
+        return None
+
     def endpoint_fields(self, network, name):
         """Driver fields of an endpoint's record, such as its host-side interface."""
         return {}
@@ -150,7 +160,8 @@ class Driver(object):
         return []
 
     def remote_endpoints(self, network):
-        """Endpoints of other hosts, as ``{name, ip, aliases}``, for the hosts files."""
+        """Endpoints of other hosts, as ``{name, ip, aliases}`` (and ``ip6``, their IPv6 address,
+        where they have one), for the hosts files."""
         return []
 
     # -- firewall and cnm_info -------------------------------------------------------------

@@ -17,9 +17,10 @@ from ansible_collections.cnm.fabric.plugins.module_utils.drivers import inner
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, FirewallPart, Observe
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
-from ansible_collections.cnm.fabric.plugins.module_utils.spec import parse_address
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import parse_host_ip
 
 IP_FORWARD = "net/ipv4/ip_forward"
+IPV6_FORWARD = "net/ipv6/conf/all/forwarding"
 
 
 def route_localnet(interface):
@@ -28,19 +29,24 @@ def route_localnet(interface):
     return "net/ipv4/conf/%s/route_localnet" % interface
 
 
-def gateway_cidr(network):
-    return "%s/%d" % (network["gateway"], ipaddress.ip_network(network["subnet"]).prefixlen)
+def gateway_cidrs(network):
+    """The bridge's addresses: the gateway of each family the network has."""
+    out = {"%s/%d" % (network["gateway"], ipaddress.ip_network(network["subnet"]).prefixlen)}
+    if network.get("ipv6"):
+        out.add("%s/%d" % (network["ipv6_gateway"], ipaddress.ip_network(network["ipv6_subnet"]).prefixlen))
+    return out
 
 
 def create_bridge(network, view, sysctls):
     """Make or update the bridge of ``network`` (the record as it should be)."""
-    br, mtu, cidr = network["interface"], network["mtu"], gateway_cidr(network)
+    br, mtu, cidrs = network["interface"], network["mtu"], gateway_cidrs(network)
     link = view.link(br)
     out = []
     if link is None:
         out.append(change("create bridge %s (mtu %d)" % (br, mtu), "bridge_add", br, mtu,
                           undo=("link_del", (br,))))
-        out.append(change("add %s to %s" % (cidr, br), "addr_add", br, cidr))
+        out += inner.ipv6_setting(network, br, None)
+        out += [change("add %s to %s" % (cidr, br), "addr_add", br, cidr) for cidr in sorted(cidrs)]
     else:
         if link.kind != "bridge":
             raise KernelError("%s exists and is not a bridge; choose another bridge.name" % br,
@@ -50,17 +56,26 @@ def create_bridge(network, view, sysctls):
                               mtu=mtu))
         if not link.up:
             out.append(change("set %s up" % br, "link_set", br, state="up"))
+        out += inner.ipv6_setting(network, br, link)
         # Stale addresses go first: removing a primary address takes the
         # secondaries of its subnet with it.
         have = view.addresses.get(br, set())
-        for stale in sorted(have - {cidr}):
+        for stale in sorted(have - cidrs):
             out.append(change("remove %s from %s" % (stale, br), "addr_del", br, stale))
-        if cidr not in have:
+        for cidr in sorted(cidrs - have):
             out.append(change("add %s to %s" % (cidr, br), "addr_add", br, cidr))
-    if sysctls.get(route_localnet(br)) != "1":
-        out.append(change("set %s = 1" % route_localnet(br), "sysctl_set", route_localnet(br), 1))
-    if not network["internal"] and sysctls.get(IP_FORWARD) != "1":
-        out.append(change("set %s = 1" % IP_FORWARD, "sysctl_set", IP_FORWARD, 1))
+    for key in forwarding_sysctls(network):
+        if sysctls.get(key) != "1":
+            out.append(change("set %s = 1" % key, "sysctl_set", key, 1))
+    return out
+
+
+def forwarding_sysctls(network):
+    """The sysctls a bridge network needs set to 1: route_localnet on its bridge, and packet
+    forwarding of each family it routes (not for an internal network)."""
+    out = [route_localnet(network["interface"])]
+    if not network["internal"]:
+        out += [IP_FORWARD] + ([IPV6_FORWARD] if network.get("ipv6") else [])
     return out
 
 
@@ -78,7 +93,7 @@ def join_veth(network, endpoint, old, host_view, sandbox_view):
     """
     veth, ifname, ns = endpoint["host_interface"], endpoint["ifname"], endpoint["sandbox"]
     br, mtu, gateway = network["interface"], network["mtu"], network["gateway"]
-    address, mac = inner.cidr(network, endpoint), endpoint["mac_address"]
+    addresses, mac = inner.cidrs(network, endpoint), endpoint["mac_address"]
     current = inner.current_name(endpoint, old)
     host = host_view.link(veth)
     link = sandbox_view.link(current) if sandbox_view else None
@@ -96,10 +111,10 @@ def join_veth(network, endpoint, old, host_view, sandbox_view):
             inner.check_free(sandbox_view, ifname, ns)
         out.append(change("create veth %s <-> %s in %s (mtu %d, %s)" % (veth, ifname, ns, mtu, mac),
                           "veth_add", veth, ifname, ns, mtu, mac, br, undo=("link_del", (veth,))))
-        out += inner.addressing(endpoint, None, set(), address)[0]
+        out += inner.ipv6_setting(network, veth, None, port=True) + inner.ipv6_setting(network, ifname, None, ns)
         if hairpin:
             out.append(change("set hairpin on %s" % veth, "hairpin_set", veth, True))
-        return out + inner.default_route(endpoint, gateway, None, True)
+        return out + inner.new_link(endpoint, addresses, gateway, network.get("ipv6_gateway"))
 
     out += inner.rename(endpoint, current, sandbox_view)
     lost = bool(out) or not link.up  # taking a link down flushes the routes through it
@@ -114,11 +129,13 @@ def join_veth(network, endpoint, old, host_view, sandbox_view):
         out.append(change("set %s up" % veth, "link_set", veth, state="up"))
     if not link.up:
         out.append(change("set %s up in %s" % (ifname, ns), "link_set", ifname, ns, state="up"))
-    changes, flushed = inner.addressing(endpoint, link, sandbox_view.addresses.get(current, set()), address)
+    out += inner.ipv6_setting(network, veth, host, port=True) + inner.ipv6_setting(network, ifname, link, ns)
+    changes, flushed = inner.addressing(endpoint, link, sandbox_view.addresses.get(current, set()), addresses)
     out += changes
     if bool(host.hairpin) != hairpin:
         out.append(change("set hairpin %s on %s" % ("on" if hairpin else "off", veth), "hairpin_set", veth, hairpin))
-    return out + inner.default_route(endpoint, gateway, sandbox_view, lost or flushed, link.index)
+    return out + inner.default_route(endpoint, gateway, sandbox_view, lost or flushed, link.index,
+                                     gateway6=network.get("ipv6_gateway"))
 
 
 def leave_veth(network, endpoint, host_view, sandbox_view):
@@ -138,6 +155,7 @@ class BridgeOptions:
     masquerade: bool = True
     host_binding_ip: str = "0.0.0.0"
     hairpin: bool = False
+    masquerade_ipv6: bool = True
 
 
 def bridge_options(params):
@@ -147,23 +165,27 @@ def bridge_options(params):
     if not names.valid_ifname(interface):
         raise SpecError("%r is not a valid interface name (at most 15 bytes, no '/', ':' or spaces)" % interface,
                         "bridge.name")
-    host_ip = parse_address(b.get("host_binding_ip") or "0.0.0.0", "bridge.host_binding_ip")
+    host_ip = parse_host_ip(b.get("host_binding_ip") or "0.0.0.0", "bridge.host_binding_ip")
+    if host_ip.version == 6 and not params.get("ipv6"):
+        raise SpecError("%s is an IPv6 address; set ipv6: true for a dual-stack network" % host_ip,
+                        "bridge.host_binding_ip")
     return BridgeOptions(interface=interface, icc=b.get("icc", True) is not False,
                          masquerade=b.get("masquerade", True) is not False, host_binding_ip=str(host_ip),
-                         hairpin=bool(b.get("hairpin")))
+                         hairpin=bool(b.get("hairpin")), masquerade_ipv6=b.get("masquerade_ipv6", True) is not False)
 
 
 def bridge_record(b, mtu):
     """The fields of a network record that BridgeOptions ``b`` and ``mtu`` decide."""
     return {"mtu": mtu, "interface": b.interface, "icc": b.icc, "masquerade": b.masquerade,
-            "host_binding_ip": b.host_binding_ip, "hairpin": b.hairpin}
+            "masquerade_ipv6": b.masquerade_ipv6, "host_binding_ip": b.host_binding_ip, "hairpin": b.hairpin}
 
 
 class BridgeDriver(Driver):
     option_groups = ("bridge",)
-    record_fields = ("interface", "icc", "masquerade", "host_binding_ip", "hairpin")
-    endpoint_options = ("ifname", "ipv4_address", "mac_address", "default_route", "aliases", "publish")
+    record_fields = ("interface", "icc", "masquerade", "masquerade_ipv6", "host_binding_ip", "hairpin")
+    endpoint_options = ("ifname", "ipv4_address", "ipv6_address", "mac_address", "default_route", "aliases", "publish")
     ipam = True
+    ipv6 = True
 
     def network_options(self, params):
         return bridge_options(params)
@@ -176,10 +198,10 @@ class BridgeDriver(Driver):
 
     def rejoin(self, old, record):
         # Endpoints follow the network's MTU, hairpin and gateway in place.
-        return any(old.get(k) != record[k] for k in ("mtu", "hairpin", "gateway"))
+        return any(old.get(k) != record.get(k) for k in ("mtu", "hairpin", "gateway", "ipv6_gateway"))
 
     def observe(self, record):
-        return Observe(sysctls=(IP_FORWARD, route_localnet(record["interface"])))
+        return Observe(sysctls=tuple(forwarding_sysctls(record)))
 
     def create_network(self, record, host_view, observed):
         return create_bridge(record, host_view, observed.sysctls)
@@ -202,7 +224,8 @@ class BridgeDriver(Driver):
     def firewall(self, network):
         return FirewallPart(interface=network["interface"], subnet=network["subnet"], internal=network["internal"],
                             masquerade=network["masquerade"], icc=network["icc"],
-                            host_binding_ip=network.get("host_binding_ip"))
+                            host_binding_ip=network.get("host_binding_ip"), subnet6=network.get("ipv6_subnet"),
+                            masquerade6=network.get("masquerade_ipv6", True))
 
     def drift(self, network, host_view, observed):
         link = host_view.link(network["interface"])

@@ -16,9 +16,31 @@ from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelErr
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
 
 
-def cidr(network, endpoint):
-    """The endpoint's address with the network's prefix length."""
-    return "%s/%d" % (endpoint["ipv4_address"], ipaddress.ip_network(network["subnet"]).prefixlen)
+def cidrs(network, endpoint):
+    """The endpoint's addresses (IPv4, and IPv6 on a dual-stack network) with the network's
+    prefix lengths."""
+    out = {"%s/%d" % (endpoint["ipv4_address"], ipaddress.ip_network(network["subnet"]).prefixlen)}
+    if endpoint.get("ipv6_address"):
+        out.add("%s/%d" % (endpoint["ipv6_address"], ipaddress.ip_network(network["ipv6_subnet"]).prefixlen))
+    return out
+
+
+def disable_ipv6_key(ifname):
+    return "net/ipv6/conf/%s/disable_ipv6" % ifname
+
+
+def ipv6_setting(network, ifname, link, ns=None, port=False):
+    """IPv6 on the link as the network has it: on for a dual-stack network, off for the others
+    (so an IPv4 network's links have no IPv6 at all, not even link-local), and off on a bridge
+    ``port``, which forwards frames and needs no address of its own (its link-local address,
+    duplicate address detection and multicast reports would be flooded to every other port).
+    ``link`` None: new, and set either way (the namespace's default may be either)."""
+    want = port or not network.get("ipv6")
+    if link is not None and (link.ipv6_disabled is None or link.ipv6_disabled == want):
+        return []
+    where = "" if ns is None else " in %s" % ns
+    return [change("set %s = %d%s" % (disable_ipv6_key(ifname), want, where), "sysctl_set",
+                   disable_ipv6_key(ifname), int(want), *((ns,) if ns else ()))]
 
 
 def current_name(endpoint, old):
@@ -43,31 +65,61 @@ def rename(endpoint, current, view):
     return [change("rename %s to %s in %s" % (current, ifname, ns), "link_rename", current, ifname, ns)]
 
 
-def addressing(endpoint, link, have, address):
-    """The link's MAC (when the endpoint has one of its own) and its one address ``address``
-    among those it ``have``s; returns (changes, whether they flush its routes)."""
+def addressing(endpoint, link, have, addresses):
+    """The link's MAC (when the endpoint has one of its own) and its ``addresses`` (a set of
+    CIDRs) among those it ``have``s; returns (changes, whether they flush its routes)."""
     ifname, ns, mac = endpoint["ifname"], endpoint["sandbox"], endpoint["mac_address"]
     out = []
     if link is not None and mac and (link.mac or "").lower() != mac:
         out.append(change("set mac %s on %s in %s" % (mac, ifname, ns), "link_set", ifname, ns, address=mac))
-    stale = sorted(have - {address})
+    stale = sorted(have - addresses)
     for old in stale:  # first: removing a primary address takes the secondaries of its subnet
         out.append(change("remove %s from %s in %s" % (old, ifname, ns), "addr_del", ifname, old, ns))
-    if address not in have:
+    for address in sorted(addresses - have):
         out.append(change("add %s to %s in %s" % (address, ifname, ns), "addr_add", ifname, address, ns))
     return out, bool(stale)
 
 
-def default_route(endpoint, gateway, view, lost, index=None):
-    """The sandbox's default route through link ``index`` via ``gateway`` (None: on-link), as
-    the endpoint's ``default_route`` says; ``lost``: earlier changes flush it, ``view`` None:
-    the link is new."""
+def new_link(endpoint, addresses, gateway, gateway6=None):
+    """A new link's ``addresses`` and, as the endpoint's ``default_route`` says, its default
+    routes via ``gateway`` and, on a dual-stack network, ``gateway6`` (None: on-link): one
+    Change, sent to the kernel as one batch."""
     ifname, ns = endpoint["ifname"], endpoint["sandbox"]
-    routed_here = view is not None and view.default_route is not None and view.default_dev == index
+    routes = ()
     if endpoint["default_route"]:
-        if lost or not routed_here or view.default_gateway != gateway:
-            return [change("route default via %s in %s" % (gateway or ifname, ns), "default_route_set",
-                           gateway, ifname, ns)]
+        routes = ((4, gateway),) + (((6, gateway6),) if endpoint.get("ipv6_address") else ())
+    text = "add %s to %s in %s" % (", ".join(sorted(addresses)), ifname, ns)
+    if routes:
+        text += "; route default via %s" % " and ".join(via or ifname for version, via in routes)
+    return [change(text, "link_addresses", ifname, tuple(sorted(addresses)), routes, ns)]
+
+
+def default_route(endpoint, gateway, view, lost, index=None, gateway6=None):
+    """The sandbox's default routes through the existing link ``index``: via ``gateway`` (None:
+    on-link), and on a dual-stack network (``gateway6``) the IPv6 one too, as the endpoint's
+    ``default_route`` says; ``lost``: earlier changes flush them."""
+    out = []
+    for version, via in ((4, gateway), (6, gateway6)):
+        if version == 6 and not endpoint.get("ipv6_address"):
+            continue
+        out += _default_route(endpoint, version, via, view, lost, index)
+    return out
+
+
+def _default_route(endpoint, version, gateway, view, lost, index):
+    ifname, ns = endpoint["ifname"], endpoint["sandbox"]
+    have, dev = view.gateway_of(version)
+    routed_here = view.default(version) is not None and dev == index
+    family = "" if version == 4 else "IPv6 "
+    if endpoint["default_route"]:
+        if lost or not routed_here or have != gateway:
+            return [change("route %sdefault via %s in %s" % (family, gateway or ifname, ns), "default_route_set",
+                           gateway, ifname, ns, **_version(version))]
     elif routed_here and not lost:
-        return [change("remove the default route via %s in %s" % (ifname, ns), "default_route_del", ifname, ns)]
+        return [change("remove the %sdefault route via %s in %s" % (family, ifname, ns), "default_route_del",
+                       ifname, ns, **_version(version))]
     return []
+
+
+def _version(version):
+    return {} if version == 4 else {"version": version}

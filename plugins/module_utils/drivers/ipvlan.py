@@ -16,7 +16,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.drivers.macvlan import 
 
 class IpvlanDriver(MacvlanDriver):
     option_groups = ("ipvlan",)
-    endpoint_options = ("ifname", "ipv4_address", "default_route", "aliases")
+    endpoint_options = ("ifname", "ipv4_address", "ipv6_address", "default_route", "aliases")
     endpoint_refusals = dict(MacvlanDriver.endpoint_refusals,
                              mac_address="every endpoint of an %s network has its parent's MAC address")
     kind = "ipvlan"
@@ -26,8 +26,8 @@ class IpvlanDriver(MacvlanDriver):
     def own_mac(self, network):
         return False
 
-    def gateway_of(self, network):
-        return network["gateway"] if network["mode"] == "l2" else None
+    def gateway_of(self, network, version=4):
+        return MacvlanDriver.gateway_of(self, network, version) if network["mode"] == "l2" else None
 
 
 DRIVER = IpvlanDriver()

@@ -62,10 +62,11 @@ def parse_parent(group, value):
 class MacvlanDriver(Driver):
     option_groups = ("macvlan",)
     record_fields = ("parent", "mode", "host_access", "parent_created", "shim", "shim_address")
-    endpoint_options = ("ifname", "ipv4_address", "mac_address", "default_route", "aliases")
+    endpoint_options = ("ifname", "ipv4_address", "ipv6_address", "mac_address", "default_route", "aliases")
     endpoint_refusals = {"publish": "a %s network has no NAT: its endpoints are on the parent's wire, "
                                     "so reach them at their own addresses"}
     ipam = True
+    ipv6 = True
     default_mtu = None  # the parent's
     kind = "macvlan"
     modes = ("bridge", "vepa", "private", "passthru")
@@ -124,7 +125,7 @@ class MacvlanDriver(Driver):
                   "parent_created": bool(created), "host_access": o.host_access,
                   "shim": names.shim_name(spec.name) if o.host_access else None, "shim_address": None}
         if internal:
-            record["gateway"] = None  # no router on an isolated parent
+            record.update(gateway=None, ipv6_gateway=None)  # no router on an isolated parent
         return record
 
     def replaces(self, old, record):
@@ -226,7 +227,7 @@ class MacvlanDriver(Driver):
 
     def join(self, network, endpoint, old, host_view, sandbox_view):
         ifname, ns, mtu, mac = endpoint["ifname"], endpoint["sandbox"], network["mtu"], endpoint["mac_address"]
-        address, gateway = inner.cidr(network, endpoint), self.gateway_of(network)
+        addresses, gateway = inner.cidrs(network, endpoint), self.gateway_of(network)
         current = inner.current_name(endpoint, old)
         link = sandbox_view.link(current) if sandbox_view else None
         parent = host_view.link(network["parent"])
@@ -245,20 +246,22 @@ class MacvlanDriver(Driver):
                               % (self.kind, ifname, network["parent"], ns, network["mode"], mtu,
                                  ", " + mac if mac else ""),
                               "child_add", self.kind, ifname, network["parent"], network["mode"], ns, mtu, mac))
-            out += inner.addressing(endpoint, None, set(), address)[0]
-            return out + inner.default_route(endpoint, gateway, None, True)
+            out += inner.ipv6_setting(network, ifname, None, ns)
+            return out + inner.new_link(endpoint, addresses, gateway, self.gateway_of(network, 6))
         out += inner.rename(endpoint, current, sandbox_view)
         lost = bool(out) or not link.up  # taking a link down flushes its routes
         if link.mtu != mtu:
             out.append(change("set mtu %d on %s in %s" % (mtu, ifname, ns), "link_set", ifname, ns, mtu=mtu))
         if not link.up:
             out.append(change("set %s up in %s" % (ifname, ns), "link_set", ifname, ns, state="up"))
-        changes, flushed = inner.addressing(endpoint, link, sandbox_view.addresses.get(current, set()), address)
-        return out + changes + inner.default_route(endpoint, gateway, sandbox_view, lost or flushed, link.index)
+        out += inner.ipv6_setting(network, ifname, link, ns)
+        changes, flushed = inner.addressing(endpoint, link, sandbox_view.addresses.get(current, set()), addresses)
+        return out + changes + inner.default_route(endpoint, gateway, sandbox_view, lost or flushed, link.index,
+                                                   gateway6=self.gateway_of(network, 6))
 
-    def gateway_of(self, network):
-        """The default route's gateway (None: on-link, as for ipvlan in L3 mode)."""
-        return network["gateway"]
+    def gateway_of(self, network, version=4):
+        """The default route's gateway of IP ``version`` (None: on-link, as for ipvlan in L3 mode)."""
+        return network.get("gateway" if version == 4 else "ipv6_gateway")
 
     def leave(self, network, endpoint, host_view, sandbox_view):
         ifname, ns = endpoint["ifname"], endpoint["sandbox"]

@@ -27,11 +27,19 @@ from ansible_collections.cnm.fabric.plugins.module_utils.drivers.bridge import B
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import ZERO_MAC
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
-from ansible_collections.cnm.fabric.plugins.module_utils.spec import check_in_subnet, number, parse_address
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import by_family, check_in_subnet, number, parse_address
 
 VNI_MAX = 16777215
 VXLAN_PORT = 4789
 VXLAN_OVERHEAD = 50  # outer Ethernet, IPv4, UDP and VXLAN headers
+EMBED_PREFIX = 96  # an IPv6 subnet of this length or shorter has room for an IPv4 address
+
+
+def embedded_ipv6(subnet6, ipv4):
+    """An endpoint's default IPv6 address on a dual-stack overlay network: the subnet's prefix
+    followed by the IPv4 address, so one fleet-wide IPv4 allocation makes both unique and
+    every host works out its peers' addresses alike."""
+    return str(ipaddress.ip_address(int(ipaddress.ip_network(subnet6).network_address) | int(ipaddress.ip_address(ipv4))))
 
 
 @dataclass(frozen=True)
@@ -50,9 +58,17 @@ def overlay_options(params):
             raise SpecError("is required with driver: overlay (1 to %d, the same on every host)" % VNI_MAX,
                             "overlay.vni")
         return None
-    if params.get("subnet") is None and state == "present":
+    subnets = by_family(params.get("subnet"), "subnet")
+    if 4 not in subnets and state == "present":
         raise SpecError("is required with driver: overlay: every host must agree on it, so it comes "
                         "from the fleet pool (cnm.fabric.cnm_ipam_pool with space: fleet)", "subnet")
+    if params.get("ipv6") and state == "present":
+        if 6 not in subnets:
+            raise SpecError("an overlay network's IPv6 subnet is required with ipv6: true, the same on every "
+                            "host, as its IPv4 one is", "subnet")
+        if ipaddress.ip_network(str(subnets[6][1]).strip(), strict=False).prefixlen > EMBED_PREFIX:
+            raise SpecError("%s is too small for an overlay network: endpoints' IPv6 addresses embed their IPv4 "
+                            "ones, so it must be a /%d or larger" % (subnets[6][1], EMBED_PREFIX), "subnet")
     underlay = o.get("underlay_interface")
     if underlay is not None and not names.valid_ifname(underlay):
         raise SpecError("%r is not a valid interface name" % underlay, "overlay.underlay_interface")
@@ -78,7 +94,7 @@ def underlay(view, o):
         raise SpecError("no interface named %r on this host" % name, "overlay.underlay_interface")
     if o.local_ip:
         return name, o.local_ip
-    addresses = sorted(ipaddress.ip_interface(c).ip for c in view.addresses.get(name, ()))
+    addresses = sorted(ip for ip in (ipaddress.ip_interface(c).ip for c in view.addresses.get(name, ())) if ip.version == 4)
     if not addresses:
         raise SpecError("%s has no IPv4 address to send VXLAN from; give overlay.local_ip" % name,
                         "overlay.local_ip")
@@ -100,6 +116,8 @@ def wanted_entries(peers):
         for ep in endpoints:
             fdb.add((ep["mac"], vtep))
             arp[ep["ip"]] = ep["mac"]
+            if ep.get("ip6"):
+                arp[ep["ip6"]] = ep["mac"]
     return fdb, arp
 
 
@@ -194,11 +212,18 @@ class OverlayDriver(BridgeDriver):
                             "ipv4_address (the cnm.fabric.overlay_network role allocates it)" % network["name"],
                             "ipv4_address")
         address = spec.ipv4_address or old["ipv4_address"]
+        address6 = spec.ipv6_address or self.default_ipv6_address(network, address)
         for vtep, remote in sorted((network.get("peers") or {}).items()):
             for ep in remote:
                 if ep["ip"] == address or ep["name"] == spec.name:
                     raise SpecError("%s (%s) is the remote endpoint %r behind VTEP %s"
                                     % (ep["ip"], spec.name, ep["name"], vtep), "ipv4_address")
+                if address6 and ep.get("ip6") == address6:
+                    raise SpecError("%s (%s) is the remote endpoint %r behind VTEP %s"
+                                    % (address6, spec.name, ep["name"], vtep), "ipv6_address")
+
+    def default_ipv6_address(self, network, ipv4_address):
+        return embedded_ipv6(network["ipv6_subnet"], ipv4_address) if network.get("ipv6") else None
 
     def merge_peers(self, network, spec, local_endpoints):
         """The peers after cnm_overlay_peer ``spec`` (PeersSpec), checked against the network
@@ -211,6 +236,7 @@ class OverlayDriver(BridgeDriver):
         if spec.exclusive:
             peers = {}
         locals_ = dict((ep["name"], ep["ipv4_address"]) for ep in local_endpoints)
+        locals6 = set(ep.get("ipv6_address") for ep in local_endpoints) - {None}
         subnet = ipaddress.ip_network(network["subnet"])
         for i, peer in enumerate(spec.peers):
             if peer.vtep == network["local_ip"]:
@@ -218,6 +244,7 @@ class OverlayDriver(BridgeDriver):
             for j, ep in enumerate(peer.endpoints):
                 at = "peers[%d].endpoints[%d].ip" % (i, j)
                 check_in_subnet(parse_address(ep["ip"], at), subnet, at)
+                ep.update(self._remote_ipv6(network, ep, at + "6", locals6))
                 if ep["ip"] == network["gateway"]:
                     raise SpecError("%s is the gateway of network %r" % (ep["ip"], network["name"]), at)
                 for name, address in sorted(locals_.items()):
@@ -233,6 +260,19 @@ class OverlayDriver(BridgeDriver):
                                     "both peers, or set exclusive: true" % (ep["ip"], seen[ep["ip"]], vtep), "peers")
         return peers
 
+    def _remote_ipv6(self, network, ep, at, locals6):
+        """A remote endpoint's IPv6 address ({"ip6": ...}, or {} on a network without IPv6):
+        as given, else embedded in the network's prefix like the local ones."""
+        if not network.get("ipv6"):
+            if ep.get("ip6"):
+                raise SpecError("network %r has no IPv6 (it was made without ipv6: true)" % network["name"], at)
+            return {}
+        address = ep.get("ip6") or self.default_ipv6_address(network, ep["ip"])
+        check_in_subnet(ipaddress.ip_address(address), ipaddress.ip_network(network["ipv6_subnet"]), at)
+        if address in locals6 or address == network["ipv6_gateway"]:
+            raise SpecError("%s (%s) is the gateway or a local endpoint" % (address, ep["name"]), at)
+        return {"ip6": address}
+
     def peer_changes(self, network, host_view, observed):
         vx = network["vxlan_interface"]
         if host_view.link(vx) is None:
@@ -241,6 +281,7 @@ class OverlayDriver(BridgeDriver):
         return entry_changes(network, *observed.entries(vx))
 
     def remote_endpoints(self, network):
+        """Remote endpoints as ``{name, ip, ip6 (on a dual-stack network), aliases}``."""
         return [ep for remote in (network.get("peers") or {}).values() for ep in remote]
 
     def drift(self, network, host_view, observed):
