@@ -19,6 +19,7 @@ from ansible.errors import AnsibleFilterError
 ENDPOINTS_VAR = "overlay_network_endpoints"
 ADDRESSES_VAR = "overlay_network_addresses"
 VTEPS_VAR = "overlay_network_vteps"
+SERVICE_OWNER = "service."  # the owner of a service's VIP in the fleet pool is service.NAME
 ENDPOINT_KEYS = ("name", "sandbox", "ifname", "aliases", "ipv4_address", "ipv6_address", "mac_address", "publish",
                  "default_route", "dns", "dns_search", "dns_options", "extra_hosts")
 
@@ -60,11 +61,18 @@ def _allocated(host_vars, network, addresses_var):
     return (host_vars.get(addresses_var) or {}).get(network) or {}
 
 
-def overlay_addresses(hostvars, network, hosts, endpoints_var=ENDPOINTS_VAR):
-    """What cnm_ipam_pool's ``addresses`` needs for ``network``: one owner per endpoint of ``hosts``."""
+def overlay_addresses(hostvars, network, hosts, endpoints_var=ENDPOINTS_VAR, services=()):
+    """What cnm_ipam_pool's ``addresses`` needs for ``network``: one owner per endpoint of ``hosts``,
+    and one per service of ``services`` (items with ``name``, ``network`` and maybe ``vip``) on it."""
     out, seen = [], {}
+    for svc in services or []:
+        if svc.get("network") == network:
+            out.append({"owner": SERVICE_OWNER + svc["name"], "address": svc.get("vip")})
     for host in hosts:
         for item in _declared(_vars(hostvars, host), network, host, endpoints_var):
+            if item["name"].startswith(SERVICE_OWNER):
+                raise AnsibleFilterError("endpoint %s of network %s on host %s: names starting with %r are the "
+                                         "services' own" % (item["name"], network, host, SERVICE_OWNER))
             if item["name"] in seen:
                 raise AnsibleFilterError("endpoint %s of network %s is declared on %s and on %s; names are "
                                          "unique in a network" % (item["name"], network, seen[item["name"]], host))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, sandbox
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, sandbox, services
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoint_facts
 from ansible_collections.cnm.fabric.plugins.module_utils.pools import pool_record
 from ansible_collections.cnm.fabric.plugins.module_utils.prune import orphan_addresses, orphan_links
@@ -27,6 +27,9 @@ def gather(run):
         facts["present"] = not problems
         drift.extend({"kind": "network", "name": name, "problem": p} for p in problems)
         networks[name] = facts
+    services_ = dict(("%s/%s" % (name, svc_name), services.facts(net, svc, run.endpoints))
+                     for name, net in sorted(run.networks.items())
+                     for svc_name, svc in sorted((net.get("services") or {}).items()))
     endpoints = {}
     for key, ep in sorted(run.endpoints.items()):
         facts = endpoint_facts(run, ep)
@@ -74,7 +77,7 @@ def gather(run):
         fw = {"present": firewall.tables_present(), "ruleset": ruleset}
         if not fw["present"]:
             drift.append({"kind": "firewall", "name": "inet cnm", "problem": "the nftables tables are missing"})
-    return {"networks": networks, "endpoints": endpoints, "sandboxes": sandboxes,
+    return {"networks": networks, "endpoints": endpoints, "sandboxes": sandboxes, "services": services_,
             "pools": pools, "firewall": fw, "drift": drift}
 
 

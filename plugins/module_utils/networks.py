@@ -51,6 +51,8 @@ def network_present(run, spec):
                             % (spec.name, _names(eps), "on" if spec.ipv6 else "off"), "ipv6")
         record.update(_pools(run, spec, eps))
     record.update(drv.network_record(spec, old, view, run.networks, eps))
+    if old and old.get("services"):
+        record["services"] = old["services"]  # cnm_service's
     if drv.ipam:
         _reserve(run, drv, record, old)
     if old:

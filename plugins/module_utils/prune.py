@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan, sandbox
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan, sandbox, services
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoint_remove, sandbox_release
 
 
@@ -28,7 +28,7 @@ def orphan_addresses(run):
     pools = run.ipam().pools()
     for name, net in sorted(run.networks.items()):
         drv = drivers.get(net["driver"])
-        own = set(drv.reserved_addresses(net).values())
+        own = set(drv.reserved_addresses(net).values()) | set(services.owner(s) for s in net.get("services") or {})
         for pool in (name, names.ipv6_pool(name)) if drv.ipam else ():
             out.extend((pool, owner) for owner in sorted(pools.get(pool, {}).get("addresses") or ())
                        if names.endpoint_key(name, owner) not in run.endpoints and owner not in own)

@@ -13,13 +13,14 @@ from __future__ import annotations
 import ipaddress
 import os
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, services
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import StoreError
+from ansible_collections.cnm.fabric.plugins.module_utils.kernel import netns_path
 from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_write, read_text, remove_stale_tmp, \
     stale_tmp
 
 ETC_NETNS = "/etc/netns"
-FILES = ("hosts", "resolv.conf")
+FILES = ("hosts", "resolv.conf", "services.nft")  # the last: the sandbox's service rules as loaded
 # The first line names the state_dir whose records the file comes from: two state_dirs on
 # one host never take each other's files for leftovers.
 HOSTS_HEAD = (
@@ -72,6 +73,8 @@ def hosts_index(endpoints, networks=None):
             for field in ("ip", "ip6"):
                 if ep.get(field):
                     add(name, ep["name"], ep[field], ep.get("aliases"))
+        for svc in (net.get("services") or {}).values():
+            add(name, svc["name"], svc["vip"], svc["aliases"])
     blocks = dict((net, "".join(entry[1] for entry in sorted(items, key=lambda e: (e[0].version, e[0]))))
                   for net, items in lines.items())
     return blocks, joined
@@ -143,6 +146,21 @@ def render_resolv(text, source=HOST_RESOLV, settings=None):
     return "".join(out)
 
 
+def _sync_rules(directory, key, text, check_mode):
+    """Load the sandbox's service rules (services.py) when they differ from those it has, as
+    recorded in its ``services.nft``."""
+    path = os.path.join(directory, "services.nft")
+    if (read_text(path) or "") == text:
+        return []
+    if not check_mode:
+        services.load(key, text)
+        if text:
+            atomic_write(path, text, mode=0o644, durable=False)
+        else:
+            os.unlink(path)
+    return ["load the service rules of sandbox %s" % key]
+
+
 def remove_files(directory):
     """The files this module writes (and those of its killed writes), then the directory if
     nothing else is left in it."""
@@ -188,7 +206,7 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, resol
     source, host_text = host_resolv(*resolv_files)
     resolv = render_resolv(host_text, source)
     index = hosts_index(endpoints, networks)
-    cache = {}
+    cache, rules = {}, {}
     members = {}
     for ep_key, ep in endpoints.items():
         if ep["sandbox"] in keys:
@@ -197,6 +215,8 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, resol
     for key in sorted(keys):
         directory = files_dir(state_dir, key)
         if key not in sandboxes:
+            if os.path.exists(netns_path(key)):  # a namespace that outlives its record keeps no service rules
+                changed += _sync_rules(directory, key, "", check_mode)
             if os.path.isdir(directory):
                 changed.append("remove %s" % directory)
                 if not check_mode:
@@ -208,6 +228,10 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, resol
                 os.unlink(path)
         settings = sandbox_settings(endpoints, members.get(key, ()))
         hosts = render_hosts(endpoints, key, index, cache, state_dir=state_dir, extra_hosts=settings.pop("extra_hosts", None))
+        joined = frozenset(index[1].get(key, ()))
+        if joined not in rules:
+            rules[joined] = services.render(networks or {}, endpoints, joined)
+        changed += _sync_rules(directory, key, rules[joined], check_mode)
         for name, text in (("hosts", hosts), ("resolv.conf", render_resolv(host_text, source, settings) if settings else resolv)):
             path = os.path.join(directory, name)
             if read_text(path) != text:

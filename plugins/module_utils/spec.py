@@ -575,3 +575,43 @@ def peers_spec(params):
         raise SpecError("is only used with state: present", "exclusive")
     return PeersSpec(network=network, peers=tuple(peers) if given is not None else None,
                      exclusive=bool(params.get("exclusive")), state=params["state"])
+
+
+# --- services -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    network: str
+    vip: Optional[str]
+    ports: Tuple[Tuple[Tuple[str, object], ...], ...]  # each port as sorted (key, value) pairs
+    endpoints: Tuple[str, ...]
+    aliases: Tuple[str, ...]
+    state: str
+
+
+def service_spec(params):
+    name = check_hostname(check_name(params["name"], "name"), "name")
+    network = check_name(params["network"], "network")
+    vip = parse_address(params.get("vip"), "vip")
+    ports, seen = [], {}
+    for i, item in enumerate(params.get("ports") or []):
+        where = "ports[%d]" % i
+        port = number(item.get("port"), where + ".port", 1, 65535)
+        target = number(item.get("target_port") or port, where + ".target_port", 1, 65535)
+        protocol = item.get("protocol") or "tcp"
+        if (port, protocol) in seen:
+            raise SpecError("%d/%s is listed twice (also ports[%d])" % (port, protocol, seen[(port, protocol)]),
+                            where + ".port")
+        seen[(port, protocol)] = i
+        ports.append(tuple(sorted({"port": port, "target_port": target, "protocol": protocol}.items())))
+    if params["state"] == "present" and not ports:
+        raise SpecError("a service needs at least one port", "ports")
+    endpoints = []
+    for i, ep in enumerate(params.get("endpoints") or []):
+        endpoints.append(check_name(ep, "endpoints[%d]" % i))
+        if endpoints[-1] in endpoints[:-1]:
+            raise SpecError("%r is listed twice" % ep, "endpoints[%d]" % i)
+    aliases = tuple(check_hostname(a, "aliases[%d]" % i) for i, a in enumerate(params.get("aliases") or []))
+    return ServiceSpec(name=name, network=network, vip=str(vip) if vip else None, ports=tuple(ports),
+                       endpoints=tuple(endpoints), aliases=aliases, state=params["state"])

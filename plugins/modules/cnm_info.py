@@ -92,6 +92,13 @@ sandboxes:
   description: Sandboxes with endpoints, each with C(created) (made by the collection), C(present) and its C(endpoints).
   returned: always
   type: dict
+services:
+  description: Services (M(cnm.fabric.cnm_service)) by C(network/name), each with its live C(backends).
+  returned: always
+  type: dict
+  version_added: 0.2.0
+  sample: {pets/web: {name: web, network: pets, vip: 172.17.0.5, ports: [{port: 80, target_port: 5000, protocol: tcp}],
+                      endpoints: [web1, web2], aliases: [], backends: [172.17.0.2, 172.17.0.3]}}
 pools:
   description: Address pools by space and name, with the addresses they handed out.
   returned: always

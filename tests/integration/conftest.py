@@ -240,6 +240,20 @@ def make_host(tmp_path):
 
 
 @pytest.fixture
+def pair(make_host):
+    """Two hosts on one underlay link (helpers.UNDERLAY); h1 finds its underlay by its default route."""
+    hosts = dict((n, make_host(n)) for n in helpers.UNDERLAY)
+    h1, h2 = hosts["h1"], hosts["h2"]
+    subprocess.run(["ip", "link", "add", "ul0", "netns", h1.ns, "type", "veth", "peer", "name", "ul0",
+                    "netns", h2.ns], check=True)
+    for name, h in hosts.items():
+        h.sh(["ip", "addr", "add", helpers.UNDERLAY[name] + "/24", "dev", "ul0"])
+        h.sh(["ip", "link", "set", "ul0", "up"])
+    h1.sh(["ip", "route", "add", "default", "via", helpers.UNDERLAY["h2"]])
+    return h1, h2
+
+
+@pytest.fixture
 def fleet():
     """A factory of namespace fleets (tests/tools/fleet.sh): ``fleet(count)`` returns the fleet's
     name and its hosts as inventory host vars; every fleet is removed afterwards, pass or fail."""

@@ -15,6 +15,14 @@ COLLECTIONS = os.environ.get("CNM_COLLECTIONS_PATH", os.path.join(ROOT, ".build"
 FLEET = os.path.join(ROOT, "tests", "tools", "fleet.sh")
 
 
+UNDERLAY = {"h1": "198.18.0.1", "h2": "198.18.0.2"}  # the two hosts of conftest's ``pair``
+
+
+def peers(*endpoints, vtep):
+    """cnm_overlay_peer's ``peers``: one VTEP and its endpoints."""
+    return [{"vtep": vtep, "endpoints": [dict(e) for e in endpoints]}]
+
+
 def fleet_up(name, count):
     """Start a fleet; return its hosts as inventory host vars."""
     subprocess.run([FLEET, "up", name, str(count)], check=True)

@@ -8,32 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 
+from helpers import UNDERLAY, peers  # pylint: disable=import-error
+
 SNIFF = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools", "vxlan_sniff.py")
 NET = dict(name="fab", driver="overlay", subnet="10.99.0.0/24", overlay={"vni": 4242})
-UNDERLAY = {"h1": "198.18.0.1", "h2": "198.18.0.2"}
-
-
-@pytest.fixture
-def pair(make_host):
-    """Two hosts on one underlay link; h1 finds its underlay by its default route."""
-    hosts = dict((n, make_host(n)) for n in UNDERLAY)
-    h1, h2 = hosts["h1"], hosts["h2"]
-    subprocess.run(["ip", "link", "add", "ul0", "netns", h1.ns, "type", "veth", "peer", "name", "ul0",
-                    "netns", h2.ns], check=True)
-    for name, h in hosts.items():
-        h.sh(["ip", "addr", "add", UNDERLAY[name] + "/24", "dev", "ul0"])
-        h.sh(["ip", "link", "set", "ul0", "up"])
-    h1.sh(["ip", "route", "add", "default", "via", UNDERLAY["h2"]])
-    return h1, h2
-
-
-def peers(*endpoints, vtep):
-    return [{"vtep": vtep, "endpoints": [dict(e) for e in endpoints]}]
 
 
 def sniffed(host, ns, *command):

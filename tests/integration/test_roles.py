@@ -38,6 +38,8 @@ def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
     inventory = tmp_path / "inventory.json"
     inventory.write_text(json.dumps({"fleet": {"hosts": hosts, "vars": {
         "overlay_network_networks": [{"name": "fabric", "vni": 901, "ipv6": True, "ipv6_subnet": "fd00:901::/64"}],
+        "overlay_network_services": [{"name": "web", "network": "fabric", "ports": [{"port": 80}],
+                                      "endpoints": ["ep1", "ep2"], "aliases": ["www"]}],
         "overlay_network_state_dir": "/var/lib/cnm/overlay-elsewhere",
         "overlay_network_ipam_state_dir": str(tmp_path / "controller"),
         "bridge_network_state_dir": "/var/lib/cnm/bridge-elsewhere",
@@ -63,6 +65,11 @@ def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
                                                                    "ahosts", "ep2")
     assert in_host(pid, "ip", "netns", "exec", "ep1", "ping", "-6", "-c", "1", "-W", "2", address).count("1 received")
     assert "search fabric.example" in in_host(pid, "cat", "/etc/netns/ep1/resolv.conf")
+    # The service's VIP came from the fleet pool, the same on both hosts, balanced to both endpoints.
+    vip = in_host(pid, "ip", "netns", "exec", "ep1", "getent", "hosts", "www").split()[0]
+    assert vip == in_host(fleet_pid(name, 2), "ip", "netns", "exec", "ep2", "getent", "hosts", "web").split()[0]
+    table = in_host(pid, "ip", "netns", "exec", "ep1", "nft", "list", "table", "inet", "cnm_svc")
+    assert "ip daddr %s tcp dport 80 dnat ip to numgen random mod 2 map" % vip in table, table
     assert "nameserver 192.0.2.53" in in_host(pid, "cat", "/etc/netns/app/resolv.conf")
     assert "192.0.2.7\tdb" in in_host(pid, "cat", "/etc/netns/app/hosts")
     assert "dport 8000-8001 dnat ip6 to fd00:93::2" in in_host(pid, "nft", "list", "table", "inet", "cnm")

@@ -1,0 +1,143 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""cnm_service's planner, and the services' rules inside each sandbox.
+
+A service is a name and a virtual IP (VIP) on a network, backed by endpoints of that
+network on any host: local endpoints, and remote ones from the network's peers. It is
+recorded in its network's record, under ``services``.
+
+Every sandbox with an endpoint on the network resolves the service's name and aliases to
+the VIP (hosts files, sandbox.py), and balances its own connections to the VIP across the
+live backends in an nftables table of its own, ``inet cnm_svc``: DNAT in the sandbox's
+output hook to ``numgen random`` over a map of the backends, as kube-proxy's nftables mode
+picks an endpoint. The packet leaves the sandbox addressed to the backend, so its replies
+come back to the sandbox wherever the backend runs, and the sandbox's conntrack undoes the
+DNAT: Docker's per-sandbox IPVS load balancing, in nftables. A port of a service with no
+live backend is rejected (a TCP reset, an ICMP port unreachable), never blackholed.
+
+The table of a sandbox is written whole, in one nft transaction run inside the sandbox,
+only when its text changed (the applied text is kept beside the sandbox's hosts file); no
+other table is touched.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+import subprocess
+
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
+from ansible_collections.cnm.fabric.plugins.module_utils.kernel import netns_path
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import check_in_subnet
+
+TABLE = ("inet", "cnm_svc")
+OWNER = "@service:"  # a service's VIP in its network's pool: owners with "@" are no endpoint's
+
+
+def owner(name):
+    return OWNER + name
+
+
+# --- planner ------------------------------------------------------------------------
+
+def _network(run, spec):
+    net = run.networks.get(spec.network)
+    if net is None:
+        raise SpecError("no network named %r on this host; create it first with cnm.fabric.cnm_network"
+                        % spec.network, "network")
+    drv = drivers.get(net["driver"])
+    if not (drv.ipam and drv.creates_sandbox):
+        raise SpecError("network %r (driver %s) has no addresses of its own for a service's VIP"
+                        % (net["name"], net["driver"]), "network")
+    return net, drv
+
+
+def service_present(run, spec):
+    net, drv = _network(run, spec)
+    services = net.setdefault("services", {})
+    old = services.get(spec.name)
+    if spec.vip is None and drv.has_peers and old is None:
+        raise SpecError("services of network %r span hosts, so the VIP must be the same on every host: give vip "
+                        "(the cnm.fabric.overlay_network role allocates it from the fleet pool)" % net["name"], "vip")
+    vip = spec.vip or (old["vip"] if old else None)
+    if vip is not None:
+        check_in_subnet(ipaddress.ip_address(vip), ipaddress.ip_network(net["subnet"]), "vip")
+        for ep in drv.remote_endpoints(net):
+            if ep["ip"] == vip:
+                raise SpecError("%s is the remote endpoint %r" % (vip, ep["name"]), "vip")
+    vip = run.ipam().request_address(net["name"], owner(spec.name), vip, "vip")[0]
+    for other, svc in sorted(services.items()):
+        if other != spec.name and set([spec.name] + list(spec.aliases)) & set([other] + svc["aliases"]):
+            raise SpecError("service %r of network %r has that name or alias" % (other, net["name"]), "aliases")
+    record = {"name": spec.name, "vip": vip, "ports": [dict(p) for p in spec.ports],
+              "endpoints": list(spec.endpoints), "aliases": list(spec.aliases)}
+    if old != record:
+        services[spec.name] = record
+        run.networks_touched.add(net["name"])
+    return record
+
+
+def service_absent(run, spec):
+    net = run.networks.get(spec.network)
+    old = (net or {}).get("services", {}).get(spec.name)
+    if old is None:
+        return None
+    del net["services"][spec.name]
+    run.ipam().release_address(net["name"], owner(spec.name))
+    run.networks_touched.add(net["name"])
+    return old
+
+
+def backends(network, service, endpoints):
+    """The live backends of ``service``: the addresses of the endpoints it names that exist,
+    local ones (``endpoints``: every endpoint record) and remote ones (the network's peers),
+    in the order of the service's list."""
+    where = dict((ep["name"], ep["ipv4_address"]) for ep in endpoints.values()
+                 if ep["network"] == network["name"] and ep.get("ipv4_address"))
+    where.update((ep["name"], ep["ip"]) for ep in drivers.get(network["driver"]).remote_endpoints(network))
+    return [where[name] for name in service["endpoints"] if name in where]
+
+
+def facts(network, service, endpoints):
+    return dict(service, network=network["name"], backends=backends(network, service, endpoints))
+
+
+# --- rules in a sandbox ---------------------------------------------------------------
+
+def render(networks, endpoints, joined):
+    """The ``inet cnm_svc`` table of a sandbox on networks ``joined``, or '' when none of them
+    has a service."""
+    nat, reject = [], []
+    for name in sorted(joined):
+        net = networks.get(name) or {}
+        for svc_name, svc in sorted((net.get("services") or {}).items()):
+            live = backends(net, svc, endpoints)
+            for port in svc["ports"]:
+                match = "ip daddr %s meta l4proto %s th dport %d" % (svc["vip"], port["protocol"], port["port"])
+                if not live:
+                    reject.append("%s reject%s" % (match, " with tcp reset" if port["protocol"] == "tcp" else ""))
+                    continue
+                targets = ", ".join("%d : %s . %d" % (i, address, port["target_port"]) for i, address in enumerate(live))
+                nat.append("%s dnat ip to numgen random mod %d map { %s }" % (match, len(live), targets))
+    if not nat and not reject:
+        return ""
+    return ("table %s %s {\n\tchain nat_output {\n\t\ttype nat hook output priority -100; policy accept;\n%s\t}\n"
+            "\tchain filter_output {\n\t\ttype filter hook output priority filter; policy accept;\n%s\t}\n}\n"
+            % (TABLE + ("".join("\t\t%s\n" % r for r in nat), "".join("\t\t%s\n" % r for r in reject))))
+
+
+def _nft_in(key, script):
+    nft = shutil.which("nft") or "/usr/sbin/nft"
+    nsenter = shutil.which("nsenter") or "/usr/bin/nsenter"
+    proc = subprocess.run([nsenter, "--net=" + netns_path(key), nft, "-f", "-"], input=script,
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise KernelError("nft rejected the service rules of sandbox %s: %s" % (key, proc.stderr.strip()), "sandbox")
+
+
+def load(key, text):
+    """Replace the sandbox's ``inet cnm_svc`` table by ``text`` (none when ''), in one transaction."""
+    head = "table %s %s\ndelete table %s %s\n" % (TABLE + TABLE)
+    _nft_in(key, head + text)
