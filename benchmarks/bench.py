@@ -10,6 +10,9 @@ route, made by one bulk cnm_endpoint call, against
   - an Ansible loop of single-endpoint tasks, measured at a small N, per endpoint.
 The same on a dual-stack network (an IPv6 address and default route more per endpoint), against
 the IPv4-only bulk call of the same N.
+Overlay peers: cnm_overlay_peer with 1,000 and 10,000 remote endpoints, against `bridge -batch`
+and `ip -batch` making the same entries. Services: cnm_service with 100 and 1,000 backends for one
+client sandbox, against one `nft -f` of the same table.
 IPAM: allocations per second for 10,000 addresses in one pool, file and etcd backends
 (a throwaway etcd on loopback), one transaction for all and one per allocation, and
 4 processes at once.
@@ -167,6 +170,83 @@ def ours(n, python=sys.executable, ipv6=False):
         return {"make_s": made, "noop_s": noop, "noop_runs_s": noops, "teardown_s": down,
                 "peak_rss_kib": max(rss, noop_rss),
                 "startup_s": startup, "noop_module_s": noop - startup}
+    finally:
+        host.cleanup()
+        cleanup_all()
+
+
+def _overlay_host(tag):
+    """A host with an underlay (ul0, its default route) and an overlay network fab."""
+    host = Host(tag)
+    enter = ["ip", "-n", host.ns]
+    for cmd in (["link", "add", "ul0", "type", "veth", "peer", "name", "ul1"], ["addr", "add", "198.18.0.1/16", "dev", "ul0"],
+                ["link", "set", "ul0", "up"], ["link", "set", "ul1", "up"], ["route", "add", "default", "via", "198.18.0.2"]):
+        sh(enter + cmd)
+    host.module("cnm_network", name="fab", driver="overlay", subnet="10.64.0.0/16", overlay={"vni": 77})
+    return host
+
+
+def _remote(i):
+    """The i-th remote endpoint: (name, address, MAC), 100 behind each VTEP."""
+    address = "10.64.%d.%d" % ((i + 2) // 256, (i + 2) % 256)
+    return "r%d" % i, address, "02:42:0a:40:%02x:%02x" % ((i + 2) // 256, (i + 2) % 256)
+
+
+def overlay_peers(n):
+    """cnm_overlay_peer with ``n`` remote endpoints behind n/100 VTEPs, against the same entries
+    made by one `bridge -batch` and one `ip -batch` on a VXLAN device of the same settings."""
+    host = _overlay_host("peers%d" % n)
+    try:
+        vteps = {}
+        for i in range(n):
+            name, address, dummy = _remote(i)
+            vteps.setdefault("198.18.%d.%d" % (1 + i // 100 // 250, 10 + i // 100 % 250), []).append(
+                {"name": name, "ip": address})
+        peers = [{"vtep": vtep, "endpoints": eps} for vtep, eps in sorted(vteps.items())]
+        ours = host.module("cnm_overlay_peer", network="fab", peers=peers)[0]
+        noop, dummy, again = host.module("cnm_overlay_peer", network="fab", peers=peers)
+        assert again["changed"] is False
+        enter = ["nsenter", "--net=/run/netns/" + host.ns]
+        sh(enter + ["ip", "link", "add", "vxb", "type", "vxlan", "id", "78", "dstport", "4789", "local", "198.18.0.1",
+                    "dev", "ul0", "nolearning", "proxy"])
+        sh(enter + ["ip", "link", "set", "vxb", "up"])
+        fdb = ["fdb append 00:00:00:00:00:00 dev vxb dst %s" % vtep for vtep in sorted(vteps)]
+        neigh = []
+        for vtep, eps in sorted(vteps.items()):
+            for ep in eps:
+                mac = _remote(int(ep["name"][1:]))[2]
+                fdb.append("fdb add %s dev vxb dst %s" % (mac, vtep))
+                neigh.append("neigh add %s lladdr %s dev vxb nud permanent" % (ep["ip"], mac))
+        start = time.monotonic()
+        sh(enter + ["bridge", "-batch", "-"], input="\n".join(fdb) + "\n")
+        sh(enter + ["ip", "-batch", "-"], input="\n".join(neigh) + "\n")
+        floor = time.monotonic() - start
+        return {"make_s": ours, "noop_s": noop, "floor_s": floor, "make_vs_floor": ours / floor}
+    finally:
+        host.cleanup()
+        cleanup_all()
+
+
+def service_backends(n):
+    """cnm_service with ``n`` backends (remote endpoints) for one client sandbox, against loading
+    the same table into that sandbox with one `nft -f`."""
+    host = _overlay_host("svc%d" % n)
+    try:
+        eps = [{"name": _remote(i)[0], "ip": _remote(i)[1]} for i in range(n)]
+        host.module("cnm_overlay_peer", network="fab", peers=[{"vtep": "198.18.1.10", "endpoints": eps}])
+        client = "%s-client" % PREFIX
+        host.module("cnm_endpoint", name="client", network="fab", sandbox=client, ipv4_address="10.64.255.2")
+        args = dict(name="web", network="fab", vip="10.64.255.250", ports=[{"port": 80}],
+                    endpoints=[ep["name"] for ep in eps])
+        ours, dummy, made = host.module("cnm_service", **args)
+        assert len(made["service"]["backends"]) == n
+        noop = host.module("cnm_service", **args)[0]
+        table = sh(["ip", "netns", "exec", client, "nft", "list", "table", "inet", "cnm_svc"]).stdout
+        sh(["ip", "netns", "exec", client, "nft", "delete", "table", "inet", "cnm_svc"])
+        start = time.monotonic()
+        sh(["nsenter", "--net=/run/netns/" + client, "nft", "-f", "-"], input=table)
+        floor = time.monotonic() - start
+        return {"make_s": ours, "noop_s": noop, "floor_s": floor, "make_vs_floor": ours / floor}
     finally:
         host.cleanup()
         cleanup_all()
@@ -331,6 +411,8 @@ def main():
     parser.add_argument("--each", type=int, default=1000,
                         help="allocations of the one-transaction-each runs: each transaction reads and "
                              "writes the whole space, so they cost O(n) apiece")
+    parser.add_argument("--peers", type=int, default=10000, help="remote endpoints for cnm_overlay_peer")
+    parser.add_argument("--backends", type=int, default=1000, help="backends of one service")
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"))
     parser.add_argument("--old-python", default=os.path.join(ROOT, OLD_VENV, "bin", "python"),
                         help="a Python with pyroute2 0.7 (Debian 12's): the endpoints are timed with it too")
@@ -365,6 +447,8 @@ def main():
                 print("N=%d with pyroute2 %s: bulk %.2f s, no-op %.2f s" % (
                     n, results["pyroute2"]["old"], r_old["make_s"], r_old["noop_s"]), flush=True)
                 results["endpoints_old_pyroute2"][str(n)] = r_old
+        results["overlay_peers"] = dict((str(n), overlay_peers(n)) for n in (1000, args.peers))
+        results["service_backends"] = dict((str(n), service_backends(n)) for n in (100, args.backends))
         results["ipam_allocations_per_s"].update(ipam_file(args.ipam_count, args.each))
         results["ipam_allocations_per_s"].update(ipam_etcd(args.ipam_count, args.each))
     finally:
@@ -393,6 +477,11 @@ def main():
     print("Ansible loop of single-endpoint tasks: %.0f ms per endpoint (%.0fx the bulk call at N=%s)" % (
         1000 * loop, max(r["loop_vs_bulk_per_endpoint"] for r in results["endpoints"].values()),
         max(results["endpoints"], key=int)))
+    for what, label in (("overlay_peers", "remote endpoints in cnm_overlay_peer"),
+                        ("service_backends", "backends of a service (cnm_service)")):
+        for n, r in sorted(results[what].items(), key=lambda kv: int(kv[0])):
+            print("%6s %-38s %6.2f s, floor %.2f s, ratio %.2f, no-op %.2f s" % (
+                n, label, r["make_s"], r["floor_s"], r["make_vs_floor"], r["noop_s"]))
     for label, rate in results["ipam_allocations_per_s"].items():
         print("IPAM %-42s %10.0f allocations/s" % (label, rate))
     print("ratio = cnm.fabric / iproute2 floor (below 1: faster); written to %s" % args.out)

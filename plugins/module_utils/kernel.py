@@ -90,6 +90,7 @@ RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_NOWHERE = 0, 253, 255
 MAX_SOCKETS = 256  # open netlink sockets, well under the usual limit of 1024 descriptors
 DUMP_RETRIES = 5   # a dump the kernel marks interrupted (NLM_F_DUMP_INTR) is taken again
 PREFETCH_MIN = 32  # sandboxes per reader process, at the least, for prefetch to fork one
+HELD_BATCH = 200  # requests per write (pyroute2 0.9 stops reading the acks of a batch of some 300)
 _LIBC = []
 
 
@@ -440,6 +441,7 @@ class Kernel(object):
         self._index = {}
         self._home = None
         self._doomed = set()  # namespaces with links marked for one batched deletion
+        self._held = []  # neighbour requests for flush to send in batches
         self._busy = None
         self._exists = {}
         # Namespaces this run created -> the next free link index there: veth_add names the
@@ -770,7 +772,19 @@ class Kernel(object):
         self._doomed.add(ns)
         self._index.get(ns, {}).pop(name, None)
 
+    def _hold(self, what, request):
+        """Keep a request to the host's neighbour tables for ``flush``, which sends those kept
+        in batches (the forwarding and neighbour entries of many peers are thousands)."""
+        self._held.append((what, request))
+
     def flush(self):
+        """Send the neighbour requests kept by ``_hold``, then delete the links marked by
+        ``link_del_batch``."""
+        held, self._held = self._held, []
+        for start in range(0, len(held), HELD_BATCH):
+            chunk = held[start:start + HELD_BATCH]
+            what = chunk[0][0] if len(chunk) == 1 else "%s and %d more" % (chunk[0][0], len(chunk) - 1)
+            self._do(None, what, [request for dummy, request in chunk])
         for ns in sorted(self._doomed, key=str):
             if self.netns_exists(ns):  # ENODEV: gone already, with a namespace removed meanwhile
                 self._do(ns, "deleting links", [(_ifinfo(0, attrs=[("IFLA_GROUP", self._group)]), RTM_DELLINK, 0)],
@@ -823,25 +837,24 @@ class Kernel(object):
         """A permanent forwarding entry MAC -> VTEP on a VXLAN device; the all-zero MAC
         (flooding) may have many VTEPs, so it is appended, and others are replaced."""
         how = NLM_F_APPEND if mac == ZERO_MAC else NLM_F_REPLACE
-        self._do(None, "adding %s -> %s to %s" % (mac, vtep, name),
-                 [(self._fdb(self._must(name), mac, vtep), RTM_NEWNEIGH, NLM_F_CREATE | how)], ignore=(errno.EEXIST,))
+        self._hold("adding %s -> %s to %s" % (mac, vtep, name),
+                   (self._fdb(self._must(name), mac, vtep), RTM_NEWNEIGH, NLM_F_CREATE | how))
 
     def fdb_del(self, name, mac, vtep):
         idx = self.index(name)
         if idx is not None:
-            self._do(None, "removing %s -> %s from %s" % (mac, vtep, name),
-                     [(self._fdb(idx, mac, vtep), RTM_DELNEIGH, 0)], ignore=(errno.ENOENT,))
+            self._hold("removing %s -> %s from %s" % (mac, vtep, name), (self._fdb(idx, mac, vtep), RTM_DELNEIGH, 0))
 
     def neigh_set(self, name, ip, mac):
         """A permanent neighbour entry IP -> MAC (ARP for IPv4, NDP for IPv6)."""
         msg = _neigh(_af(ip), self._must(name), NUD_PERMANENT, attrs=[("NDA_DST", ip), ("NDA_LLADDR", mac)])
-        self._do(None, "adding %s -> %s to %s" % (ip, mac, name), [(msg, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE)])
+        self._hold("adding %s -> %s to %s" % (ip, mac, name), (msg, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE))
 
     def neigh_del(self, name, ip):
         idx = self.index(name)
         if idx is not None:
             msg = _neigh(_af(ip), idx, NUD_PERMANENT, attrs=[("NDA_DST", ip)])
-            self._do(None, "removing %s from %s" % (ip, name), [(msg, RTM_DELNEIGH, 0)], ignore=(errno.ENOENT,))
+            self._hold("removing %s from %s" % (ip, name), (msg, RTM_DELNEIGH, 0))
 
     # -- addresses and routes -------------------------------------------------------
 

@@ -29,8 +29,9 @@ class Change:
     undo: Optional[Tuple[str, Tuple]] = None   # (Kernel method, args)
 
 
-# Operations that may run before links marked by link_del_batch are really deleted.
-BATCHABLE = ("link_del_batch", "netns_del")
+# Operations that may run before what the kernel holds for its flush is done: the links marked
+# by link_del_batch deleted, and the forwarding and neighbour entries sent in batches.
+BATCHABLE = ("link_del_batch", "netns_del", "fdb_add", "fdb_del", "neigh_set", "neigh_del")
 
 
 def change(text, op, *args, **kwargs):
