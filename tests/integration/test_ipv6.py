@@ -237,3 +237,23 @@ def test_parallel_runs_never_share_an_ipv6_address(host):
     assert all(not r.get("failed") for r in eps), eps
     assert len(set(r["endpoint"]["ipv6_address"] for r in eps)) == 8
     assert host.ok("cnm_info")["drift"] == []
+
+
+def test_check_mode_reports_what_each_new_option_makes(host):
+    """Check mode of every option new with dual-stack: nothing changes, and the plan is what a real
+    run then makes (and a second run changes nothing)."""
+    pools = [{"base": "fd00:77::/56", "size": 64}, {"base": "10.77.0.0/16", "size": 24}]
+    network = dict(name="n6", ipv6=True, address_pools=pools, labels={"team": "web"},
+                   bridge={"masquerade_ipv6": False, "host_binding_ip": "::"})
+    endpoint = dict(name="e", network="n6", sandbox=host.sb("e"), ipv6_address="fd00:77::e", dns=["192.0.2.53"],
+                    dns_search=["a.example"], dns_options=["ndots:2"], extra_hosts={"r": "192.0.2.9"},
+                    publish=[{"host_port": "9000-9001", "container_port": "9000-9001"}])
+    for module, key, args in (("cnm_network", "network", network), ("cnm_endpoint", "endpoint", endpoint)):
+        before = host.snapshot()
+        planned = host.ok(module, check=True, diff=True, **args)
+        assert planned["changed"] and host.snapshot() == before, (module, "check mode changes nothing")
+        made = host.converge(module, diff=True, **args)
+        assert made[key] == planned[key] and made["diff"]["after"] == planned["diff"]["after"], module
+    assert made["endpoint"]["ipv6_address"] == "fd00:77::e"
+    assert "dport 9000-9001 dnat ip6 to fd00:77::e" in host.nft() and "dnat ip to" not in host.nft(), \
+        "published on IPv6 addresses only (host_binding_ip ::)"
