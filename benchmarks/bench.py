@@ -220,11 +220,14 @@ def overlay_peers(n):
         start = time.monotonic()
         sh(enter + ["bridge", "-batch", "-"], input="\n".join(fdb) + "\n")
         sh(enter + ["ip", "-batch", "-"], input="\n".join(neigh) + "\n")
-        floor = time.monotonic() - start
-        return {"make_s": ours, "noop_s": noop, "floor_s": floor, "make_vs_floor": ours / floor}
+        return _against(ours, noop, time.monotonic() - start)
     finally:
         host.cleanup()
         cleanup_all()
+
+
+def _against(ours, noop, floor):
+    return {"make_s": ours, "noop_s": noop, "floor_s": floor, "make_vs_floor": ours / floor}
 
 
 def service_backends(n):
@@ -245,8 +248,7 @@ def service_backends(n):
         sh(["ip", "netns", "exec", client, "nft", "delete", "table", "inet", "cnm_svc"])
         start = time.monotonic()
         sh(["nsenter", "--net=/run/netns/" + client, "nft", "-f", "-"], input=table)
-        floor = time.monotonic() - start
-        return {"make_s": ours, "noop_s": noop, "floor_s": floor, "make_vs_floor": ours / floor}
+        return _against(ours, noop, time.monotonic() - start)
     finally:
         host.cleanup()
         cleanup_all()

@@ -189,13 +189,18 @@ def endpoint_remove(run, record):
             missing = host_view.link(record.get("host_interface") or "") is None
             changes += drv.leave(net, record, host_view, run.sandbox_view(sb) if missing else None)
         if drv.ipam:
-            run.ipam().release_address(net["name"], record["name"])
-            run.ipam().release_address(names.ipv6_pool(net["name"]), record["name"])
+            _release_addresses(run, net["name"], record["name"])
     elif record.get("host_interface"):  # its network's record is gone: no driver to ask
         changes.append(plan.change("delete %s" % record["host_interface"], "link_del_batch",
                                    record["host_interface"]))
     run.del_endpoint(key)
     run.execute(changes + sandbox_release(run, sb))
+
+
+def _release_addresses(run, network, name):
+    """The endpoint's addresses in its network's pools (its IPv6 one, if any, too)."""
+    run.ipam().release_address(network, name)
+    run.ipam().release_address(names.ipv6_pool(network), name)
 
 
 def finish_interrupted(run):
@@ -209,8 +214,7 @@ def finish_interrupted(run):
         network, name = key.split("/", 1)  # its record went: its address may not have
         net = run.networks.get(network)
         if net is not None and drivers.get(net["driver"]).ipam:
-            run.ipam().release_address(network, name)
-            run.ipam().release_address(names.ipv6_pool(network), name)
+            _release_addresses(run, network, name)
     for key in journal["sandboxes"]:
         run.execute(sandbox_release(run, key))
         run.sandboxes_touched.add(key)

@@ -138,14 +138,17 @@ def _nft():
     return path
 
 
-def _run(args, stdin=None):
-    proc = subprocess.run([_nft()] + args, input=stdin, capture_output=True, text=True, check=False)
+def run(args, stdin=None, netns=None):
+    """nft with ``args``: in the module's namespace, or in the one at path ``netns`` (entered
+    by nsenter, part of util-linux, which every Debian has)."""
+    enter = ["nsenter", "--net=" + netns] if netns else []
+    proc = subprocess.run(enter + [_nft()] + args, input=stdin, capture_output=True, text=True, check=False)
     return proc.returncode, proc.stdout, proc.stderr
 
 
 def present_tables():
     """The collection's tables the kernel has now, from one `nft list tables`."""
-    code, out, err = _run(["list", "tables"])
+    code, out, err = run(["list", "tables"])
     if code != 0:
         raise KernelError("nft could not list the tables: %s" % err.strip())
     listed = set(tuple(line.split()[1:3]) for line in out.splitlines() if line.startswith("table "))
@@ -184,6 +187,6 @@ def sync(state_dir, networks, endpoints, check_mode):
 
 
 def _apply(script):
-    code, dummy, err = _run(["-f", "-"], stdin=script)
+    code, dummy, err = run(["-f", "-"], stdin=script)
     if code != 0:
         raise KernelError("nft rejected the cnm ruleset: %s" % err.strip())

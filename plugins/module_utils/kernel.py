@@ -394,10 +394,10 @@ def read_neighbours(nl, index):
     for msg in nl.dump(lambda: _neigh(AF_BRIDGE, index, 0), RTM_GETNEIGH):
         if msg["ifindex"] == index and msg.get_attr("NDA_DST"):  # the device's own entries carry a VTEP
             fdb.add((msg.get_attr("NDA_LLADDR"), msg.get_attr("NDA_DST")))
-    for family in (socket.AF_INET, socket.AF_INET6):
-        for msg in nl.dump(lambda: _neigh(family, 0, 0, attrs=[("NDA_IFINDEX", index)]), RTM_GETNEIGH):
-            if msg["ifindex"] == index and msg.get_attr("NDA_LLADDR") and msg["state"] & NUD_PERMANENT:
-                arp[msg.get_attr("NDA_DST")] = msg.get_attr("NDA_LLADDR")
+    # One dump of both families' tables (ARP and NDP).
+    for msg in nl.dump(lambda: _neigh(socket.AF_UNSPEC, 0, 0, attrs=[("NDA_IFINDEX", index)]), RTM_GETNEIGH):
+        if msg["ifindex"] == index and msg.get_attr("NDA_LLADDR") and msg["state"] & NUD_PERMANENT:
+            arp[msg.get_attr("NDA_DST")] = msg.get_attr("NDA_LLADDR")
     return fdb, arp
 
 

@@ -86,9 +86,11 @@ def _pools(run, spec, eps):
                 raise SpecError("network %r has endpoints (%s); remove them before changing its subnet from %s"
                                 % (spec.name, _names(eps), current["subnet"]), "subnet")
             ipam.release_pool(req.name)
-        if current is None and req.subnet is None and avoid is None:
-            avoid = avoid_routes(run)
-        pool = ipam.request_pool(req, address_pools(spec.address_pools, version), avoid or ())[0]
+        pools = ()
+        if current is None and req.subnet is None:  # an automatic subnet: only then are pools and routes read
+            pools = address_pools(spec.address_pools, version)
+            avoid = avoid_routes(run) if avoid is None else avoid
+        pool = ipam.request_pool(req, pools, avoid or ())[0]
         fields.update({prefix + "subnet": pool["subnet"], prefix + "gateway": pool["gateway"],
                        prefix + "ip_range": pool["ip_range"]})
     return fields

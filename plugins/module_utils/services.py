@@ -24,10 +24,8 @@ other table is touched.
 from __future__ import annotations
 
 import ipaddress
-import shutil
-import subprocess
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel import netns_path
 from ansible_collections.cnm.fabric.plugins.module_utils.spec import check_in_subnet
@@ -67,10 +65,10 @@ def service_present(run, spec):
         for ep in drv.remote_endpoints(net):
             if ep["ip"] == vip:
                 raise SpecError("%s is the remote endpoint %r" % (vip, ep["name"]), "vip")
-    vip = run.ipam().request_address(net["name"], owner(spec.name), vip, "vip")[0]
     for other, svc in sorted(services.items()):
         if other != spec.name and set([spec.name] + list(spec.aliases)) & set([other] + svc["aliases"]):
             raise SpecError("service %r of network %r has that name or alias" % (other, net["name"]), "aliases")
+    vip = run.ipam().request_address(net["name"], owner(spec.name), vip, "vip")[0]
     record = {"name": spec.name, "vip": vip, "ports": [dict(p) for p in spec.ports],
               "endpoints": list(spec.endpoints), "aliases": list(spec.aliases)}
     if old != record:
@@ -128,16 +126,9 @@ def render(networks, endpoints, joined):
             % (TABLE + ("".join("\t\t%s\n" % r for r in nat), "".join("\t\t%s\n" % r for r in reject))))
 
 
-def _nft_in(key, script):
-    nft = shutil.which("nft") or "/usr/sbin/nft"
-    nsenter = shutil.which("nsenter") or "/usr/bin/nsenter"
-    proc = subprocess.run([nsenter, "--net=" + netns_path(key), nft, "-f", "-"], input=script,
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise KernelError("nft rejected the service rules of sandbox %s: %s" % (key, proc.stderr.strip()), "sandbox")
-
-
 def load(key, text):
     """Replace the sandbox's ``inet cnm_svc`` table by ``text`` (none when ''), in one transaction."""
     head = "table %s %s\ndelete table %s %s\n" % (TABLE + TABLE)
-    _nft_in(key, head + text)
+    code, dummy, err = firewall.run(["-f", "-"], stdin=head + text, netns=netns_path(key))
+    if code != 0:
+        raise KernelError("nft rejected the service rules of sandbox %s: %s" % (key, err.strip()), "sandbox")
