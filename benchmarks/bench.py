@@ -13,6 +13,10 @@ the IPv4-only bulk call of the same N.
 Overlay peers: cnm_overlay_peer with 1,000 and 10,000 remote endpoints, against `bridge -batch`
 and `ip -batch` making the same entries. Services: cnm_service with 100 and 1,000 backends for one
 client sandbox, against one `nft -f` of the same table.
+IPsec: an encrypted network's plan for 250 peers under two keys (key derivation included), and
+its policies applied as one `ip -batch` (how cnm_overlay_peer runs them) against one `ip xfrm`
+process per policy. This kernel has no ESP, so its SAs are planned but not applied here; they take
+the same path in the VMs.
 IPAM: allocations per second for 10,000 addresses in one pool, file and etcd backends
 (a throwaway etcd on loopback), one transaction for all and one per allocation, and
 4 processes at once.
@@ -42,6 +46,8 @@ COLLECTIONS = os.path.join(ROOT, ".build")
 sys.path.insert(0, COLLECTIONS)
 
 from ansible_collections.cnm.fabric.plugins.module_utils import spec  # noqa: E402
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers import esp  # noqa: E402
+from ansible_collections.cnm.fabric.plugins.module_utils.model import XfrmView  # noqa: E402
 from ansible_collections.cnm.fabric.plugins.module_utils.ipam import etcd  # noqa: E402
 from ansible_collections.cnm.fabric.plugins.module_utils.ipam.file import FileBackend  # noqa: E402
 from ansible_collections.cnm.fabric.plugins.module_utils.store import Store  # noqa: E402
@@ -254,6 +260,34 @@ def service_backends(n):
         cleanup_all()
 
 
+def ipsec_peers(n):
+    """The IPsec plan of ``n`` peers under two keys, and its ``n`` policies applied as one
+    `ip -batch` against one `ip xfrm` process each, in a throwaway namespace."""
+    network = {"name": "sec", "vni": 77, "port": 4789, "local_ip": "198.18.0.1", "encrypted": True,
+               "peers": dict(("198.18.%d.%d" % (1 + i // 250, 1 + i % 250), []) for i in range(n))}
+    keys = esp.parse_keys(["1e" * 32, "2e" * 32])
+    start = time.monotonic()
+    plan = esp.changes(network, keys, "complete", XfrmView())
+    planned = time.monotonic() - start
+    policies = [c.args[0] for c in plan if c.args[0].startswith("xfrm policy add")]
+    host = Host("ipsec%d" % n)
+    enter = ["nsenter", "--net=/run/netns/" + host.ns, "ip"]
+    try:
+        start = time.monotonic()
+        sh(enter + ["-batch", "-"], input="".join(line + "\n" for line in policies))
+        batch = time.monotonic() - start
+        sh(enter + ["xfrm", "policy", "flush"])
+        start = time.monotonic()
+        for line in policies:
+            sh(enter + line.split())
+        each = time.monotonic() - start
+    finally:
+        host.cleanup()
+        cleanup_all()
+    return {"peers": n, "changes": len(plan), "plan_s": planned, "batch_s": batch, "process_each_s": each,
+            "each_vs_batch": each / batch}
+
+
 def ansible_loop(n):
     """Single-endpoint tasks in a loop; per endpoint = (t(n) - t(1)) / (n - 1)."""
     host = Host("loop")
@@ -451,6 +485,7 @@ def main():
                 results["endpoints_old_pyroute2"][str(n)] = r_old
         results["overlay_peers"] = dict((str(n), overlay_peers(n)) for n in (1000, args.peers))
         results["service_backends"] = dict((str(n), service_backends(n)) for n in (100, args.backends))
+        results["ipsec"] = ipsec_peers(250)
         results["ipam_allocations_per_s"].update(ipam_file(args.ipam_count, args.each))
         results["ipam_allocations_per_s"].update(ipam_etcd(args.ipam_count, args.each))
     finally:
@@ -484,6 +519,10 @@ def main():
         for n, r in sorted(results[what].items(), key=lambda kv: int(kv[0])):
             print("%6s %-38s %6.2f s, floor %.2f s, ratio %.2f, no-op %.2f s" % (
                 n, label, r["make_s"], r["floor_s"], r["make_vs_floor"], r["noop_s"]))
+    r = results["ipsec"]
+    print("IPsec, %d peers: %d changes planned in %.3f s; %d policies in one ip -batch %.3f s, one process each "
+          "%.2f s (%.0fx)" % (r["peers"], r["changes"], r["plan_s"], r["peers"], r["batch_s"], r["process_each_s"],
+                              r["each_vs_batch"]))
     for label, rate in results["ipam_allocations_per_s"].items():
         print("IPAM %-42s %10.0f allocations/s" % (label, rate))
     print("ratio = cnm.fabric / iproute2 floor (below 1: faster); written to %s" % args.out)

@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The nftables tables the collection owns, rendered whole from the store.
 
-``inet cnm`` holds NAT (masquerade, published ports) and the forward filter
-(isolation between networks, internal networks); ``bridge cnm`` drops frames
+``inet cnm`` holds NAT (masquerade, published ports), the forward filter
+(isolation between networks, internal networks) and, for encrypted overlay networks,
+the input filter and output marks of their VXLAN traffic; ``bridge cnm`` drops frames
 forwarded between the ports of a bridge whose network has ``icc: false`` (bridged
 frames never reach the inet forward hook unless br_netfilter is loaded). Both are
 replaced in one nft transaction; no other table is ever touched.
@@ -81,9 +82,11 @@ def render(networks, endpoints):
     by_network = parts(networks)
     if not by_network:
         return ""
-    raw, forward, dnat, post, icc = [], [], [], [], []
+    raw, forward, dnat, post, icc, inbound, mark = [], [], [], [], [], [], []
     for name, part in sorted(by_network.items()):
         br, subnet = _q(part.interface), part.subnet
+        inbound.extend(part.input)
+        mark.extend(part.mark)
         raw.append("iifname %s ip daddr 127.0.0.0/8 drop" % br)
         post.append("oifname %s ip saddr 127.0.0.0/8 masquerade" % br)
         if part.subnet6:
@@ -114,10 +117,10 @@ def render(networks, endpoints):
             forward.append("iifname %s oifname { %s } drop" % (_q(part.interface), rest))
     dnat = _published(by_network, endpoints)
 
-    def chain(name, hook, priority, rules):
+    def chain(name, hook, priority, rules, kind=None):
         body = "".join("\t\t%s\n" % r for r in rules)
         return "\tchain %s {\n\t\ttype %s hook %s priority %s; policy accept;\n%s\t}\n" % (
-            name, "filter" if priority in ("raw", "filter") else "nat", hook, priority, body)
+            name, kind or ("filter" if priority in ("raw", "filter") else "nat"), hook, priority, body)
 
     text = "table inet cnm {\n"
     text += chain("raw_prerouting", "prerouting", "raw", raw)
@@ -125,6 +128,10 @@ def render(networks, endpoints):
     text += chain("prerouting", "prerouting", "dstnat", dnat)
     text += chain("output", "output", "-100", dnat)
     text += chain("postrouting", "postrouting", "srcnat", post)
+    if inbound:
+        text += chain("input", "input", "filter", inbound)
+    if mark:  # a route chain: a packet whose mark it sets is routed again, through the IPsec policies
+        text += chain("ipsec_mark", "output", "mangle", mark, kind="route")
     text += "}\ntable bridge cnm {\n"
     text += chain("forward", "forward", "filter", icc)
     text += "}\n"

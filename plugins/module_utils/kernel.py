@@ -24,7 +24,8 @@ loop kept for the run.
 What pyroute2 does not provide, written here: making a named namespace in-process
 (pyroute2's ``netns.create`` forks a child; ``netns_add`` unshares and bind-mounts as
 ``ip netns add`` does), entering one for a socket (setns), and sysctls (/proc/sys).
-pyroute2 has no xfrm; nftables goes through ``nft`` (firewall.py).
+pyroute2 has no xfrm: IPsec goes through ``ip xfrm`` (xfrm.py), as nftables goes
+through ``nft`` (firewall.py).
 
 Namespaces are named by a *sandbox key*: ``None`` for the host (the namespace the
 module runs in), a bare name for ``/run/netns/NAME``, or an absolute path (such as
@@ -43,6 +44,7 @@ import random
 import socket
 import traceback
 
+from ansible_collections.cnm.fabric.plugins.module_utils import xfrm
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, NamespaceLost
 from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView, Route, VxlanInfo, ZERO_MAC
 
@@ -442,6 +444,7 @@ class Kernel(object):
         self._home = None
         self._doomed = set()  # namespaces with links marked for one batched deletion
         self._held = []  # neighbour requests for flush to send in batches
+        self._xfrm = []  # ip xfrm commands for flush to run as one batch
         self._busy = None
         self._exists = {}
         # Namespaces this run created -> the next free link index there: veth_add names the
@@ -778,8 +781,11 @@ class Kernel(object):
         self._held.append((what, request))
 
     def flush(self):
-        """Send the neighbour requests kept by ``_hold``, then delete the links marked by
-        ``link_del_batch``."""
+        """Run the IPsec commands kept by ``xfrm``, send the neighbour requests kept by
+        ``_hold``, then delete the links marked by ``link_del_batch``."""
+        commands, self._xfrm = self._xfrm, []
+        if commands:
+            xfrm.apply(commands)
         held, self._held = self._held, []
         for start in range(0, len(held), HELD_BATCH):
             chunk = held[start:start + HELD_BATCH]
@@ -895,6 +901,20 @@ class Kernel(object):
             self._do(ns, "removing the default route via %s" % name,
                      [(_route(oif=idx, delete=True, family=FAMILIES[version]), RTM_DELROUTE, 0)],
                      ignore=(errno.ESRCH,))
+
+    # -- IPsec (the host's; through ip xfrm) -------------------------------------------
+
+    def xfrm(self, command):
+        """Keep an ``ip xfrm`` command for ``flush``, which runs those kept in one batch."""
+        self._xfrm.append(command)
+
+    @staticmethod
+    def xfrm_read(tags):
+        return xfrm.read(tags)
+
+    @staticmethod
+    def esp_missing(probe):
+        return xfrm.esp_missing(probe)
 
     # -- sysctls (of the namespace the module runs in) ------------------------------
 

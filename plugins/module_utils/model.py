@@ -95,3 +95,11 @@ class NsView:
         """(destination, link name) of every route that is not a default route."""
         return [(r.dst, getattr(self.link_by_index(hop[1]), "name", None))
                 for r in self.routes if r.dst not in DEFAULT_DST.values() for hop in r.gateways[:1]]
+
+
+@dataclass(frozen=True)
+class XfrmView:
+    """The IPsec objects of one encrypted network (found by its tag, drivers/esp.py): its
+    security associations as (src, dst, spi) and its outbound policies as (src, dst, port)."""
+    states: frozenset = frozenset()
+    policies: frozenset = frozenset()

@@ -26,5 +26,5 @@ def peers_converge(run, spec):
     if peers != (net.get("peers") or {}):
         net["peers"] = peers
         run.networks_touched.add(net["name"])
-    run.execute(drv.peer_changes(net, run.kernel.view(None), observed))
+    run.execute(drv.peer_changes(net, run.kernel.view(None), observed, spec))
     return net

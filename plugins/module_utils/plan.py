@@ -30,8 +30,9 @@ class Change:
 
 
 # Operations that may run before what the kernel holds for its flush is done: the links marked
-# by link_del_batch deleted, and the forwarding and neighbour entries sent in batches.
-BATCHABLE = ("link_del_batch", "netns_del", "fdb_add", "fdb_del", "neigh_set", "neigh_del")
+# by link_del_batch deleted, the forwarding and neighbour entries sent in batches, and the
+# IPsec commands run as one.
+BATCHABLE = ("link_del_batch", "netns_del", "fdb_add", "fdb_del", "neigh_set", "neigh_del", "xfrm")
 
 
 def change(text, op, *args, **kwargs):

@@ -95,7 +95,9 @@ class Run(object):
         """What a driver's ``observe`` hook asked for (a drivers.base.Observe), read now."""
         return Observed(sysctls=dict((k, self.kernel.sysctl_get(k)) for k in want.sysctls),
                         neighbours=dict((dev, self.kernel.neighbours(dev)) for dev in want.neighbours),
-                        kinds=dict((kind, self.kernel.kind_supported(kind)) for kind in want.kinds))
+                        kinds=dict((kind, self.kernel.kind_supported(kind)) for kind in want.kinds),
+                        xfrm=self.kernel.xfrm_read(want.xfrm) if want.xfrm else {},
+                        esp=self.kernel.esp_missing(want.esp) if want.esp else None)
 
     def execute(self, changes):
         """Queue kernel changes; ``finish`` applies them all after recording them."""

@@ -536,6 +536,8 @@ class PeersSpec:
     peers: Optional[Tuple[PeerSpec, ...]]  # None: not given (with state: absent, every peer)
     exclusive: bool
     state: str
+    encryption_keys: Optional[Tuple[str, ...]] = None  # as given; the driver reads them
+    encryption_stage: str = "complete"
 
 
 def _unique_address(value, option, seen, versions=(4,)):
@@ -573,8 +575,11 @@ def peers_spec(params):
         peers.append(PeerSpec(vtep=vtep, endpoints=tuple(endpoints)))
     if params.get("exclusive") and params["state"] == "absent":
         raise SpecError("is only used with state: present", "exclusive")
+    keys = params.get("encryption_keys")
     return PeersSpec(network=network, peers=tuple(peers) if given is not None else None,
-                     exclusive=bool(params.get("exclusive")), state=params["state"])
+                     exclusive=bool(params.get("exclusive")), state=params["state"],
+                     encryption_keys=tuple(keys) if keys is not None else None,
+                     encryption_stage=params.get("encryption_stage") or "complete")
 
 
 # --- services -------------------------------------------------------------------------

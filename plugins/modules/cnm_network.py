@@ -143,7 +143,8 @@ options:
     description:
       - MTU of the bridge and of every endpoint on it.
       - Defaults to V(1500), or for O(driver=overlay) to the underlay interface's MTU less the
-        50 bytes of VXLAN's headers (V(1450) on a 1500 link). A larger overlay MTU is an error.
+        50 bytes of VXLAN's headers (V(1450) on a 1500 link), and 37 more with
+        O(overlay.encrypted=true) (V(1413)). A larger overlay MTU is an error.
       - For O(driver=macvlan) and O(driver=ipvlan), defaults to the parent's MTU; a larger one
         is an error.
     type: int
@@ -231,6 +232,23 @@ options:
           - The interface VXLAN traffic leaves by. Defaults to the interface that holds
             O(overlay.local_ip), or else to the interface of the default route.
         type: str
+      encrypted:
+        description:
+          - Carries the network's VXLAN traffic between hosts in IPsec ESP (transport mode, AES-GCM
+            with a 256-bit key), as Docker's C(--opt encrypted) does. The same on every host.
+          - The network's VXLAN packets that arrive without IPsec are dropped (nftables, table
+            C(inet cnm)), and those this host sends are marked for IPsec policies that match only
+            this network's traffic between two hosts. So the network fails closed; a host without
+            the keys gets no cleartext fallback.
+          - M(cnm.fabric.cnm_overlay_peer) programs the security associations and policies of each
+            peer from O(cnm.fabric.cnm_overlay_peer#module:encryption_keys); until then, no traffic
+            crosses.
+          - ESP takes up to 37 bytes of each packet, so the default MTU is that much smaller.
+          - The kernel needs ESP and AES-GCM (modules C(esp4), C(aes), C(gcm)); without them this
+            is an error naming C(esp4), and nothing is changed.
+        type: bool
+        default: false
+        version_added: 0.2.0
   macvlan:
     description:
       - Options of the C(macvlan) driver.
@@ -370,7 +388,7 @@ network:
     - C(subnet), C(gateway) and C(ip_range) are the IPv4 ones; C(ipv6_subnet), C(ipv6_gateway)
       and C(ipv6_ip_range) those of a dual-stack network (null without IPv6).
     - For an overlay network, C(vni), C(port), C(local_ip), C(underlay_interface),
-      C(vxlan_interface) and C(peers) (the remote endpoints by VTEP) are set as well.
+      C(vxlan_interface), C(encrypted) and C(peers) (the remote endpoints by VTEP) are set as well.
     - For a macvlan or ipvlan network, C(parent), C(mode), C(parent_created) (whether the
       collection made the parent, and so removes it), C(host_access), C(shim) and
       C(shim_address) are set as well.
@@ -451,6 +469,7 @@ ARGUMENT_SPEC = dict(
         port=dict(type="int", default=4789),
         local_ip=dict(type="str"),
         underlay_interface=dict(type="str"),
+        encrypted=dict(type="bool", default=False),
     )),
     macvlan=dict(type="dict", options=dict(
         parent=dict(type="str"),

@@ -22,6 +22,12 @@ description:
     device that no recorded peer needs are removed; the device belongs to the collection.
   - A peer is declared whole; listing a VTEP again replaces the endpoints recorded behind it.
   - The C(cnm.fabric.overlay_peers) filter builds O(peers) for one host from the inventory.
+  - On an encrypted network (O(cnm.fabric.cnm_network#module:overlay.encrypted=true)), programs
+    for each peer the IPsec ESP security associations (SAs) both ways and the policy that sends
+    the network's VXLAN traffic to that peer through them, and removes them with the peer.
+    Each SA's key, salt and SPI are derived from O(encryption_keys) (HKDF-SHA256 over the VNI
+    and the two hosts' addresses), so every host computes the same ones and nothing is
+    exchanged. The SAs and policies are read with C(ip xfrm) and changed in one C(ip -batch).
 author:
   - cnm.fabric maintainers (@cnm-fabric)
 options:
@@ -81,6 +87,31 @@ options:
             type: list
             elements: str
             default: []
+  encryption_keys:
+    description:
+      - The keys of an encrypted network, the same list on every host. Each is 32 bytes written as
+        64 hex digits (make one with C(openssl rand -hex 32)). Keep them in Ansible Vault.
+      - The first key encrypts; every key decrypts. To rotate, put a new key first and keep the
+        old one after it; a later rotation drops it. See O(encryption_stage).
+      - Required with O(state=present) on an encrypted network, and refused on any other. Not
+        needed to remove peers.
+    type: list
+    elements: str
+    no_log: true
+    version_added: 0.2.0
+  encryption_stage:
+    description:
+      - How far a change of O(encryption_keys) goes in this run.
+      - V(inbound) adds the SAs that decrypt with every listed key and keeps each outbound SA
+        whose key is still listed, so nothing this host sends changes.
+      - V(complete) also moves each outbound SA to the first key (the new SA is made before the
+        old one goes) and removes the SAs of keys no longer listed.
+      - A rotation without loss runs V(inbound) on every host, then V(complete) on every host,
+        which is what the C(cnm.fabric.overlay_network) role does.
+    type: str
+    choices: [inbound, complete]
+    default: complete
+    version_added: 0.2.0
   exclusive:
     description:
       - With O(state=present), remove the peers that are not listed (a host that left the fleet).
@@ -117,6 +148,13 @@ EXAMPLES = r"""
     network: fabric
     exclusive: true
     peers: "{{ hostvars | cnm.fabric.overlay_peers('fabric', groups['fleet'], inventory_hostname) }}"
+
+- name: An encrypted network, its keys from Ansible Vault (the first encrypts, both decrypt)
+  cnm.fabric.cnm_overlay_peer:
+    network: pets
+    exclusive: true
+    encryption_keys: "{{ vault_pets_keys }}"
+    peers: "{{ hostvars | cnm.fabric.overlay_peers('pets', groups['fleet'], inventory_hostname) }}"
 
 - name: Forget one host
   cnm.fabric.cnm_overlay_peer:
@@ -161,6 +199,8 @@ ARGUMENT_SPEC = dict(
             aliases=dict(type="list", elements="str", default=[]),
         )),
     )),
+    encryption_keys=dict(type="list", elements="str", no_log=True),
+    encryption_stage=dict(type="str", choices=["inbound", "complete"], default="complete"),
     exclusive=dict(type="bool", default=False),
     state=dict(type="str", choices=["present", "absent"], default="present"),
     state_dir=STATE_DIR_SPEC,

@@ -27,6 +27,9 @@ NET = {"name": "fab", "driver": "overlay", "subnet": "10.99.0.0/24", "gateway": 
 SYSCTLS = {"net/ipv4/ip_forward": "1", "net/ipv4/conf/cnm-fab/route_localnet": "1"}
 
 
+PEERS = spec.PeersSpec(network="fab", peers=(), exclusive=False, state="present")
+
+
 def observed(fdb=None, arp=None):
     return Observed(SYSCTLS, {"cnmxabc": (fdb or set(), arp or {})})
 
@@ -70,7 +73,7 @@ def test_a_changed_vni_makes_the_device_again_with_its_entries():
 def test_peer_changes_remove_first_and_move_a_mac():
     fdb = {(ZERO, "192.0.2.2"), ("02:42:0a:63:00:03", "192.0.2.9"), (ZERO, "192.0.2.9")}
     arp = {"10.99.0.3": "02:42:0a:63:00:03", "10.99.0.8": "02:42:0a:63:00:08"}
-    assert ops(overlay.peer_changes(NET, host(UNDERLAY, BR, VX), observed(fdb, arp))) == [
+    assert ops(overlay.peer_changes(NET, host(UNDERLAY, BR, VX), observed(fdb, arp), PEERS)) == [
         ("fdb_del", "cnmxabc", "00:00:00:00:00:00", "192.0.2.9"),
         ("fdb_del", "cnmxabc", "02:42:0a:63:00:03", "192.0.2.9"),
         ("neigh_del", "cnmxabc", "10.99.0.8"),

@@ -42,7 +42,7 @@ class ToyDriver(Driver):
         return [change("create toy %s" % record["link"], "toy_add", record["link"],
                        undo=("link_del", (record["link"],)))]
 
-    def delete_network(self, record, host_view, networks=()):
+    def delete_network(self, record, host_view, networks=(), observed=None):
         return [change("delete toy %s" % record["link"], "link_del", record["link"])]
 
     def owned_links(self, record):

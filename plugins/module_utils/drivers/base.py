@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ansible_collections.cnm.fabric.plugins.module_utils.model import XfrmView
+
 
 @dataclass(frozen=True)
 class Observe:
@@ -27,6 +29,8 @@ class Observe:
     sysctls: tuple = ()     # keys under /proc/sys
     neighbours: tuple = ()  # host devices whose forwarding and ARP entries are read
     kinds: tuple = ()       # link kinds the kernel must be able to make (vlan, macvlan, ...)
+    xfrm: tuple = ()        # tags of the IPsec objects to read (drivers/esp.py)
+    esp: str = ""           # an ``xfrm state add`` line the kernel must be able to run (tried aside)
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,14 @@ class Observed:
     sysctls: dict = field(default_factory=dict)      # key -> value (None when absent)
     neighbours: dict = field(default_factory=dict)   # device -> (fdb set, arp dict)
     kinds: dict = field(default_factory=dict)        # link kind -> whether the kernel has it
+    xfrm: dict = field(default_factory=dict)         # tag -> model.XfrmView
+    esp: Optional[str] = None                        # why ESP cannot be used ('' when it can; None: not asked)
 
     def entries(self, device):
         return self.neighbours.get(device, (set(), {}))
+
+    def ipsec(self, tag):
+        return self.xfrm.get(tag, XfrmView())
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,8 @@ class FirewallPart:
     host_binding_ip: Optional[str]
     subnet6: Optional[str] = None  # a dual-stack network's IPv6 subnet
     masquerade6: bool = False      # NAT66 of that subnet to the outside
+    input: tuple = ()              # rules of the host's input filter (drop what must not arrive)
+    mark: tuple = ()               # rules marking the host's own packets, re-routed after (route output)
 
 
 class Driver(object):
@@ -111,9 +122,10 @@ class Driver(object):
         (owners start with "@", which no endpoint name does)."""
         return {}
 
-    def delete_network(self, record, host_view, networks=()):
+    def delete_network(self, record, host_view, networks=(), observed=None):
         """Changes that remove the network's kernel objects (``networks``: every network
-        record, so what several networks share goes with the last of them)."""
+        record, so what several networks share goes with the last of them; ``observed``:
+        what ``observe`` asked for)."""
         return []
 
     def owned_links(self, record):
@@ -156,7 +168,8 @@ class Driver(object):
         """The network's peers after a cnm_overlay_peer call ``spec``."""
         raise NotImplementedError
 
-    def peer_changes(self, network, host_view, observed):
+    def peer_changes(self, network, host_view, observed, spec):
+        """Changes that program the recorded peers (``spec``: the cnm_overlay_peer call)."""
         return []
 
     def remote_endpoints(self, network):

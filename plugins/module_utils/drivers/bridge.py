@@ -206,7 +206,7 @@ class BridgeDriver(Driver):
     def create_network(self, record, host_view, observed):
         return create_bridge(record, host_view, observed.sysctls)
 
-    def delete_network(self, record, host_view, networks=()):
+    def delete_network(self, record, host_view, networks=(), observed=None):
         return delete_bridge(record, host_view)
 
     def owned_links(self, record):

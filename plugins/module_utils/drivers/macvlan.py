@@ -190,7 +190,7 @@ class MacvlanDriver(Driver):
             out.append(change("route %s dev %s" % (dst, shim), "route_set", dst, shim))
         return out
 
-    def delete_network(self, record, host_view, networks=()):
+    def delete_network(self, record, host_view, networks=(), observed=None):
         out = []
         shim = record.get("shim")
         if shim and host_view.link(shim) is not None:

@@ -18,10 +18,11 @@ each sandbox reaches the outside through its own host, masqueraded there.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers import esp
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Observe
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.bridge import BridgeDriver, bridge_options, bridge_record
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
@@ -49,6 +50,7 @@ class OverlayOptions:
     port: int = VXLAN_PORT
     local_ip: Optional[str] = None
     underlay_interface: Optional[str] = None
+    encrypted: bool = False
 
 
 def overlay_options(params):
@@ -75,7 +77,8 @@ def overlay_options(params):
     local = parse_address(o.get("local_ip"), "overlay.local_ip")
     return OverlayOptions(bridge=bridge_options(params), vni=number(o["vni"], "overlay.vni", 1, VNI_MAX),
                           port=number(VXLAN_PORT if o.get("port") is None else o["port"], "overlay.port", 1, 65535),
-                          local_ip=str(local) if local else None, underlay_interface=underlay)
+                          local_ip=str(local) if local else None, underlay_interface=underlay,
+                          encrypted=bool(o.get("encrypted")))
 
 
 def underlay(view, o):
@@ -142,7 +145,7 @@ def entry_changes(network, fdb, arp):
 class OverlayDriver(BridgeDriver):
     option_groups = ("bridge", "overlay")
     record_fields = BridgeDriver.record_fields + ("vni", "port", "local_ip", "underlay_interface",
-                                                  "vxlan_interface", "peers")
+                                                  "vxlan_interface", "encrypted", "peers")
     has_peers = True
     default_mtu = None  # the underlay's, less VXLAN's overhead
 
@@ -155,22 +158,32 @@ class OverlayDriver(BridgeDriver):
             if name != spec.name and net.get("vxlan_interface") and net.get("vni") == o.vni:
                 raise SpecError("VNI %d is already used by network %r on this host" % (o.vni, name), "overlay.vni")
         underlay_name, local_ip = underlay(host_view, o)
-        limit = host_view.link(underlay_name).mtu - VXLAN_OVERHEAD
+        overhead = VXLAN_OVERHEAD + (esp.ESP_OVERHEAD if o.encrypted else 0)
+        limit = host_view.link(underlay_name).mtu - overhead
         mtu = spec.mtu or limit
         if mtu > limit:
-            raise SpecError("%d does not fit: the underlay %s has MTU %d and VXLAN takes %d bytes of it; use at "
-                            "most %d" % (mtu, underlay_name, limit + VXLAN_OVERHEAD, VXLAN_OVERHEAD, limit), "mtu")
+            raise SpecError("%d does not fit: the underlay %s has MTU %d and VXLAN%s takes %d bytes of it; use at "
+                            "most %d" % (mtu, underlay_name, limit + overhead, " in ESP" if o.encrypted else "",
+                                         overhead, limit), "mtu")
         record = bridge_record(o.bridge, mtu)
         record.update(vni=o.vni, port=o.port, local_ip=local_ip, underlay_interface=underlay_name,
-                      vxlan_interface=names.vxlan_name(spec.name), peers=(old or {}).get("peers") or {})
+                      vxlan_interface=names.vxlan_name(spec.name), encrypted=o.encrypted,
+                      peers=(old or {}).get("peers") or {})
         return record
 
     def observe(self, record):
         base = BridgeDriver.observe(self, record)
-        return Observe(sysctls=base.sysctls, neighbours=(record["vxlan_interface"],))
+        return Observe(sysctls=base.sysctls, neighbours=(record["vxlan_interface"],), xfrm=(esp.tag(record["vni"]),),
+                       esp=esp.probe() if record.get("encrypted") else "")
 
     def create_network(self, record, host_view, observed):
-        """The bridge (as the bridge driver makes it), its VXLAN device and the peers' entries."""
+        """The bridge (as the bridge driver makes it), its VXLAN device and the peers' entries.
+        IPsec objects of peers that are gone (or of all, when the network is no longer
+        encrypted) are removed; cnm_overlay_peer, which has the keys, makes them."""
+        if observed.esp:
+            raise KernelError("network %r is encrypted (overlay.encrypted), and this kernel cannot make IPsec ESP "
+                              "security associations with AES-GCM: load module esp4 (and aes, gcm); ip xfrm said: %s"
+                              % (record["name"], observed.esp))
         out = BridgeDriver.create_network(self, record, host_view, observed)
         vx, br, mtu = record["vxlan_interface"], record["interface"], record["mtu"]
         link = host_view.link(vx)
@@ -194,10 +207,10 @@ class OverlayDriver(BridgeDriver):
                 out.append(change("set mtu %d on %s (was %d)" % (mtu, vx, link.mtu), "link_set", vx, mtu=mtu))
             if not link.up:
                 out.append(change("set %s up" % vx, "link_set", vx, state="up"))
-        return out + entry_changes(record, *entries)
+        return out + entry_changes(record, *entries) + _ipsec(record, observed)
 
-    def delete_network(self, record, host_view, networks=()):
-        out = []
+    def delete_network(self, record, host_view, networks=(), observed=None):
+        out = _ipsec(dict(record, peers={}), observed) if observed is not None else []
         if host_view.link(record["vxlan_interface"]) is not None:
             out.append(change("delete VXLAN %s" % record["vxlan_interface"], "link_del", record["vxlan_interface"]))
         return out + BridgeDriver.delete_network(self, record, host_view, networks)
@@ -228,6 +241,7 @@ class OverlayDriver(BridgeDriver):
     def merge_peers(self, network, spec, local_endpoints):
         """The peers after cnm_overlay_peer ``spec`` (PeersSpec), checked against the network
         and its local endpoints (records)."""
+        _check_keys(network, spec)
         peers = dict(network.get("peers") or {})
         if spec.state == "absent":
             for vtep in [p.vtep for p in spec.peers] if spec.peers is not None else list(peers):
@@ -273,12 +287,21 @@ class OverlayDriver(BridgeDriver):
             raise SpecError("%s (%s) is the gateway or a local endpoint" % (address, ep["name"]), at)
         return {"ip6": address}
 
-    def peer_changes(self, network, host_view, observed):
+    def peer_changes(self, network, host_view, observed, spec):
         vx = network["vxlan_interface"]
         if host_view.link(vx) is None:
             raise KernelError("the VXLAN device %s of network %r is missing; run cnm.fabric.cnm_network to repair "
                               "it" % (vx, network["name"]))
-        return entry_changes(network, *observed.entries(vx))
+        keys = esp.parse_keys(spec.encryption_keys) if spec.encryption_keys is not None else None
+        return esp.changes(network, keys, spec.encryption_stage, observed.ipsec(esp.tag(network["vni"]))) + \
+            entry_changes(network, *observed.entries(vx))
+
+    def firewall(self, network):
+        part = BridgeDriver.firewall(self, network)
+        if not network.get("encrypted"):
+            return part
+        drop, mark = esp.firewall_rules(network)
+        return replace(part, input=drop, mark=mark)
 
     def remote_endpoints(self, network):
         """Remote endpoints as ``{name, ip, ip6 (on a dual-stack network), aliases}``."""
@@ -293,7 +316,27 @@ class OverlayDriver(BridgeDriver):
         wrong = len(entry_changes(network, *observed.entries(vx)))
         if wrong:
             problems.append("%d forwarding or neighbour entries of %s differ from the recorded peers" % (wrong, vx))
+        if network.get("encrypted"):
+            problems += esp.drift(network, observed.ipsec(esp.tag(network["vni"])))
         return problems
+
+
+def _ipsec(record, observed):
+    """Removal of the IPsec objects of peers that are gone, or of every one when the
+    network is not (or no longer) encrypted: what needs no key."""
+    return esp.changes(record, None, "complete", observed.ipsec(esp.tag(record["vni"])))
+
+
+def _check_keys(network, spec):
+    """Keys are given exactly when the network is encrypted and peers are added."""
+    if spec.encryption_keys is not None and not network.get("encrypted"):
+        raise SpecError("network %r is not encrypted (overlay.encrypted): it takes no keys" % network["name"],
+                        "encryption_keys")
+    if network.get("encrypted") and spec.state == "present":
+        if spec.encryption_keys is None:
+            raise SpecError("network %r is encrypted (overlay.encrypted): give its keys, the same list on every "
+                            "host" % network["name"], "encryption_keys")
+        esp.parse_keys(spec.encryption_keys)
 
 
 DRIVER = OverlayDriver()
