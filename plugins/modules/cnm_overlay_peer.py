@@ -93,11 +93,11 @@ options:
         64 hex digits (make one with C(openssl rand -hex 32)). Keep them in Ansible Vault.
       - The first key encrypts; every key decrypts. To rotate, put a new key first and keep the
         old one after it; a later rotation drops it. See O(encryption_stage).
+      - The keys are never logged or returned.
       - Required with O(state=present) on an encrypted network, and refused on any other. Not
         needed to remove peers.
     type: list
     elements: str
-    no_log: true
     version_added: 0.2.0
   encryption_stage:
     description:
