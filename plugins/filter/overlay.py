@@ -20,6 +20,7 @@ ENDPOINTS_VAR = "overlay_network_endpoints"
 ADDRESSES_VAR = "overlay_network_addresses"
 VTEPS_VAR = "overlay_network_vteps"
 SERVICE_OWNER = "service."  # the owner of a service's VIP in the fleet pool is service.NAME
+HOST_OWNER = "host."  # and of a host's own address on a network (the routing mesh's) host.INVENTORY_HOSTNAME
 ENDPOINT_KEYS = ("name", "sandbox", "ifname", "aliases", "ipv4_address", "ipv6_address", "mac_address", "publish",
                  "default_route", "dns", "dns_search", "dns_options", "extra_hosts")
 
@@ -63,16 +64,21 @@ def _allocated(host_vars, network, addresses_var):
 
 def overlay_addresses(hostvars, network, hosts, endpoints_var=ENDPOINTS_VAR, services=()):
     """What cnm_ipam_pool's ``addresses`` needs for ``network``: one owner per endpoint of ``hosts``,
-    and one per service of ``services`` (items with ``name``, ``network`` and maybe ``vip``) on it."""
-    out, seen = [], {}
+    one per service of ``services`` (items with ``name``, ``network`` and maybe ``vip``) on it, and,
+    when one of those services publishes a port (the routing mesh), one per host."""
+    out, seen, mesh = [], {}, False
     for svc in services or []:
         if svc.get("network") == network:
             out.append({"owner": SERVICE_OWNER + svc["name"], "address": svc.get("vip")})
+            mesh = mesh or any(port.get("published") for port in svc.get("ports") or [])
     for host in hosts:
+        if mesh:
+            out.append({"owner": HOST_OWNER + host, "address": None})
         for item in _declared(_vars(hostvars, host), network, host, endpoints_var):
-            if item["name"].startswith(SERVICE_OWNER):
-                raise AnsibleFilterError("endpoint %s of network %s on host %s: names starting with %r are the "
-                                         "services' own" % (item["name"], network, host, SERVICE_OWNER))
+            if item["name"].startswith((SERVICE_OWNER, HOST_OWNER)):
+                raise AnsibleFilterError("endpoint %s of network %s on host %s: names starting with %r or %r are "
+                                         "the services' and hosts' own"
+                                         % (item["name"], network, host, SERVICE_OWNER, HOST_OWNER))
             if item["name"] in seen:
                 raise AnsibleFilterError("endpoint %s of network %s is declared on %s and on %s; names are "
                                          "unique in a network" % (item["name"], network, seen[item["name"]], host))
@@ -117,7 +123,10 @@ def overlay_peers(hostvars, network, hosts, me, endpoints_var=ENDPOINTS_VAR, add
             if item.get("ipv6_address"):
                 ep["ip6"] = item["ipv6_address"]
             endpoints.append(ep)
-        peers.append({"vtep": vtep, "endpoints": endpoints})
+        peer = {"vtep": vtep, "endpoints": endpoints}
+        if allocated.get(HOST_OWNER + host):
+            peer["host_address"] = allocated[HOST_OWNER + host]
+        peers.append(peer)
     return peers
 
 

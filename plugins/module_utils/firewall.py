@@ -77,8 +77,9 @@ def _dnat(family, host_ip, port, address):
     return ["%s%d dnat %s to %s:%d" % (head, p, family, to, p + offset) for p in range(first, last + 1)]
 
 
-def render(networks, endpoints):
-    """The whole ruleset as nft text, or '' when no network brings rules."""
+def render(networks, endpoints, mesh=((), ())):
+    """The whole ruleset as nft text, or '' when no network brings rules. ``mesh``: the DNAT and
+    SNAT rules of published service ports (services.mesh)."""
     by_network = parts(networks)
     if not by_network:
         return ""
@@ -115,7 +116,8 @@ def render(networks, endpoints):
         for part in others:
             rest = ", ".join(_q(o.interface) for o in others if o is not part)
             forward.append("iifname %s oifname { %s } drop" % (_q(part.interface), rest))
-    dnat = _published(by_network, endpoints)
+    dnat = _published(by_network, endpoints) + list(mesh[0])
+    post = list(mesh[1]) + post  # before any masquerade: the first NAT rule that matches decides
 
     def chain(name, hook, priority, rules, kind=None):
         body = "".join("\t\t%s\n" % r for r in rules)
@@ -166,9 +168,9 @@ def tables_present():
     return len(present_tables()) == len(TABLES)
 
 
-def sync(state_dir, networks, endpoints, check_mode):
+def sync(state_dir, networks, endpoints, check_mode, mesh=((), ())):
     """Make the kernel's cnm tables match the store; return True when something changed."""
-    text = render(networks, endpoints)
+    text = render(networks, endpoints, mesh)
     saved_path = os.path.join(state_dir, RULESET_FILE)
     saved = read_text(saved_path)
     if not text:

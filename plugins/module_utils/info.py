@@ -72,7 +72,7 @@ def gather(run):
                 pools[space] = dict((name, pool_record(name, pool))
                                     for name, pool in sorted(run.ipam(space).pools().items()))
     fw = None
-    ruleset = firewall.render(run.networks, run.endpoints)  # '' when no network brings rules
+    ruleset = firewall.render(run.networks, run.endpoints, services.mesh(run.networks, run.endpoints))  # '' when no network brings rules
     if ruleset:
         fw = {"present": firewall.tables_present(), "ruleset": ruleset}
         if not fw["present"]:

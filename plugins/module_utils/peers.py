@@ -21,10 +21,11 @@ def peers_converge(run, spec):
     if drv is None or not drv.has_peers:
         raise SpecError("no overlay network named %r on this host (one whose driver takes peers); create it first with "
                         "cnm.fabric.cnm_network" % spec.network, "network")
-    peers = drv.merge_peers(net, spec, run.endpoints_of(net["name"]))
+    fields = drv.merge_peers(net, spec, run.endpoints_of(net["name"]))
     observed = run.observe(drv.observe(net))
-    if peers != (net.get("peers") or {}):
-        net["peers"] = peers
-        run.networks_touched.add(net["name"])
+    for field, value in fields.items():
+        if value != (net.get(field) or {}):
+            net[field] = value
+            run.networks_touched.add(net["name"])
     run.execute(drv.peer_changes(net, run.kernel.view(None), observed, spec))
     return net

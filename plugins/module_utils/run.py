@@ -13,7 +13,7 @@ what a real run does.
 
 from __future__ import annotations
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, plan, sandbox
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, plan, sandbox, services
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Observed
 from ansible_collections.cnm.fabric.plugins.module_utils.ipam.file import FileBackend
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel import Kernel
@@ -122,7 +122,8 @@ class Run(object):
         keys.update(ep["sandbox"] for ep in self.endpoints.values()
                     if ep["network"] in self.networks_touched and ep["sandbox"] in self.sandboxes)
         self.log.extend(sandbox.sync(self.state_dir, self.endpoints, self.sandboxes, keys, self.check, self.networks))
-        if firewall_sync and firewall.sync(self.state_dir, self.networks, self.endpoints, self.check):
+        if firewall_sync and firewall.sync(self.state_dir, self.networks, self.endpoints, self.check,
+                                           services.mesh(self.networks, self.endpoints)):
             self.log.append("load the nftables tables inet cnm and bridge cnm")
         if self.store.journal() is not None:
             dirty = True  # an interrupted run's removals, finished by this one

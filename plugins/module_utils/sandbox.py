@@ -20,7 +20,8 @@ from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_wri
     stale_tmp
 
 ETC_NETNS = "/etc/netns"
-FILES = ("hosts", "resolv.conf", "services.nft")  # the last: the sandbox's service rules as loaded
+FILES = ("hosts", "resolv.conf", "services.nft")  # the last: only where an older release kept it
+RULES_FILE = "services.nft"  # the sandbox's service rules as loaded, under the state directory
 # The first line names the state_dir whose records the file comes from: two state_dirs on
 # one host never take each other's files for leftovers.
 HOSTS_HEAD = (
@@ -146,19 +147,42 @@ def render_resolv(text, source=HOST_RESOLV, settings=None):
     return "".join(out)
 
 
-def _sync_rules(directory, key, text, check_mode):
+def rules_path(state_dir, key):
+    """Where the service rules loaded into sandbox ``key`` are kept: under the state directory,
+    never in /etc/netns/NAME, whose every file ``ip netns exec`` mounts over /etc."""
+    return os.path.join(names.sandbox_files_dir(state_dir, key), RULES_FILE)
+
+
+def _sync_rules(state_dir, key, text, check_mode):
     """Load the sandbox's service rules (services.py) when they differ from those it has, as
-    recorded in its ``services.nft``."""
-    path = os.path.join(directory, "services.nft")
-    if (read_text(path) or "") == text:
+    recorded in its rules file (``rules_path``)."""
+    path = rules_path(state_dir, key)
+    legacy = os.path.join(ETC_NETNS, key, RULES_FILE) if not key.startswith("/") else None
+    loaded = read_text(path)
+    if loaded is None and legacy and os.path.exists(legacy):
+        loaded = read_text(legacy)
+        if not check_mode:
+            os.unlink(legacy)
+    if (loaded or "") == text:
         return []
     if not check_mode:
         services.load(key, text)
-        if text:
-            atomic_write(path, text, mode=0o644, durable=False)
-        else:
-            os.unlink(path)
+        _write_rules(path, text)
     return ["load the service rules of sandbox %s" % key]
+
+
+def _write_rules(path, text):
+    """Keep ``text`` as the loaded rules, or forget them (and their directory, when it holds
+    nothing else) when it is ''."""
+    if text:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        atomic_write(path, text, mode=0o644, durable=False)
+        return
+    try:
+        os.unlink(path)
+        os.rmdir(os.path.dirname(path))
+    except OSError:
+        pass  # gone already, or the directory holds a path sandbox's other files
 
 
 def remove_files(directory):
@@ -184,6 +208,7 @@ def leftovers(state_dir, sandboxes):
     """Directories of sandbox files that belong to no recorded sandbox, and temporary files
     of killed writes in those that do: (directories, files)."""
     wanted = set(files_dir(state_dir, key) for key in sandboxes)
+    wanted.update(os.path.dirname(rules_path(state_dir, key)) for key in sandboxes)
     dirs = []
     for top in (ETC_NETNS, os.path.join(state_dir, "sandboxes")):
         try:
@@ -216,7 +241,9 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, resol
         directory = files_dir(state_dir, key)
         if key not in sandboxes:
             if os.path.exists(netns_path(key)):  # a namespace that outlives its record keeps no service rules
-                changed += _sync_rules(directory, key, "", check_mode)
+                changed += _sync_rules(state_dir, key, "", check_mode)
+            elif not check_mode:
+                _write_rules(rules_path(state_dir, key), "")
             if os.path.isdir(directory):
                 changed.append("remove %s" % directory)
                 if not check_mode:
@@ -231,7 +258,7 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, resol
         joined = frozenset(index[1].get(key, ()))
         if joined not in rules:
             rules[joined] = services.render(networks or {}, endpoints, joined)
-        changed += _sync_rules(directory, key, rules[joined], check_mode)
+        changed += _sync_rules(state_dir, key, rules[joined], check_mode)
         for name, text in (("hosts", hosts), ("resolv.conf", render_resolv(host_text, source, settings) if settings else resolv)):
             path = os.path.join(directory, name)
             if read_text(path) != text:

@@ -28,7 +28,7 @@ import ipaddress
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel import netns_path
-from ansible_collections.cnm.fabric.plugins.module_utils.spec import check_in_subnet
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import check_in_subnet, recorded_port
 
 TABLE = ("inet", "cnm_svc")
 OWNER = "@service:"  # a service's VIP in its network's pool: owners with "@" are no endpoint's
@@ -36,6 +36,12 @@ OWNER = "@service:"  # a service's VIP in its network's pool: owners with "@" ar
 
 def owner(name):
     return OWNER + name
+
+
+def published_ports(networks):
+    """(network, service, port) of every service port that is published on the host."""
+    return [(net["name"], name, port) for net in networks.values()
+            for name, svc in sorted((net.get("services") or {}).items()) for port in svc["ports"] if port.get("published")]
 
 
 # --- planner ------------------------------------------------------------------------
@@ -68,6 +74,7 @@ def service_present(run, spec):
     for other, svc in sorted(services.items()):
         if other != spec.name and set([spec.name] + list(spec.aliases)) & set([other] + svc["aliases"]):
             raise SpecError("service %r of network %r has that name or alias" % (other, net["name"]), "aliases")
+    _check_published(run, net, drv, spec)
     vip = run.ipam().request_address(net["name"], owner(spec.name), vip, "vip")[0]
     record = {"name": spec.name, "vip": vip, "ports": [dict(p) for p in spec.ports],
               "endpoints": list(spec.endpoints), "aliases": list(spec.aliases)}
@@ -75,6 +82,30 @@ def service_present(run, spec):
         services[spec.name] = record
         run.networks_touched.add(net["name"])
     return record
+
+
+def _check_published(run, net, drv, spec):
+    """A published port is the host's: no other service or endpoint may have it, and a
+    network with remote backends needs the host's own address to bring their replies back."""
+    for i, port in enumerate(dict(p) for p in spec.ports):
+        if not port.get("published"):
+            continue
+        at = "ports[%d].published" % i
+        if drv.has_peers and not net.get("host_address"):
+            raise SpecError("a published service of network %r reaches backends on other hosts, whose replies come "
+                            "back only to this host's own address on the network: give the network "
+                            "overlay.host_address (the cnm.fabric.overlay_network role allocates it)" % net["name"], at)
+        for net_name, name, theirs in published_ports(run.networks):
+            if (net_name, name) != (net["name"], spec.name) and \
+                    (theirs["published"], theirs["protocol"]) == (port["published"], port["protocol"]):
+                raise SpecError("host port %d/%s is published by service %r of network %r"
+                                % (port["published"], port["protocol"], name, net_name), at)
+        for ep in run.endpoints.values():
+            for theirs in (recorded_port(p) for p in ep.get("publish") or []):
+                if theirs.protocol == port["protocol"] and \
+                        theirs.host_port <= port["published"] <= theirs.host_port + theirs.count - 1:
+                    raise SpecError("host port %d/%s is published by endpoint %r of network %r"
+                                    % (port["published"], port["protocol"], ep["name"], ep["network"]), at)
 
 
 def service_absent(run, spec):
@@ -102,6 +133,37 @@ def facts(network, service, endpoints):
     return dict(service, network=network["name"], backends=backends(network, service, endpoints))
 
 
+# --- the routing mesh: published ports, in the host's table --------------------------------
+
+def _balance(live, target):
+    targets = ", ".join("%d : %s . %d" % (i, address, target) for i, address in enumerate(live))
+    return "dnat ip to numgen random mod %d map { %s }" % (len(live), targets)
+
+
+def mesh(networks, endpoints):
+    """The host's rules for published service ports: (DNAT rules, SNAT rules).
+
+    Any local address of the host, on the published port, is DNATed to a live backend. A
+    backend behind a peer replies to its own host's gateway unless the connection comes from
+    this host's own address on the network (its record's ``host_address``): so connections
+    DNATed to a remote backend are SNATed to it. A local backend sees the client's address."""
+    dnat, snat = [], []
+    for net in sorted(networks.values(), key=lambda n: n["name"]):
+        remote = set(ep["ip"] for ep in drivers.get(net["driver"]).remote_endpoints(net))
+        far = set()
+        for name, svc in sorted((net.get("services") or {}).items()):
+            live = backends(net, svc, endpoints)
+            for port in svc["ports"]:
+                if port.get("published") and live:
+                    dnat.append("fib daddr type local meta l4proto %s th dport %d %s"
+                                % (port["protocol"], port["published"], _balance(live, port["target_port"])))
+                    far.update(remote.intersection(live))
+        if far and net.get("host_address"):
+            snat.append('oifname "%s" ct status dnat ip daddr { %s } snat ip to %s'
+                        % (net["interface"], ", ".join(sorted(far, key=ipaddress.ip_address)), net["host_address"]))
+    return dnat, snat
+
+
 # --- rules in a sandbox ---------------------------------------------------------------
 
 def render(networks, endpoints, joined):
@@ -117,8 +179,7 @@ def render(networks, endpoints, joined):
                 if not live:
                     reject.append("%s reject%s" % (match, " with tcp reset" if port["protocol"] == "tcp" else ""))
                     continue
-                targets = ", ".join("%d : %s . %d" % (i, address, port["target_port"]) for i, address in enumerate(live))
-                nat.append("%s dnat ip to numgen random mod %d map { %s }" % (match, len(live), targets))
+                nat.append("%s %s" % (match, _balance(live, port["target_port"])))
     if not nat and not reject:
         return ""
     return ("table %s %s {\n\tchain nat_output {\n\t\ttype nat hook output priority -100; policy accept;\n%s\t}\n"

@@ -528,6 +528,7 @@ class PeerSpec:
     """A remote VTEP and the endpoints behind it, each as a record dict (name, ip, mac, aliases)."""
     vtep: str
     endpoints: tuple
+    host_address: Optional[str] = None  # the remote host's own address on the network
 
 
 @dataclass(frozen=True)
@@ -572,7 +573,10 @@ def peers_spec(params):
             if ep.get("ip6"):
                 endpoint["ip6"] = _unique_address(ep["ip6"], at + ".ip6", ips, versions=(6,))
             endpoints.append(endpoint)
-        peers.append(PeerSpec(vtep=vtep, endpoints=tuple(endpoints)))
+        host_address = None
+        if item.get("host_address"):
+            host_address = _unique_address(item["host_address"], where + ".host_address", ips)
+        peers.append(PeerSpec(vtep=vtep, endpoints=tuple(endpoints), host_address=host_address))
     if params.get("exclusive") and params["state"] == "absent":
         raise SpecError("is only used with state: present", "exclusive")
     keys = params.get("encryption_keys")
@@ -609,7 +613,13 @@ def service_spec(params):
             raise SpecError("%d/%s is listed twice (also ports[%d])" % (port, protocol, seen[(port, protocol)]),
                             where + ".port")
         seen[(port, protocol)] = i
-        ports.append(tuple(sorted({"port": port, "target_port": target, "protocol": protocol}.items())))
+        entry = {"port": port, "target_port": target, "protocol": protocol}
+        if item.get("published") is not None:
+            entry["published"] = number(item["published"], where + ".published", 1, 65535)
+            if ("published", entry["published"], protocol) in seen:
+                raise SpecError("%d/%s is published twice" % (entry["published"], protocol), where + ".published")
+            seen[("published", entry["published"], protocol)] = i
+        ports.append(tuple(sorted(entry.items())))
     if params["state"] == "present" and not ports:
         raise SpecError("a service needs at least one port", "ports")
     endpoints = []

@@ -249,6 +249,19 @@ options:
         type: bool
         default: false
         version_added: 0.2.0
+      host_address:
+        description:
+          - This host's own address in the network's subnet, unique in the fleet (the
+            C(cnm.fabric.overlay_network) role allocates one from the fleet pool, owner
+            C(host.INVENTORY_HOSTNAME), for a network with published services).
+          - The bridge carries it (as a /32) beside the gateway, and takes the MAC address derived
+            from it (C(02:42) and its four octets), which the other hosts learn from
+            M(cnm.fabric.cnm_overlay_peer)'s O(cnm.fabric.cnm_overlay_peer#module:peers[].host_address).
+          - The routing mesh needs it. A connection to a published port of a service
+            (O(cnm.fabric.cnm_service#module:ports[].published)) that goes to a backend on another
+            host leaves with this address as its source, so the backend's replies come back here.
+        type: str
+        version_added: 0.2.0
   macvlan:
     description:
       - Options of the C(macvlan) driver.
@@ -388,7 +401,8 @@ network:
     - C(subnet), C(gateway) and C(ip_range) are the IPv4 ones; C(ipv6_subnet), C(ipv6_gateway)
       and C(ipv6_ip_range) those of a dual-stack network (null without IPv6).
     - For an overlay network, C(vni), C(port), C(local_ip), C(underlay_interface),
-      C(vxlan_interface), C(encrypted) and C(peers) (the remote endpoints by VTEP) are set as well.
+      C(vxlan_interface), C(encrypted), C(host_address), C(peers) (the remote endpoints by VTEP) and
+      C(peer_hosts) (the other hosts' own addresses by VTEP) are set as well.
     - For a macvlan or ipvlan network, C(parent), C(mode), C(parent_created) (whether the
       collection made the parent, and so removes it), C(host_access), C(shim) and
       C(shim_address) are set as well.
@@ -470,6 +484,7 @@ ARGUMENT_SPEC = dict(
         local_ip=dict(type="str"),
         underlay_interface=dict(type="str"),
         encrypted=dict(type="bool", default=False),
+        host_address=dict(type="str"),
     )),
     macvlan=dict(type="dict", options=dict(
         parent=dict(type="str"),

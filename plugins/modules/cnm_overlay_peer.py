@@ -49,6 +49,14 @@ options:
           - The remote host's underlay address (its O(cnm.fabric.cnm_network#module:overlay.local_ip)).
         type: str
         required: true
+      host_address:
+        description:
+          - That host's own address on the network (its
+            O(cnm.fabric.cnm_network#module:overlay.host_address)), for the routing mesh. The VXLAN
+            device gets a forwarding and a neighbour entry for it, as for an endpoint, so backends
+            here reply to connections that host forwards.
+        type: str
+        version_added: 0.2.0
       endpoints:
         description:
           - The endpoints of the network on that host.
@@ -173,6 +181,12 @@ peers:
     192.0.2.12:
       - {name: db, ip: 10.0.1.3, mac: "02:42:0a:00:01:03", aliases: [postgres]}
     192.0.2.13: []
+peer_hosts:
+  description: The other hosts' own addresses on the network (for the routing mesh), by VTEP.
+  returned: always
+  type: dict
+  version_added: 0.2.0
+  sample: {192.0.2.12: 10.0.1.254}
 changes:
   description: What was changed, or would be in check mode, in order.
   returned: always
@@ -191,6 +205,7 @@ ARGUMENT_SPEC = dict(
     network=dict(type="str", required=True),
     peers=dict(type="list", elements="dict", options=dict(
         vtep=dict(type="str", required=True),
+        host_address=dict(type="str"),
         endpoints=dict(type="list", elements="dict", default=[], options=dict(
             name=dict(type="str", required=True),
             ip=dict(type="str", required=True),
@@ -214,8 +229,9 @@ def converge(module):
         before = dict(net.get("peers") or {})
         record = peers.peers_converge(run, want)
         after = dict((record or {}).get("peers") or {})
-        changed = run.finish(firewall_sync=False)
-    result = dict(changed=changed, peers=after, changes=run.log)
+        changed = run.finish()
+    result = dict(changed=changed, peers=after, peer_hosts=dict((record or {}).get("peer_hosts") or {}),
+                  changes=run.log)
     result.update(diff(module, before, after))
     return result
 

@@ -69,6 +69,21 @@ options:
         type: str
         choices: [tcp, udp]
         default: tcp
+      published:
+        description:
+          - A port of the host that answers for the service, as C(-p 8000:5000) of C(docker service
+            create) does (Docker's routing mesh). A connection to any local address of the host on this
+            port is DNATed to a live backend's O(ports[].target_port), chosen as in the sandboxes, in
+            the host's table C(inet cnm).
+          - On an overlay network, run on every host, every host of the fleet answers, and a backend
+            on another host is reached across the overlay. Its replies would go to its own host's
+            gateway, so the source of such a connection becomes this host's own address on the
+            network (O(cnm.fabric.cnm_network#module:overlay.host_address), which the network must
+            have), and the replies come back through this host. A backend on this host sees the
+            client's own address.
+          - No other service or published endpoint port of this host may use it.
+        type: int
+        version_added: 0.2.0
   endpoints:
     description:
       - Names of the endpoints of O(network) that back the service. Those that do not exist (yet)
@@ -92,8 +107,8 @@ extends_documentation_fragment:
   - cnm.fabric.common
   - cnm.fabric.common.attributes
 notes:
-  - The VIP is IPv4. Connections from the host itself, or from outside, do not go through the
-    balancing, which lives in the sandboxes.
+  - The VIP is IPv4. Connections from the host itself, or from outside, reach the service through
+    O(ports[].published), not through the VIP, whose balancing lives in the sandboxes.
 seealso:
   - module: cnm.fabric.cnm_endpoint
   - module: cnm.fabric.cnm_overlay_peer
@@ -116,6 +131,15 @@ EXAMPLES = r"""
     ports: [{port: 6379}]
     endpoints: [db1]
     aliases: [redis]
+
+- name: Published on port 8000 of every host of the fleet (the routing mesh)
+  cnm.fabric.cnm_service:
+    name: web
+    network: fabric
+    vip: 10.0.1.251
+    ports:
+      - {port: 80, target_port: 5000, published: 8000}
+    endpoints: [web1, web2]
 
 - name: Remove it
   cnm.fabric.cnm_service:
@@ -158,6 +182,7 @@ ARGUMENT_SPEC = dict(
         port=dict(type="int", required=True),
         target_port=dict(type="int"),
         protocol=dict(type="str", choices=["tcp", "udp"], default="tcp"),
+        published=dict(type="int"),
     )),
     endpoints=dict(type="list", elements="str", default=[]),
     aliases=dict(type="list", elements="str", default=[]),
@@ -177,7 +202,7 @@ def converge(module):
             facts = services.facts(run.networks[want.network], after, run.endpoints)
         else:
             services.service_absent(run, want)
-        changed = run.finish(firewall_sync=False)
+        changed = run.finish()
     result = dict(changed=changed, service=facts, changes=run.log)
     result.update(diff(module, before, dict(after)))
     return result

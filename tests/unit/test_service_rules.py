@@ -48,3 +48,25 @@ def test_service_input_errors_name_the_option(kw, option, text):
     with pytest.raises(SpecError) as e:
         spec.service_spec(params)
     assert e.value.option == option and text in e.value.msg, e.value
+
+
+def test_the_mesh_balances_published_ports_and_snats_only_toward_remote_backends():
+    web = dict(WEB, ports=[{"port": 80, "target_port": 5000, "protocol": "tcp", "published": 8000}])
+    net = dict(NETS["fab"], interface="cnm-fab", host_address="10.0.1.254", services={"web": web})
+    dnat, snat = services.mesh({"fab": net}, EPS)
+    assert dnat == ["fib daddr type local meta l4proto tcp th dport 8000 dnat ip to numgen random mod 2 map "
+                    "{ 0 : 10.0.1.3 . 5000, 1 : 10.0.1.4 . 5000 }"]
+    assert snat == ['oifname "cnm-fab" ct status dnat ip daddr { 10.0.1.4 } snat ip to 10.0.1.254'], "10.0.1.3 is local"
+    local_only = dict(net, services={"web": dict(web, endpoints=["w1"])})
+    assert services.mesh({"fab": local_only}, EPS)[1] == []
+    assert services.mesh({"fab": dict(net, services={"web": WEB})}, EPS) == ([], []), "nothing published"
+
+
+def test_a_published_port_is_checked_and_recorded():
+    params = dict(name="web", network="fab", vip=None, endpoints=[], aliases=[], state="present",
+                  ports=[{"port": 80, "published": 8000}, {"port": 81, "published": 8000}])
+    with pytest.raises(SpecError) as e:
+        spec.service_spec(params)
+    assert e.value.option == "ports[1].published"
+    params["ports"] = [{"port": 80, "published": 8000}]
+    assert dict(spec.service_spec(params).ports[0])["published"] == 8000

@@ -165,7 +165,7 @@ class Driver(object):
     # -- peers ---------------------------------------------------------------------------
 
     def merge_peers(self, network, spec, local_endpoints):
-        """The network's peers after a cnm_overlay_peer call ``spec``."""
+        """The network record's peer fields ({field: value}) after a cnm_overlay_peer call ``spec``."""
         raise NotImplementedError
 
     def peer_changes(self, network, host_view, observed, spec):

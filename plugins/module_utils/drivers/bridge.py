@@ -30,8 +30,11 @@ def route_localnet(interface):
 
 
 def gateway_cidrs(network):
-    """The bridge's addresses: the gateway of each family the network has."""
+    """The bridge's addresses: the gateway of each family the network has, and the host's own
+    address on the network when it has one (an overlay's ``host_address``)."""
     out = {"%s/%d" % (network["gateway"], ipaddress.ip_network(network["subnet"]).prefixlen)}
+    if network.get("host_address"):
+        out.add(network["host_address"] + "/32")
     if network.get("ipv6"):
         out.add("%s/%d" % (network["ipv6_gateway"], ipaddress.ip_network(network["ipv6_subnet"]).prefixlen))
     return out

@@ -51,6 +51,7 @@ class OverlayOptions:
     local_ip: Optional[str] = None
     underlay_interface: Optional[str] = None
     encrypted: bool = False
+    host_address: Optional[str] = None
 
 
 def overlay_options(params):
@@ -75,10 +76,15 @@ def overlay_options(params):
     if underlay is not None and not names.valid_ifname(underlay):
         raise SpecError("%r is not a valid interface name" % underlay, "overlay.underlay_interface")
     local = parse_address(o.get("local_ip"), "overlay.local_ip")
+    host_address = parse_address(o.get("host_address"), "overlay.host_address")
+    if host_address is not None and state == "present":
+        check_in_subnet(host_address, ipaddress.ip_network(str(subnets[4][1]).strip(), strict=False),
+                        "overlay.host_address")
     return OverlayOptions(bridge=bridge_options(params), vni=number(o["vni"], "overlay.vni", 1, VNI_MAX),
                           port=number(VXLAN_PORT if o.get("port") is None else o["port"], "overlay.port", 1, 65535),
                           local_ip=str(local) if local else None, underlay_interface=underlay,
-                          encrypted=bool(o.get("encrypted")))
+                          encrypted=bool(o.get("encrypted")),
+                          host_address=str(host_address) if host_address else None)
 
 
 def underlay(view, o):
@@ -111,9 +117,13 @@ def _vxlan_matches(link, network, underlay_index):
             and info.underlay == underlay_index and not info.learning and info.proxy)
 
 
-def wanted_entries(peers):
-    """The forwarding and ARP entries that the recorded ``peers`` ({vtep: [endpoint]}) need."""
+def wanted_entries(peers, hosts=None):
+    """The forwarding and ARP entries that the recorded ``peers`` ({vtep: [endpoint]}) and the
+    peers' own addresses on the network (``hosts``, {vtep: address}) need."""
     fdb, arp = set(), {}
+    for vtep, address in (hosts or {}).items():
+        fdb.add((names.mac_from_ipv4(address), vtep))
+        arp[address] = names.mac_from_ipv4(address)
     for vtep, endpoints in peers.items():
         fdb.add((ZERO_MAC, vtep))
         for ep in endpoints:
@@ -128,7 +138,7 @@ def entry_changes(network, fdb, arp):
     """Changes that turn the device's entries ``fdb``/``arp`` into what the peers need:
     stale entries go first, so a MAC that moved to another VTEP is moved, not doubled."""
     vx = network["vxlan_interface"]
-    want_fdb, want_arp = wanted_entries(network.get("peers") or {})
+    want_fdb, want_arp = wanted_entries(network.get("peers") or {}, network.get("peer_hosts"))
     out = []
     for mac, vtep in sorted(fdb - want_fdb):
         out.append(change("remove %s -> %s from %s" % (mac, vtep, vx), "fdb_del", vx, mac, vtep))
@@ -145,7 +155,8 @@ def entry_changes(network, fdb, arp):
 class OverlayDriver(BridgeDriver):
     option_groups = ("bridge", "overlay")
     record_fields = BridgeDriver.record_fields + ("vni", "port", "local_ip", "underlay_interface",
-                                                  "vxlan_interface", "encrypted", "peers")
+                                                  "vxlan_interface", "encrypted", "host_address", "peers",
+                                                  "peer_hosts")
     has_peers = True
     default_mtu = None  # the underlay's, less VXLAN's overhead
 
@@ -168,7 +179,14 @@ class OverlayDriver(BridgeDriver):
         record = bridge_record(o.bridge, mtu)
         record.update(vni=o.vni, port=o.port, local_ip=local_ip, underlay_interface=underlay_name,
                       vxlan_interface=names.vxlan_name(spec.name), encrypted=o.encrypted,
-                      peers=(old or {}).get("peers") or {})
+                      host_address=o.host_address, peers=(old or {}).get("peers") or {},
+                      peer_hosts=(old or {}).get("peer_hosts") or {})
+        if o.host_address:
+            taken = dict((ep["ipv4_address"], "local endpoint %r" % ep["name"]) for ep in endpoints)
+            taken.update((ep["ip"], "remote endpoint %r" % ep["name"]) for ep in self.remote_endpoints(record))
+            taken.update((ip, "the host address of VTEP %s" % vtep) for vtep, ip in record["peer_hosts"].items())
+            if o.host_address in taken:
+                raise SpecError("%s is %s" % (o.host_address, taken[o.host_address]), "overlay.host_address")
         return record
 
     def observe(self, record):
@@ -186,6 +204,10 @@ class OverlayDriver(BridgeDriver):
                               % (record["name"], observed.esp))
         out = BridgeDriver.create_network(self, record, host_view, observed)
         vx, br, mtu = record["vxlan_interface"], record["interface"], record["mtu"]
+        if record.get("host_address"):  # the MAC address the other hosts' devices answer ARP for it with
+            mac = names.mac_from_ipv4(record["host_address"])
+            if getattr(host_view.link(br), "mac", None) != mac:
+                out.append(change("set mac %s on %s" % (mac, br), "link_set", br, address=mac))
         link = host_view.link(vx)
         entries = observed.entries(vx)
         if link is not None and link.kind != "vxlan":
@@ -226,6 +248,10 @@ class OverlayDriver(BridgeDriver):
                             "ipv4_address")
         address = spec.ipv4_address or old["ipv4_address"]
         address6 = spec.ipv6_address or self.default_ipv6_address(network, address)
+        hosts = dict((ip, "the host address of VTEP %s" % vtep) for vtep, ip in (network.get("peer_hosts") or {}).items())
+        hosts[network.get("host_address")] = "this host's address on the network (overlay.host_address)"
+        if address in hosts:
+            raise SpecError("%s (%s) is %s" % (address, spec.name, hosts[address]), "ipv4_address")
         for vtep, remote in sorted((network.get("peers") or {}).items()):
             for ep in remote:
                 if ep["ip"] == address or ep["name"] == spec.name:
@@ -243,12 +269,14 @@ class OverlayDriver(BridgeDriver):
         and its local endpoints (records)."""
         _check_keys(network, spec)
         peers = dict(network.get("peers") or {})
+        hosts = dict(network.get("peer_hosts") or {})
         if spec.state == "absent":
             for vtep in [p.vtep for p in spec.peers] if spec.peers is not None else list(peers):
                 peers.pop(vtep, None)
-            return peers
+                hosts.pop(vtep, None)
+            return {"peers": peers, "peer_hosts": hosts}
         if spec.exclusive:
-            peers = {}
+            peers, hosts = {}, {}
         locals_ = dict((ep["name"], ep["ipv4_address"]) for ep in local_endpoints)
         locals6 = set(ep.get("ipv6_address") for ep in local_endpoints) - {None}
         subnet = ipaddress.ip_network(network["subnet"])
@@ -266,13 +294,25 @@ class OverlayDriver(BridgeDriver):
                         raise SpecError("%s (%s) is the local endpoint %r" % (ep["ip"], ep["name"], name), at)
             peers[peer.vtep] = sorted((dict(ep) for ep in peer.endpoints),
                                       key=lambda ep: ipaddress.ip_address(ep["ip"]))
+            hosts.pop(peer.vtep, None)
+            if peer.host_address:
+                at = "peers[%d].host_address" % i
+                check_in_subnet(ipaddress.ip_address(peer.host_address), subnet, at)
+                if peer.host_address in (network["gateway"], network.get("host_address")) or \
+                        peer.host_address in locals_.values():
+                    raise SpecError("%s is the gateway, this host's address or a local endpoint's"
+                                    % peer.host_address, at)
+                hosts[peer.vtep] = peer.host_address
         seen = {}
         for vtep, remote in sorted(peers.items()):
             for ep in remote:
                 if seen.setdefault(ep["ip"], vtep) != vtep:
                     raise SpecError("%s is behind two VTEPs, %s and %s (one of them recorded earlier): list "
                                     "both peers, or set exclusive: true" % (ep["ip"], seen[ep["ip"]], vtep), "peers")
-        return peers
+        for vtep, address in sorted(hosts.items()):
+            if seen.setdefault(address, vtep) != vtep or list(hosts.values()).count(address) > 1:
+                raise SpecError("%s is the host address of VTEP %s and taken behind another" % (address, vtep), "peers")
+        return {"peers": peers, "peer_hosts": hosts}
 
     def _remote_ipv6(self, network, ep, at, locals6):
         """A remote endpoint's IPv6 address ({"ip6": ...}, or {} on a network without IPv6):
