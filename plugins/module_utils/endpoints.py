@@ -12,7 +12,7 @@ from __future__ import annotations
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan, sandbox
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.run import ENDPOINT_FIELDS, public
-from ansible_collections.cnm.fabric.plugins.module_utils.services import published_ports
+from ansible_collections.cnm.fabric.plugins.module_utils.services import published_in
 from ansible_collections.cnm.fabric.plugins.module_utils.spec import SANDBOX_OPTIONS, ports_overlap, port_text, \
     recorded_port
 
@@ -114,11 +114,9 @@ def _check_publish(run, spec, key):
                     raise SpecError("host port %s/%s is already published by endpoint %r of network %r"
                                     % (port_text(port.host_port, port.count), port.protocol, other["name"],
                                        other["network"]), "publish[%d].host_port" % i)
-        for net_name, svc_name, svc_port in published_ports(run.networks):
-            if svc_port["protocol"] == port.protocol and \
-                    port.host_port <= svc_port["published"] <= port.host_port + port.count - 1:
-                raise SpecError("host port %d/%s is published by service %r of network %r"
-                                % (svc_port["published"], port.protocol, svc_name, net_name), "publish[%d].host_port" % i)
+        taken = published_in(run.networks, port.protocol, port.host_port, port.host_port + port.count - 1)
+        if taken:
+            raise SpecError(taken, "publish[%d].host_port" % i)
 
 
 def _free_ifname(run, key, sandbox_key, view):

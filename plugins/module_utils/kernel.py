@@ -46,7 +46,7 @@ import traceback
 
 from ansible_collections.cnm.fabric.plugins.module_utils import xfrm
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, NamespaceLost
-from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView, Route, VxlanInfo, ZERO_MAC
+from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView, Route, VxlanInfo, XfrmView, ZERO_MAC
 
 try:
     from pyroute2.netlink import (NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR,
@@ -445,6 +445,7 @@ class Kernel(object):
         self._doomed = set()  # namespaces with links marked for one batched deletion
         self._held = []  # neighbour requests for flush to send in batches
         self._xfrm = []  # ip xfrm commands for flush to run as one batch
+        self._xfrm_read = None  # what ip xfrm listed, until flush changes it
         self._busy = None
         self._exists = {}
         # Namespaces this run created -> the next free link index there: veth_add names the
@@ -785,6 +786,7 @@ class Kernel(object):
         ``_hold``, then delete the links marked by ``link_del_batch``."""
         commands, self._xfrm = self._xfrm, []
         if commands:
+            self._xfrm_read = None
             xfrm.apply(commands)
         held, self._held = self._held, []
         for start in range(0, len(held), HELD_BATCH):
@@ -908,9 +910,12 @@ class Kernel(object):
         """Keep an ``ip xfrm`` command for ``flush``, which runs those kept in one batch."""
         self._xfrm.append(command)
 
-    @staticmethod
-    def xfrm_read(tags):
-        return xfrm.read(tags)
+    def xfrm_read(self, tags):
+        """{tag: XfrmView}, from the host's tables listed once per run (every network of a
+        cnm_info run asks), and again after flush changed them."""
+        if self._xfrm_read is None:
+            self._xfrm_read = xfrm.read()
+        return dict((t, self._xfrm_read.get(t, XfrmView())) for t in tags)
 
     @staticmethod
     def esp_missing(probe):

@@ -136,7 +136,7 @@ def network_absent(run, spec):
     for ep in eps:
         endpoint_remove(run, ep)
     drv = drivers.get(old["driver"])
-    run.execute(drv.delete_network(old, run.kernel.view(None), run.networks.values(), run.observe(drv.observe(old))))
+    run.execute(drv.delete_network(old, run.kernel.view(None), run.networks.values(), run.observe(drv.observe_removal(old))))
     if drv.ipam:
         run.ipam().release_pool(spec.name)
         run.ipam().release_pool(names.ipv6_pool(spec.name))

@@ -93,11 +93,13 @@ class Run(object):
 
     def observe(self, want):
         """What a driver's ``observe`` hook asked for (a drivers.base.Observe), read now."""
+        xfrm = self.kernel.xfrm_read(want.xfrm) if want.xfrm else {}
+        # An ESP state the kernel already holds proves it can make them: no probe then.
+        probe = want.esp and not any(view.states for view in xfrm.values())
         return Observed(sysctls=dict((k, self.kernel.sysctl_get(k)) for k in want.sysctls),
                         neighbours=dict((dev, self.kernel.neighbours(dev)) for dev in want.neighbours),
                         kinds=dict((kind, self.kernel.kind_supported(kind)) for kind in want.kinds),
-                        xfrm=self.kernel.xfrm_read(want.xfrm) if want.xfrm else {},
-                        esp=self.kernel.esp_missing(want.esp) if want.esp else None)
+                        xfrm=xfrm, esp=self.kernel.esp_missing(want.esp) if probe else None)
 
     def execute(self, changes):
         """Queue kernel changes; ``finish`` applies them all after recording them."""

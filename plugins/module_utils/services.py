@@ -28,7 +28,8 @@ import ipaddress
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel import netns_path
-from ansible_collections.cnm.fabric.plugins.module_utils.spec import check_in_subnet, recorded_port
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import PortSpec, check_in_subnet, ports_overlap, \
+    recorded_port
 
 TABLE = ("inet", "cnm_svc")
 OWNER = "@service:"  # a service's VIP in its network's pool: owners with "@" are no endpoint's
@@ -38,10 +39,17 @@ def owner(name):
     return OWNER + name
 
 
-def published_ports(networks):
-    """(network, service, port) of every service port that is published on the host."""
-    return [(net["name"], name, port) for net in networks.values()
-            for name, svc in sorted((net.get("services") or {}).items()) for port in svc["ports"] if port.get("published")]
+def published_in(networks, protocol, first, last, skip=None):
+    """A sentence naming the service that publishes a host port of ``first``..``last`` for
+    ``protocol``, or None (``skip``: a (network, service) to leave out, the one being changed)."""
+    for net in sorted(networks.values(), key=lambda n: n["name"]):
+        for name, svc in sorted((net.get("services") or {}).items()):
+            for port in svc["ports"]:
+                if (net["name"], name) != skip and port.get("published") and port["protocol"] == protocol \
+                        and first <= port["published"] <= last:
+                    return "host port %d/%s is published by service %r of network %r" % (
+                        port["published"], protocol, name, net["name"])
+    return None
 
 
 # --- planner ------------------------------------------------------------------------
@@ -95,15 +103,14 @@ def _check_published(run, net, drv, spec):
             raise SpecError("a published service of network %r reaches backends on other hosts, whose replies come "
                             "back only to this host's own address on the network: give the network "
                             "overlay.host_address (the cnm.fabric.overlay_network role allocates it)" % net["name"], at)
-        for net_name, name, theirs in published_ports(run.networks):
-            if (net_name, name) != (net["name"], spec.name) and \
-                    (theirs["published"], theirs["protocol"]) == (port["published"], port["protocol"]):
-                raise SpecError("host port %d/%s is published by service %r of network %r"
-                                % (port["published"], port["protocol"], name, net_name), at)
+        taken = published_in(run.networks, port["protocol"], port["published"], port["published"],
+                             skip=(net["name"], spec.name))
+        if taken:
+            raise SpecError(taken, at)
+        mine = PortSpec(port["published"], port["target_port"], port["protocol"])
         for ep in run.endpoints.values():
             for theirs in (recorded_port(p) for p in ep.get("publish") or []):
-                if theirs.protocol == port["protocol"] and \
-                        theirs.host_port <= port["published"] <= theirs.host_port + theirs.count - 1:
+                if theirs.protocol == port["protocol"] and ports_overlap(mine, theirs):
                     raise SpecError("host port %d/%s is published by endpoint %r of network %r"
                                     % (port["published"], port["protocol"], ep["name"], ep["network"]), at)
 

@@ -32,7 +32,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.model import XfrmView
 STATE = re.compile(r"^src (\S+) dst (\S+)[^\n]*\n\s+proto esp spi 0x([0-9a-f]+) reqid (\d+)", re.M)
 POLICY = re.compile(r"^src (\S+)/32 dst (\S+)/32 proto (?:udp|17) dport (\d+)[^\n]*\n\s+dir out [^\n]*\n"
                     r"\s+mark 0x([0-9a-f]+)/0xffffffff", re.M)
-NO_ESP_HINTS = ("algorithm not found", "Protocol not supported", "not supported")
+NO_ESP_HINTS = ("algorithm not found", "not supported")
 
 
 def _ip():
@@ -49,9 +49,9 @@ def batch(commands, prefix=()):
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def read(tags):
-    """{tag: XfrmView} of the states with reqid ``tag`` and the outbound policies with mark
-    ``tag``."""
+def read():
+    """{tag: XfrmView}: the ESP states by their reqid and the outbound UDP policies by their
+    mark (a network's tag, drivers/esp.py, is both)."""
     out = ""
     for table in (["state", "list", "nokeys"], ["policy", "list"]):  # a batch prints only its first dump
         proc = subprocess.run([_ip(), "xfrm"] + table, capture_output=True, text=True, check=False)
@@ -63,7 +63,8 @@ def read(tags):
         states.setdefault(int(reqid), set()).add((src, dst, int(spi, 16)))
     for src, dst, port, mark in POLICY.findall(out):
         policies.setdefault(int(mark, 16), set()).add((src, dst, int(port)))
-    return dict((t, XfrmView(frozenset(states.get(t, ())), frozenset(policies.get(t, ())))) for t in tags)
+    return dict((t, XfrmView(frozenset(states.get(t, ())), frozenset(policies.get(t, ()))))
+                for t in set(states) | set(policies))
 
 
 def apply(commands):

@@ -155,6 +155,23 @@ def test_filters_build_the_lists_from_the_inventory():
         {"vtep": "192.0.2.3", "endpoints": []}]
 
 
+def test_a_published_service_gives_every_host_an_address_which_its_peers_get():
+    published = [{"name": "api", "network": "fab", "ports": [{"port": 80, "published": 8000}]}]
+    plain = [{"name": "api", "network": "fab", "ports": [{"port": 80}]}]
+    assert filters.overlay_addresses(HOSTVARS, "fab", ["h1", "h2"], services=plain) == [
+        {"owner": "service.api", "address": None}, {"owner": "web", "address": None}, {"owner": "db", "address": None}]
+    assert filters.overlay_addresses(HOSTVARS, "fab", ["h1", "h2"], services=published) == [
+        {"owner": "service.api", "address": None}, {"owner": "host.h1", "address": None},
+        {"owner": "web", "address": None}, {"owner": "host.h2", "address": None}, {"owner": "db", "address": None}]
+    allocated = dict(HOSTVARS, h1=dict(HOSTVARS["h1"], overlay_network_addresses={"fab": {
+        "web": "10.99.0.2", "db": "10.99.0.3", "host.h1": "10.99.0.250", "host.h2": "10.99.0.251"}}))
+    assert [(p["vtep"], p.get("host_address")) for p in filters.overlay_peers(allocated, "fab", ["h1", "h2", "h3"], "h1")] \
+        == [("192.0.2.2", "10.99.0.251"), ("192.0.2.3", None)]
+    with pytest.raises(AnsibleFilterError, match="hosts' own"):
+        filters.overlay_addresses({"h1": {"overlay_network_endpoints": [{"name": "host.x", "network": "fab"}]}},
+                                  "fab", ["h1"])
+
+
 def test_filters_explain_what_is_missing():
     with pytest.raises(AnsibleFilterError, match="declared on h1 and on h2"):
         filters.overlay_addresses(dict(HOSTVARS, h2={"overlay_network_endpoints": [{"name": "web", "network": "fab"}]}),

@@ -122,10 +122,14 @@ class Driver(object):
         (owners start with "@", which no endpoint name does)."""
         return {}
 
+    def observe_removal(self, record):
+        """What ``delete_network`` needs read (less than ``observe``: nothing is made)."""
+        return Observe()
+
     def delete_network(self, record, host_view, networks=(), observed=None):
         """Changes that remove the network's kernel objects (``networks``: every network
         record, so what several networks share goes with the last of them; ``observed``:
-        what ``observe`` asked for)."""
+        what ``observe_removal`` asked for)."""
         return []
 
     def owned_links(self, record):

@@ -45,7 +45,6 @@ ICV_BITS = 128
 # sequence number, 8), the IV (8), padding to a multiple of 4 (up to 3), the pad length and
 # next header (2), and the ICV (16).
 ESP_OVERHEAD = 37
-STAGES = ("inbound", "complete")
 PROBE_KEY = "00" * (KEY_BYTES + 4)
 
 
@@ -62,11 +61,11 @@ def parse_keys(keys, option="encryption_keys"):
     for i, key in enumerate(keys):
         text = str(key).strip().lower()
         text = text[2:] if text.startswith("0x") else text
-        if len(text) != 2 * KEY_BYTES or any(c not in string.hexdigits for c in text):
+        hexadecimal = all(c in string.hexdigits for c in text)
+        if len(text) != 2 * KEY_BYTES or not hexadecimal:
             raise SpecError("a key is %d bytes written as %d hex digits (openssl rand -hex %d); this one has %d "
                             "characters%s" % (KEY_BYTES, 2 * KEY_BYTES, KEY_BYTES, len(text),
-                                              "" if all(c in string.hexdigits for c in text) else ", not all hex"),
-                            "%s[%d]" % (option, i))
+                                              "" if hexadecimal else ", not all hex"), "%s[%d]" % (option, i))
         value = bytes.fromhex(text)
         if value in out:
             raise SpecError("the key is listed twice (also as %s[%d])" % (option, out.index(value)),
@@ -165,8 +164,8 @@ def firewall_rules(network):
 def drift(network, view):
     """Peers of an encrypted network that lack their policy or an SA either way, as sentences."""
     local, missing = network["local_ip"], []
+    has = set(s[:2] for s in view.states)
     for vtep in sorted(network.get("peers") or {}):
-        has = set(s[:2] for s in view.states)
         if (local, vtep) not in has or (vtep, local) not in has or \
                 (local, vtep, network["port"]) not in view.policies:
             missing.append(vtep)

@@ -23,7 +23,7 @@ from typing import Optional
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers import esp
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Observe
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Observe, Observed
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.bridge import BridgeDriver, bridge_options, bridge_record
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import ZERO_MAC
@@ -194,6 +194,9 @@ class OverlayDriver(BridgeDriver):
         return Observe(sysctls=base.sysctls, neighbours=(record["vxlan_interface"],), xfrm=(esp.tag(record["vni"]),),
                        esp=esp.probe() if record.get("encrypted") else "")
 
+    def observe_removal(self, record):
+        return Observe(xfrm=(esp.tag(record["vni"]),))
+
     def create_network(self, record, host_view, observed):
         """The bridge (as the bridge driver makes it), its VXLAN device and the peers' entries.
         IPsec objects of peers that are gone (or of all, when the network is no longer
@@ -232,7 +235,7 @@ class OverlayDriver(BridgeDriver):
         return out + entry_changes(record, *entries) + _ipsec(record, observed)
 
     def delete_network(self, record, host_view, networks=(), observed=None):
-        out = _ipsec(dict(record, peers={}), observed) if observed is not None else []
+        out = _ipsec(dict(record, peers={}), observed or Observed())
         if host_view.link(record["vxlan_interface"]) is not None:
             out.append(change("delete VXLAN %s" % record["vxlan_interface"], "link_del", record["vxlan_interface"]))
         return out + BridgeDriver.delete_network(self, record, host_view, networks)
