@@ -6,7 +6,8 @@
 Endpoints: N bridge endpoints, each in its own sandbox with an address and a default
 route, made by one bulk cnm_endpoint call, against
   - the iproute2 floor: `ip -batch` for the namespaces and the host-side links, then
-    `ip -n NS -batch` inside each sandbox (the fewest processes iproute2 allows);
+    `ip -n NS -batch` inside each sandbox (the fewest processes iproute2 allows); the floor
+    writes no files, while each of our sandboxes gets its hosts and resolv.conf;
   - an Ansible loop of single-endpoint tasks, measured at a small N, per endpoint.
 The same on a dual-stack network (an IPv6 address and default route more per endpoint), against
 the IPv4-only bulk call of the same N.
@@ -24,7 +25,7 @@ IPAM: allocations per second for 10,000 addresses in one pool, file and etcd bac
 Teardowns (floor and ours) are timed after a 5 s settle, so neither pays for the kernel still
 reclaiming what the phase before made. Everything runs in throwaway network namespaces,
 removed at the end, pass or fail.
-Usage: python benchmarks/bench.py [--sizes 100,500,1000] [--out benchmarks/results]
+Usage: python benchmarks/bench.py [--sizes 200,1000] [--repeat 3] [--out benchmarks/results]
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ def ours(n, python=sys.executable, ipv6=False):
         host.module("cnm_network", python=python, name="bench", subnet=["10.100.0.0/16"] + (["fd00:100::/64"] if ipv6 else []),
                     ipv6=ipv6)
         # Process start-up: interpreter, imports, argument checks (a call that fails at once).
-        startup = min(host.module("cnm_endpoint", allow_fail=True, python=python)[0] for dummy in range(3))
+        startup = _startup(host, "cnm_endpoint", python)
         items = [{"name": "e%d" % i, "sandbox": "%s-e%d" % (PREFIX, i)} for i in range(n)]
         made, rss, result = host.module("cnm_endpoint", python=python, network="bench", endpoints=items)
         assert result["endpoints"][-1]["ipv4_address"] == address(n - 1)
@@ -179,6 +180,15 @@ def ours(n, python=sys.executable, ipv6=False):
     finally:
         host.cleanup()
         cleanup_all()
+
+
+def _best(runs):
+    """The best of several runs of ``ours``: each time its minimum, the peak RSS its maximum."""
+    best = dict(runs[0], make_runs_s=[r["make_s"] for r in runs], peak_rss_kib=max(r["peak_rss_kib"] for r in runs))
+    for key in ("make_s", "noop_s", "teardown_s", "startup_s", "noop_module_s"):
+        best[key] = min(r[key] for r in runs)
+    best["noop_runs_s"] = [t for r in runs for t in r["noop_runs_s"]]
+    return best
 
 
 def _overlay_host(tag):
@@ -226,14 +236,22 @@ def overlay_peers(n):
         start = time.monotonic()
         sh(enter + ["bridge", "-batch", "-"], input="\n".join(fdb) + "\n")
         sh(enter + ["ip", "-batch", "-"], input="\n".join(neigh) + "\n")
-        return _against(ours, noop, time.monotonic() - start)
+        return _against(ours, noop, time.monotonic() - start, _startup(host, "cnm_overlay_peer"))
     finally:
         host.cleanup()
         cleanup_all()
 
 
-def _against(ours, noop, floor):
-    return {"make_s": ours, "noop_s": noop, "floor_s": floor, "make_vs_floor": ours / floor}
+def _startup(host, module, python=sys.executable):
+    """A module process's start-up (interpreter, imports, argument checks): best of three
+    calls that fail at once."""
+    return min(host.module(module, allow_fail=True, python=python)[0] for dummy in range(3))
+
+
+def _against(ours, noop, floor, startup):
+    """Our whole module process, and its work (less its start-up), against the floor."""
+    return {"make_s": ours, "noop_s": noop, "floor_s": floor, "make_vs_floor": ours / floor, "startup_s": startup,
+            "work_vs_floor": (ours - startup) / floor}
 
 
 def service_backends(n):
@@ -254,7 +272,7 @@ def service_backends(n):
         sh(["ip", "netns", "exec", client, "nft", "delete", "table", "inet", "cnm_svc"])
         start = time.monotonic()
         sh(["nsenter", "--net=/run/netns/" + client, "nft", "-f", "-"], input=table)
-        return _against(ours, noop, time.monotonic() - start)
+        return _against(ours, noop, time.monotonic() - start, _startup(host, "cnm_service"))
     finally:
         host.cleanup()
         cleanup_all()
@@ -441,7 +459,8 @@ def svg(results, path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="100,500,1000")
+    parser.add_argument("--sizes", default="200,1000")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of the floor and of the bulk call, best taken")
     parser.add_argument("--loop-n", type=int, default=20)
     parser.add_argument("--ipam-count", type=int, default=10000)
     parser.add_argument("--each", type=int, default=1000,
@@ -463,8 +482,17 @@ def main():
         loop = ansible_loop(args.loop_n)
         results["ansible_loop_per_endpoint_s"] = loop
         for n in [int(x) for x in args.sizes.split(",")]:
-            floor_make, floor_down = iproute2_floor(n)
-            r = ours(n)
+            # Floor and ours take turns, best of --repeat each: the machine's speed drifts
+            # between minutes (file creation alone by a factor of 3 here).
+            floors, runs, runs_old = [], [], []
+            for dummy in range(args.repeat):
+                floors.append(iproute2_floor(n))
+                runs.append(ours(n))
+                if old:
+                    runs_old.append(ours(n, old))
+            floor_make, floor_down = min(f[0] for f in floors), min(f[1] for f in floors)
+            r = _best(runs)
+            r["floor_make_runs_s"] = [f[0] for f in floors]
             print("N=%d: floor %.2f s, bulk %.2f s, no-op %.2f s, teardown %.2f s (floor %.2f s)" % (
                 n, floor_make, r["make_s"], r["noop_s"], r["teardown_s"], floor_down), flush=True)
             r.update(floor_make_s=floor_make, floor_teardown_s=floor_down,
@@ -478,7 +506,7 @@ def main():
             print("N=%d dual-stack: bulk %.2f s (%.2fx IPv4 only), no-op %.2f s" % (
                 n, r6["make_s"], r["dual_stack_vs_ipv4"], r6["noop_s"]), flush=True)
             if old:
-                r_old = ours(n, old)
+                r_old = _best(runs_old)
                 r_old.update(make_vs_floor=r_old["make_s"] / floor_make, make_per_endpoint_ms=1000 * r_old["make_s"] / n)
                 print("N=%d with pyroute2 %s: bulk %.2f s, no-op %.2f s" % (
                     n, results["pyroute2"]["old"], r_old["make_s"], r_old["noop_s"]), flush=True)
@@ -517,8 +545,8 @@ def main():
     for what, label in (("overlay_peers", "remote endpoints in cnm_overlay_peer"),
                         ("service_backends", "backends of a service (cnm_service)")):
         for n, r in sorted(results[what].items(), key=lambda kv: int(kv[0])):
-            print("%6s %-38s %6.2f s, floor %.2f s, ratio %.2f, no-op %.2f s" % (
-                n, label, r["make_s"], r["floor_s"], r["make_vs_floor"], r["noop_s"]))
+            print("%6s %-38s %6.2f s, floor %.3f s, ratio %.1f (less the %.2f s start-up: %.1f), no-op %.2f s" % (
+                n, label, r["make_s"], r["floor_s"], r["make_vs_floor"], r["startup_s"], r["work_vs_floor"], r["noop_s"]))
     r = results["ipsec"]
     print("IPsec, %d peers: %d changes planned in %.3f s; %d policies in one ip -batch %.3f s, one process each "
           "%.2f s (%.0fx)" % (r["peers"], r["changes"], r["plan_s"], r["peers"], r["batch_s"], r["process_each_s"],

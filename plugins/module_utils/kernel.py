@@ -12,7 +12,8 @@ What stays here is how pyroute2 is used, which is where the speed is:
   helper process), and handed to pyroute2;
 - one dump per namespace per run for planning (``view``), then link indexes from a
   cache, never a lookup per call;
-- many requests sent as one batch where they go together (``link_rename``), and one
+- many requests sent as one batch where they go together (``link_rename``; in a sandbox
+  this run made, lo up and a new link's settings with its addresses and routes), and one
   RTM_DELLINK for a whole link group (``flush``);
 - the neighbour dumps of a VXLAN device filtered by the kernel, not in Python.
 
@@ -87,11 +88,13 @@ IFA_F_NODAD = 0x02
 IN6_ADDR_GEN_MODE_NONE = 1
 FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6}
 NTF_SELF = 0x02
+RTEXT_FILTER_SKIP_STATS = 1 << 3  # link dumps without counters, which nothing here reads
 RT_TABLE_MAIN, RTN_UNICAST, RTPROT_STATIC = 254, 1, 4
 RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_NOWHERE = 0, 253, 255
 MAX_SOCKETS = 256  # open netlink sockets, well under the usual limit of 1024 descriptors
 DUMP_RETRIES = 5   # a dump the kernel marks interrupted (NLM_F_DUMP_INTR) is taken again
 PREFETCH_MIN = 32  # sandboxes per reader process, at the least, for prefetch to fork one
+GET_TYPES = (RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, RTM_GETNEIGH) if HAS_PYROUTE2 else ()
 HELD_BATCH = 200  # requests per write (pyroute2 0.9 stops reading the acks of a batch of some 300)
 _LIBC = []
 
@@ -142,15 +145,15 @@ class _Socket(object):
         # Strict checking: the kernel filters dumps by the request's own fields (routes by
         # table, neighbours by device), so no message is decoded only to be dropped.
         sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+        # pyroute2's bind() tries fixed port ids one by one (0.7 re-creates the socket when one
+        # is taken, which a socket it was handed cannot survive): the kernel picks the id instead.
+        sock.bind((0, 0))
         if AsyncIPRSocket is not None:
             if _Socket._loop is None:
                 _Socket._loop = asyncio.new_event_loop()
             self._nl = AsyncIPRSocket(use_socket=sock, use_event_loop=_Socket._loop, groups=0)
-            self._run(self._nl.bind(groups=0))
+            self._run(self._nl.setup_endpoint())
         else:
-            # 0.7's bind() tries fixed port ids and re-creates the socket when one is taken,
-            # which a socket it was handed cannot survive: the kernel picks the id instead.
-            sock.bind((0, 0))
             port = sock.getsockname()[0]
             self._nl = IPRSocket(fileno=sock.detach())  # pyroute2 owns the descriptor from here
             self._nl.epid = port
@@ -195,9 +198,14 @@ class _Socket(object):
         return self._run(collect())
 
     def close(self):
+        """Close the socket (on 0.8+, its transport does so on the loop's next turn: the next
+        request's, or ``settle``'s)."""
         self._nl.close()
-        if AsyncIPRSocket is not None:  # the transport closes the socket on the loop's next turn
-            self._run(asyncio.sleep(0))
+
+    @staticmethod
+    def settle():
+        if _Socket._loop is not None:
+            _Socket._loop.run_until_complete(asyncio.sleep(0))
 
 
 # -- messages ------------------------------------------------------------------------
@@ -363,7 +371,7 @@ def read_namespace(nl):
     IPv6 link-local and loopback addresses are left out: the kernel makes them, never the
     collection."""
     links = {}
-    for msg in nl.dump(_ifinfo, RTM_GETLINK):
+    for msg in nl.dump(lambda: _ifinfo(attrs=[("IFLA_EXT_MASK", RTEXT_FILTER_SKIP_STATS)]), RTM_GETLINK):
         link = _link(msg)
         links[link.name] = link
     by_index = dict((lk.index, lk.name) for lk in links.values())
@@ -444,6 +452,9 @@ class Kernel(object):
         self._home = None
         self._doomed = set()  # namespaces with links marked for one batched deletion
         self._held = []  # neighbour requests for flush to send in batches
+        # Sandbox -> requests kept for its next batch (lo up, a new veth's settings), for the
+        # namespaces this run made: a new endpoint's sandbox is set up by one batch.
+        self._setup = {}
         self._xfrm = []  # ip xfrm commands for flush to run as one batch
         self._xfrm_read = None  # what ip xfrm listed, until flush changes it
         self._busy = None
@@ -503,6 +514,7 @@ class Kernel(object):
         for nl in self._socks.values():
             nl.close()
         self._socks.clear()
+        _Socket.settle()
         if self._home is not None:
             os.close(self._home)
             self._home = None
@@ -524,6 +536,7 @@ class Kernel(object):
     def view(self, ns=None):
         """The namespace as it was when first observed in this run (None if it does not exist)."""
         if ns not in self._views:
+            self._send_setup(ns)
             if not self.netns_exists(ns):
                 return None
             try:
@@ -579,8 +592,16 @@ class Kernel(object):
 
     def _do(self, ns, what, requests, ignore=()):
         """Send ``[(msg, type, flags)]`` to namespace ``ns``: one request, or one batch of
-        several. Errors become KernelError, except the codes in ``ignore`` (the ones that
-        mean the work is already done)."""
+        several (after the requests kept for the sandbox, in the same batch when these are
+        changes that must all succeed). Errors become KernelError, except the codes in
+        ``ignore`` (the ones that mean the work is already done)."""
+        kept = self._setup.pop(ns, None) if ns is not None else None
+        if kept:
+            if ignore or any(msg_type in GET_TYPES for dummy, msg_type, dummy in requests):
+                self._do(ns, "; ".join(w for w, dummy in kept), [r for dummy, r in kept])
+            else:
+                what = "; ".join([w for w, dummy in kept] + [what])
+                requests = [r for dummy, r in kept] + list(requests)
         try:
             nl = self.nl(ns)
             if len(requests) == 1:
@@ -647,10 +668,11 @@ class Kernel(object):
         # from here on, so it assigns the indexes of the links it adds (no lookups).
         self._index[ns] = {"lo": 1}
         self._fresh[ns] = 2
-        self.link_set("lo", ns, state="up")
+        self._setup[ns] = [("setting lo up", (_ifinfo(1, up=True), RTM_NEWLINK, 0))]
 
     def netns_del(self, ns):
         self._fresh.pop(ns, None)
+        self._setup.pop(ns, None)
         nl = self._socks.pop(ns, None)
         if nl is not None:
             nl.close()
@@ -696,10 +718,10 @@ class Kernel(object):
             self._index[ns][peer] = inner["index"]
             self._fresh[ns] += 1
         idx = self._must(peer, ns)
-        self._do(ns, "setting %s up" % peer,
-                 [(_ifinfo(idx, attrs=[("IFLA_AF_SPEC", {"attrs": [("AF_INET6", {"attrs": [
-                     ("IFLA_INET6_ADDR_GEN_MODE", IN6_ADDR_GEN_MODE_NONE)]})]})]), RTM_NEWLINK, 0),
-                  (_ifinfo(idx, up=True), RTM_NEWLINK, 0)])
+        self._keep_setup(ns, "setting %s up" % peer, [
+            (_ifinfo(idx, attrs=[("IFLA_AF_SPEC", {"attrs": [("AF_INET6", {"attrs": [
+                ("IFLA_INET6_ADDR_GEN_MODE", IN6_ADDR_GEN_MODE_NONE)]})]})]), RTM_NEWLINK, 0),
+            (_ifinfo(idx, up=True), RTM_NEWLINK, 0)])
 
     def kind_supported(self, kind):
         """Whether the kernel makes links of ``kind``, loading its module if it can: a
@@ -776,14 +798,30 @@ class Kernel(object):
         self._doomed.add(ns)
         self._index.get(ns, {}).pop(name, None)
 
+    def _keep_setup(self, ns, what, requests):
+        """Keep requests to a sandbox this run made for its next batch, or send them now."""
+        if ns in self._setup:
+            self._setup[ns].extend((what, request) for request in requests)
+        else:
+            self._do(ns, what, requests)
+
+    def _send_setup(self, ns):
+        kept = self._setup.pop(ns, None)
+        if kept:
+            self._do(ns, "; ".join(w for w, dummy in kept), [r for dummy, r in kept])
+
     def _hold(self, what, request):
         """Keep a request to the host's neighbour tables for ``flush``, which sends those kept
         in batches (the forwarding and neighbour entries of many peers are thousands)."""
         self._held.append((what, request))
 
-    def flush(self):
+    def flush(self, final=False):
         """Run the IPsec commands kept by ``xfrm``, send the neighbour requests kept by
-        ``_hold``, then delete the links marked by ``link_del_batch``."""
+        ``_hold``, then delete the links marked by ``link_del_batch``; ``final`` (the end of
+        a run's changes): also send what is kept for new sandboxes."""
+        if final:
+            for ns in list(self._setup):
+                self._send_setup(ns)
         commands, self._xfrm = self._xfrm, []
         if commands:
             self._xfrm_read = None

@@ -51,7 +51,7 @@ def apply(kernel, changes):
             getattr(kernel, current.op)(*current.args, **dict(current.kwargs))
             done.append(current)
         current = None
-        kernel.flush()
+        kernel.flush(final=True)
     except NamespaceLost:
         raise  # this thread is in another namespace: an undo would act there
     except Exception as e:

@@ -10,6 +10,7 @@ container's) gets them under ``state_dir/sandboxes/``, to be mounted by its runt
 
 from __future__ import annotations
 
+import concurrent.futures
 import ipaddress
 import os
 
@@ -22,6 +23,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_wri
 ETC_NETNS = "/etc/netns"
 FILES = ("hosts", "resolv.conf", "services.nft")  # the last: only where an older release kept it
 RULES_FILE = "services.nft"  # the sandbox's service rules as loaded, under the state directory
+PARALLEL_WRITES, WRITERS = 64, 4  # sandbox files written from threads: from how many, by how many
 # The first line names the state_dir whose records the file comes from: two state_dirs on
 # one host never take each other's files for leftovers.
 HOSTS_HEAD = (
@@ -236,7 +238,7 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, resol
     for ep_key, ep in endpoints.items():
         if ep["sandbox"] in keys:
             members.setdefault(ep["sandbox"], []).append(ep_key)
-    changed = []
+    changed, writes = [], []
     for key in sorted(keys):
         directory = files_dir(state_dir, key)
         if key not in sandboxes:
@@ -263,9 +265,25 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, resol
             path = os.path.join(directory, name)
             if read_text(path) != text:
                 changed.append("write %s" % path)
-                if not check_mode:
-                    try:
-                        atomic_write(path, text, mode=0o644, durable=False)
-                    except StoreError as e:
-                        raise StoreError(e.msg, "sandbox")
+                writes.append((path, text))
+    if not check_mode:
+        _write_files(writes)
     return changed
+
+
+def _write(item):
+    try:
+        atomic_write(item[0], item[1], mode=0o644, durable=False)
+    except StoreError as e:
+        raise StoreError(e.msg, "sandbox")
+
+
+def _write_files(writes):
+    """Write ``[(path, text)]``; many from a few threads at once: making files is the kernel's
+    work (with the GIL released), which a bulk run of a thousand sandboxes waits for otherwise."""
+    if len(writes) < PARALLEL_WRITES:
+        for item in writes:
+            _write(item)
+        return
+    with concurrent.futures.ThreadPoolExecutor(WRITERS) as pool:
+        list(pool.map(_write, writes))

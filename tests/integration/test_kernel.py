@@ -104,6 +104,43 @@ def test_a_namespace_with_no_route_yet_reads_as_empty(host):
     assert view.routes == [] and view.default_route is None and view.link("lo").up
 
 
+def test_a_new_sandbox_is_set_up_by_one_batch(host, monkeypatch):
+    """What a run does in a sandbox it made (lo up, a new link's settings) waits for the next
+    request there, and goes in one batch with it; an error names every part of the batch."""
+    sb = host.sb("new")
+    kernel = Kernel()
+    writes = []
+    try:
+        kernel.netns_add(sb)
+        nl = kernel.nl(sb)
+        for name in ("request", "batch"):
+            monkeypatch.setattr(nl, name, lambda *a, _real=getattr(nl, name), _name=name: writes.append(_name) or _real(*a))
+        kernel.link_addresses("lo", ["10.65.0.1/32"], (), sb)
+        assert writes == ["batch"]
+        view = kernel.view(sb)
+        kernel.link_set("lo", sb, state="down")  # nothing kept any more: sent at once
+        assert writes[-1] == "request"
+        kernel.netns_del(sb)
+        kernel.netns_add(sb)
+        with pytest.raises(KernelError) as e:
+            kernel.link_addresses("lo", ["10.65.0.1/32", "10.65.0.1/32"], (), sb)
+    finally:
+        kernel.close()
+    assert view.link("lo").up and "10.65.0.1/32" in view.addresses["lo"]
+    assert str(e.value).startswith("setting lo up; addressing lo in sandbox %s failed: File exists" % sb)
+
+
+def test_what_is_kept_for_a_new_sandbox_is_sent_by_the_final_flush(host):
+    sb = host.sb("kept")
+    kernel = Kernel()
+    try:
+        kernel.netns_add(sb)
+        kernel.flush(final=True)
+    finally:
+        kernel.close()
+    assert fresh_view(sb).link("lo").up
+
+
 def test_prefetch_reads_sandboxes_in_reader_processes(host, monkeypatch):
     from ansible_collections.cnm.fabric.plugins.module_utils import kernel as kernel_module
     monkeypatch.setattr(kernel_module, "PREFETCH_MIN", 1)  # fork readers for a handful

@@ -58,7 +58,7 @@ class FakeKernel(object):
     def neighbours(self, dev):
         return set(), {}
 
-    def flush(self):
+    def flush(self, final=False):
         pass
 
     def close(self):

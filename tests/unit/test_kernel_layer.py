@@ -45,7 +45,7 @@ def test_a_failed_return_from_a_sandbox_stops_the_run_without_undo(monkeypatch, 
 
 def test_apply_undoes_creations_and_reports_an_undo_that_fails():
     class K(object):
-        def flush(self):
+        def flush(self, final=False):
             pass
 
         def bridge_add(self, name):
