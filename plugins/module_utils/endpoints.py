@@ -12,9 +12,8 @@ from __future__ import annotations
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan, sandbox
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.run import ENDPOINT_FIELDS, public
-from ansible_collections.cnm.fabric.plugins.module_utils.services import published_in
-from ansible_collections.cnm.fabric.plugins.module_utils.spec import SANDBOX_OPTIONS, ports_overlap, port_text, \
-    recorded_port
+from ansible_collections.cnm.fabric.plugins.module_utils.services import endpoint_publishing, published_in
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import SANDBOX_OPTIONS, port_text
 
 
 # --- sandboxes -------------------------------------------------------------------------
@@ -101,19 +100,11 @@ def _check_publish(run, spec, key):
     """A host port (and protocol) may be published once per host address."""
     mine_default = run.networks[spec.network].get("host_binding_ip")
     for i, port in enumerate(spec.publish):
-        mine_ip = port.host_ip or mine_default
-        for other_key, other in sorted(run.endpoints.items()):
-            if other_key == key:
-                continue
-            their_default = run.networks.get(other["network"], {}).get("host_binding_ip")
-            for theirs in other.get("publish") or []:
-                their = recorded_port(theirs)
-                their_ip = their.host_ip or their_default
-                if their.protocol == port.protocol and ports_overlap(port, their) \
-                        and (mine_ip == their_ip or "0.0.0.0" in (mine_ip, their_ip)):
-                    raise SpecError("host port %s/%s is already published by endpoint %r of network %r"
-                                    % (port_text(port.host_port, port.count), port.protocol, other["name"],
-                                       other["network"]), "publish[%d].host_port" % i)
+        other = endpoint_publishing(run.networks, run.endpoints, port, port.host_ip or mine_default, skip=key)
+        if other:
+            raise SpecError("host port %s/%s is already published by endpoint %r of network %r"
+                            % (port_text(port.host_port, port.count), port.protocol, other["name"],
+                               other["network"]), "publish[%d].host_port" % i)
         taken = published_in(run.networks, port.protocol, port.host_port, port.host_port + port.count - 1)
         if taken:
             raise SpecError(taken, "publish[%d].host_port" % i)

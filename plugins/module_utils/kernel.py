@@ -452,8 +452,8 @@ class Kernel(object):
         self._home = None
         self._doomed = set()  # namespaces with links marked for one batched deletion
         self._held = []  # neighbour requests for flush to send in batches
-        # Sandbox -> requests kept for its next batch (lo up, a new veth's settings), for the
-        # namespaces this run made: a new endpoint's sandbox is set up by one batch.
+        # Sandbox -> ([what], [request]) kept for its next batch (lo up, a new veth's settings),
+        # for the namespaces this run made: a new endpoint's sandbox is set up by one batch.
         self._setup = {}
         self._xfrm = []  # ip xfrm commands for flush to run as one batch
         self._xfrm_read = None  # what ip xfrm listed, until flush changes it
@@ -595,13 +595,12 @@ class Kernel(object):
         several (after the requests kept for the sandbox, in the same batch when these are
         changes that must all succeed). Errors become KernelError, except the codes in
         ``ignore`` (the ones that mean the work is already done)."""
-        kept = self._setup.pop(ns, None) if ns is not None else None
-        if kept:
+        if ns in self._setup:
             if ignore or any(msg_type in GET_TYPES for dummy, msg_type, dummy in requests):
-                self._do(ns, "; ".join(w for w, dummy in kept), [r for dummy, r in kept])
+                self._send_setup(ns)
             else:
-                what = "; ".join([w for w, dummy in kept] + [what])
-                requests = [r for dummy, r in kept] + list(requests)
+                whats, kept = self._setup.pop(ns)
+                what, requests = "; ".join(whats + [what]), kept + list(requests)
         try:
             nl = self.nl(ns)
             if len(requests) == 1:
@@ -668,7 +667,7 @@ class Kernel(object):
         # from here on, so it assigns the indexes of the links it adds (no lookups).
         self._index[ns] = {"lo": 1}
         self._fresh[ns] = 2
-        self._setup[ns] = [("setting lo up", (_ifinfo(1, up=True), RTM_NEWLINK, 0))]
+        self._setup[ns] = (["setting lo up"], [(_ifinfo(1, up=True), RTM_NEWLINK, 0)])
 
     def netns_del(self, ns):
         self._fresh.pop(ns, None)
@@ -801,14 +800,15 @@ class Kernel(object):
     def _keep_setup(self, ns, what, requests):
         """Keep requests to a sandbox this run made for its next batch, or send them now."""
         if ns in self._setup:
-            self._setup[ns].extend((what, request) for request in requests)
+            self._setup[ns][0].append(what)
+            self._setup[ns][1].extend(requests)
         else:
             self._do(ns, what, requests)
 
     def _send_setup(self, ns):
-        kept = self._setup.pop(ns, None)
-        if kept:
-            self._do(ns, "; ".join(w for w, dummy in kept), [r for dummy, r in kept])
+        if ns in self._setup:
+            whats, kept = self._setup.pop(ns)
+            self._do(ns, "; ".join(whats), kept)
 
     def _hold(self, what, request):
         """Keep a request to the host's neighbour tables for ``flush``, which sends those kept

@@ -21,8 +21,8 @@ from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_wri
     stale_tmp
 
 ETC_NETNS = "/etc/netns"
-FILES = ("hosts", "resolv.conf", "services.nft")  # the last: only where an older release kept it
 RULES_FILE = "services.nft"  # the sandbox's service rules as loaded, under the state directory
+FILES = ("hosts", "resolv.conf", RULES_FILE)  # what a sandbox's directory may hold of ours
 PARALLEL_WRITES, WRITERS = 64, 4  # sandbox files written from threads: from how many, by how many
 # The first line names the state_dir whose records the file comes from: two state_dirs on
 # one host never take each other's files for leftovers.
@@ -159,13 +159,7 @@ def _sync_rules(state_dir, key, text, check_mode):
     """Load the sandbox's service rules (services.py) when they differ from those it has, as
     recorded in its rules file (``rules_path``)."""
     path = rules_path(state_dir, key)
-    legacy = os.path.join(ETC_NETNS, key, RULES_FILE) if not key.startswith("/") else None
-    loaded = read_text(path)
-    if loaded is None and legacy and os.path.exists(legacy):
-        loaded = read_text(legacy)
-        if not check_mode:
-            os.unlink(legacy)
-    if (loaded or "") == text:
+    if (read_text(path) or "") == text:
         return []
     if not check_mode:
         services.load(key, text)

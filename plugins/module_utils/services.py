@@ -52,6 +52,21 @@ def published_in(networks, protocol, first, last, skip=None):
     return None
 
 
+def endpoint_publishing(networks, endpoints, port, ip="0.0.0.0", skip=None):
+    """The record of an endpoint (other than key ``skip``) that publishes a host port of ``port``
+    (a PortSpec) for its protocol on address ``ip``, where 0.0.0.0 is every address; or None."""
+    for key, other in sorted(endpoints.items()):
+        if key == skip:
+            continue
+        default = networks.get(other["network"], {}).get("host_binding_ip")
+        for theirs in (recorded_port(p) for p in other.get("publish") or []):
+            their_ip = theirs.host_ip or default
+            if theirs.protocol == port.protocol and ports_overlap(port, theirs) \
+                    and (ip == their_ip or "0.0.0.0" in (ip, their_ip)):
+                return other
+    return None
+
+
 # --- planner ------------------------------------------------------------------------
 
 def _network(run, spec):
@@ -107,12 +122,11 @@ def _check_published(run, net, drv, spec):
                              skip=(net["name"], spec.name))
         if taken:
             raise SpecError(taken, at)
-        mine = PortSpec(port["published"], port["target_port"], port["protocol"])
-        for ep in run.endpoints.values():
-            for theirs in (recorded_port(p) for p in ep.get("publish") or []):
-                if theirs.protocol == port["protocol"] and ports_overlap(mine, theirs):
-                    raise SpecError("host port %d/%s is published by endpoint %r of network %r"
-                                    % (port["published"], port["protocol"], ep["name"], ep["network"]), at)
+        ep = endpoint_publishing(run.networks, run.endpoints, PortSpec(port["published"], port["target_port"],
+                                                                       port["protocol"]))
+        if ep:
+            raise SpecError("host port %d/%s is published by endpoint %r of network %r"
+                            % (port["published"], port["protocol"], ep["name"], ep["network"]), at)
 
 
 def service_absent(run, spec):
@@ -126,14 +140,24 @@ def service_absent(run, spec):
     return old
 
 
-def backends(network, service, endpoints):
-    """The live backends of ``service``: the addresses of the endpoints it names that exist,
-    local ones (``endpoints``: every endpoint record) and remote ones (the network's peers),
-    in the order of the service's list."""
+def addresses(network, endpoints):
+    """Name -> IPv4 address of the endpoints on ``network``: local ones (``endpoints``: every
+    endpoint record) and remote ones (its peers); and the set of the remote addresses."""
     where = dict((ep["name"], ep["ipv4_address"]) for ep in endpoints.values()
                  if ep["network"] == network["name"] and ep.get("ipv4_address"))
-    where.update((ep["name"], ep["ip"]) for ep in drivers.get(network["driver"]).remote_endpoints(network))
+    remote = dict((ep["name"], ep["ip"]) for ep in drivers.get(network["driver"]).remote_endpoints(network))
+    where.update(remote)
+    return where, set(remote.values())
+
+
+def _live(service, where):
     return [where[name] for name in service["endpoints"] if name in where]
+
+
+def backends(network, service, endpoints):
+    """The live backends of ``service``: the addresses of the endpoints it names that exist,
+    here or behind a peer, in the order of the service's list."""
+    return _live(service, addresses(network, endpoints)[0])
 
 
 def facts(network, service, endpoints):
@@ -156,10 +180,12 @@ def mesh(networks, endpoints):
     DNATed to a remote backend are SNATed to it. A local backend sees the client's address."""
     dnat, snat = [], []
     for net in sorted(networks.values(), key=lambda n: n["name"]):
-        remote = set(ep["ip"] for ep in drivers.get(net["driver"]).remote_endpoints(net))
+        if not net.get("services"):
+            continue
+        where, remote = addresses(net, endpoints)
         far = set()
-        for name, svc in sorted((net.get("services") or {}).items()):
-            live = backends(net, svc, endpoints)
+        for dummy, svc in sorted(net["services"].items()):
+            live = _live(svc, where)
             for port in svc["ports"]:
                 if port.get("published") and live:
                     dnat.append("fib daddr type local meta l4proto %s th dport %d %s"
@@ -179,8 +205,11 @@ def render(networks, endpoints, joined):
     nat, reject = [], []
     for name in sorted(joined):
         net = networks.get(name) or {}
-        for svc_name, svc in sorted((net.get("services") or {}).items()):
-            live = backends(net, svc, endpoints)
+        if not net.get("services"):
+            continue
+        where = addresses(net, endpoints)[0]
+        for dummy, svc in sorted(net["services"].items()):
+            live = _live(svc, where)
             for port in svc["ports"]:
                 match = "ip daddr %s meta l4proto %s th dport %d" % (svc["vip"], port["protocol"], port["port"])
                 if not live:

@@ -156,3 +156,20 @@ def test_a_published_service_of_an_overlay_network_needs_the_hosts_address(pair)
     bad = h1.run("cnm_network", name="fab", driver="overlay", subnet="10.99.0.0/24",
                  overlay={"vni": 4242, "host_address": "10.98.0.1"})
     assert bad["failed"] and bad["option"] == "overlay.host_address", bad
+
+
+def test_a_service_may_not_publish_an_endpoints_host_port(host):
+    """An endpoint's published port, bound to one address, still belongs to it for a service,
+    which answers on every local address; the refused call changes nothing."""
+    host.converge("cnm_network", name="pets", subnet="10.74.0.0/24")
+    host.converge("cnm_endpoint", name="web1", network="pets", sandbox=host.sb("web1"),
+                  publish=[{"host_port": "9000-9002", "container_port": "80-82", "host_ip": "127.0.0.1"}])
+    before = host.snapshot()
+    for check in (True, False):
+        taken = host.run("cnm_service", check=check, name="web", network="pets", endpoints=["web1"],
+                         ports=[{"port": 80, "published": 9001}])
+        assert taken["failed"] and taken["option"] == "ports[0].published", taken
+        assert taken["msg"] == "ports[0].published: host port 9001/tcp is published by endpoint 'web1' of network 'pets'", taken
+        assert host.snapshot() == before
+    assert host.converge("cnm_service", name="web", network="pets", endpoints=["web1"],
+                         ports=[{"port": 80, "published": 9003}])["service"]["backends"] == ["10.74.0.2"]

@@ -132,6 +132,21 @@ def test_peer_options():
         assert e.value.option == option
 
 
+def test_a_peers_host_address_is_recorded_and_never_another_address():
+    def merge(*items):
+        want = spec.peers_spec({"network": "fab", "state": "present", "peers": list(items)})
+        return overlay.merge_peers(NET, want, [{"name": "web", "ipv4_address": "10.99.0.2"}])
+    fields = merge({"vtep": "192.0.2.3", "host_address": "10.99.0.253"})
+    assert fields["peer_hosts"] == {"192.0.2.3": "10.99.0.253"} and fields["peers"]["192.0.2.2"] == NET["peers"]["192.0.2.2"]
+    for address, option, text in [("10.99.0.3", "peers", "also taken behind VTEP 192.0.2.2"),
+                                  ("10.99.0.1", "peers[0].host_address", "the gateway"),
+                                  ("10.99.0.2", "peers[0].host_address", "a local endpoint's"),
+                                  ("10.98.0.9", "peers[0].host_address", "10.99.0.0/24")]:
+        with pytest.raises(SpecError) as e:
+            merge({"vtep": "192.0.2.3", "host_address": address})
+        assert e.value.option == option and text in e.value.msg, (address, e.value)
+
+
 HOSTVARS = {
     "h1": {"overlay_network_endpoints": [{"name": "web", "network": "fab", "aliases": ["www"]},
                                          {"name": "x", "network": "other"}],

@@ -163,3 +163,23 @@ def test_graph_draws_networks_sandboxes_endpoints_peers_and_ports():
     if shutil.which("dot"):  # graphviz reads it
         out = subprocess.run(["dot", "-Tsvg"], input=dot, capture_output=True, text=True, check=False)
         assert out.returncode == 0 and "<svg" in out.stdout, out.stderr
+
+
+def test_a_leftover_sandbox_directory_goes_whole(tmp_path):
+    """What prune removes for a sandbox with no record: its hosts files, the service rules kept
+    for it under the state directory, a killed write's temporary file, then the directory;
+    anything else of someone else's keeps the directory."""
+    state_dir = str(tmp_path / "state")
+    key = "/proc/1/ns/net"
+    directory = sandbox.files_dir(state_dir, key)
+    assert os.path.dirname(sandbox.rules_path(state_dir, key)) == directory
+    os.makedirs(directory)
+    for name in ("hosts", "resolv.conf", sandbox.RULES_FILE, ".tmp-killed"):
+        open(os.path.join(directory, name), "w").close()
+    assert sandbox.leftovers(state_dir, {})[0] == [directory]
+    sandbox.remove_files(directory)
+    assert not os.path.exists(directory)
+    os.makedirs(directory)
+    open(os.path.join(directory, "theirs"), "w").close()
+    sandbox.remove_files(directory)
+    assert os.listdir(directory) == ["theirs"]

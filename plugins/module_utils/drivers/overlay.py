@@ -313,8 +313,10 @@ class OverlayDriver(BridgeDriver):
                     raise SpecError("%s is behind two VTEPs, %s and %s (one of them recorded earlier): list "
                                     "both peers, or set exclusive: true" % (ep["ip"], seen[ep["ip"]], vtep), "peers")
         for vtep, address in sorted(hosts.items()):
-            if seen.setdefault(address, vtep) != vtep or list(hosts.values()).count(address) > 1:
-                raise SpecError("%s is the host address of VTEP %s and taken behind another" % (address, vtep), "peers")
+            if address in seen:
+                raise SpecError("%s is the host address of VTEP %s and also taken behind VTEP %s"
+                                % (address, vtep, seen[address]), "peers")
+            seen[address] = vtep
         return {"peers": peers, "peer_hosts": hosts}
 
     def _remote_ipv6(self, network, ep, at, locals6):
