@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import gc
 import traceback
+import warnings
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, CnmWarning
 
 try:
     import netaddr  # noqa: F401 pylint: disable=unused-import
@@ -40,11 +41,21 @@ def run_module(module, body, needs=("pyroute2", "netaddr")):
     # messages are reference cycles, many thousands in a large dump) goes when it ends.
     # Collecting as it ran cost a third of a no-op run over 1000 endpoints.
     gc.disable()
-    try:
-        result = body(module)
-    except CnmError as e:
-        _fail(module, e)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always", CnmWarning)
+        try:
+            result = body(module)
+        except CnmError as e:
+            _warn(module, said)
+            _fail(module, e)
+    _warn(module, said)
     module.exit_json(**result)
+
+
+def _warn(module, said):
+    for item in said:
+        if issubclass(item.category, CnmWarning):
+            module.warn(str(item.message))
 
 
 def diff(module, before, after):

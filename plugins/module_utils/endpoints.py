@@ -20,6 +20,9 @@ from ansible_collections.cnm.fabric.plugins.module_utils.spec import SANDBOX_OPT
 
 def sandbox_join(run, key, given_by_path):
     """Changes that make sandbox ``key`` exist for a new endpoint, and its record."""
+    option = "sandbox_path" if given_by_path else "sandbox"
+    if key not in run.sandboxes and key not in run.sandboxes_made:
+        _check_new_sandbox(run, key, option)
     run.sandboxes_touched.add(key)
     if run.kernel.netns_exists(key) and key not in run.sandboxes_doomed:
         run.sandboxes.setdefault(key, {"created": False})
@@ -32,6 +35,15 @@ def sandbox_join(run, key, given_by_path):
     run.sandboxes_made.add(key)
     run.sandboxes_doomed.discard(key)  # removed earlier in this run: made again after that
     return [plan.change("create sandbox %s" % key, "netns_add", key, undo=("netns_del", (key,)))]
+
+
+def _check_new_sandbox(run, key, option):
+    """A sandbox this state_dir has no record of yet must be neither the host's own network
+    namespace nor a symbolic link under /run/netns, and its files must be the collection's to write."""
+    problem = run.kernel.netns_problem(key)
+    if problem:
+        raise SpecError(problem, option)
+    sandbox.check_files(run.state_dir, key, option)
 
 
 def sandbox_release(run, key):

@@ -39,3 +39,7 @@ class KernelError(CnmError):
 class NamespaceLost(KernelError):
     """This thread could not return to the host's network namespace: nothing more may be
     done in this process, not even an undo, since it would act on the wrong namespace."""
+
+
+class CnmWarning(UserWarning):
+    """Something the user should know that did not stop the run; modules report it as an Ansible warning."""

@@ -17,7 +17,7 @@ import os
 import shutil
 import subprocess
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
 from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_write, read_text
 
@@ -25,7 +25,13 @@ TABLES = (("inet", "cnm"), ("bridge", "cnm"))
 RULESET_FILE = "firewall.nft"
 
 
-def _q(name):
+def quote(name):
+    """An interface name as an nft string. Every name that reaches a rule passed the spec's
+    check (names.IFNAME_RE: letters, digits, '_', '.', '-'); one that did not, from a record
+    written by hand or by an older release, stops the render rather than change a rule."""
+    if not names.IFNAME_RE.fullmatch(name):
+        raise KernelError("the record names interface %r, which cannot be written into an nftables rule safely; "
+                          "remove that network (state: absent) and make it again with a valid name" % (name,))
     return '"%s"' % name
 
 
@@ -85,7 +91,7 @@ def render(networks, endpoints, mesh=((), ())):
         return ""
     raw, forward, dnat, post, icc, inbound, mark = [], [], [], [], [], [], []
     for name, part in sorted(by_network.items()):
-        br, subnet = _q(part.interface), part.subnet
+        br, subnet = quote(part.interface), part.subnet
         inbound.extend(part.input)
         mark.extend(part.mark)
         raw.append("iifname %s ip daddr 127.0.0.0/8 drop" % br)
@@ -104,7 +110,7 @@ def render(networks, endpoints, mesh=((), ())):
         post.append("oifname %s ip saddr %s ct status dnat masquerade" % (br, subnet))
         if part.subnet6:
             post.append("oifname %s ip6 saddr %s ct status dnat masquerade" % (br, part.subnet6))
-        ports = sorted(_q(e["host_interface"]) for e in endpoints.values()
+        ports = sorted(quote(e["host_interface"]) for e in endpoints.values()
                        if e["network"] == name and e.get("host_interface"))
         if not part.icc and ports:
             # Every frame the bridge forwards between two of its own ports.
@@ -114,8 +120,8 @@ def render(networks, endpoints, mesh=((), ())):
         # Published ports are open to every network; anything else stays in its own.
         forward.append("ct status dnat accept")
         for part in others:
-            rest = ", ".join(_q(o.interface) for o in others if o is not part)
-            forward.append("iifname %s oifname { %s } drop" % (_q(part.interface), rest))
+            rest = ", ".join(quote(o.interface) for o in others if o is not part)
+            forward.append("iifname %s oifname { %s } drop" % (quote(part.interface), rest))
     dnat = _published(by_network, endpoints) + list(mesh[0])
     post = list(mesh[1]) + post  # before any masquerade: the first NAT rule that matches decides
 

@@ -81,41 +81,52 @@ def gather(run):
             "pools": pools, "firewall": fw, "drift": drift}
 
 
+def _dot(text):
+    """``text`` inside a DOT double-quoted string: its quotes and backslashes escaped, so no name
+    can end the string or give a label an escape of Graphviz's own (such as ``\\N``)."""
+    return str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def _id(*parts):
-    return '"%s"' % "/".join(parts).replace('"', "'")
+    return '"%s"' % _dot("/".join(parts))
+
+
+def _label(*lines):
+    """A label of several lines, each escaped."""
+    return "\\n".join(_dot(line) for line in lines if line)
 
 
 def graph(facts):
     """The host's topology from ``gather``'s facts, as Graphviz DOT: a cluster per network
     (its bridge, VXLAN device and remote peers), a node per sandbox, an edge per endpoint
-    labelled with its interface and address, and published ports on the host."""
+    labelled with its interface and address, and published ports on the host. Every name and
+    address is escaped (``_dot``)."""
     lines = ["graph cnm {", "\trankdir=LR; node [fontname=sans, fontsize=10]; edge [fontname=sans, fontsize=9];",
              '\thost [label="host", shape=box3d];']
     for name, net in sorted(facts["networks"].items()):
-        lines.append('\tsubgraph "cluster_%s" {' % name)
-        label = "%s (%s)%s" % (name, net["driver"], "".join("\\n" + net[f] for f in ("subnet", "ipv6_subnet") if net.get(f)))
-        lines.append('\t\tlabel="%s"; style=rounded;' % label)
+        lines.append("\tsubgraph %s {" % _id("cluster_" + name))
+        lines.append('\t\tlabel="%s"; style=rounded;' % _label("%s (%s)" % (name, net["driver"]), net.get("subnet"),
+                                                              net.get("ipv6_subnet")))
         device = net.get("interface") or net.get("parent") or name
-        lines.append('\t\t%s [label="%s%s", shape=box];' % (
-            _id("net", name), device, "\\n" + net["gateway"] if net.get("gateway") else ""))
+        lines.append('\t\t%s [label="%s", shape=box];' % (_id("net", name), _label(device, net.get("gateway"))))
         if net.get("vxlan_interface"):
-            lines.append('\t\t%s [label="%s\\nVNI %s, %s", shape=cds];' % (
-                _id("vx", name), net["vxlan_interface"], net["vni"], net["local_ip"]))
+            lines.append('\t\t%s [label="%s", shape=cds];' % (
+                _id("vx", name), _label(net["vxlan_interface"], "VNI %s, %s" % (net["vni"], net["local_ip"]))))
             lines.append("\t\t%s -- %s;" % (_id("net", name), _id("vx", name)))
         for vtep, remote in sorted((net.get("peers") or {}).items()):
-            lines.append('\t\t%s [label="VTEP %s\\n%s", shape=box, style=dashed];' % (
-                _id("peer", name, vtep), vtep, "\\n".join("%s %s" % (ep["name"], ep["ip"]) for ep in remote)))
+            lines.append('\t\t%s [label="%s", shape=box, style=dashed];' % (
+                _id("peer", name, vtep), _label("VTEP " + vtep, *("%s %s" % (ep["name"], ep["ip"]) for ep in remote))))
             lines.append('\t\t%s -- %s [style=dashed, label="VXLAN"];' % (_id("vx", name), _id("peer", name, vtep)))
         lines.append("\t}")
         lines.append('\thost -- %s [style=dotted];' % _id("net", name))
     for key, sb in sorted(facts["sandboxes"].items()):
-        lines.append('\t%s [label="%s", shape=ellipse];' % (_id("sb", key), key))
+        lines.append('\t%s [label="%s", shape=ellipse];' % (_id("sb", key), _label(key)))
     for key, ep in sorted(facts["endpoints"].items()):
         label = " ".join(x for x in (ep.get("ifname"), ep.get("ipv4_address"), ep.get("ipv6_address")) if x) or ep["name"]
-        lines.append('\t%s -- %s [label="%s"];' % (_id("sb", ep["sandbox"]), _id("net", ep["network"]), label))
+        lines.append('\t%s -- %s [label="%s"];' % (_id("sb", ep["sandbox"]), _id("net", ep["network"]), _label(label)))
         for port in ep.get("publish") or []:
-            lines.append('\thost -- %s [label="%s:%s/%s -> %s", color=blue, fontcolor=blue];' % (
-                _id("sb", ep["sandbox"]), port.get("host_ip") or "*", port["host_port"], port["protocol"],
-                port["container_port"]))
+            lines.append('\thost -- %s [label="%s", color=blue, fontcolor=blue];' % (
+                _id("sb", ep["sandbox"]), _label("%s:%s/%s -> %s" % (port.get("host_ip") or "*", port["host_port"],
+                                                                      port["protocol"], port["container_port"]))))
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -103,6 +103,14 @@ def netns_path(key):
     return key if key.startswith("/") else os.path.join(NETNS_DIR, key)
 
 
+def _stat(path):
+    """os.stat of ``path``, or None where it cannot be read (init's namespace, in a container)."""
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
 def _libc():
     if not _LIBC:
         _LIBC.append(ctypes.CDLL(None, use_errno=True))
@@ -458,6 +466,7 @@ class Kernel(object):
         self._xfrm = []  # ip xfrm commands for flush to run as one batch
         self._xfrm_read = None  # what ip xfrm listed, until flush changes it
         self._busy = None
+        self._host_ns = None  # (device, inode) of the host's network namespaces: this run's and init's
         self._exists = {}
         # Namespaces this run created -> the next free link index there: veth_add names the
         # index of each peer it moves in (any other way of adding a link there must drop the entry).
@@ -528,6 +537,25 @@ class Kernel(object):
             path = netns_path(ns)
             self._exists[ns] = os.path.ismount(path) if not ns.startswith("/") else os.path.exists(path)
         return self._exists[ns]
+
+    def netns_problem(self, ns):
+        """Why ``ns`` cannot be a sandbox (None: it can, or it is yet to be made): a name whose
+        /run/netns entry is a symbolic link (mounting on it would cover the link's target), or a
+        namespace that is the host's own, this run's or init's (an endpoint there would take the
+        host's links and default route)."""
+        path = netns_path(ns)
+        if not ns.startswith("/") and os.path.islink(path):
+            return "%s is a symbolic link, not a namespace the collection made or can make; remove it" % path
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        if self._host_ns is None:
+            self._host_ns = {(s.st_dev, s.st_ino) for s in (os.fstat(self._home_fd()), _stat("/proc/1/ns/net")) if s}
+        if (st.st_dev, st.st_ino) in self._host_ns:
+            return ("%s is the host's own network namespace; an endpoint needs a sandbox of its own "
+                        "(a container's namespace, such as /proc/PID/ns/net, or a named sandbox)" % ns)
+        return None
 
     def netns_half_made(self, ns):
         """Whether a named sandbox is only the plain file a killed ``netns_add`` left."""
@@ -650,6 +678,8 @@ class Kernel(object):
             try:
                 os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444))
             except FileExistsError:
+                if os.path.islink(path):  # the mount would cover the link's target
+                    raise KernelError("cannot create sandbox %s: %s is a symbolic link" % (ns, path), "sandbox")
                 if os.path.ismount(path):
                     self._exists[ns] = True
                     return

@@ -19,7 +19,13 @@ VETH_PREFIX = "cnmv"
 VXLAN_PREFIX = "cnmx"
 SHIM_PREFIX = "cnms"
 PREFIXES = (BRIDGE_PREFIX, VETH_PREFIX, VXLAN_PREFIX, SHIM_PREFIX)  # every host link name the collection derives
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")  # matched whole (fullmatch): no trailing newline
+# Interface names the collection takes from users: what every tool that reads them (nft, ip, sysctl paths,
+# hosts and unit files) takes as one plain word. The kernel takes more (anything but '/', ':' and white space).
+IFNAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,%d}" % (IFNAMSIZ - 1))
+# Names the kernel gives a meaning of its own: /proc/sys/net/*/conf/{all,default}, the loopback device,
+# and the bonding driver's control file beside the devices in /sys/class/net.
+RESERVED_IFNAMES = ("all", "default", "lo", "bonding_masters")
 
 
 def _digest(text, size):
@@ -68,12 +74,14 @@ def mac_from_ipv4(address):
     return str(EUI(0x0242 << 32 | int(IPAddress(str(address))), dialect=mac_unix_expanded))
 
 
-def valid_ifname(name):
-    return (
-        0 < len(name.encode("utf-8")) <= IFNAMSIZ
-        and name not in (".", "..")
-        and not re.search(r"[\s/:]", name)
-    )
+def ifname_problem(name):
+    """Why ``name`` cannot be an interface name the collection takes from a user (None: it can)."""
+    if not isinstance(name, str) or not IFNAME_RE.fullmatch(name):
+        return ("%r is not a valid interface name: use at most %d bytes of ASCII letters, digits, '_', '.' or "
+                "'-', starting with a letter, digit or '_'" % (name, IFNAMSIZ))
+    if name in RESERVED_IFNAMES:
+        return "%r is reserved by the kernel (%s are never taken)" % (name, ", ".join(RESERVED_IFNAMES))
+    return None
 
 
 def ipv6_pool(network):

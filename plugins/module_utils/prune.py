@@ -65,7 +65,7 @@ def prune(run):
     removed["files"] = dirs + tmp
     if not run.check:
         for directory in dirs:
-            sandbox.remove_files(directory)
+            sandbox.remove_files(directory, run.state_dir)
         for path in tmp:
             os.unlink(path)
     return removed

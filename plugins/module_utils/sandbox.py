@@ -15,7 +15,7 @@ import ipaddress
 import os
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, services
-from ansible_collections.cnm.fabric.plugins.module_utils.errors import StoreError
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError, StoreError
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel import netns_path
 from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_write, read_text, remove_stale_tmp, \
     stale_tmp
@@ -31,6 +31,8 @@ HOSTS_HEAD = (
     "127.0.0.1\tlocalhost\n"
     "::1\tlocalhost ip6-localhost ip6-loopback\n"
 )
+RESOLV_HEAD = "# Written by cnm.fabric from "
+NAMED_FILES = ("hosts", "resolv.conf")  # the files of a sandbox that `ip netns exec` mounts over /etc
 
 
 def files_dir(state_dir, key):
@@ -131,7 +133,7 @@ def render_resolv(text, source=HOST_RESOLV, settings=None):
     reach, where the sandbox's own ``settings`` (dns, dns_search, dns_options) replace the
     host's nameservers, search domains and options, as Docker's --dns options do."""
     settings = settings or {}
-    out = ["# Written by cnm.fabric from %s (loopback resolvers left out%s).\n"
+    out = [RESOLV_HEAD + "%s (loopback resolvers left out%s).\n"
            % (source, "; " + ", ".join(sorted(settings)) + " from the endpoints" if settings else "")]
     own = {"nameserver": "dns", "search": "dns_search", "domain": "dns_search", "options": "dns_options"}
     for line in text.splitlines():
@@ -181,13 +183,52 @@ def _write_rules(path, text):
         pass  # gone already, or the directory holds a path sandbox's other files
 
 
-def remove_files(directory):
+def _written_here(name, text, state_dir):
+    """Whether sandbox file ``name`` with ``text`` was written by the collection for ``state_dir``
+    (a hosts file names its state_dir; a resolv.conf carries the collection's header)."""
+    head = (HOSTS_HEAD % state_dir).split("\n", 1)[0] if name == "hosts" else RESOLV_HEAD
+    return text.startswith(head)
+
+
+def _foreign(path, state_dir):
+    """Why the file at ``path`` is not the collection's to replace or remove (None: it is, or it is absent)."""
+    if os.path.islink(path):
+        return "%s is a symbolic link" % path
+    text = read_text(path)
+    if text is not None and not _written_here(os.path.basename(path), text, state_dir):
+        return "%s was not written by cnm.fabric for %s (it lacks the collection's first line)" % (path, state_dir)
+    return None
+
+
+def check_files(state_dir, key, option):
+    """Refuse, before anything is changed, a sandbox whose files cannot be the collection's: its
+    directory (or /etc/netns) a symbolic link, which would send the writes elsewhere, or a hosts
+    file or resolv.conf already there that the collection did not write (a user's)."""
+    directory = files_dir(state_dir, key)
+    for path in (os.path.dirname(directory), directory):
+        if os.path.islink(path):
+            raise SpecError("%s is a symbolic link; the collection writes a sandbox's files only into a directory "
+                            "of its own: replace the link with a directory" % path, option)
+    for name in NAMED_FILES:
+        problem = _foreign(os.path.join(directory, name), state_dir)
+        if problem:
+            raise SpecError("%s; move it aside (the collection writes this sandbox's %s, as Docker does for a "
+                            "container) or give the endpoint another sandbox" % (problem, name), option)
+
+
+def remove_files(directory, state_dir):
     """The files this module writes (and those of its killed writes), then the directory if
-    nothing else is left in it."""
+    nothing else is left in it. In /etc/netns, only the files the collection wrote for
+    ``state_dir`` go, and a directory that is a symbolic link is left as it is."""
+    if os.path.islink(directory):
+        return
     remove_stale_tmp(directory)
     for name in FILES:
+        path = os.path.join(directory, name)
+        if name in NAMED_FILES and directory.startswith(ETC_NETNS + "/") and _foreign(path, state_dir):
+            continue
         try:
-            os.unlink(os.path.join(directory, name))
+            os.unlink(path)
         except FileNotFoundError:
             pass
     try:
@@ -213,7 +254,8 @@ def leftovers(state_dir, sandboxes):
             continue
         for name in names:
             directory = os.path.join(top, name)
-            if directory not in wanted and os.path.isdir(directory) and (top != ETC_NETNS or _ours(directory, state_dir)):
+            if directory not in wanted and os.path.isdir(directory) and not os.path.islink(directory) \
+                    and (top != ETC_NETNS or _ours(directory, state_dir)):
                 dirs.append(directory)
     tmp = [path for directory in sorted(wanted) for path in stale_tmp(directory)]
     return dirs, tmp
@@ -243,7 +285,7 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, resol
             if os.path.isdir(directory):
                 changed.append("remove %s" % directory)
                 if not check_mode:
-                    remove_files(directory)
+                    remove_files(directory, state_dir)
             continue
         for path in stale_tmp(directory):
             changed.append("remove %s (left by a killed write)" % path)
@@ -257,7 +299,11 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, resol
         changed += _sync_rules(state_dir, key, rules[joined], check_mode)
         for name, text in (("hosts", hosts), ("resolv.conf", render_resolv(host_text, source, settings) if settings else resolv)):
             path = os.path.join(directory, name)
-            if read_text(path) != text:
+            current = read_text(path)
+            if current != text:
+                if current is not None and not _written_here(name, current, state_dir):  # put there since the join
+                    raise StoreError("%s was not written by cnm.fabric for %s; it was left as it is: move it aside "
+                                     "and run again" % (path, state_dir), "sandbox")
                 changed.append("write %s" % path)
                 writes.append((path, text))
     if not check_mode:

@@ -192,8 +192,8 @@ def mesh(networks, endpoints):
                                 % (port["protocol"], port["published"], _balance(live, port["target_port"])))
                     far.update(remote.intersection(live))
         if far and net.get("host_address"):
-            snat.append('oifname "%s" ct status dnat ip daddr { %s } snat ip to %s'
-                        % (net["interface"], ", ".join(sorted(far, key=ipaddress.ip_address)), net["host_address"]))
+            snat.append("oifname %s ct status dnat ip daddr { %s } snat ip to %s"
+                        % (firewall.quote(net["interface"]), ", ".join(sorted(far, key=ipaddress.ip_address)), net["host_address"]))
     return dnat, snat
 
 

@@ -10,6 +10,7 @@ says what would be right. Nothing here touches the kernel or the disk.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -34,7 +35,7 @@ DEFAULT_LOCAL_POOLS = (
 # --- helpers -----------------------------------------------------------------
 
 def check_name(value, option):
-    if not isinstance(value, str) or not names.NAME_RE.match(value):
+    if not isinstance(value, str) or not names.NAME_RE.fullmatch(value):
         raise SpecError(
             "%r is not a valid name: use 1 to 63 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit" % (value,), option)
@@ -47,12 +48,34 @@ def _family_ok(value, version, versions, what, option):
                         option)
 
 
+def check_ifname(value, option):
+    """An interface name a user gives (names.ifname_problem says what is taken)."""
+    problem = names.ifname_problem(value)
+    if problem:
+        raise SpecError(problem, option)
+    return value
+
+
+def _address_text(value, option):
+    """The text of an address or a CIDR, refused when it holds an IPv6 zone id or anything but
+    the address: Python's parser keeps whatever follows a '%', new lines included, and the
+    address is written into resolv.conf, hosts files and nftables rules as it is."""
+    text = str(value).strip()
+    if "%" in text:
+        raise SpecError("%r has an IPv6 zone id (the part from '%%'); zone ids are not taken here: give the "
+                        "address alone" % (value,), option)
+    if not text.isascii() or not text.isprintable() or any(c.isspace() for c in text):
+        raise SpecError("%r is not a valid IP address or CIDR (it holds spaces or other characters that are not "
+                        "part of one)" % (value,), option)
+    return text
+
+
 def parse_subnet(value, option, versions=(4,)):
     """A network in CIDR form, of one of the IP ``versions``; host bits set is an error that
     names the fix."""
     if value is None:
         return None
-    text = str(value).strip()
+    text = _address_text(value, option)
     try:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError:
@@ -70,7 +93,7 @@ def parse_address(value, option, versions=(4,)):
     if value is None:
         return None
     try:
-        addr = ipaddress.ip_address(str(value).strip())
+        addr = ipaddress.ip_address(_address_text(value, option))
     except ValueError:
         raise SpecError("%r is not a valid IP address" % (value,), option)
     _family_ok(value, addr.version, versions, "address", option)
@@ -464,8 +487,8 @@ def endpoint_spec(params):
     elif params["state"] == "present":
         raise SpecError("one of sandbox or sandbox_path is required", "sandbox")
     ifname = params.get("ifname")
-    if ifname is not None and not names.valid_ifname(ifname):
-        raise SpecError("%r is not a valid interface name (at most 15 bytes)" % ifname, "ifname")
+    if ifname is not None:
+        check_ifname(ifname, "ifname")
     addr = parse_address(params.get("ipv4_address"), "ipv4_address")
     addr6 = parse_address(params.get("ipv6_address"), "ipv6_address", versions=(6,))
     aliases = []
@@ -497,7 +520,7 @@ def sandbox_options(params):
     options = []
     for i, v in enumerate(params.get("dns_options") or []):
         text = str(v).strip()
-        if not text or any(c.isspace() for c in text):
+        if not text or not text.isascii() or not text.isprintable() or any(c.isspace() for c in text):
             raise SpecError("%r is not a resolver option (one word, such as ndots:2 or edns0)" % (v,),
                             "dns_options[%d]" % i)
         options.append(text)
@@ -510,14 +533,18 @@ def sandbox_options(params):
     return tuple(out)
 
 
+HOSTNAME_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+
+
 def check_hostname(value, option):
+    """A host name as RFC 1123 writes it (ASCII letters, digits and '-', in labels of at most 63
+    characters that neither start nor end with '-'), and '_', which Docker's names allow. An
+    internationalized name is given in its ASCII form (``xn--``), as DNS carries it."""
     text = str(value)
-    labels = text.split(".")
-    ok = 0 < len(text) <= 253 and all(
-        0 < len(lb) <= 63 and lb[0] != "-" and lb[-1] != "-"
-        and all(c.isalnum() or c in "-_" for c in lb) for lb in labels)
-    if not ok:
-        raise SpecError("%r is not a valid host name" % (value,), option)
+    if not 0 < len(text) <= 253 or not all(HOSTNAME_LABEL.fullmatch(label) for label in text.split(".")):
+        hint = " (write an internationalized name in its ASCII form, xn--...)" if not text.isascii() else ""
+        raise SpecError("%r is not a valid host name: use labels of ASCII letters, digits, '-' and '_', "
+                        "separated by dots%s" % (value, hint), option)
     return text
 
 

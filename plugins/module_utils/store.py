@@ -21,9 +21,11 @@ import copy
 import fcntl
 import json
 import os
+import stat
 import tempfile
+import warnings
 
-from ansible_collections.cnm.fabric.plugins.module_utils.errors import StoreError
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmWarning, StoreError
 
 NETWORKS = "networks"
 ENDPOINTS = "endpoints"
@@ -55,19 +57,39 @@ class Store(object):
 
     def __enter__(self):
         lock = os.path.join(self.state_dir, ".lock")
-        if self.read_only and not os.path.exists(lock):
-            return self  # nothing recorded yet, and check mode creates nothing
         try:
             if not self.read_only:
                 os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
-            self._lock_fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+            if os.path.isdir(self.state_dir):
+                self._private()
+            if self.read_only and not os.path.exists(lock):
+                return self  # nothing recorded yet, and check mode creates nothing
+            # O_NOFOLLOW: a link in place of the lock would have the collection create its target.
+            self._lock_fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except OSError as e:
+            if os.path.islink(lock):
+                raise StoreError("%s is a symbolic link; the collection's lock must be a file of its own: remove the "
+                                 "link" % lock, "state_dir")
             raise StoreError("cannot use %s: %s" % (self.state_dir, e), "state_dir")
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         self._journal = self._entry_journal = self._read_journal()
         if not self.read_only:
             remove_stale_tmp(self.state_dir)  # no writer runs while we hold the lock
         return self
+
+    def _private(self):
+        """The records say what the host runs (and the IPAM spaces what a fleet holds): the state
+        directory is for root alone. One that others may read or write is made so, with a warning."""
+        mode = stat.S_IMODE(os.stat(self.state_dir).st_mode)
+        if not mode & 0o077:
+            return
+        if self.read_only:
+            warnings.warn("state_dir %s has mode %04o, open to other users; a run that is not in check mode makes "
+                          "it 0700" % (self.state_dir, mode), CnmWarning)
+            return
+        os.chmod(self.state_dir, 0o700)
+        warnings.warn("state_dir %s had mode %04o, open to other users; it was made 0700" % (self.state_dir, mode),
+                      CnmWarning)
 
     def __exit__(self, *exc):
         if self._lock_fd is not None:

@@ -103,7 +103,10 @@ options:
     type: dict
     suboptions:
       endpoints:
-        description: Client URLs to try in order; defaults to V(http://127.0.0.1:2379).
+        description:
+          - Client URLs to try in order; defaults to V(http://127.0.0.1:2379).
+          - Each is V(http) or V(https), a host (an IPv6 address in brackets) and a port, which
+            defaults to 2379. A path, a query or credentials in the URL are refused.
         type: list
         elements: str
       prefix:
@@ -114,11 +117,22 @@ options:
         description: CA bundle to verify an C(https) endpoint.
         type: path
       cert:
-        description: Client certificate, for etcd's client certificate authentication.
+        description: Client certificate, for etcd's client certificate authentication; requires O(backend_options.key).
         type: path
       key:
-        description: Key of O(backend_options.cert).
+        description: Key of O(backend_options.cert), which it requires.
         type: path
+      user:
+        description:
+          - User name for etcd's user authentication (C(etcdctl auth enable)); requires
+            O(backend_options.password). The user needs read and write access to the keys under
+            O(backend_options.prefix).
+        type: str
+        version_added: 0.2.0
+      password:
+        description: Password of O(backend_options.user), which it requires. Never logged.
+        type: str
+        version_added: 0.2.0
       timeout:
         description: Seconds to wait for etcd.
         type: int
@@ -230,6 +244,8 @@ ARGUMENT_SPEC = dict(
         ca_cert=dict(type="path"),
         cert=dict(type="path"),
         key=dict(type="path", no_log=False),
+        user=dict(type="str"),
+        password=dict(type="str", no_log=True),
         timeout=dict(type="int", default=5),
     )),
     state_dir=STATE_DIR_SPEC,

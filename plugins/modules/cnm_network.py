@@ -170,7 +170,23 @@ options:
         description:
           - Name of the bridge device. Defaults to C(cnm-) followed by the network's name,
             shortened with a digest to fit the kernel's 15 bytes.
+          - 1 to 15 ASCII letters, digits, V(_), V(.) or V(-), starting with a letter, digit or V(_);
+            V(all), V(default), V(lo) and V(bonding_masters) are reserved by the kernel.
+          - A bridge of that name that this O(state_dir) did not make is refused unless
+            O(bridge.adopt=true).
         type: str
+      adopt:
+        description:
+          - Use an existing bridge named O(bridge.name) that the collection did not make (a user's,
+            or one made by other software), as Docker does with C(com.docker.network.bridge.name)
+            of a bridge that exists.
+          - An adopted bridge gets the network's gateway address and is brought up; without O(mtu)
+            it keeps its own MTU. It is never deleted, and its other addresses are never removed;
+            O(state=absent) takes off only the addresses the network added.
+          - Has no effect on a bridge the network already uses.
+        type: bool
+        default: false
+        version_added: 0.2.0
       icc:
         description:
           - Whether endpoints of this network may reach each other (inter-container communication).
@@ -400,6 +416,8 @@ network:
     - The network as recorded; empty after O(state=absent).
     - C(subnet), C(gateway) and C(ip_range) are the IPv4 ones; C(ipv6_subnet), C(ipv6_gateway)
       and C(ipv6_ip_range) those of a dual-stack network (null without IPv6).
+    - For a bridge or overlay network, C(adopted) says whether its bridge was adopted
+      (O(bridge.adopt)), and so is never deleted.
     - For an overlay network, C(vni), C(port), C(local_ip), C(underlay_interface),
       C(vxlan_interface), C(encrypted), C(host_address), C(peers) (the remote endpoints by VTEP) and
       C(peer_hosts) (the other hosts' own addresses by VTEP) are set as well.
@@ -427,6 +445,7 @@ network:
     masquerade_ipv6: true
     host_binding_ip: 0.0.0.0
     hairpin: false
+    adopted: false
     vni: null
     port: null
     local_ip: null
@@ -477,6 +496,7 @@ ARGUMENT_SPEC = dict(
         host_binding_ip=dict(type="str", default="0.0.0.0"),
         hairpin=dict(type="bool", default=False),
         masquerade_ipv6=dict(type="bool", default=True),
+        adopt=dict(type="bool", default=False),
     )),
     overlay=dict(type="dict", options=dict(
         vni=dict(type="int"),

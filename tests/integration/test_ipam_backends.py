@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import json
 import os
@@ -36,6 +37,32 @@ def free_port():
 
 @pytest.fixture(scope="module")
 def etcd_url():
+    yield from _etcd_server()
+
+
+@pytest.fixture(scope="module")
+def etcd_auth_url():
+    """Another throwaway etcd, with user authentication on: user ``cnm`` (password ``s3cret-pw``) may
+    read and write ``/cnm-auth/``, and ``root`` has the password ``root-pw``."""
+    for url in _etcd_server():
+        client = etcd.connect({"endpoints": [url]})
+        for path, body in (("/auth/user/add", {"name": "root", "password": "root-pw"}),
+                           ("/auth/user/grant", {"user": "root", "role": "root"}),
+                           ("/auth/role/add", {"name": "ipam"}),
+                           ("/auth/role/grant", {"name": "ipam", "perm": {
+                               "permType": "READWRITE", "key": _b64("/cnm-auth/"), "range_end": _b64("/cnm-auth0")}}),
+                           ("/auth/user/add", {"name": "cnm", "password": "s3cret-pw"}),
+                           ("/auth/user/grant", {"user": "cnm", "role": "ipam"}),
+                           ("/auth/enable", {})):
+            client.post(client.get_url(path), json=body)
+        yield url
+
+
+def _b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def _etcd_server():
     """A throwaway etcd on loopback, with its own data dir; stopped and removed afterwards."""
     data = tempfile.mkdtemp(prefix="cnm-etcd-")
     client_port, peer_port = free_port(), free_port()
@@ -199,3 +226,24 @@ def test_overlay_role_allocates_in_etcd(etcd_url, tmp_path, fleet):
     assert sorted(pool["addresses"]) == ["ep1", "ep2"]
     playbook(inventory, overlay, "-e", "overlay_network_state=absent")
     assert "fabric" not in Backends("etcd", etcd_url, prefix).run(lambda s: s.pools())
+
+
+def test_etcd_user_authentication(host, etcd_auth_url):
+    """etcd's auth API: the module logs in with backend_options.user and password (never shown),
+    and a wrong password, a missing one, or no login at all is an error that names the option."""
+    opts = {"endpoints": [etcd_auth_url], "prefix": "/cnm-auth", "user": "cnm", "password": "s3cret-pw"}
+    args = dict(space="fleet", pool="ov", address_pools=[{"base": "10.216.0.0/16", "size": 24}],
+                addresses=[{"owner": "web"}], backend="etcd", outside=True)
+    made = host.converge("cnm_ipam_pool", backend_options=opts, **args)
+    assert made["addresses"] == {"web": "10.216.0.2"}
+    assert "s3cret-pw" not in json.dumps(made)
+    wrong = host.run("cnm_ipam_pool", backend_options=dict(opts, password="not-it"), **args)
+    assert wrong["failed"] and wrong["option"] == "backend_options.user", wrong
+    assert "refused user 'cnm'" in wrong["msg"] and "not-it" not in json.dumps(wrong)
+    anonymous = host.run("cnm_ipam_pool", backend_options={"endpoints": [etcd_auth_url], "prefix": "/cnm-auth"},
+                         **args)
+    assert anonymous["failed"] and anonymous["option"] == "backend_options.user", anonymous
+    assert "could not read /cnm-auth/ipam/fleet" in anonymous["msg"]
+    half = host.run("cnm_ipam_pool", backend_options={"endpoints": [etcd_auth_url], "user": "cnm"}, **args)
+    assert half["failed"] and half["option"] == "backend_options.password"
+    assert "is required with backend_options.user" in half["msg"]

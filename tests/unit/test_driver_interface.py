@@ -52,6 +52,9 @@ class FakeKernel(object):
     def netns_half_made(self, ns):
         return False
 
+    def netns_problem(self, ns):
+        return None
+
     def sysctl_get(self, key):
         return None
 

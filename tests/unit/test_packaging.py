@@ -36,3 +36,33 @@ def test_every_module_its_docs_put_in_the_action_group_is_in_it():
             claimed.append(module)
         assert "state_dir" in doc.get("options", {}) or "cnm.fabric.common" in doc["extends_documentation_fragment"]
     assert sorted(group) == claimed == MODULES
+
+
+SECRET_WORDS = ("password", "passphrase", "secret", "token", "encryption_key")
+
+
+def _secrets(options, where):
+    """(option path, no_log) of every option, at any depth, whose name says it holds a secret."""
+    out = []
+    for name, option in (options or {}).items():
+        if any(word in name for word in SECRET_WORDS):
+            out.append(("%s%s" % (where, name), option.get("no_log")))
+        out += _secrets(option.get("suboptions") or option.get("options"), "%s%s." % (where, name))
+    return out
+
+
+def test_every_secret_option_is_never_logged():
+    """Module options and role arguments whose names say they hold a secret are no_log, and there are some."""
+    found = []
+    for module in MODULES:
+        spec = getattr(importlib.import_module("ansible_collections.cnm.fabric.plugins.modules." + module),
+                       "ARGUMENT_SPEC", {})
+        found += _secrets(spec, module + ":")
+    for role in sorted(os.listdir(os.path.join(ROOT, "roles"))):
+        with open(os.path.join(ROOT, "roles", role, "meta", "argument_specs.yml")) as f:
+            for entry, spec in yaml.safe_load(f)["argument_specs"].items():
+                found += _secrets(spec.get("options"), "%s/%s:" % (role, entry))
+    paths = dict(found)
+    assert {"overlay_network/main:overlay_network_encryption_keys", "overlay_network/main:overlay_network_ipam_"
+            "backend_options.password", "cnm_ipam_pool:backend_options.password"} <= set(paths), paths
+    assert [path for path, no_log in found if no_log is not True] == []

@@ -97,4 +97,5 @@ def test_derived_names_fit_the_kernel():
     assert names.mac_from_ipv4("172.17.0.3") == "02:42:ac:11:00:03"
     assert len(names.veth_name("n" * 60, "e" * 60)) == 15
     assert names.veth_name("a", "b") != names.veth_name("a", "c")
-    assert not names.valid_ifname("a/b") and not names.valid_ifname("") and names.valid_ifname("eth0")
+    assert names.ifname_problem("a/b") and names.ifname_problem("") and names.ifname_problem("x" * 16)
+    assert names.ifname_problem("eth0") is None and names.ifname_problem("bond0.100") is None

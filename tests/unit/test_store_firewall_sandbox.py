@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from ansible_collections.cnm.fabric.plugins.module_utils import firewall, sandbox
-from ansible_collections.cnm.fabric.plugins.module_utils.errors import StoreError
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, StoreError
 from ansible_collections.cnm.fabric.plugins.module_utils.store import Store
 
 
@@ -85,6 +85,16 @@ def test_firewall_render():
     assert text.count("ip daddr 127.0.0.1 meta l4proto udp th dport 53 dnat ip to 10.2.0.2:53") == 2
     assert "dport 99" not in text, "nothing is published from an internal network"
     assert firewall.render({"h": NETS["h"]}, {}) == ""
+
+
+@pytest.mark.parametrize("name", ['acs"#q', "a b", "x;y", "br{0}", "a\nb", "w\u00e9b", "$x", "a@b"])
+def test_no_recorded_name_can_change_a_rule(name):
+    """A record written by hand or by an older release with an interface name nft would read as
+    more than a name: the render stops, naming it, rather than write a rule that means something else."""
+    nets = dict(NETS, a=dict(NETS["a"], interface=name))
+    with pytest.raises(KernelError) as e:
+        firewall.render(nets, EPS)
+    assert repr(name) in str(e.value)
 
 
 def test_hosts_and_resolv():
@@ -177,9 +187,9 @@ def test_a_leftover_sandbox_directory_goes_whole(tmp_path):
     for name in ("hosts", "resolv.conf", sandbox.RULES_FILE, ".tmp-killed"):
         open(os.path.join(directory, name), "w").close()
     assert sandbox.leftovers(state_dir, {})[0] == [directory]
-    sandbox.remove_files(directory)
+    sandbox.remove_files(directory, state_dir)
     assert not os.path.exists(directory)
     os.makedirs(directory)
     open(os.path.join(directory, "theirs"), "w").close()
-    sandbox.remove_files(directory)
+    sandbox.remove_files(directory, state_dir)
     assert os.listdir(directory) == ["theirs"]

@@ -17,7 +17,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.drivers import inner
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, FirewallPart, Observe
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
-from ansible_collections.cnm.fabric.plugins.module_utils.spec import parse_host_ip
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import check_ifname, parse_host_ip
 
 IP_FORWARD = "net/ipv4/ip_forward"
 IPV6_FORWARD = "net/ipv6/conf/all/forwarding"
@@ -61,9 +61,9 @@ def create_bridge(network, view, sysctls):
             out.append(change("set %s up" % br, "link_set", br, state="up"))
         out += inner.ipv6_setting(network, br, link)
         # Stale addresses go first: removing a primary address takes the
-        # secondaries of its subnet with it.
+        # secondaries of its subnet with it. An adopted bridge's other addresses are not ours.
         have = view.addresses.get(br, set())
-        for stale in sorted(have - cidrs):
+        for stale in sorted(have - cidrs if not network.get("adopted") else ()):
             out.append(change("remove %s from %s" % (stale, br), "addr_del", br, stale))
         for cidr in sorted(cidrs - have):
             out.append(change("add %s to %s" % (cidr, br), "addr_add", br, cidr))
@@ -83,9 +83,33 @@ def forwarding_sysctls(network):
 
 
 def delete_bridge(network, view):
-    if view.link(network["interface"]) is None:
+    """The bridge goes, unless it was adopted: then only the addresses the network put on it go."""
+    br = network["interface"]
+    if view.link(br) is None:
         return []
-    return [change("delete bridge %s" % network["interface"], "link_del", network["interface"])]
+    if network.get("adopted"):
+        mine = gateway_cidrs(network) & view.addresses.get(br, set())
+        return [change("remove %s from %s (an adopted bridge stays)" % (cidr, br), "addr_del", br, cidr)
+                for cidr in sorted(mine)]
+    return [change("delete bridge %s" % br, "link_del", br)]
+
+
+def adopted(b, old, view):
+    """Whether the network's bridge (BridgeOptions ``b``) is one the collection did not make. A bridge
+    that exists with no record of this state_dir naming it is someone else's (a user's, or another
+    state_dir's): it is taken only with ``bridge.adopt``, and then never deleted."""
+    link = view.link(b.interface)
+    if old is not None and old.get("interface") == b.interface:
+        return bool(old.get("adopted")) and link is not None  # one made again after it vanished is ours
+    if link is None:
+        return False
+    if not b.adopt:
+        raise SpecError("%s already exists and this state_dir did not make it; set bridge.adopt: true to use it "
+                        "(an adopted bridge is never deleted, and only the addresses the network adds are removed)"
+                        % b.interface, "bridge.name")
+    if link.kind != "bridge":
+        raise SpecError("%s exists and is not a bridge; choose another bridge.name" % b.interface, "bridge.name")
+    return True
 
 
 def join_veth(network, endpoint, old, host_view, sandbox_view):
@@ -159,33 +183,38 @@ class BridgeOptions:
     host_binding_ip: str = "0.0.0.0"
     hairpin: bool = False
     masquerade_ipv6: bool = True
+    adopt: bool = False
 
 
 def bridge_options(params):
     """cnm_network's ``bridge`` group, validated."""
     b = params.get("bridge") or {}
     interface = b.get("name") or names.bridge_name(params["name"])
-    if not names.valid_ifname(interface):
-        raise SpecError("%r is not a valid interface name (at most 15 bytes, no '/', ':' or spaces)" % interface,
-                        "bridge.name")
+    check_ifname(interface, "bridge.name")
     host_ip = parse_host_ip(b.get("host_binding_ip") or "0.0.0.0", "bridge.host_binding_ip")
     if host_ip.version == 6 and not params.get("ipv6"):
         raise SpecError("%s is an IPv6 address; set ipv6: true for a dual-stack network" % host_ip,
                         "bridge.host_binding_ip")
     return BridgeOptions(interface=interface, icc=b.get("icc", True) is not False,
                          masquerade=b.get("masquerade", True) is not False, host_binding_ip=str(host_ip),
-                         hairpin=bool(b.get("hairpin")), masquerade_ipv6=b.get("masquerade_ipv6", True) is not False)
+                         hairpin=bool(b.get("hairpin")), masquerade_ipv6=b.get("masquerade_ipv6", True) is not False,
+                         adopt=bool(b.get("adopt")))
 
 
-def bridge_record(b, mtu):
-    """The fields of a network record that BridgeOptions ``b`` and ``mtu`` decide."""
+def bridge_record(b, mtu, old, view):
+    """The fields of a network record that BridgeOptions ``b`` and ``mtu`` decide (None: that of
+    an adopted bridge, else the default), with the previous record ``old`` and the host's ``view``."""
+    adopt = adopted(b, old, view)
+    if mtu is None:
+        mtu = view.link(b.interface).mtu if adopt else Driver.default_mtu
     return {"mtu": mtu, "interface": b.interface, "icc": b.icc, "masquerade": b.masquerade,
-            "masquerade_ipv6": b.masquerade_ipv6, "host_binding_ip": b.host_binding_ip, "hairpin": b.hairpin}
+            "masquerade_ipv6": b.masquerade_ipv6, "host_binding_ip": b.host_binding_ip, "hairpin": b.hairpin,
+            "adopted": adopt}
 
 
 class BridgeDriver(Driver):
     option_groups = ("bridge",)
-    record_fields = ("interface", "icc", "masquerade", "masquerade_ipv6", "host_binding_ip", "hairpin")
+    record_fields = ("interface", "icc", "masquerade", "masquerade_ipv6", "host_binding_ip", "hairpin", "adopted")
     endpoint_options = ("ifname", "ipv4_address", "ipv6_address", "mac_address", "default_route", "aliases", "publish")
     ipam = True
     ipv6 = True
@@ -194,10 +223,13 @@ class BridgeDriver(Driver):
         return bridge_options(params)
 
     def network_record(self, spec, old, host_view, networks, endpoints):
-        return bridge_record(spec.options, spec.mtu or self.default_mtu)
+        return bridge_record(spec.options, spec.mtu, old, host_view)
 
     def replaces(self, old, record):
-        return "bridge.name" if old["interface"] != record["interface"] else None
+        if old["interface"] != record["interface"]:
+            return "bridge.name"
+        # An adopted bridge keeps addresses that are not the network's: the old ones are taken off first.
+        return "subnet" if record.get("adopted") and gateway_cidrs(old) != gateway_cidrs(record) else None
 
     def rejoin(self, old, record):
         # Endpoints follow the network's MTU, hairpin and gateway in place.

@@ -27,6 +27,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.drivers import inner
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, Observe
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import check_ifname
 
 VID_MIN, VID_MAX = 1, 4094
 SHIM_OWNER = "@host_access"  # its pool address's owner: no endpoint name starts with "@"
@@ -47,9 +48,7 @@ def parse_parent(group, value):
     option = group + ".parent"
     if value is None:
         return None, None, None
-    if not names.valid_ifname(value):
-        raise SpecError("%r is not a valid interface name (at most 15 bytes, no '/', ':' or spaces)" % value,
-                        option)
+    check_ifname(value, option)
     lower, dot, vid = value.rpartition(".")
     if not dot or not vid.isdigit() or not lower:
         return value, None, None

@@ -28,7 +28,8 @@ from ansible_collections.cnm.fabric.plugins.module_utils.drivers.bridge import B
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import ZERO_MAC
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
-from ansible_collections.cnm.fabric.plugins.module_utils.spec import by_family, check_in_subnet, number, parse_address
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import by_family, check_ifname, check_in_subnet, number, \
+    parse_address, parse_subnet
 
 VNI_MAX = 16777215
 VXLAN_PORT = 4789
@@ -69,17 +70,16 @@ def overlay_options(params):
         if 6 not in subnets:
             raise SpecError("an overlay network's IPv6 subnet is required with ipv6: true, the same on every "
                             "host, as its IPv4 one is", "subnet")
-        if ipaddress.ip_network(str(subnets[6][1]).strip(), strict=False).prefixlen > EMBED_PREFIX:
+        if parse_subnet(subnets[6][1], subnets[6][0], versions=(6,)).prefixlen > EMBED_PREFIX:
             raise SpecError("%s is too small for an overlay network: endpoints' IPv6 addresses embed their IPv4 "
                             "ones, so it must be a /%d or larger" % (subnets[6][1], EMBED_PREFIX), "subnet")
     underlay = o.get("underlay_interface")
-    if underlay is not None and not names.valid_ifname(underlay):
-        raise SpecError("%r is not a valid interface name" % underlay, "overlay.underlay_interface")
+    if underlay is not None:
+        check_ifname(underlay, "overlay.underlay_interface")
     local = parse_address(o.get("local_ip"), "overlay.local_ip")
     host_address = parse_address(o.get("host_address"), "overlay.host_address")
     if host_address is not None and state == "present":
-        check_in_subnet(host_address, ipaddress.ip_network(str(subnets[4][1]).strip(), strict=False),
-                        "overlay.host_address")
+        check_in_subnet(host_address, parse_subnet(subnets[4][1], subnets[4][0]), "overlay.host_address")
     return OverlayOptions(bridge=bridge_options(params), vni=number(o["vni"], "overlay.vni", 1, VNI_MAX),
                           port=number(VXLAN_PORT if o.get("port") is None else o["port"], "overlay.port", 1, 65535),
                           local_ip=str(local) if local else None, underlay_interface=underlay,
@@ -176,7 +176,7 @@ class OverlayDriver(BridgeDriver):
             raise SpecError("%d does not fit: the underlay %s has MTU %d and VXLAN%s takes %d bytes of it; use at "
                             "most %d" % (mtu, underlay_name, limit + overhead, " in ESP" if o.encrypted else "",
                                          overhead, limit), "mtu")
-        record = bridge_record(o.bridge, mtu)
+        record = bridge_record(o.bridge, mtu, old, host_view)
         record.update(vni=o.vni, port=o.port, local_ip=local_ip, underlay_interface=underlay_name,
                       vxlan_interface=names.vxlan_name(spec.name), encrypted=o.encrypted,
                       host_address=o.host_address, peers=(old or {}).get("peers") or {},

@@ -16,12 +16,15 @@ from __future__ import annotations
 import base64
 import json
 import traceback
+import urllib.parse
 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError
 from ansible_collections.cnm.fabric.plugins.module_utils.ipam.file import SpaceBackend
 
 try:
     import etcd3gw
+    import etcd3gw.exceptions
+    import requests
     HAS_ETCD3GW = True
     ETCD3GW_IMPORT_ERROR = None
 except ImportError:
@@ -37,32 +40,92 @@ def _b64(text):
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
+DEFAULT_PORT = 2379  # etcd's client port
+# What etcd answers a request that lacks a user, or one whose user may not do it.
+AUTH_ERRORS = ("user name is empty", "permission denied", "invalid auth token", "authentication failed")
+
+
+def parse_endpoint(url, option):
+    """(scheme, host, port) of an etcd client URL such as ``https://etcd1:2379``; the port defaults to
+    etcd's. Anything else a URL can hold (a path, a query, a user) is refused: the client speaks to
+    the server's root, and credentials go in ``backend_options.user`` and ``password``."""
+    try:
+        parts = urllib.parse.urlsplit(str(url).strip())
+        port = parts.port
+    except ValueError as e:
+        raise CnmError("%r is not a URL like http://127.0.0.1:2379 (%s)" % (url, e), option)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CnmError("%r is not a URL like http://127.0.0.1:2379 (http or https, then a host)" % (url,), option)
+    extra = [what for what, given in (("a path", parts.path not in ("", "/")), ("a query", parts.query),
+                                      ("a fragment", parts.fragment), ("a user name or password", parts.username))
+             if given]
+    if extra:
+        raise CnmError("%r has %s; give only scheme, host and port (credentials go in backend_options.user and "
+                       "backend_options.password)" % (url, " and ".join(extra)), option)
+    return parts.scheme, parts.hostname, port or DEFAULT_PORT
+
+
+def check_options(options):
+    """``backend_options`` that come in pairs, and every endpoint URL, before anything is asked of etcd."""
+    for one, other in (("cert", "key"), ("key", "cert"), ("user", "password"), ("password", "user")):
+        if options.get(one) and not options.get(other):
+            raise CnmError("is required with backend_options.%s" % one, "backend_options." + other)
+    return [parse_endpoint(url, "backend_options.endpoints[%d]" % i)
+            for i, url in enumerate(options.get("endpoints") or ["http://127.0.0.1:%d" % DEFAULT_PORT])]
+
+
+def _reason(error):
+    """What an etcd3gw or requests error says, in one line."""
+    detail = getattr(error, "detail_text", None)
+    text = " ".join(str(x) for x in (str(error), detail) if x and str(x) != "None")
+    return " ".join(text.split()) or type(error).__name__
+
+
 def connect(options):
-    """An etcd3gw client for the first endpoint of ``backend_options`` that answers."""
+    """An etcd3gw client for the first endpoint of ``backend_options`` that answers, authenticated
+    with etcd's auth API when ``user`` and ``password`` are given."""
     if not HAS_ETCD3GW:
         raise CnmError("backend etcd needs the Python library etcd3gw where the module runs "
                        "(pip install etcd3gw)", "backend")
-    endpoints = options.get("endpoints") or ["http://127.0.0.1:2379"]
     errors = []
-    for url in endpoints:
-        scheme, dummy, rest = url.partition("://")
-        if not rest:
-            raise CnmError("%r is not a URL like http://127.0.0.1:2379" % url, "backend_options.endpoints")
-        host, dummy, port = rest.rstrip("/").rpartition(":")
-        kwargs = dict(host=host.strip("[]"), port=int(port), protocol=scheme,
-                      timeout=options.get("timeout") or 5)
+    for scheme, host, port in check_options(options):
+        kwargs = dict(host=host, port=port, protocol=scheme, timeout=options.get("timeout") or 5)
         if options.get("ca_cert"):
             kwargs["ca_cert"] = options["ca_cert"]
         if options.get("cert"):
             kwargs["cert_cert"] = options["cert"]
-            kwargs["cert_key"] = options.get("key")
+            kwargs["cert_key"] = options["key"]
         client = etcd3gw.client(**kwargs)
         try:
             client.status()
-            return client
-        except Exception as e:  # pylint: disable=broad-except
-            errors.append("%s: %s" % (url, e))
+        except (etcd3gw.exceptions.Etcd3Exception, requests.RequestException, OSError) as e:
+            errors.append("%s: %s" % (client.base_url, _reason(e)))
+            continue
+        if options.get("user"):
+            authenticate(client, options["user"], options["password"])
+        return client
     raise CnmError("no etcd endpoint answered (%s)" % "; ".join(errors), "backend_options.endpoints")
+
+
+def authenticate(client, user, password):
+    """A token from etcd's auth API (``/v3/auth/authenticate``), sent with every later request."""
+    try:
+        reply = client.post(client.get_url("/auth/authenticate"), json={"name": user, "password": password})
+    except (etcd3gw.exceptions.Etcd3Exception, requests.RequestException, OSError) as e:
+        raise CnmError("etcd at %s refused user %r: %s" % (client.base_url, user, _reason(e)), "backend_options.user")
+    if not reply.get("token"):
+        raise CnmError("etcd at %s gave no token for user %r: is authentication enabled there (etcdctl auth enable)?"
+                       % (client.base_url, user), "backend_options.user")
+    client.session.headers["Authorization"] = reply["token"]
+
+
+def _etcd(client, what, call, *args):
+    """``call(*args)``, with an etcd or connection error made one that names the option at fault."""
+    try:
+        return call(*args)
+    except (etcd3gw.exceptions.Etcd3Exception, requests.RequestException, OSError) as e:
+        option = "backend_options.user" if any(w in _reason(e) for w in AUTH_ERRORS) else "backend_options.endpoints"
+        raise CnmError("etcd at %s could not %s: %s" % (client.base_url, what, _reason(e)), option)
 
 
 class EtcdBackend(SpaceBackend):
@@ -70,7 +133,7 @@ class EtcdBackend(SpaceBackend):
         self.client = client
         self.space = space
         self.key = "%s/ipam/%s" % (prefix.rstrip("/"), space)
-        found = client.get(self.key, metadata=True)
+        found = _etcd(client, "read " + self.key, lambda: client.get(self.key, metadata=True))
         if found:
             value, meta = found[0]
             self.revision = int(meta.get("mod_revision", 0))
@@ -97,6 +160,6 @@ class EtcdBackend(SpaceBackend):
                                          "value": _b64(json.dumps(self.data, sort_keys=True))}}],
             "failure": [],
         }
-        if not self.client.transaction(txn).get("succeeded"):
+        if not _etcd(self.client, "write " + self.key, self.client.transaction, txn).get("succeeded"):
             raise Conflict(self.key)
         self.loaded = json.dumps(self.data, sort_keys=True)
