@@ -23,7 +23,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(BUILD):$(CURDIR)/$(DEPS)
 export ANSIBLE_FORCE_COLOR := 0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: docs deps demo demo-clean test test-vm pytest pytest-pyroute2-0.7 molecule sanity lint bench bench-fleet build build-check clean
+.PHONY: docs deps demo demo-check demo-clean test test-vm pytest pytest-pyroute2-0.7 molecule sanity lint bench bench-fleet build build-check clean
 
 deps: $(VENV)/.deps $(LINK) $(DOCKER_COLLECTION)
 
@@ -61,6 +61,10 @@ $(DOCKER_COLLECTION): $(VENV)/.deps
 ## The pets example on this machine: prints the page web serves on host port 8000.
 demo: deps
 	$(BIN)/ansible-playbook playbooks/demo.yml
+
+## After the tests: the demo still answers on port 8000, and its state_dir has no drift.
+demo-check: deps
+	$(BIN)/ansible-playbook tests/tools/demo-check.yml
 
 ## Undo the demo.
 demo-clean: deps

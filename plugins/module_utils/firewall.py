@@ -3,6 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The nftables tables the collection owns, rendered whole from the store.
 
+Each state_dir has a pair of tables of its own (``names.table_name``: ``cnm`` for the default
+state_dir), so that two deployments on one host never rewrite or delete each other's rules.
 ``inet cnm`` holds NAT (masquerade, published ports), the forward filter
 (isolation between networks, internal networks) and, for encrypted overlay networks,
 the input filter and output marks of their VXLAN traffic; ``bridge cnm`` drops frames
@@ -21,7 +23,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
 from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_write, read_text
 
-TABLES = (("inet", "cnm"), ("bridge", "cnm"))
+FAMILIES = ("inet", "bridge")
 RULESET_FILE = "firewall.nft"
 
 
@@ -83,9 +85,14 @@ def _dnat(family, host_ip, port, address):
     return ["%s%d dnat %s to %s:%d" % (head, p, family, to, p + offset) for p in range(first, last + 1)]
 
 
-def render(networks, endpoints, mesh=((), ())):
+def tables(state_dir):
+    """The (family, name) of the tables of ``state_dir``."""
+    return tuple((family, names.table_name(state_dir)) for family in FAMILIES)
+
+
+def render(networks, endpoints, mesh=((), ()), table="cnm"):
     """The whole ruleset as nft text, or '' when no network brings rules. ``mesh``: the DNAT and
-    SNAT rules of published service ports (services.mesh)."""
+    SNAT rules of published service ports (services.mesh); ``table``: the tables' name."""
     by_network = parts(networks)
     if not by_network:
         return ""
@@ -130,7 +137,7 @@ def render(networks, endpoints, mesh=((), ())):
         return "\tchain %s {\n\t\ttype %s hook %s priority %s; policy accept;\n%s\t}\n" % (
             name, kind or ("filter" if priority in ("raw", "filter") else "nat"), hook, priority, body)
 
-    text = "table inet cnm {\n"
+    text = "table inet %s {\n" % table
     text += chain("raw_prerouting", "prerouting", "raw", raw)
     text += chain("forward", "forward", "filter", forward)
     text += chain("prerouting", "prerouting", "dstnat", dnat)
@@ -140,7 +147,7 @@ def render(networks, endpoints, mesh=((), ())):
         text += chain("input", "input", "filter", inbound)
     if mark:  # a route chain: a packet whose mark it sets is routed again, through the IPsec policies
         text += chain("ipsec_mark", "output", "mangle", mark, kind="route")
-    text += "}\ntable bridge cnm {\n"
+    text += "}\ntable bridge %s {\n" % table
     text += chain("forward", "forward", "filter", icc)
     text += "}\n"
     return text
@@ -161,26 +168,26 @@ def run(args, stdin=None, netns=None):
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def present_tables():
-    """The collection's tables the kernel has now, from one `nft list tables`."""
+def present_tables(state_dir):
+    """The tables of ``state_dir`` the kernel has now, from one `nft list tables`."""
     code, out, err = run(["list", "tables"])
     if code != 0:
         raise KernelError("nft could not list the tables: %s" % err.strip())
     listed = set(tuple(line.split()[1:3]) for line in out.splitlines() if line.startswith("table "))
-    return [t for t in TABLES if t in listed]
+    return [t for t in tables(state_dir) if t in listed]
 
 
-def tables_present():
-    return len(present_tables()) == len(TABLES)
+def tables_present(state_dir):
+    return len(present_tables(state_dir)) == len(FAMILIES)
 
 
 def sync(state_dir, networks, endpoints, check_mode, mesh=((), ())):
-    """Make the kernel's cnm tables match the store; return True when something changed."""
-    text = render(networks, endpoints, mesh)
+    """Make the kernel's tables of ``state_dir`` match its store; return True when something changed."""
+    text = render(networks, endpoints, mesh, names.table_name(state_dir))
     saved_path = os.path.join(state_dir, RULESET_FILE)
     saved = read_text(saved_path)
     if not text:
-        present = present_tables()
+        present = present_tables(state_dir)
         if not present and saved is None:
             return False
         if not check_mode:
@@ -190,12 +197,12 @@ def sync(state_dir, networks, endpoints, check_mode, mesh=((), ())):
             if saved is not None:
                 os.unlink(saved_path)
         return True
-    if saved == text and tables_present():
+    if saved == text and tables_present(state_dir):
         return False
     if not check_mode:
         # Declaring then deleting makes the delete safe when the table is absent;
         # the whole script is one transaction, so the swap is atomic.
-        head = "".join("table %s %s\ndelete table %s %s\n" % (t + t) for t in TABLES)
+        head = "".join("table %s %s\ndelete table %s %s\n" % (t + t) for t in tables(state_dir))
         _apply(head + text)
         atomic_write(saved_path, text)
     return True

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, sandbox, services
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, names, sandbox, services
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoint_facts
 from ansible_collections.cnm.fabric.plugins.module_utils.pools import pool_record
 from ansible_collections.cnm.fabric.plugins.module_utils.prune import orphan_addresses, orphan_links
@@ -52,7 +52,7 @@ def gather(run):
         if not present:
             drift.append({"kind": "sandbox", "name": key, "problem": "network namespace is missing"})
     for name in sorted(orphan_links(run)):
-        drift.append({"kind": "link", "name": name, "problem": "has the collection's naming and no record"})
+        drift.append({"kind": "link", "name": name, "problem": "made for this state_dir, and no record owns it"})
     for network, owner in orphan_addresses(run):
         drift.append({"kind": "address", "name": "%s/%s" % (network, owner),
                       "problem": "held in the network's pool by no endpoint"})
@@ -72,11 +72,12 @@ def gather(run):
                 pools[space] = dict((name, pool_record(name, pool))
                                     for name, pool in sorted(run.ipam(space).pools().items()))
     fw = None
-    ruleset = firewall.render(run.networks, run.endpoints, services.mesh(run.networks, run.endpoints))  # '' when no network brings rules
-    if ruleset:
-        fw = {"present": firewall.tables_present(), "ruleset": ruleset}
+    table = names.table_name(run.state_dir)
+    ruleset = firewall.render(run.networks, run.endpoints, services.mesh(run.networks, run.endpoints), table)
+    if ruleset:  # '' when no network brings rules
+        fw = {"present": firewall.tables_present(run.state_dir), "ruleset": ruleset, "table": table}
         if not fw["present"]:
-            drift.append({"kind": "firewall", "name": "inet cnm", "problem": "the nftables tables are missing"})
+            drift.append({"kind": "firewall", "name": "inet " + table, "problem": "the nftables tables are missing"})
     return {"networks": networks, "endpoints": endpoints, "sandboxes": sandboxes, "services": services_,
             "pools": pools, "firewall": fw, "drift": drift}
 
@@ -105,8 +106,8 @@ def graph(facts):
              '\thost [label="host", shape=box3d];']
     for name, net in sorted(facts["networks"].items()):
         lines.append("\tsubgraph %s {" % _id("cluster_" + name))
-        lines.append('\t\tlabel="%s"; style=rounded;' % _label("%s (%s)" % (name, net["driver"]), net.get("subnet"),
-                                                              net.get("ipv6_subnet")))
+        title = _label("%s (%s)" % (name, net["driver"]), net.get("subnet"), net.get("ipv6_subnet"))
+        lines.append('\t\tlabel="%s"; style=rounded;' % title)
         device = net.get("interface") or net.get("parent") or name
         lines.append('\t\t%s [label="%s", shape=box];' % (_id("net", name), _label(device, net.get("gateway"))))
         if net.get("vxlan_interface"):
@@ -125,8 +126,8 @@ def graph(facts):
         label = " ".join(x for x in (ep.get("ifname"), ep.get("ipv4_address"), ep.get("ipv6_address")) if x) or ep["name"]
         lines.append('\t%s -- %s [label="%s"];' % (_id("sb", ep["sandbox"]), _id("net", ep["network"]), _label(label)))
         for port in ep.get("publish") or []:
-            lines.append('\thost -- %s [label="%s", color=blue, fontcolor=blue];' % (
-                _id("sb", ep["sandbox"]), _label("%s:%s/%s -> %s" % (port.get("host_ip") or "*", port["host_port"],
-                                                                      port["protocol"], port["container_port"]))))
+            text = "%s:%s/%s -> %s" % (port.get("host_ip") or "*", port["host_port"], port["protocol"],
+                                       port["container_port"])
+            lines.append('\thost -- %s [label="%s", color=blue, fontcolor=blue];' % (_id("sb", ep["sandbox"]), _label(text)))
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -229,10 +229,10 @@ def _ifinfo(index=0, family=0, up=None, attrs=()):
     return msg
 
 
-def _link_attrs(ifname=None, mtu=None, mac=None, master=None, group=None, link=None):
+def _link_attrs(ifname=None, mtu=None, mac=None, master=None, group=None, link=None, alias=None):
     out = []
     for key, value in (("IFLA_IFNAME", ifname), ("IFLA_MTU", mtu), ("IFLA_ADDRESS", mac),
-                       ("IFLA_MASTER", master), ("IFLA_GROUP", group), ("IFLA_LINK", link)):
+                       ("IFLA_MASTER", master), ("IFLA_GROUP", group), ("IFLA_LINK", link), ("IFLA_IFALIAS", alias)):
         if value is not None:
             out.append((key, value))
     return out
@@ -317,7 +317,7 @@ def _attrs(msg, names):
 
 
 LINK_ATTRS = frozenset(("IFLA_IFNAME", "IFLA_MTU", "IFLA_ADDRESS", "IFLA_MASTER", "IFLA_LINKINFO", "IFLA_LINK",
-                        "IFLA_AF_SPEC"))
+                        "IFLA_AF_SPEC", "IFLA_IFALIAS"))
 # Modes by their values in IFLA_MACVLAN_MODE and IFLA_IPVLAN_MODE.
 MACVLAN_MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8}
 IPVLAN_MODES = {"l2": 0, "l3": 1, "l3s": 2}
@@ -349,7 +349,7 @@ def _link(msg):
     return Link(name=a.get("IFLA_IFNAME"), index=msg["index"], kind=kind, mtu=a.get("IFLA_MTU"),
                 up=bool(msg["flags"] & IFF_UP), mac=a.get("IFLA_ADDRESS"), master=a.get("IFLA_MASTER"),
                 hairpin=hairpin, vxlan=vxlan, parent=a.get("IFLA_LINK"), mode=mode,
-                ipv6_disabled=_ipv6_disabled(a.get("IFLA_AF_SPEC")))
+                ipv6_disabled=_ipv6_disabled(a.get("IFLA_AF_SPEC")), alias=a.get("IFLA_IFALIAS"))
 
 
 def _ipv6_disabled(spec):
@@ -451,15 +451,18 @@ def _fork_reader(keys):
 class Kernel(object):
     """Netlink sockets per namespace, opened on first use and closed by ``close``."""
 
-    def __init__(self):
+    def __init__(self, owner=None):
+        """``owner``: the alias of the host links it makes (names.owner_tag of the state_dir)."""
         if not HAS_PYROUTE2:
             raise KernelError("the Python library pyroute2 is required on the managed host")
+        self.owner = owner
         self._socks = collections.OrderedDict()
         self._views = {}
         self._index = {}
         self._home = None
         self._doomed = set()  # namespaces with links marked for one batched deletion
         self._held = []  # neighbour requests for flush to send in batches
+        self._marks = []  # host links this run made, for the final flush to mark as the owner's
         # Sandbox -> ([what], [request]) kept for its next batch (lo up, a new veth's settings),
         # for the namespaces this run made: a new endpoint's sandbox is set up by one batch.
         self._setup = {}
@@ -554,7 +557,7 @@ class Kernel(object):
             self._host_ns = {(s.st_dev, s.st_ino) for s in (os.fstat(self._home_fd()), _stat("/proc/1/ns/net")) if s}
         if (st.st_dev, st.st_ino) in self._host_ns:
             return ("%s is the host's own network namespace; an endpoint needs a sandbox of its own "
-                        "(a container's namespace, such as /proc/PID/ns/net, or a named sandbox)" % ns)
+                    "(a container's namespace, such as /proc/PID/ns/net, or a named sandbox)" % ns)
         return None
 
     def netns_half_made(self, ns):
@@ -721,8 +724,16 @@ class Kernel(object):
     # -- links --------------------------------------------------------------------
 
     def _link_add(self, what, ifname, linkinfo, **attrs):
+        """A link of the host, to be marked as the owner's by the final ``flush``."""
         msg = _ifinfo(up=True, attrs=_link_attrs(ifname=ifname, **attrs) + [linkinfo])
         self._do(None, what, [(msg, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL)])
+        self._mark(ifname)
+
+    def _mark(self, ifname):
+        # The kernel ignores IFLA_IFALIAS in a request that creates a link: it is set afterwards,
+        # by name, for every link a run made, in the batches of the final flush.
+        if self.owner:
+            self._marks.append(ifname)
 
     def bridge_add(self, name, mtu):
         self._link_add("creating bridge %s" % name, name, _linkinfo("bridge"), mtu=mtu)
@@ -787,7 +798,9 @@ class Kernel(object):
         finally:
             if fd is not None:
                 os.close(fd)
-        if ns is not None:
+        if ns is None:
+            self._mark(name)
+        else:
             self._fresh.pop(ns, None)  # the kernel picked its index
             index = self._must(temporary, ns)
             self._do(ns, "renaming %s to %s" % (temporary, name),
@@ -852,6 +865,13 @@ class Kernel(object):
         if final:
             for ns in list(self._setup):
                 self._send_setup(ns)
+            marks, self._marks = self._marks, []
+            for start in range(0, len(marks), HELD_BATCH):
+                chunk = marks[start:start + HELD_BATCH]
+                # ENODEV: a link made and removed again in this run (the kernel still runs the rest).
+                self._do(None, "marking %s as made for this state_dir" % ", ".join(chunk),
+                         [(_ifinfo(0, attrs=[("IFLA_IFNAME", name), ("IFLA_IFALIAS", self.owner)]), RTM_NEWLINK, 0)
+                          for name in chunk], ignore=(errno.ENODEV,))
         commands, self._xfrm = self._xfrm, []
         if commands:
             self._xfrm_read = None

@@ -40,6 +40,7 @@ class Link:
     parent: Optional[int] = None  # ifindex of the lower device (IFLA_LINK: VLAN, macvlan, ipvlan)
     mode: Optional[str] = None    # a macvlan's or ipvlan's mode, by name
     ipv6_disabled: Optional[bool] = None  # its disable_ipv6 setting (None: the kernel has no IPv6)
+    alias: Optional[str] = None  # IFLA_IFALIAS: names.owner_tag of the state_dir that made it, on the host's links
 
 
 @dataclass(frozen=True)

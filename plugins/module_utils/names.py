@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 
 try:
@@ -53,6 +54,28 @@ def vxlan_name(network):
 def shim_name(network):
     """The host's own macvlan of a network with host access."""
     return SHIM_PREFIX + _digest(network, IFNAMSIZ - len(SHIM_PREFIX))
+
+
+DEFAULT_STATE_DIR = "/var/lib/cnm"
+IFALIASZ = 255  # bytes of a link's alias (IFLA_IFALIAS), less its terminating NUL
+
+
+def owner_tag(state_dir):
+    """The alias the collection gives every host link it makes for ``state_dir``, so that no other
+    state_dir takes it for a leftover of its own."""
+    tag = "cnm.fabric " + _canonical(state_dir)
+    return tag if len(tag.encode("utf-8")) <= IFALIASZ else "cnm.fabric sha1:" + _digest(_canonical(state_dir), 40)
+
+
+def table_name(state_dir):
+    """The name of a state_dir's nftables tables (``inet`` and ``bridge``): ``cnm`` for the default
+    state_dir, ``cnm_`` and a digest of the path for any other, so each state_dir has tables of its own."""
+    path = _canonical(state_dir)
+    return "cnm" if path == DEFAULT_STATE_DIR else "cnm_" + _digest(path, 8)
+
+
+def _canonical(state_dir):
+    return os.path.normpath(os.path.abspath(state_dir))
 
 
 def endpoint_key(network, endpoint):

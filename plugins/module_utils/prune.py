@@ -12,13 +12,16 @@ from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoi
 
 
 def orphan_links(run):
-    """Host links with the collection's naming that no record owns: {name: Link}."""
+    """Host links made for this state_dir (their alias says so: names.owner_tag) that no record
+    owns: {name: Link}. Links of other state_dirs, and any the collection did not make, are never
+    taken for leftovers."""
     owned = set()
     for net in run.networks.values():
         owned.update(drivers.get(net["driver"]).owned_links(net))
     owned.update(e.get("host_interface") for e in run.endpoints.values())
+    tag = names.owner_tag(run.state_dir)
     return dict((name, link) for name, link in run.kernel.view(None).links.items()
-                if name.startswith(names.PREFIXES) and name not in owned)
+                if link.alias == tag and name not in owned)
 
 
 def orphan_addresses(run):

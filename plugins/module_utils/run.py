@@ -13,7 +13,7 @@ what a real run does.
 
 from __future__ import annotations
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, plan, sandbox, services
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, names, plan, sandbox, services
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Observed
 from ansible_collections.cnm.fabric.plugins.module_utils.ipam.file import FileBackend
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel import Kernel
@@ -71,7 +71,7 @@ class Run(object):
     @property
     def kernel(self):
         if self._kernel is None:
-            self._kernel = Kernel()
+            self._kernel = Kernel(names.owner_tag(self.state_dir))
         return self._kernel
 
     @property
@@ -126,7 +126,7 @@ class Run(object):
         self.log.extend(sandbox.sync(self.state_dir, self.endpoints, self.sandboxes, keys, self.check, self.networks))
         if firewall_sync and firewall.sync(self.state_dir, self.networks, self.endpoints, self.check,
                                            services.mesh(self.networks, self.endpoints)):
-            self.log.append("load the nftables tables inet cnm and bridge cnm")
+            self.log.append("load the nftables tables inet {0} and bridge {0}".format(names.table_name(self.state_dir)))
         if self.store.journal() is not None:
             dirty = True  # an interrupted run's removals, finished by this one
         if not self.check:

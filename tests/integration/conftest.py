@@ -26,6 +26,8 @@ import pytest
 
 import helpers  # pylint: disable=import-error
 
+from ansible_collections.cnm.fabric.plugins.module_utils import names
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLLECTIONS = os.environ.get("CNM_COLLECTIONS_PATH", os.path.join(ROOT, ".build"))
 MODULES = "ansible_collections.cnm.fabric.plugins.modules."
@@ -87,6 +89,11 @@ class Host(object):
         subprocess.run(["ip", "netns", "add", self.ns], check=True)
         subprocess.run(["ip", "-n", self.ns, "link", "set", "lo", "up"], check=True)
         self._procs = []
+
+    @property
+    def table(self):
+        """The name of this host's state_dir's nftables tables."""
+        return names.table_name(self.state_dir)
 
     def sb(self, name):
         """A sandbox name this test owns."""

@@ -9,6 +9,8 @@ import concurrent.futures
 import json
 import os
 
+from ansible_collections.cnm.fabric.plugins.module_utils import names
+
 
 def test_network_lifecycle_check_diff_and_in_place_updates(host):
     before = host.snapshot()
@@ -25,7 +27,7 @@ def test_network_lifecycle_check_diff_and_in_place_updates(host):
     assert "cnm-pets" in host.links()
     assert "172.17.0.1/16" in host.sh(["ip", "-o", "addr", "show", "cnm-pets"]).stdout
     assert host.sh(["cat", "/proc/sys/net/ipv4/ip_forward"]).stdout.strip() == "1"
-    assert "table inet cnm" in host.nft() and "table bridge cnm" in host.nft()
+    assert "table inet %s " % host.table in host.nft() and "table bridge %s " % host.table in host.nft()
     assert made["network"] == planned["network"], "check mode reports what a real run makes"
 
     # A second network takes the next default pool, never an overlapping one.
@@ -46,7 +48,7 @@ def test_network_lifecycle_check_diff_and_in_place_updates(host):
     assert gone["diff"]["after"] == {} and gone["network"] == {}
     assert "cnm-pets" not in host.links()
     host.converge("cnm_network", name="other", state="absent")
-    assert "table inet cnm" not in host.nft(), "no network left: the tables go too"
+    assert "table inet %s " % host.table not in host.nft(), "no network left: the tables go too"
 
 
 def test_endpoints_reach_each_other_and_resolve_names(host):
@@ -185,12 +187,18 @@ def test_drift_is_reported_and_repaired(host):
     host.converge("cnm_endpoint", name="b", network="pets", sandbox=b)
     veth = host.ok("cnm_info")["endpoints"]["pets/a"]["host_interface"]
     host.sh(["ip", "link", "del", veth])
-    host.sh(["ip", "link", "add", "cnmvstray", "type", "veth", "peer", "name", "strayp"])
-    host.sh(["nft", "delete", "table", "inet", "cnm"])
+    # A leftover of this state_dir's (its mark), and links of another state_dir and of nobody: not ours.
+    for name, alias in (("cnmvstray", names.owner_tag(host.state_dir)), ("cnmvother", names.owner_tag("/elsewhere")),
+                        ("cnmvnobody", None)):
+        host.sh(["ip", "link", "add", name, "type", "veth", "peer", "name", name + "p"])
+        if alias:
+            host.sh(["ip", "link", "set", name, "alias", alias])
+    host.sh(["nft", "delete", "table", "inet", host.table])
     drift = host.ok("cnm_info")["drift"]
     problems = sorted((d["kind"], d["name"]) for d in drift)
     assert ("endpoint", "pets/a") in problems and ("link", "cnmvstray") in problems
-    assert ("firewall", "inet cnm") in problems
+    assert ("link", "cnmvother") not in problems and ("link", "cnmvnobody") not in problems
+    assert ("firewall", "inet " + host.table) in problems
     assert not host.ping(b, "a")
     repaired = host.converge("cnm_endpoint", name="a", network="pets", sandbox=a)
     assert any(c.startswith("create veth") for c in repaired["changes"])
@@ -351,6 +359,11 @@ def test_prune_collects_what_belongs_to_nothing(host):
     a, b = host.sb("a"), host.sb("b")
     host.converge("cnm_endpoint", network="pets", endpoints=[{"name": "a", "sandbox": a}, {"name": "b", "sandbox": b}])
     host.sh(["ip", "link", "add", "cnmvorphan", "type", "veth", "peer", "name", "xpeer"])
+    host.sh(["ip", "link", "set", "cnmvorphan", "alias", names.owner_tag(host.state_dir)])
+    # Another state_dir's link, and one of the collection's naming that nobody marked: never pruned.
+    host.sh(["ip", "link", "add", "cnmvtheirs", "type", "veth"])
+    host.sh(["ip", "link", "set", "cnmvtheirs", "alias", names.owner_tag("/elsewhere")])
+    host.sh(["ip", "link", "add", "cnm-nobody", "type", "bridge"])
     host.converge("cnm_ipam_pool", pool="pets", addresses=[{"owner": "ghost"}])
     before = host.snapshot()
     plan = host.ok("cnm_prune", check=True, diff=True)
@@ -360,6 +373,7 @@ def test_prune_collects_what_belongs_to_nothing(host):
     assert host.snapshot() == before, "check mode removes nothing"
     host.converge("cnm_prune")
     assert "cnmvorphan" not in host.links() and "xpeer" not in host.links()
+    assert "cnmvtheirs" in host.links() and "cnm-nobody" in host.links()
     assert host.ping(a, "b"), "what records own is untouched"
     # A network record lost by hand: its endpoints belong to nothing any more.
     path = os.path.join(host.state_dir, "networks.json")
@@ -370,4 +384,4 @@ def test_prune_collects_what_belongs_to_nothing(host):
     gone = host.converge("cnm_prune")
     assert gone["removed"]["endpoints"] == ["pets/a", "pets/b"]
     assert sorted(gone["removed"]["sandboxes"]) == sorted([a, b])
-    assert not os.path.exists("/run/netns/" + a) and not [lk for lk in host.links() if lk.startswith("cnmv")]
+    assert not os.path.exists("/run/netns/" + a) and [lk for lk in host.links() if lk.startswith("cnmv")] == ["cnmvtheirs"]

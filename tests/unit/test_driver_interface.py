@@ -90,7 +90,7 @@ class FakeKernel(object):
 @pytest.fixture
 def toy(monkeypatch):
     monkeypatch.setitem(drivers.DRIVERS, "toy", toy_driver.DRIVER)
-    monkeypatch.setattr(firewall, "present_tables", lambda: [])
+    monkeypatch.setattr(firewall, "present_tables", lambda state_dir: [])
     return FakeKernel()
 
 
