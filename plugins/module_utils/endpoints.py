@@ -13,7 +13,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.run import ENDPOINT_FIELDS, public
 from ansible_collections.cnm.fabric.plugins.module_utils.services import endpoint_publishing, published_in
-from ansible_collections.cnm.fabric.plugins.module_utils.spec import SANDBOX_OPTIONS, port_text
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import SANDBOX_OPTIONS, port_text, recorded_port
 
 
 # --- sandboxes -------------------------------------------------------------------------
@@ -163,6 +163,8 @@ def endpoint_present(run, spec):
                             "default_route")
         if spec.default_route is not None:
             default_route = spec.default_route
+        elif net["internal"]:
+            default_route = False  # its gateway forwards nowhere: fail fast (unreachable) instead
         elif old:
             default_route = old["default_route"]
         else:
@@ -173,13 +175,30 @@ def endpoint_present(run, spec):
             ipv4_address=address, default_route=default_route,
             mac_address=(spec.mac_address or names.mac_from_ipv4(address)) if drv.own_mac(net) else None)
     record.update(drv.endpoint_fields(net, spec.name))
+    if old:
+        moved = any(old.get(f) != record.get(f) for f in ("ipv4_address", "ipv6_address"))
+        _forget_connections(run, old, keep=() if moved else record["publish"])
     changes += drv.join(net, record, old, run.kernel.view(None), sb_view)
     run.execute(changes)
     run.set_endpoint(key, record)
     return record
 
 
+def _forget_connections(run, record, keep=()):
+    """Have the run delete the connections the host tracks to ``record``'s published ports (but those
+    in ``keep``): a client that goes on sending to a port that now leads elsewhere must reach it."""
+    for port in record.get("publish") or []:
+        if port in keep:
+            continue
+        mapping = recorded_port(port)
+        for field in ("ipv4_address", "ipv6_address"):
+            if record.get(field):
+                run.forget.append((record[field], mapping.protocol, mapping.host_port,
+                                   mapping.host_port + mapping.count - 1))
+
+
 def endpoint_remove(run, record):
+    _forget_connections(run, record)
     net = run.networks.get(record["network"])
     sb = record["sandbox"]
     key = names.endpoint_key(record["network"], record["name"])

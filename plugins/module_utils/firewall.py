@@ -24,6 +24,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelErr
 from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_write, read_text
 
 FAMILIES = ("inet", "bridge")
+ICC_MARK = 0x100000  # the packet mark bit of DNATed connections on bridges with icc: false (render)
 RULESET_FILE = "firewall.nft"
 
 
@@ -96,7 +97,7 @@ def render(networks, endpoints, mesh=((), ()), table="cnm"):
     by_network = parts(networks)
     if not by_network:
         return ""
-    raw, forward, dnat, post, icc, inbound, mark = [], [], [], [], [], [], []
+    raw, forward, dnat, post, icc, inbound, mark, quiet = [], [], [], [], [], [], [], []
     for name, part in sorted(by_network.items()):
         br, subnet = quote(part.interface), part.subnet
         inbound.extend(part.input)
@@ -122,6 +123,15 @@ def render(networks, endpoints, mesh=((), ()), table="cnm"):
         if not part.icc and ports:
             # Every frame the bridge forwards between two of its own ports.
             icc.append("iifname { %s } drop" % ", ".join(ports))
+            quiet.append(br)
+    dnat_mark = []
+    if icc:
+        # But a connection to a port the host publishes, as Docker's default userland proxy lets one
+        # through: where br_netfilter is loaded (Docker and Kubernetes load it), the host DNATs it
+        # and the bridge then forwards it between the two ports. The bridge family sees no conntrack
+        # state, so the inet table marks the packets of DNATed connections of those bridges (one bit).
+        icc.insert(0, "meta mark & 0x%x == 0x%x accept" % (ICC_MARK, ICC_MARK))
+        dnat_mark = ["iifname { %s } ct status dnat meta mark set meta mark | 0x%x" % (", ".join(quiet), ICC_MARK)]
     others = [p for n, p in sorted(by_network.items()) if not p.internal]
     if len(others) > 1:
         # Published ports are open to every network; anything else stays in its own.
@@ -137,14 +147,23 @@ def render(networks, endpoints, mesh=((), ()), table="cnm"):
         return "\tchain %s {\n\t\ttype %s hook %s priority %s; policy accept;\n%s\t}\n" % (
             name, kind or ("filter" if priority in ("raw", "filter") else "nat"), hook, priority, body)
 
+    # Strict reverse-path filtering of new connections from the bridges, where the kernel's is loose
+    # (drivers/bridge.py): a sandbox may not open one from an address its network does not route to
+    # it, while its replies to one that came in through another of its networks pass.
+    bridges = ", ".join(quote(p.interface) for n, p in sorted(by_network.items()))
+    source = ["meta nfproto ipv4 iifname { %s } ct state new fib saddr . iif oif missing drop" % bridges]
+
     text = "table inet %s {\n" % table
     text += chain("raw_prerouting", "prerouting", "raw", raw)
+    text += chain("source_check", "prerouting", "mangle", source, kind="filter")
     text += chain("forward", "forward", "filter", forward)
     text += chain("prerouting", "prerouting", "dstnat", dnat)
     text += chain("output", "output", "-100", dnat)
     text += chain("postrouting", "postrouting", "srcnat", post)
     if inbound:
         text += chain("input", "input", "filter", inbound)
+    if dnat_mark:  # after DNAT (dstnat), so that a connection's first packet is marked too
+        text += chain("icc_mark", "prerouting", "filter", dnat_mark)
     if mark:  # a route chain: a packet whose mark it sets is routed again, through the IPsec policies
         text += chain("ipsec_mark", "output", "mangle", mark, kind="route")
     text += "}\ntable bridge %s {\n" % table

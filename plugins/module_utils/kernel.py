@@ -67,6 +67,7 @@ try:
     except ImportError:  # pyroute2 0.7
         from pyroute2.netlink.rtnl.iprsocket import IPRSocket
         AsyncIPRSocket = None
+    from pyroute2.conntrack import Conntrack
     HAS_PYROUTE2 = True
     PYROUTE2_IMPORT_ERROR = None
 except ImportError:
@@ -243,6 +244,16 @@ def _linkinfo(kind, data=None):
     if data:
         attrs.append(("IFLA_INFO_DATA", {"attrs": data}))
     return ("IFLA_LINKINFO", {"attrs": attrs})
+
+
+PROTOCOLS = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP, "sctp": 132}
+
+
+def _flow_matches(entry, flow):
+    """Whether conntrack ``entry`` is of ``flow`` (Kernel.conntrack_forget)."""
+    address, protocol, first, last = flow
+    return str(entry.tuple_reply.saddr) == address and entry.tuple_orig.proto == PROTOCOLS[protocol] \
+        and first <= (entry.tuple_orig.dport or 0) <= last
 
 
 def _af(address):
@@ -735,8 +746,8 @@ class Kernel(object):
         if self.owner:
             self._marks.append(ifname)
 
-    def bridge_add(self, name, mtu):
-        self._link_add("creating bridge %s" % name, name, _linkinfo("bridge"), mtu=mtu)
+    def bridge_add(self, name, mtu, mac=None):
+        self._link_add("creating bridge %s" % name, name, _linkinfo("bridge"), mtu=mtu, mac=mac)
 
     def veth_add(self, name, peer, ns, mtu, mac, master):
         """A veth pair: ``name`` on the host (an up port of ``master``), ``peer`` up inside ``ns``.
@@ -1008,6 +1019,40 @@ class Kernel(object):
     @staticmethod
     def esp_missing(probe):
         return xfrm.esp_missing(probe)
+
+    # -- conntrack (of the namespace the module runs in) -----------------------------
+
+    @staticmethod
+    def conntrack_forget(flows):
+        """Delete the host's conntrack entries of ``flows``, each (address, protocol, first, last):
+        the connections of ``protocol`` to host ports ``first`` to ``last`` whose replies come from
+        ``address`` (DNATed to it: a port mapping that went). Otherwise a client that keeps sending
+        from the same port (UDP) goes on reaching an endpoint that is gone until its entry times
+        out, which Docker's own flush prevents too.
+
+        The kernel filters a dump by reply tuple reliably only in recent releases, so one dump
+        per family is filtered here; it is taken only for a run that removed something. Returns
+        how many entries went."""
+        families = {}
+        for flow in flows:
+            families.setdefault(_af(flow[0]), []).append(flow)
+        gone = 0
+        for family, wanted in sorted(families.items()):
+            ct = Conntrack(nfgen_family=family)  # a dump holds the entries of its request's family
+            try:
+                for entry in list(ct.dump_entries()):
+                    if any(_flow_matches(entry, flow) for flow in wanted):
+                        try:
+                            ct.delete(entry)
+                            gone += 1
+                        except NetlinkError as e:  # ENOENT: it timed out meanwhile
+                            if _code(e) != errno.ENOENT:
+                                raise
+            except (OSError, NetlinkError) as e:
+                raise KernelError("deleting the conntrack entries of removed endpoints failed: %s" % error_text(e))
+            finally:
+                ct.close()
+        return gone
 
     # -- sysctls (of the namespace the module runs in) ------------------------------
 

@@ -49,6 +49,7 @@ class Run(object):
         self._members = None
         self._ipam = {}
         self.sandboxes_doomed = set()  # sandboxes whose removal is planned in this run
+        self.forget = []  # connections for the host's conntrack to forget: Kernel.conntrack_forget's flows
         self._finish_interrupted = finish_interrupted
 
     def __enter__(self):
@@ -120,6 +121,8 @@ class Run(object):
                 self.store.rollback()  # apply undid its changes: so do the records
                 raise
             self.store.save()
+            if self.forget:
+                self.kernel.conntrack_forget(self.forget)
         keys = set(self.sandboxes_touched)
         keys.update(ep["sandbox"] for ep in self.endpoints.values()
                     if ep["network"] in self.networks_touched and ep["sandbox"] in self.sandboxes)

@@ -162,7 +162,11 @@ options:
   default_route:
     description:
       - Whether the sandbox's default route goes through this endpoint's gateway.
-      - Defaults to true for a sandbox's first endpoint, false for the others.
+      - Defaults to true for a sandbox's first endpoint on a network that is not internal, false
+        for the others.
+      - "An endpoint of an internal network (O(cnm.fabric.cnm_network#module:internal)) gives no
+        default route unless asked: its gateway forwards nowhere, so without one a connection to
+        the outside fails at once (C(Network is unreachable)), as on Docker."
     type: bool
   aliases:
     description:

@@ -463,7 +463,7 @@ changes:
   returned: always
   type: list
   elements: str
-  sample: ["create bridge cnm-pets (mtu 1500)", "add 172.17.0.1/16 to cnm-pets"]
+  sample: ["create bridge cnm-pets (mtu 1500, 02:42:ac:11:00:01)", "add 172.17.0.1/16 to cnm-pets"]
 """
 
 from ansible.module_utils.basic import AnsibleModule

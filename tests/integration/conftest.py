@@ -167,6 +167,19 @@ class Host(object):
             time.sleep(0.05)
         raise AssertionError("server on port %d did not start in %s" % (port, ns))
 
+    def outside(self, name, address, peer):
+        """A neighbour: another namespace on a veth of this host (``out0``, address ``peer``), at
+        ``address``, routing everything through it."""
+        ns = self.sb(name)
+        assert self.sh(["ip", "netns", "add", ns]).returncode == 0
+        self.sh(["ip", "link", "add", "out0", "type", "veth", "peer", "name", "eth0", "netns", ns])
+        self.sh(["ip", "addr", "add", peer + "/24", "dev", "out0"])
+        self.sh(["ip", "link", "set", "out0", "up"])
+        for cmd in (["ip", "addr", "add", address + "/24", "dev", "eth0"], ["ip", "link", "set", "eth0", "up"],
+                    ["ip", "link", "set", "lo", "up"], ["ip", "route", "add", "default", "via", peer]):
+            self.sh(cmd, ns)
+        return ns
+
     def fetch(self, ns, host, port, proto="tcp", timeout=2):
         """What a client in ``ns`` (None: the host) reads from host:port, or 'ERROR ...'."""
         return self.sh(self.client(host, port, proto, timeout), ns).stdout.strip()

@@ -12,6 +12,8 @@ import subprocess
 
 from helpers import ROOT, fleet_pid, playbook  # pylint: disable=import-error
 
+from ansible_collections.cnm.fabric.plugins.module_utils import names
+
 BRIDGE_PLAY = """
 - hosts: fleet
   gather_facts: false
@@ -72,7 +74,9 @@ def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
     assert "ip daddr %s tcp dport 80 dnat ip to numgen random mod 2 map" % vip in table, table
     assert "nameserver 192.0.2.53" in in_host(pid, "cat", "/etc/netns/app/resolv.conf")
     assert "192.0.2.7\tdb" in in_host(pid, "cat", "/etc/netns/app/hosts")
-    assert "dport 8000-8001 dnat ip6 to fd00:93::2" in in_host(pid, "nft", "list", "table", "inet", "cnm")
+    # Each state_dir has tables of its own: the bridge role's published ports are in its state_dir's.
+    table = names.table_name("/var/lib/cnm/bridge-elsewhere")
+    assert "dport 8000-8001 dnat ip6 to fd00:93::2" in in_host(pid, "nft", "list", "table", "inet", table)
     playbook(inventory, overlay, "-e", "overlay_network_state=absent")
     playbook(inventory, bridge, "-e", "bridge_network_state=absent")
     assert json.loads(in_host(pid, "cat", "/var/lib/cnm/overlay-elsewhere/networks.json")) == {}

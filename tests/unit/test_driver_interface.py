@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, endpoints, firewall, networks, spec
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, endpoints, firewall, networks, sandbox, spec
 from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView
 from ansible_collections.cnm.fabric.plugins.module_utils.run import Run, network_fields
 
@@ -88,8 +88,10 @@ class FakeKernel(object):
 
 
 @pytest.fixture
-def toy(monkeypatch):
+def toy(monkeypatch, tmp_path):
     monkeypatch.setitem(drivers.DRIVERS, "toy", toy_driver.DRIVER)
+    # The fake kernel's sandboxes are not the host's: their files go to a directory of the test's.
+    monkeypatch.setattr(sandbox, "ETC_NETNS", str(tmp_path / "etc-netns"))
     monkeypatch.setattr(firewall, "present_tables", lambda state_dir: [])
     return FakeKernel()
 

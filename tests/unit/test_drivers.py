@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Observed
@@ -16,7 +18,8 @@ NET = {"name": "pets", "driver": "bridge", "subnet": "172.17.0.0/16", "gateway":
        "internal": False, "interface": "cnm-pets", "hairpin": False}
 EP = {"name": "web", "network": "pets", "sandbox": "web", "ifname": "eth0", "ipv4_address": "172.17.0.3",
       "mac_address": "02:42:ac:11:00:03", "default_route": True, "host_interface": "cnmvabc"}
-SYSCTLS = Observed(sysctls={"net/ipv4/ip_forward": "1", "net/ipv4/conf/cnm-pets/route_localnet": "1"})
+SYSCTLS = Observed(sysctls={"net/ipv4/ip_forward": "1", "net/ipv4/conf/cnm-pets/route_localnet": "1",
+                            "net/ipv4/conf/cnm-pets/rp_filter": "2"})
 
 
 def view(links=(), addresses=None, gateway=None, dev=None):
@@ -24,7 +27,7 @@ def view(links=(), addresses=None, gateway=None, dev=None):
     return NsView({lk.name: lk for lk in links}, addresses or {}, routes)
 
 
-BR = Link("cnm-pets", 5, "bridge", 1500, True, "aa:aa:aa:aa:aa:aa", None)
+BR = Link("cnm-pets", 5, "bridge", 1500, True, "02:42:ac:11:00:01", None)  # its MAC derived from the gateway
 HOST_END = Link("cnmvabc", 6, "veth", 1500, True, "bb:bb:bb:bb:bb:bb", 5, False)
 INNER = Link("eth0", 2, "veth", 1500, True, "02:42:ac:11:00:03", None)
 HOST = view([BR, HOST_END], {"cnm-pets": {"172.17.0.1/16"}})
@@ -37,9 +40,10 @@ def ops(changes):
 
 def test_create_network_from_nothing_then_nothing_to_do():
     plan = bridge.create_network(NET, view(), Observed())
-    assert ops(plan) == [("bridge_add", "cnm-pets", 1500), ("sysctl_set", "net/ipv6/conf/cnm-pets/disable_ipv6", 1),
+    assert ops(plan) == [("bridge_add", "cnm-pets", 1500, "02:42:ac:11:00:01"), ("sysctl_set", "net/ipv6/conf/cnm-pets/disable_ipv6", 1),
                          ("addr_add", "cnm-pets", "172.17.0.1/16"),
                          ("sysctl_set", "net/ipv4/conf/cnm-pets/route_localnet", 1),
+                         ("sysctl_set", "net/ipv4/conf/cnm-pets/rp_filter", 2),
                          ("sysctl_set", "net/ipv4/ip_forward", 1)]
     assert plan[0].undo == ("link_del", ("cnm-pets",))
     assert bridge.create_network(NET, HOST, SYSCTLS) == []
@@ -47,10 +51,16 @@ def test_create_network_from_nothing_then_nothing_to_do():
 
 def test_network_changes_in_place():
     plan = bridge.create_network(dict(NET, mtu=9000, gateway="172.17.0.254"), HOST, SYSCTLS)
-    assert ops(plan) == [("link_set", "cnm-pets", 9000), ("addr_del", "cnm-pets", "172.17.0.1/16"),
-                         ("addr_add", "cnm-pets", "172.17.0.254/16")]
+    assert ops(plan) == [("link_set", "cnm-pets", 9000), ("link_set", "cnm-pets", "02:42:ac:11:00:fe"),
+                         ("addr_del", "cnm-pets", "172.17.0.1/16"), ("addr_add", "cnm-pets", "172.17.0.254/16")]
+    moved = bridge.create_network(NET, view([dataclasses.replace(BR, mac="aa:aa:aa:aa:aa:aa")], HOST.addresses), SYSCTLS)
+    assert ops(moved) == [("link_set", "cnm-pets", "02:42:ac:11:00:01")], "a bridge's MAC set in place"
+    adopted = dict(NET, adopted=True)
+    assert bridge.create_network(adopted, view([dataclasses.replace(BR, mac="aa:aa:aa:aa:aa:aa")], HOST.addresses),
+                                 SYSCTLS) == [], "an adopted bridge's MAC is its owner's"
     internal = dict(NET, internal=True)
-    assert bridge.create_network(internal, HOST, Observed({"net/ipv4/conf/cnm-pets/route_localnet": "1"})) == []
+    assert bridge.create_network(internal, HOST, Observed({"net/ipv4/conf/cnm-pets/route_localnet": "1",
+                                                           "net/ipv4/conf/cnm-pets/rp_filter": "2"})) == []
     with pytest.raises(KernelError) as e:
         bridge.create_network(NET, view([Link("cnm-pets", 5, "veth", 1500, True, None, None)]), SYSCTLS)
     assert e.value.option == "bridge.name"

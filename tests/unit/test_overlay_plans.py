@@ -24,7 +24,7 @@ NET = {"name": "fab", "driver": "overlay", "subnet": "10.99.0.0/24", "gateway": 
        "local_ip": "192.0.2.1", "underlay_interface": "eth0", "vxlan_interface": "cnmxabc",
        "peers": {"192.0.2.2": [{"name": "db", "ip": "10.99.0.3", "mac": "02:42:0a:63:00:03", "aliases": []}],
                  "192.0.2.3": []}}
-SYSCTLS = {"net/ipv4/ip_forward": "1", "net/ipv4/conf/cnm-fab/route_localnet": "1"}
+SYSCTLS = {"net/ipv4/ip_forward": "1", "net/ipv4/conf/cnm-fab/route_localnet": "1", "net/ipv4/conf/cnm-fab/rp_filter": "2"}
 
 
 PEERS = spec.PeersSpec(network="fab", peers=(), exclusive=False, state="present")
@@ -35,7 +35,7 @@ def observed(fdb=None, arp=None):
 
 
 UNDERLAY = Link("eth0", 2, "veth", 1500, True, "aa:aa:aa:aa:aa:01", None)
-BR = Link("cnm-fab", 5, "bridge", 1450, True, "aa:aa:aa:aa:aa:02", None)
+BR = Link("cnm-fab", 5, "bridge", 1450, True, "02:42:0a:63:00:01", None)  # its MAC derived from the gateway
 VX = Link("cnmxabc", 6, "vxlan", 1450, True, "aa:aa:aa:aa:aa:03", 5,
           vxlan=VxlanInfo(vni=42, port=4789, local="192.0.2.1", underlay=2, learning=False, proxy=True))
 WANT_FDB = {(ZERO, "192.0.2.2"), ("02:42:0a:63:00:03", "192.0.2.2"), (ZERO, "192.0.2.3")}
@@ -52,7 +52,7 @@ def ops(changes):
 
 def test_new_network_makes_bridge_vxlan_and_every_entry():
     plan = ops(overlay.create_network(NET, host(UNDERLAY), observed()))
-    assert plan[:3] == [("bridge_add", "cnm-fab", 1450), ("sysctl_set", "net/ipv6/conf/cnm-fab/disable_ipv6", 1),
+    assert plan[:3] == [("bridge_add", "cnm-fab", 1450, "02:42:0a:63:00:01"), ("sysctl_set", "net/ipv6/conf/cnm-fab/disable_ipv6", 1),
                         ("addr_add", "cnm-fab", "10.99.0.1/24")]
     assert plan[3] == ("vxlan_add", "cnmxabc", 42, 4789, "192.0.2.1", "eth0", 1450, "cnm-fab")
     assert sorted(plan[4:]) == sorted([("fdb_add", "cnmxabc") + e for e in WANT_FDB]

@@ -40,14 +40,24 @@ def gateway_cidrs(network):
     return out
 
 
+def bridge_mac(network):
+    """The bridge's own MAC address, derived from its address on the network (the host's own on an
+    overlay that has one, else the gateway) as endpoints' are from theirs; None for an adopted
+    bridge, whose address is its owner's business. Without one, a bridge takes the lowest MAC
+    of its ports, and changes it as they come and go: neighbours then hold a stale entry for
+    the gateway."""
+    address = network.get("host_address") or network.get("gateway")
+    return names.mac_from_ipv4(address) if address and not network.get("adopted") else None
+
+
 def create_bridge(network, view, sysctls):
     """Make or update the bridge of ``network`` (the record as it should be)."""
-    br, mtu, cidrs = network["interface"], network["mtu"], gateway_cidrs(network)
+    br, mtu, cidrs, mac = network["interface"], network["mtu"], gateway_cidrs(network), bridge_mac(network)
     link = view.link(br)
     out = []
     if link is None:
-        out.append(change("create bridge %s (mtu %d)" % (br, mtu), "bridge_add", br, mtu,
-                          undo=("link_del", (br,))))
+        out.append(change("create bridge %s (mtu %d%s)" % (br, mtu, ", " + mac if mac else ""), "bridge_add", br, mtu,
+                          mac, undo=("link_del", (br,))))
         out += inner.ipv6_setting(network, br, None)
         out += [change("add %s to %s" % (cidr, br), "addr_add", br, cidr) for cidr in sorted(cidrs)]
     else:
@@ -57,6 +67,8 @@ def create_bridge(network, view, sysctls):
         if link.mtu != mtu:
             out.append(change("set mtu %d on %s (was %d)" % (mtu, br, link.mtu), "link_set", br,
                               mtu=mtu))
+        if mac and link.mac != mac:
+            out.append(change("set mac %s on %s (was %s)" % (mac, br, link.mac), "link_set", br, address=mac))
         if not link.up:
             out.append(change("set %s up" % br, "link_set", br, state="up"))
         out += inner.ipv6_setting(network, br, link)
@@ -67,19 +79,28 @@ def create_bridge(network, view, sysctls):
             out.append(change("remove %s from %s" % (stale, br), "addr_del", br, stale))
         for cidr in sorted(cidrs - have):
             out.append(change("add %s to %s" % (cidr, br), "addr_add", br, cidr))
-    for key in forwarding_sysctls(network):
-        if sysctls.get(key) != "1":
-            out.append(change("set %s = 1" % key, "sysctl_set", key, 1))
+    for key, value in forwarding_sysctls(network).items():
+        if sysctls.get(key) != str(value):
+            out.append(change("set %s = %d" % (key, value), "sysctl_set", key, value))
     return out
 
 
 def forwarding_sysctls(network):
-    """The sysctls a bridge network needs set to 1: route_localnet on its bridge, and packet
-    forwarding of each family it routes (not for an internal network)."""
-    out = [route_localnet(network["interface"])]
+    """The sysctls a bridge network needs, with their values: route_localnet on its bridge; loose
+    reverse-path filtering there (2), so that a sandbox's reply to a connection that came through
+    another of its networks, which leaves by its default route, is not dropped on a host with
+    strict filtering (the ``inet`` table checks the source of new connections instead: firewall.py);
+    and packet forwarding of each family it routes (not for an internal network)."""
+    out = {route_localnet(network["interface"]): 1, rp_filter(network["interface"]): 2}
     if not network["internal"]:
-        out += [IP_FORWARD] + ([IPV6_FORWARD] if network.get("ipv6") else [])
+        out[IP_FORWARD] = 1
+        if network.get("ipv6"):
+            out[IPV6_FORWARD] = 1
     return out
+
+
+def rp_filter(interface):
+    return "net/ipv4/conf/%s/rp_filter" % interface
 
 
 def delete_bridge(network, view):

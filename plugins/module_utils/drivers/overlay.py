@@ -205,12 +205,10 @@ class OverlayDriver(BridgeDriver):
             raise KernelError("network %r is encrypted (overlay.encrypted), and this kernel cannot make IPsec ESP "
                               "security associations with AES-GCM: load module esp4 (and aes, gcm); ip xfrm said: %s"
                               % (record["name"], observed.esp))
+        # The bridge's MAC address derives from host_address where it has one: the other hosts'
+        # devices answer ARP for that address with it.
         out = BridgeDriver.create_network(self, record, host_view, observed)
         vx, br, mtu = record["vxlan_interface"], record["interface"], record["mtu"]
-        if record.get("host_address"):  # the MAC address the other hosts' devices answer ARP for it with
-            mac = names.mac_from_ipv4(record["host_address"])
-            if getattr(host_view.link(br), "mac", None) != mac:
-                out.append(change("set mac %s on %s" % (mac, br), "link_set", br, address=mac))
         link = host_view.link(vx)
         entries = observed.entries(vx)
         if link is not None and link.kind != "vxlan":
