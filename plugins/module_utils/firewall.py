@@ -61,10 +61,37 @@ def _published(by_network, endpoints):
             continue
         for port in ep.get("publish") or []:
             host_ip = port.get("host_ip") or part.host_binding_ip or "0.0.0.0"
-            for family, field in (("ip", "ipv4_address"), ("ip6", "ipv6_address")):
+            for family, field, mode in (("ip", "ipv4_address", part.modes[0]), ("ip6", "ipv6_address", part.modes[1])):
                 v6 = family == "ip6"
-                if ep.get(field) and (host_ip == "0.0.0.0" or (":" in host_ip) == v6):
+                if ep.get(field) and mode.startswith("nat") and (host_ip == "0.0.0.0" or (":" in host_ip) == v6):
                     rules += _dnat(family, host_ip, port, ep[field])
+    return rules
+
+
+def _protection(name, part, endpoints):
+    """The forward rules of each family's gateway mode (drivers/bridge.py): ``nat`` drops new
+    connections to the endpoints' addresses from anywhere but the bridge itself and the trusted
+    host interfaces, unless the host DNATed them (a published port); ``routed`` lets through, besides,
+    those to the published ports of the endpoints; ``isolated`` lets nothing in or out;
+    ``nat-unprotected`` lets everything through."""
+    br, rules = quote(part.interface), []
+    inside = "{ %s }" % ", ".join([br] + [quote(t) for t in part.trusted])
+    for family, nfproto, subnet, mode, field in (("ip", "ipv4", part.subnet, part.modes[0], "ipv4_address"),
+                                                  ("ip6", "ipv6", part.subnet6, part.modes[1], "ipv6_address")):
+        if subnet is None or mode == "nat-unprotected":
+            continue
+        if mode == "isolated":
+            rules.append("meta nfproto %s iifname %s oifname != %s drop" % (nfproto, br, br))
+            rules.append("meta nfproto %s oifname %s iifname != %s drop" % (nfproto, br, br))
+            continue
+        if mode == "routed":
+            for ep in sorted(endpoints.values(), key=lambda e: e["name"]):
+                if ep["network"] == name and ep.get(field):
+                    rules += ["oifname %s %s daddr %s meta l4proto %s th dport %s accept"
+                              % (br, family, ep[field], port["protocol"], port["container_port"])
+                              for port in ep.get("publish") or []]
+        rules.append("oifname %s %s daddr %s iifname != %s ct state new ct status & dnat == 0 drop"
+                     % (br, family, subnet, inside))
     return rules
 
 
@@ -97,7 +124,7 @@ def render(networks, endpoints, mesh=((), ()), table="cnm"):
     by_network = parts(networks)
     if not by_network:
         return ""
-    raw, forward, dnat, post, icc, inbound, mark, quiet = [], [], [], [], [], [], [], []
+    raw, forward, dnat, post, icc, inbound, mark, quiet, protect = [], [], [], [], [], [], [], [], []
     for name, part in sorted(by_network.items()):
         br, subnet = quote(part.interface), part.subnet
         inbound.extend(part.input)
@@ -110,9 +137,10 @@ def render(networks, endpoints, mesh=((), ()), table="cnm"):
             forward.append("iifname %s oifname != %s drop" % (br, br))
             forward.append("oifname %s iifname != %s drop" % (br, br))
             continue
-        if part.masquerade:
+        protect.extend(_protection(name, part, endpoints))
+        if part.masquerade and part.modes[0].startswith("nat"):
             post.append("ip saddr %s oifname != %s masquerade" % (subnet, br))
-        if part.subnet6 and part.masquerade6:
+        if part.subnet6 and part.masquerade6 and part.modes[1].startswith("nat"):
             post.append("ip6 saddr %s oifname != %s masquerade" % (part.subnet6, br))
         # A container reaching a published port of its own network through the host.
         post.append("oifname %s ip saddr %s ct status dnat masquerade" % (br, subnet))
@@ -139,7 +167,11 @@ def render(networks, endpoints, mesh=((), ()), table="cnm"):
         for part in others:
             rest = ", ".join(quote(o.interface) for o in others if o is not part)
             forward.append("iifname %s oifname { %s } drop" % (quote(part.interface), rest))
+    forward += protect
     dnat = _published(by_network, endpoints) + list(mesh[0])
+    # A packet from elsewhere to a loopback address is the host's own business: never DNATed, so a
+    # port published on 127.0.0.1 (or on every address) answers only to the host itself.
+    guard = ['iifname != "lo" ip daddr 127.0.0.0/8 return', 'iifname != "lo" ip6 daddr ::1 return']
     post = list(mesh[1]) + post  # before any masquerade: the first NAT rule that matches decides
 
     def chain(name, hook, priority, rules, kind=None):
@@ -150,14 +182,17 @@ def render(networks, endpoints, mesh=((), ()), table="cnm"):
     # Strict reverse-path filtering of new connections from the bridges, where the kernel's is loose
     # (drivers/bridge.py): a sandbox may not open one from an address its network does not route to
     # it, while its replies to one that came in through another of its networks pass.
-    bridges = ", ".join(quote(p.interface) for n, p in sorted(by_network.items()))
-    source = ["meta nfproto ipv4 iifname { %s } ct state new fib saddr . iif oif missing drop" % bridges]
+    # Not on a bridge with no IPv4 address (gateway mode isolated): the host has no route back there,
+    # and where br_netfilter is loaded the frames its endpoints exchange pass this hook too.
+    routed = [quote(p.interface) for n, p in sorted(by_network.items()) if p.modes[0] != "isolated"]
+    source = ["meta nfproto ipv4 iifname { %s } ct state new fib saddr . iif oif missing drop" % ", ".join(routed)] \
+        if routed else []
 
     text = "table inet %s {\n" % table
     text += chain("raw_prerouting", "prerouting", "raw", raw)
     text += chain("source_check", "prerouting", "mangle", source, kind="filter")
     text += chain("forward", "forward", "filter", forward)
-    text += chain("prerouting", "prerouting", "dstnat", dnat)
+    text += chain("prerouting", "prerouting", "dstnat", guard + dnat)
     text += chain("output", "output", "-100", dnat)
     text += chain("postrouting", "postrouting", "srcnat", post)
     if inbound:

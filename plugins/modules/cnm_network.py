@@ -175,6 +175,45 @@ options:
           - A bridge of that name that this O(state_dir) did not make is refused unless
             O(bridge.adopt=true).
         type: str
+      gateway_mode:
+        description:
+          - How the outside reaches the network over IPv4, as Docker's bridge driver's gateway modes.
+          - V(nat) - traffic to the outside is masqueraded (O(bridge.masquerade)); from outside the
+            host, only published ports answer, through the host's addresses. A packet that another
+            interface of the host (another network's bridge, an uplink, a neighbour that routes the
+            subnet through the host) sends straight to an endpoint's address is dropped, unless it
+            comes from O(bridge.trusted_host_interfaces).
+          - V(nat-unprotected) - as V(nat), but every port of every endpoint can be reached straight
+            through the host by whoever routes the subnet to it (the behaviour before 0.2.0).
+          - V(routed) - no NAT; the subnet is routed, and its endpoints keep their addresses end to
+            end. Published ports are not mapped to host ports; their container ports are opened to
+            direct access, and nothing else is.
+          - V(isolated) - the bridge has no address of this family, so no gateway, no default route,
+            no access to or from the host or the outside; only the network's endpoints reach each
+            other.
+          - An overlay network takes V(nat) or V(nat-unprotected) only. An internal network
+            (O(internal)) is isolated whatever its mode.
+          - A network from before 0.2.0 is V(nat) on its next run (a breaking change; direct access
+            from outside stops).
+        type: str
+        choices: [nat, nat-unprotected, routed, isolated]
+        default: nat
+        version_added: 0.2.0
+      gateway_mode_ipv6:
+        description:
+          - As O(bridge.gateway_mode), for the IPv6 side of a dual-stack network.
+        type: str
+        choices: [nat, nat-unprotected, routed, isolated]
+        default: nat
+        version_added: 0.2.0
+      trusted_host_interfaces:
+        description:
+          - Host interfaces whose packets may reach the endpoints' addresses directly, any port, in
+            gateway modes V(nat) and V(routed) (Docker's C(trusted_host_interfaces)).
+        type: list
+        elements: str
+        default: []
+        version_added: 0.2.0
       adopt:
         description:
           - Use an existing bridge named O(bridge.name) that the collection did not make (a user's,
@@ -210,8 +249,9 @@ options:
             host (NAT66), as current Docker does by default.
           - NAT66 lets a network with a ULA subnet reach the IPv6 internet through the host's
             address. Turn it off when the subnet is routed to this host (a global prefix); the
-            endpoints then keep their own addresses end to end, and the host's firewall is
-            what protects them.
+            endpoints then keep their own addresses end to end; in gateway mode V(nat) only their
+            published ports answer from outside, through the host's addresses, and in V(routed)
+            (O(bridge.gateway_mode_ipv6)) their published container ports answer directly.
         type: bool
         default: true
         version_added: 0.2.0
@@ -417,7 +457,9 @@ network:
     - C(subnet), C(gateway) and C(ip_range) are the IPv4 ones; C(ipv6_subnet), C(ipv6_gateway)
       and C(ipv6_ip_range) those of a dual-stack network (null without IPv6).
     - For a bridge or overlay network, C(adopted) says whether its bridge was adopted
-      (O(bridge.adopt)), and so is never deleted.
+      (O(bridge.adopt)), and so is never deleted; C(gateway_mode), C(gateway_mode_ipv6) and
+      C(trusted_host_interfaces) are as given or defaulted. In gateway mode C(isolated), the
+      family's gateway is null.
     - For an overlay network, C(vni), C(port), C(local_ip), C(underlay_interface),
       C(vxlan_interface), C(encrypted), C(host_address), C(peers) (the remote endpoints by VTEP) and
       C(peer_hosts) (the other hosts' own addresses by VTEP) are set as well.
@@ -446,6 +488,9 @@ network:
     host_binding_ip: 0.0.0.0
     hairpin: false
     adopted: false
+    gateway_mode: nat
+    gateway_mode_ipv6: nat
+    trusted_host_interfaces: []
     vni: null
     port: null
     local_ip: null
@@ -497,6 +542,9 @@ ARGUMENT_SPEC = dict(
         hairpin=dict(type="bool", default=False),
         masquerade_ipv6=dict(type="bool", default=True),
         adopt=dict(type="bool", default=False),
+        gateway_mode=dict(type="str", choices=["nat", "nat-unprotected", "routed", "isolated"], default="nat"),
+        gateway_mode_ipv6=dict(type="str", choices=["nat", "nat-unprotected", "routed", "isolated"], default="nat"),
+        trusted_host_interfaces=dict(type="list", elements="str", default=[]),
     )),
     overlay=dict(type="dict", options=dict(
         vni=dict(type="int"),

@@ -167,16 +167,23 @@ class Host(object):
             time.sleep(0.05)
         raise AssertionError("server on port %d did not start in %s" % (port, ns))
 
-    def outside(self, name, address, peer):
-        """A neighbour: another namespace on a veth of this host (``out0``, address ``peer``), at
-        ``address``, routing everything through it."""
+    def outside(self, name, address, peer, address6=None, peer6=None):
+        """A neighbour: another namespace on a veth of this host (``out0``, address ``peer``, and
+        ``peer6`` when given), at ``address`` (and ``address6``), routing everything through it."""
         ns = self.sb(name)
         assert self.sh(["ip", "netns", "add", ns]).returncode == 0
         self.sh(["ip", "link", "add", "out0", "type", "veth", "peer", "name", "eth0", "netns", ns])
         self.sh(["ip", "addr", "add", peer + "/24", "dev", "out0"])
+        inside = [["ip", "addr", "add", address + "/24", "dev", "eth0"]]
+        if address6:
+            self.sh(["ip", "addr", "add", peer6 + "/64", "dev", "out0", "nodad"])
+            inside.append(["ip", "addr", "add", address6 + "/64", "dev", "eth0", "nodad"])
         self.sh(["ip", "link", "set", "out0", "up"])
-        for cmd in (["ip", "addr", "add", address + "/24", "dev", "eth0"], ["ip", "link", "set", "eth0", "up"],
-                    ["ip", "link", "set", "lo", "up"], ["ip", "route", "add", "default", "via", peer]):
+        inside += [["ip", "link", "set", "eth0", "up"], ["ip", "link", "set", "lo", "up"],
+                   ["ip", "route", "add", "default", "via", peer]]
+        if address6:
+            inside.append(["ip", "-6", "route", "add", "default", "via", peer6])
+        for cmd in inside:
             self.sh(cmd, ns)
         return ns
 

@@ -87,6 +87,25 @@ def test_firewall_render():
     assert firewall.render({"h": NETS["h"]}, {}) == ""
 
 
+def test_gateway_modes_render():
+    """nat protects the endpoints' addresses, routed opens only published container ports and maps
+    no host port, isolated lets nothing across the bridge, nat-unprotected adds nothing."""
+    text = firewall.render(NETS, EPS)
+    assert 'oifname "cnm-a" ip daddr 10.1.0.0/24 iifname != { "cnm-a" } ct state new ct status & dnat == 0 drop' in text
+    assert 'iifname != "lo" ip daddr 127.0.0.0/8 return' in text.split("chain prerouting")[1].split("}")[0]
+    assert "return" not in text.split("chain output")[1].split("}")[0], "the host's own packets are DNATed"
+    nets = dict(NETS, a=dict(NETS["a"], gateway_mode="routed", trusted_host_interfaces=["mgmt0"]))
+    routed = firewall.render(nets, EPS)
+    assert 'oifname "cnm-a" ip daddr 10.1.0.2 meta l4proto tcp th dport 8080 accept' in routed
+    assert 'iifname != { "cnm-a", "mgmt0" } ct state new' in routed
+    assert "dnat ip to 10.1.0.2" not in routed and 'ip saddr 10.1.0.0/24 oifname != "cnm-a" masquerade' not in routed
+    isolated = firewall.render(dict(NETS, a=dict(NETS["a"], gateway_mode="isolated")), EPS)
+    assert 'meta nfproto ipv4 iifname "cnm-a" oifname != "cnm-a" drop' in isolated
+    assert 'iifname { "cnm-b", "cnm-v" } ct state new fib saddr' in isolated, "no source check where no route is"
+    unprotected = firewall.render(dict(NETS, a=dict(NETS["a"], gateway_mode="nat-unprotected")), EPS)
+    assert 'oifname "cnm-a" ip daddr 10.1.0.0/24' not in unprotected
+
+
 @pytest.mark.parametrize("name", ['acs"#q', "a b", "x;y", "br{0}", "a\nb", "w\u00e9b", "$x", "a@b"])
 def test_no_recorded_name_can_change_a_rule(name):
     """A record written by hand or by an older release with an interface name nft would read as

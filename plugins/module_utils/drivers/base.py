@@ -61,6 +61,8 @@ class FirewallPart:
     masquerade6: bool = False      # NAT66 of that subnet to the outside
     input: tuple = ()              # rules of the host's input filter (drop what must not arrive)
     mark: tuple = ()               # rules marking the host's own packets, re-routed after (route output)
+    modes: tuple = ("nat", "nat")  # the gateway mode of each family (IPv4, IPv6): drivers/bridge.py's GATEWAY_MODES
+    trusted: tuple = ()            # host interfaces allowed to reach the endpoints' addresses directly
 
 
 class Driver(object):

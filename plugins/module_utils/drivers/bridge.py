@@ -29,14 +29,19 @@ def route_localnet(interface):
     return "net/ipv4/conf/%s/route_localnet" % interface
 
 
+GATEWAY_MODES = ("nat", "nat-unprotected", "routed", "isolated")
+
+
 def gateway_cidrs(network):
-    """The bridge's addresses: the gateway of each family the network has, and the host's own
-    address on the network when it has one (an overlay's ``host_address``)."""
-    out = {"%s/%d" % (network["gateway"], ipaddress.ip_network(network["subnet"]).prefixlen)}
+    """The bridge's addresses: the gateway of each family the network has (none for a family in
+    gateway mode ``isolated``), and the host's own address on the network when it has one (an
+    overlay's ``host_address``)."""
+    out = set()
+    for gateway, subnet in (("gateway", "subnet"), ("ipv6_gateway", "ipv6_subnet")):
+        if network.get(gateway):
+            out.add("%s/%d" % (network[gateway], ipaddress.ip_network(network[subnet]).prefixlen))
     if network.get("host_address"):
         out.add(network["host_address"] + "/32")
-    if network.get("ipv6"):
-        out.add("%s/%d" % (network["ipv6_gateway"], ipaddress.ip_network(network["ipv6_subnet"]).prefixlen))
     return out
 
 
@@ -46,8 +51,12 @@ def bridge_mac(network):
     bridge, whose address is its owner's business. Without one, a bridge takes the lowest MAC
     of its ports, and changes it as they come and go: neighbours then hold a stale entry for
     the gateway."""
-    address = network.get("host_address") or network.get("gateway")
-    return names.mac_from_ipv4(address) if address and not network.get("adopted") else None
+    if network.get("adopted"):
+        return None
+    # An isolated network's bridge has no address: its subnet's own, which no endpoint takes, stands in.
+    address = network.get("host_address") or network.get("gateway") or \
+        ipaddress.ip_network(network["subnet"]).network_address
+    return names.mac_from_ipv4(address)
 
 
 def create_bridge(network, view, sysctls):
@@ -142,6 +151,7 @@ def join_veth(network, endpoint, old, host_view, sandbox_view):
     veth, ifname, ns = endpoint["host_interface"], endpoint["ifname"], endpoint["sandbox"]
     br, mtu, gateway = network["interface"], network["mtu"], network["gateway"]
     addresses, mac = inner.cidrs(network, endpoint), endpoint["mac_address"]
+    routing = _routing(network, endpoint)
     current = inner.current_name(endpoint, old)
     host = host_view.link(veth)
     link = sandbox_view.link(current) if sandbox_view else None
@@ -162,7 +172,7 @@ def join_veth(network, endpoint, old, host_view, sandbox_view):
         out += inner.ipv6_setting(network, veth, None, port=True) + inner.ipv6_setting(network, ifname, None, ns)
         if hairpin:
             out.append(change("set hairpin on %s" % veth, "hairpin_set", veth, True))
-        return out + inner.new_link(endpoint, addresses, gateway, network.get("ipv6_gateway"))
+        return out + inner.new_link(routing, addresses, gateway, network.get("ipv6_gateway"))
 
     out += inner.rename(endpoint, current, sandbox_view)
     lost = bool(out) or not link.up  # taking a link down flushes the routes through it
@@ -182,8 +192,19 @@ def join_veth(network, endpoint, old, host_view, sandbox_view):
     out += changes
     if bool(host.hairpin) != hairpin:
         out.append(change("set hairpin %s on %s" % ("on" if hairpin else "off", veth), "hairpin_set", veth, hairpin))
-    return out + inner.default_route(endpoint, gateway, sandbox_view, lost or flushed, link.index,
+    return out + inner.default_route(routing, gateway, sandbox_view, lost or flushed, link.index,
                                      gateway6=network.get("ipv6_gateway"))
+
+
+def _routing(network, endpoint):
+    """The endpoint as its default routes see it: none through a family whose gateway mode is
+    ``isolated`` (it has no gateway; None would mean an on-link route)."""
+    out = dict(endpoint)
+    if not network.get("gateway"):
+        out["default_route"] = False
+    if not network.get("ipv6_gateway"):
+        out["ipv6_address"] = None
+    return out
 
 
 def leave_veth(network, endpoint, host_view, sandbox_view):
@@ -205,6 +226,9 @@ class BridgeOptions:
     hairpin: bool = False
     masquerade_ipv6: bool = True
     adopt: bool = False
+    gateway_mode: str = "nat"
+    gateway_mode_ipv6: str = "nat"
+    trusted_host_interfaces: tuple = ()
 
 
 def bridge_options(params):
@@ -216,10 +240,20 @@ def bridge_options(params):
     if host_ip.version == 6 and not params.get("ipv6"):
         raise SpecError("%s is an IPv6 address; set ipv6: true for a dual-stack network" % host_ip,
                         "bridge.host_binding_ip")
+    masquerade6 = b.get("masquerade_ipv6", True) is not False
+    modes = []
+    for option in ("gateway_mode", "gateway_mode_ipv6"):
+        mode = b.get(option) or "nat"
+        if mode not in GATEWAY_MODES:
+            raise SpecError("%r is not a gateway mode; choose one of %s" % (mode, ", ".join(GATEWAY_MODES)),
+                            "bridge." + option)
+        modes.append(mode)
+    trusted = tuple(check_ifname(name, "bridge.trusted_host_interfaces[%d]" % i)
+                    for i, name in enumerate(b.get("trusted_host_interfaces") or []))
     return BridgeOptions(interface=interface, icc=b.get("icc", True) is not False,
                          masquerade=b.get("masquerade", True) is not False, host_binding_ip=str(host_ip),
-                         hairpin=bool(b.get("hairpin")), masquerade_ipv6=b.get("masquerade_ipv6", True) is not False,
-                         adopt=bool(b.get("adopt")))
+                         hairpin=bool(b.get("hairpin")), masquerade_ipv6=masquerade6, adopt=bool(b.get("adopt")),
+                         gateway_mode=modes[0], gateway_mode_ipv6=modes[1], trusted_host_interfaces=trusted)
 
 
 def bridge_record(b, mtu, old, view):
@@ -230,12 +264,14 @@ def bridge_record(b, mtu, old, view):
         mtu = view.link(b.interface).mtu if adopt else Driver.default_mtu
     return {"mtu": mtu, "interface": b.interface, "icc": b.icc, "masquerade": b.masquerade,
             "masquerade_ipv6": b.masquerade_ipv6, "host_binding_ip": b.host_binding_ip, "hairpin": b.hairpin,
-            "adopted": adopt}
+            "adopted": adopt, "gateway_mode": b.gateway_mode, "gateway_mode_ipv6": b.gateway_mode_ipv6,
+            "trusted_host_interfaces": list(b.trusted_host_interfaces)}
 
 
 class BridgeDriver(Driver):
     option_groups = ("bridge",)
-    record_fields = ("interface", "icc", "masquerade", "masquerade_ipv6", "host_binding_ip", "hairpin", "adopted")
+    record_fields = ("interface", "icc", "masquerade", "masquerade_ipv6", "host_binding_ip", "hairpin", "adopted",
+                     "gateway_mode", "gateway_mode_ipv6", "trusted_host_interfaces")
     endpoint_options = ("ifname", "ipv4_address", "ipv6_address", "mac_address", "default_route", "aliases", "publish")
     ipam = True
     ipv6 = True
@@ -244,7 +280,13 @@ class BridgeDriver(Driver):
         return bridge_options(params)
 
     def network_record(self, spec, old, host_view, networks, endpoints):
-        return bridge_record(spec.options, spec.mtu, old, host_view)
+        record = bridge_record(spec.options, spec.mtu, old, host_view)
+        # An isolated family has no gateway: no address on the bridge, no default route, no way out.
+        if record["gateway_mode"] == "isolated":
+            record["gateway"] = None
+        if record["gateway_mode_ipv6"] == "isolated":
+            record["ipv6_gateway"] = None
+        return record
 
     def replaces(self, old, record):
         if old["interface"] != record["interface"]:
@@ -281,7 +323,9 @@ class BridgeDriver(Driver):
         return FirewallPart(interface=network["interface"], subnet=network["subnet"], internal=network["internal"],
                             masquerade=network["masquerade"], icc=network["icc"],
                             host_binding_ip=network.get("host_binding_ip"), subnet6=network.get("ipv6_subnet"),
-                            masquerade6=network.get("masquerade_ipv6", True))
+                            masquerade6=network.get("masquerade_ipv6", True),
+                            modes=(network.get("gateway_mode") or "nat", network.get("gateway_mode_ipv6") or "nat"),
+                            trusted=tuple(network.get("trusted_host_interfaces") or ()))
 
     def drift(self, network, host_view, observed):
         link = host_view.link(network["interface"])

@@ -80,7 +80,13 @@ def overlay_options(params):
     host_address = parse_address(o.get("host_address"), "overlay.host_address")
     if host_address is not None and state == "present":
         check_in_subnet(host_address, parse_subnet(subnets[4][1], subnets[4][0]), "overlay.host_address")
-    return OverlayOptions(bridge=bridge_options(params), vni=number(o["vni"], "overlay.vni", 1, VNI_MAX),
+    bridge = bridge_options(params)
+    given = params.get("bridge") or {}
+    for option in ("gateway_mode", "gateway_mode_ipv6"):
+        if given.get(option) not in (None, "nat", "nat-unprotected"):
+            raise SpecError("%s is not for an overlay network, whose gateway is on every host: use nat or "
+                            "nat-unprotected" % given[option], "bridge." + option)
+    return OverlayOptions(bridge=bridge, vni=number(o["vni"], "overlay.vni", 1, VNI_MAX),
                           port=number(VXLAN_PORT if o.get("port") is None else o["port"], "overlay.port", 1, 65535),
                           local_ip=str(local) if local else None, underlay_interface=underlay,
                           encrypted=bool(o.get("encrypted")),
