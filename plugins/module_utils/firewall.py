@@ -76,8 +76,9 @@ def _protection(name, part, endpoints):
     ``nat-unprotected`` lets everything through."""
     br, rules = quote(part.interface), []
     inside = "{ %s }" % ", ".join([br] + [quote(t) for t in part.trusted])
-    for family, nfproto, subnet, mode, field in (("ip", "ipv4", part.subnet, part.modes[0], "ipv4_address"),
-                                                  ("ip6", "ipv6", part.subnet6, part.modes[1], "ipv6_address")):
+    families = (("ip", "ipv4", part.subnet, part.modes[0], "ipv4_address"),
+                ("ip6", "ipv6", part.subnet6, part.modes[1], "ipv6_address"))
+    for family, nfproto, subnet, mode, field in families:
         if subnet is None or mode == "nat-unprotected":
             continue
         if mode == "isolated":

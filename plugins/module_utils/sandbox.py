@@ -11,6 +11,7 @@ container's) gets them under ``state_dir/sandboxes/``, to be mounted by its runt
 from __future__ import annotations
 
 import concurrent.futures
+import errno
 import ipaddress
 import os
 
@@ -191,11 +192,21 @@ def _written_here(name, text, state_dir):
 
 
 def _foreign(path, state_dir):
-    """Why the file at ``path`` is not the collection's to replace or remove (None: it is, or it is absent)."""
-    if os.path.islink(path):
-        return "%s is a symbolic link" % path
-    text = read_text(path)
-    if text is not None and not _written_here(os.path.basename(path), text, state_dir):
+    """Why the file at ``path`` is not the collection's to replace or remove (None: it is, or it is
+    absent). One open that follows no link and one read of its first line."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "%s is a symbolic link" % path
+        return "%s cannot be read (%s)" % (path, e.strerror)
+    try:
+        head = os.read(fd, 512).decode("utf-8", "replace")
+    finally:
+        os.close(fd)
+    if not _written_here(os.path.basename(path), head, state_dir):
         return "%s was not written by cnm.fabric for %s (it lacks the collection's first line)" % (path, state_dir)
     return None
 
@@ -274,7 +285,7 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, resol
     for ep_key, ep in endpoints.items():
         if ep["sandbox"] in keys:
             members.setdefault(ep["sandbox"], []).append(ep_key)
-    changed, writes = [], []
+    changed, writes, removals = [], [], []
     for key in sorted(keys):
         directory = files_dir(state_dir, key)
         if key not in sandboxes:
@@ -284,8 +295,7 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, resol
                 _write_rules(rules_path(state_dir, key), "")
             if os.path.isdir(directory):
                 changed.append("remove %s" % directory)
-                if not check_mode:
-                    remove_files(directory, state_dir)
+                removals.append(directory)
             continue
         for path in stale_tmp(directory):
             changed.append("remove %s (left by a killed write)" % path)
@@ -307,7 +317,8 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, resol
                 changed.append("write %s" % path)
                 writes.append((path, text))
     if not check_mode:
-        _write_files(writes)
+        _in_threads(lambda directory: remove_files(directory, state_dir), removals)
+        _in_threads(_write, writes)
     return changed
 
 
@@ -318,12 +329,13 @@ def _write(item):
         raise StoreError(e.msg, "sandbox")
 
 
-def _write_files(writes):
-    """Write ``[(path, text)]``; many from a few threads at once: making files is the kernel's
-    work (with the GIL released), which a bulk run of a thousand sandboxes waits for otherwise."""
-    if len(writes) < PARALLEL_WRITES:
-        for item in writes:
-            _write(item)
+def _in_threads(work, items):
+    """``work(item)`` for each item; many from a few threads at once: making and removing files is
+    the kernel's work (with the GIL released), which a bulk run of a thousand sandboxes waits for
+    otherwise."""
+    if len(items) < PARALLEL_WRITES:
+        for item in items:
+            work(item)
         return
     with concurrent.futures.ThreadPoolExecutor(WRITERS) as pool:
-        list(pool.map(_write, writes))
+        list(pool.map(work, items))

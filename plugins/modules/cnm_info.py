@@ -105,9 +105,9 @@ pools:
   type: dict
 firewall:
   description:
-    - Whether the nftables tables of O(state_dir) are loaded (C(present)), their name (C(table): C(cnm) for
-      the default O(state_dir), C(cnm_) and a digest of the path for any other) and the ruleset they should
-      hold (C(ruleset)); null without networks.
+    - Whether the nftables tables of O(state_dir) are loaded (C(present)), their name (C(table), which is
+      C(cnm) for the default O(state_dir), C(cnm_) and a digest of the path for any other) and the ruleset
+      they should hold (C(ruleset)); null without networks.
   returned: always
   type: dict
 drift:

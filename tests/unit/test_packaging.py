@@ -66,3 +66,11 @@ def test_every_secret_option_is_never_logged():
     assert {"overlay_network/main:overlay_network_encryption_keys", "overlay_network/main:overlay_network_ipam_"
             "backend_options.password", "cnm_ipam_pool:backend_options.password"} <= set(paths), paths
     assert [path for path, no_log in found if no_log is not True] == []
+
+
+def test_every_module_documents_itself_in_valid_yaml():
+    """DOCUMENTATION, EXAMPLES and RETURN parse (ansible-doc refuses a module whose RETURN does not)."""
+    for module in MODULES:
+        plugin = importlib.import_module("ansible_collections.cnm.fabric.plugins.modules." + module)
+        for part in ("DOCUMENTATION", "EXAMPLES", "RETURN"):
+            assert yaml.safe_load(getattr(plugin, part)), (module, part)
