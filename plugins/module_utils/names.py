@@ -19,7 +19,6 @@ BRIDGE_PREFIX = "cnm-"
 VETH_PREFIX = "cnmv"
 VXLAN_PREFIX = "cnmx"
 SHIM_PREFIX = "cnms"
-PREFIXES = (BRIDGE_PREFIX, VETH_PREFIX, VXLAN_PREFIX, SHIM_PREFIX)  # every host link name the collection derives
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")  # matched whole (fullmatch): no trailing newline
 # Interface names the collection takes from users: what every tool that reads them (nft, ip, sysctl paths,
 # hosts and unit files) takes as one plain word. The kernel takes more (anything but '/', ':' and white space).

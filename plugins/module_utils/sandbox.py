@@ -249,7 +249,8 @@ def remove_files(directory, state_dir):
 
 
 def _ours(directory, state_dir):
-    return (read_text(os.path.join(directory, "hosts")) or "").startswith((HOSTS_HEAD % state_dir).split("\n", 1)[0])
+    """Whether a sandbox directory holds a hosts file the collection wrote for ``state_dir``."""
+    return _written_here("hosts", read_text(os.path.join(directory, "hosts")) or "", state_dir)
 
 
 def leftovers(state_dir, sandboxes):
