@@ -12,7 +12,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoint_remove
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.spec import network_spec, parse_address_pools
-from ansible_collections.cnm.fabric.plugins.module_utils.store import read_text
+from ansible_collections.cnm.fabric.plugins.module_utils.store import SECRETS, read_text
 
 MACHINE_ID = "/etc/machine-id"
 HOSTNAME = "/proc/sys/kernel/hostname"
@@ -141,4 +141,5 @@ def network_absent(run, spec):
         run.ipam().release_pool(spec.name)
         run.ipam().release_pool(names.ipv6_pool(spec.name))
     del run.networks[spec.name]
+    run.store.get(SECRETS).pop(spec.name, None)
     return old

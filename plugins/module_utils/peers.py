@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
+from ansible_collections.cnm.fabric.plugins.module_utils.store import SECRETS
 
 
 def peers_converge(run, spec):
@@ -28,4 +29,6 @@ def peers_converge(run, spec):
             net[field] = value
             run.networks_touched.add(net["name"])
     run.execute(drv.peer_changes(net, run.kernel.view(None), observed, spec))
+    if spec.encryption_keys is not None:  # for the restore unit (restore.py), which has no playbook
+        run.store.get(SECRETS)[net["name"]] = {"keys": list(spec.encryption_keys)}
     return net

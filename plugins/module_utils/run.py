@@ -13,8 +13,11 @@ what a real run does.
 
 from __future__ import annotations
 
+import warnings
+
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, names, plan, sandbox, services
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Observed
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmWarning, KernelError
 from ansible_collections.cnm.fabric.plugins.module_utils.ipam.file import FileBackend
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel import Kernel
 from ansible_collections.cnm.fabric.plugins.module_utils.store import ENDPOINTS, NETWORKS, SANDBOXES, Store
@@ -122,11 +125,16 @@ class Run(object):
                 raise
             self.store.save()
             if self.forget:
-                self.kernel.conntrack_forget(self.forget)
+                try:
+                    self.kernel.conntrack_forget(self.forget)
+                except KernelError as e:  # what the run was for is done and recorded: say so, do not fail it
+                    warnings.warn("%s; clients of the removed or changed port mappings may reach the old endpoint until "
+                                  "their entries time out (conntrack -D removes them)" % e.msg, CnmWarning)
         keys = set(self.sandboxes_touched)
         keys.update(ep["sandbox"] for ep in self.endpoints.values()
                     if ep["network"] in self.networks_touched and ep["sandbox"] in self.sandboxes)
-        self.log.extend(sandbox.sync(self.state_dir, self.endpoints, self.sandboxes, keys, self.check, self.networks))
+        self.log.extend(sandbox.sync(self.state_dir, self.endpoints, self.sandboxes, keys, self.check, self.networks,
+                                     fresh=self.sandboxes_made))
         if firewall_sync and firewall.sync(self.state_dir, self.networks, self.endpoints, self.check,
                                            services.mesh(self.networks, self.endpoints)):
             self.log.append("load the nftables tables inet {0} and bridge {0}".format(names.table_name(self.state_dir)))

@@ -158,11 +158,12 @@ def rules_path(state_dir, key):
     return os.path.join(names.sandbox_files_dir(state_dir, key), RULES_FILE)
 
 
-def _sync_rules(state_dir, key, text, check_mode):
+def _sync_rules(state_dir, key, text, check_mode, fresh=False):
     """Load the sandbox's service rules (services.py) when they differ from those it has, as
-    recorded in its rules file (``rules_path``)."""
+    recorded in its rules file (``rules_path``), or when its namespace is ``fresh`` (made by
+    this run: one made again after a reboot has none, whatever the file says)."""
     path = rules_path(state_dir, key)
-    if (read_text(path) or "") == text:
+    if (read_text(path) or "") == text and not (fresh and text):
         return []
     if not check_mode:
         services.load(key, text)
@@ -273,10 +274,12 @@ def leftovers(state_dir, sandboxes):
     return dirs, tmp
 
 
-def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, resolv_files=(HOST_RESOLV, RESOLVED_RESOLV)):
+def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, resolv_files=(HOST_RESOLV, RESOLVED_RESOLV),
+         fresh=()):
     """Bring the files of sandboxes ``keys`` up to date; return what was done, as sentences.
 
-    A sandbox that no longer has a record loses its directory.
+    A sandbox that no longer has a record loses its directory. Those in ``fresh`` (namespaces
+    made by this run) have their service rules loaded whatever their rules file says.
     """
     source, host_text = host_resolv(*resolv_files)
     resolv = render_resolv(host_text, source)
@@ -307,7 +310,7 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, resol
         joined = frozenset(index[1].get(key, ()))
         if joined not in rules:
             rules[joined] = services.render(networks or {}, endpoints, joined)
-        changed += _sync_rules(state_dir, key, rules[joined], check_mode)
+        changed += _sync_rules(state_dir, key, rules[joined], check_mode, key in fresh)
         for name, text in (("hosts", hosts), ("resolv.conf", render_resolv(host_text, source, settings) if settings else resolv)):
             path = os.path.join(directory, name)
             current = read_text(path)

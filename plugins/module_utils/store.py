@@ -30,6 +30,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmWarnin
 NETWORKS = "networks"
 ENDPOINTS = "endpoints"
 SANDBOXES = "sandboxes"
+SECRETS = "secrets"  # what the kernel holds and the records must not show: an encrypted overlay's keys
 JOURNAL = "journal"
 JOURNALED = (ENDPOINTS, SANDBOXES)  # the record files whose removed keys are journaled
 TMP_PREFIX = ".tmp-"  # atomic_write's temporary files: any left is a killed write

@@ -19,6 +19,8 @@ description:
     finished, an address in a network's pool that no endpoint holds, sandbox files of no
     recorded sandbox, and temporary files of killed writes. The next run of any other module
     of the collection finishes the journaled removals; M(cnm.fabric.cnm_prune) removes the rest.
+  - Reports whether the unit that restores the state_dir after a reboot (M(cnm.fabric.cnm_restore_unit))
+    is in place, and warns about a state_dir with records whose unit is missing or not enabled.
   - Changes nothing. A later M(cnm.fabric.cnm_network), M(cnm.fabric.cnm_endpoint) or
     M(cnm.fabric.cnm_overlay_peer) run repairs the drift of the objects it manages.
 author:
@@ -119,6 +121,16 @@ drift:
   type: list
   elements: dict
   sample: [{kind: endpoint, name: pets/web, problem: link cnmv3f1c2d9a0b7 is missing}]
+restore_unit:
+  description:
+    - The systemd unit that brings O(state_dir)'s networks back after a reboot or a firewall reload
+      (see M(cnm.fabric.cnm_restore_unit)), and what keeps it from doing so (C(problems)), such as
+      C(the restore unit is not installed), C(... is not enabled) or C(systemd is not running on this host).
+    - When the state_dir records networks and there is a problem, the module also warns.
+  returned: always
+  type: dict
+  version_added: 0.2.0
+  sample: {unit: cnm-fabric@var-lib-cnm.service, problems: []}
 graph:
   description: The host's topology in Graphviz DOT.
   returned: when O(graph=true)
@@ -126,16 +138,25 @@ graph:
   sample: "graph cnm { ... }"
 """
 
+import warnings
+
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cnm.fabric.plugins.module_utils import info
+from ansible_collections.cnm.fabric.plugins.module_utils import info, unit
 from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, run_module
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmWarning
 from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
 
 
 def gather(module):
-    with Run(module.params["state_dir"], check_mode=True, finish_interrupted=False) as run:
+    state_dir = module.params["state_dir"]
+    with Run(state_dir, check_mode=True, finish_interrupted=False) as run:
         facts = info.gather(run)
+    facts["restore_unit"] = dict(unit=unit.instance(state_dir), problems=unit.status(state_dir))
+    if facts["networks"] and facts["restore_unit"]["problems"]:
+        warnings.warn("%s: after a reboot, nothing brings these networks back until a playbook runs (install the "
+                      "unit with cnm.fabric.cnm_restore_unit)" % "; ".join(facts["restore_unit"]["problems"]),
+                      CnmWarning)
     if module.params["graph"]:
         facts["graph"] = info.graph(facts)
     return dict(changed=False, **facts)

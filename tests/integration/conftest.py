@@ -99,11 +99,12 @@ class Host(object):
         """A sandbox name this test owns."""
         return "%s-%s" % (self.prefix, name)
 
-    def start(self, module, check=False, diff=False, outside=False, **args):
+    def start(self, module, check=False, diff=False, outside=False, prefix=(), **args):
         """Start a module process; ``finish`` reads its result.
 
         ``outside``: run in the machine's own namespace (for a module that touches no
-        kernel object and talks to a server on the machine's loopback).
+        kernel object and talks to a server on the machine's loopback). ``prefix``: a command
+        the module runs under (such as an ``unshare`` giving it files of its own).
         """
         args.setdefault("state_dir", self.state_dir)
         args["_ansible_check_mode"] = check
@@ -113,7 +114,7 @@ class Host(object):
             json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
         env = dict(os.environ, PYTHONPATH=COLLECTIONS)
         return subprocess.Popen(
-            ([] if outside else self.enter()) + [sys.executable, "-m", MODULES + module, f.name],
+            list(prefix) + ([] if outside else self.enter()) + [sys.executable, "-m", MODULES + module, f.name],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
     @staticmethod
@@ -128,6 +129,19 @@ class Host(object):
 
     def run(self, module, check=False, diff=False, **args):
         return self.finish(self.start(module, check, diff, **args), module)
+
+    def reboot(self):
+        """What a reboot leaves of this host: its files, and none of its namespaces, links, addresses,
+        routes, sysctls or tables (its servers stopped)."""
+        for proc in self._procs:
+            proc.kill()
+            proc.wait()
+        self._procs = []
+        for name in os.listdir("/run/netns"):
+            if name.startswith(self.prefix):
+                subprocess.run(["ip", "netns", "del", name], check=True)
+        subprocess.run(["ip", "netns", "add", self.ns], check=True)
+        subprocess.run(["ip", "-n", self.ns, "link", "set", "lo", "up"], check=True)
 
     def ok(self, module, **args):
         result = self.run(module, **args)

@@ -110,3 +110,19 @@ def test_loopback_published_ports_answer_only_the_host(host):
     for port in (18081, 18082):
         for address in ("127.0.0.1", "127.0.0.2"):
             assert refused(host, client, address, port), (address, port)
+
+
+def test_an_overlay_network_is_protected_like_a_bridge(pair):
+    """Its distributed gateway is a bridge too: from a neighbour, only the published port answers."""
+    h1 = pair[0]
+    h1.converge("cnm_network", name="fab", driver="overlay", subnet="10.98.0.0/24", overlay={"vni": 4243})
+    web = h1.sb("web")
+    h1.converge("cnm_endpoint", name="web", network="fab", sandbox=web, ipv4_address="10.98.0.2",
+                publish=[{"host_port": PUBLISHED, "container_port": 8080}])
+    h1.serve(web, 8080, "web")
+    h1.serve(web, 9090, "secret")
+    client = h1.outside("client", CLIENT4, HOST4)
+    h1.sh(["ip", "route", "add", "10.98.0.0/24", "via", HOST4], client)
+    assert answers(h1, client, HOST4, PUBLISHED) == "web"
+    assert refused(h1, client, "10.98.0.2", 9090) and refused(h1, client, "10.98.0.2", 8080)
+    assert answers(h1, None, "10.98.0.2", 9090) == "secret", "the host itself still reaches it"

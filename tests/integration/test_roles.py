@@ -77,6 +77,17 @@ def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
     # Each state_dir has tables of its own: the bridge role's published ports are in its state_dir's.
     table = names.table_name("/var/lib/cnm/bridge-elsewhere")
     assert "dport 8000-8001 dnat ip6 to fd00:93::2" in in_host(pid, "nft", "list", "table", "inet", table)
+    # Each role installed the restore unit of its state_dir (the host has no systemd to run them).
+    units = ["cnm-fabric@var-lib-cnm-bridge\\x2delsewhere.service", "cnm-fabric@var-lib-cnm-overlay\\x2delsewhere.service"]
+    assert in_host(pid, "ls", "/etc/systemd/system/multi-user.target.wants").split() == units
+    assert in_host(pid, "ls", "/usr/local/lib/cnm-fabric").split() == ["ansible_collections", "cnm-fabric-restore"]
+    done = subprocess.run(["nsenter", "-t", str(pid), "-n", "-m", "/usr/bin/python3", "-I",
+                           "/usr/local/lib/cnm-fabric/cnm-fabric-restore",
+                           "/var/lib/cnm/overlay-elsewhere"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "nothing to restore" in done.stdout, done
     playbook(inventory, overlay, "-e", "overlay_network_state=absent")
+    assert in_host(pid, "ls", "/etc/systemd/system/multi-user.target.wants").split() == units[:1], "the bridge's stays"
     playbook(inventory, bridge, "-e", "bridge_network_state=absent")
     assert json.loads(in_host(pid, "cat", "/var/lib/cnm/overlay-elsewhere/networks.json")) == {}
+    left = in_host(pid, "ls", "/etc/systemd/system", "/usr/local/lib").split()
+    assert left == ["/etc/systemd/system:", "multi-user.target.wants", "/usr/local/lib:"], "all gone"

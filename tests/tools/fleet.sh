@@ -6,7 +6,8 @@
 #
 #   fleet.sh up NAME COUNT   hosts NAME-host1..COUNT, each a process with its own network,
 #                            mount and UTS namespaces (so its own /run/netns, /etc/netns
-#                            and /var/lib/cnm), joined by eth0 (198.18.0.K/24) to a bridge
+#                            and /var/lib/cnm, and the restore unit's /etc/systemd/system and
+#                            /usr/local/lib), joined by eth0 (198.18.0.K/24) to a bridge
 #                            in namespace NAME-ul (198.18.0.254, every host's default route).
 #                            Writes RUN/NAME/hostK.pid, for Ansible's nsenter connection.
 #   fleet.sh down NAME       stops every process of the fleet's sandboxes and hosts and
@@ -32,6 +33,8 @@ host_up() {
     mount -t tmpfs -o mode=0755 cnm-netns /run/netns &&
     mount -t tmpfs -o mode=0755 cnm-etc-netns /etc/netns &&
     mount -t tmpfs -o mode=0700 cnm-state /var/lib/cnm &&
+    mount -t tmpfs -o mode=0755 cnm-units /etc/systemd/system &&
+    mount -t tmpfs -o mode=0755 cnm-code /usr/local/lib &&
     hostname $name-host$k && exec sleep infinity" </dev/null >/dev/null 2>&1 &
   pid=$!
   for _ in $(seq 100); do

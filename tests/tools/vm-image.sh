@@ -45,7 +45,9 @@ EOF
   cat > "$root/etc/systemd/system/cnm-vm-net.service" <<'EOF'
 [Unit]
 Description=cnm.fabric test VM networking
-Before=ssh.service
+# As a host's networking.service is: network.target means the interfaces are configured.
+Before=network.target ssh.service
+Wants=network.target
 [Service]
 Type=oneshot
 ExecStart=/usr/local/sbin/cnm-vm-net

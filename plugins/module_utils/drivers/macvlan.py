@@ -161,7 +161,13 @@ class MacvlanDriver(Driver):
             if record["internal"]:
                 return [change("create bridge %s, the isolated parent (mtu %d)" % (parent, mtu), "bridge_add",
                                parent, mtu, undo=("link_del", (parent,)))]
-            lower, vid = parent.rsplit(".", 1)
+            lower, dot, vid = parent.rpartition(".")
+            if not (record["parent_created"] and dot and view.link(lower) is not None):
+                # Gone since the network was made (a restore after a reboot, where the host's own
+                # network configuration has not made it): the collection makes only its own VLANs.
+                raise KernelError("the parent %s of network %r does not exist%s" % (
+                    parent, record["name"], "; nor does %s, its lower device" % lower if record["parent_created"] else
+                    ""), self.option_groups[0] + ".parent")
             return [change("create VLAN %s on %s (VID %s)" % (parent, lower, vid), "vlan_add", parent, lower,
                            int(vid), undo=("link_del", (parent,)))]
         out = []

@@ -203,10 +203,7 @@ class OverlayDriver(BridgeDriver):
     def observe_removal(self, record):
         return Observe(xfrm=(esp.tag(record["vni"]),))
 
-    def create_network(self, record, host_view, observed):
-        """The bridge (as the bridge driver makes it), its VXLAN device and the peers' entries.
-        IPsec objects of peers that are gone (or of all, when the network is no longer
-        encrypted) are removed; cnm_overlay_peer, which has the keys, makes them."""
+    def _devices(self, record, host_view, observed):
         if observed.esp:
             raise KernelError("network %r is encrypted (overlay.encrypted), and this kernel cannot make IPsec ESP "
                               "security associations with AES-GCM: load module esp4 (and aes, gcm); ip xfrm said: %s"
@@ -236,7 +233,23 @@ class OverlayDriver(BridgeDriver):
                 out.append(change("set mtu %d on %s (was %d)" % (mtu, vx, link.mtu), "link_set", vx, mtu=mtu))
             if not link.up:
                 out.append(change("set %s up" % vx, "link_set", vx, state="up"))
-        return out + entry_changes(record, *entries) + _ipsec(record, observed)
+        return out + entry_changes(record, *entries)
+
+    def create_network(self, record, host_view, observed):
+        """The bridge (as the bridge driver makes it), its VXLAN device and the peers' entries.
+        IPsec objects of peers that are gone (or of all, when the network is no longer
+        encrypted) are removed; cnm_overlay_peer, which has the keys, makes them."""
+        return self._devices(record, host_view, observed) + _ipsec(record, observed)
+
+    def restore(self, record, host_view, observed, secret):
+        """With the keys cnm_overlay_peer kept, an encrypted network's SAs and policies too, at
+        stage ``inbound``: every key decrypts, and an SA that still sends under a listed key goes
+        on sending (a host in the middle of a rotation loses nothing); a new one sends under the
+        first key, as after a reboot."""
+        if not (record.get("encrypted") and secret):
+            return self.create_network(record, host_view, observed)
+        return self._devices(record, host_view, observed) + esp.changes(
+            record, esp.parse_keys(secret["keys"]), "inbound", observed.ipsec(esp.tag(record["vni"])))
 
     def delete_network(self, record, host_view, networks=(), observed=None):
         out = _ipsec(dict(record, peers={}), observed or Observed())

@@ -27,9 +27,12 @@ try:
     import requests
     HAS_ETCD3GW = True
     ETCD3GW_IMPORT_ERROR = None
+    # What a request to etcd raises: its own errors, HTTP's, and the socket's.
+    ETCD_ERRORS = (etcd3gw.exceptions.Etcd3Exception, requests.RequestException, OSError)
 except ImportError:
     HAS_ETCD3GW = False
     ETCD3GW_IMPORT_ERROR = traceback.format_exc()
+    ETCD_ERRORS = (OSError,)
 
 
 class Conflict(Exception):
@@ -98,7 +101,7 @@ def connect(options):
         client = etcd3gw.client(**kwargs)
         try:
             client.status()
-        except (etcd3gw.exceptions.Etcd3Exception, requests.RequestException, OSError) as e:
+        except ETCD_ERRORS as e:
             errors.append("%s: %s" % (client.base_url, _reason(e)))
             continue
         if options.get("user"):
@@ -111,7 +114,7 @@ def authenticate(client, user, password):
     """A token from etcd's auth API (``/v3/auth/authenticate``), sent with every later request."""
     try:
         reply = client.post(client.get_url("/auth/authenticate"), json={"name": user, "password": password})
-    except (etcd3gw.exceptions.Etcd3Exception, requests.RequestException, OSError) as e:
+    except ETCD_ERRORS as e:
         raise CnmError("etcd at %s refused user %r: %s" % (client.base_url, user, _reason(e)), "backend_options.user")
     if not reply.get("token"):
         raise CnmError("etcd at %s gave no token for user %r: is authentication enabled there (etcdctl auth enable)?"
@@ -123,7 +126,7 @@ def _etcd(client, what, call, *args):
     """``call(*args)``, with an etcd or connection error made one that names the option at fault."""
     try:
         return call(*args)
-    except (etcd3gw.exceptions.Etcd3Exception, requests.RequestException, OSError) as e:
+    except ETCD_ERRORS as e:
         option = "backend_options.user" if any(w in _reason(e) for w in AUTH_ERRORS) else "backend_options.endpoints"
         raise CnmError("etcd at %s could not %s: %s" % (client.base_url, what, _reason(e)), option)
 

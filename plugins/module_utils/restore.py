@@ -1,0 +1,120 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a state_dir records, made true of the kernel again with no playbook and no controller.
+
+The restore unit (unit.py) runs this at boot, and after nftables.service loads its
+configuration (whose first line is usually ``flush ruleset``). It plans with the modules'
+own code: each network's driver makes its network as ``cnm_network`` does (``create_network``),
+each sandbox is made as ``cnm_endpoint`` makes it (``sandbox_join``), each endpoint joins as
+it does (``join``, with its record as the old one), an encrypted overlay's SAs come from the
+keys ``cnm_overlay_peer`` kept; then ``Run.finish`` applies, writes the sandbox files, loads
+the sandboxes' service rules and the firewall. Nothing is allocated and no record changes,
+except that a named sandbox made again is recorded as made by the collection.
+
+A sandbox given by path (a container's namespace) that is gone is reported, not made: its
+endpoints wait for the playbook that knows the container's new namespace. That is no failure
+(containers do not outlive a reboot); a network or endpoint that cannot be made is, and the
+command then exits with status 2, once it has made everything else.
+
+    python3 -I /usr/local/lib/cnm-fabric/cnm-fabric-restore [--firewall] [--check] STATE_DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, services
+from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import sandbox_join
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError
+from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
+from ansible_collections.cnm.fabric.plugins.module_utils.store import SECRETS
+
+
+def converge(run):
+    """Plan everything ``run``'s records hold; return (problems that kept a part back, sandboxes
+    that wait for their container), as sentences. The rest goes ahead: one network that cannot be
+    made leaves the others."""
+    problems, waiting, failed = [], [], set()
+    view = run.kernel.view(None)
+    secrets = run.store.get(SECRETS)
+    for name in sorted(run.networks):
+        net = run.networks[name]
+        drv = drivers.get(net["driver"])
+        try:
+            observed = run.observe(drv.observe(net))
+            run.execute(drv.restore(net, view, observed, secrets.get(name)))
+        except CnmError as e:
+            problems.append("network %s: %s" % (name, e.msg))
+            failed.add(name)
+    for key in sorted(run.sandboxes):
+        if key.startswith("/") and not run.kernel.netns_exists(key):
+            count = len(run.members(key))
+            waiting.append("sandbox %s is gone (its container stopped?): its %d %s for the playbook that gives "
+                           "its new path" % (key, count, "endpoint waits" if count == 1 else "endpoints wait"))
+            failed.add(key)
+    run.kernel.prefetch(k for k in run.sandboxes if k not in failed)
+    for key in sorted(run.endpoints):
+        ep = run.endpoints[key]
+        if ep["network"] in failed or ep["sandbox"] in failed or ep["network"] not in run.networks:
+            continue
+        net = run.networks[ep["network"]]
+        drv = drivers.get(net["driver"])
+        try:
+            changes = sandbox_join(run, ep["sandbox"], ep["sandbox"].startswith("/")) if drv.creates_sandbox else []
+            sb_view = None if ep["sandbox"] in run.sandboxes_made else run.sandbox_view(ep["sandbox"])
+            run.execute(changes + drv.join(net, ep, ep, view, sb_view))
+        except CnmError as e:
+            problems.append("endpoint %s: %s" % (key, e.msg))
+    run.networks_touched.update(run.networks)
+    run.sandboxes_touched.update(run.sandboxes)
+    return problems, waiting
+
+
+def restore(state_dir, firewall_only=False, check=False):
+    """(what was done, problems, what waits), as sentences. A state_dir that does not exist (yet:
+    not mounted) has nothing to restore."""
+    if not os.path.isfile(os.path.join(state_dir, ".lock")):
+        return [], [], []
+    with Run(state_dir, check) as run:
+        if firewall_only:
+            done = firewall.sync(state_dir, run.networks, run.endpoints, check,
+                                 services.mesh(run.networks, run.endpoints))
+            return (["load the nftables tables of %s" % state_dir] if done else []), [], []
+        problems, waiting = converge(run)
+        run.finish()
+        return run.log, problems, waiting
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="cnm-fabric-restore",
+                                     description="Make the kernel hold what a cnm.fabric state_dir records.")
+    parser.add_argument("--firewall", action="store_true", help="only the nftables tables")
+    parser.add_argument("--check", action="store_true", help="say what would be done; change nothing")
+    parser.add_argument("state_dir")
+    args = parser.parse_args(argv)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            done, problems, waiting = restore(os.path.abspath(args.state_dir), args.firewall, args.check)
+        except CnmError as e:
+            print("cnm-fabric-restore: %s: %s" % (args.state_dir, e.msg), file=sys.stderr)
+            return 1
+    for line in done:
+        print(("would " if args.check else "") + line)
+    for w in caught:
+        print("warning: %s" % w.message, file=sys.stderr)
+    for line in waiting:  # containers do not outlive a reboot: not a failure
+        print("waiting: %s" % line)
+    for line in problems:
+        print("not restored: %s" % line, file=sys.stderr)
+    if not done and not problems and not waiting:
+        print("%s: nothing to restore" % args.state_dir)
+    return 2 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
