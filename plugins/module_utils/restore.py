@@ -64,9 +64,10 @@ def converge(run):
         net = run.networks[ep["network"]]
         drv = drivers.get(net["driver"])
         try:
-            changes = sandbox_join(run, ep["sandbox"], ep["sandbox"].startswith("/")) if drv.creates_sandbox else []
+            if drv.creates_sandbox:  # queued apart: the sandbox is made even if this endpoint cannot be
+                run.execute(sandbox_join(run, ep["sandbox"], ep["sandbox"].startswith("/")))
             sb_view = None if ep["sandbox"] in run.sandboxes_made else run.sandbox_view(ep["sandbox"])
-            run.execute(changes + drv.join(net, ep, ep, view, sb_view))
+            run.execute(drv.join(net, ep, ep, view, sb_view))
         except CnmError as e:
             problems.append("endpoint %s: %s" % (key, e.msg))
     run.networks_touched.update(run.networks)
@@ -79,7 +80,7 @@ def restore(state_dir, firewall_only=False, check=False):
     not mounted) has nothing to restore."""
     if not os.path.isfile(os.path.join(state_dir, ".lock")):
         return [], [], []
-    with Run(state_dir, check) as run:
+    with Run(state_dir, check, finish_interrupted=not firewall_only) as run:
         if firewall_only:
             done = firewall.sync(state_dir, run.networks, run.endpoints, check,
                                  services.mesh(run.networks, run.endpoints))

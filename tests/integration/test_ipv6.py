@@ -21,6 +21,7 @@ def _outside6(host, name, address, peer):
                 ["ip", "link", "set", "eth0", "up"], ["ip", "link", "set", "lo", "up"],
                 ["ip", "-6", "route", "add", "default", "via", peer]):
         host.sh(cmd, ns)
+    host.wait_link(ns, peer)
     return ns
 
 

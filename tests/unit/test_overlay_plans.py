@@ -14,7 +14,7 @@ from ansible_collections.cnm.fabric.plugins.filter import overlay as filters
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, spec
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Observed
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.overlay import DRIVER as overlay, OverlayOptions
-from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView, VxlanInfo, ZERO_MAC
 from ansible_collections.cnm.fabric.plugins.module_utils.sandbox import render_hosts
 
@@ -57,6 +57,12 @@ def test_new_network_makes_bridge_vxlan_and_every_entry():
     assert plan[3] == ("vxlan_add", "cnmxabc", 42, 4789, "192.0.2.1", "eth0", 1450, "cnm-fab")
     assert sorted(plan[4:]) == sorted([("fdb_add", "cnmxabc") + e for e in WANT_FDB]
                                       + [("neigh_set", "cnmxabc", "10.99.0.3", "02:42:0a:63:00:03")])
+
+
+def test_a_missing_underlay_is_an_error_naming_it():
+    with pytest.raises(KernelError) as e:
+        overlay.create_network(NET, host(), observed())
+    assert e.value.option == "overlay.underlay_interface" and "eth0" in e.value.msg
 
 
 def test_converged_network_plans_nothing():

@@ -212,11 +212,14 @@ class OverlayDriver(BridgeDriver):
         # devices answer ARP for that address with it.
         out = BridgeDriver.create_network(self, record, host_view, observed)
         vx, br, mtu = record["vxlan_interface"], record["interface"], record["mtu"]
-        link = host_view.link(vx)
+        link, underlay = host_view.link(vx), host_view.link(record["underlay_interface"])
         entries = observed.entries(vx)
+        if underlay is None:  # gone since the network was made (at boot, not yet made by the host's configuration)
+            raise KernelError("the underlay interface %s of network %r does not exist"
+                              % (record["underlay_interface"], record["name"]), "overlay.underlay_interface")
         if link is not None and link.kind != "vxlan":
             raise KernelError("%s exists and is not a VXLAN device; remove it" % vx)
-        if link is None or not _vxlan_matches(link, record, host_view.link(record["underlay_interface"]).index):
+        if link is None or not _vxlan_matches(link, record, underlay.index):
             if link is not None:  # settings a VXLAN device cannot change in place
                 out.append(change("delete %s (its VNI, port or underlay changed)" % vx, "link_del", vx))
             out.append(change("create VXLAN %s (VNI %d, %s:%d via %s, mtu %d) on %s"
