@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import warnings
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, services
@@ -90,7 +89,9 @@ def restore(state_dir, firewall_only=False, check=False):
         return run.log, problems, waiting
 
 
-def main(argv=None):
+def command(argv):
+    """The launcher's work (unit.LAUNCHER_TEXT prints and exits): (exit status, lines for standard
+    output, lines for standard error)."""
     parser = argparse.ArgumentParser(prog="cnm-fabric-restore",
                                      description="Make the kernel hold what a cnm.fabric state_dir records.")
     parser.add_argument("--firewall", action="store_true", help="only the nftables tables")
@@ -102,20 +103,10 @@ def main(argv=None):
         try:
             done, problems, waiting = restore(os.path.abspath(args.state_dir), args.firewall, args.check)
         except CnmError as e:
-            print("cnm-fabric-restore: %s: %s" % (args.state_dir, e.msg), file=sys.stderr)
-            return 1
-    for line in done:
-        print(("would " if args.check else "") + line)
-    for w in caught:
-        print("warning: %s" % w.message, file=sys.stderr)
-    for line in waiting:  # containers do not outlive a reboot: not a failure
-        print("waiting: %s" % line)
-    for line in problems:
-        print("not restored: %s" % line, file=sys.stderr)
+            return 1, [], ["cnm-fabric-restore: %s: %s" % (args.state_dir, e.msg)]
+    out = [("would " if args.check else "") + line for line in done]
+    out += ["waiting: %s" % line for line in waiting]  # containers do not outlive a reboot: not a failure
     if not done and not problems and not waiting:
-        print("%s: nothing to restore" % args.state_dir)
-    return 2 if problems else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        out.append("%s: nothing to restore" % args.state_dir)
+    err = ["warning: %s" % w.message for w in caught] + ["not restored: %s" % line for line in problems]
+    return (2 if problems else 0), out, err

@@ -46,9 +46,14 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
-from %(restore)s import main  # noqa: E402
+from %(restore)s import command  # noqa: E402
 
-sys.exit(main())
+status, out, err = command(sys.argv[1:])
+for line in out:
+    print(line)
+for line in err:
+    print(line, file=sys.stderr)
+sys.exit(status)
 """
 
 TEMPLATE_TEXT = """\
