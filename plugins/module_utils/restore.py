@@ -26,9 +26,9 @@ import argparse
 import os
 import warnings
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, services
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import sandbox_join
-from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, CnmWarning
 from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
 from ansible_collections.cnm.fabric.plugins.module_utils.store import SECRETS
 
@@ -69,8 +69,7 @@ def converge(run):
             run.execute(drv.join(net, ep, ep, view, sb_view))
         except CnmError as e:
             problems.append("endpoint %s: %s" % (key, e.msg))
-    run.networks_touched.update(run.networks)
-    run.sandboxes_touched.update(run.sandboxes)
+    run.sandboxes_touched.update(run.sandboxes)  # every sandbox's files and service rules
     return problems, waiting
 
 
@@ -81,9 +80,8 @@ def restore(state_dir, firewall_only=False, check=False):
         return [], [], []
     with Run(state_dir, check, finish_interrupted=not firewall_only) as run:
         if firewall_only:
-            done = firewall.sync(state_dir, run.networks, run.endpoints, check,
-                                 services.mesh(run.networks, run.endpoints))
-            return (["load the nftables tables of %s" % state_dir] if done else []), [], []
+            run.sync_firewall()
+            return run.log, [], []
         problems, waiting = converge(run)
         run.finish()
         return run.log, problems, waiting
@@ -99,7 +97,7 @@ def command(argv):
     parser.add_argument("state_dir")
     args = parser.parse_args(argv)
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+        warnings.simplefilter("always", CnmWarning)
         try:
             done, problems, waiting = restore(os.path.abspath(args.state_dir), args.firewall, args.check)
         except CnmError as e:
@@ -108,5 +106,5 @@ def command(argv):
     out += ["waiting: %s" % line for line in waiting]  # containers do not outlive a reboot: not a failure
     if not done and not problems and not waiting:
         out.append("%s: nothing to restore" % args.state_dir)
-    err = ["warning: %s" % w.message for w in caught] + ["not restored: %s" % line for line in problems]
+    err = ["warning: %s" % w.message for w in caught if issubclass(w.category, CnmWarning)] + ["not restored: %s" % line for line in problems]
     return (2 if problems else 0), out, err

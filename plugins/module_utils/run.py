@@ -135,14 +135,19 @@ class Run(object):
                     if ep["network"] in self.networks_touched and ep["sandbox"] in self.sandboxes)
         self.log.extend(sandbox.sync(self.state_dir, self.endpoints, self.sandboxes, keys, self.check, self.networks,
                                      fresh=self.sandboxes_made))
-        if firewall_sync and firewall.sync(self.state_dir, self.networks, self.endpoints, self.check,
-                                           services.mesh(self.networks, self.endpoints)):
-            self.log.append("load the nftables tables inet {0} and bridge {0}".format(names.table_name(self.state_dir)))
+        if firewall_sync:
+            self.sync_firewall()
         if self.store.journal() is not None:
             dirty = True  # an interrupted run's removals, finished by this one
         if not self.check:
             self.store.clear_journal()  # last: the removals' records, addresses and files are all gone
         return dirty or bool(self.log)
+
+    def sync_firewall(self):
+        """Load the state_dir's tables when they differ from its records, or are gone."""
+        if firewall.sync(self.state_dir, self.networks, self.endpoints, self.check,
+                         services.mesh(self.networks, self.endpoints)):
+            self.log.append("load the nftables tables inet {0} and bridge {0}".format(names.table_name(self.state_dir)))
 
     def members(self, sandbox_key):
         """Keys of the endpoints in a sandbox (an index kept in step with the records)."""

@@ -133,13 +133,7 @@ class Host(object):
     def reboot(self):
         """What a reboot leaves of this host: its files, and none of its namespaces, links, addresses,
         routes, sysctls or tables (its servers stopped)."""
-        for proc in self._procs:
-            proc.kill()
-            proc.wait()
-        self._procs = []
-        for name in os.listdir("/run/netns"):
-            if name.startswith(self.prefix):
-                subprocess.run(["ip", "netns", "del", name], check=True)
+        self._remove_namespaces()
         subprocess.run(["ip", "netns", "add", self.ns], check=True)
         subprocess.run(["ip", "-n", self.ns, "link", "set", "lo", "up"], check=True)
 
@@ -240,10 +234,12 @@ class Host(object):
         return {"links": self.links(), "netns": netns, "files": files, "nft": self.nft(),
                 "addrs": self.sh(["ip", "-o", "-4", "addr"]).stdout}
 
-    def cleanup(self):
+    def _remove_namespaces(self):
+        """Every process this test started or left in its namespaces, then the namespaces."""
         for proc in self._procs:
             proc.kill()
             proc.wait()
+        self._procs = []
         names = [n for n in os.listdir("/run/netns") if n.startswith(self.prefix)] \
             if os.path.isdir("/run/netns") else []
         for name in names:
@@ -256,6 +252,9 @@ class Host(object):
                     pass
         for name in names:
             subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+
+    def cleanup(self):
+        self._remove_namespaces()
         if os.path.isdir("/etc/netns"):
             for name in os.listdir("/etc/netns"):
                 if name.startswith(self.prefix):

@@ -7,8 +7,9 @@
 #   fleet.sh up NAME COUNT   hosts NAME-host1..COUNT, each a process with its own network,
 #                            mount and UTS namespaces (so its own /run/netns, /etc/netns
 #                            and /var/lib/cnm, and the restore unit's /etc/systemd/system and
-#                            /usr/local/lib), joined by eth0 (198.18.0.K/24) to a bridge
-#                            in namespace NAME-ul (198.18.0.254, every host's default route).
+#                            /usr/local/lib, with no systemd to run it), joined by eth0
+#                            (198.18.0.K/24) to a bridge in namespace NAME-ul (198.18.0.254,
+#                            every host's default route).
 #                            Writes RUN/NAME/hostK.pid, for Ansible's nsenter connection.
 #   fleet.sh down NAME       stops every process of the fleet's sandboxes and hosts and
 #                            removes the underlay; safe to run again, or on a half-made fleet.
@@ -35,6 +36,7 @@ host_up() {
     mount -t tmpfs -o mode=0700 cnm-state /var/lib/cnm &&
     mount -t tmpfs -o mode=0755 cnm-units /etc/systemd/system &&
     mount -t tmpfs -o mode=0755 cnm-code /usr/local/lib &&
+    { [ ! -d /run/systemd/system ] || mount -t tmpfs cnm-nosystemd /run/systemd/system; } &&
     hostname $name-host$k && exec sleep infinity" </dev/null >/dev/null 2>&1 &
   pid=$!
   for _ in $(seq 100); do

@@ -13,7 +13,8 @@ import subprocess
 import pytest
 
 from ansible_collections.cnm.fabric.plugins.module_utils import firewall, sandbox
-from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, StoreError
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmWarning, KernelError, StoreError
+from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
 from ansible_collections.cnm.fabric.plugins.module_utils.store import Store
 
 
@@ -212,3 +213,24 @@ def test_a_leftover_sandbox_directory_goes_whole(tmp_path):
     open(os.path.join(directory, "theirs"), "w").close()
     sandbox.remove_files(directory, state_dir)
     assert os.listdir(directory) == ["theirs"]
+
+
+class _NoConntrack(object):
+    """A kernel whose conntrack cannot be changed; nothing else is asked of it here."""
+
+    def flush(self, final=False):
+        pass
+
+    def close(self):
+        pass
+
+    def conntrack_forget(self, flows):
+        raise KernelError("conntrack said no")
+
+
+def test_connections_not_forgotten_are_a_warning_not_a_failure(tmp_path):
+    """The run's changes are applied and recorded by then: failing it would hide that."""
+    with Run(str(tmp_path / "state"), False, kernel=_NoConntrack()) as run:
+        run.forget.append(("10.0.0.2", "udp", 5353, 5353))
+        with pytest.warns(CnmWarning, match="conntrack said no; clients of the removed"):
+            run.finish()
