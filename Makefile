@@ -23,7 +23,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(BUILD):$(CURDIR)/$(DEPS)
 export ANSIBLE_FORCE_COLOR := 0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: docs deps demo demo-check demo-clean test test-vm pytest pytest-pyroute2-0.7 molecule sanity lint bench bench-fleet build build-check clean
+.PHONY: docs deps demo demo-check demo-clean test unit typecheck test-vm pytest pytest-pyroute2-0.7 molecule sanity lint bench bench-fleet build build-check clean
 
 deps: $(VENV)/.deps $(LINK) $(DOCKER_COLLECTION)
 
@@ -70,8 +70,18 @@ demo-check: deps
 demo-clean: deps
 	$(BIN)/ansible-playbook playbooks/teardown.yml
 
-## Everything CI runs.
-test: deps pytest pytest-pyroute2-0.7 molecule test-vm build-check docs lint sanity
+TEST_PARTS := pytest pytest-pyroute2-0.7 molecule test-vm build-check docs lint sanity typecheck
+
+## Everything CI runs, part by part; each part's time is printed as it ends, and all of them at the end.
+test: deps
+	@times=""; for part in $(TEST_PARTS); do start=$$(date +%s); \
+	  $(MAKE) --no-print-directory $$part || { echo "make test: $$part failed"; exit 1; }; \
+	  took="$$part $$(( $$(date +%s) - start )) s"; echo "make test: $$took"; times="$$times, $$took"; \
+	done; echo "make test: passed ($${times#, })"
+
+## The unit tests alone: no root, no kernel change, seconds.
+unit: deps
+	$(BIN)/python -m pytest -q tests/unit
 
 pytest: deps
 	$(BIN)/python -m pytest -q tests/unit tests/integration
@@ -114,6 +124,11 @@ bench-fleet: deps
 ## any warning fails it.
 docs: deps
 	tests/tools/docs.sh $(BUILD)
+
+## Type hints of module_utils, checked by mypy (tests/tools/mypy.ini says how strictly, module by module).
+typecheck: deps
+	cd $(BUILD) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/tests/tools/mypy.ini \
+	  -p ansible_collections.cnm.fabric.plugins.module_utils
 
 lint: deps
 	$(BIN)/ansible-lint --offline roles playbooks molecule

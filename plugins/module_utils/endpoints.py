@@ -237,7 +237,8 @@ def finish_interrupted(run):
         if key in run.endpoints:
             endpoint_remove(run, run.endpoints[key])
             continue
-        network, name = key.split("/", 1)  # its record went: its address may not have
+        network, name = key.split("/", 1)  # its record went: its address and its name in the hosts files may not have
+        run.networks_touched.add(network)
         net = run.networks.get(network)
         if net is not None and drivers.get(net["driver"]).ipam:
             _release_addresses(run, network, name)

@@ -5,16 +5,18 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 
 class CnmError(Exception):
     """Base error: ``option`` names the module option at fault, when there is one."""
 
-    def __init__(self, msg, option=None):
+    def __init__(self, msg: str, option: Optional[str] = None) -> None:
         super().__init__(msg)
         self.msg = msg
         self.option = option
 
-    def __str__(self):
+    def __str__(self) -> str:
         if self.option:
             return "%s: %s" % (self.option, self.msg)
         return self.msg

@@ -15,6 +15,7 @@ replaced in one nft transaction; no other table is ever touched.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -26,6 +27,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_wri
 FAMILIES = ("inet", "bridge")
 ICC_MARK = 0x100000  # the packet mark bit of DNATed connections on bridges with icc: false (render)
 RULESET_FILE = "firewall.nft"
+DIGEST_FILE = "firewall.sha256"  # the tables as the kernel listed them after the last load (listing_digest)
 
 
 def quote(name):
@@ -236,10 +238,26 @@ def tables_present(state_dir):
     return len(present_tables(state_dir)) == len(FAMILIES)
 
 
+def listing_digest(state_dir):
+    """A digest of what the kernel holds in the tables of ``state_dir``, from its stateless listing
+    (no counters), or None when one of them is missing. A table flushed or a rule deleted by hand
+    changes it; traffic does not."""
+    digest = hashlib.sha256()
+    for family, name in tables(state_dir):
+        code, out, dummy = run(["-s", "list", "table", family, name])
+        if code != 0:
+            return None
+        digest.update(out.encode())
+    return digest.hexdigest()
+
+
 def sync(state_dir, networks, endpoints, check_mode, mesh=((), ())):
-    """Make the kernel's tables of ``state_dir`` match its store; return True when something changed."""
+    """Make the kernel's tables of ``state_dir`` match its store; return True when something changed.
+
+    They match when the records render the ruleset last loaded and the kernel lists those tables
+    as it did just after that load."""
     text = render(networks, endpoints, mesh, names.table_name(state_dir))
-    saved_path = os.path.join(state_dir, RULESET_FILE)
+    saved_path, digest_path = (os.path.join(state_dir, f) for f in (RULESET_FILE, DIGEST_FILE))
     saved = read_text(saved_path)
     if not text:
         present = present_tables(state_dir)
@@ -249,17 +267,26 @@ def sync(state_dir, networks, endpoints, check_mode, mesh=((), ())):
             script = "".join("delete table %s %s\n" % t for t in present)
             if script:
                 _apply(script)
-            if saved is not None:
-                os.unlink(saved_path)
+            for path in (saved_path, digest_path):
+                if os.path.exists(path):
+                    os.unlink(path)
         return True
-    if saved == text and tables_present(state_dir):
-        return False
+    if saved == text:
+        digest, known = listing_digest(state_dir), read_text(digest_path)
+        if digest is not None and known is None:
+            # Loaded by a release that kept no digest: the tables as they are now stand for the load.
+            if not check_mode:
+                atomic_write(digest_path, digest + "\n")
+            return False
+        if digest is not None and digest == known.strip():
+            return False
     if not check_mode:
         # Declaring then deleting makes the delete safe when the table is absent;
         # the whole script is one transaction, so the swap is atomic.
         head = "".join("table %s %s\ndelete table %s %s\n" % (t + t) for t in tables(state_dir))
         _apply(head + text)
         atomic_write(saved_path, text)
+        atomic_write(digest_path, (listing_digest(state_dir) or "") + "\n")
     return True
 
 

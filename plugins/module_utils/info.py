@@ -6,51 +6,45 @@
 from __future__ import annotations
 
 import os
+from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, names, sandbox, services
+from ansible_collections.cnm.fabric.plugins.module_utils import firewall, names, plan, restore, sandbox, services
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoint_facts
 from ansible_collections.cnm.fabric.plugins.module_utils.pools import pool_record
 from ansible_collections.cnm.fabric.plugins.module_utils.prune import orphan_addresses, orphan_links
-from ansible_collections.cnm.fabric.plugins.module_utils.run import network_fields, public
+from ansible_collections.cnm.fabric.plugins.module_utils.run import Run, network_fields, public
 
 
-def gather(run):
-    kernel = run.kernel
-    host = kernel.view(None)
-    drift = []
-    networks = {}
+def gather(run: Run) -> Dict[str, Any]:
+    """The records, each with whether the kernel holds it as recorded, and the drift: what a run of
+    the recorded state would change (the planner's own comparison, as the restore unit plans it),
+    listed per object, one entry per change, and what cnm_prune would remove."""
+    planned: Dict[Tuple[str, str], List[str]] = {}
+
+    def report(kind: str, name: str, changes: List[plan.Change]) -> None:
+        planned.setdefault((kind, name), []).extend(plan.texts(changes))
+
+    problems, waiting = restore.converge(run, report)
+    drift = [{"kind": kind, "name": name, "problem": text}
+             for (kind, name), texts in sorted(planned.items()) for text in texts]
+    drift += [{"kind": kind, "name": name, "problem": text} for kind, name, text in problems + waiting]
+    failed = set((kind, name) for kind, name, _text in problems + waiting)
+    wrong = set(planned) | failed
     fields = network_fields()
-    for name, net in sorted(run.networks.items()):
-        drv = drivers.get(net["driver"])
-        facts = public(net, fields)
-        problems = drv.drift(net, host, run.observe(drv.observe(net)))
-        facts["present"] = not problems
-        drift.extend({"kind": "network", "name": name, "problem": p} for p in problems)
-        networks[name] = facts
+    networks = dict((name, dict(public(net, fields), present=("network", name) not in wrong))
+                    for name, net in sorted(run.networks.items()))
     services_ = dict(("%s/%s" % (name, svc_name), services.facts(net, svc, run.endpoints))
                      for name, net in sorted(run.networks.items())
                      for svc_name, svc in sorted((net.get("services") or {}).items()))
     endpoints = {}
     for key, ep in sorted(run.endpoints.items()):
-        facts = endpoint_facts(run, ep)
-        problem = None
-        if ep.get("host_interface") and host.link(ep["host_interface"]) is None:
-            problem = "link %s is missing" % ep["host_interface"]
-        elif ep.get("ifname"):  # the sandbox is read only when the host end is there
-            sb_view = run.sandbox_view(ep["sandbox"])
-            if sb_view is None or sb_view.link(ep["ifname"]) is None:
-                problem = "%s is missing in sandbox %s" % (ep["ifname"], ep["sandbox"])
-        if problem:
-            drift.append({"kind": "endpoint", "name": key, "problem": problem})
-        facts["present"] = not problem
-        endpoints[key] = facts
+        present = ep["network"] in networks and ("endpoint", key) not in wrong and \
+            not {("network", ep["network"]), ("sandbox", ep["sandbox"])} & failed
+        endpoints[key] = dict(endpoint_facts(run, ep), present=present)
     sandboxes = {}
     for key, sb in sorted(run.sandboxes.items()):
-        present = kernel.netns_exists(key)
-        sandboxes[key] = {"name": key, "created": bool(sb.get("created")), "present": present,
+        sandboxes[key] = {"name": key, "created": bool(sb.get("created")), "present": run.kernel.netns_exists(key),
                           "endpoints": sorted(run.members(key))}
-        if not present:
-            drift.append({"kind": "sandbox", "name": key, "problem": "network namespace is missing"})
     for name in sorted(orphan_links(run)):
         drift.append({"kind": "link", "name": name, "problem": "made for this state_dir, and no record owns it"})
     for network, owner in orphan_addresses(run):
@@ -59,6 +53,11 @@ def gather(run):
     dirs, tmp = sandbox.leftovers(run.state_dir, run.sandboxes)
     drift.extend({"kind": "file", "name": d, "problem": "sandbox files of no recorded sandbox"} for d in dirs)
     drift.extend({"kind": "file", "name": t, "problem": "left by a killed write"} for t in tmp)
+    for text in sandbox.sync(run.state_dir, run.endpoints, run.sandboxes, set(run.sandboxes), True, run.networks,
+                             fresh=run.sandboxes_made):
+        kind, name = _file_change(text)
+        if name not in tmp:  # reported above
+            drift.append({"kind": kind, "name": name, "problem": text})
     journal = run.store.journal()
     if journal is not None:
         drift.append({"kind": "run", "name": "journal.json",
@@ -73,31 +72,43 @@ def gather(run):
                                     for name, pool in sorted(run.ipam(space).pools().items()))
     fw = None
     table = names.table_name(run.state_dir)
-    ruleset = firewall.render(run.networks, run.endpoints, services.mesh(run.networks, run.endpoints), table)
+    mesh = services.mesh(run.networks, run.endpoints)
+    ruleset = firewall.render(run.networks, run.endpoints, mesh, table)
     if ruleset:  # '' when no network brings rules
         fw = {"present": firewall.tables_present(run.state_dir), "ruleset": ruleset, "table": table}
-        if not fw["present"]:
-            drift.append({"kind": "firewall", "name": "inet " + table, "problem": "the nftables tables are missing"})
+    if firewall.sync(run.state_dir, run.networks, run.endpoints, True, mesh):
+        why = "differ from the records or were changed since their last load" if fw is None or fw["present"] \
+            else "are missing"
+        drift.append({"kind": "firewall", "name": "inet " + table,
+                      "problem": "load the nftables tables inet {0} and bridge {0}: they {1}".format(table, why)})
     return {"networks": networks, "endpoints": endpoints, "sandboxes": sandboxes, "services": services_,
             "pools": pools, "firewall": fw, "drift": drift}
 
 
-def _dot(text):
+def _file_change(text: str) -> Tuple[str, str]:
+    """(kind, name) of a sandbox file change (sandbox.sync's sentences)."""
+    words = text.split()
+    if text.startswith("load the service rules of sandbox "):
+        return "sandbox", words[-1]
+    return "file", words[1]
+
+
+def _dot(text: object) -> str:
     """``text`` inside a DOT double-quoted string: its quotes and backslashes escaped, so no name
     can end the string or give a label an escape of Graphviz's own (such as ``\\N``)."""
     return str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def _id(*parts):
+def _id(*parts: str) -> str:
     return '"%s"' % _dot("/".join(parts))
 
 
-def _label(*lines):
+def _label(*lines: Optional[str]) -> str:
     """A label of several lines, each escaped."""
     return "\\n".join(_dot(line) for line in lines if line)
 
 
-def graph(facts):
+def graph(facts: Dict[str, Any]) -> str:
     """The host's topology from ``gather``'s facts, as Graphviz DOT: a cluster per network
     (its bridge, VXLAN device and remote peers), a node per sandbox, an edge per endpoint
     labelled with its interface and address, and published ports on the host. Every name and

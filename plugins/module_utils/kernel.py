@@ -44,6 +44,7 @@ import pickle
 import random
 import socket
 import traceback
+from typing import Any
 
 from ansible_collections.cnm.fabric.plugins.module_utils import xfrm
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, NamespaceLost
@@ -63,9 +64,9 @@ try:
     try:  # pyroute2 0.8 and later: an asyncio core
         from pyroute2.netlink.rtnl.iprsocket import AsyncIPRSocket
         import asyncio
-        IPRSocket = None
+        IPRSocket: Any = None
     except ImportError:  # pyroute2 0.7
-        from pyroute2.netlink.rtnl.iprsocket import IPRSocket
+        from pyroute2.netlink.rtnl.iprsocket import IPRSocket  # type: ignore[no-redef]  # the other version's name
         AsyncIPRSocket = None
     from pyroute2.conntrack import Conntrack
     HAS_PYROUTE2 = True
@@ -97,7 +98,7 @@ DUMP_RETRIES = 5   # a dump the kernel marks interrupted (NLM_F_DUMP_INTR) is ta
 PREFETCH_MIN = 32  # sandboxes per reader process, at the least, for prefetch to fork one
 GET_TYPES = (RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, RTM_GETNEIGH) if HAS_PYROUTE2 else ()
 HELD_BATCH = 200  # requests per write (pyroute2 0.9 stops reading the acks of a batch of some 300)
-_LIBC = []
+_LIBC: list = []
 
 
 def netns_path(key):
@@ -133,7 +134,7 @@ def error_text(error):
     one, after the errno's own text ("File exists: ...")."""
     code = _code(error)
     base = os.strerror(code) if code else str(error)
-    args = getattr(error, "args", ())
+    args: tuple = getattr(error, "args", ())
     reason = args[1] if len(args) > 1 and isinstance(args[1], str) else None
     return "%s: %s" % (base, reason) if reason and reason != base else base
 
@@ -146,7 +147,7 @@ class _Socket(object):
     ``sock`` is a plain AF_NETLINK socket made in the namespace; pyroute2 takes it over.
     """
 
-    _loop = None  # pyroute2 0.8+: one event loop for every socket of the process
+    _loop: Any = None  # pyroute2 0.8+: one event loop for every socket of the process
 
     def __init__(self, sock):
         # The kernel's reason for a NACK (extended ACK), which pyroute2 puts in its NetlinkError.
@@ -394,7 +395,7 @@ def read_namespace(nl):
         link = _link(msg)
         links[link.name] = link
     by_index = dict((lk.index, lk.name) for lk in links.values())
-    addresses = {}
+    addresses: dict = {}
     for reply in nl.dump(lambda: _family(ifaddrmsg), RTM_GETADDR):
         # IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer's on a point-to-point link.
         a = _attrs(reply, ("IFA_LOCAL", "IFA_ADDRESS"))
@@ -1033,7 +1034,7 @@ class Kernel(object):
         The kernel filters a dump by reply tuple reliably only in recent releases, so one dump
         per family is filtered here; it is taken only for a run that removed something. Returns
         how many entries went."""
-        families = {}
+        families: dict = {}
         for flow in flows:
             families.setdefault(_af(flow[0]), []).append(flow)
         gone = 0

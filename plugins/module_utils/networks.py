@@ -51,6 +51,7 @@ def network_present(run, spec):
                             % (spec.name, _names(eps), "on" if spec.ipv6 else "off"), "ipv6")
         record.update(_pools(run, spec, eps))
     record.update(drv.network_record(spec, old, view, run.networks, eps))
+    record.update(id=network_id(record, run.state_dir), scope=drv.scope)
     if old and old.get("services"):
         record["services"] = old["services"]  # cnm_service's
     if drv.ipam:
@@ -68,6 +69,23 @@ def network_present(run, spec):
             run.execute(drv.join(record, ep, ep, view, run.sandbox_view(ep["sandbox"])))
     run.networks[spec.name] = record
     return record
+
+
+def network_id(record, state_dir):
+    """A network's ID, 64 hex digits as Docker's: for a fleet-scoped network, the same on every host
+    that declares it alike (its driver's ``fleet_identity``); for a local one, unique to this host
+    (its machine-id, the state_dir and the name). Derived, never stored apart: a record always has
+    the ID that its content gives."""
+    drv = drivers.get(record["driver"])
+    if drv.scope == "fleet":
+        seed = "fleet\0" + drv.fleet_identity(record)
+    else:
+        seed = "local\0%s\0%s\0%s" % (_machine(), names.owner_tag(state_dir), record["name"])
+    return hashlib.sha256(seed.encode("utf-8")).hexdigest()
+
+
+def _machine():
+    return (read_text(MACHINE_ID) or read_text(HOSTNAME) or "").strip()
 
 
 def _pools(run, spec, eps):
@@ -110,7 +128,7 @@ def address_pools(given, version):
 
 def default_ula(machine_id=None):
     """fdXX:XXXX:XXXX::/48, from this host's machine-id (its host name when it has none)."""
-    seed = machine_id or (read_text(MACHINE_ID) or read_text(HOSTNAME) or "").strip()
+    seed = machine_id or _machine()
     global_id = int(hashlib.sha256(seed.encode("utf-8")).hexdigest()[:10], 16)
     return ipaddress.ip_network(((0xfd << 40 | global_id) << 80, 48))
 

@@ -15,7 +15,7 @@ is reported in the error, never swallowed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Any, Iterable, List, Optional, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, NamespaceLost
 
@@ -35,14 +35,14 @@ class Change:
 BATCHABLE = ("link_del_batch", "netns_del", "fdb_add", "fdb_del", "neigh_set", "neigh_del", "xfrm")
 
 
-def change(text, op, *args, **kwargs):
+def change(text: str, op: str, *args: Any, **kwargs: Any) -> Change:
     """Shorthand: ``change("create x", "bridge_add", "x", 1500, undo=("link_del", ("x",)))``."""
     undo = kwargs.pop("undo", None)
     return Change(text, op, tuple(args), tuple(sorted(kwargs.items())), undo)
 
 
-def apply(kernel, changes):
-    done = []
+def apply(kernel: Any, changes: Iterable[Change]) -> None:
+    done: List[Change] = []
     current = None
     try:
         for current in changes:
@@ -71,5 +71,5 @@ def apply(kernel, changes):
         raise (type(e) if isinstance(e, CnmError) else CnmError)(msg, getattr(e, "option", None)) from e
 
 
-def texts(changes):
+def texts(changes: Iterable[Change]) -> List[str]:
     return [c.text for c in changes]

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+from typing import Dict
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan, sandbox, services
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoint_remove, sandbox_release
@@ -27,7 +28,7 @@ def orphan_links(run):
 def orphan_addresses(run):
     """(pool, owner) of the addresses in a network's pools (its own, named after it, and its
     IPv6 one) that no endpoint of it holds."""
-    out = []
+    out: list = []
     pools = run.ipam().pools()
     for name, net in sorted(run.networks.items()):
         drv = drivers.get(net["driver"])
@@ -49,7 +50,7 @@ def prune(run):
 
     An interrupted run's removals were finished when the run began (store.py's journal).
     """
-    removed = {"endpoints": [], "links": [], "sandboxes": [], "addresses": [], "files": []}
+    removed: Dict[str, list] = {"endpoints": [], "links": [], "sandboxes": [], "addresses": [], "files": []}
     before = set(run.sandboxes)
     for key in sorted(run.endpoints):
         if run.endpoints[key]["network"] not in run.networks:

@@ -25,19 +25,32 @@ from __future__ import annotations
 import argparse
 import os
 import warnings
+from typing import Callable, List, Optional, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import sandbox_join
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, CnmWarning
+from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change
 from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
 from ansible_collections.cnm.fabric.plugins.module_utils.store import SECRETS
 
 
-def converge(run):
+Problem = Tuple[str, str, str]  # (kind, name, sentence)
+Report = Callable[[str, str, List[Change]], None]  # (kind, name, changes planned for it)
+
+
+def converge(run: Run, report: Optional[Report] = None) -> Tuple[List[Problem], List[Problem]]:
     """Plan everything ``run``'s records hold; return (problems that kept a part back, sandboxes
-    that wait for their container), as sentences. The rest goes ahead: one network that cannot be
-    made leaves the others."""
+    that wait for their container), each as (kind, name, sentence). The rest goes ahead: one
+    network that cannot be made leaves the others. ``report(kind, name, changes)`` is told what is
+    planned for each network, sandbox and endpoint (cnm_info's drift)."""
     problems, waiting, failed = [], [], set()
+
+    def execute(kind: str, name: str, changes: List[Change]) -> None:
+        run.execute(changes)
+        if report is not None and changes:
+            report(kind, name, changes)
+
     view = run.kernel.view(None)
     secrets = run.store.get(SECRETS)
     for name in sorted(run.networks):
@@ -45,15 +58,15 @@ def converge(run):
         drv = drivers.get(net["driver"])
         try:
             observed = run.observe(drv.observe(net))
-            run.execute(drv.restore(net, view, observed, secrets.get(name)))
+            execute("network", name, drv.restore(net, view, observed, secrets.get(name)))
         except CnmError as e:
-            problems.append("network %s: %s" % (name, e.msg))
+            problems.append(("network", name, e.msg))
             failed.add(name)
     for key in sorted(run.sandboxes):
         if key.startswith("/") and not run.kernel.netns_exists(key):
             count = len(run.members(key))
-            waiting.append("sandbox %s is gone (its container stopped?): its %d %s for the playbook that gives "
-                           "its new path" % (key, count, "endpoint waits" if count == 1 else "endpoints wait"))
+            waiting.append(("sandbox", key, "sandbox %s is gone (its container stopped?): its %d %s for the playbook "
+                            "that gives its new path" % (key, count, "endpoint waits" if count == 1 else "endpoints wait")))
             failed.add(key)
     run.kernel.prefetch(k for k in run.sandboxes if k not in failed)
     for key in sorted(run.endpoints):
@@ -64,16 +77,17 @@ def converge(run):
         drv = drivers.get(net["driver"])
         try:
             if drv.creates_sandbox:  # queued apart: the sandbox is made even if this endpoint cannot be
-                run.execute(sandbox_join(run, ep["sandbox"], ep["sandbox"].startswith("/")))
+                execute("sandbox", ep["sandbox"], sandbox_join(run, ep["sandbox"], ep["sandbox"].startswith("/")))
             sb_view = None if ep["sandbox"] in run.sandboxes_made else run.sandbox_view(ep["sandbox"])
-            run.execute(drv.join(net, ep, ep, view, sb_view))
+            execute("endpoint", key, drv.join(net, ep, ep, view, sb_view))
         except CnmError as e:
-            problems.append("endpoint %s: %s" % (key, e.msg))
+            problems.append(("endpoint", key, e.msg))
     run.sandboxes_touched.update(run.sandboxes)  # every sandbox's files and service rules
     return problems, waiting
 
 
-def restore(state_dir, firewall_only=False, check=False):
+def restore(state_dir: str, firewall_only: bool = False,
+            check: bool = False) -> Tuple[List[str], List[Problem], List[Problem]]:
     """(what was done, problems, what waits), as sentences. A state_dir that does not exist (yet:
     not mounted) has nothing to restore."""
     if not os.path.isfile(os.path.join(state_dir, ".lock")):
@@ -87,7 +101,7 @@ def restore(state_dir, firewall_only=False, check=False):
         return run.log, problems, waiting
 
 
-def command(argv):
+def command(argv: List[str]) -> Tuple[int, List[str], List[str]]:
     """The launcher's work (unit.LAUNCHER_TEXT prints and exits): (exit status, lines for standard
     output, lines for standard error)."""
     parser = argparse.ArgumentParser(prog="cnm-fabric-restore",
@@ -103,8 +117,8 @@ def command(argv):
         except CnmError as e:
             return 1, [], ["cnm-fabric-restore: %s: %s" % (args.state_dir, e.msg)]
     out = [("would " if args.check else "") + line for line in done]
-    out += ["waiting: %s" % line for line in waiting]  # containers do not outlive a reboot: not a failure
+    out += ["waiting: %s" % line for _kind, _name, line in waiting]  # containers do not outlive a reboot: not a failure
     if not done and not problems and not waiting:
         out.append("%s: nothing to restore" % args.state_dir)
-    err = ["warning: %s" % w.message for w in caught if issubclass(w.category, CnmWarning)] + ["not restored: %s" % line for line in problems]
+    err = ["warning: %s" % w.message for w in caught if issubclass(w.category, CnmWarning)] + ["not restored: %s %s: %s" % problem for problem in problems]
     return (2 if problems else 0), out, err

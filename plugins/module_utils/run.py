@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import warnings
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, names, plan, sandbox, services
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, migrate, names, plan, sandbox, services
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Observed
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmWarning, KernelError
 from ansible_collections.cnm.fabric.plugins.module_utils.ipam.file import FileBackend
@@ -23,8 +23,8 @@ from ansible_collections.cnm.fabric.plugins.module_utils.kernel import Kernel
 from ansible_collections.cnm.fabric.plugins.module_utils.store import ENDPOINTS, NETWORKS, SANDBOXES, Store
 
 LOCAL_SPACE = "local"
-COMMON_NETWORK_FIELDS = ("name", "driver", "subnet", "gateway", "ip_range", "ipv6", "ipv6_subnet", "ipv6_gateway",
-                         "ipv6_ip_range", "mtu", "internal", "labels")
+COMMON_NETWORK_FIELDS = ("name", "id", "scope", "driver", "subnet", "gateway", "ip_range", "ipv6", "ipv6_subnet",
+                         "ipv6_gateway", "ipv6_ip_range", "mtu", "internal", "labels")
 ENDPOINT_FIELDS = ("name", "network", "sandbox", "ifname", "ipv4_address", "ipv6_address", "mac_address",
                    "default_route", "aliases", "publish", "host_interface", "dns", "dns_search", "dns_options",
                    "extra_hosts")
@@ -57,6 +57,11 @@ class Run(object):
 
     def __enter__(self):
         self.store.__enter__()
+        try:
+            migrate.upgrade(self.store)
+        except BaseException:
+            self.store.__exit__(None, None, None)
+            raise
         if self._finish_interrupted and self.store.journal() is not None:
             # Every run first finishes what an interrupted one was removing (store.py).
             from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import finish_interrupted

@@ -62,7 +62,8 @@ def render_hosts(endpoints, key, index=None, cache=None, networks=None, state_di
 
 def hosts_index(endpoints, networks=None):
     """Each network's hosts lines (in address order) and each sandbox's networks: O(endpoints)."""
-    lines, joined = {}, {}
+    lines: dict = {}
+    joined: dict = {}
 
     def add(network, name, address, aliases):
         hostnames = [name] + [a for a in aliases or [] if a != name]
@@ -89,7 +90,7 @@ def hosts_index(endpoints, networks=None):
 def sandbox_settings(endpoints, members):
     """The resolver and hosts-file options (spec.SANDBOX_OPTIONS) of a sandbox, from the
     endpoints ``members`` (keys) that give them; endpoint_present made sure they agree."""
-    out = {}
+    out: dict = {}
     for key in sorted(members):
         ep = endpoints[key]
         for option in ("dns", "dns_search", "dns_options"):
@@ -284,8 +285,9 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, resol
     source, host_text = host_resolv(*resolv_files)
     resolv = render_resolv(host_text, source)
     index = hosts_index(endpoints, networks)
-    cache, rules = {}, {}
-    members = {}
+    cache: dict = {}
+    rules: dict = {}
+    members: dict = {}
     for ep_key, ep in endpoints.items():
         if ep["sandbox"] in keys:
             members.setdefault(ep["sandbox"], []).append(ep_key)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
@@ -206,7 +206,7 @@ def pool_spec(params):
             raise SpecError("owner %r is listed twice" % owner, "addresses[%d].owner" % i)
         seen.add(owner)
         addr = parse_address(item.get("address"), "addresses[%d].address" % i, versions=(4, 6))
-        if addr is not None and request.subnet is not None:
+        if addr is not None and request is not None and request.subnet is not None:
             check_in_subnet(addr, request.subnet, "addresses[%d].address" % i)
         addresses.append((owner, str(addr) if addr else None))
     backend = params.get("backend") or "file"
@@ -276,12 +276,12 @@ def network_spec(params, registry):
             if 6 in values and not params.get("ipv6"):
                 raise SpecError("has an IPv6 value (%s); set ipv6: true for a dual-stack network"
                                 % values[6][1], opt)
-        pool = check_pool_request(name, *(_given(given[opt], 4) for opt in ("subnet", "gateway", "ip_range")),
-                                  aux_addresses=dict(aux.get(4, ((), {}))[1]))
+        pool = check_pool_request(name, _given(given["subnet"], 4), _given(given["gateway"], 4),
+                                  _given(given["ip_range"], 4), aux_addresses=dict(aux.get(4, ((), {}))[1]))
         if params.get("ipv6"):
-            pool6 = check_pool_request(names.ipv6_pool(name),
-                                       *(_given(given[opt], 6) for opt in ("subnet", "gateway", "ip_range")),
-                                       aux_addresses=dict(aux.get(6, ((), {}))[1]), versions=(6,))
+            pool6 = check_pool_request(names.ipv6_pool(name), _given(given["subnet"], 6), _given(given["gateway"], 6),
+                                       _given(given["ip_range"], 6), aux_addresses=dict(aux.get(6, ((), {}))[1]),
+                                       versions=(6,))
     else:
         for opt in ("subnet", "gateway", "ip_range", "aux_addresses", "internal", "ipv6", "address_pools"):
             if params.get(opt):
@@ -300,7 +300,7 @@ def _given(values, version):
 def by_family(value, option):
     """A list of CIDRs or addresses (or an ``aux_addresses`` dict) split by IP version:
     {version: (option of the first item, value)}; at most one per version, except in a dict."""
-    out = {}
+    out: dict = {}
     if isinstance(value, dict):
         for key, item in sorted(value.items()):
             version = _version_of(item, "%s.%s" % (option, key))
@@ -375,7 +375,8 @@ def port_span(value, option):
 
 
 def parse_publish(items):
-    ports, seen = [], []
+    ports: list = []
+    seen: list = []
     for i, item in enumerate(items or []):
         where = "publish[%d]" % i
         cfirst, clast = port_span(item.get("container_port"), where + ".container_port")
@@ -455,7 +456,8 @@ def endpoint_specs(params):
         if not params.get("network"):
             raise SpecError("is required with name", "network")
         return [endpoint_spec(params)]
-    specs, seen = [], {}
+    specs: list = []
+    seen: dict = {}
     for i, item in enumerate(params["endpoints"]):
         one = dict(item, state=params["state"], network=item["network"] or params.get("network"))
         if not one["sandbox_path"]:
@@ -510,7 +512,7 @@ SANDBOX_OPTIONS = ("dns", "dns_search", "dns_options", "extra_hosts")
 def sandbox_options(params):
     """The sandbox's resolver and hosts-file options an endpoint gives, validated: pairs of
     (option, value) for those given (an empty list or dict is not given)."""
-    out = []
+    out: list = []
     servers = [str(parse_address(v, "dns[%d]" % i, versions=(4, 6))) for i, v in enumerate(params.get("dns") or [])]
     if servers:
         out.append(("dns", servers))
@@ -580,7 +582,10 @@ def _unique_address(value, option, seen, versions=(4,)):
 def peers_spec(params):
     network = check_name(params["network"], "network")
     given = params.get("peers")
-    peers, vteps, ips, hostnames = [], {}, {}, {}
+    peers: list = []
+    vteps: dict = {}
+    ips: dict = {}
+    hostnames: dict = {}
     for i, item in enumerate(given or []):
         where = "peers[%d]" % i
         vtep = _unique_address(item.get("vtep"), where + ".vtep", vteps)
@@ -630,7 +635,8 @@ def service_spec(params):
     name = check_hostname(check_name(params["name"], "name"), "name")
     network = check_name(params["network"], "network")
     vip = parse_address(params.get("vip"), "vip")
-    ports, seen = [], {}
+    ports: list = []
+    seen: Dict[tuple, int] = {}
     for i, item in enumerate(params.get("ports") or []):
         where = "ports[%d]" % i
         port = number(item.get("port"), where + ".port", 1, 65535)

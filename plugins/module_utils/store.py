@@ -32,6 +32,7 @@ ENDPOINTS = "endpoints"
 SANDBOXES = "sandboxes"
 SECRETS = "secrets"  # what the kernel holds and the records must not show: an encrypted overlay's keys
 JOURNAL = "journal"
+SCHEMA = "schema"  # {"version": N}: the layout of the records (migrate.py); absent, version 1
 JOURNALED = (ENDPOINTS, SANDBOXES)  # the record files whose removed keys are journaled
 TMP_PREFIX = ".tmp-"  # atomic_write's temporary files: any left is a killed write
 
@@ -127,6 +128,36 @@ class Store(object):
             self._data[name] = data
         return self._data[name]
 
+    def schema(self):
+        """The version of the records' layout (migrate.py): 1 when the state_dir has no schema file."""
+        data = self.get(SCHEMA)
+        version = data.get("version", 1)
+        if not isinstance(version, int) or version < 1:
+            raise StoreError("%s is damaged (version %r). It was left as it is" % (self.path(SCHEMA), version),
+                             "state_dir")
+        return version
+
+    def migrated(self, version):
+        """The records, as changed in memory, are those of schema ``version``: each changed file is
+        written (atomically, one by one), then the version, last. A run killed in between leaves the
+        old version, and the next does the same steps again (migrate.py's steps may run twice).
+        A state_dir with no records yet gets its version with its first records. In check mode,
+        nothing is written: the records as changed count as read."""
+        self.get(SCHEMA)["version"] = version
+        if self.read_only:
+            for name in self.dirty():
+                self._loaded[name] = copy.deepcopy(self._data[name])
+        elif self.dirty():
+            self.save()
+        elif any(f.endswith(".json") and f != SCHEMA + ".json" for f in os.listdir(self.state_dir)):
+            self._write_schema()
+
+    def _write_schema(self):
+        schema = self._data.get(SCHEMA)
+        if schema and schema != self._loaded.get(SCHEMA):
+            atomic_write(self.path(SCHEMA), json.dumps(schema, sort_keys=True) + "\n")
+            self._loaded[SCHEMA] = dict(schema)
+
     def _read_journal(self):
         try:
             with open(self.path(JOURNAL)) as f:
@@ -166,7 +197,8 @@ class Store(object):
             self._journal = data
 
     def dirty(self):
-        return [n for n, d in self._data.items() if d != self._loaded.get(n)]
+        """The record files changed since read (the schema version is not a record)."""
+        return [n for n, d in self._data.items() if n != SCHEMA and d != self._loaded.get(n)]
 
     def save(self, keep_removed=False):
         """Write every file whose records changed since they were read.
@@ -178,7 +210,8 @@ class Store(object):
         """
         if keep_removed and not self.read_only:
             self._write_journal()
-        for name in self.dirty():
+        written = self.dirty()
+        for name in written:
             if self.read_only:
                 raise StoreError("internal: write in read-only mode", "state_dir")
             data = _union(self._loaded.get(name, {}), self._data[name]) if keep_removed else self._data[name]
@@ -188,6 +221,8 @@ class Store(object):
                 self._final.add(name)  # nothing removed: the first write is already the last
             elif not keep_removed:
                 self._loaded[name] = copy.deepcopy(data)
+        if written:
+            self._write_schema()  # last: after the records of its layout
         if not keep_removed:
             self._final.clear()
 

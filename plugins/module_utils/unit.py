@@ -18,6 +18,7 @@ Four kinds of files, all the collection's own:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import pkgutil
 import re
@@ -120,7 +121,9 @@ def sources():
     out = {}
     found = [(m.name, m.ispkg) for m in pkgutil.walk_packages(package.__path__, PACKAGE + ".")]
     for name, is_pkg in [(PACKAGE, True)] + found:
-        text = importlib.util.find_spec(name).loader.get_source(name)
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.loader is not None  # a module of this very package
+        text = getattr(spec.loader, "get_source")(name)  # a source loader: the file system's, or AnsiballZ's zip
         tail = name[len(PACKAGE):].lstrip(".").replace(".", "/")
         out[os.path.join(base, tail, "__init__.py") if is_pkg else os.path.join(base, tail + ".py")] = text
     for depth in range(1, 5):  # ansible_collections/, cnm/, fabric/, plugins/: regular packages
@@ -157,7 +160,7 @@ def enabled_instances():
 
 def stale_code(wanted):
     """Files under CODE_DIR that are ours and no longer wanted (caches aside)."""
-    out = []
+    out: list = []
     for top, dirs, files in os.walk(CODE_DIR):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
         out.extend(p for p in (os.path.join(top, f) for f in files) if p not in wanted)

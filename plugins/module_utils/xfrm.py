@@ -58,7 +58,8 @@ def read():
         if proc.returncode != 0:
             raise KernelError("ip xfrm %s failed: %s" % (" ".join(table), proc.stderr.strip()))
         out += proc.stdout
-    states, policies = {}, {}
+    states: dict = {}
+    policies: dict = {}
     for src, dst, spi, reqid in STATE.findall(out):
         states.setdefault(int(reqid), set()).add((src, dst, int(spi, 16)))
     for src, dst, port, mark in POLICY.findall(out):

@@ -82,12 +82,15 @@ EXAMPLES = r"""
 
 RETURN = r"""
 networks:
-  description: Recorded networks by name, each with C(present) (its kernel object exists).
+  description:
+    - Recorded networks by name, each with its C(id) and C(scope) (see M(cnm.fabric.cnm_network)) and
+      C(present) (the kernel holds it as recorded, so a run would change nothing of it).
   returned: always
   type: dict
-  sample: {pets: {name: pets, driver: bridge, subnet: 172.17.0.0/16, interface: cnm-pets, present: true}}
+  sample: {pets: {name: pets, id: 4f0c8e1b9d2a7c3e5f6a8b0d1c2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e, scope: local,
+                  driver: bridge, subnet: 172.17.0.0/16, interface: cnm-pets, present: true}}
 endpoints:
-  description: Recorded endpoints by C(network/name), each with C(present).
+  description: Recorded endpoints by C(network/name), each with C(present) (in place as recorded, in its sandbox).
   returned: always
   type: dict
 sandboxes:
@@ -114,9 +117,15 @@ firewall:
   type: dict
 drift:
   description:
-    - Every disagreement between the records, the kernel and the files, each with its C(kind) (C(network),
-      C(endpoint), C(sandbox), C(link), C(address), C(file), C(run) or C(firewall)), its C(name) and the
-      C(problem).
+    - What a run would change, one entry per change, each with its C(kind), C(name) and C(problem).
+    - The planner decides, as for the modules' own runs (and the restore unit's), comparing the records
+      with the kernel and the files. For a C(network), C(endpoint) or C(sandbox) the problem is the change
+      a run makes, as the modules list it in C(changes) (C(set mtu 1500 on cnm-pets (was 1400))), or
+      why the run cannot make it; for a C(file), the file a run rewrites; for the C(firewall), a load
+      of the tables (missing, or changed by hand since the last load).
+    - What M(cnm.fabric.cnm_prune) removes is listed too, with kind C(link), C(address) or C(file), and an
+      interrupted run's removals with kind C(run).
+    - Nothing that a run would leave as it is shows here.
   returned: always
   type: list
   elements: dict

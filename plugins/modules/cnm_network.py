@@ -454,6 +454,9 @@ RETURN = r"""
 network:
   description:
     - The network as recorded; empty after O(state=absent).
+    - C(id) is 64 hexadecimal digits, as Docker's network IDs. An overlay network's is the same on
+      every host that declares it alike (same name and VNI); a network of another driver has one of
+      its own on each host and O(state_dir). C(scope) is C(fleet) for an overlay network, C(local) for the others.
     - C(subnet), C(gateway) and C(ip_range) are the IPv4 ones; C(ipv6_subnet), C(ipv6_gateway)
       and C(ipv6_ip_range) those of a dual-stack network (null without IPv6).
     - For a bridge or overlay network, C(adopted) says whether its bridge was adopted
@@ -470,6 +473,8 @@ network:
   type: dict
   sample:
     name: pets
+    id: 4f0c8e1b9d2a7c3e5f6a8b0d1c2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e
+    scope: local
     driver: bridge
     subnet: 172.17.0.0/16
     gateway: 172.17.0.1

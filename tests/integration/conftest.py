@@ -86,6 +86,7 @@ class Host(object):
         self.prefix = prefix
         self.ns = prefix + "-host"
         self.state_dir = state_dir
+        self.collections = COLLECTIONS  # where the modules run from (PYTHONPATH): another release's, for a test
         subprocess.run(["ip", "netns", "add", self.ns], check=True)
         subprocess.run(["ip", "-n", self.ns, "link", "set", "lo", "up"], check=True)
         self._procs = []
@@ -112,7 +113,7 @@ class Host(object):
         with tempfile.NamedTemporaryFile("w", suffix=".json", dir=os.path.dirname(self.state_dir),
                                          delete=False) as f:
             json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
-        env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+        env = dict(os.environ, PYTHONPATH=self.collections)
         return subprocess.Popen(
             list(prefix) + ([] if outside else self.enter()) + [sys.executable, "-m", MODULES + module, f.name],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

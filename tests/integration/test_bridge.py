@@ -196,6 +196,36 @@ def test_drift_is_reported_and_repaired(host):
     assert [d["kind"] for d in host.ok("cnm_info")["drift"]] == ["link"]
 
 
+def test_drift_is_what_a_run_would_change(host):
+    """cnm_info's drift is the planner's: a wrong MTU, a missing address, a flushed chain and a
+    rewritten hosts file each show as the change a run makes, and nothing else does."""
+    host.converge("cnm_network", name="pets", subnet="10.89.0.0/24")
+    a = host.sb("a")
+    host.converge("cnm_endpoint", name="a", network="pets", sandbox=a)
+    info = host.ok("cnm_info")
+    assert info["drift"] == [] and info["networks"]["pets"]["present"] and info["endpoints"]["pets/a"]["present"]
+    bridge = info["networks"]["pets"]["interface"]
+    host.sh(["ip", "link", "set", bridge, "mtu", "1400"])
+    host.sh(["ip", "-n", a, "addr", "flush", "dev", "eth0"])
+    host.sh(["nft", "flush", "chain", "inet", host.table, "forward"])
+    hosts = "/etc/netns/%s/hosts" % a
+    with open(hosts, "a") as f:
+        f.write("192.0.2.9 intruder\n")
+    info = host.ok("cnm_info")
+    drift = sorted((d["kind"], d["name"], d["problem"]) for d in info["drift"])
+    assert drift == [
+        ("endpoint", "pets/a", "add 10.89.0.2/24 to eth0 in %s" % a),
+        ("endpoint", "pets/a", "route default via 10.89.0.1 in %s" % a),
+        ("file", hosts, "write %s" % hosts),
+        ("firewall", "inet " + host.table, "load the nftables tables inet {0} and bridge {0}: they differ from the "
+         "records or were changed since their last load".format(host.table)),
+        ("network", "pets", "set mtu 1500 on %s (was 1400)" % bridge)], drift
+    assert not info["networks"]["pets"]["present"] and not info["endpoints"]["pets/a"]["present"]
+    host.converge("cnm_network", name="pets", subnet="10.89.0.0/24")
+    host.converge("cnm_endpoint", name="a", network="pets", sandbox=a)
+    assert host.ok("cnm_info")["drift"] == []
+
+
 def test_sandbox_path_of_a_running_process(host):
     host.converge("cnm_network", name="pets", subnet="10.92.0.0/24")
     ns = host.sb("ctr")

@@ -24,7 +24,9 @@ antsibull-docs --config-file "$src/antsibull-docs.cfg" collection --cleanup ever
   --use-current --dest-dir "$src/rst" cnm.fabric >/dev/null
 python "$here/diagrams.py" "$src/diagrams"
 dot -Tsvg docs/docsite/macvlan_trunk.dot -o "$src/diagrams/macvlan_trunk.svg"  # drawn by hand: see the file
-cp "$src/diagrams/bridge.svg" docs/bridge-example.svg  # the README's picture
+# The README's picture is tracked, and the build writes nothing tracked: it says when they differ.
+cmp -s "$src/diagrams/bridge.svg" docs/bridge-example.svg ||
+  echo "docs: docs/bridge-example.svg differs from the drawing of this build; to update it: cp $src/diagrams/bridge.svg docs/"
 # Each ".. cnm-diagram: NAME" comment of a guide becomes the SVG drawn for NAME.
 python3 - "$src" <<'PY'
 import glob, os, sys

@@ -13,6 +13,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Obs
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.bridge import DRIVER as bridge
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView, Route
+from ansible_collections.cnm.fabric.tests.unit.plans import ops
 
 NET = {"name": "pets", "driver": "bridge", "subnet": "172.17.0.0/16", "gateway": "172.17.0.1", "mtu": 1500,
        "internal": False, "interface": "cnm-pets", "hairpin": False}
@@ -32,10 +33,6 @@ HOST_END = Link("cnmvabc", 6, "veth", 1500, True, "bb:bb:bb:bb:bb:bb", 5, False)
 INNER = Link("eth0", 2, "veth", 1500, True, "02:42:ac:11:00:03", None)
 HOST = view([BR, HOST_END], {"cnm-pets": {"172.17.0.1/16"}})
 SANDBOX = view([INNER], {"eth0": {"172.17.0.3/16"}}, "172.17.0.1", 2)
-
-
-def ops(changes):
-    return [(c.op,) + c.args + tuple(kv[1] for kv in c.kwargs) for c in changes]
 
 
 def test_create_network_from_nothing_then_nothing_to_do():

@@ -16,6 +16,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.drivers.overlay import 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView, Route
 from ansible_collections.cnm.fabric.plugins.module_utils.networks import address_pools, default_ula
+from ansible_collections.cnm.fabric.tests.unit.plans import ops
 
 NET = {"name": "web", "driver": "bridge", "subnet": "10.1.0.0/24", "gateway": "10.1.0.1", "ipv6": True,
        "ipv6_subnet": "fd00:1::/64", "ipv6_gateway": "fd00:1::1", "mtu": 1500, "internal": False,
@@ -24,10 +25,6 @@ NET = {"name": "web", "driver": "bridge", "subnet": "10.1.0.0/24", "gateway": "1
 EP = {"name": "a", "network": "web", "sandbox": "a", "ifname": "eth0", "ipv4_address": "10.1.0.2",
       "ipv6_address": "fd00:1::2", "mac_address": "02:42:0a:01:00:02", "default_route": True,
       "host_interface": "cnmva", "publish": []}
-
-
-def ops(changes):
-    return [(c.op,) + c.args + tuple(kv[1] for kv in c.kwargs) for c in changes]
 
 
 def params(**kw):

@@ -13,6 +13,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.drivers.ipvlan import D
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.macvlan import DRIVER as macvlan
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView, Route
+from ansible_collections.cnm.fabric.tests.unit.plans import ops
 
 TRUNK = Link("eth1", 2, "veth", 1500, True, "52:54:00:00:01:01", None)
 HOST = NsView({"eth1": TRUNK}, {})
@@ -32,10 +33,6 @@ def record(drv, host=HOST, networks=None, **params):
     out = {"name": "lan", "driver": drv.kind, "subnet": "10.10.0.0/24", "gateway": "10.10.0.1", "ip_range": None}
     out.update(drv.network_record(s, None, host, networks or {}, []))
     return out
-
-
-def ops(changes):
-    return [(c.op,) + c.args + tuple(kv[1] for kv in c.kwargs) for c in changes]
 
 
 def test_a_vid_parent_is_made_and_owned_and_a_found_one_is_not():

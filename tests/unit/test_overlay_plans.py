@@ -17,6 +17,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.drivers.overlay import 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView, VxlanInfo, ZERO_MAC
 from ansible_collections.cnm.fabric.plugins.module_utils.sandbox import render_hosts
+from ansible_collections.cnm.fabric.tests.unit import plans
 
 ZERO = ZERO_MAC
 NET = {"name": "fab", "driver": "overlay", "subnet": "10.99.0.0/24", "gateway": "10.99.0.1", "mtu": 1450,
@@ -47,7 +48,7 @@ def host(*links):
 
 
 def ops(changes):
-    return [(c.op,) + c.args for c in changes]
+    return plans.ops(changes, keywords=False)
 
 
 def test_new_network_makes_bridge_vxlan_and_every_entry():

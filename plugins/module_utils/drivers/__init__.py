@@ -30,7 +30,7 @@ def register(name, driver):
 
 def record_fields():
     """Every driver's network record fields, each once, in registry order."""
-    out = []
+    out: list = []
     for drv in DRIVERS.values():
         out.extend(f for f in drv.record_fields if f not in out)
     return tuple(out)

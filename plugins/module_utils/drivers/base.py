@@ -18,7 +18,7 @@ with ``observe`` and receives as an ``Observed``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Dict, Optional, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils.model import XfrmView
 
@@ -67,15 +67,15 @@ class FirewallPart:
 
 class Driver(object):
     #: The cnm_network option groups (dicts) this driver reads, such as ``bridge``.
-    option_groups = ()
+    option_groups: Tuple[str, ...] = ()
     #: Network record fields this driver keeps beyond the common ones (name, driver,
     #: subnet, gateway, ip_range, mtu, internal), in the order cnm_network returns them.
-    record_fields = ()
+    record_fields: Tuple[str, ...] = ()
     #: The cnm_endpoint options its endpoints take.
-    endpoint_options = ("aliases",)
+    endpoint_options: Tuple[str, ...] = ("aliases",)
     #: Why an endpoint option it does not take makes no sense here ({option: sentence with
     #: a %s for the driver's name}); the others are refused as merely unsupported.
-    endpoint_refusals = {}
+    endpoint_refusals: Dict[str, str] = {}
     #: Networks take a subnet from the local address space, and endpoints an address.
     ipam = False
     #: Networks may be dual-stack (``ipv6: true``): an IPv6 pool beside the IPv4 one, and
@@ -86,7 +86,10 @@ class Driver(object):
     #: The network takes remote endpoints from cnm_overlay_peer.
     has_peers = False
     #: The MTU when the user gives none (None: network_record decides).
-    default_mtu = 1500
+    default_mtu: Optional[int] = 1500
+    #: ``local``: a network of this host alone; ``fleet``: one network across the hosts that
+    #: declare it alike (its ``id`` is then the same on each of them, from ``fleet_identity``).
+    scope = "local"
 
     # -- input -------------------------------------------------------------------------
 
@@ -144,6 +147,10 @@ class Driver(object):
         """Host link names the network owns, for garbage collection."""
         return set()
 
+    def fleet_identity(self, record):
+        """What names a fleet-scoped network alike on every host that declares it (a string)."""
+        raise NotImplementedError
+
     # -- endpoints ---------------------------------------------------------------------
 
     def check_endpoint(self, network, spec, old, others):
@@ -189,12 +196,8 @@ class Driver(object):
         where they have one), for the hosts files."""
         return []
 
-    # -- firewall and cnm_info -------------------------------------------------------------
+    # -- firewall -------------------------------------------------------------------------
 
     def firewall(self, network):
         """A FirewallPart for the nftables tables, or None when the network has no rules."""
         return None
-
-    def drift(self, network, host_view, observed):
-        """What is wrong with the network on the host, as sentences (empty: nothing)."""
-        return []

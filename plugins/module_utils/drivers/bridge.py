@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers import inner
@@ -269,9 +270,9 @@ def bridge_record(b, mtu, old, view):
 
 
 class BridgeDriver(Driver):
-    option_groups = ("bridge",)
-    record_fields = ("interface", "icc", "masquerade", "masquerade_ipv6", "host_binding_ip", "hairpin", "adopted",
-                     "gateway_mode", "gateway_mode_ipv6", "trusted_host_interfaces")
+    option_groups: Tuple[str, ...] = ("bridge",)
+    record_fields: Tuple[str, ...] = ("interface", "icc", "masquerade", "masquerade_ipv6", "host_binding_ip", "hairpin",
+                                      "adopted", "gateway_mode", "gateway_mode_ipv6", "trusted_host_interfaces")
     endpoint_options = ("ifname", "ipv4_address", "ipv6_address", "mac_address", "default_route", "aliases", "publish")
     ipam = True
     ipv6 = True
@@ -326,12 +327,6 @@ class BridgeDriver(Driver):
                             masquerade6=network.get("masquerade_ipv6", True),
                             modes=(network.get("gateway_mode") or "nat", network.get("gateway_mode_ipv6") or "nat"),
                             trusted=tuple(network.get("trusted_host_interfaces") or ()))
-
-    def drift(self, network, host_view, observed):
-        link = host_view.link(network["interface"])
-        if link is None or link.kind != "bridge":
-            return ["bridge %s is missing" % network["interface"]]
-        return []
 
 
 DRIVER = BridgeDriver()

@@ -57,7 +57,7 @@ def parse_keys(keys, option="encryption_keys"):
     if not keys:
         raise SpecError("at least one key is required: %d bytes as %d hex digits, the same on every host (make one "
                         "with: openssl rand -hex %d)" % (KEY_BYTES, 2 * KEY_BYTES, KEY_BYTES), option)
-    out = []
+    out: list = []
     for i, key in enumerate(keys):
         text = str(key).strip().lower()
         text = text[2:] if text.startswith("0x") else text
@@ -159,17 +159,3 @@ def firewall_rules(network):
     its policies. The VNI is the 24 bits after the first 4 bytes of the VXLAN header."""
     match = "udp dport %d @th,96,24 %d" % (network["port"], network["vni"])
     return ("%s meta ipsec missing drop" % match,), ("%s meta mark set 0x%08x" % (match, tag(network["vni"])),)
-
-
-def drift(network, view):
-    """Peers of an encrypted network that lack their policy or an SA either way, as sentences."""
-    local, missing = network["local_ip"], []
-    has = set(s[:2] for s in view.states)
-    for vtep in sorted(network.get("peers") or {}):
-        if (local, vtep) not in has or (vtep, local) not in has or \
-                (local, vtep, network["port"]) not in view.policies:
-            missing.append(vtep)
-    if not missing:
-        return []
-    return ["%d peers of encrypted network %s lack an ESP SA or policy: %s"
-            % (len(missing), network["name"], ", ".join(missing))]

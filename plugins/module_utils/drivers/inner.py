@@ -85,7 +85,7 @@ def new_link(endpoint, addresses, gateway, gateway6=None):
     routes via ``gateway`` and, on a dual-stack network, ``gateway6`` (None: on-link): one
     Change, sent to the kernel as one batch."""
     ifname, ns = endpoint["ifname"], endpoint["sandbox"]
-    routes = ()
+    routes: tuple = ()
     if endpoint["default_route"]:
         routes = ((4, gateway),) + (((6, gateway6),) if endpoint.get("ipv6_address") else ())
     text = "add %s to %s in %s" % (", ".join(sorted(addresses)), ifname, ns)

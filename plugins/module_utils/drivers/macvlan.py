@@ -20,7 +20,7 @@ ipvlan.py reuses all of this; what differs is a class attribute or a hook.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers import inner
@@ -59,16 +59,17 @@ def parse_parent(group, value):
 
 
 class MacvlanDriver(Driver):
-    option_groups = ("macvlan",)
-    record_fields = ("parent", "mode", "host_access", "parent_created", "shim", "shim_address")
-    endpoint_options = ("ifname", "ipv4_address", "ipv6_address", "mac_address", "default_route", "aliases")
+    option_groups: Tuple[str, ...] = ("macvlan",)
+    record_fields: Tuple[str, ...] = ("parent", "mode", "host_access", "parent_created", "shim", "shim_address")
+    endpoint_options: Tuple[str, ...] = ("ifname", "ipv4_address", "ipv6_address", "mac_address", "default_route",
+                                         "aliases")
     endpoint_refusals = {"publish": "a %s network has no NAT: its endpoints are on the parent's wire, "
                                     "so reach them at their own addresses"}
     ipam = True
     ipv6 = True
     default_mtu = None  # the parent's
     kind = "macvlan"
-    modes = ("bridge", "vepa", "private", "passthru")
+    modes: Tuple[str, ...] = ("bridge", "vepa", "private", "passthru")
     default_mode = "bridge"
 
     # -- input ---------------------------------------------------------------------------
@@ -116,7 +117,8 @@ class MacvlanDriver(Driver):
         # Ours: made by this network, or by another that still uses it; never one found there.
         created = (old is not None and old.get("parent") == parent and old.get("parent_created")) or \
             any(n.get("parent_created") for n in sharing) or link is None
-        top = (link or lower).mtu if (link or lower) is not None else 1500
+        device = link or lower
+        top = device.mtu if device is not None else 1500
         mtu = spec.mtu or top
         if not internal and mtu > top:
             raise SpecError("%d is above the MTU of parent %s (%d)" % (mtu, parent, top), "mtu")
@@ -208,14 +210,6 @@ class MacvlanDriver(Driver):
 
     def owned_links(self, record):
         return set(n for n in (record.get("shim"), record["parent"] if record.get("parent_created") else None) if n)
-
-    def drift(self, network, host_view, observed):
-        out = []
-        if host_view.link(network["parent"]) is None:
-            out.append("parent %s is missing" % network["parent"])
-        if network.get("shim") and host_view.link(network["shim"]) is None:
-            out.append("host access shim %s is missing" % network["shim"])
-        return out
 
     # -- endpoints -----------------------------------------------------------------------
 

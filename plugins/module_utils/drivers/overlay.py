@@ -165,6 +165,7 @@ class OverlayDriver(BridgeDriver):
                                                   "peer_hosts")
     has_peers = True
     default_mtu = None  # the underlay's, less VXLAN's overhead
+    scope = "fleet"
 
     def network_options(self, params):
         return overlay_options(params)
@@ -263,6 +264,9 @@ class OverlayDriver(BridgeDriver):
     def owned_links(self, record):
         return {record["interface"], record["vxlan_interface"]}
 
+    def fleet_identity(self, record):
+        return "overlay %s, VNI %d" % (record["name"], record["vni"])
+
     def check_endpoint(self, network, spec, old, others):
         """An overlay endpoint's address comes from the fleet pool, and no peer may hold it."""
         if spec.ipv4_address is None and old is None:
@@ -326,7 +330,7 @@ class OverlayDriver(BridgeDriver):
                     raise SpecError("%s is the gateway, this host's address or a local endpoint's"
                                     % peer.host_address, at)
                 hosts[peer.vtep] = peer.host_address
-        seen = {}
+        seen: dict = {}
         for vtep, remote in sorted(peers.items()):
             for ep in remote:
                 if seen.setdefault(ep["ip"], vtep) != vtep:
@@ -371,19 +375,6 @@ class OverlayDriver(BridgeDriver):
     def remote_endpoints(self, network):
         """Remote endpoints as ``{name, ip, ip6 (on a dual-stack network), aliases}``."""
         return [ep for remote in (network.get("peers") or {}).values() for ep in remote]
-
-    def drift(self, network, host_view, observed):
-        problems = BridgeDriver.drift(self, network, host_view, observed)
-        vx = network["vxlan_interface"]
-        link = host_view.link(vx)
-        if link is None or link.kind != "vxlan":
-            return problems + ["VXLAN device %s is missing" % vx]
-        wrong = len(entry_changes(network, *observed.entries(vx)))
-        if wrong:
-            problems.append("%d forwarding or neighbour entries of %s differ from the recorded peers" % (wrong, vx))
-        if network.get("encrypted"):
-            problems += esp.drift(network, observed.ipsec(esp.tag(network["vni"])))
-        return problems
 
 
 def _ipsec(record, observed):

@@ -57,18 +57,19 @@ def request_pool(space, req, address_pools=(), avoid=(), option="subnet"):
             raise IpamError("every subnet of the address pools is in use or overlaps a host "
                             "route; add address_pools or give a subnet", option)
 
+    aux_addresses = dict(req.aux_addresses)
     desired = {
         "subnet": str(subnet),
         "gateway": str(req.gateway or IPAddress(subnet.first + 1, subnet.version)),
         "ip_range": str(req.ip_range) if req.ip_range else None,
-        "aux_addresses": dict(req.aux_addresses),
+        "aux_addresses": aux_addresses,
     }
     if current is not None:
         old = {k: current.get(k) for k in desired}
         old["aux_addresses"] = old["aux_addresses"] or {}
         if old == desired:
             return current, False
-        reserved = set(desired["aux_addresses"].values()) | {desired["gateway"]}
+        reserved = set(aux_addresses.values()) | {desired["gateway"]}
         for owner, addr in sorted((current.get("addresses") or {}).items()):
             if addr in reserved:
                 raise IpamError("%s is held by %r and cannot become the gateway or an auxiliary "

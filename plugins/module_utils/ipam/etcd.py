@@ -17,6 +17,7 @@ import base64
 import json
 import traceback
 import urllib.parse
+from typing import Tuple, Type
 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError
 from ansible_collections.cnm.fabric.plugins.module_utils.ipam.file import SpaceBackend
@@ -28,7 +29,7 @@ try:
     HAS_ETCD3GW = True
     ETCD3GW_IMPORT_ERROR = None
     # What a request to etcd raises: its own errors, HTTP's, and the socket's.
-    ETCD_ERRORS = (etcd3gw.exceptions.Etcd3Exception, requests.RequestException, OSError)
+    ETCD_ERRORS: Tuple[Type[Exception], ...] = (etcd3gw.exceptions.Etcd3Exception, requests.RequestException, OSError)
 except ImportError:
     HAS_ETCD3GW = False
     ETCD3GW_IMPORT_ERROR = traceback.format_exc()

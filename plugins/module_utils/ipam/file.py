@@ -10,6 +10,8 @@ the run's Store, so the run's single flock covers allocations too.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from ansible_collections.cnm.fabric.plugins.module_utils.ipam import allocator
 from ansible_collections.cnm.fabric.plugins.module_utils.store import ipam_file
 
@@ -17,16 +19,17 @@ from ansible_collections.cnm.fabric.plugins.module_utils.store import ipam_file
 class SpaceBackend(object):
     """The allocator's operations over ``self.data``, a space's records."""
 
-    data = None
-    _used = None
+    data: dict = {}
+    _used: Optional[dict] = None
 
     def _used_of(self, pool_name):
         """Held addresses of a pool as a set, built once per backend and kept in step."""
         if self._used is None:
             self._used = {}
-        if pool_name not in self._used:
-            self._used[pool_name] = allocator.used_set(self.pool(pool_name))
-        return self._used[pool_name]
+        used = self._used
+        if pool_name not in used:
+            used[pool_name] = allocator.used_set(self.pool(pool_name))
+        return used[pool_name]
 
     def pools(self):
         return self.data["pools"]

@@ -1,0 +1,137 @@
+"""Records written by older code (release 0.1.0, and the 0.2.0 development line before records had a
+schema version), made by that code itself, taken from the repository's history and run on the
+real kernel, are read by this release: migrated once, under the lock, with no kernel change."""
+
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RELEASES = {
+    "0.1.0": "164557a6a85f8c8ed4d156b6d96eb66bfa97bf80",  # the last commit whose galaxy.yml says 0.1.0
+    "0.2.0-unversioned": "b47b2bce897ab3301a9efba5ac53a7d477edfe0c",  # the last commit before schema.json
+}
+# What 0.2.0 does differently from 0.1.0 on the same records (changelog: ipv6-dual-stack,
+# live-host-kernel-state, state-dir-tenants): it applies them in place, to every network and endpoint.
+CHANGES_SINCE_0_1_0 = (r"set mac 02:42:\S+ on cnm-\w+ \(was \S+\)", r"set net/ipv6/conf/\S+/disable_ipv6 = 1( in \S+)?",
+                       r"set net/ipv4/conf/cnm-\w+/rp_filter = 2",
+                       r"load the nftables tables inet cnm_\w+ and bridge cnm_\w+(: they are missing)?")
+
+
+@pytest.fixture(scope="module")
+def older():
+    """{release: a directory holding its collection}, unpacked from git on first use."""
+    made = {}
+    root = subprocess.run(["mktemp", "-d"], capture_output=True, text=True, check=True).stdout.strip()
+
+    def unpack(release):
+        if release not in made:
+            target = os.path.join(root, release, "ansible_collections", "cnm", "fabric")
+            os.makedirs(target)
+            archive = subprocess.run(["git", "-C", ROOT, "archive", RELEASES[release], "plugins", "galaxy.yml"],
+                                     capture_output=True, check=False)
+            if archive.returncode != 0:
+                pytest.skip("%s is not in this clone's history: %s" % (release, archive.stderr.decode().strip()))
+            subprocess.run(["tar", "-x", "-C", target], input=archive.stdout, check=True)
+            made[release] = os.path.join(root, release)
+        return made[release]
+
+    try:
+        yield unpack
+    finally:
+        subprocess.run(["rm", "-rf", root], check=True)
+
+
+def records(host, name):
+    with open(os.path.join(host.state_dir, name + ".json")) as f:
+        return json.load(f)
+
+
+def kernel_and_files(host, *sandboxes):
+    """The host's snapshot (and its sandboxes' links) less the state_dir's own files: the records
+    are what migrates."""
+    snap = host.snapshot()
+    snap["files"] = dict((path, data) for path, data in snap["files"].items() if not path.startswith(host.state_dir))
+    snap["sandboxes"] = [host.links(ns) for ns in sandboxes]
+    return snap
+
+
+def build(host, collections):
+    """Two bridge networks, one internal, and three endpoints with an alias and a published port,
+    made by the code in ``collections``; return the calls, to run again."""
+    web, db = host.sb("web"), host.sb("db")
+    calls = [("cnm_network", dict(name="pets", subnet="10.87.0.0/24")),
+             ("cnm_network", dict(name="back", subnet="10.86.0.0/24", internal=True)),
+             ("cnm_endpoint", dict(name="web", network="pets", sandbox=web, aliases=["www"],
+                                   publish=[{"host_port": 8087, "container_port": 80}])),
+             ("cnm_endpoint", dict(name="db", network="pets", sandbox=db)),
+             ("cnm_endpoint", dict(name="db", network="back", sandbox=db))]
+    this_release, host.collections = host.collections, collections
+    try:
+        for module, args in calls:
+            host.converge(module, **args)
+    finally:
+        host.collections = this_release
+    host.serve(web, 80, "web")
+    assert "id" not in records(host, "networks")["pets"]
+    assert not os.path.exists(os.path.join(host.state_dir, "schema.json"))
+    return calls, (web, db)
+
+
+def check_served(host, db):
+    assert host.fetch(db, "www", 80) == "web"
+    assert host.fetch(None, "10.87.0.1", 8087) == "web"
+
+
+def check_migrated(host, old_networks, info):
+    with open(os.path.join(host.state_dir, "schema.json")) as f:
+        assert json.load(f) == {"version": 2}
+    pets = info["networks"]["pets"]
+    assert pets["scope"] == "local" and len(pets["id"]) == 64 and pets["id"] != info["networks"]["back"]["id"]
+    now = records(host, "networks")
+    for name, net in old_networks.items():  # a run of this release may add fields of its own
+        assert dict(now[name], **net) == dict(now[name], id=info["networks"][name]["id"], scope="local"), name
+
+
+def test_records_of_the_unversioned_0_2_0_line_migrate_with_no_kernel_change(host, older):
+    calls, (web, db) = build(host, older("0.2.0-unversioned"))
+    old_networks = records(host, "networks")
+    before = kernel_and_files(host, web, db)
+    info = host.ok("cnm_info")  # check mode: the new layout in memory, nothing written
+    assert info["drift"] == [], info["drift"]
+    assert records(host, "networks") == old_networks
+    for module, args in calls:
+        result = host.ok(module, **args)
+        assert result["changed"] is False and result["changes"] == [], (module, result)
+    assert kernel_and_files(host, web, db) == before
+    check_migrated(host, old_networks, info)
+    check_served(host, db)
+
+
+def test_records_of_release_0_1_0_migrate_and_take_0_2_0s_changes_in_place(host, older):
+    """The migration itself changes no kernel object; what 0.2.0 makes differently (a bridge's own
+    MAC, IPv6 off on IPv4-only links, loose reverse-path filtering, tables of the state_dir's
+    own) is what cnm_info lists, and the first run makes exactly that, in place, the next nothing."""
+    calls, (web, db) = build(host, older("0.1.0"))
+    old_networks = records(host, "networks")
+    before = kernel_and_files(host, web, db)
+    info = host.ok("cnm_info")
+    assert records(host, "networks") == old_networks and kernel_and_files(host, web, db) == before
+    listed = [d["problem"] for d in info["drift"]]
+    expected = [p for p in listed if any(re.fullmatch(pattern, p) for pattern in CHANGES_SINCE_0_1_0)]
+    assert listed and expected == listed, listed
+    made = []
+    for module, args in calls:
+        made += host.ok(module, **args)["changes"]
+    assert sorted(made) == sorted(re.sub(": they are missing$", "", p) for p in listed), made
+    for module, args in calls:
+        result = host.ok(module, **args)
+        assert result["changed"] is False and result["changes"] == [], (module, result)
+    after = kernel_and_files(host, web, db)
+    assert after["links"] == before["links"] and after["sandboxes"] == before["sandboxes"], "nothing made again"
+    assert host.ok("cnm_info")["drift"] == []
+    check_migrated(host, old_networks, info)
+    check_served(host, db)
