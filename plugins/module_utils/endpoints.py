@@ -179,7 +179,7 @@ def endpoint_present(run, spec):
         moved = any(old.get(f) != record.get(f) for f in ("ipv4_address", "ipv6_address"))
         _forget_connections(run, old, keep=() if moved else record["publish"])
     changes += drv.join(net, record, old, run.kernel.view(None), sb_view)
-    run.execute(changes)
+    run.queue(changes)
     run.set_endpoint(key, record)
     return record
 
@@ -220,7 +220,7 @@ def endpoint_remove(run, record):
         changes.append(plan.change("delete %s" % record["host_interface"], "link_del_batch",
                                    record["host_interface"]))
     run.del_endpoint(key)
-    run.execute(changes + sandbox_release(run, sb))
+    run.queue(changes + sandbox_release(run, sb))
 
 
 def _release_addresses(run, network, name):
@@ -243,7 +243,7 @@ def finish_interrupted(run):
         if net is not None and drivers.get(net["driver"]).ipam:
             _release_addresses(run, network, name)
     for key in journal["sandboxes"]:
-        run.execute(sandbox_release(run, key))
+        run.queue(sandbox_release(run, key))
         run.sandboxes_touched.add(key)
 
 

@@ -244,7 +244,7 @@ def listing_digest(state_dir):
     changes it; traffic does not."""
     digest = hashlib.sha256()
     for family, name in tables(state_dir):
-        code, out, dummy = run(["-s", "list", "table", family, name])
+        code, out, _err = run(["-s", "list", "table", family, name])
         if code != 0:
             return None
         digest.update(out.encode())
@@ -291,6 +291,6 @@ def sync(state_dir, networks, endpoints, check_mode, mesh=((), ())):
 
 
 def _apply(script):
-    code, dummy, err = run(["-f", "-"], stdin=script)
+    code, _out, err = run(["-f", "-"], stdin=script)
     if code != 0:
         raise KernelError("nft rejected the cnm ruleset: %s" % err.strip())

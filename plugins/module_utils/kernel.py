@@ -183,7 +183,7 @@ class _Socket(object):
     def dump(self, make, msg_type):
         """A dump of the messages ``make()`` asks for, taken again while the kernel marks it
         interrupted (NLM_F_DUMP_INTR: its table changed meanwhile)."""
-        for dummy in range(DUMP_RETRIES):
+        for _attempt in range(DUMP_RETRIES):
             try:
                 msgs = self.request(make(), msg_type, NLM_F_DUMP)
             except NetlinkDumpInterrupted:
@@ -639,7 +639,7 @@ class Kernel(object):
         changes that must all succeed). Errors become KernelError, except the codes in
         ``ignore`` (the ones that mean the work is already done)."""
         if ns in self._setup:
-            if ignore or any(msg_type in GET_TYPES for dummy, msg_type, dummy in requests):
+            if ignore or any(msg_type in GET_TYPES for _msg, msg_type, _flags in requests):
                 self._send_setup(ns)
             else:
                 whats, kept = self._setup.pop(ns)
@@ -747,9 +747,6 @@ class Kernel(object):
         if self.owner:
             self._marks.append(ifname)
 
-    def bridge_add(self, name, mtu, mac=None):
-        self._link_add("creating bridge %s" % name, name, _linkinfo("bridge"), mtu=mtu, mac=mac)
-
     def veth_add(self, name, peer, ns, mtu, mac, master):
         """A veth pair: ``name`` on the host (an up port of ``master``), ``peer`` up inside ``ns``.
 
@@ -777,32 +774,32 @@ class Kernel(object):
 
     def kind_supported(self, kind):
         """Whether the kernel makes links of ``kind``, loading its module if it can: a
-        request with no lower device is refused with EINVAL by a kind the kernel has, and
-        with EOPNOTSUPP by one it has not. Nothing is created either way."""
-        msg = _ifinfo(attrs=[_linkinfo(kind)])
+        request for a link with a name no link may have ('/' in it) is refused with EINVAL by
+        a kind the kernel has, and with EOPNOTSUPP by one it has not. Nothing is created either
+        way (without a name, the kernel would make a bridge, a veth or a dummy link named for it)."""
+        msg = _ifinfo(attrs=[("IFLA_IFNAME", "cnm/probe"), _linkinfo(kind)])
         try:
             self.nl(None).request(msg, RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL)
         except (OSError, NetlinkError) as e:
             return _code(e) != errno.EOPNOTSUPP
-        return True  # not expected: no kind makes a link without its lower device
+        return True  # not expected: no kind makes a link of that name
 
-    def vlan_add(self, name, lower, vid):
-        """An 802.1Q sub-interface ``name`` of ``lower`` with VID ``vid`` (and its MTU), up."""
-        self._link_add("creating VLAN %s" % name, name, _linkinfo("vlan", [("IFLA_VLAN_ID", vid)]),
-                       link=self._must(lower))
-
-    def child_add(self, kind, name, parent, mode, ns, mtu, mac=None):
-        """A macvlan or ipvlan link ``name`` of host device ``parent``, up inside ``ns`` (the
-        host when None).
+    def link_add(self, kind, name, ns=None, mtu=None, mac=None, parent=None, mode=None, data=()):
+        """A link of ``kind``, up, on the host or inside sandbox ``ns``: every kind with no peer is
+        made here, from a description (its kind, ``parent``: its lower device on the host, ``mode``:
+        a macvlan or ipvlan mode by name, ``data``: other IFLA_INFO_DATA attributes as pairs).
 
         The kernel checks a new link's name and index in the namespace of the request, the
-        host's, even when the link is made in another: so it is made in ``ns`` under a name
-        of its own that no host link has, then renamed and brought up there.
+        host's, even when the link is made in another: so one for a sandbox is made there under
+        a name of its own that no host link has, then renamed and brought up there.
         """
-        attr, modes = CHILD_MODES[kind]
+        data = list(data)
+        if mode is not None:
+            attr, modes = CHILD_MODES[kind]
+            data.append((attr, modes[mode]))
         temporary = name if ns is None else "cnmtmp%08x" % random.getrandbits(32)
-        attrs = _link_attrs(ifname=temporary, mtu=mtu, mac=mac, link=self._must(parent)) + \
-            [_linkinfo(kind, [(attr, modes[mode])])]
+        attrs = _link_attrs(ifname=temporary, mtu=mtu, mac=mac, link=self._must(parent) if parent else None) + \
+            [_linkinfo(kind, data)]
         fd = os.open(netns_path(ns), os.O_RDONLY) if ns is not None else None
         try:
             msg = _ifinfo(up=True if ns is None else None, attrs=attrs + ([("IFLA_NET_NS_FD", fd)] if fd else []))
@@ -892,7 +889,7 @@ class Kernel(object):
         for start in range(0, len(held), HELD_BATCH):
             chunk = held[start:start + HELD_BATCH]
             what = chunk[0][0] if len(chunk) == 1 else "%s and %d more" % (chunk[0][0], len(chunk) - 1)
-            self._do(None, what, [request for dummy, request in chunk])
+            self._do(None, what, [request for _what, request in chunk])
         for ns in sorted(self._doomed, key=str):
             if self.netns_exists(ns):  # ENODEV: gone already, with a namespace removed meanwhile
                 self._do(ns, "deleting links", [(_ifinfo(0, attrs=[("IFLA_GROUP", self._group)]), RTM_DELLINK, 0)],

@@ -62,11 +62,11 @@ def network_present(run, spec):
             if eps:
                 raise SpecError("network %r has endpoints (%s); remove them before changing it"
                                 % (spec.name, _names(eps)), option)
-            run.execute(drv.delete_network(old, view, run.networks.values()))
-    run.execute(drv.create_network(record, view, run.observe(drv.observe(record))))
+            run.queue(drv.delete_network(old, view, run.networks.values()))
+    run.queue(drv.create_network(record, view, run.observe(drv.observe(record))))
     if old and drv.rejoin(old, record):
         for ep in eps:
-            run.execute(drv.join(record, ep, ep, view, run.sandbox_view(ep["sandbox"])))
+            run.queue(drv.join(record, ep, ep, view, run.sandbox_view(ep["sandbox"])))
     run.networks[spec.name] = record
     return record
 
@@ -154,7 +154,7 @@ def network_absent(run, spec):
     for ep in eps:
         endpoint_remove(run, ep)
     drv = drivers.get(old["driver"])
-    run.execute(drv.delete_network(old, run.kernel.view(None), run.networks.values(), run.observe(drv.observe_removal(old))))
+    run.queue(drv.delete_network(old, run.kernel.view(None), run.networks.values(), run.observe(drv.observe_removal(old))))
     if drv.ipam:
         run.ipam().release_pool(spec.name)
         run.ipam().release_pool(names.ipv6_pool(spec.name))

@@ -28,7 +28,7 @@ def peers_converge(run, spec):
         if value != (net.get(field) or {}):
             net[field] = value
             run.networks_touched.add(net["name"])
-    run.execute(drv.peer_changes(net, run.kernel.view(None), observed, spec))
+    run.queue(drv.peer_changes(net, run.kernel.view(None), observed, spec))
     if spec.encryption_keys is not None:  # for the restore unit (restore.py), which has no playbook
         run.store.get(SECRETS)[net["name"]] = {"keys": list(spec.encryption_keys)}
     return net

@@ -57,10 +57,10 @@ def prune(run):
             endpoint_remove(run, run.endpoints[key])
             removed["endpoints"].append(key)
     for name in sorted(orphan_links(run)):
-        run.execute([plan.change("delete %s (no record owns it)" % name, "link_del_batch", name)])
+        run.queue([plan.change("delete %s (no record owns it)" % name, "link_del_batch", name)])
         removed["links"].append(name)
     for key in sorted(run.sandboxes):
-        run.execute(sandbox_release(run, key))
+        run.queue(sandbox_release(run, key))
     removed["sandboxes"] = sorted(before - set(run.sandboxes))
     for network, owner in orphan_addresses(run):
         run.ipam().release_address(network, owner)

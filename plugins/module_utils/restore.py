@@ -46,8 +46,8 @@ def converge(run: Run, report: Optional[Report] = None) -> Tuple[List[Problem], 
     planned for each network, sandbox and endpoint (cnm_info's drift)."""
     problems, waiting, failed = [], [], set()
 
-    def execute(kind: str, name: str, changes: List[Change]) -> None:
-        run.execute(changes)
+    def queue(kind: str, name: str, changes: List[Change]) -> None:
+        run.queue(changes)
         if report is not None and changes:
             report(kind, name, changes)
 
@@ -58,7 +58,7 @@ def converge(run: Run, report: Optional[Report] = None) -> Tuple[List[Problem], 
         drv = drivers.get(net["driver"])
         try:
             observed = run.observe(drv.observe(net))
-            execute("network", name, drv.restore(net, view, observed, secrets.get(name)))
+            queue("network", name, drv.restore(net, view, observed, secrets.get(name)))
         except CnmError as e:
             problems.append(("network", name, e.msg))
             failed.add(name)
@@ -77,9 +77,9 @@ def converge(run: Run, report: Optional[Report] = None) -> Tuple[List[Problem], 
         drv = drivers.get(net["driver"])
         try:
             if drv.creates_sandbox:  # queued apart: the sandbox is made even if this endpoint cannot be
-                execute("sandbox", ep["sandbox"], sandbox_join(run, ep["sandbox"], ep["sandbox"].startswith("/")))
+                queue("sandbox", ep["sandbox"], sandbox_join(run, ep["sandbox"], ep["sandbox"].startswith("/")))
             sb_view = None if ep["sandbox"] in run.sandboxes_made else run.sandbox_view(ep["sandbox"])
-            execute("endpoint", key, drv.join(net, ep, ep, view, sb_view))
+            queue("endpoint", key, drv.join(net, ep, ep, view, sb_view))
         except CnmError as e:
             problems.append(("endpoint", key, e.msg))
     run.sandboxes_touched.update(run.sandboxes)  # every sandbox's files and service rules

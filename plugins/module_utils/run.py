@@ -5,7 +5,7 @@
 
 ``Run`` holds what a run shares: the store (under its lock), the kernel, the plan
 being built and what it touched. The planners (networks, endpoints, peers, prune)
-add Changes with ``execute``; ``finish`` records, applies, and brings the sandbox
+add Changes with ``queue``; ``finish`` records, applies, and brings the sandbox
 files and the firewall in line. Check mode takes the same path and skips only the
 steps that write (kernel changes, store, files, nftables), so what it reports is
 what a real run does.
@@ -101,7 +101,7 @@ class Run(object):
         return self._ipam[space]
 
     def observe(self, want):
-        """What a driver's ``observe`` hook asked for (a drivers.base.Observe), read now."""
+        """What a driver's ``observe`` hook asked for (a drivers.base.ObserveRequest), read now."""
         xfrm = self.kernel.xfrm_read(want.xfrm) if want.xfrm else {}
         # An ESP state the kernel already holds proves it can make them: no probe then.
         probe = want.esp and not any(view.states for view in xfrm.values())
@@ -110,7 +110,7 @@ class Run(object):
                         kinds=dict((kind, self.kernel.kind_supported(kind)) for kind in want.kinds),
                         xfrm=xfrm, esp=self.kernel.esp_missing(want.esp) if probe else None)
 
-    def execute(self, changes):
+    def queue(self, changes):
         """Queue kernel changes; ``finish`` applies them all after recording them."""
         self.log.extend(plan.texts(changes))
         self.pending.extend(changes)

@@ -184,7 +184,7 @@ def mesh(networks, endpoints):
             continue
         where, remote = addresses(net, endpoints)
         far = set()
-        for dummy, svc in sorted(net["services"].items()):
+        for _name, svc in sorted(net["services"].items()):
             live = _live(svc, where)
             for port in svc["ports"]:
                 if port.get("published") and live:
@@ -208,7 +208,7 @@ def render(networks, endpoints, joined):
         if not net.get("services"):
             continue
         where = addresses(net, endpoints)[0]
-        for dummy, svc in sorted(net["services"].items()):
+        for _name, svc in sorted(net["services"].items()):
             live = _live(svc, where)
             for port in svc["ports"]:
                 match = "ip daddr %s meta l4proto %s th dport %d" % (svc["vip"], port["protocol"], port["port"])
@@ -226,6 +226,6 @@ def render(networks, endpoints, joined):
 def load(key, text):
     """Replace the sandbox's ``inet cnm_svc`` table by ``text`` (none when ''), in one transaction."""
     head = "table %s %s\ndelete table %s %s\n" % (TABLE + TABLE)
-    code, dummy, err = firewall.run(["-f", "-"], stdin=head + text, netns=netns_path(key))
+    code, _out, err = firewall.run(["-f", "-"], stdin=head + text, netns=netns_path(key))
     if code != 0:
         raise KernelError("nft rejected the service rules of sandbox %s: %s" % (key, err.strip()), "sandbox")

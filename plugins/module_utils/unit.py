@@ -121,9 +121,8 @@ def sources():
     out = {}
     found = [(m.name, m.ispkg) for m in pkgutil.walk_packages(package.__path__, PACKAGE + ".")]
     for name, is_pkg in [(PACKAGE, True)] + found:
-        spec = importlib.util.find_spec(name)
-        assert spec is not None and spec.loader is not None  # a module of this very package
-        text = getattr(spec.loader, "get_source")(name)  # a source loader: the file system's, or AnsiballZ's zip
+        # A module of this very package, from a source loader: the file system's, or AnsiballZ's zip.
+        text = getattr(getattr(importlib.util.find_spec(name), "loader", None), "get_source")(name)
         tail = name[len(PACKAGE):].lstrip(".").replace(".", "/")
         out[os.path.join(base, tail, "__init__.py") if is_pkg else os.path.join(base, tail + ".py")] = text
     for depth in range(1, 5):  # ansible_collections/, cnm/, fabric/, plugins/: regular packages
@@ -260,6 +259,6 @@ def remove(state_dir, check_mode):
 
 
 def _systemctl_or_fail(*args):
-    code, dummy, err = systemctl(*args)
+    code, _out, err = systemctl(*args)
     if code != 0:
         raise CnmError("systemctl %s failed: %s" % (" ".join(args), err or "exit status %d" % code))

@@ -70,7 +70,7 @@ def read():
 
 def apply(commands):
     """Run ``commands`` (ip xfrm lines) as one batch, which stops at the first that fails."""
-    code, dummy, err = batch(commands)
+    code, _out, err = batch(commands)
     if code != 0:
         text = " ".join(err.split())
         hint = ""
@@ -83,7 +83,7 @@ def esp_missing(probe):
     """Why this kernel cannot make the ESP state ``probe`` (an ``xfrm state add`` line), or ''
     when it can: the state is made in a new network namespace of a short-lived process, so
     nothing of the host's is touched; the kernel loads the modules it needs on the way."""
-    code, dummy, err = batch([probe], prefix=("unshare", "--net"))
+    code, _out, err = batch([probe], prefix=("unshare", "--net"))
     if code == 0:
         return ""
     return " ".join(err.split()) or "ip xfrm exited with %d" % code

@@ -272,7 +272,7 @@ def converge(module):
     else:
         options = dict(want.backend_options)
         client = etcd.connect(options)
-        for dummy in range(ATTEMPTS):
+        for _attempt in range(ATTEMPTS):
             ipam = etcd.EtcdBackend(client, want.space, options.get("prefix") or "/cnm")
             before = _facts(ipam, name)
             pool, addresses = pools.ipam_converge(None, want, ipam)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: cnm_network
-short_description: Manage container networks (bridge, overlay, macvlan, ipvlan, host, null) on a Linux host
+short_description: Manage container networks (bridge, overlay, macvlan, ipvlan, dummy, host, null) on a Linux host
 version_added: 0.1.0
 description:
   - Creates, updates and removes a network of Docker's Container Network Model without a
@@ -44,6 +44,12 @@ description:
     O(bridge.name) defaults), so its endpoints reach only each other."
   - A host cannot reach its own macvlan endpoints through their parent (the kernel does not loop
     the parent's traffic back to its children); O(macvlan.host_access) gives it a way.
+  - "A C(dummy) network gives each endpoint a dummy link in its sandbox holding an address of the
+    network's pool (as the CNI C(dummy) plugin does): an address of the sandbox's own that reaches
+    nothing by itself, for a service address that a routing daemon in the sandbox announces, or that
+    a route through another of its networks leads to. The network has no kernel object on the host,
+    no gateway (O(gateway) is refused) and no firewall rules; its endpoints take no default route and
+    publish no port. It needs the kernel's C(dummy) module, which is checked before anything is made."
   - C(host) and C(null) networks are records only; endpoints on them use the host's stack
     or an isolated sandbox with only its loopback.
 author:
@@ -58,7 +64,7 @@ options:
     description:
       - The CNM driver that implements the network.
     type: str
-    choices: [bridge, overlay, macvlan, ipvlan, host, "null"]
+    choices: [bridge, overlay, macvlan, ipvlan, host, "null", dummy]
     default: bridge
   state:
     description:
@@ -518,13 +524,13 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cnm.fabric.plugins.module_utils import networks
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, networks
 from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, diff, run_module
 from ansible_collections.cnm.fabric.plugins.module_utils.run import network_fields, public, Run
 
 ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),
-    driver=dict(type="str", choices=["bridge", "overlay", "macvlan", "ipvlan", "host", "null"], default="bridge"),
+    driver=dict(type="str", choices=list(drivers.DRIVERS), default="bridge"),
     state=dict(type="str", choices=["present", "absent"], default="present"),
     subnet=dict(type="list", elements="str"),
     gateway=dict(type="list", elements="str"),
@@ -539,36 +545,8 @@ ARGUMENT_SPEC = dict(
     mtu=dict(type="int"),
     internal=dict(type="bool", default=False),
     force=dict(type="bool", default=False),
-    bridge=dict(type="dict", options=dict(
-        name=dict(type="str"),
-        icc=dict(type="bool", default=True),
-        masquerade=dict(type="bool", default=True),
-        host_binding_ip=dict(type="str", default="0.0.0.0"),
-        hairpin=dict(type="bool", default=False),
-        masquerade_ipv6=dict(type="bool", default=True),
-        adopt=dict(type="bool", default=False),
-        gateway_mode=dict(type="str", choices=["nat", "nat-unprotected", "routed", "isolated"], default="nat"),
-        gateway_mode_ipv6=dict(type="str", choices=["nat", "nat-unprotected", "routed", "isolated"], default="nat"),
-        trusted_host_interfaces=dict(type="list", elements="str", default=[]),
-    )),
-    overlay=dict(type="dict", options=dict(
-        vni=dict(type="int"),
-        port=dict(type="int", default=4789),
-        local_ip=dict(type="str"),
-        underlay_interface=dict(type="str"),
-        encrypted=dict(type="bool", default=False),
-        host_address=dict(type="str"),
-    )),
-    macvlan=dict(type="dict", options=dict(
-        parent=dict(type="str"),
-        mode=dict(type="str", choices=["bridge", "vepa", "private", "passthru"], default="bridge"),
-        host_access=dict(type="bool", default=False),
-    )),
-    ipvlan=dict(type="dict", options=dict(
-        parent=dict(type="str"),
-        mode=dict(type="str", choices=["l2", "l3", "l3s"], default="l2"),
-    )),
     state_dir=STATE_DIR_SPEC,
+    **drivers.option_spec()  # each driver's option groups, from its own declaration
 )
 
 

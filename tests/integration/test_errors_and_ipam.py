@@ -57,6 +57,13 @@ BAD = [
     ("cnm_ipam_pool", dict(pool="p", address_pools=[{"base": "10.0.0.0/8", "size": 4}]),
      "address_pools[0].size", "between the base's prefix length"),
     ("cnm_ipam_pool", dict(pool="pets", state="absent"), "pool", "belongs to network 'pets'"),
+    ("cnm_network", dict(name="x", driver="dummy", subnet="10.63.0.0/24", gateway="10.63.0.1"), "gateway",
+     "a dummy network has no gateway"),
+    # This kernel has no dummy module: the network is refused before anything is made, checked without
+    # making a link (the kernel's probe names a link no link may be named).
+    ("cnm_network", dict(name="x", driver="dummy", subnet="10.63.0.0/24"), "driver", "cannot make dummy links"),
+    ("cnm_network", dict(name="x", driver="dummy", subnet="10.63.0.0/24", check=True), "driver",
+     "cannot make dummy links"),
 ]
 
 

@@ -37,7 +37,7 @@ SANDBOX = view([INNER], {"eth0": {"172.17.0.3/16"}}, "172.17.0.1", 2)
 
 def test_create_network_from_nothing_then_nothing_to_do():
     plan = bridge.create_network(NET, view(), Observed())
-    assert ops(plan) == [("bridge_add", "cnm-pets", 1500, "02:42:ac:11:00:01"), ("sysctl_set", "net/ipv6/conf/cnm-pets/disable_ipv6", 1),
+    assert ops(plan) == [("link_add", "bridge", "cnm-pets", "02:42:ac:11:00:01", 1500), ("sysctl_set", "net/ipv6/conf/cnm-pets/disable_ipv6", 1),
                          ("addr_add", "cnm-pets", "172.17.0.1/16"),
                          ("sysctl_set", "net/ipv4/conf/cnm-pets/route_localnet", 1),
                          ("sysctl_set", "net/ipv4/conf/cnm-pets/rp_filter", 2),

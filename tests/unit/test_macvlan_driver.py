@@ -38,7 +38,7 @@ def record(drv, host=HOST, networks=None, **params):
 def test_a_vid_parent_is_made_and_owned_and_a_found_one_is_not():
     made = record(macvlan, macvlan={"parent": "eth1.10"})
     assert made["parent_created"] and made["mtu"] == 1500 and macvlan.observe(made).kinds == ("macvlan", "vlan")
-    assert ops(macvlan.create_network(made, HOST, KINDS)) == [("vlan_add", "eth1.10", "eth1", 10)]
+    assert ops(macvlan.create_network(made, HOST, KINDS)) == [("link_add", "vlan", "eth1.10", (("IFLA_VLAN_ID", 10),), "eth1")]
     assert ops(macvlan.delete_network(made, NsView({"eth1": TRUNK, "eth1.10": TRUNK}, {}), [made])) == \
         [("link_del", "eth1.10")]
     found = record(macvlan, macvlan={"parent": "eth1"})
@@ -92,7 +92,7 @@ def test_a_missing_kernel_module_is_named_before_anything_is_made():
 def test_join_makes_the_child_in_the_sandbox_then_nothing_to_do():
     net = record(macvlan, macvlan={"parent": "eth1"})
     plan = macvlan.join(net, EP, None, HOST, None)
-    assert ops(plan) == [("child_add", "macvlan", "eth0", "eth1", "bridge", "a", 1500, "02:42:0a:0a:00:0b"),
+    assert ops(plan) == [("link_add", "macvlan", "eth0", "02:42:0a:0a:00:0b", "bridge", 1500, "a", "eth1"),
                          ("sysctl_set", "net/ipv6/conf/eth0/disable_ipv6", 1, "a"),
                          ("link_addresses", "eth0", ("10.10.0.11/24",), ((4, "10.10.0.1"),), "a")]
     inner = Link("eth0", 2, "macvlan", 1500, True, "02:42:0a:0a:00:0b", None, parent=2, mode="bridge")
@@ -117,7 +117,7 @@ def test_host_access_shim_then_off():
     assert macvlan.reserved_addresses(net) == {"shim_address": "@host_access"}
     plan = macvlan.create_network(net, HOST, KINDS)
     shim = net["shim"]
-    assert ops(plan) == [("child_add", "macvlan", shim, "eth1", "bridge", None, 1500),
+    assert ops(plan) == [("link_add", "macvlan", shim, "bridge", 1500, "eth1"),
                          ("addr_add", shim, "10.10.0.2/32"), ("route_set", "10.10.0.0/24", shim)]
     link = Link(shim, 9, "macvlan", 1500, True, None, None, parent=2, mode="bridge")
     host = NsView({"eth1": TRUNK, shim: link}, {shim: {"10.10.0.2/32"}}, [Route("10.10.0.0/24", ((None, 9),))])

@@ -53,7 +53,9 @@ def ops(changes):
 
 def test_new_network_makes_bridge_vxlan_and_every_entry():
     plan = ops(overlay.create_network(NET, host(UNDERLAY), observed()))
-    assert plan[:3] == [("bridge_add", "cnm-fab", 1450, "02:42:0a:63:00:01"), ("sysctl_set", "net/ipv6/conf/cnm-fab/disable_ipv6", 1),
+    assert plans.ops(overlay.create_network(NET, host(UNDERLAY), observed()))[0] == (
+        "link_add", "bridge", "cnm-fab", "02:42:0a:63:00:01", 1450)
+    assert plan[:3] == [("link_add", "bridge", "cnm-fab"), ("sysctl_set", "net/ipv6/conf/cnm-fab/disable_ipv6", 1),
                         ("addr_add", "cnm-fab", "10.99.0.1/24")]
     assert plan[3] == ("vxlan_add", "cnmxabc", 42, 4789, "192.0.2.1", "eth0", 1450, "cnm-fab")
     assert sorted(plan[4:]) == sorted([("fdb_add", "cnmxabc") + e for e in WANT_FDB]

@@ -9,11 +9,11 @@ and one line here. Everything that depends on the driver is a hook of ``base.Dri
 
 from __future__ import annotations
 
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers import bridge, host, ipvlan, macvlan, null, overlay
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers import bridge, dummy, host, ipvlan, macvlan, null, overlay
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 
 DRIVERS = {"bridge": bridge.DRIVER, "overlay": overlay.DRIVER, "macvlan": macvlan.DRIVER, "ipvlan": ipvlan.DRIVER,
-           "host": host.DRIVER, "null": null.DRIVER}
+           "host": host.DRIVER, "null": null.DRIVER, "dummy": dummy.DRIVER}
 
 
 def get(name, option="driver"):
@@ -26,6 +26,14 @@ def get(name, option="driver"):
 def register(name, driver):
     """Add a driver (tests use it for a driver of their own)."""
     DRIVERS[name] = driver
+
+
+def option_spec():
+    """cnm_network's driver option groups, as the drivers declare them, in registry order."""
+    out: dict = {}
+    for drv in DRIVERS.values():
+        out.update((group, spec) for group, spec in drv.option_spec.items() if group not in out)
+    return out
 
 
 def record_fields():

@@ -24,7 +24,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.model import XfrmView
 
 
 @dataclass(frozen=True)
-class Observe:
+class ObserveRequest:
     """What a driver asks the core to read before planning a network."""
     sysctls: tuple = ()     # keys under /proc/sys
     neighbours: tuple = ()  # host devices whose forwarding and ARP entries are read
@@ -68,6 +68,10 @@ class FirewallPart:
 class Driver(object):
     #: The cnm_network option groups (dicts) this driver reads, such as ``bridge``.
     option_groups: Tuple[str, ...] = ()
+    #: The argument spec of the option groups this driver declares (cnm_network takes every
+    #: driver's): {group: {"type": "dict", "options": {...}}}. A driver that reads another
+    #: driver's group (overlay reads ``bridge``) does not declare it again.
+    option_spec: Dict[str, dict] = {}
     #: Network record fields this driver keeps beyond the common ones (name, driver,
     #: subnet, gateway, ip_range, mtu, internal), in the order cnm_network returns them.
     record_fields: Tuple[str, ...] = ()
@@ -116,7 +120,7 @@ class Driver(object):
         return False
 
     def observe(self, record):
-        return Observe()
+        return ObserveRequest()
 
     def create_network(self, record, host_view, observed):
         """Changes that make ``record`` (as it should be) true of the host."""
@@ -135,7 +139,7 @@ class Driver(object):
 
     def observe_removal(self, record):
         """What ``delete_network`` needs read (less than ``observe``: nothing is made)."""
-        return Observe()
+        return ObserveRequest()
 
     def delete_network(self, record, host_view, networks=(), observed=None):
         """Changes that remove the network's kernel objects (``networks``: every network

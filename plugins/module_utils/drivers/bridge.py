@@ -15,7 +15,7 @@ from typing import Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers import inner
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, FirewallPart, Observe
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, FirewallPart, ObserveRequest
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
 from ansible_collections.cnm.fabric.plugins.module_utils.spec import check_ifname, parse_host_ip
@@ -66,8 +66,8 @@ def create_bridge(network, view, sysctls):
     link = view.link(br)
     out = []
     if link is None:
-        out.append(change("create bridge %s (mtu %d%s)" % (br, mtu, ", " + mac if mac else ""), "bridge_add", br, mtu,
-                          mac, undo=("link_del", (br,))))
+        out.append(change("create bridge %s (mtu %d%s)" % (br, mtu, ", " + mac if mac else ""), "link_add", "bridge", br,
+                          mtu=mtu, mac=mac, undo=("link_del", (br,))))
         out += inner.ipv6_setting(network, br, None)
         out += [change("add %s to %s" % (cidr, br), "addr_add", br, cidr) for cidr in sorted(cidrs)]
     else:
@@ -271,6 +271,18 @@ def bridge_record(b, mtu, old, view):
 
 class BridgeDriver(Driver):
     option_groups: Tuple[str, ...] = ("bridge",)
+    option_spec = {"bridge": dict(type="dict", options=dict(
+        name=dict(type="str"),
+        icc=dict(type="bool", default=True),
+        masquerade=dict(type="bool", default=True),
+        host_binding_ip=dict(type="str", default="0.0.0.0"),
+        hairpin=dict(type="bool", default=False),
+        masquerade_ipv6=dict(type="bool", default=True),
+        adopt=dict(type="bool", default=False),
+        gateway_mode=dict(type="str", choices=list(GATEWAY_MODES), default="nat"),
+        gateway_mode_ipv6=dict(type="str", choices=list(GATEWAY_MODES), default="nat"),
+        trusted_host_interfaces=dict(type="list", elements="str", default=[]),
+    ))}
     record_fields: Tuple[str, ...] = ("interface", "icc", "masquerade", "masquerade_ipv6", "host_binding_ip", "hairpin",
                                       "adopted", "gateway_mode", "gateway_mode_ipv6", "trusted_host_interfaces")
     endpoint_options = ("ifname", "ipv4_address", "ipv6_address", "mac_address", "default_route", "aliases", "publish")
@@ -300,7 +312,7 @@ class BridgeDriver(Driver):
         return any(old.get(k) != record.get(k) for k in ("mtu", "hairpin", "gateway", "ipv6_gateway"))
 
     def observe(self, record):
-        return Observe(sysctls=tuple(forwarding_sysctls(record)))
+        return ObserveRequest(sysctls=tuple(forwarding_sysctls(record)))
 
     def create_network(self, record, host_view, observed):
         return create_bridge(record, host_view, observed.sysctls)

@@ -2,7 +2,8 @@
 # Copyright: cnm.fabric contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """An endpoint's link inside its sandbox, planned alike by every driver that gives it one:
-the inner end of a veth pair (bridge, overlay), or the macvlan or ipvlan link itself.
+the inner end of a veth pair (bridge, overlay), or a link made whole in the sandbox
+(macvlan, ipvlan, dummy: ``join_link``).
 
 Each function compares the endpoint's record with the sandbox's snapshot and returns
 only the Changes that differ.
@@ -123,3 +124,43 @@ def _default_route(endpoint, version, gateway, view, lost, index):
 
 def _version(version):
     return {} if version == 4 else {"version": version}
+
+
+def join_link(network, endpoint, old, view, create, foreign, gateway=None, gateway6=None):
+    """The plan of an endpoint whose link its driver makes whole inside the sandbox: ``create``,
+    the Change that makes it; ``foreign(link)``, why a link of its name is not the endpoint's
+    (None: it is, and is brought in line); ``view``, the sandbox's snapshot (None: new);
+    ``gateway`` and ``gateway6``, those of its default routes (None: on-link)."""
+    ifname, ns, mtu = endpoint["ifname"], endpoint["sandbox"], network["mtu"]
+    addresses, current = cidrs(network, endpoint), current_name(endpoint, old)
+    link = view.link(current) if view else None
+    out = []
+    why = foreign(link) if link is not None else None
+    if why:
+        if old is None:
+            check_free(view, current, ns)
+        out.append(change("delete %s in %s (%s)" % (current, ns, why), "link_del", current, ns))
+        link = None
+    if link is None:
+        if current != ifname:
+            check_free(view, ifname, ns)
+        return out + [create] + ipv6_setting(network, ifname, None, ns) + \
+            new_link(endpoint, addresses, gateway, gateway6)
+    out += rename(endpoint, current, view)
+    lost = bool(out) or not link.up  # taking a link down flushes its routes
+    if link.mtu != mtu:
+        out.append(change("set mtu %d on %s in %s" % (mtu, ifname, ns), "link_set", ifname, ns, mtu=mtu))
+    if not link.up:
+        out.append(change("set %s up in %s" % (ifname, ns), "link_set", ifname, ns, state="up"))
+    out += ipv6_setting(network, ifname, link, ns)
+    changes, flushed = addressing(endpoint, link, view.addresses.get(current, set()), addresses)
+    return out + changes + default_route(endpoint, gateway, view, lost or flushed, link.index, gateway6=gateway6)
+
+
+def leave_link(endpoint, kind, view):
+    """The removal of an endpoint's link of ``kind`` made whole in its sandbox."""
+    ifname, ns = endpoint["ifname"], endpoint["sandbox"]
+    link = view.link(ifname) if view else None
+    if link is not None and link.kind == kind:
+        return [change("delete %s in %s" % (ifname, ns), "link_del", ifname, ns)]
+    return []

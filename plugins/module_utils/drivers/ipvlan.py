@@ -22,6 +22,10 @@ class IpvlanDriver(MacvlanDriver):
     kind = "ipvlan"
     modes = ("l2", "l3", "l3s")
     default_mode = "l2"
+    option_spec = {"ipvlan": dict(type="dict", options=dict(
+        parent=dict(type="str"),
+        mode=dict(type="str", choices=list(modes), default=default_mode),
+    ))}
 
     def own_mac(self, network):
         return False

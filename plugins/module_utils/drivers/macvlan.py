@@ -24,7 +24,7 @@ from typing import Optional, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers import inner
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, Observe
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, ObserveRequest
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
 from ansible_collections.cnm.fabric.plugins.module_utils.spec import check_ifname
@@ -70,6 +70,11 @@ class MacvlanDriver(Driver):
     default_mtu = None  # the parent's
     kind = "macvlan"
     modes: Tuple[str, ...] = ("bridge", "vepa", "private", "passthru")
+    option_spec = {"macvlan": dict(type="dict", options=dict(
+        parent=dict(type="str"),
+        mode=dict(type="str", choices=list(modes), default="bridge"),
+        host_access=dict(type="bool", default=False),
+    ))}
     default_mode = "bridge"
 
     # -- input ---------------------------------------------------------------------------
@@ -138,7 +143,7 @@ class MacvlanDriver(Driver):
 
     def observe(self, record):
         made_vlan = record["parent_created"] and not record["internal"]
-        return Observe(kinds=(self.kind, "vlan") if made_vlan else (self.kind,))
+        return ObserveRequest(kinds=(self.kind, "vlan") if made_vlan else (self.kind,))
 
     def reserved_addresses(self, record):
         return {"shim_address": SHIM_OWNER} if record["host_access"] else {}
@@ -161,8 +166,8 @@ class MacvlanDriver(Driver):
         link = view.link(parent)
         if link is None:
             if record["internal"]:
-                return [change("create bridge %s, the isolated parent (mtu %d)" % (parent, mtu), "bridge_add",
-                               parent, mtu, undo=("link_del", (parent,)))]
+                return [change("create bridge %s, the isolated parent (mtu %d)" % (parent, mtu), "link_add", "bridge",
+                               parent, mtu=mtu, undo=("link_del", (parent,)))]
             lower, dot, vid = parent.rpartition(".")
             if not (record["parent_created"] and dot and view.link(lower) is not None):
                 # Gone since the network was made (a restore after a reboot, where the host's own
@@ -170,8 +175,8 @@ class MacvlanDriver(Driver):
                 raise KernelError("the parent %s of network %r does not exist%s" % (
                     parent, record["name"], "; nor does %s, its lower device" % lower if record["parent_created"] else
                     ""), self.option_groups[0] + ".parent")
-            return [change("create VLAN %s on %s (VID %s)" % (parent, lower, vid), "vlan_add", parent, lower,
-                           int(vid), undo=("link_del", (parent,)))]
+            return [change("create VLAN %s on %s (VID %s)" % (parent, lower, vid), "link_add", "vlan", parent,
+                           parent=lower, data=(("IFLA_VLAN_ID", int(vid)),), undo=("link_del", (parent,)))]
         out = []
         if record["parent_created"]:  # only what is ours is changed
             if not link.up:
@@ -189,8 +194,8 @@ class MacvlanDriver(Driver):
             out.append(change("delete %s (not a shim of %s)" % (shim, parent), "link_del", shim))
             link = None
         if link is None:
-            out.append(change("create %s shim %s on %s for host access" % (self.kind, shim, parent), "child_add",
-                              self.kind, shim, parent, "bridge", None, record["mtu"], undo=("link_del", (shim,))))
+            out.append(change("create %s shim %s on %s for host access" % (self.kind, shim, parent), "link_add",
+                              self.kind, shim, parent=parent, mode="bridge", mtu=record["mtu"], undo=("link_del", (shim,))))
         if link is None or cidr not in view.addresses.get(shim, set()):
             out.append(change("add %s to %s" % (cidr, shim), "addr_add", shim, cidr))
         if link is None or (dst, shim) not in view.routed_dsts():
@@ -225,49 +230,27 @@ class MacvlanDriver(Driver):
         return network["mode"] != "passthru"  # the one endpoint takes the parent's
 
     def join(self, network, endpoint, old, host_view, sandbox_view):
-        ifname, ns, mtu, mac = endpoint["ifname"], endpoint["sandbox"], network["mtu"], endpoint["mac_address"]
-        addresses, gateway = inner.cidrs(network, endpoint), self.gateway_of(network)
-        current = inner.current_name(endpoint, old)
-        link = sandbox_view.link(current) if sandbox_view else None
-        parent = host_view.link(network["parent"])
-        out = []
-        if link is not None and (link.kind != self.kind or link.mode != network["mode"]
-                                 or (parent is not None and link.parent != parent.index)):
-            if old is None:
-                inner.check_free(sandbox_view, current, ns)
-            why = "not a %s link of %s" % (self.kind, network["parent"])
-            out.append(change("delete %s in %s (%s)" % (current, ns, why), "link_del", current, ns))
-            link = None
-        if link is None:
-            if current != ifname:
-                inner.check_free(sandbox_view, ifname, ns)
-            out.append(change("create %s %s of %s in %s (mode %s, mtu %d%s)"
-                              % (self.kind, ifname, network["parent"], ns, network["mode"], mtu,
-                                 ", " + mac if mac else ""),
-                              "child_add", self.kind, ifname, network["parent"], network["mode"], ns, mtu, mac))
-            out += inner.ipv6_setting(network, ifname, None, ns)
-            return out + inner.new_link(endpoint, addresses, gateway, self.gateway_of(network, 6))
-        out += inner.rename(endpoint, current, sandbox_view)
-        lost = bool(out) or not link.up  # taking a link down flushes its routes
-        if link.mtu != mtu:
-            out.append(change("set mtu %d on %s in %s" % (mtu, ifname, ns), "link_set", ifname, ns, mtu=mtu))
-        if not link.up:
-            out.append(change("set %s up in %s" % (ifname, ns), "link_set", ifname, ns, state="up"))
-        out += inner.ipv6_setting(network, ifname, link, ns)
-        changes, flushed = inner.addressing(endpoint, link, sandbox_view.addresses.get(current, set()), addresses)
-        return out + changes + inner.default_route(endpoint, gateway, sandbox_view, lost or flushed, link.index,
-                                                   gateway6=self.gateway_of(network, 6))
+        ifname, ns, mtu, mac, parent = (endpoint["ifname"], endpoint["sandbox"], network["mtu"],
+                                        endpoint["mac_address"], network["parent"])
+        lower = host_view.link(parent)
+
+        def foreign(link):
+            if link.kind != self.kind or link.mode != network["mode"] or \
+                    (lower is not None and link.parent != lower.index):
+                return "not a %s link of %s" % (self.kind, parent)
+            return None
+        create = change("create %s %s of %s in %s (mode %s, mtu %d%s)" % (
+            self.kind, ifname, parent, ns, network["mode"], mtu, ", " + mac if mac else ""), "link_add", self.kind,
+            ifname, ns=ns, parent=parent, mode=network["mode"], mtu=mtu, mac=mac)
+        return inner.join_link(network, endpoint, old, sandbox_view, create, foreign, self.gateway_of(network),
+                               self.gateway_of(network, 6))
 
     def gateway_of(self, network, version=4):
         """The default route's gateway of IP ``version`` (None: on-link, as for ipvlan in L3 mode)."""
         return network.get("gateway" if version == 4 else "ipv6_gateway")
 
     def leave(self, network, endpoint, host_view, sandbox_view):
-        ifname, ns = endpoint["ifname"], endpoint["sandbox"]
-        inner = sandbox_view.link(ifname) if sandbox_view else None
-        if inner is not None and inner.kind == self.kind:
-            return [change("delete %s in %s" % (ifname, ns), "link_del", ifname, ns)]
-        return []
+        return inner.leave_link(endpoint, self.kind, sandbox_view)
 
 
 DRIVER = MacvlanDriver()

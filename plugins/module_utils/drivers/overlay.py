@@ -23,7 +23,7 @@ from typing import Optional
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers import esp
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Observe, Observed
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import ObserveRequest, Observed
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.bridge import BridgeDriver, bridge_options, bridge_record
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import ZERO_MAC
@@ -160,6 +160,14 @@ def entry_changes(network, fdb, arp):
 
 class OverlayDriver(BridgeDriver):
     option_groups = ("bridge", "overlay")
+    option_spec = {"overlay": dict(type="dict", options=dict(
+        vni=dict(type="int"),
+        port=dict(type="int", default=4789),
+        local_ip=dict(type="str"),
+        underlay_interface=dict(type="str"),
+        encrypted=dict(type="bool", default=False),
+        host_address=dict(type="str"),
+    ))}
     record_fields = BridgeDriver.record_fields + ("vni", "port", "local_ip", "underlay_interface",
                                                   "vxlan_interface", "encrypted", "host_address", "peers",
                                                   "peer_hosts")
@@ -198,11 +206,11 @@ class OverlayDriver(BridgeDriver):
 
     def observe(self, record):
         base = BridgeDriver.observe(self, record)
-        return Observe(sysctls=base.sysctls, neighbours=(record["vxlan_interface"],), xfrm=(esp.tag(record["vni"]),),
-                       esp=esp.probe() if record.get("encrypted") else "")
+        return ObserveRequest(sysctls=base.sysctls, neighbours=(record["vxlan_interface"],),
+                              xfrm=(esp.tag(record["vni"]),), esp=esp.probe() if record.get("encrypted") else "")
 
     def observe_removal(self, record):
-        return Observe(xfrm=(esp.tag(record["vni"]),))
+        return ObserveRequest(xfrm=(esp.tag(record["vni"]),))
 
     def _devices(self, record, host_view, observed):
         if observed.esp:
