@@ -25,6 +25,8 @@ def gather(run: Run) -> Dict[str, Any]:
         planned.setdefault((kind, name), []).extend(plan.texts(changes))
 
     problems, waiting = restore.converge(run, report)
+    planned_lines = len(run.log)
+    run.finish()  # check mode: the files and tables a run would write, judged as a run judges them
     drift = [{"kind": kind, "name": name, "problem": text}
              for (kind, name), texts in sorted(planned.items()) for text in texts]
     drift += [{"kind": kind, "name": name, "problem": text} for kind, name, text in problems + waiting]
@@ -53,9 +55,16 @@ def gather(run: Run) -> Dict[str, Any]:
     dirs, tmp = sandbox.leftovers(run.state_dir, run.sandboxes)
     drift.extend({"kind": "file", "name": d, "problem": "sandbox files of no recorded sandbox"} for d in dirs)
     drift.extend({"kind": "file", "name": t, "problem": "left by a killed write"} for t in tmp)
-    for text in sandbox.sync(run.state_dir, run.endpoints, run.sandboxes, set(run.sandboxes), True, run.networks,
-                             fresh=run.sandboxes_made):
-        kind, name = _file_change(text)
+    fw = None
+    table = names.table_name(run.state_dir)
+    ruleset = firewall.render(run.networks, run.endpoints, services.mesh(run.networks, run.endpoints), table)
+    if ruleset:  # '' when no network brings rules
+        fw = {"present": firewall.tables_present(run.state_dir), "ruleset": ruleset, "table": table}
+    for text in run.log[planned_lines:]:
+        kind, name = _finish_change(text, table)
+        if kind == "firewall":
+            text += ": they " + ("differ from the records or were changed since their last load"
+                                 if fw is None or fw["present"] else "are missing")
         if name not in tmp:  # reported above
             drift.append({"kind": kind, "name": name, "problem": text})
     journal = run.store.journal()
@@ -70,24 +79,16 @@ def gather(run: Run) -> Dict[str, Any]:
                 space = fname[len("ipam-"):-len(".json")]
                 pools[space] = dict((name, pool_record(name, pool))
                                     for name, pool in sorted(run.ipam(space).pools().items()))
-    fw = None
-    table = names.table_name(run.state_dir)
-    mesh = services.mesh(run.networks, run.endpoints)
-    ruleset = firewall.render(run.networks, run.endpoints, mesh, table)
-    if ruleset:  # '' when no network brings rules
-        fw = {"present": firewall.tables_present(run.state_dir), "ruleset": ruleset, "table": table}
-    if firewall.sync(run.state_dir, run.networks, run.endpoints, True, mesh):
-        why = "differ from the records or were changed since their last load" if fw is None or fw["present"] \
-            else "are missing"
-        drift.append({"kind": "firewall", "name": "inet " + table,
-                      "problem": "load the nftables tables inet {0} and bridge {0}: they {1}".format(table, why)})
     return {"networks": networks, "endpoints": endpoints, "sandboxes": sandboxes, "services": services_,
             "pools": pools, "firewall": fw, "drift": drift}
 
 
-def _file_change(text: str) -> Tuple[str, str]:
-    """(kind, name) of a sandbox file change (sandbox.sync's sentences)."""
+def _finish_change(text: str, table: str) -> Tuple[str, str]:
+    """(kind, name) of what ``Run.finish`` would do (its log's sentences): write or remove a
+    sandbox's file, load a sandbox's service rules, or load the state_dir's tables."""
     words = text.split()
+    if text.startswith("load the nftables tables "):
+        return "firewall", "inet " + table
     if text.startswith("load the service rules of sandbox "):
         return "sandbox", words[-1]
     return "file", words[1]

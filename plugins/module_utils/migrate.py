@@ -24,9 +24,8 @@ CURRENT = 2
 
 def _network_ids(store: Store) -> None:
     """1 -> 2: each network gets its ``id`` and ``scope`` (as Docker's ``network ls`` shows them)."""
-    from ansible_collections.cnm.fabric.plugins.module_utils.networks import network_id
     for record in store.get(NETWORKS).values():
-        record["id"] = network_id(record, store.state_dir)
+        record["id"] = drivers.network_id(record, store.state_dir, record)
         record["scope"] = drivers.get(record["driver"]).scope
 
 

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: cnm.fabric contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one place that derives the names the kernel sees (IFNAMSIZ: 15 bytes)."""
+"""The one place that derives the names the kernel sees (IFNAMSIZ: 15 bytes), and what names
+this host."""
 
 from __future__ import annotations
 
@@ -9,10 +10,15 @@ import hashlib
 import os
 import re
 
+from ansible_collections.cnm.fabric.plugins.module_utils.store import read_text
+
 try:
     from netaddr import EUI, IPAddress, mac_unix_expanded
 except ImportError:  # reported by common.run_module, with the install hint
     pass
+
+MACHINE_ID = "/etc/machine-id"
+HOSTNAME = "/proc/sys/kernel/hostname"
 
 IFNAMSIZ = 15
 BRIDGE_PREFIX = "cnm-"
@@ -110,3 +116,8 @@ def ipv6_pool(network):
     """The name of a dual-stack network's IPv6 pool in the local address space (``:`` is in
     no network's name, so it names no other pool)."""
     return network + ":ipv6"
+
+
+def machine_identity():
+    """This host's machine-id (its host name when it has none): what tells it from other hosts."""
+    return (read_text(MACHINE_ID) or read_text(HOSTNAME) or "").strip()

@@ -12,10 +12,8 @@ from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoint_remove
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.spec import network_spec, parse_address_pools
-from ansible_collections.cnm.fabric.plugins.module_utils.store import SECRETS, read_text
+from ansible_collections.cnm.fabric.plugins.module_utils.store import SECRETS
 
-MACHINE_ID = "/etc/machine-id"
-HOSTNAME = "/proc/sys/kernel/hostname"
 IPV6_SUBNET_SIZE = 64
 
 
@@ -51,7 +49,7 @@ def network_present(run, spec):
                             % (spec.name, _names(eps), "on" if spec.ipv6 else "off"), "ipv6")
         record.update(_pools(run, spec, eps))
     record.update(drv.network_record(spec, old, view, run.networks, eps))
-    record.update(id=network_id(record, run.state_dir), scope=drv.scope)
+    record.update(id=drivers.network_id(record, run.state_dir, old), scope=drv.scope)
     if old and old.get("services"):
         record["services"] = old["services"]  # cnm_service's
     if drv.ipam:
@@ -69,23 +67,6 @@ def network_present(run, spec):
             run.queue(drv.join(record, ep, ep, view, run.sandbox_view(ep["sandbox"])))
     run.networks[spec.name] = record
     return record
-
-
-def network_id(record, state_dir):
-    """A network's ID, 64 hex digits as Docker's: for a fleet-scoped network, the same on every host
-    that declares it alike (its driver's ``fleet_identity``); for a local one, unique to this host
-    (its machine-id, the state_dir and the name). Derived, never stored apart: a record always has
-    the ID that its content gives."""
-    drv = drivers.get(record["driver"])
-    if drv.scope == "fleet":
-        seed = "fleet\0" + drv.fleet_identity(record)
-    else:
-        seed = "local\0%s\0%s\0%s" % (_machine(), names.owner_tag(state_dir), record["name"])
-    return hashlib.sha256(seed.encode("utf-8")).hexdigest()
-
-
-def _machine():
-    return (read_text(MACHINE_ID) or read_text(HOSTNAME) or "").strip()
 
 
 def _pools(run, spec, eps):
@@ -128,7 +109,7 @@ def address_pools(given, version):
 
 def default_ula(machine_id=None):
     """fdXX:XXXX:XXXX::/48, from this host's machine-id (its host name when it has none)."""
-    seed = machine_id or _machine()
+    seed = machine_id or names.machine_identity()
     global_id = int(hashlib.sha256(seed.encode("utf-8")).hexdigest()[:10], 16)
     return ipaddress.ip_network(((0xfd << 40 | global_id) << 80, 48))
 

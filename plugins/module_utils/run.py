@@ -58,18 +58,14 @@ class Run(object):
     def __enter__(self):
         self.store.__enter__()
         try:
-            migrate.upgrade(self.store)
-        except BaseException:
-            self.store.__exit__(None, None, None)
-            raise
-        if self._finish_interrupted and self.store.journal() is not None:
-            # Every run first finishes what an interrupted one was removing (store.py).
-            from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import finish_interrupted
-            try:
+            migrate.upgrade(self.store)  # records of an older release first, under the lock
+            if self._finish_interrupted and self.store.journal() is not None:
+                # Every run first finishes what an interrupted one was removing (store.py).
+                from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import finish_interrupted
                 finish_interrupted(self)
-            except BaseException:
-                self.__exit__(None, None, None)
-                raise
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(self, *exc):

@@ -462,7 +462,8 @@ network:
     - The network as recorded; empty after O(state=absent).
     - C(id) is 64 hexadecimal digits, as Docker's network IDs. An overlay network's is the same on
       every host that declares it alike (same name and VNI); a network of another driver has one of
-      its own on each host and O(state_dir). C(scope) is C(fleet) for an overlay network, C(local) for the others.
+      its own on each host and O(state_dir), kept once made. C(scope) is C(fleet) for an overlay
+      network, C(local) for the others.
     - C(subnet), C(gateway) and C(ip_range) are the IPv4 ones; C(ipv6_subnet), C(ipv6_gateway)
       and C(ipv6_ip_range) those of a dual-stack network (null without IPv6).
     - For a bridge or overlay network, C(adopted) says whether its bridge was adopted

@@ -21,28 +21,19 @@ CHANGES_SINCE_0_1_0 = (r"set mac 02:42:\S+ on cnm-\w+ \(was \S+\)", r"set net/ip
                        r"load the nftables tables inet cnm_\w+ and bridge cnm_\w+(: they are missing)?")
 
 
-@pytest.fixture(scope="module")
-def older():
-    """{release: a directory holding its collection}, unpacked from git on first use."""
-    made = {}
-    root = subprocess.run(["mktemp", "-d"], capture_output=True, text=True, check=True).stdout.strip()
-
+@pytest.fixture
+def older(tmp_path):
+    """A release's collection, unpacked from git into the test's directory: its path."""
     def unpack(release):
-        if release not in made:
-            target = os.path.join(root, release, "ansible_collections", "cnm", "fabric")
-            os.makedirs(target)
-            archive = subprocess.run(["git", "-C", ROOT, "archive", RELEASES[release], "plugins", "galaxy.yml"],
-                                     capture_output=True, check=False)
-            if archive.returncode != 0:
-                pytest.skip("%s is not in this clone's history: %s" % (release, archive.stderr.decode().strip()))
-            subprocess.run(["tar", "-x", "-C", target], input=archive.stdout, check=True)
-            made[release] = os.path.join(root, release)
-        return made[release]
-
-    try:
-        yield unpack
-    finally:
-        subprocess.run(["rm", "-rf", root], check=True)
+        target = tmp_path / release / "ansible_collections" / "cnm" / "fabric"
+        target.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", ROOT, "archive", RELEASES[release], "plugins", "galaxy.yml"],
+                                 capture_output=True, check=False)
+        if archive.returncode != 0:
+            pytest.skip("%s is not in this clone's history: %s" % (release, archive.stderr.decode().strip()))
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+        return str(tmp_path / release)
+    return unpack
 
 
 def records(host, name):

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from ansible_collections.cnm.fabric.plugins.module_utils import migrate
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, migrate
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import StoreError
 from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
 
@@ -60,6 +60,10 @@ def test_ids_are_fleet_wide_for_an_overlay_and_per_host_for_a_local_network(tmp_
             ids.append((run.networks["pets"]["id"], run.networks["fab"]["id"]))
     assert ids[0][1] == ids[1][1], "an overlay's ID is the same on every host"
     assert ids[0][0] != ids[1][0], "a local network's ID is this state_dir's and this machine's"
+    # Once made, a local network keeps its ID (a state_dir moved, a machine-id changed); an overlay's
+    # follows what names it fleet-wide.
+    assert drivers.network_id(BRIDGE, str(tmp_path / "moved"), dict(BRIDGE, id=ids[0][0])) == ids[0][0]
+    assert drivers.network_id(OVERLAY, str(tmp_path), dict(OVERLAY, id="x" * 64)) == ids[0][1]
 
 
 def test_a_migration_killed_before_its_version_is_written_is_done_again(tmp_path):

@@ -76,24 +76,15 @@ def test_every_module_documents_itself_in_valid_yaml():
             assert yaml.safe_load(getattr(plugin, part)), (module, part)
 
 
-def _documented(options):
-    """An argument spec as DOCUMENTATION's options describe it (the keys validate-modules compares)."""
+def _options(options, nested):
+    """Options, from DOCUMENTATION (``nested``: "suboptions") or an argument spec ("options"), as
+    the keys validate-modules compares."""
     out = {}
-    for name, doc in (options or {}).items():
-        item = dict((k, doc[k]) for k in ("type", "choices", "default", "elements", "required") if k in doc)
-        if doc.get("suboptions"):
-            item["options"] = _documented(doc["suboptions"])
-        out[name] = item
-    return out
-
-
-def _spec(spec):
-    out = {}
-    for name, item in spec.items():
+    for name, item in (options or {}).items():
         entry = dict((k, item[k]) for k in ("type", "choices", "default", "elements", "required")
                      if k in item and not (k == "required" and item[k] is False))
-        if item.get("options"):
-            entry["options"] = _spec(item["options"])
+        if item.get(nested):
+            entry["options"] = _options(item[nested], nested)
         out[name] = entry
     return out
 
@@ -105,7 +96,7 @@ def test_cnm_network_documents_every_registered_driver_and_its_options_as_declar
     from ansible_collections.cnm.fabric.plugins.modules import cnm_network
     doc = documentation("cnm_network")[0]
     assert doc["options"]["driver"]["choices"] == list(drivers.DRIVERS)
-    documented, declared = _documented(doc["options"]), _spec(cnm_network.ARGUMENT_SPEC)
+    documented, declared = _options(doc["options"], "suboptions"), _options(cnm_network.ARGUMENT_SPEC, "options")
     for group in drivers.option_spec():
         assert documented[group] == declared[group], group
     assert set(documented) == set(declared) - {"state_dir"}  # state_dir: the common doc fragment's

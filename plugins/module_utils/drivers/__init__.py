@@ -9,6 +9,9 @@ and one line here. Everything that depends on the driver is a hook of ``base.Dri
 
 from __future__ import annotations
 
+import hashlib
+
+from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers import bridge, dummy, host, ipvlan, macvlan, null, overlay
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 
@@ -42,3 +45,18 @@ def record_fields():
     for drv in DRIVERS.values():
         out.extend(f for f in drv.record_fields if f not in out)
     return tuple(out)
+
+
+def network_id(record, state_dir, old=None):
+    """A network's ID, 64 hex digits as Docker's. A fleet-scoped network's is derived from its
+    driver's ``fleet_identity``, so it is the same on every host that declares it alike. A local
+    one's is unique to this host (its machine-id, the state_dir and the name) and is kept once
+    made (``old``: its record), so a moved state_dir or a new machine-id does not change it."""
+    drv = get(record["driver"])
+    if drv.scope == "fleet":
+        seed = "fleet\0" + drv.fleet_identity(record)
+    elif old and old.get("id"):
+        return old["id"]
+    else:
+        seed = "local\0%s\0%s\0%s" % (names.machine_identity(), names.owner_tag(state_dir), record["name"])
+    return hashlib.sha256(seed.encode("utf-8")).hexdigest()

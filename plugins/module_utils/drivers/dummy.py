@@ -45,9 +45,6 @@ class DummyDriver(Driver):
                               % record["name"], "driver")
         return []
 
-    def restore(self, record, host_view, observed, secret):
-        return []  # nothing on the host, and no kernel probe at boot
-
     def join(self, network, endpoint, old, host_view, sandbox_view):
         ifname, ns, mtu, mac = endpoint["ifname"], endpoint["sandbox"], network["mtu"], endpoint["mac_address"]
         create = change("create dummy %s in %s (mtu %d, %s)" % (ifname, ns, mtu, mac), "link_add", KIND, ifname,
