@@ -12,6 +12,8 @@ SANITY := $(BUILD)/sanity/ansible_collections/cnm/fabric
 APT_PACKAGES := nftables iproute2 iputils-ping procps util-linux python3-venv ca-certificates rsync etcd-server \
 	python3-pyroute2 python3-netaddr graphviz
 # What the vm_fleet scenario needs besides: qemu (TCG), the image's tools, SSH, tcpdump for its captures.
+# The peers make bench measures against: the CNI reference plugins and netavark, with iptables for their NAT.
+BENCH_PACKAGES := containernetworking-plugins netavark iptables
 VM_PACKAGES := qemu-system-x86 qemu-utils debootstrap e2fsprogs openssh-client tcpdump
 GET_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 # community.docker (for its nsenter connection, used by molecule/netns_fleet), taken from
@@ -110,9 +112,11 @@ sanity: deps
 	cd $(SANITY) && git init -q && git add -A && \
 	  $(CURDIR)/$(BIN)/ansible-test sanity --venv --python 3.11 --color no
 
-## Bulk endpoints against the iproute2 floor and an Ansible loop; IPAM rates; the 20-host overlay.
+## Bulk endpoints against the iproute2 floor, the CNI plugins, netavark and an Ansible loop, as
+## playbook runs too; published ports' data plane; IPAM rates; the 20-host overlay.
 ## Writes benchmarks/results/.
 bench: deps $(VENV_OLD)/.deps
+	@$(call apt_install,$(BENCH_PACKAGES),--no-install-recommends)
 	$(BIN)/python benchmarks/bench.py
 	$(BIN)/python benchmarks/fleet.py
 

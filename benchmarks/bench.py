@@ -8,7 +8,11 @@ route, made by one bulk cnm_endpoint call, against
   - the iproute2 floor: `ip -batch` for the namespaces and the host-side links, then
     `ip -n NS -batch` inside each sandbox (the fewest processes iproute2 allows); the floor
     writes no files, while each of our sandboxes gets its hosts and resolv.conf;
-  - an Ansible loop of single-endpoint tasks, measured at a small N, per endpoint.
+  - an Ansible loop of single-endpoint tasks, measured at a small N, per endpoint;
+  - the peers a user would pick instead, from Debian's packages, each run as its runtime runs it,
+    one process per sandbox, namespaces made by one `ip -batch` as for the floor: the CNI reference
+    plugins (`bridge` with `host-local` IPAM and `ipMasq`, ADD then DEL) and netavark (`setup`, then
+    `teardown`, its IPAM being podman's, so each gets its address), in the same kind of throwaway host.
 The same on a dual-stack network (an IPv6 address and default route more per endpoint), against
 the IPv4-only bulk call of the same N.
 Overlay peers: cnm_overlay_peer with 1,000 and 10,000 remote endpoints, against `bridge -batch`
@@ -18,6 +22,14 @@ IPsec: an encrypted network's plan for 250 peers under two keys (key derivation 
 its policies applied as one `ip -batch` (how cnm_overlay_peer runs them) against one `ip xfrm`
 process per policy. This kernel has no ESP, so its SAs are planned but not applied here; they take
 the same path in the VMs.
+What a user waits for: the same N endpoints made, left alone and removed by one cnm_endpoint task
+in an ansible-playbook run, and a cnm_network task that changes nothing on that network, each as
+the whole run less a play with no task; a one-task `ansible.builtin.command` play for scale; and
+where a no-op run's time goes, from a profile of the module process Ansible ran (AnsiballZ).
+Data plane: sequential TCP connects per second (and their median latency) through the last of 1,
+100 and 1,000 published ports, from the host (the output hook) and from a neighbour namespace
+routed through the host (the prerouting hook), and to a port nothing publishes, with the same
+numbers of ports: what the rules cost a connection that concerns them and one that does not.
 IPAM: allocations per second for 10,000 addresses in one pool, file and etcd backends
 (a throwaway etcd on loopback), one transaction for all and one per allocation, and
 4 processes at once.
@@ -152,6 +164,70 @@ def iproute2_floor(n):
         cleanup_all()
 
 
+CNI_PATH = "/usr/lib/cni"
+NETAVARK = "/usr/lib/podman/netavark"
+# Runs one command per sandbox with its input, as a runtime execs a plugin: argv[1] is a JSON list
+# of [argv, environment additions, input].
+RUNNER = ("import json, os, subprocess, sys\n"
+          "for argv, env, stdin in json.load(open(sys.argv[1])):\n"
+          "    p = subprocess.run(argv, input=stdin, env=dict(os.environ, **env), capture_output=True, text=True)\n"
+          "    if p.returncode:\n        sys.exit('%s: %s %s' % (argv, p.stdout, p.stderr))\n")
+
+
+def _peer(host, name, calls):
+    """Seconds to run ``calls`` ([argv, env, input]) one after another inside the host namespace."""
+    path = os.path.join(host.tmp, name + ".json")
+    with open(path, "w") as f:
+        json.dump(calls, f)
+    start = time.monotonic()
+    sh(["nsenter", "--net=/run/netns/" + host.ns, sys.executable, "-c", RUNNER, path])
+    return time.monotonic() - start
+
+
+def peer(kind, n):
+    """A peer's make and teardown of N endpoints (see the module's doc); None when it is not installed."""
+    if not os.path.exists(os.path.join(CNI_PATH, "bridge") if kind == "cni" else NETAVARK):
+        return None
+    host = Host("%s%d" % (kind, n))
+    try:
+        sbs = ["%s-%s%d" % (PREFIX, kind[0], i) for i in range(n)]
+        if kind == "cni":
+            conf = json.dumps({"cniVersion": "0.4.0", "name": "bench", "type": "bridge", "bridge": "cnib0",
+                               "isGateway": True, "ipMasq": True,
+                               "ipam": {"type": "host-local", "subnet": "10.100.0.0/16", "routes": [{"dst": "0.0.0.0/0"}],
+                                        "dataDir": os.path.join(host.tmp, "cni")}})
+
+            def calls(command):
+                return [[[os.path.join(CNI_PATH, "bridge")], {"CNI_COMMAND": command, "CNI_CONTAINERID": s,
+                                                              "CNI_NETNS": "/run/netns/" + s, "CNI_IFNAME": "eth0",
+                                                              "CNI_PATH": CNI_PATH}, conf] for s in sbs]
+        else:
+            net_id = uuid.uuid4().hex * 2
+
+            def options(i, s):
+                return json.dumps({
+                    "container_id": uuid.uuid5(uuid.NAMESPACE_DNS, s).hex * 2, "container_name": s, "port_mappings": [],
+                    "networks": {"bench": {"interface_name": "eth0", "static_ips": [address(i)]}},
+                    "network_info": {"bench": {"name": "bench", "id": net_id, "driver": "bridge", "network_interface": "nvb0",
+                                               "subnets": [{"subnet": "10.100.0.0/16", "gateway": "10.100.0.1"}],
+                                               "ipv6_enabled": False, "internal": False, "dns_enabled": False}}})
+
+            def calls(command):
+                return [[[NETAVARK, "--config", os.path.join(host.tmp, "netavark"), command, "/run/netns/" + s], {},
+                         options(i, s)] for i, s in enumerate(sbs)]
+        start = time.monotonic()
+        sh(["ip", "-batch", "-"], input="".join("netns add %s\n" % s for s in sbs))
+        made = time.monotonic() - start + _peer(host, "add", calls("ADD" if kind == "cni" else "setup"))
+        settle()
+        down = _peer(host, "del", calls("DEL" if kind == "cni" else "teardown"))
+        start = time.monotonic()
+        sh(["ip", "-batch", "-"], input="".join("netns del %s\n" % s for s in sbs))
+        return {"make_s": made, "teardown_s": down + time.monotonic() - start}
+    finally:
+        host.cleanup()
+        cleanup_all()
+
+
 def ours(n, python=sys.executable, ipv6=False):
     """Our bulk call, its no-op rerun and its teardown; ``ipv6``: on a dual-stack network."""
     host = Host("ours%d%s" % (n, "v6" if ipv6 else ""))
@@ -189,6 +265,92 @@ def _best(runs):
         best[key] = min(r[key] for r in runs)
     best["noop_runs_s"] = [t for r in runs for t in r["noop_runs_s"]]
     return best
+
+
+PLAY = """- hosts: localhost
+  gather_facts: false
+  vars_files: [items.json]
+  tasks:
+%s"""
+# Where a module's time goes: the functions whose cumulative time a profile reports, by phase.
+PHASES = (("argument validation (AnsibleModule)", "basic.py", "__init__"),
+          ("spec checks", "spec.py", "endpoint_specs"),
+          ("store: lock, records", "run.py", "__enter__"),
+          ("observe: host and sandboxes (prefetch)", "kernel.py", "prefetch"),
+          ("observe: one namespace (view; within prefetch when both)", "kernel.py", "view"),
+          ("network plan and apply", "networks.py", "network_present"),
+          ("converge: plan and apply (observe included)", "endpoints.py", "endpoints_converge"),
+          ("finish: files, firewall, records", "run.py", "finish"),
+          ("result facts", "endpoints.py", "endpoint_facts"),
+          ("result: exit_json", "basic.py", "exit_json"))
+
+
+def _play(host, name, body, **env):
+    """Seconds of one ansible-playbook run of ``body`` (the tasks) on the host."""
+    path = os.path.join(host.tmp, name + ".yml")
+    with open(path, "w") as f:
+        f.write(PLAY % body)
+    start = time.monotonic()
+    sh(["nsenter", "--net=/run/netns/" + host.ns, os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), path],
+       cwd=host.tmp, env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, **env))
+    return time.monotonic() - start
+
+
+def _profile(host, module_file):
+    """The phases of one run of a kept AnsiballZ module, from cProfile: {phase: seconds}, with the
+    whole process (unprofiled, best of three) and its profiled total."""
+    import pstats
+    explode = os.path.dirname(module_file)
+    sh([sys.executable, module_file, "explode"], cwd=explode)
+    debug = os.path.join(explode, "debug_dir")
+    module = "ansible_collections.cnm.fabric.plugins.modules." + os.path.basename(module_file)[len("AnsiballZ_"):-3]
+    enter = ["nsenter", "--net=/run/netns/" + host.ns]
+    whole = []
+    for dummy in range(3):
+        start = time.monotonic()
+        sh(enter + [sys.executable, module_file])
+        whole.append(time.monotonic() - start)
+    prof = os.path.join(host.tmp, "module.prof")
+    sh(enter + [sys.executable, "-m", "cProfile", "-o", prof, "-m", module, "args"], cwd=debug,
+       env=dict(os.environ, PYTHONPATH=debug))
+    stats = pstats.Stats(prof).stats
+    out = {"module_process_s": min(whole), "profiled_total_s": max(v[3] for v in stats.values())}
+    for label, suffix, func in PHASES:
+        out[label] = sum(v[3] for (path, dummy, name), v in stats.items() if path.endswith(suffix) and name == func)
+    out["start-up and imports (profiled total less main)"] = out["profiled_total_s"] - sum(
+        v[3] for (path, dummy, name), v in stats.items() if path.endswith(os.path.basename(module_file)[10:]) and name == "main")
+    return out
+
+
+def playbook(n, repeat=3):
+    """What a user waits for at N endpoints (see the module's doc): seconds beyond the empty play."""
+    host = Host("play%d" % n)
+    try:
+        host.module("cnm_network", name="bench", subnet="10.100.0.0/16")
+        with open(os.path.join(host.tmp, "items.json"), "w") as f:
+            json.dump({"items": [{"name": "e%d" % i, "sandbox": "%s-p%d" % (PREFIX, i)} for i in range(n)]}, f)
+        task = ("    - cnm.fabric.cnm_endpoint:\n        network: bench\n        state_dir: %s\n"
+                "        endpoints: \"{{ items }}\"\n        state: %%s\n" % host.state_dir)
+        network = "    - cnm.fabric.cnm_network:\n        name: bench\n        subnet: 10.100.0.0/16\n        state_dir: %s\n" \
+            % host.state_dir
+        empty = min(_play(host, "empty", "    []\n") for dummy in range(repeat))
+        out = {"empty_play_s": empty,
+               "command_task_s": min(_play(host, "command", "    - ansible.builtin.command: 'true'\n")
+                                     for dummy in range(repeat)) - empty,
+               "create_s": _play(host, "create", task % "present") - empty}
+        out["noop_s"] = min(_play(host, "noop", task % "present") for dummy in range(repeat)) - empty
+        out["network_noop_s"] = min(_play(host, "network", network) for dummy in range(repeat)) - empty
+        for key, name, body in (("noop_breakdown", "noop", task % "present"), ("network_noop_breakdown", "network", network)):
+            remote = os.path.join(host.tmp, "remote-" + name)
+            _play(host, name, body, ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_REMOTE_TMP=remote)
+            kept = [os.path.join(d, f) for d, dummy, files in os.walk(remote) for f in files if f.startswith("AnsiballZ_")]
+            out[key] = _profile(host, kept[0])
+        settle()
+        out["teardown_s"] = _play(host, "teardown", task % "absent") - empty
+        return out
+    finally:
+        host.cleanup()
+        cleanup_all()
 
 
 def _overlay_host(tag):
@@ -350,6 +512,73 @@ def _allocate(state_dir, owners, per_transaction):
             store.save()
 
 
+ACCEPTOR = ("import socket, sys\n"
+            "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+            "s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(512); print('ready', flush=True)\n"
+            "while True:\n    c, _ = s.accept(); c.close()\n")
+CONNECTOR = ("import json, socket, sys, time\n"
+             "host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]); lat = []\n"
+             "start = time.monotonic()\n"
+             "for _ in range(n):\n"
+             "    t = time.monotonic(); c = socket.create_connection((host, port), timeout=2); c.close()\n"
+             "    lat.append(time.monotonic() - t)\n"
+             "total = time.monotonic() - start; lat.sort()\n"
+             "print(json.dumps({'per_s': n / total, 'p50_us': 1e6 * lat[len(lat) // 2]}))\n")
+
+
+def _connects(ns, address, port, count, rounds):
+    """Sequential TCP connects from ``ns`` to address:port: the best round's rate and its median."""
+    best = None
+    for dummy in range(rounds):
+        out = json.loads(sh(["ip", "netns", "exec", ns, sys.executable, "-c", CONNECTOR, address, str(port),
+                             str(count)]).stdout)
+        if best is None or out["per_s"] > best["per_s"]:
+            best = out
+    return best
+
+
+def dataplane(sizes, count=1500, rounds=3):
+    """Connects per second through published ports (see the module's doc), at each number of ports."""
+    host = Host("dp")
+    servers = []
+    try:
+        sandbox, neighbour = "%s-dps" % PREFIX, "%s-dpn" % PREFIX
+        sh(["ip", "netns", "add", neighbour])
+        for cmd in (["ip", "-n", host.ns, "link", "add", "nb0", "type", "veth", "peer", "name", "nb1", "netns", neighbour],
+                    ["ip", "-n", host.ns, "addr", "add", "10.102.0.1/24", "dev", "nb0"], ["ip", "-n", host.ns, "link", "set", "nb0", "up"],
+                    ["ip", "-n", neighbour, "addr", "add", "10.102.0.2/24", "dev", "nb1"], ["ip", "-n", neighbour, "link", "set", "nb1", "up"],
+                    ["ip", "-n", neighbour, "link", "set", "lo", "up"], ["ip", "-n", neighbour, "route", "add", "default", "via", "10.102.0.1"],
+                    ["ip", "netns", "exec", host.ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"]):
+            sh(cmd)
+        host.module("cnm_network", name="dp", subnet="10.101.0.0/24")
+        host.module("cnm_endpoint", name="srv", network="dp", sandbox=sandbox, ipv4_address="10.101.0.2")
+        # An acceptor in the sandbox (behind the published ports) and one on the host (a port nothing publishes).
+        for ns, address, port in ((sandbox, "10.101.0.2", 8080), (host.ns, "10.102.0.1", 9999)):
+            proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", ACCEPTOR, address, str(port)],
+                                    stdout=subprocess.PIPE, text=True)
+            servers.append(proc)
+            proc.stdout.readline()
+        out = {}
+        for n in sizes:
+            publish = [{"host_port": 30000 + i, "container_port": 8080} for i in range(n)]
+            host.module("cnm_endpoint", name="srv", network="dp", sandbox=sandbox, ipv4_address="10.101.0.2", publish=publish)
+            last = 30000 + n - 1
+            out[str(n)] = {
+                "host_to_published": _connects(host.ns, "10.102.0.1", last, count, rounds),
+                "neighbour_to_published": _connects(neighbour, "10.102.0.1", last, count, rounds),
+                "host_to_sandbox_unpublished": _connects(host.ns, "10.101.0.2", 8080, count, rounds),
+                "neighbour_to_host_unpublished": _connects(neighbour, "10.102.0.1", 9999, count, rounds)}
+            print("data plane, %d published ports: %s" % (n, ", ".join(
+                "%s %.0f/s" % (path, r["per_s"]) for path, r in sorted(out[str(n)].items()))), flush=True)
+        return out
+    finally:
+        for proc in servers:
+            proc.kill()
+            proc.wait()
+        host.cleanup()
+        cleanup_all()
+
+
 def ipam_file(count, each_count):
     out = {}
     for label, per_tx, procs, count in (
@@ -468,11 +697,24 @@ def main():
                              "writes the whole space, so they cost O(n) apiece")
     parser.add_argument("--peers", type=int, default=10000, help="remote endpoints for cnm_overlay_peer")
     parser.add_argument("--backends", type=int, default=1000, help="backends of one service")
+    parser.add_argument("--ports", default="1,100,1000", help="numbers of published ports for the data plane")
+    parser.add_argument("--only", choices=("dataplane", "playbook", "peers"), help="run one part alone")
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"))
     parser.add_argument("--old-python", default=os.path.join(ROOT, OLD_VENV, "bin", "python"),
                         help="a Python with pyroute2 0.7 (Debian 12's): the endpoints are timed with it too")
     args = parser.parse_args()
     old = args.old_python if os.path.exists(args.old_python) else None
+    ports = [int(x) for x in args.ports.split(",")]
+    sizes = [int(x) for x in args.sizes.split(",")]
+    if args.only:
+        try:
+            part = dataplane(ports) if args.only == "dataplane" else \
+                dict((str(n), {"cni": peer("cni", n), "netavark": peer("netavark", n)}) for n in sizes) \
+                if args.only == "peers" else dict((str(n), playbook(n)) for n in sizes)
+            print(json.dumps(part, indent=1))
+        finally:
+            cleanup_all()
+        return
     results = {"machine": {"cores": os.cpu_count(), "kernel": os.uname().release},
                "pyroute2": {"main": pyroute2_version(sys.executable)}, "endpoints": {}, "ipam_allocations_per_s": {}}
     if old:
@@ -505,6 +747,8 @@ def main():
                      dual_stack_vs_ipv4=r6["make_s"] / r["make_s"])
             print("N=%d dual-stack: bulk %.2f s (%.2fx IPv4 only), no-op %.2f s" % (
                 n, r6["make_s"], r["dual_stack_vs_ipv4"], r6["noop_s"]), flush=True)
+            r["playbook"] = playbook(n)
+            r["peers"] = dict((kind, peer(kind, n)) for kind in ("cni", "netavark"))
             if old:
                 r_old = _best(runs_old)
                 r_old.update(make_vs_floor=r_old["make_s"] / floor_make, make_per_endpoint_ms=1000 * r_old["make_s"] / n)
@@ -514,6 +758,7 @@ def main():
         results["overlay_peers"] = dict((str(n), overlay_peers(n)) for n in (1000, args.peers))
         results["service_backends"] = dict((str(n), service_backends(n)) for n in (100, args.backends))
         results["ipsec"] = ipsec_peers(250)
+        results["dataplane"] = dataplane(ports)
         results["ipam_allocations_per_s"].update(ipam_file(args.ipam_count, args.each))
         results["ipam_allocations_per_s"].update(ipam_etcd(args.ipam_count, args.each))
     finally:
@@ -537,6 +782,22 @@ def main():
         print("%-6s pyroute2 %s: bulk %.2f s (ratio %.2f), no-op %.2f s (module %.2f s), start-up %.2f s" % (
             n, results["pyroute2"]["old"], r["make_s"], r["make_vs_floor"], r["noop_s"], r["noop_module_s"],
             r["startup_s"]))
+    print("What a user waits for: ansible-playbook runs less a play with no task (%.2f s); peers as their runtimes run them"
+          % min(r["playbook"]["empty_play_s"] for r in results["endpoints"].values()))
+    for n, r in sorted(results["endpoints"].items(), key=lambda kv: int(kv[0])):
+        p = r["playbook"]
+        print("%-6s floor %.2f s; one task: create %.2f s (%.2fx floor), no-op %.2f s, teardown %.2f s; network no-op %.2f s; "
+              "a command task %.2f s" % (n, r["floor_make_s"], p["create_s"], p["create_s"] / r["floor_make_s"], p["noop_s"],
+                                         p["teardown_s"], p["network_noop_s"], p["command_task_s"]))
+        for kind, q in sorted(r["peers"].items()):
+            if q:
+                print("%-6s %-9s create %.2f s (%.2fx floor), teardown %.2f s" % (
+                    n, kind, q["make_s"], q["make_s"] / r["floor_make_s"], q["teardown_s"]))
+        print("%-6s no-op module process %.2f s: %s" % (n, p["noop_breakdown"]["module_process_s"], ", ".join(
+            "%s %.2f" % (label, value) for label, value in p["noop_breakdown"].items() if label != "module_process_s")))
+    for n, r in sorted(results["dataplane"].items(), key=lambda kv: int(kv[0])):
+        print("%-6s published ports: connects/s %s" % (n, ", ".join(
+            "%s %.0f (p50 %.0f us)" % (path, v["per_s"], v["p50_us"]) for path, v in sorted(r.items()))))
     for n, r in sorted(results["endpoints"].items(), key=lambda kv: int(kv[0])):
         print("%-6s dual-stack bulk %.2f s: %.2fx the IPv4-only bulk" % (n, r["dual_stack_make_s"], r["dual_stack_vs_ipv4"]))
     print("Ansible loop of single-endpoint tasks: %.0f ms per endpoint (%.0fx the bulk call at N=%s)" % (

@@ -51,12 +51,32 @@ def parts(networks):
 
 
 ALL_ADDRESSES = ("0.0.0.0", "::")
+# The maps of published ports: one lookup per new connection whatever their number, as
+# kube-proxy's nftables mode does, where one rule per port made every new connection from or
+# through the host walk them all (each with its fib lookup). By name: (key, value) types.
+PUBLISHED_MAPS = {
+    "published_at_ip": ("ipv4_addr . inet_proto . inet_service", "ipv4_addr . inet_service"),
+    "published_at_ip6": ("ipv6_addr . inet_proto . inet_service", "ipv6_addr . inet_service"),
+    "published_ip": ("inet_proto . inet_service", "ipv4_addr . inet_service"),
+    "published_ip6": ("inet_proto . inet_service", "ipv6_addr . inet_service"),
+}
+# The ports that gateway mode ``routed`` lets through to its endpoints: (interface, address, port).
+ROUTED_SETS = {"routed_ip": "ifname . ipv4_addr . inet_proto . inet_service",
+               "routed_ip6": "ifname . ipv6_addr . inet_proto . inet_service"}
+
+
+def _ports(text):
+    """The ports of a port or range as recorded (``80`` or ``"8000-8010"``)."""
+    first, _, last = str(text).partition("-")
+    return range(int(first), int(last or first) + 1)
 
 
 def _published(by_network, endpoints):
-    """The DNAT rules of every published port: for each host address family the port is
-    published on (both with 0.0.0.0, the default) and the endpoint has an address of."""
-    rules = []
+    """The elements of the published-port maps, {map: {key: value}}: for each host address family
+    a port is published on (both with 0.0.0.0, the default) and the endpoint has an address of,
+    one element per host port. The spec lets a port be published once per address; of two in a
+    record written by hand, the first (by network, then endpoint) counts, as the first rule did."""
+    maps: dict = dict((name, {}) for name in PUBLISHED_MAPS)
     for ep in sorted(endpoints.values(), key=lambda e: (e["network"], e["name"])):
         part = by_network.get(ep["network"])
         if part is None or part.internal or not ep.get("ipv4_address"):
@@ -65,17 +85,44 @@ def _published(by_network, endpoints):
             host_ip = port.get("host_ip") or part.host_binding_ip or "0.0.0.0"
             for family, field, mode in (("ip", "ipv4_address", part.modes[0]), ("ip6", "ipv6_address", part.modes[1])):
                 v6 = family == "ip6"
-                if ep.get(field) and mode.startswith("nat") and (host_ip == "0.0.0.0" or (":" in host_ip) == v6):
-                    rules += _dnat(family, host_ip, port, ep[field])
+                if not (ep.get(field) and mode.startswith("nat") and (host_ip == "0.0.0.0" or (":" in host_ip) == v6)):
+                    continue
+                elements = maps["published_" + family] if host_ip in ALL_ADDRESSES else maps["published_at_" + family]
+                at = "" if host_ip in ALL_ADDRESSES else "%s . " % host_ip
+                for host, container in zip(_ports(port["host_port"]), _ports(port["container_port"])):
+                    elements.setdefault("%s%s . %d" % (at, port["protocol"], host), "%s . %d" % (ep[field], container))
+    return maps
+
+
+def _published_rules(maps):
+    """The DNAT rules of the published-port maps that have elements: a port published on one
+    address first, then one on all (a cheap key lookup before the route lookup of the address)."""
+    rules = []
+    for family, nfproto in (("ip", "ipv4"), ("ip6", "ipv6")):
+        if maps["published_at_" + family]:
+            rules.append("meta nfproto %s dnat %s to %s daddr . meta l4proto . th dport map @published_at_%s"
+                         % (nfproto, family, family, family))
+    for family, nfproto in (("ip", "ipv4"), ("ip6", "ipv6")):
+        if maps["published_" + family]:
+            rules.append("meta nfproto %s meta l4proto . th dport @published_%s fib daddr type local "
+                         "dnat %s to meta l4proto . th dport map @published_%s" % (nfproto, family, family, family))
     return rules
 
 
-def _protection(name, part, endpoints):
+def _declare(kind, name, key, value, elements):
+    """An nft set or map with its elements (keys, or key: value pairs)."""
+    items = ", ".join(sorted(elements)) if kind == "set" else \
+        ", ".join("%s : %s" % kv for kv in sorted(elements.items()))
+    return "\t%s %s {\n\t\ttype %s\n\t\telements = { %s }\n\t}\n" % (
+        kind, name, key if value is None else "%s : %s" % (key, value), items)
+
+
+def _protection(name, part, endpoints, routed):
     """The forward rules of each family's gateway mode (drivers/bridge.py): ``nat`` drops new
     connections to the endpoints' addresses from anywhere but the bridge itself and the trusted
     host interfaces, unless the host DNATed them (a published port); ``routed`` lets through, besides,
-    those to the published ports of the endpoints; ``isolated`` lets nothing in or out;
-    ``nat-unprotected`` lets everything through."""
+    those to the published ports of the endpoints (the elements it adds to ``routed``); ``isolated``
+    lets nothing in or out; ``nat-unprotected`` lets everything through."""
     br, rules = quote(part.interface), []
     inside = "{ %s }" % ", ".join([br] + [quote(t) for t in part.trusted])
     families = (("ip", "ipv4", part.subnet, part.modes[0], "ipv4_address"),
@@ -90,30 +137,12 @@ def _protection(name, part, endpoints):
         if mode == "routed":
             for ep in sorted(endpoints.values(), key=lambda e: e["name"]):
                 if ep["network"] == name and ep.get(field):
-                    rules += ["oifname %s %s daddr %s meta l4proto %s th dport %s accept"
-                              % (br, family, ep[field], port["protocol"], port["container_port"])
-                              for port in ep.get("publish") or []]
+                    routed["routed_" + family].update("%s . %s . %s . %d" % (br, ep[field], port["protocol"], p)
+                                                      for port in ep.get("publish") or []
+                                                      for p in _ports(port["container_port"]))
         rules.append("oifname %s %s daddr %s iifname != %s ct state new ct status & dnat == 0 drop"
                      % (br, family, subnet, inside))
     return rules
-
-
-def _dnat(family, host_ip, port, address):
-    """The DNAT rules of one published port (or range) to ``address``."""
-    if host_ip in ALL_ADDRESSES:
-        match = "fib daddr type local" if family == "ip" else "meta nfproto ipv6 fib daddr type local"
-    else:
-        match = "%s daddr %s" % (family, host_ip)
-    to = address if family == "ip" else "[%s]" % address
-    host, container = str(port["host_port"]), str(port["container_port"])
-    head = "%s meta l4proto %s th dport " % (match, port["protocol"])
-    if "-" not in host:
-        return ["%s%s dnat %s to %s:%s" % (head, host, family, to, container)]
-    if host == container:  # a range to the same ports: the port is left as it is
-        return ["%s%s dnat %s to %s" % (head, host, family, to)]
-    first, last = (int(p) for p in host.split("-"))
-    offset = int(container.split("-", 1)[0]) - first
-    return ["%s%d dnat %s to %s:%d" % (head, p, family, to, p + offset) for p in range(first, last + 1)]
 
 
 def tables(state_dir):
@@ -128,19 +157,17 @@ def render(networks, endpoints, mesh=((), ()), table="cnm"):
     if not by_network:
         return ""
     raw, forward, dnat, post, icc, inbound, mark, quiet, protect = [], [], [], [], [], [], [], [], []
+    routed_ports: dict = dict((name, set()) for name in ROUTED_SETS)
     for name, part in sorted(by_network.items()):
         br, subnet = quote(part.interface), part.subnet
         inbound.extend(part.input)
         mark.extend(part.mark)
-        raw.append("iifname %s ip daddr 127.0.0.0/8 drop" % br)
         post.append("oifname %s ip saddr 127.0.0.0/8 masquerade" % br)
-        if part.subnet6:
-            raw.append("iifname %s ip6 daddr ::1 drop" % br)
         if part.internal:
             forward.append("iifname %s oifname != %s drop" % (br, br))
             forward.append("oifname %s iifname != %s drop" % (br, br))
             continue
-        protect.extend(_protection(name, part, endpoints))
+        protect.extend(_protection(name, part, endpoints, routed_ports))
         if part.masquerade and part.modes[0].startswith("nat"):
             post.append("ip saddr %s oifname != %s masquerade" % (subnet, br))
         if part.subnet6 and part.masquerade6 and part.modes[1].startswith("nat"):
@@ -163,15 +190,24 @@ def render(networks, endpoints, mesh=((), ()), table="cnm"):
         # state, so the inet table marks the packets of DNATed connections of those bridges (one bit).
         icc.insert(0, "meta mark & 0x%x == 0x%x accept" % (ICC_MARK, ICC_MARK))
         dnat_mark = ["iifname { %s } ct status dnat meta mark set meta mark | 0x%x" % (", ".join(quiet), ICC_MARK)]
-    others = [p for n, p in sorted(by_network.items()) if not p.internal]
+    # Loopback addresses are never a bridge's business (each rule one set lookup, as below).
+    raw.append("iifname { %s } ip daddr 127.0.0.0/8 drop" % ", ".join(quote(p.interface) for p in by_network.values()))
+    v6 = [quote(p.interface) for p in by_network.values() if p.subnet6]
+    if v6:
+        raw.append("iifname { %s } ip6 daddr ::1 drop" % ", ".join(v6))
+    others = [quote(p.interface) for n, p in sorted(by_network.items()) if not p.internal]
     if len(others) > 1:
-        # Published ports are open to every network; anything else stays in its own.
+        # Published ports are open to every network; anything else stays in its own: one rule,
+        # whatever the number of networks.
         forward.append("ct status dnat accept")
-        for part in others:
-            rest = ", ".join(quote(o.interface) for o in others if o is not part)
-            forward.append("iifname %s oifname { %s } drop" % (quote(part.interface), rest))
+        forward.append("iifname { %s } oifname { %s } iifname . oifname != { %s } drop" % (
+            ", ".join(others), ", ".join(others), ", ".join("%s . %s" % (o, o) for o in others)))
+    for family in ("ip", "ip6"):
+        if routed_ports["routed_" + family]:
+            forward.append("oifname . %s daddr . meta l4proto . th dport @routed_%s accept" % (family, family))
     forward += protect
-    dnat = _published(by_network, endpoints) + list(mesh[0])
+    published = _published(by_network, endpoints)
+    dnat = _published_rules(published) + list(mesh[0])
     # A packet from elsewhere to a loopback address is the host's own business: never DNATed, so a
     # port published on 127.0.0.1 (or on every address) answers only to the host itself.
     guard = ['iifname != "lo" ip daddr 127.0.0.0/8 return', 'iifname != "lo" ip6 daddr ::1 return']
@@ -192,6 +228,10 @@ def render(networks, endpoints, mesh=((), ()), table="cnm"):
         if routed else []
 
     text = "table inet %s {\n" % table
+    text += "".join(_declare("map", name, key, value, published[name])
+                    for name, (key, value) in sorted(PUBLISHED_MAPS.items()) if published[name])
+    text += "".join(_declare("set", name, key, None, routed_ports[name])
+                    for name, key in sorted(ROUTED_SETS.items()) if routed_ports[name])
     text += chain("raw_prerouting", "prerouting", "raw", raw)
     text += chain("source_check", "prerouting", "mangle", source, kind="filter")
     text += chain("forward", "forward", "filter", forward)

@@ -188,7 +188,7 @@ def mesh(networks, endpoints):
             live = _live(svc, where)
             for port in svc["ports"]:
                 if port.get("published") and live:
-                    dnat.append("fib daddr type local meta l4proto %s th dport %d %s"
+                    dnat.append("meta l4proto %s th dport %d fib daddr type local %s"
                                 % (port["protocol"], port["published"], _balance(live, port["target_port"])))
                     far.update(remote.intersection(live))
         if far and net.get("host_address"):

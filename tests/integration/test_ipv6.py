@@ -117,8 +117,8 @@ def test_published_ports_over_ipv6_and_port_ranges(host):
     assert host.fetch(None, "127.0.0.1", 8300).startswith("ERROR"), "and to no IPv4 one"
     assert host.fetch(other, "2001:db8:64::1", 8000) == "five", "another container, through the host"
     rules = host.nft()
-    assert "sctp dport 9000 dnat ip to 10.64.0.2:9000" in rules
-    assert "tcp dport 8100-8102 dnat ip6 to fd00:64::2" in rules
+    assert "sctp . 9000 : 10.64.0.2 . 9000" in rules
+    assert all("tcp . %d : fd00:64::2 . %d" % (p, p) in rules for p in (8100, 8101, 8102)), rules
     assert host.fetch(client, "2001:db8:64::1", 5000).startswith("ERROR"), "only published ports"
 
     overlap = host.run("cnm_endpoint", name="other", network="pub", sandbox=other,
@@ -256,5 +256,5 @@ def test_check_mode_reports_what_each_new_option_makes(host):
         made = host.converge(module, diff=True, **args)
         assert made[key] == planned[key] and made["diff"]["after"] == planned["diff"]["after"], module
     assert made["endpoint"]["ipv6_address"] == "fd00:77::e"
-    assert "dport 9000-9001 dnat ip6 to fd00:77::e" in host.nft() and "dnat ip to" not in host.nft(), \
+    assert "tcp . 9001 : fd00:77::e . 9001" in host.nft() and "published_ip " not in host.nft(), \
         "published on IPv6 addresses only (host_binding_ip ::)"

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import pytest
 
+from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+
+from ansible_collections.cnm.fabric.plugins.module_utils import kernel as kernel_layer
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel import Kernel
+from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, VxlanInfo
 
 
 @pytest.fixture
@@ -91,6 +95,81 @@ def test_a_bridge_port_reads_its_hairpin_and_no_macvlan_mode(host, ns):
     view = fresh_view(ns)
     assert view.link("a0").hairpin is True and view.link("b0").hairpin is False
     assert view.link("a0").mode is None and view.link("b0").mode is None  # mode is a macvlan's or ipvlan's
+
+
+def _decoded_by_pyroute2(msg):
+    """The Link of a link message as pyroute2's own decoder reads it: the oracle of ``_link``."""
+    m = ifinfmsg(msg.data, offset=msg.offset)
+    m.decode()
+    info, kind, hairpin, vxlan, mode = m.get_attr("IFLA_LINKINFO"), None, None, None, None
+    if info is not None:
+        kind, data = info.get_attr("IFLA_INFO_KIND"), info.get_attr("IFLA_INFO_DATA")
+        if kind in kernel_layer.CHILD_MODES:
+            attr, modes = kernel_layer.CHILD_MODES[kind]
+            value = data.get_attr(attr)  # by name or by number, as pyroute2's version has it
+            mode = value if value in modes else next(name for name, v in modes.items() if v == value)
+        if kind == "vxlan":
+            vxlan = VxlanInfo(vni=data.get_attr("IFLA_VXLAN_ID"), port=data.get_attr("IFLA_VXLAN_PORT"),
+                              local=data.get_attr("IFLA_VXLAN_LOCAL"), underlay=data.get_attr("IFLA_VXLAN_LINK"),
+                              learning=bool(data.get_attr("IFLA_VXLAN_LEARNING")),
+                              proxy=bool(data.get_attr("IFLA_VXLAN_PROXY")))
+        if info.get_attr("IFLA_INFO_SLAVE_KIND") == "bridge":
+            hairpin = bool(info.get_attr("IFLA_INFO_SLAVE_DATA").get_attr("IFLA_BRPORT_MODE"))
+    inet6 = (m.get_attr("IFLA_AF_SPEC") or ifinfmsg()).get_attr("AF_INET6")
+    conf = inet6.get_attr("IFLA_INET6_CONF") if inet6 is not None else None
+    return Link(name=m.get_attr("IFLA_IFNAME"), index=m["index"], kind=kind, mtu=m.get_attr("IFLA_MTU"),
+                up=bool(m["flags"] & 1), mac=m.get_attr("IFLA_ADDRESS"), master=m.get_attr("IFLA_MASTER"),
+                hairpin=hairpin, vxlan=vxlan, parent=m.get_attr("IFLA_LINK"), mode=mode,
+                ipv6_disabled=bool(conf["disable_ipv6"]) if conf else None, alias=m.get_attr("IFLA_IFALIAS"))
+
+
+def test_links_read_from_the_buffer_as_pyroute2_decodes_them(host, ns):
+    """``_link`` reads ten attributes straight from a link message; pyroute2's full decoding of
+    the same bytes is its oracle, over every kind of link the collection reads."""
+    for cmd in ("link add br7 type bridge", "link set a0 master br7", "link set b0 master br7",
+                "link set a0 type bridge_slave hairpin on", "link set br7 mtu 1400 up",
+                "link set b1 alias cnm:owner-7", "link add vx7 type vxlan id 4242 local 10.61.0.1 dev a1 dstport 4790 "
+                "nolearning proxy", "link add vx8 type vxlan id 17 dstport 4789 learning",
+                "link add mv0 link a1 type macvlan mode bridge", "link add mv1 link a1 type macvlan mode private",
+                "link add mv2 link b1 type macvlan mode vepa", "link set mv0 address 02:42:0a:3d:00:09"):
+        assert host.sh(["ip"] + cmd.split()).returncode == 0, cmd
+    host.sh(["sysctl", "-qw", "net.ipv6.conf.mv1.disable_ipv6=1"])
+    kernel = Kernel()
+    try:
+        msgs = kernel.nl(ns).dump(lambda: kernel_layer._ifinfo(), kernel_layer.RTM_GETLINK)
+        links = [kernel_layer._link(msg) for msg in msgs]
+    finally:
+        kernel.close()
+    assert links == [_decoded_by_pyroute2(msg) for msg in msgs]
+    by_name = dict((link.name, link) for link in links)
+    assert by_name["vx7"].vxlan == VxlanInfo(vni=4242, port=4790, local="10.61.0.1", underlay=by_name["a1"].index,
+                                             learning=False, proxy=True)
+    assert by_name["vx8"].vxlan.learning and by_name["vx8"].vxlan.local is None
+    assert [by_name[n].mode for n in ("mv0", "mv1", "mv2")] == ["bridge", "private", "vepa"]
+    assert by_name["mv0"].mac == "02:42:0a:3d:00:09" and by_name["mv0"].parent == by_name["a1"].index
+    assert by_name["mv1"].ipv6_disabled is True and by_name["mv0"].ipv6_disabled is False
+    assert (by_name["a0"].hairpin, by_name["b0"].hairpin, by_name["a1"].hairpin) == (True, False, None)
+    assert by_name["b0"].master == by_name["br7"].index and by_name["br7"].mtu == 1400
+    assert by_name["b1"].alias == "cnm:owner-7" and by_name["lo"].kind is None
+
+
+def test_a_vxlan_devices_forwarding_and_neighbour_entries_read_back(host, ns):
+    for cmd in ("ip link add vx9 type vxlan id 99 dstport 4789 local 10.61.0.1 nolearning proxy", "ip link set vx9 up",
+                "bridge fdb append 00:00:00:00:00:00 dev vx9 dst 10.61.0.7",
+                "bridge fdb add 02:42:0a:63:00:05 dev vx9 dst 10.61.0.7",
+                "ip neigh add 10.99.0.5 lladdr 02:42:0a:63:00:05 dev vx9 nud permanent",
+                "ip -6 neigh add fd00:99::5 lladdr 02:42:0a:63:00:05 dev vx9 nud permanent",
+                "ip neigh add 10.99.0.6 lladdr 02:42:0a:63:00:06 dev vx9 nud reachable",
+                "ip neigh add 10.61.0.9 lladdr 02:42:0a:3d:00:09 dev a0 nud permanent"):
+        assert host.sh(cmd.split()).returncode == 0, cmd
+    kernel = Kernel()
+    try:
+        index = kernel.view(ns).link("vx9").index
+        fdb, arp = kernel_layer.read_neighbours(kernel.nl(ns), index)
+    finally:
+        kernel.close()
+    assert fdb == {("00:00:00:00:00:00", "10.61.0.7"), ("02:42:0a:63:00:05", "10.61.0.7")}
+    assert arp == {"10.99.0.5": "02:42:0a:63:00:05", "fd00:99::5": "02:42:0a:63:00:05"}, "permanent, of the device"
 
 
 def test_a_namespace_with_no_route_yet_reads_as_empty(host):

@@ -1,6 +1,7 @@
 """Records written by older code (release 0.1.0, and the 0.2.0 development line before records had a
 schema version), made by that code itself, taken from the repository's history and run on the
-real kernel, are read by this release: migrated once, under the lock, with no kernel change."""
+real kernel, are read by this release: migrated once, under the lock, with no kernel change; what
+this release makes differently is made by its first run, in place."""
 
 import json
 import os
@@ -8,6 +9,8 @@ import re
 import subprocess
 
 import pytest
+
+from ansible_collections.cnm.fabric.plugins.module_utils import names
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RELEASES = {
@@ -19,6 +22,9 @@ RELEASES = {
 CHANGES_SINCE_0_1_0 = (r"set mac 02:42:\S+ on cnm-\w+ \(was \S+\)", r"set net/ipv6/conf/\S+/disable_ipv6 = 1( in \S+)?",
                        r"set net/ipv4/conf/cnm-\w+/rp_filter = 2",
                        r"load the nftables tables inet cnm_\w+ and bridge cnm_\w+(: they are missing)?")
+# What this release writes differently from the 0.2.0 line before schema.json (changelog:
+# published-port-maps): the same rules, published ports as map elements, loaded by its first run.
+TABLES_AGAIN = "load the nftables tables inet %s and bridge %s"
 
 
 @pytest.fixture
@@ -92,12 +98,19 @@ def test_records_of_the_unversioned_0_2_0_line_migrate_with_no_kernel_change(hos
     old_networks = records(host, "networks")
     before = kernel_and_files(host, web, db)
     info = host.ok("cnm_info")  # check mode: the new layout in memory, nothing written
-    assert info["drift"] == [], info["drift"]
-    assert records(host, "networks") == old_networks
+    tables = TABLES_AGAIN % ((names.table_name(host.state_dir),) * 2)
+    assert [(d["kind"], d["problem"]) for d in info["drift"]] == [
+        ("firewall", tables + ": they differ from the records or were changed since their last load")], info["drift"]
+    assert records(host, "networks") == old_networks and kernel_and_files(host, web, db) == before
+    made = [host.ok(module, **args)["changes"] for module, args in calls]
+    assert made == [[tables]] + [[]] * (len(calls) - 1), made
     for module, args in calls:
         result = host.ok(module, **args)
         assert result["changed"] is False and result["changes"] == [], (module, result)
-    assert kernel_and_files(host, web, db) == before
+    after = kernel_and_files(host, web, db)
+    assert dict(after, nft=None) == dict(before, nft=None), "nothing but the tables changed"
+    assert "tcp . 8087 : 10.87.0.2 . 80" in after["nft"], "the published port, as a map element"
+    assert host.ok("cnm_info")["drift"] == []
     check_migrated(host, old_networks, info)
     check_served(host, db)
 

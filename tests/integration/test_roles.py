@@ -76,7 +76,8 @@ def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
     assert "192.0.2.7\tdb" in in_host(pid, "cat", "/etc/netns/app/hosts")
     # Each state_dir has tables of its own: the bridge role's published ports are in its state_dir's.
     table = names.table_name("/var/lib/cnm/bridge-elsewhere")
-    assert "dport 8000-8001 dnat ip6 to fd00:93::2" in in_host(pid, "nft", "list", "table", "inet", table)
+    listed = in_host(pid, "nft", "list", "table", "inet", table)
+    assert "tcp . 8000 : fd00:93::2 . 8000" in listed and "tcp . 8001 : fd00:93::2 . 8001" in listed, listed
     # Each role installed the restore unit of its state_dir (the host has no systemd to run them).
     units = ["cnm-fabric@var-lib-cnm-bridge\\x2delsewhere.service", "cnm-fabric@var-lib-cnm-overlay\\x2delsewhere.service"]
     assert in_host(pid, "ls", "/etc/systemd/system/multi-user.target.wants").split() == units

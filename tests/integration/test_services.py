@@ -119,7 +119,7 @@ def test_the_routing_mesh_answers_on_every_host(pair):
     for h in (h1, h2):
         h.converge("cnm_service", **args)
     rules = h1.nft()
-    assert "fib daddr type local tcp dport 8000 dnat ip to numgen random mod 2 map " \
+    assert "tcp dport 8000 fib daddr type local dnat ip to numgen random mod 2 map " \
            "{ 0 : 10.99.0.3 . 5000, 1 : 10.99.0.4 . 5000 }" in rules, rules
     assert 'oifname "cnm-fab" ct status dnat ip daddr 10.99.0.4 snat ip to 10.99.0.254' in rules, "the remote one"
     # Each host answers on its underlay address (from the other host) and on its loopback.

@@ -119,11 +119,11 @@ def test_firewall_covers_both_versions():
                                        "host_ip": "2001:db8::1"}])}
     text = firewall.render({"web": NET}, eps)
     assert 'ip6 saddr fd00:1::/64 oifname != "cnm-web" masquerade' in text
-    assert 'iifname "cnm-web" ip6 daddr ::1 drop' in text
-    assert "fib daddr type local meta l4proto tcp th dport 8000 dnat ip to 10.1.0.2:80" in text
-    assert "meta nfproto ipv6 fib daddr type local meta l4proto tcp th dport 8000 dnat ip6 to [fd00:1::2]:80" in text
-    assert "ip6 daddr 2001:db8::1 meta l4proto udp th dport 9000 dnat ip6 to [fd00:1::2]:5000" in text
-    assert "th dport 9001 dnat ip6 to [fd00:1::2]:5001" in text and "dnat ip to 10.1.0.2:5000" not in text
+    assert 'iifname { "cnm-web" } ip6 daddr ::1 drop' in text
+    assert "elements = { tcp . 8000 : 10.1.0.2 . 80 }" in text and "elements = { tcp . 8000 : fd00:1::2 . 80 }" in text
+    assert "meta nfproto ipv6 meta l4proto . th dport @published_ip6 fib daddr type local dnat ip6 to" in text
+    assert "elements = { 2001:db8::1 . udp . 9000 : fd00:1::2 . 5000, 2001:db8::1 . udp . 9001 : fd00:1::2 . 5001 }" \
+        in text and "10.1.0.2 . 5000" not in text
     no66 = firewall.render({"web": dict(NET, masquerade_ipv6=False)}, eps)
     assert "ip6 saddr fd00:1::/64 oifname" not in no66
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import errno
+import struct
 
 import pytest
 
@@ -71,15 +72,43 @@ def test_apply_undoes_creations_and_reports_an_undo_that_fails():
     assert isinstance(e.value.__cause__, OSError), "the original error is chained"
 
 
-def test_a_dump_the_kernel_marks_interrupted_is_taken_again():
+class FakeNetlink(object):
+    """A socket that answers each dump with the next of ``answers``: the flags of one RTM_NEWADDR
+    reply each, then NLMSG_DONE; or an errno, as the kernel's NACK of the request."""
+
+    def __init__(self, answers):
+        self.answers, self.seq = list(answers), None
+
+    def send(self, data):
+        self.seq = struct.unpack_from("IHHI", data)[3]
+
+    def recv(self, size):
+        answer = self.answers.pop(0)
+        if isinstance(answer, int):  # nlmsgerr: the negative errno and the request (an address dump's)
+            return struct.pack("IHHIIi", 44, 2, 0, self.seq, 0, -answer) + struct.pack("IHHII", 24, 22, 0x301, self.seq, 0) \
+                + bytes(8)
+        out = b"".join(struct.pack("IHHII", 24, 20, flags | 2, self.seq, 0) + bytes(8) for flags in answer)
+        return out + struct.pack("IHHIIi", 20, 3, 2, self.seq, 0, 0)
+
+
+def _dumping(answers):
     sock = kernel._Socket.__new__(kernel._Socket)
-    replies = [[{"header": {"flags": kernel.NLM_F_DUMP_INTR}}], [{"header": {"flags": 0}, "n": 2}]]
-    sock.request = lambda msg, msg_type, flags: replies.pop(0)
-    assert sock.dump(dict, 18) == [{"header": {"flags": 0}, "n": 2}]
-    sock.request = lambda msg, msg_type, flags: [{"header": {"flags": kernel.NLM_F_DUMP_INTR}}]
+    sock._dumper = kernel._Dumper(FakeNetlink(answers))
+    return sock
+
+
+def test_a_dump_the_kernel_marks_interrupted_is_taken_again():
+    replies = _dumping([[0, kernel.NLM_F_DUMP_INTR], [0, 0]]).dump(lambda: kernel._family(kernel.ifaddrmsg), 22)
+    assert [r["header"]["type"] for r in replies] == [20, 20], "the second dump, whole"
     with pytest.raises(OSError) as e:
-        sock.dump(dict, 18)
+        _dumping([[kernel.NLM_F_DUMP_INTR]] * kernel.DUMP_RETRIES).dump(lambda: kernel._family(kernel.ifaddrmsg), 22)
     assert e.value.errno == errno.EINTR
+
+
+def test_a_dump_the_kernel_refuses_raises_its_error():
+    with pytest.raises(kernel.NetlinkError) as e:
+        _dumping([errno.ENOENT]).dump(lambda: kernel._family(kernel.ifaddrmsg), 22)
+    assert e.value.code == errno.ENOENT
 
 
 def test_error_text_adds_the_kernels_reason_once():

@@ -54,7 +54,7 @@ def test_the_mesh_balances_published_ports_and_snats_only_toward_remote_backends
     web = dict(WEB, ports=[{"port": 80, "target_port": 5000, "protocol": "tcp", "published": 8000}])
     net = dict(NETS["fab"], interface="cnm-fab", host_address="10.0.1.254", services={"web": web})
     dnat, snat = services.mesh({"fab": net}, EPS)
-    assert dnat == ["fib daddr type local meta l4proto tcp th dport 8000 dnat ip to numgen random mod 2 map "
+    assert dnat == ["meta l4proto tcp th dport 8000 fib daddr type local dnat ip to numgen random mod 2 map "
                     "{ 0 : 10.0.1.3 . 5000, 1 : 10.0.1.4 . 5000 }"]
     assert snat == ['oifname "cnm-fab" ct status dnat ip daddr { 10.0.1.4 } snat ip to 10.0.1.254'], "10.0.1.3 is local"
     local_only = dict(net, services={"web": dict(web, endpoints=["w1"])})

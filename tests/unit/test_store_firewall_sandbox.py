@@ -80,11 +80,18 @@ def test_firewall_render():
     assert 'ip saddr 10.1.0.0/24 oifname != "cnm-a" masquerade' in text
     assert 'ip saddr 10.2.0.0/24 oifname != "cnm-b" masquerade' not in text, "masquerade: false"
     assert 'iifname "cnm-v" oifname != "cnm-v" drop' in text and 'oifname "cnm-v" iifname != "cnm-v" drop' in text
-    assert 'iifname "cnm-a" oifname { "cnm-b" } drop' in text and 'iifname "cnm-b" oifname { "cnm-a" } drop' in text
+    assert 'iifname { "cnm-a", "cnm-b" } oifname { "cnm-a", "cnm-b" } iifname . oifname != { "cnm-a" . "cnm-a", ' \
+        '"cnm-b" . "cnm-b" } drop' in text, "each network apart from the others, internal ones aside"
     assert 'iifname { "cnmv1", "cnmv2" } drop' in text, "icc: false on a"
-    assert text.count("fib daddr type local meta l4proto tcp th dport 80 dnat ip to 10.1.0.2:8080") == 2
-    assert text.count("ip daddr 127.0.0.1 meta l4proto udp th dport 53 dnat ip to 10.2.0.2:53") == 2
-    assert "dport 99" not in text, "nothing is published from an internal network"
+    # Published ports are map elements, looked up by one rule per map in prerouting and output.
+    assert "map published_ip {\n\t\ttype inet_proto . inet_service : ipv4_addr . inet_service\n" \
+        "\t\telements = { tcp . 80 : 10.1.0.2 . 8080 }\n" in text
+    assert "elements = { 127.0.0.1 . udp . 53 : 10.2.0.2 . 53 }" in text
+    assert text.count("meta nfproto ipv4 meta l4proto . th dport @published_ip fib daddr type local "
+                      "dnat ip to meta l4proto . th dport map @published_ip\n") == 2
+    assert text.count("meta nfproto ipv4 dnat ip to ip daddr . meta l4proto . th dport map @published_at_ip\n") == 2
+    assert text.index("@published_at_ip\n") < text.index("@published_ip\n"), "one address before all addresses"
+    assert " 99" not in text and "published_ip6" not in text, "nothing is published from an internal network"
     assert firewall.render({"h": NETS["h"]}, {}) == ""
 
 
@@ -97,9 +104,10 @@ def test_gateway_modes_render():
     assert "return" not in text.split("chain output")[1].split("}")[0], "the host's own packets are DNATed"
     nets = dict(NETS, a=dict(NETS["a"], gateway_mode="routed", trusted_host_interfaces=["mgmt0"]))
     routed = firewall.render(nets, EPS)
-    assert 'oifname "cnm-a" ip daddr 10.1.0.2 meta l4proto tcp th dport 8080 accept' in routed
+    assert 'elements = { "cnm-a" . 10.1.0.2 . tcp . 8080 }' in routed
+    assert "oifname . ip daddr . meta l4proto . th dport @routed_ip accept" in routed
     assert 'iifname != { "cnm-a", "mgmt0" } ct state new' in routed
-    assert "dnat ip to 10.1.0.2" not in routed and 'ip saddr 10.1.0.0/24 oifname != "cnm-a" masquerade' not in routed
+    assert "10.1.0.2 . 8080" not in routed and 'ip saddr 10.1.0.0/24 oifname != "cnm-a" masquerade' not in routed
     isolated = firewall.render(dict(NETS, a=dict(NETS["a"], gateway_mode="isolated")), EPS)
     assert 'meta nfproto ipv4 iifname "cnm-a" oifname != "cnm-a" drop' in isolated
     assert 'iifname { "cnm-b", "cnm-v" } ct state new fib saddr' in isolated, "no source check where no route is"
