@@ -96,7 +96,9 @@ def _published(by_network, endpoints):
 
 def _published_rules(maps):
     """The DNAT rules of the published-port maps that have elements: a port published on one
-    address first, then one on all (a cheap key lookup before the route lookup of the address)."""
+    address first, then one on all, whose port is looked up in the set ``published_ports`` (the
+    keys of both maps: Debian 12's kernel, 6.1, refuses a map looked up as a set) before the route lookup
+    of the address."""
     rules = []
     for family, nfproto in (("ip", "ipv4"), ("ip6", "ipv6")):
         if maps["published_at_" + family]:
@@ -104,8 +106,8 @@ def _published_rules(maps):
                          % (nfproto, family, family, family))
     for family, nfproto in (("ip", "ipv4"), ("ip6", "ipv6")):
         if maps["published_" + family]:
-            rules.append("meta nfproto %s meta l4proto . th dport @published_%s fib daddr type local "
-                         "dnat %s to meta l4proto . th dport map @published_%s" % (nfproto, family, family, family))
+            rules.append("meta nfproto %s meta l4proto . th dport @published_ports fib daddr type local "
+                         "dnat %s to meta l4proto . th dport map @published_%s" % (nfproto, family, family))
     return rules
 
 
@@ -230,6 +232,9 @@ def render(networks, endpoints, mesh=((), ()), table="cnm"):
     text = "table inet %s {\n" % table
     text += "".join(_declare("map", name, key, value, published[name])
                     for name, (key, value) in sorted(PUBLISHED_MAPS.items()) if published[name])
+    ports = set(published["published_ip"]) | set(published["published_ip6"])
+    if ports:
+        text += _declare("set", "published_ports", PUBLISHED_MAPS["published_ip"][0], None, ports)
     text += "".join(_declare("set", name, key, None, routed_ports[name])
                     for name, key in sorted(ROUTED_SETS.items()) if routed_ports[name])
     text += chain("raw_prerouting", "prerouting", "raw", raw)

@@ -121,7 +121,7 @@ def test_firewall_covers_both_versions():
     assert 'ip6 saddr fd00:1::/64 oifname != "cnm-web" masquerade' in text
     assert 'iifname { "cnm-web" } ip6 daddr ::1 drop' in text
     assert "elements = { tcp . 8000 : 10.1.0.2 . 80 }" in text and "elements = { tcp . 8000 : fd00:1::2 . 80 }" in text
-    assert "meta nfproto ipv6 meta l4proto . th dport @published_ip6 fib daddr type local dnat ip6 to" in text
+    assert "meta nfproto ipv6 meta l4proto . th dport @published_ports fib daddr type local dnat ip6 to" in text
     assert "elements = { 2001:db8::1 . udp . 9000 : fd00:1::2 . 5000, 2001:db8::1 . udp . 9001 : fd00:1::2 . 5001 }" \
         in text and "10.1.0.2 . 5000" not in text
     no66 = firewall.render({"web": dict(NET, masquerade_ipv6=False)}, eps)

@@ -87,7 +87,8 @@ def test_firewall_render():
     assert "map published_ip {\n\t\ttype inet_proto . inet_service : ipv4_addr . inet_service\n" \
         "\t\telements = { tcp . 80 : 10.1.0.2 . 8080 }\n" in text
     assert "elements = { 127.0.0.1 . udp . 53 : 10.2.0.2 . 53 }" in text
-    assert text.count("meta nfproto ipv4 meta l4proto . th dport @published_ip fib daddr type local "
+    assert "set published_ports {\n\t\ttype inet_proto . inet_service\n\t\telements = { tcp . 80 }\n" in text
+    assert text.count("meta nfproto ipv4 meta l4proto . th dport @published_ports fib daddr type local "
                       "dnat ip to meta l4proto . th dport map @published_ip\n") == 2
     assert text.count("meta nfproto ipv4 dnat ip to ip daddr . meta l4proto . th dport map @published_at_ip\n") == 2
     assert text.index("@published_at_ip\n") < text.index("@published_ip\n"), "one address before all addresses"
