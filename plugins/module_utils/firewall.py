@@ -67,8 +67,8 @@ ROUTED_SETS = {"routed_ip": "ifname . ipv4_addr . inet_proto . inet_service",
 
 def _ports(text):
     """The ports of a port or range as recorded (``80`` or ``"8000-8010"``)."""
-    first, _, last = str(text).partition("-")
-    return range(int(first), int(last or first) + 1)
+    first, dash, last = str(text).partition("-")
+    return range(int(first), int(last if dash else first) + 1)
 
 
 def _published(by_network, endpoints):

@@ -136,7 +136,7 @@ def test_links_read_from_the_buffer_as_pyroute2_decodes_them(host, ns):
     host.sh(["sysctl", "-qw", "net.ipv6.conf.mv1.disable_ipv6=1"])
     kernel = Kernel()
     try:
-        msgs = kernel.nl(ns).dump(lambda: kernel_layer._ifinfo(), kernel_layer.RTM_GETLINK)
+        msgs = kernel.nl(ns).dump(kernel_layer._ifinfo, kernel_layer.RTM_GETLINK)
         links = [kernel_layer._link(msg) for msg in msgs]
     finally:
         kernel.close()
