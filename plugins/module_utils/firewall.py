@@ -232,9 +232,9 @@ def render(networks, endpoints, mesh=((), ()), table="cnm"):
     text = "table inet %s {\n" % table
     text += "".join(_declare("map", name, key, value, published[name])
                     for name, (key, value) in sorted(PUBLISHED_MAPS.items()) if published[name])
-    ports = set(published["published_ip"]) | set(published["published_ip6"])
-    if ports:
-        text += _declare("set", "published_ports", PUBLISHED_MAPS["published_ip"][0], None, ports)
+    on_all = set(published["published_ip"]) | set(published["published_ip6"])
+    if on_all:
+        text += _declare("set", "published_ports", PUBLISHED_MAPS["published_ip"][0], None, on_all)
     text += "".join(_declare("set", name, key, None, routed_ports[name])
                     for name, key in sorted(ROUTED_SETS.items()) if routed_ports[name])
     text += chain("raw_prerouting", "prerouting", "raw", raw)
