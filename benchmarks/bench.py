@@ -303,7 +303,8 @@ def _profile(host, module_file):
     explode = os.path.dirname(module_file)
     sh([sys.executable, module_file, "explode"], cwd=explode)
     debug = os.path.join(explode, "debug_dir")
-    module = "ansible_collections.cnm.fabric.plugins.modules." + os.path.basename(module_file)[len("AnsiballZ_"):-3]
+    source = os.path.basename(module_file)[len("AnsiballZ_"):]  # the module's own file name
+    module = "ansible_collections.cnm.fabric.plugins.modules." + source[:-len(".py")]
     enter = ["nsenter", "--net=/run/netns/" + host.ns]
     whole = []
     for dummy in range(3):
@@ -318,7 +319,7 @@ def _profile(host, module_file):
     for label, suffix, func in PHASES:
         out[label] = sum(v[3] for (path, dummy, name), v in stats.items() if path.endswith(suffix) and name == func)
     out["start-up and imports (profiled total less main)"] = out["profiled_total_s"] - sum(
-        v[3] for (path, dummy, name), v in stats.items() if path.endswith(os.path.basename(module_file)[10:]) and name == "main")
+        v[3] for (path, dummy, name), v in stats.items() if path.endswith(source) and name == "main")
     return out
 
 

@@ -20,7 +20,7 @@ import os
 import shutil
 import subprocess
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, spec
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
 from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_write, read_text
 
@@ -65,12 +65,6 @@ ROUTED_SETS = {"routed_ip": "ifname . ipv4_addr . inet_proto . inet_service",
                "routed_ip6": "ifname . ipv6_addr . inet_proto . inet_service"}
 
 
-def _ports(text):
-    """The ports of a port or range as recorded (``80`` or ``"8000-8010"``)."""
-    first, dash, last = str(text).partition("-")
-    return range(int(first), int(last if dash else first) + 1)
-
-
 def _published(by_network, endpoints):
     """The elements of the published-port maps, {map: {key: value}}: for each host address family
     a port is published on (both with 0.0.0.0, the default) and the endpoint has an address of,
@@ -87,10 +81,13 @@ def _published(by_network, endpoints):
                 v6 = family == "ip6"
                 if not (ep.get(field) and mode.startswith("nat") and (host_ip == "0.0.0.0" or (":" in host_ip) == v6)):
                     continue
-                elements = maps["published_" + family] if host_ip in ALL_ADDRESSES else maps["published_at_" + family]
-                at = "" if host_ip in ALL_ADDRESSES else "%s . " % host_ip
-                for host, container in zip(_ports(port["host_port"]), _ports(port["container_port"])):
-                    elements.setdefault("%s%s . %d" % (at, port["protocol"], host), "%s . %d" % (ep[field], container))
+                everywhere = host_ip in ALL_ADDRESSES
+                elements = maps[("published_" if everywhere else "published_at_") + family]
+                at = "" if everywhere else "%s . " % host_ip
+                ports = spec.recorded_port(port)
+                for i in range(ports.count):
+                    elements.setdefault("%s%s . %d" % (at, ports.protocol, ports.host_port + i),
+                                        "%s . %d" % (ep[field], ports.container_port + i))
     return maps
 
 
@@ -139,9 +136,9 @@ def _protection(name, part, endpoints, routed):
         if mode == "routed":
             for ep in sorted(endpoints.values(), key=lambda e: e["name"]):
                 if ep["network"] == name and ep.get(field):
-                    routed["routed_" + family].update("%s . %s . %s . %d" % (br, ep[field], port["protocol"], p)
-                                                      for port in ep.get("publish") or []
-                                                      for p in _ports(port["container_port"]))
+                    for port in map(spec.recorded_port, ep.get("publish") or []):
+                        routed["routed_" + family].update("%s . %s . %s . %d" % (br, ep[field], port.protocol, p)
+                                                          for p in range(port.container_port, port.container_port + port.count))
         rules.append("oifname %s %s daddr %s iifname != %s ct state new ct status & dnat == 0 drop"
                      % (br, family, subnet, inside))
     return rules

@@ -184,14 +184,7 @@ class _Socket(object):
         return self._run(collect())
 
     def dump(self, make, msg_type):
-        """A dump of the messages ``make()`` asks for, taken again while the kernel marks it
-        interrupted (NLM_F_DUMP_INTR: its table changed meanwhile)."""
-        for _attempt in range(DUMP_RETRIES):
-            try:
-                return self._dumper.dump(make, msg_type)
-            except _Interrupted:
-                continue
-        raise OSError(errno.EINTR, "the dump was interrupted by changes %d times" % DUMP_RETRIES)
+        return self._dumper.dump(make, msg_type)
 
     def batch(self, requests):
         """Send ``[(msg, type, flags)]`` in one write; the kernel runs them in order and acks
@@ -250,17 +243,28 @@ class _Dumper(object):
     its end in one go, so it needs none of a pyroute2 socket's request bookkeeping nor, on 0.8+,
     its event loop: those cost about 40 µs a message (a second for the 20,000 entries of a VXLAN
     device of 10,000 remote endpoints) and more than the reading itself in a namespace of two links.
-    The reader processes (``prefetch``) use it alone; a ``_Socket`` for its dumps, on the socket
-    pyroute2 drives for everything else. A NACK is raised as pyroute2 raises it (NetlinkError)."""
+    The reader processes (``prefetch``) use it alone, a ``_Socket`` for its dumps, on the socket
+    pyroute2 drives for everything else. A NACK is raised as pyroute2 raises it (NetlinkError); a dump
+    still interrupted after DUMP_RETRIES tries as OSError EINTR, and a reader leaves that namespace to
+    ``view``."""
 
     def __init__(self, sock):
         # A sequence space of its own, apart from pyroute2's on a shared socket.
         self._sock, self._seq, self._marshal = sock, random.getrandbits(30) | 1 << 30, _read_raw(MarshalRtnl())
 
     def dump(self, make, msg_type):
+        """A dump of the messages ``make()`` asks for, taken again while the kernel marks it
+        interrupted (NLM_F_DUMP_INTR: its table changed meanwhile)."""
+        for _attempt in range(DUMP_RETRIES):
+            try:
+                return self._dump_once(make(), msg_type)
+            except _Interrupted:
+                continue
+        raise OSError(errno.EINTR, "the dump was interrupted by changes %d times" % DUMP_RETRIES)
+
+    def _dump_once(self, msg, msg_type):
         """The replies of one dump; _Interrupted when the kernel marks it so, after reading it whole."""
         self._seq = (self._seq + 1) & 0x7FFFFFFF
-        msg = make()
         msg["header"].update(type=msg_type, flags=NLM_F_REQUEST | NLM_F_DUMP, sequence_number=self._seq)
         msg.encode()
         self._sock.send(msg.data)
@@ -386,7 +390,7 @@ def _main_table():
 
 def _attrs(msg, names):
     """The attributes ``names`` of a message, from one pass over its attributes (``get_attr``
-    scans them all on every call, and a link has about fifty)."""
+    scans them all on every call)."""
     out = {}
     for nla in msg["attrs"]:
         if nla[0] in names and nla[0] not in out:
