@@ -19,6 +19,9 @@ from ansible.errors import AnsibleFilterError
 ENDPOINTS_VAR = "overlay_network_endpoints"
 ADDRESSES_VAR = "overlay_network_addresses"
 VTEPS_VAR = "overlay_network_vteps"
+POOLS_VAR = "overlay_network_pools"
+NETWORK_KEYS = ("mtu", "internal", "bridge")  # the options of a network item passed as they are
+OVERLAY_KEYS = ("vni", "port")
 SERVICE_OWNER = "service."  # the owner of a service's VIP in the fleet pool is service.NAME
 HOST_OWNER = "host."  # and of a host's own address on a network (the routing mesh's) host.INVENTORY_HOSTNAME
 ENDPOINT_KEYS = ("name", "sandbox", "ifname", "aliases", "ipv4_address", "ipv6_address", "mac_address", "publish",
@@ -130,7 +133,63 @@ def overlay_peers(hostvars, network, hosts, me, endpoints_var=ENDPOINTS_VAR, add
     return peers
 
 
+def _network(net, host_vars, me, underlay, pools_var, addresses_var):
+    """cnm_network's options for network item ``net`` on host ``me``, with its fleet subnet."""
+    name = net["name"]
+    pool = (host_vars.get(pools_var) or {}).get(name)
+    if not pool:
+        raise AnsibleFilterError("network %s has no subnet in %s: allocate the fleet's pools first" % (name, pools_var))
+    overlay = dict((k, net[k]) for k in OVERLAY_KEYS if net.get(k) is not None)
+    overlay.update(encrypted=bool(net.get("encrypted")))
+    overlay.update((k, v) for k, v in underlay.items() if v)
+    host_address = _allocated(host_vars, name, addresses_var).get(HOST_OWNER + me)
+    if host_address:
+        overlay["host_address"] = host_address
+    out = dict((k, net[k]) for k in NETWORK_KEYS if net.get(k) is not None)
+    out.update(name=name, driver="overlay", subnet=[pool["subnet"]] + ([net["ipv6_subnet"]] if net.get("ipv6_subnet") else []),
+               gateway=pool["gateway"], ipv6=bool(net.get("ipv6")), overlay=overlay)
+    return out
+
+
+def overlay_host(hostvars, networks, hosts, me, services=(), encryption_keys=None, skip=(), local_ip=None,
+                 underlay_interface=None, endpoints_var=ENDPOINTS_VAR, addresses_var=ADDRESSES_VAR, vteps_var=VTEPS_VAR,
+                 pools_var=POOLS_VAR):
+    """cnm_host's ``networks``, ``endpoints``, ``peers`` and ``services`` for host ``me``: each of
+    ``networks`` (the role's items) but those named in ``skip``, with its fleet subnet and this host's
+    ``local_ip`` and ``underlay_interface`` when given; on each, its
+    endpoints (exclusive), its peers (exclusive; an encrypted network's with its keys, stage inbound)
+    and the services of ``services`` on it, each with its VIP from the fleet pool."""
+    keys = encryption_keys or {}
+    host_vars = _vars(hostvars, me)
+    out = {"networks": [], "endpoints": [], "peers": [], "services": []}
+    names = [n["name"] for n in networks if n["name"] not in skip]
+    for net in networks:
+        name = net["name"]
+        if name not in names:
+            continue
+        out["networks"].append(_network(net, host_vars, me, {"local_ip": local_ip, "underlay_interface": underlay_interface},
+                                        pools_var, addresses_var))
+        out["endpoints"].append({"network": name, "exclusive": True,
+                                 "endpoints": overlay_endpoints(hostvars, name, me, endpoints_var, addresses_var)})
+        peers = {"network": name, "exclusive": True,
+                 "peers": overlay_peers(hostvars, name, hosts, me, endpoints_var, addresses_var, vteps_var)}
+        if net.get("encrypted"):
+            peers.update(encryption_keys=list(keys.get(name) or []), encryption_stage="inbound")
+        out["peers"].append(peers)
+    for svc in services or []:
+        if svc.get("network") not in names:
+            continue
+        vip = _allocated(host_vars, svc["network"], addresses_var).get(SERVICE_OWNER + svc["name"])
+        if not vip:
+            raise AnsibleFilterError("service %s of network %s has no VIP in %s: allocate the fleet's addresses first"
+                                     % (svc["name"], svc["network"], addresses_var))
+        out["services"].append({"name": svc["name"], "network": svc["network"], "vip": vip,
+                                "ports": list(svc.get("ports") or []), "endpoints": list(svc.get("endpoints") or []),
+                                "aliases": list(svc.get("aliases") or [])})
+    return out
+
+
 class FilterModule(object):
     def filters(self):
         return {"overlay_peers": overlay_peers, "overlay_endpoints": overlay_endpoints,
-                "overlay_addresses": overlay_addresses}
+                "overlay_addresses": overlay_addresses, "overlay_host": overlay_host}

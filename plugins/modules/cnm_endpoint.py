@@ -349,74 +349,13 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cnm.fabric.plugins.module_utils import endpoints, spec
-from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, diff, run_module
-from ansible_collections.cnm.fabric.plugins.module_utils.run import ENDPOINT_FIELDS, public, Run
-
-PUBLISH_SPEC = dict(
-    host_port=dict(type="raw"),
-    container_port=dict(type="raw", required=True),
-    protocol=dict(type="str", choices=["tcp", "udp", "sctp"], default="tcp"),
-    host_ip=dict(type="str"),
-)
-
-# One endpoint's options: at the top level, and for each item of endpoints.
-ENDPOINT_SPEC = dict(
-    sandbox=dict(type="str"),
-    sandbox_path=dict(type="path"),
-    ifname=dict(type="str"),
-    ipv4_address=dict(type="str"),
-    ipv6_address=dict(type="str"),
-    mac_address=dict(type="str"),
-    default_route=dict(type="bool"),
-    aliases=dict(type="list", elements="str", default=[]),
-    publish=dict(type="list", elements="dict", default=[], options=PUBLISH_SPEC),
-    dns=dict(type="list", elements="str"),
-    dns_search=dict(type="list", elements="str"),
-    dns_options=dict(type="list", elements="str"),
-    extra_hosts=dict(type="dict"),
-)
-EXCLUSIVE = [("sandbox", "sandbox_path")]
-
-ARGUMENT_SPEC = dict(
-    name=dict(type="str"),
-    network=dict(type="str"),
-    endpoints=dict(type="list", elements="dict", mutually_exclusive=EXCLUSIVE,
-                   options=dict(name=dict(type="str", required=True), network=dict(type="str"), **ENDPOINT_SPEC)),
-    exclusive=dict(type="bool", default=False),
-    state=dict(type="str", choices=["present", "absent"], default="present"),
-    state_dir=STATE_DIR_SPEC,
-    **ENDPOINT_SPEC
-)
-
-
-def converge(module):
-    specs = spec.endpoint_specs(module.params)
-    state = module.params["state"]
-    with Run(module.params["state_dir"], module.check_mode) as run:
-        before = dict((s.key, public(run.endpoints.get(s.key), ENDPOINT_FIELDS)) for s in specs)
-        scope = [module.params["network"]] if module.params["network"] else []
-        records = endpoints.endpoints_converge(run, specs, state, module.params["exclusive"], scope,
-                                               bulk=module.params["endpoints"] is not None)
-        changed = run.finish()
-        facts = [endpoints.endpoint_facts(run, r) for r in records]
-        after = dict((s.key, public(r, ENDPOINT_FIELDS)) for s, r in zip(specs, records))
-    if module.params["endpoints"] is None:
-        key = specs[0].key
-        result = dict(changed=changed, endpoint=facts[0], changes=run.log)
-        result.update(diff(module, before[key], after[key]))
-    else:
-        result = dict(changed=changed, endpoints=facts, changes=run.log)
-        differ = [k for k in after if before[k] != after[k]]
-        result.update(diff(module, dict((k, before[k]) for k in differ), dict((k, after[k]) for k in differ)))
-    return result
+from ansible_collections.cnm.fabric.plugins.module_utils.calls import ENDPOINT as CALL
+from ansible_collections.cnm.fabric.plugins.module_utils.common import run_module
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
-                           mutually_exclusive=EXCLUSIVE + [("name", "endpoints")],
-                           required_one_of=[("name", "endpoints")])
-    run_module(module, converge)
+    module = AnsibleModule(argument_spec=CALL.spec, supports_check_mode=True, **CALL.constraints)
+    run_module(module, CALL.run)
 
 
 if __name__ == "__main__":

@@ -525,51 +525,13 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, networks
-from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, diff, run_module
-from ansible_collections.cnm.fabric.plugins.module_utils.run import network_fields, public, Run
-
-ARGUMENT_SPEC = dict(
-    name=dict(type="str", required=True),
-    driver=dict(type="str", choices=list(drivers.DRIVERS), default="bridge"),
-    state=dict(type="str", choices=["present", "absent"], default="present"),
-    subnet=dict(type="list", elements="str"),
-    gateway=dict(type="list", elements="str"),
-    ip_range=dict(type="list", elements="str"),
-    aux_addresses=dict(type="dict"),
-    ipv6=dict(type="bool", default=False),
-    address_pools=dict(type="list", elements="dict", options=dict(
-        base=dict(type="str", required=True),
-        size=dict(type="int", required=True),
-    )),
-    labels=dict(type="dict", default={}),
-    mtu=dict(type="int"),
-    internal=dict(type="bool", default=False),
-    force=dict(type="bool", default=False),
-    state_dir=STATE_DIR_SPEC,
-    **drivers.option_spec()  # each driver's option groups, from its own declaration
-)
-
-
-def converge(module):
-    want = networks.spec_of(module.params)
-    with Run(module.params["state_dir"], module.check_mode) as run:
-        before = public(run.networks.get(want.name), network_fields())
-        if want.state == "present":
-            record = networks.network_present(run, want)
-        else:
-            networks.network_absent(run, want)
-            record = None
-        after = public(record, network_fields())
-        changed = run.finish()
-        result = dict(changed=changed, network=after, changes=run.log)
-    result.update(diff(module, before, after))
-    return result
+from ansible_collections.cnm.fabric.plugins.module_utils.calls import NETWORK as CALL
+from ansible_collections.cnm.fabric.plugins.module_utils.common import run_module
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    run_module(module, converge)
+    module = AnsibleModule(argument_spec=CALL.spec, supports_check_mode=True, **CALL.constraints)
+    run_module(module, CALL.run)
 
 
 if __name__ == "__main__":

@@ -197,49 +197,13 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cnm.fabric.plugins.module_utils import peers, spec
-from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, diff, run_module
-from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
-
-ARGUMENT_SPEC = dict(
-    network=dict(type="str", required=True),
-    peers=dict(type="list", elements="dict", options=dict(
-        vtep=dict(type="str", required=True),
-        host_address=dict(type="str"),
-        endpoints=dict(type="list", elements="dict", default=[], options=dict(
-            name=dict(type="str", required=True),
-            ip=dict(type="str", required=True),
-            ip6=dict(type="str"),
-            mac=dict(type="str"),
-            aliases=dict(type="list", elements="str", default=[]),
-        )),
-    )),
-    encryption_keys=dict(type="list", elements="str", no_log=True),
-    encryption_stage=dict(type="str", choices=["inbound", "complete"], default="complete"),
-    exclusive=dict(type="bool", default=False),
-    state=dict(type="str", choices=["present", "absent"], default="present"),
-    state_dir=STATE_DIR_SPEC,
-)
-
-
-def converge(module):
-    want = spec.peers_spec(module.params)
-    with Run(module.params["state_dir"], module.check_mode) as run:
-        net = run.networks.get(want.network) or {}
-        before = dict(net.get("peers") or {})
-        record = peers.peers_converge(run, want)
-        after = dict((record or {}).get("peers") or {})
-        changed = run.finish()
-    result = dict(changed=changed, peers=after, peer_hosts=dict((record or {}).get("peer_hosts") or {}),
-                  changes=run.log)
-    result.update(diff(module, before, after))
-    return result
+from ansible_collections.cnm.fabric.plugins.module_utils.calls import OVERLAY_PEER as CALL
+from ansible_collections.cnm.fabric.plugins.module_utils.common import run_module
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
-                           required_if=[("state", "present", ["peers"])])
-    run_module(module, converge)
+    module = AnsibleModule(argument_spec=CALL.spec, supports_check_mode=True, **CALL.constraints)
+    run_module(module, CALL.run)
 
 
 if __name__ == "__main__":

@@ -116,40 +116,15 @@ changes:
   sample: [write /etc/systemd/system/cnm-fabric@.service, enable cnm-fabric@var-lib-cnm.service]
 """
 
-import sys
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cnm.fabric.plugins.module_utils import unit
-from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, diff, run_module
-from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
-from ansible_collections.cnm.fabric.plugins.module_utils.store import NETWORKS, Store
-
-
-def converge(module):
-    p = module.params
-    state_dir = unit.check_path(p["state_dir"], "state_dir")
-    if p["state"] == "present":
-        done = unit.install(state_dir, unit.check_path(p["python"] or sys.executable, "python"), module.check_mode)
-    else:
-        with Store(state_dir, read_only=True) as store:
-            recorded = sorted(store.get(NETWORKS))
-        if recorded and not p["force"]:
-            raise SpecError("state_dir %s still records networks (%s): remove them first, or set force: true"
-                            % (state_dir, ", ".join(recorded)), "force")
-        done = unit.remove(state_dir, module.check_mode)
-    result = dict(changed=bool(done), unit=unit.instance(state_dir), changes=done)
-    result.update(diff(module, {"changes": []}, {"changes": done}))
-    return result
+from ansible_collections.cnm.fabric.plugins.module_utils.calls import RESTORE_UNIT as CALL
+from ansible_collections.cnm.fabric.plugins.module_utils.common import run_module
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(state_dir=STATE_DIR_SPEC,
-                                              state=dict(type="str", choices=["present", "absent"], default="present"),
-                                              python=dict(type="path"),
-                                              force=dict(type="bool", default=False)),
-                           supports_check_mode=True)
-    run_module(module, converge, needs=())
+    module = AnsibleModule(argument_spec=CALL.spec, supports_check_mode=True, **CALL.constraints)
+    run_module(module, CALL.run, needs=())
 
 
 if __name__ == "__main__":

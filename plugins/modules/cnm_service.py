@@ -170,47 +170,13 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cnm.fabric.plugins.module_utils import services, spec
-from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, diff, run_module
-from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
-
-ARGUMENT_SPEC = dict(
-    name=dict(type="str", required=True),
-    network=dict(type="str", required=True),
-    vip=dict(type="str"),
-    ports=dict(type="list", elements="dict", default=[], options=dict(
-        port=dict(type="int", required=True),
-        target_port=dict(type="int"),
-        protocol=dict(type="str", choices=["tcp", "udp"], default="tcp"),
-        published=dict(type="int"),
-    )),
-    endpoints=dict(type="list", elements="str", default=[]),
-    aliases=dict(type="list", elements="str", default=[]),
-    state=dict(type="str", choices=["present", "absent"], default="present"),
-    state_dir=STATE_DIR_SPEC,
-)
-
-
-def converge(module):
-    want = spec.service_spec(module.params)
-    with Run(module.params["state_dir"], module.check_mode) as run:
-        net = run.networks.get(want.network) or {}
-        before = dict((net.get("services") or {}).get(want.name) or {})
-        after, facts = {}, {}
-        if want.state == "present":
-            after = services.service_present(run, want)
-            facts = services.facts(run.networks[want.network], after, run.endpoints)
-        else:
-            services.service_absent(run, want)
-        changed = run.finish()
-    result = dict(changed=changed, service=facts, changes=run.log)
-    result.update(diff(module, before, dict(after)))
-    return result
+from ansible_collections.cnm.fabric.plugins.module_utils.calls import SERVICE as CALL
+from ansible_collections.cnm.fabric.plugins.module_utils.common import run_module
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    run_module(module, converge)
+    module = AnsibleModule(argument_spec=CALL.spec, supports_check_mode=True, **CALL.constraints)
+    run_module(module, CALL.run)
 
 
 if __name__ == "__main__":

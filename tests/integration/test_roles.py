@@ -92,3 +92,31 @@ def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
     assert json.loads(in_host(pid, "cat", "/var/lib/cnm/overlay-elsewhere/networks.json")) == {}
     left = in_host(pid, "ls", "/etc/systemd/system", "/usr/local/lib").split()
     assert left == ["/etc/systemd/system:", "multi-user.target.wants", "/usr/local/lib:"], "all gone"
+
+
+def test_overlay_role_with_every_vtep_declared_converges_each_host_in_one_call(tmp_path, fleet):
+    """With overlay_network_local_ip on every host, no host reports its VTEP first: one cnm_host
+    call per host makes the network, the endpoints, the peers and the service, check mode included."""
+    name, hosts = fleet(3)
+    for k, host in enumerate(sorted(hosts), 1):
+        hosts[host].update(overlay_network_local_ip="198.18.0.%d" % k,  # fleet.sh's underlay address of host K
+                           overlay_network_endpoints=[{"name": "d%d" % k, "network": "flat"}])
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"fleet": {"hosts": hosts, "vars": {
+        "overlay_network_networks": [{"name": "flat", "vni": 902}],
+        "overlay_network_services": [{"name": "api", "network": "flat", "ports": [{"port": 80}], "endpoints": ["d3"]}],
+        "overlay_network_ipam_state_dir": str(tmp_path / "controller")}}}))
+    overlay = os.path.join(ROOT, "playbooks", "overlay.yml")
+    pid = fleet_pid(name, 1)
+    checked = playbook(inventory, overlay, "--check")
+    assert "0" not in changed(checked) and not in_host(pid, "ls", "/var/lib/cnm"), "check mode made nothing"
+    made = playbook(inventory, overlay)
+    assert re.search(r"TASK \[cnm.fabric.overlay_network : Networks [^\n]*\n(skipping: \[host\d\]\n){3}\n", made), \
+        "no first call"
+    assert changed(playbook(inventory, overlay)) == ["0", "0", "0"]
+    assert in_host(pid, "ip", "netns", "exec", "d1", "ping", "-c", "1", "-W", "2", "d3").count("1 received")
+    assert in_host(pid, "ip", "netns", "exec", "d1", "getent", "hosts", "api")
+    # A limited run takes the VTEPs of the hosts it leaves out from the inventory: nothing changes.
+    assert changed(playbook(inventory, overlay, "--limit", "host1")) == ["0"]
+    playbook(inventory, overlay, "-e", "overlay_network_state=absent")
+    assert json.loads(in_host(pid, "cat", "/var/lib/cnm/networks.json")) == {}

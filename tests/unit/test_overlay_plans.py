@@ -179,6 +179,36 @@ def test_filters_build_the_lists_from_the_inventory():
         {"vtep": "192.0.2.3", "endpoints": []}]
 
 
+def test_one_hosts_call_gathers_every_network_and_leaves_out_those_skipped():
+    services = [{"name": "api", "network": "fab", "ports": [{"port": 80}], "endpoints": ["web"]}]
+    allocated = dict(HOSTVARS, h1=dict(HOSTVARS["h1"], overlay_network_addresses={"fab": {
+        "web": "10.99.0.2", "db": "10.99.0.3", "service.api": "10.99.0.250", "host.h1": "10.99.0.251"}},
+        overlay_network_pools={"fab": {"subnet": "10.99.0.0/24", "gateway": "10.99.0.1"}}))
+    mine = filters.overlay_host(allocated, [{"name": "fab", "encrypted": True, "vni": 42, "mtu": 1400,
+                                             "ipv6": True, "ipv6_subnet": "fd00:42::/64"}],
+                                ["h1", "h2"], "h1", services=services, encryption_keys={"fab": ["0x01"]},
+                                local_ip="192.0.2.1")
+    assert mine["networks"] == [{"name": "fab", "driver": "overlay", "subnet": ["10.99.0.0/24", "fd00:42::/64"],
+                                 "gateway": "10.99.0.1", "ipv6": True, "mtu": 1400,
+                                 "overlay": {"vni": 42, "encrypted": True, "local_ip": "192.0.2.1",
+                                             "host_address": "10.99.0.251"}}]
+    assert mine["endpoints"] == [{"network": "fab", "exclusive": True,
+                                  "endpoints": filters.overlay_endpoints(allocated, "fab", "h1")}]
+    assert mine["peers"] == [{"network": "fab", "exclusive": True, "encryption_keys": ["0x01"],
+                              "encryption_stage": "inbound",
+                              "peers": filters.overlay_peers(allocated, "fab", ["h1", "h2"], "h1")}]
+    assert mine["services"] == [{"name": "api", "network": "fab", "vip": "10.99.0.250", "ports": [{"port": 80}],
+                                 "endpoints": ["web"], "aliases": []}]
+    assert filters.overlay_host(allocated, [{"name": "fab"}], ["h1"], "h1", services=services, skip=["fab"]) == {
+        "networks": [], "endpoints": [], "peers": [], "services": []}
+    with pytest.raises(AnsibleFilterError, match="network fab has no subnet in overlay_network_pools"):
+        filters.overlay_host(HOSTVARS, [{"name": "fab"}], ["h1"], "h1")
+    assert "encryption_keys" not in filters.overlay_host(allocated, [{"name": "fab"}], ["h1"], "h1")["peers"][0]
+    with pytest.raises(AnsibleFilterError, match="service api of network fab has no VIP"):
+        filters.overlay_host(dict(allocated, h1=dict(allocated["h1"], overlay_network_addresses={"fab": {
+            "web": "10.99.0.2"}})), [{"name": "fab"}], ["h1"], "h1", services=services)
+
+
 def test_a_published_service_gives_every_host_an_address_which_its_peers_get():
     published = [{"name": "api", "network": "fab", "ports": [{"port": 80, "published": 8000}]}]
     plain = [{"name": "api", "network": "fab", "ports": [{"port": 80}]}]

@@ -26,6 +26,12 @@ def documentation(module):
     return doc, attributes
 
 
+def argument_spec(module):
+    """A module's argument spec: its call's (module_utils.calls), or its own ARGUMENT_SPEC."""
+    loaded = importlib.import_module("ansible_collections.cnm.fabric.plugins.modules." + module)
+    return loaded.CALL.spec if hasattr(loaded, "CALL") else getattr(loaded, "ARGUMENT_SPEC", {})
+
+
 def test_every_module_its_docs_put_in_the_action_group_is_in_it():
     with open(os.path.join(ROOT, "meta", "runtime.yml")) as f:
         group = yaml.safe_load(f)["action_groups"]["cnm"]
@@ -55,9 +61,7 @@ def test_every_secret_option_is_never_logged():
     """Module options and role arguments whose names say they hold a secret are no_log, and there are some."""
     found = []
     for module in MODULES:
-        spec = getattr(importlib.import_module("ansible_collections.cnm.fabric.plugins.modules." + module),
-                       "ARGUMENT_SPEC", {})
-        found += _secrets(spec, module + ":")
+        found += _secrets(argument_spec(module), module + ":")
     for role in sorted(os.listdir(os.path.join(ROOT, "roles"))):
         with open(os.path.join(ROOT, "roles", role, "meta", "argument_specs.yml")) as f:
             for entry, spec in yaml.safe_load(f)["argument_specs"].items():
@@ -93,10 +97,9 @@ def test_cnm_network_documents_every_registered_driver_and_its_options_as_declar
     """cnm_network's argument spec takes its driver choices and option groups from the drivers'
     own declarations; its DOCUMENTATION must say the same (a new driver documents itself there)."""
     from ansible_collections.cnm.fabric.plugins.module_utils import drivers
-    from ansible_collections.cnm.fabric.plugins.modules import cnm_network
     doc = documentation("cnm_network")[0]
     assert doc["options"]["driver"]["choices"] == list(drivers.DRIVERS)
-    documented, declared = _options(doc["options"], "suboptions"), _options(cnm_network.ARGUMENT_SPEC, "options")
+    documented, declared = _options(doc["options"], "suboptions"), _options(argument_spec("cnm_network"), "options")
     for group in drivers.option_spec():
         assert documented[group] == declared[group], group
     assert set(documented) == set(declared) - {"state_dir"}  # state_dir: the common doc fragment's

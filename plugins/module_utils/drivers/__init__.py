@@ -17,6 +17,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 
 DRIVERS = {"bridge": bridge.DRIVER, "overlay": overlay.DRIVER, "macvlan": macvlan.DRIVER, "ipvlan": ipvlan.DRIVER,
            "host": host.DRIVER, "null": null.DRIVER, "dummy": dummy.DRIVER}
+DEFAULT = "bridge"  # the driver of a network that names none, as in Docker
 
 
 def get(name, option="driver"):
