@@ -272,6 +272,14 @@ PLAY = """- hosts: localhost
   vars_files: [items.json]
   tasks:
 %s"""
+ROLE = """    - ansible.builtin.include_role:
+        name: cnm.fabric.bridge_network
+      vars:
+        bridge_network_state_dir: %s
+        bridge_network_restore_unit: false
+        bridge_network_state: %s
+        bridge_network_networks: [{name: bench, subnet: 10.100.0.0/16, endpoints: "{{ items }}"}]
+"""
 # Where a module's time goes: the functions whose cumulative time a profile reports, by phase.
 PHASES = (("argument validation (AnsibleModule)", "basic.py", "__init__"),
           ("spec checks", "spec.py", "endpoint_specs"),
@@ -348,6 +356,13 @@ def playbook(n, repeat=3):
             out[key] = _profile(host, kept[0])
         settle()
         out["teardown_s"] = _play(host, "teardown", task % "absent") - empty
+        # The same through the bridge_network role (one cnm_host call, its deps probe and
+        # argument validation included), as a user of the role waits for it.
+        role = ROLE % (host.state_dir, "%s")
+        out["role_create_s"] = _play(host, "role", role % "present") - empty
+        out["role_noop_s"] = min(_play(host, "role", role % "present") for dummy in range(repeat)) - empty
+        settle()
+        out["role_teardown_s"] = _play(host, "role", role % "absent") - empty
         return out
     finally:
         host.cleanup()
@@ -790,6 +805,8 @@ def main():
         print("%-6s floor %.2f s; one task: create %.2f s (%.2fx floor), no-op %.2f s, teardown %.2f s; network no-op %.2f s; "
               "a command task %.2f s" % (n, r["floor_make_s"], p["create_s"], p["create_s"] / r["floor_make_s"], p["noop_s"],
                                          p["teardown_s"], p["network_noop_s"], p["command_task_s"]))
+        print("%-6s the bridge_network role: create %.2f s, no-op %.2f s, teardown %.2f s" % (
+            n, p["role_create_s"], p["role_noop_s"], p["role_teardown_s"]))
         for kind, q in sorted(r["peers"].items()):
             if q:
                 print("%-6s %-9s create %.2f s (%.2fx floor), teardown %.2f s" % (

@@ -162,11 +162,9 @@ def overlay_host(hostvars, networks, hosts, me, services=(), encryption_keys=Non
     keys = encryption_keys or {}
     host_vars = _vars(hostvars, me)
     out = {"networks": [], "endpoints": [], "peers": [], "services": []}
-    names = [n["name"] for n in networks if n["name"] not in skip]
-    for net in networks:
+    kept = [net for net in networks if net["name"] not in skip]
+    for net in kept:
         name = net["name"]
-        if name not in names:
-            continue
         out["networks"].append(_network(net, host_vars, me, {"local_ip": local_ip, "underlay_interface": underlay_interface},
                                         pools_var, addresses_var))
         out["endpoints"].append({"network": name, "exclusive": True,
@@ -177,7 +175,7 @@ def overlay_host(hostvars, networks, hosts, me, services=(), encryption_keys=Non
             peers.update(encryption_keys=list(keys.get(name) or []), encryption_stage="inbound")
         out["peers"].append(peers)
     for svc in services or []:
-        if svc.get("network") not in names:
+        if svc.get("network") not in [net["name"] for net in kept]:
             continue
         vip = _allocated(host_vars, svc["network"], addresses_var).get(SERVICE_OWNER + svc["name"])
         if not vip:
