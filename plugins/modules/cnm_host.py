@@ -72,8 +72,9 @@ notes:
     one module per item remains the way to get one result per task.
   - The C(cnm.fabric.overlay_network) role converges each host with two calls of this module
     (networks first, since every host's VTEP must be known before peers are programmed; then
-    endpoints, peers, services and the restore unit), and a third for an encrypted network's key
-    stage.
+    endpoints, peers, services and the restore unit), or with one when the inventory declares
+    every host's VTEP; an encrypted network's second key stage is one more task. The
+    C(cnm.fabric.bridge_network) role converges a host with one call.
 seealso:
   - module: cnm.fabric.cnm_network
   - module: cnm.fabric.cnm_endpoint
