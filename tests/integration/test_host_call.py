@@ -60,6 +60,8 @@ def test_one_call_converges_what_the_modules_would_and_nothing_on_a_rerun(host):
     ({"restore_unit": {"state_dir": "/var/lib/cnm x"}}, "restore_unit.state_dir", "cannot be written"),
 ])
 def test_a_bad_item_is_refused_before_any_item_runs(host, change, option, words):
+    # Sandboxes named as this test's own, should a regression let the item run.
+    change = dict(change, endpoints=[dict(e, sandbox=host.sb(e["sandbox"])) for e in change.get("endpoints", [])])
     declared = dict(_declaration(host), **change)
     before = host.snapshot()
     failed = host.run("cnm_host", **declared)
