@@ -60,6 +60,7 @@ sys.path.insert(0, COLLECTIONS)
 
 from ansible_collections.cnm.fabric.plugins.module_utils import spec  # noqa: E402
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers import esp  # noqa: E402
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.overlay import OverlayPart  # noqa: E402
 from ansible_collections.cnm.fabric.plugins.module_utils.model import XfrmView  # noqa: E402
 from ansible_collections.cnm.fabric.plugins.module_utils.ipam import etcd  # noqa: E402
 from ansible_collections.cnm.fabric.plugins.module_utils.ipam.file import FileBackend  # noqa: E402
@@ -459,11 +460,11 @@ def service_backends(n):
 def ipsec_peers(n):
     """The IPsec plan of ``n`` peers under two keys, and its ``n`` policies applied as one
     `ip -batch` against one `ip xfrm` process each, in a throwaway namespace."""
-    network = {"name": "sec", "vni": 77, "port": 4789, "local_ip": "198.18.0.1", "encrypted": True,
-               "peers": dict(("198.18.%d.%d" % (1 + i // 250, 1 + i % 250), []) for i in range(n))}
+    network = OverlayPart(vni=77, vxlan_interface="cnmx-sec", local_ip="198.18.0.1", underlay_interface="ul0",
+                          encrypted=True, peers=dict(("198.18.%d.%d" % (1 + i // 250, 1 + i % 250), []) for i in range(n)))
     keys = esp.parse_keys(["1e" * 32, "2e" * 32])
     start = time.monotonic()
-    plan = esp.changes(network, keys, "complete", XfrmView())
+    plan = esp.changes("sec", network, keys, "complete", XfrmView())
     planned = time.monotonic() - start
     policies = [c.args[0] for c in plan if c.args[0].startswith("xfrm policy add")]
     host = Host("ipsec%d" % n)

@@ -21,8 +21,9 @@ from ansible.module_utils.errors import UnsupportedError
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, endpoints, networks, peers, services, spec, unit
 from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, diff
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Peers
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, SpecError
-from ansible_collections.cnm.fabric.plugins.module_utils.run import ENDPOINT_FIELDS, network_fields, public, Run
+from ansible_collections.cnm.fabric.plugins.module_utils.run import endpoint_public, network_public, Run
 from ansible_collections.cnm.fabric.plugins.module_utils.store import NETWORKS, Store
 
 
@@ -50,13 +51,13 @@ class Params(object):
 
 def _network(module, want):
     with Run(module.params["state_dir"], module.check_mode) as run:
-        before = public(run.networks.get(want.name), network_fields())
+        before = network_public(run.networks.get(want.name))
         if want.state == "present":
             record = networks.network_present(run, want)
         else:
             networks.network_absent(run, want)
             record = None
-        after = public(record, network_fields())
+        after = network_public(record)
         changed = run.finish()
         result = dict(changed=changed, network=after, changes=run.log)
     result.update(diff(module, before, after))
@@ -90,13 +91,13 @@ NETWORK = Call(dict(
 def _endpoint(module, specs):
     state = module.params["state"]
     with Run(module.params["state_dir"], module.check_mode) as run:
-        before = dict((s.key, public(run.endpoints.get(s.key), ENDPOINT_FIELDS)) for s in specs)
+        before = dict((s.key, endpoint_public(run.endpoints.get(s.key))) for s in specs)
         scope = [module.params["network"]] if module.params["network"] else []
         records = endpoints.endpoints_converge(run, specs, state, module.params["exclusive"], scope,
                                                bulk=module.params["endpoints"] is not None)
         changed = run.finish()
         facts = [endpoints.endpoint_facts(run, r) for r in records]
-        after = dict((s.key, public(r, ENDPOINT_FIELDS)) for s, r in zip(specs, records))
+        after = dict((s.key, endpoint_public(r)) for s, r in zip(specs, records))
     if module.params["endpoints"] is None:
         key = specs[0].key
         result = dict(changed=changed, endpoint=facts[0], changes=run.log)
@@ -150,15 +151,20 @@ ENDPOINT = Call(dict(
 
 def _overlay_peer(module, want):
     with Run(module.params["state_dir"], module.check_mode) as run:
-        net = run.networks.get(want.network) or {}
-        before = dict(net.get("peers") or {})
-        record = peers.peers_converge(run, want)
-        after = dict((record or {}).get("peers") or {})
+        before = _peers(run.networks.get(want.network))
+        after = _peers(peers.peers_converge(run, want))
         changed = run.finish()
-    result = dict(changed=changed, peers=after, peer_hosts=dict((record or {}).get("peer_hosts") or {}),
-                  changes=run.log)
-    result.update(diff(module, before, after))
+    result = dict(changed=changed, peers=after.peers, peer_hosts=after.peer_hosts, changes=run.log)
+    result.update(diff(module, before.peers, after.peers))
     return result
+
+
+def _peers(network):
+    """The recorded peers of an overlay network (none for a network that is gone), as they are now."""
+    if network is None:
+        return Peers({}, {})
+    now = drivers.get(network["driver"]).peers(network)
+    return Peers(dict(now.peers), dict(now.peer_hosts))
 
 
 OVERLAY_PEER = Call(dict(

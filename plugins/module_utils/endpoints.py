@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan, sandbox
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, SpecError
-from ansible_collections.cnm.fabric.plugins.module_utils.run import ENDPOINT_FIELDS, public
+from ansible_collections.cnm.fabric.plugins.module_utils.run import endpoint_public
 from ansible_collections.cnm.fabric.plugins.module_utils.services import endpoint_publishing, published_in
 from ansible_collections.cnm.fabric.plugins.module_utils.spec import SANDBOX_OPTIONS, port_text, recorded_port
 
@@ -110,7 +110,8 @@ def _check_sandbox_options(run, spec, key):
 
 def _check_publish(run, spec, key):
     """A host port (and protocol) may be published once per host address."""
-    mine_default = run.networks[spec.network].get("host_binding_ip")
+    net = run.networks[spec.network]
+    mine_default = drivers.get(net["driver"]).host_binding_ip(net)
     for i, port in enumerate(spec.publish):
         other = endpoint_publishing(run.networks, run.endpoints, port, port.host_ip or mine_default, skip=key)
         if other:
@@ -142,7 +143,7 @@ def endpoint_present(run, spec):
     record = {"name": spec.name, "network": spec.network, "sandbox": sb,
               "aliases": list(spec.aliases), "publish": [p.as_dict() for p in spec.publish],
               "ifname": None, "ipv4_address": None, "ipv6_address": None, "mac_address": None,
-              "default_route": False, "host_interface": None}
+              "default_route": False}
     record.update(dict((option, None) for option in SANDBOX_OPTIONS), **dict(spec.sandbox_options))
     changes = []
     sb_view = None
@@ -174,7 +175,7 @@ def endpoint_present(run, spec):
             ifname=spec.ifname or (old and old["ifname"]) or _free_ifname(run, key, sb, sb_view),
             ipv4_address=address, default_route=default_route,
             mac_address=(spec.mac_address or names.mac_from_ipv4(address)) if drv.own_mac(net) else None)
-    record.update(drv.endpoint_fields(net, spec.name))
+    record.update((part.KEY, part.json()) for part in drv.endpoint_record(net, spec.name))
     if old:
         moved = any(old.get(f) != record.get(f) for f in ("ipv4_address", "ipv6_address"))
         _forget_connections(run, old, keep=() if moved else record["publish"])
@@ -212,13 +213,13 @@ def endpoint_remove(run, record):
         if not goes_with_sandbox:
             host_view = run.kernel.view(None)
             # The sandbox is looked into only when the host end is gone (its dump is the cost).
-            missing = host_view.link(record.get("host_interface") or "") is None
+            links = drivers.host_links(record)
+            missing = not links or any(host_view.link(link) is None for link in links)
             changes += drv.leave(net, record, host_view, run.sandbox_view(sb) if missing else None)
         if drv.ipam:
             _release_addresses(run, net["name"], record["name"])
-    elif record.get("host_interface"):  # its network's record is gone: no driver to ask
-        changes.append(plan.change("delete %s" % record["host_interface"], "link_del_batch",
-                                   record["host_interface"]))
+    else:  # its network's record is gone: no driver to ask, but its parts name its host links
+        changes += [plan.change("delete %s" % link, "link_del_batch", link) for link in sorted(drivers.host_links(record))]
     run.del_endpoint(key)
     run.queue(changes + sandbox_release(run, sb))
 
@@ -287,7 +288,7 @@ def endpoints_converge(run, specs, state, exclusive, networks=(), bulk=True):
 def endpoint_facts(run, record):
     if not record:
         return {}
-    facts = public(record, ENDPOINT_FIELDS)
+    facts = endpoint_public(record)
     if record["sandbox"] in run.sandboxes:
         facts["hosts_file"] = sandbox.files_dir(run.state_dir, record["sandbox"]) + "/hosts"
     return facts

@@ -175,8 +175,8 @@ def render(networks, endpoints, mesh=((), ()), table="cnm"):
         post.append("oifname %s ip saddr %s ct status dnat masquerade" % (br, subnet))
         if part.subnet6:
             post.append("oifname %s ip6 saddr %s ct status dnat masquerade" % (br, part.subnet6))
-        ports = sorted(quote(e["host_interface"]) for e in endpoints.values()
-                       if e["network"] == name and e.get("host_interface"))
+        ports = sorted(quote(link) for e in endpoints.values() if e["network"] == name
+                       for link in drivers.host_links(e))
         if not part.icc and ports:
             # Every frame the bridge forwards between two of its own ports.
             icc.append("iifname { %s } drop" % ", ".join(ports))

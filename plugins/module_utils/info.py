@@ -8,11 +8,11 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.cnm.fabric.plugins.module_utils import firewall, names, plan, restore, sandbox, services
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, names, plan, restore, sandbox, services
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoint_facts
 from ansible_collections.cnm.fabric.plugins.module_utils.pools import pool_record
 from ansible_collections.cnm.fabric.plugins.module_utils.prune import orphan_addresses, orphan_links
-from ansible_collections.cnm.fabric.plugins.module_utils.run import Run, network_fields, public
+from ansible_collections.cnm.fabric.plugins.module_utils.run import Run, network_public
 
 
 def gather(run: Run) -> Dict[str, Any]:
@@ -32,8 +32,7 @@ def gather(run: Run) -> Dict[str, Any]:
     drift += [{"kind": kind, "name": name, "problem": text} for kind, name, text in problems + waiting]
     failed = set((kind, name) for kind, name, _text in problems + waiting)
     wrong = set(planned) | failed
-    fields = network_fields()
-    networks = dict((name, dict(public(net, fields), present=("network", name) not in wrong))
+    networks = dict((name, dict(network_public(net), present=("network", name) not in wrong))
                     for name, net in sorted(run.networks.items()))
     services_ = dict(("%s/%s" % (name, svc_name), services.facts(net, svc, run.endpoints))
                      for name, net in sorted(run.networks.items())
@@ -120,16 +119,18 @@ def graph(facts: Dict[str, Any]) -> str:
         lines.append("\tsubgraph %s {" % _id("cluster_" + name))
         title = _label("%s (%s)" % (name, net["driver"]), net.get("subnet"), net.get("ipv6_subnet"))
         lines.append('\t\tlabel="%s"; style=rounded;' % title)
-        device = net.get("interface") or net.get("parent") or name
+        drv = drivers.get(net["driver"])
+        device = drv.host_device(net) or name
         lines.append('\t\t%s [label="%s", shape=box];' % (_id("net", name), _label(device, net.get("gateway"))))
-        if net.get("vxlan_interface"):
-            lines.append('\t\t%s [label="%s", shape=cds];' % (
-                _id("vx", name), _label(net["vxlan_interface"], "VNI %s, %s" % (net["vni"], net["local_ip"]))))
-            lines.append("\t\t%s -- %s;" % (_id("net", name), _id("vx", name)))
-        for vtep, remote in sorted((net.get("peers") or {}).items()):
+        tunnel = _id("net", name)  # where the remote peers hang: the network's last device
+        for other, what in drv.graph_devices(net):
+            lines.append('\t\t%s [label="%s", shape=cds];' % (_id("dev", name, other), _label(other, what)))
+            lines.append("\t\t%s -- %s;" % (tunnel, _id("dev", name, other)))
+            tunnel = _id("dev", name, other)
+        for vtep, remote in sorted(drv.peers(net).peers.items()):
             lines.append('\t\t%s [label="%s", shape=box, style=dashed];' % (
                 _id("peer", name, vtep), _label("VTEP " + vtep, *("%s %s" % (ep["name"], ep["ip"]) for ep in remote))))
-            lines.append('\t\t%s -- %s [style=dashed, label="VXLAN"];' % (_id("vx", name), _id("peer", name, vtep)))
+            lines.append('\t\t%s -- %s [style=dashed, label="VXLAN"];' % (tunnel, _id("peer", name, vtep)))
         lines.append("\t}")
         lines.append('\thost -- %s [style=dotted];' % _id("net", name))
     for key, sb in sorted(facts["sandboxes"].items()):

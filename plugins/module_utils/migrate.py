@@ -13,23 +13,64 @@ same result when run again on its own output (a run killed halfway repeats it).
 
 from __future__ import annotations
 
-from typing import Callable, Dict
+import dataclasses
+from typing import Any, Callable, Dict, Iterable, Type
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Part
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import StoreError
-from ansible_collections.cnm.fabric.plugins.module_utils.store import NETWORKS, Store
+from ansible_collections.cnm.fabric.plugins.module_utils.store import ENDPOINTS, NETWORKS, Store
 
-CURRENT = 2
+CURRENT = 3
 
 
 def _network_ids(store: Store) -> None:
     """1 -> 2: each network gets its ``id`` and ``scope`` (as Docker's ``network ls`` shows them)."""
     for record in store.get(NETWORKS).values():
-        record["id"] = drivers.network_id(record, store.state_dir, record)
+        record["id"] = drivers.network_id(nest_network(dict(record)), store.state_dir, record)
         record["scope"] = drivers.get(record["driver"]).scope
 
 
-STEPS: Dict[int, Callable[[Store], None]] = {1: _network_ids}  # from version N to N + 1
+def _driver_parts(store: Store) -> None:
+    """2 -> 3: a driver's own fields, which were beside the common ones, move into its parts
+    (``bridge``, ``overlay``, ``macvlan``, ``ipvlan``, and an endpoint's ``veth``)."""
+    for record in store.get(NETWORKS).values():
+        nest_network(record)
+    for record in store.get(ENDPOINTS).values():
+        nest_endpoint(record)
+
+
+def nest_network(record: Dict[str, Any]) -> Dict[str, Any]:
+    """A network record of schema 2 in the layout of schema 3, in place."""
+    return _nested(record, drivers.get(record["driver"]).network_parts)
+
+
+def nest_endpoint(record: Dict[str, Any]) -> Dict[str, Any]:
+    """An endpoint record of schema 2 in the layout of schema 3, in place. It has a part where it
+    has the part's required fields (its network record may be gone, so no driver is asked)."""
+    kinds = dict((part.KEY, part) for drv in drivers.DRIVERS.values() for part in drv.endpoint_parts)
+    _nested(record, [part for _key, part in sorted(kinds.items())
+                     if all(record.get(f.name) is not None for f in dataclasses.fields(part)
+                            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)])
+    for part in kinds.values():  # the null flat fields of a part it has not
+        for name in part.names():
+            record.pop(name, None)
+    return record
+
+
+def _nested(record: Dict[str, Any], parts: Iterable[Type[Part]]) -> Dict[str, Any]:
+    """``record`` with the flat fields of each of ``parts`` moved under its key (missing or null
+    ones take the part's default); a part already there stays as it is."""
+    for part in parts:
+        if isinstance(record.get(part.KEY), dict):
+            continue
+        given = dict((name, record.pop(name)) for name in part.names() if name in record)
+        fields = dict((name, value) for name, value in given.items() if value is not None)
+        record[part.KEY] = part(**fields).json()
+    return record
+
+
+STEPS: Dict[int, Callable[[Store], None]] = {1: _network_ids, 2: _driver_parts}  # from version N to N + 1
 
 
 def upgrade(store: Store) -> None:

@@ -9,6 +9,7 @@ import hashlib
 import ipaddress
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Part
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoint_remove
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.spec import network_spec, parse_address_pools
@@ -48,7 +49,7 @@ def network_present(run, spec):
             raise SpecError("network %r has endpoints (%s); remove them before turning IPv6 %s"
                             % (spec.name, _names(eps), "on" if spec.ipv6 else "off"), "ipv6")
         record.update(_pools(run, spec, eps))
-    record.update(drv.network_record(spec, old, view, run.networks, eps))
+    record.update(as_record(drv.network_record(spec, old, view, run.networks, eps)))
     record.update(id=drivers.network_id(record, run.state_dir, old), scope=drv.scope)
     if old and old.get("services"):
         record["services"] = old["services"]  # cnm_service's
@@ -114,13 +115,18 @@ def default_ula(machine_id=None):
     return ipaddress.ip_network(((0xfd << 40 | global_id) << 80, 48))
 
 
+def as_record(fields):
+    """Record fields, with a driver's parts (base.Part) as the record holds them."""
+    return dict((key, value.json() if isinstance(value, Part) else value) for key, value in fields.items())
+
+
 def _reserve(run, drv, record, old):
     """The addresses the network takes from its own pool (such as a host shim's), and the
     release of those it no longer needs."""
     ipam, want = run.ipam(), drv.reserved_addresses(record)
-    for field, owner in want.items():
-        record[field] = ipam.request_address(record["name"], owner)[0]
-    for owner in set(drv.reserved_addresses(old).values() if old else ()) - set(want.values()):
+    if want:
+        drv.reserve(record, dict((owner, ipam.request_address(record["name"], owner)[0]) for owner in want))
+    for owner in set(drv.reserved_addresses(old) if old else ()) - set(want):
         ipam.release_address(record["name"], owner)
 
 

@@ -22,11 +22,11 @@ def peers_converge(run, spec):
     if drv is None or not drv.has_peers:
         raise SpecError("no overlay network named %r on this host (one whose driver takes peers); create it first with "
                         "cnm.fabric.cnm_network" % spec.network, "network")
-    fields = drv.merge_peers(net, spec, run.endpoints_of(net["name"]))
+    parts = drv.merge_peers(net, spec, run.endpoints_of(net["name"]))
     observed = run.observe(drv.observe(net))
-    for field, value in fields.items():
-        if value != (net.get(field) or {}):
-            net[field] = value
+    for part in parts:
+        if part.json() != net.get(part.KEY):
+            net[part.KEY] = part.json()
             run.networks_touched.add(net["name"])
     run.queue(drv.peer_changes(net, run.kernel.view(None), observed, spec))
     if spec.encryption_keys is not None:  # for the restore unit (restore.py), which has no playbook

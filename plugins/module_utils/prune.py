@@ -19,7 +19,8 @@ def orphan_links(run):
     owned = set()
     for net in run.networks.values():
         owned.update(drivers.get(net["driver"]).owned_links(net))
-    owned.update(e.get("host_interface") for e in run.endpoints.values())
+    for e in run.endpoints.values():
+        owned |= drivers.host_links(e)
     tag = names.owner_tag(run.state_dir)
     return dict((name, link) for name, link in run.kernel.view(None).links.items()
                 if link.alias == tag and name not in owned)
@@ -32,7 +33,7 @@ def orphan_addresses(run):
     pools = run.ipam().pools()
     for name, net in sorted(run.networks.items()):
         drv = drivers.get(net["driver"])
-        own = set(drv.reserved_addresses(net).values()) | set(services.owner(s) for s in net.get("services") or {})
+        own = set(drv.reserved_addresses(net)) | set(services.owner(s) for s in net.get("services") or {})
         for pool in (name, names.ipv6_pool(name)) if drv.ipam else ():
             out.extend((pool, owner) for owner in sorted(pools.get(pool, {}).get("addresses") or ())
                        if names.endpoint_key(name, owner) not in run.endpoints and owner not in own)

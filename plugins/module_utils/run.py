@@ -26,16 +26,21 @@ LOCAL_SPACE = "local"
 COMMON_NETWORK_FIELDS = ("name", "id", "scope", "driver", "subnet", "gateway", "ip_range", "ipv6", "ipv6_subnet",
                          "ipv6_gateway", "ipv6_ip_range", "mtu", "internal", "labels")
 ENDPOINT_FIELDS = ("name", "network", "sandbox", "ifname", "ipv4_address", "ipv6_address", "mac_address",
-                   "default_route", "aliases", "publish", "host_interface", "dns", "dns_search", "dns_options",
-                   "extra_hosts")
+                   "default_route", "aliases", "publish", "dns", "dns_search", "dns_options", "extra_hosts")
 
 
-def network_fields():
-    return COMMON_NETWORK_FIELDS + tuple(f for f in drivers.record_fields() if f not in COMMON_NETWORK_FIELDS)
+def network_public(record):
+    """What modules return of a network record: the common fields and its driver's parts."""
+    return _public(record, COMMON_NETWORK_FIELDS + drivers.part_keys(record)) if record else {}
 
 
-def public(record, fields):
-    return dict((k, record.get(k)) for k in fields) if record else {}
+def endpoint_public(record):
+    """What modules return of an endpoint record: the common fields and its driver's parts."""
+    return _public(record, ENDPOINT_FIELDS + tuple(p.KEY for p in drivers.endpoint_parts(record))) if record else {}
+
+
+def _public(record, fields):
+    return dict((k, record.get(k)) for k in fields)
 
 
 class Run(object):

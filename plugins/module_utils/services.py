@@ -58,7 +58,8 @@ def endpoint_publishing(networks, endpoints, port, ip="0.0.0.0", skip=None):
     for key, other in sorted(endpoints.items()):
         if key == skip:
             continue
-        default = networks.get(other["network"], {}).get("host_binding_ip")
+        net = networks.get(other["network"])
+        default = drivers.get(net["driver"]).host_binding_ip(net) if net else None
         for theirs in (recorded_port(p) for p in other.get("publish") or []):
             their_ip = theirs.host_ip or default
             if theirs.protocol == port.protocol and ports_overlap(port, theirs) \
@@ -114,7 +115,7 @@ def _check_published(run, net, drv, spec):
         if not port.get("published"):
             continue
         at = "ports[%d].published" % i
-        if drv.has_peers and not net.get("host_address"):
+        if drv.has_peers and not drv.host_address(net):
             raise SpecError("a published service of network %r reaches backends on other hosts, whose replies come "
                             "back only to this host's own address on the network: give the network "
                             "overlay.host_address (the cnm.fabric.overlay_network role allocates it)" % net["name"], at)
@@ -176,7 +177,7 @@ def mesh(networks, endpoints):
 
     Any local address of the host, on the published port, is DNATed to a live backend. A
     backend behind a peer replies to its own host's gateway unless the connection comes from
-    this host's own address on the network (its record's ``host_address``): so connections
+    this host's own address on the network (its driver's ``host_address``): so connections
     DNATed to a remote backend are SNATed to it. A local backend sees the client's address."""
     dnat, snat = [], []
     for net in sorted(networks.values(), key=lambda n: n["name"]):
@@ -191,9 +192,11 @@ def mesh(networks, endpoints):
                     dnat.append("meta l4proto %s th dport %d fib daddr type local %s"
                                 % (port["protocol"], port["published"], _balance(live, port["target_port"])))
                     far.update(remote.intersection(live))
-        if far and net.get("host_address"):
+        drv = drivers.get(net["driver"])
+        if far and drv.host_address(net):
             snat.append("oifname %s ct status dnat ip daddr { %s } snat ip to %s"
-                        % (firewall.quote(net["interface"]), ", ".join(sorted(far, key=ipaddress.ip_address)), net["host_address"]))
+                        % (firewall.quote(drv.host_device(net)), ", ".join(sorted(far, key=ipaddress.ip_address)),
+                           drv.host_address(net)))
     return dnat, snat
 
 

@@ -315,9 +315,20 @@ EXAMPLES = r"""
 
 RETURN = r"""
 endpoint:
-  description: The endpoint as recorded; empty after O(state=absent).
+  description:
+    - The endpoint as recorded; empty after O(state=absent).
+    - The fields every endpoint has, then the parts of its network's driver, each under its own key.
   returned: always
   type: dict
+  contains:
+    veth:
+      description: The endpoint's veth pair as the host sees it.
+      returned: on a bridge or overlay network
+      type: dict
+      contains:
+        host_interface:
+          description: The pair's end on the host, a port of the network's bridge.
+          type: str
   sample:
     name: web
     network: pets
@@ -329,7 +340,7 @@ endpoint:
     default_route: true
     aliases: [www]
     publish: [{host_port: 8000, container_port: 5000, protocol: tcp, host_ip: null}]
-    host_interface: cnmv3f1c2d9a0b7
+    veth: {host_interface: cnmv3f1c2d9a0b7}
     dns: null
     dns_search: null
     dns_options: null

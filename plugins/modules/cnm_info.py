@@ -83,14 +83,18 @@ EXAMPLES = r"""
 RETURN = r"""
 networks:
   description:
-    - Recorded networks by name, each with its C(id) and C(scope) (see M(cnm.fabric.cnm_network)) and
-      C(present) (the kernel holds it as recorded, so a run would change nothing of it).
+    - Recorded networks by name, as M(cnm.fabric.cnm_network) returns them (the common fields, with
+      C(id) and C(scope), and the parts of the driver, such as C(bridge)), each with C(present) (the
+      kernel holds it as recorded, so a run would change nothing of it).
   returned: always
   type: dict
   sample: {pets: {name: pets, id: 4f0c8e1b9d2a7c3e5f6a8b0d1c2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e, scope: local,
-                  driver: bridge, subnet: 172.17.0.0/16, interface: cnm-pets, present: true}}
+                  driver: bridge, subnet: 172.17.0.0/16, bridge: {interface: cnm-pets, icc: true}, present: true}}
 endpoints:
-  description: Recorded endpoints by C(network/name), each with C(present) (in place as recorded, in its sandbox).
+  description:
+    - Recorded endpoints by C(network/name), as M(cnm.fabric.cnm_endpoint) returns them (with the parts
+      of their network's driver, such as C(veth)), each with C(present) (in place as recorded, in its
+      sandbox).
   returned: always
   type: dict
 sandboxes:

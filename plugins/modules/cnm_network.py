@@ -460,24 +460,153 @@ RETURN = r"""
 network:
   description:
     - The network as recorded; empty after O(state=absent).
-    - C(id) is 64 hexadecimal digits, as Docker's network IDs. An overlay network's is the same on
-      every host that declares it alike (same name and VNI); a network of another driver has one of
-      its own on each host and O(state_dir), kept once made. C(scope) is C(fleet) for an overlay
-      network, C(local) for the others.
-    - C(subnet), C(gateway) and C(ip_range) are the IPv4 ones; C(ipv6_subnet), C(ipv6_gateway)
-      and C(ipv6_ip_range) those of a dual-stack network (null without IPv6).
-    - For a bridge or overlay network, C(adopted) says whether its bridge was adopted
-      (O(bridge.adopt)), and so is never deleted; C(gateway_mode), C(gateway_mode_ipv6) and
-      C(trusted_host_interfaces) are as given or defaulted. In gateway mode C(isolated), the
-      family's gateway is null.
-    - For an overlay network, C(vni), C(port), C(local_ip), C(underlay_interface),
-      C(vxlan_interface), C(encrypted), C(host_address), C(peers) (the remote endpoints by VTEP) and
-      C(peer_hosts) (the other hosts' own addresses by VTEP) are set as well.
-    - For a macvlan or ipvlan network, C(parent), C(mode), C(parent_created) (whether the
-      collection made the parent, and so removes it), C(host_access), C(shim) and
-      C(shim_address) are set as well.
+    - The fields every network has, then the parts of its driver, each under its own key, as the
+      options are given (O(bridge), O(overlay), O(macvlan), O(ipvlan)). A network returns its own
+      driver's parts only.
   returned: always
   type: dict
+  contains:
+    name:
+      description: The network's name.
+      type: str
+    id:
+      description:
+        - 64 hexadecimal digits, as Docker's network IDs. An overlay network's is the same on every
+          host that declares it alike (same name and VNI); a network of another driver has one of
+          its own on each host and O(state_dir), kept once made.
+      type: str
+    scope:
+      description: V(fleet) for an overlay network, V(local) for the others.
+      type: str
+    driver:
+      description: The network's driver.
+      type: str
+    subnet:
+      description: Its IPv4 subnet (null for a driver without addresses).
+      type: str
+    gateway:
+      description: Its IPv4 gateway (null on an internal macvlan or ipvlan network and in gateway mode V(isolated)).
+      type: str
+    ip_range:
+      description: The part of the subnet endpoints take their addresses from (null, the whole subnet).
+      type: str
+    ipv6:
+      description: Whether the network is dual-stack.
+      type: bool
+    ipv6_subnet:
+      description: Its IPv6 subnet (null without IPv6).
+      type: str
+    ipv6_gateway:
+      description: Its IPv6 gateway (null without IPv6).
+      type: str
+    ipv6_ip_range:
+      description: The IPv6 range endpoints take their addresses from (null, the whole subnet).
+      type: str
+    mtu:
+      description: The MTU of its devices and endpoints.
+      type: int
+    internal:
+      description: Whether it has no way out of the host.
+      type: bool
+    labels:
+      description: The labels, as given.
+      type: dict
+    bridge:
+      description: The bridge of a bridge or overlay network.
+      returned: when O(driver) is V(bridge) or V(overlay)
+      type: dict
+      contains:
+        interface:
+          description: The bridge's name.
+          type: str
+        icc:
+          description: Whether its endpoints may reach one another.
+          type: bool
+        masquerade:
+          description: Whether IPv4 traffic leaving the host is masqueraded.
+          type: bool
+        masquerade_ipv6:
+          description: Whether IPv6 traffic leaving the host is masqueraded (NAT66).
+          type: bool
+        host_binding_ip:
+          description: The host address published ports listen on when they name none.
+          type: str
+        hairpin:
+          description: Whether a frame may go back out of the port it came in by.
+          type: bool
+        adopted:
+          description: Whether the bridge was adopted (O(bridge.adopt)), and so is never deleted.
+          type: bool
+        gateway_mode:
+          description: The IPv4 gateway mode, as given or defaulted.
+          type: str
+        gateway_mode_ipv6:
+          description: The IPv6 gateway mode, as given or defaulted.
+          type: str
+        trusted_host_interfaces:
+          description: Host interfaces whose packets may reach the endpoints directly.
+          type: list
+          elements: str
+    overlay:
+      description: The VXLAN side of an overlay network.
+      returned: when O(driver=overlay)
+      type: dict
+      contains:
+        vni:
+          description: The VXLAN network identifier.
+          type: int
+        port:
+          description: The UDP port of VXLAN.
+          type: int
+        local_ip:
+          description: This host's VTEP, the address VXLAN is sent from.
+          type: str
+        underlay_interface:
+          description: The host interface that holds RV(network.overlay.local_ip).
+          type: str
+        vxlan_interface:
+          description: The VXLAN device, a port of the network's bridge.
+          type: str
+        encrypted:
+          description: Whether VXLAN travels in IPsec ESP between the hosts.
+          type: bool
+        host_address:
+          description: This host's own address on the network (O(overlay.host_address)), or null.
+          type: str
+        peers:
+          description: The remote endpoints by VTEP, as cnm.fabric.cnm_overlay_peer recorded them.
+          type: dict
+        peer_hosts:
+          description: The other hosts' own addresses on the network, by VTEP.
+          type: dict
+    macvlan:
+      description: The parent side of a macvlan network.
+      returned: when O(driver=macvlan)
+      type: dict
+      contains:
+        parent:
+          description: The host device the endpoints' links hang from.
+          type: str
+        mode:
+          description: The links' mode.
+          type: str
+        parent_created:
+          description: Whether the collection made the parent (an 802.1Q sub-interface, or an internal
+            network's bridge), and so removes it with the last network on it.
+          type: bool
+        host_access:
+          description: Whether the host reaches the endpoints through a shim.
+          type: bool
+        shim:
+          description: That shim, a macvlan of the parent on the host (null without host access).
+          type: str
+        shim_address:
+          description: The shim's address, from the network's pool (null without host access).
+          type: str
+    ipvlan:
+      description: The parent side of an ipvlan network, with the fields of RV(network.macvlan).
+      returned: when O(driver=ipvlan)
+      type: dict
   sample:
     name: pets
     id: 4f0c8e1b9d2a7c3e5f6a8b0d1c2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e
@@ -493,28 +622,17 @@ network:
     mtu: 1500
     internal: false
     labels: {team: web}
-    interface: cnm-pets
-    icc: true
-    masquerade: true
-    masquerade_ipv6: true
-    host_binding_ip: 0.0.0.0
-    hairpin: false
-    adopted: false
-    gateway_mode: nat
-    gateway_mode_ipv6: nat
-    trusted_host_interfaces: []
-    vni: null
-    port: null
-    local_ip: null
-    underlay_interface: null
-    vxlan_interface: null
-    peers: null
-    parent: null
-    mode: null
-    host_access: null
-    parent_created: null
-    shim: null
-    shim_address: null
+    bridge:
+      interface: cnm-pets
+      icc: true
+      masquerade: true
+      masquerade_ipv6: true
+      host_binding_ip: 0.0.0.0
+      hairpin: false
+      adopted: false
+      gateway_mode: nat
+      gateway_mode_ipv6: nat
+      trusted_host_interfaces: []
 changes:
   description: What was changed, or would be in check mode, in order.
   returned: always

@@ -39,7 +39,7 @@ def test_network_lifecycle_check_diff_and_in_place_updates(host):
     updated = host.converge("cnm_network", name="pets", mtu=1400, diff=True,
                             bridge={"icc": False, "masquerade": False, "host_binding_ip": "127.0.0.1"})
     assert updated["diff"]["before"]["mtu"] == 1500 and updated["diff"]["after"]["mtu"] == 1400
-    assert updated["diff"]["after"]["icc"] is False
+    assert updated["diff"]["after"]["bridge"]["icc"] is False
     assert "mtu 1400" in host.sh(["ip", "link", "show", "cnm-pets"]).stdout
     assert host.sh(["ip", "-o", "link", "show", "cnm-pets"]).stdout.split(":")[0] == index, "changed in place"
     rules = host.nft()
@@ -111,7 +111,7 @@ def test_endpoint_options_change_in_place(host):
     # Network-wide changes reach the endpoints in place too.
     host.converge("cnm_network", name="n1", subnet="10.78.0.0/24", mtu=1280, bridge={"hairpin": True})
     assert "mtu 1280" in host.sh(["ip", "link", "show", "app0"], sb).stdout
-    veth = host.ok("cnm_info")["endpoints"]["n1/app"]["host_interface"]
+    veth = host.ok("cnm_info")["endpoints"]["n1/app"]["veth"]["host_interface"]
     assert "hairpin on" in host.sh(["ip", "-d", "link", "show", veth]).stdout
 
 
@@ -174,7 +174,7 @@ def test_drift_is_reported_and_repaired(host):
     a, b = host.sb("a"), host.sb("b")
     host.converge("cnm_endpoint", name="a", network="pets", sandbox=a)
     host.converge("cnm_endpoint", name="b", network="pets", sandbox=b)
-    veth = host.ok("cnm_info")["endpoints"]["pets/a"]["host_interface"]
+    veth = host.ok("cnm_info")["endpoints"]["pets/a"]["veth"]["host_interface"]
     host.sh(["ip", "link", "del", veth])
     # A leftover of this state_dir's (its mark), and links of another state_dir and of nobody: not ours.
     for name, alias in (("cnmvstray", names.owner_tag(host.state_dir)), ("cnmvother", names.owner_tag("/elsewhere")),
@@ -204,7 +204,7 @@ def test_drift_is_what_a_run_would_change(host):
     host.converge("cnm_endpoint", name="a", network="pets", sandbox=a)
     info = host.ok("cnm_info")
     assert info["drift"] == [] and info["networks"]["pets"]["present"] and info["endpoints"]["pets/a"]["present"]
-    bridge = info["networks"]["pets"]["interface"]
+    bridge = info["networks"]["pets"]["bridge"]["interface"]
     host.sh(["ip", "link", "set", bridge, "mtu", "1400"])
     host.sh(["ip", "-n", a, "addr", "flush", "dev", "eth0"])
     host.sh(["nft", "flush", "chain", "inet", host.table, "forward"])
@@ -276,7 +276,7 @@ def test_addressing_options_binding_ip_and_masquerade(host):
     made = host.converge("cnm_network", name="lab", subnet="10.94.0.0/24", gateway="10.94.0.254",
                          ip_range="10.94.0.8/29", aux_addresses={"router": "10.94.0.9"},
                          bridge={"name": "br-lab", "host_binding_ip": "127.0.0.1", "masquerade": False})
-    assert made["network"]["interface"] == "br-lab" and made["network"]["gateway"] == "10.94.0.254"
+    assert made["network"]["bridge"]["interface"] == "br-lab" and made["network"]["gateway"] == "10.94.0.254"
     assert "10.94.0.254/24" in host.sh(["ip", "-o", "addr", "show", "br-lab"]).stdout
     a, b = host.sb("a"), host.sb("b")
     first = host.converge("cnm_endpoint", name="a", network="lab", sandbox=a,

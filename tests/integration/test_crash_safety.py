@@ -41,7 +41,7 @@ def assert_exactly(host, names):
     netns = sorted(n for n in os.listdir("/run/netns") if n.startswith(host.prefix) and n != host.ns)
     assert netns == sorted(host.sb(n) for n in names), "no orphan namespace"
     veths = sorted(lk for lk in host.links() if lk.startswith("cnmv"))
-    assert veths == sorted(e["host_interface"] for e in info["endpoints"].values()), "no orphan veth"
+    assert veths == sorted(e["veth"]["host_interface"] for e in info["endpoints"].values()), "no orphan veth"
     held = info["pools"]["local"]["crash"]["addresses"]
     assert sorted(held) == sorted(names), "IPAM holds exactly the requested owners"
     assert len(set(held.values())) == len(held), "no duplicate address"

@@ -84,7 +84,7 @@ def test_isolated_mode(host):
     addresses, sbs, client = _network(host, "isolated")
     net = host.ok("cnm_info")["networks"]["net"]
     assert net["gateway"] is None and net["ipv6_gateway"] is None
-    assert "inet " not in host.sh(["ip", "addr", "show", net["interface"]]).stdout, "no address on the bridge"
+    assert "inet " not in host.sh(["ip", "addr", "show", net["bridge"]["interface"]]).stdout, "no address on the bridge"
     assert "default" not in host.sh(["ip", "route"], sbs["web"]).stdout
     for web in addresses:
         assert answers(host, sbs["peer"], web, 9090) == "secret", "the network's endpoints reach each other"

@@ -117,10 +117,10 @@ def test_a_users_bridge_is_adopted_only_when_asked_and_never_deleted(host):
 
     args["bridge"]["adopt"] = True
     plan = host.ok("cnm_network", check=True, **args)
-    assert plan["changed"] and plan["network"]["adopted"] is True
+    assert plan["changed"] and plan["network"]["bridge"]["adopted"] is True
     assert host.snapshot() == before, "check mode changes nothing"
     made = host.converge("cnm_network", **args)
-    assert made["network"]["adopted"] is True and made["network"]["mtu"] == 1400, "an adopted bridge keeps its MTU"
+    assert made["network"]["bridge"]["adopted"] is True and made["network"]["mtu"] == 1400, "an adopted bridge keeps its MTU"
     addrs = host.sh(["ip", "-o", "-4", "addr", "show", "dev", br]).stdout
     assert "192.0.2.1/24" in addrs and "10.62.0.1/24" in addrs, addrs
     assert "mtu 1400" in host.sh(["ip", "link", "show", br]).stdout

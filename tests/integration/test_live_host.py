@@ -54,7 +54,7 @@ def test_the_bridge_keeps_its_mac_address_as_endpoints_come_and_go(host):
     mac = names.mac_from_ipv4("10.73.0.1")
 
     def bridge_mac():
-        return host.sh(["ip", "-o", "link", "show", net["interface"]]).stdout.split("link/ether ")[1].split()[0]
+        return host.sh(["ip", "-o", "link", "show", net["bridge"]["interface"]]).stdout.split("link/ether ")[1].split()[0]
 
     assert bridge_mac() == mac
     sbs = dict((n, host.sb(n)) for n in ("a", "b", "c"))
@@ -66,9 +66,9 @@ def test_the_bridge_keeps_its_mac_address_as_endpoints_come_and_go(host):
         assert bridge_mac() == mac
         assert host.ping(sbs["c"], "10.73.0.1"), "c's neighbour entry for the gateway is still right"
     # A bridge whose address was changed (or made by an earlier release) gets it back in place.
-    host.sh(["ip", "link", "set", net["interface"], "address", "02:00:00:00:00:99"])
+    host.sh(["ip", "link", "set", net["bridge"]["interface"], "address", "02:00:00:00:00:99"])
     fixed = host.converge("cnm_network", name="pets", subnet="10.73.0.0/24")
-    assert fixed["changes"] == ["set mac %s on %s (was 02:00:00:00:00:99)" % (mac, net["interface"])]
+    assert fixed["changes"] == ["set mac %s on %s (was 02:00:00:00:00:99)" % (mac, net["bridge"]["interface"])]
     assert bridge_mac() == mac
 
 

@@ -81,7 +81,7 @@ def test_host_access_is_a_shim_with_a_pool_address(host):
     host.converge("cnm_endpoint", **endpoints(host, "a"))
     address = host.ok("cnm_info")["endpoints"]["lan/a"]["ipv4_address"]
     assert not host.ping(None, address)
-    net = host.converge("cnm_network", **network(host, macvlan=dict(parent="trunk0", host_access=True)))["network"]
+    net = host.converge("cnm_network", **network(host, macvlan=dict(parent="trunk0", host_access=True)))["network"]["macvlan"]
     assert net["shim"].startswith("cnms") and net["shim_address"].startswith("10.70.0.")
     assert host.ping(None, address)
     assert "10.70.0.128/25 dev %s" % net["shim"] in host.sh(["ip", "route"]).stdout
@@ -95,7 +95,8 @@ def test_host_access_is_a_shim_with_a_pool_address(host):
 def test_an_internal_macvlan_network_has_its_own_parent_and_no_way_out(host):
     host.converge("cnm_network", name="lan", driver="macvlan", subnet="10.71.0.0/24")
     info = host.ok("cnm_info")["networks"]["lan"]
-    assert info["internal"] and info["parent"] == "cnm-lan" and info["parent_created"] and info["gateway"] is None
+    assert info["internal"] and info["gateway"] is None
+    assert info["macvlan"]["parent"] == "cnm-lan" and info["macvlan"]["parent_created"] and "ipvlan" not in info
     result = host.converge("cnm_endpoint", **endpoints(host, "a", "b"))
     assert host.ping(host.sb("a"), result["endpoints"][1]["ipv4_address"])
     assert "default" not in host.sh(["ip", "route"], host.sb("a")).stdout
@@ -122,7 +123,7 @@ def test_check_mode_and_diff_change_nothing(host):
     before = host.snapshot()
     result = host.ok("cnm_network", check=True, diff=True, **network(host, macvlan=dict(parent="trunk0",
                                                                                         host_access=True)))
-    assert result["changed"] and result["diff"]["after"]["parent"] == "trunk0" and host.snapshot() == before
+    assert result["changed"] and result["diff"]["after"]["macvlan"]["parent"] == "trunk0" and host.snapshot() == before
     host.converge("cnm_network", **network(host))
     before = host.snapshot()
     result = host.ok("cnm_endpoint", check=True, diff=True, **endpoints(host, "a"))

@@ -10,12 +10,13 @@ import subprocess
 
 import pytest
 
-from ansible_collections.cnm.fabric.plugins.module_utils import names
+from ansible_collections.cnm.fabric.plugins.module_utils import migrate, names
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RELEASES = {
     "0.1.0": "164557a6a85f8c8ed4d156b6d96eb66bfa97bf80",  # the last commit whose galaxy.yml says 0.1.0
     "0.2.0-unversioned": "b47b2bce897ab3301a9efba5ac53a7d477edfe0c",  # the last commit before schema.json
+    "0.2.0-schema-2": "da241febdd0830a898ea8bc8a732f6a5d971c42a",  # the last commit before drivers' parts
 }
 # What 0.2.0 does differently from 0.1.0 on the same records (changelog: ipv6-dual-stack,
 # live-host-kernel-state, state-dir-tenants): it applies them in place, to every network and endpoint.
@@ -56,9 +57,10 @@ def kernel_and_files(host, *sandboxes):
     return snap
 
 
-def build(host, collections):
+def build(host, collections, versioned=False):
     """Two bridge networks, one internal, and three endpoints with an alias and a published port,
-    made by the code in ``collections``; return the calls, to run again."""
+    made by the code in ``collections`` (``versioned``: code that writes a schema version); return the
+    calls, to run again."""
     web, db = host.sb("web"), host.sb("db")
     calls = [("cnm_network", dict(name="pets", subnet="10.87.0.0/24")),
              ("cnm_network", dict(name="back", subnet="10.86.0.0/24", internal=True)),
@@ -73,8 +75,8 @@ def build(host, collections):
     finally:
         host.collections = this_release
     host.serve(web, 80, "web")
-    assert "id" not in records(host, "networks")["pets"]
-    assert not os.path.exists(os.path.join(host.state_dir, "schema.json"))
+    assert ("id" in records(host, "networks")["pets"]) == versioned
+    assert os.path.exists(os.path.join(host.state_dir, "schema.json")) == versioned
     return calls, (web, db)
 
 
@@ -83,19 +85,27 @@ def check_served(host, db):
     assert host.fetch(None, "10.87.0.1", 8087) == "web"
 
 
-def check_migrated(host, old_networks, info):
+def check_migrated(host, old_networks, old_endpoints, info):
+    """The records are of this release's schema: every network has its ID and scope, and a driver's
+    own fields are in its parts (an endpoint's veth too), with the values the older code wrote."""
     with open(os.path.join(host.state_dir, "schema.json")) as f:
-        assert json.load(f) == {"version": 2}
+        assert json.load(f) == {"version": migrate.CURRENT}
     pets = info["networks"]["pets"]
     assert pets["scope"] == "local" and len(pets["id"]) == 64 and pets["id"] != info["networks"]["back"]["id"]
     now = records(host, "networks")
     for name, net in old_networks.items():  # a run of this release may add fields of its own
-        assert dict(now[name], **net) == dict(now[name], id=info["networks"][name]["id"], scope="local"), name
+        want = migrate.nest_network(dict(net, id=info["networks"][name]["id"], scope="local"))
+        assert dict(now[name], **want) == now[name], name
+        assert now[name]["bridge"]["interface"] == net.get("interface", (net.get("bridge") or {}).get("interface"))
+    now = records(host, "endpoints")
+    for key, ep in old_endpoints.items():
+        assert now[key]["veth"]["host_interface"] == ep.get("host_interface", (ep.get("veth") or {}).get("host_interface"))
+        assert "host_interface" not in now[key], key
 
 
 def test_records_of_the_unversioned_0_2_0_line_migrate_with_no_kernel_change(host, older):
     calls, (web, db) = build(host, older("0.2.0-unversioned"))
-    old_networks = records(host, "networks")
+    old_networks, old_endpoints = records(host, "networks"), records(host, "endpoints")
     before = kernel_and_files(host, web, db)
     info = host.ok("cnm_info")  # check mode: the new layout in memory, nothing written
     tables = TABLES_AGAIN % ((names.table_name(host.state_dir),) * 2)
@@ -111,7 +121,7 @@ def test_records_of_the_unversioned_0_2_0_line_migrate_with_no_kernel_change(hos
     assert dict(after, nft=None) == dict(before, nft=None), "nothing but the tables changed"
     assert "tcp . 8087 : 10.87.0.2 . 80" in after["nft"], "the published port, as a map element"
     assert host.ok("cnm_info")["drift"] == []
-    check_migrated(host, old_networks, info)
+    check_migrated(host, old_networks, old_endpoints, info)
     check_served(host, db)
 
 
@@ -120,7 +130,7 @@ def test_records_of_release_0_1_0_migrate_and_take_0_2_0s_changes_in_place(host,
     MAC, IPv6 off on IPv4-only links, loose reverse-path filtering, tables of the state_dir's
     own) is what cnm_info lists, and the first run makes exactly that, in place, the next nothing."""
     calls, (web, db) = build(host, older("0.1.0"))
-    old_networks = records(host, "networks")
+    old_networks, old_endpoints = records(host, "networks"), records(host, "endpoints")
     before = kernel_and_files(host, web, db)
     info = host.ok("cnm_info")
     assert records(host, "networks") == old_networks and kernel_and_files(host, web, db) == before
@@ -137,5 +147,23 @@ def test_records_of_release_0_1_0_migrate_and_take_0_2_0s_changes_in_place(host,
     after = kernel_and_files(host, web, db)
     assert after["links"] == before["links"] and after["sandboxes"] == before["sandboxes"], "nothing made again"
     assert host.ok("cnm_info")["drift"] == []
-    check_migrated(host, old_networks, info)
+    check_migrated(host, old_networks, old_endpoints, info)
+    check_served(host, db)
+
+
+def test_records_of_schema_2_move_into_drivers_parts_with_no_kernel_change(host, older):
+    """Records of the 0.2.0 line with a schema version (2), whose driver fields were beside the common
+    ones: the first read moves them into the drivers' parts, and nothing else changes."""
+    calls, (web, db) = build(host, older("0.2.0-schema-2"), versioned=True)
+    old_networks, old_endpoints = records(host, "networks"), records(host, "endpoints")
+    assert "interface" in old_networks["pets"] and "host_interface" in old_endpoints["pets/web"]
+    before = kernel_and_files(host, web, db)
+    info = host.ok("cnm_info")  # check mode: the new layout in memory, nothing written
+    assert info["drift"] == [] and records(host, "networks") == old_networks
+    assert info["networks"]["pets"]["bridge"]["interface"] == old_networks["pets"]["interface"]
+    for module, args in calls:
+        result = host.ok(module, **args)
+        assert result["changed"] is False and result["changes"] == [], (module, result)
+    assert kernel_and_files(host, web, db) == before
+    check_migrated(host, old_networks, old_endpoints, info)
     check_served(host, db)

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from ansible_collections.cnm.fabric.plugins.module_utils import firewall
+from ansible_collections.cnm.fabric.plugins.module_utils import firewall, migrate
 from helpers import UNDERLAY, peers  # pylint: disable=import-error
 
 SNIFF = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools", "vxlan_sniff.py")
@@ -36,12 +36,14 @@ def test_overlay_across_hosts(pair):
     net2 = h2.converge("cnm_network", overlay={"vni": 4242, "local_ip": UNDERLAY["h2"]},
                        **dict((k, v) for k, v in NET.items() if k != "overlay"))["network"]
     assert net1 == dict(plan["network"]), "check mode reports what a real run makes"
-    assert (net1["local_ip"], net1["underlay_interface"], net1["mtu"]) == (UNDERLAY["h1"], "ul0", 1450)
-    assert net2["local_ip"] == UNDERLAY["h2"] and net1["gateway"] == net2["gateway"] == "10.99.0.1"
-    vx = net1["vxlan_interface"]
+    overlay1 = net1["overlay"]
+    assert (overlay1["local_ip"], overlay1["underlay_interface"], net1["mtu"]) == (UNDERLAY["h1"], "ul0", 1450)
+    assert net2["overlay"]["local_ip"] == UNDERLAY["h2"] and net1["gateway"] == net2["gateway"] == "10.99.0.1"
+    assert set(net1) >= {"bridge", "overlay"} and "macvlan" not in net1 and "vni" not in net1, "grouped by part"
+    vx = overlay1["vxlan_interface"]
     details = h1.sh(["ip", "-d", "link", "show", vx]).stdout
     for word in ("vxlan id 4242", "local 198.18.0.1", "dev ul0", "dstport 4789", "nolearning", "proxy",
-                 "mtu 1450", "master " + net1["interface"]):
+                 "mtu 1450", "master " + net1["bridge"]["interface"]):
         assert word in details, (word, details)
 
     h1.converge("cnm_endpoint", name="web", network="fab", sandbox=web, ipv4_address="10.99.0.2",
@@ -113,14 +115,14 @@ def test_overlay_across_hosts(pair):
     # Teardown: endpoints, then the network and its VXLAN device.
     h1.converge("cnm_endpoint", name="web", network="fab", state="absent")
     h1.converge("cnm_network", name="fab", state="absent")
-    assert vx not in h1.links() and net1["interface"] not in h1.links()
+    assert vx not in h1.links() and net1["bridge"]["interface"] not in h1.links()
     h2.converge("cnm_network", name="fab", state="absent", force=True)
     assert h2.links() == ["lo", "ul0"]
 
 
 def test_overlay_peer_absent_and_updates(pair):
     h1, _h2 = pair
-    vx = h1.converge("cnm_network", **NET)["network"]["vxlan_interface"]
+    vx = h1.converge("cnm_network", **NET)["network"]["overlay"]["vxlan_interface"]
     vtep2, vtep3 = UNDERLAY["h2"], "198.18.0.3"
     both = peers({"name": "a", "ip": "10.99.0.5"}, vtep=vtep2) + peers({"name": "b", "ip": "10.99.0.6"}, vtep=vtep3)
     h1.converge("cnm_overlay_peer", network="fab", peers=both)
@@ -144,7 +146,7 @@ def test_overlay_ipv6_across_hosts_by_name(pair):
     addresses, neighbour solicitations answered by each host's VXLAN device."""
     h1, h2 = pair
     net = dict(NET, name="fab6", subnet=["10.98.0.0/24", "fd00:98::/64"], ipv6=True, overlay={"vni": 4343})
-    vx = h1.converge("cnm_network", **net)["network"]["vxlan_interface"]
+    vx = h1.converge("cnm_network", **net)["network"]["overlay"]["vxlan_interface"]
     h2.converge("cnm_network", **dict(net, overlay={"vni": 4343, "local_ip": UNDERLAY["h2"]}))
     web, db = h1.sb("web"), h2.sb("db")
     made = h1.converge("cnm_endpoint", name="web", network="fab6", sandbox=web, ipv4_address="10.98.0.2")
@@ -293,9 +295,10 @@ def test_the_rules_of_an_encrypted_network_load_in_nftables(pair):
     """nft itself takes the input and mark chains an encrypted network brings (the packets they act
     on are in the VMs)."""
     h1, _h2 = pair
-    net = {"name": "sec", "driver": "overlay", "vni": 4101, "port": 4789, "local_ip": UNDERLAY["h1"], "encrypted": True,
-           "peers": {}, "interface": "cnm-sec", "subnet": "10.0.9.0/24", "internal": False, "masquerade": True,
-           "icc": True}
+    net = migrate.nest_network({"name": "sec", "driver": "overlay", "vni": 4101, "port": 4789, "local_ip": UNDERLAY["h1"],
+                                "encrypted": True, "peers": {}, "interface": "cnm-sec", "subnet": "10.0.9.0/24",
+                                "internal": False, "masquerade": True, "icc": True, "vxlan_interface": "cnmx-sec",
+                                "underlay_interface": "ul0"})
     text = firewall.render({"sec": net}, {})
     loaded = subprocess.run(h1.enter() + ["nft", "-f", "-"], input=text, capture_output=True, text=True, check=False)
     assert loaded.returncode == 0, loaded.stderr

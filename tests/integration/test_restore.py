@@ -51,7 +51,7 @@ def test_a_rebooted_host_comes_back_with_no_playbook(host, tmp_path):
     ctr = host.sb("ctr")
     subprocess.run(["ip", "netns", "add", ctr], check=True)
     ctr_veth = host.converge("cnm_endpoint", name="ctr", network="pets",
-                             sandbox_path="/run/netns/" + ctr)["endpoint"]["host_interface"]
+                             sandbox_path="/run/netns/" + ctr)["endpoint"]["veth"]["host_interface"]
     made = host.snapshot()
     assert restore(host, launcher).stdout == "%s: nothing to restore\n" % host.state_dir
 

@@ -57,12 +57,12 @@ def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
         assert changed(playbook(inventory, play)) == ["0", "0"]
     pid = fleet_pid(name, 1)
     records = json.loads(in_host(pid, "cat", "/var/lib/cnm/overlay-elsewhere/networks.json"))
-    assert list(records["fabric"]["peers"].values())[0][0]["name"] == "ep2", "the peers went to that directory"
+    assert list(records["fabric"]["overlay"]["peers"].values())[0][0]["name"] == "ep2", "the peers went to that directory"
     assert "local" in json.loads(in_host(pid, "cat", "/var/lib/cnm/bridge-elsewhere/networks.json"))
     assert not in_host(pid, "ls", "/var/lib/cnm/networks.json"), "nothing in the default directory"
     assert "ep2" in in_host(pid, "ip", "netns", "exec", "ep1", "getent", "hosts", "ep2")
     # Dual-stack across the fleet: ep2's IPv6 address is its IPv4 one in the network's prefix.
-    address = records["fabric"]["peers"][list(records["fabric"]["peers"])[0]][0]["ip6"]
+    address = records["fabric"]["overlay"]["peers"][list(records["fabric"]["overlay"]["peers"])[0]][0]["ip6"]
     assert address.startswith("fd00:901::") and address in in_host(pid, "ip", "netns", "exec", "ep1", "getent",
                                                                    "ahosts", "ep2")
     assert in_host(pid, "ip", "netns", "exec", "ep1", "ping", "-6", "-c", "1", "-W", "2", address).count("1 received")

@@ -108,7 +108,7 @@ def test_the_routing_mesh_answers_on_every_host(pair):
                           peers=[dict(peers(ep, vtep=UNDERLAY[other])[0], host_address=mine[other])])
         assert made["peer_hosts"] == {UNDERLAY[other]: mine[other]}
     assert "10.99.0.253 dev %s lladdr 02:42:0a:63:00:fd PERMANENT" % h1.ok("cnm_info")["networks"]["fab"][
-        "vxlan_interface"] in h1.sh(["ip", "neigh", "show", "nud", "permanent"]).stdout
+        "overlay"]["vxlan_interface"] in h1.sh(["ip", "neigh", "show", "nud", "permanent"]).stdout
     h1.serve(h1.sb("web1"), 5000, "web1")
     h2.serve(h2.sb("web2"), 5000, "web2")
     args = dict(name="web", network="fab", vip="10.99.0.250", endpoints=["web1", "web2"],

@@ -13,13 +13,15 @@ import pytest
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, endpoints, firewall, networks, sandbox, spec
 from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView
-from ansible_collections.cnm.fabric.plugins.module_utils.run import Run, network_fields
+from ansible_collections.cnm.fabric.plugins.module_utils.run import Run, network_public
 
 from ansible_collections.cnm.fabric.tests.unit import toy_driver
 
 MODULE_UTILS = os.path.join(os.path.dirname(drivers.__file__), "..")
 # A link kind and an nftables family, spelt as a driver's name only by coincidence.
 KERNEL_VOCABULARY = {"kernel.py": {"bridge", "macvlan", "ipvlan"}, "firewall.py": {"bridge"}}
+# Option names (cnm_overlay_peer's, cnm_service's) that are also fields of a driver's part.
+OPTION_WORDS = {"spec.py": {"peers", "host_address", "port"}, "services.py": {"port"}}
 # A driver compared with a literal, or a list of them: driver == "x", driver in ("x", "y").
 DRIVER_TEST = re.compile(r"""driver"?\]?\s*(==|!=|in|not in)\s*[("']|BRIDGED""")
 
@@ -113,7 +115,8 @@ def test_a_toy_driver_makes_and_removes_a_network_and_an_endpoint(toy, tmp_path)
         net = networks.network_present(r, networks.spec_of(params))
         endpoints.endpoint_present(r, endpoint_spec())
         assert r.finish()
-    assert net["link"] == "toy-play" and net["subnet"] == "10.77.0.0/24" and "link" in network_fields()
+    assert net["toy"] == {"link": "toy-play"} and net["subnet"] == "10.77.0.0/24"
+    assert network_public(net)["toy"] == {"link": "toy-play"} and "link" not in network_public(net)
     assert toy.calls == [("toy_add", "toy-play", None), ("netns_add", "web"), ("toy_add", "toy0", "web"),
                          ("addr_add", "toy0", "10.77.0.2/24", "web")]
     with run(tmp_path, toy) as r:  # the same request again: nothing to do
@@ -162,4 +165,48 @@ def test_no_file_outside_drivers_names_a_driver():
         for value in _strings(path):
             if value in names - KERNEL_VOCABULARY.get(fname, set()):
                 found.append((fname, value))
+    assert found == []
+
+
+def _parts():
+    return set(part for drv in drivers.DRIVERS.values() for part in drv.network_parts + drv.endpoint_parts)
+
+
+def _core_modules():
+    for fname in sorted(os.listdir(MODULE_UTILS)):
+        if fname.endswith(".py"):
+            yield fname, ast.parse(open(os.path.join(MODULE_UTILS, fname)).read())
+
+
+def test_the_core_imports_no_driver_but_the_registry_and_the_interface():
+    """A driver's parts are its own: outside drivers/, only the registry (drivers) and the
+    interface (drivers.base) are imported, so no core module can name a part's type."""
+    package = drivers.__name__
+    found = []
+    for fname, tree in _core_modules():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == package:
+                found.extend((fname, alias.name) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(package + ".") \
+                    and node.module != package + ".base":
+                found.append((fname, node.module))
+    assert found == []
+
+
+def test_the_core_reads_no_field_of_a_driver_part():
+    """Outside drivers/, no record is read at a part's key or at a part's field name (``x["bridge"]``,
+    ``x.get("vni")``): the core copies parts whole and asks the driver the rest."""
+    keys = set(part.KEY for part in _parts())
+    fields = set(name for part in _parts() for name in part.names())
+    found = []
+    for fname, tree in _core_modules():
+        for node in ast.walk(tree):
+            key = None
+            if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+                key = node.slice.value
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("get", "pop") \
+                    and node.args and isinstance(node.args[0], ast.Constant):
+                key = node.args[0].value
+            if key in keys or key in fields - OPTION_WORDS.get(fname, set()):
+                found.append((fname, node.lineno, key))
     assert found == []

@@ -13,12 +13,14 @@ from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Obs
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.bridge import DRIVER as bridge
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView, Route
-from ansible_collections.cnm.fabric.tests.unit.plans import ops
+from ansible_collections.cnm.fabric.tests.unit.plans import nested, ops
 
-NET = {"name": "pets", "driver": "bridge", "subnet": "172.17.0.0/16", "gateway": "172.17.0.1", "mtu": 1500,
-       "internal": False, "interface": "cnm-pets", "hairpin": False}
-EP = {"name": "web", "network": "pets", "sandbox": "web", "ifname": "eth0", "ipv4_address": "172.17.0.3",
-      "mac_address": "02:42:ac:11:00:03", "default_route": True, "host_interface": "cnmvabc"}
+NET_FLAT = {"name": "pets", "driver": "bridge", "subnet": "172.17.0.0/16", "gateway": "172.17.0.1", "mtu": 1500,
+            "internal": False, "interface": "cnm-pets", "hairpin": False}
+NET = nested(NET_FLAT)
+EP_FLAT = {"name": "web", "network": "pets", "sandbox": "web", "ifname": "eth0", "ipv4_address": "172.17.0.3",
+           "mac_address": "02:42:ac:11:00:03", "default_route": True, "host_interface": "cnmvabc"}
+EP = nested(EP_FLAT)
 SYSCTLS = Observed(sysctls={"net/ipv4/ip_forward": "1", "net/ipv4/conf/cnm-pets/route_localnet": "1",
                             "net/ipv4/conf/cnm-pets/rp_filter": "2"})
 
@@ -47,15 +49,15 @@ def test_create_network_from_nothing_then_nothing_to_do():
 
 
 def test_network_changes_in_place():
-    plan = bridge.create_network(dict(NET, mtu=9000, gateway="172.17.0.254"), HOST, SYSCTLS)
+    plan = bridge.create_network(nested(NET_FLAT, mtu=9000, gateway="172.17.0.254"), HOST, SYSCTLS)
     assert ops(plan) == [("link_set", "cnm-pets", 9000), ("link_set", "cnm-pets", "02:42:ac:11:00:fe"),
                          ("addr_del", "cnm-pets", "172.17.0.1/16"), ("addr_add", "cnm-pets", "172.17.0.254/16")]
     moved = bridge.create_network(NET, view([dataclasses.replace(BR, mac="aa:aa:aa:aa:aa:aa")], HOST.addresses), SYSCTLS)
     assert ops(moved) == [("link_set", "cnm-pets", "02:42:ac:11:00:01")], "a bridge's MAC set in place"
-    adopted = dict(NET, adopted=True)
+    adopted = nested(NET_FLAT, adopted=True)
     assert bridge.create_network(adopted, view([dataclasses.replace(BR, mac="aa:aa:aa:aa:aa:aa")], HOST.addresses),
                                  SYSCTLS) == [], "an adopted bridge's MAC is its owner's"
-    internal = dict(NET, internal=True)
+    internal = nested(NET_FLAT, internal=True)
     assert bridge.create_network(internal, HOST, Observed({"net/ipv4/conf/cnm-pets/route_localnet": "1",
                                                            "net/ipv4/conf/cnm-pets/rp_filter": "2"})) == []
     with pytest.raises(KernelError) as e:
@@ -80,8 +82,8 @@ def test_join_repairs_a_half_deleted_pair():
 
 
 def test_join_updates_in_place():
-    new = dict(EP, ifname="app0", ipv4_address="172.17.0.9", mac_address="02:00:00:00:00:09")
-    plan = bridge.join(dict(NET, mtu=1400, hairpin=True), new, EP, HOST, SANDBOX)
+    new = nested(EP_FLAT, ifname="app0", ipv4_address="172.17.0.9", mac_address="02:00:00:00:00:09")
+    plan = bridge.join(nested(NET_FLAT, mtu=1400, hairpin=True), new, EP, HOST, SANDBOX)
     assert ops(plan) == [
         ("link_rename", "eth0", "app0", "web"),
         ("link_set", "cnmvabc", 1400), ("link_set", "app0", "web", 1400),
@@ -89,7 +91,7 @@ def test_join_updates_in_place():
         ("addr_del", "app0", "172.17.0.3/16", "web"), ("addr_add", "app0", "172.17.0.9/16", "web"),
         ("hairpin_set", "cnmvabc", True),
         ("default_route_set", "172.17.0.1", "app0", "web")]
-    plan = bridge.join(NET, dict(EP, default_route=False), EP, HOST, SANDBOX)
+    plan = bridge.join(NET, nested(EP_FLAT, default_route=False), EP, HOST, SANDBOX)
     assert ops(plan) == [("default_route_del", "eth0", "web")]
 
 

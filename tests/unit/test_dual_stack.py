@@ -16,15 +16,17 @@ from ansible_collections.cnm.fabric.plugins.module_utils.drivers.overlay import 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView, Route
 from ansible_collections.cnm.fabric.plugins.module_utils.networks import address_pools, default_ula
-from ansible_collections.cnm.fabric.tests.unit.plans import ops
+from ansible_collections.cnm.fabric.tests.unit.plans import nested, ops
 
-NET = {"name": "web", "driver": "bridge", "subnet": "10.1.0.0/24", "gateway": "10.1.0.1", "ipv6": True,
-       "ipv6_subnet": "fd00:1::/64", "ipv6_gateway": "fd00:1::1", "mtu": 1500, "internal": False,
-       "interface": "cnm-web", "hairpin": False, "icc": True, "masquerade": True, "masquerade_ipv6": True,
-       "host_binding_ip": "0.0.0.0"}
-EP = {"name": "a", "network": "web", "sandbox": "a", "ifname": "eth0", "ipv4_address": "10.1.0.2",
-      "ipv6_address": "fd00:1::2", "mac_address": "02:42:0a:01:00:02", "default_route": True,
-      "host_interface": "cnmva", "publish": []}
+NET_FLAT = {"name": "web", "driver": "bridge", "subnet": "10.1.0.0/24", "gateway": "10.1.0.1", "ipv6": True,
+            "ipv6_subnet": "fd00:1::/64", "ipv6_gateway": "fd00:1::1", "mtu": 1500, "internal": False,
+            "interface": "cnm-web", "hairpin": False, "icc": True, "masquerade": True, "masquerade_ipv6": True,
+            "host_binding_ip": "0.0.0.0"}
+NET = nested(NET_FLAT)
+EP_FLAT = {"name": "a", "network": "web", "sandbox": "a", "ifname": "eth0", "ipv4_address": "10.1.0.2",
+           "ipv6_address": "fd00:1::2", "mac_address": "02:42:0a:01:00:02", "default_route": True,
+           "host_interface": "cnmva", "publish": []}
+EP = nested(EP_FLAT)
 
 
 def params(**kw):
@@ -105,8 +107,8 @@ def test_resolv_and_hosts_with_the_sandboxs_own_settings():
     host = "nameserver 10.0.0.2\nsearch corp.example\noptions edns0\n"
     own = sandbox.render_resolv(host, settings={"dns": ("192.0.2.53",), "dns_options": ("ndots:2",)})
     assert own.splitlines()[1:] == ["search corp.example", "nameserver 192.0.2.53", "options ndots:2"]
-    eps = {"web/a": EP, "web/b": dict(EP, name="b", ipv4_address="10.1.0.3", ipv6_address="fd00:1::3", sandbox="b",
-                                      extra_hosts={"r": "192.0.2.9"})}
+    eps = {"web/a": EP, "web/b": nested(EP_FLAT, name="b", ipv4_address="10.1.0.3", ipv6_address="fd00:1::3", sandbox="b",
+                                        extra_hosts={"r": "192.0.2.9"})}
     hosts = sandbox.render_hosts(eps, "a", extra_hosts={"r": "192.0.2.9"})
     assert "10.1.0.2\ta\n10.1.0.3\tb\nfd00:1::2\ta\nfd00:1::3\tb\n" in hosts
     assert hosts.endswith("192.0.2.9\tr\n")
@@ -114,9 +116,9 @@ def test_resolv_and_hosts_with_the_sandboxs_own_settings():
 
 
 def test_firewall_covers_both_versions():
-    eps = {"web/a": dict(EP, publish=[{"host_port": 8000, "container_port": 80, "protocol": "tcp", "host_ip": None},
-                                      {"host_port": "9000-9001", "container_port": "5000-5001", "protocol": "udp",
-                                       "host_ip": "2001:db8::1"}])}
+    eps = {"web/a": nested(EP_FLAT, publish=[{"host_port": 8000, "container_port": 80, "protocol": "tcp", "host_ip": None},
+                                             {"host_port": "9000-9001", "container_port": "5000-5001", "protocol": "udp",
+                                              "host_ip": "2001:db8::1"}])}
     text = firewall.render({"web": NET}, eps)
     assert 'ip6 saddr fd00:1::/64 oifname != "cnm-web" masquerade' in text
     assert 'iifname { "cnm-web" } ip6 daddr ::1 drop' in text
@@ -124,7 +126,7 @@ def test_firewall_covers_both_versions():
     assert "meta nfproto ipv6 meta l4proto . th dport @published_ports fib daddr type local dnat ip6 to" in text
     assert "elements = { 2001:db8::1 . udp . 9000 : fd00:1::2 . 5000, 2001:db8::1 . udp . 9001 : fd00:1::2 . 5001 }" \
         in text and "10.1.0.2 . 5000" not in text
-    no66 = firewall.render({"web": dict(NET, masquerade_ipv6=False)}, eps)
+    no66 = firewall.render({"web": nested(NET_FLAT, masquerade_ipv6=False)}, eps)
     assert "ip6 saddr fd00:1::/64 oifname" not in no66
 
 

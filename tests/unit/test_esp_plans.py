@@ -15,20 +15,26 @@ from ansible_collections.cnm.fabric.plugins.module_utils.drivers import esp, ove
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import XfrmView
 from ansible_collections.cnm.fabric.plugins.module_utils.spec import PeersSpec
+from ansible_collections.cnm.fabric.tests.unit.plans import nested
 
 K1, K2, K3 = "11" * 32, "0x" + "22" * 32, "33" * 32
 A, B = "198.18.1.1", "198.18.1.2"
 
 
 def network(local, peer, encrypted=True):
-    return {"name": "sec", "driver": "overlay", "vni": 4101, "port": 4789, "local_ip": local, "encrypted": encrypted,
-            "peers": {peer: []} if peer else {}, "interface": "cnm-sec", "subnet": "10.0.9.0/24", "internal": False,
-            "masquerade": True, "icc": True}
+    return nested({"name": "sec", "driver": "overlay", "vni": 4101, "port": 4789, "local_ip": local, "encrypted": encrypted,
+                   "peers": {peer: []} if peer else {}, "interface": "cnm-sec", "subnet": "10.0.9.0/24",
+                   "internal": False, "masquerade": True, "icc": True, "vxlan_interface": "cnm-vx-sec",
+                   "underlay_interface": "eth0"})
+
+
+def part(local, peer):
+    return overlay.OverlayPart.of(network(local, peer))
 
 
 def run(view, local, peer, keys, stage):
     """One run on one host: (its new view, the commands it ran)."""
-    plan = esp.changes(network(local, peer), esp.parse_keys(keys) if keys else None, stage, view)
+    plan = esp.changes("sec", part(local, peer), esp.parse_keys(keys) if keys else None, stage, view)
     states, policies = set(view.states), set(view.policies)
     for c in plan:
         line = c.args[0]
@@ -140,6 +146,6 @@ def test_keys_are_asked_for_exactly_when_the_network_is_encrypted():
 
 def test_no_key_material_in_what_a_user_reads():
     dummy, done = run(XfrmView(), A, B, [K1], "complete")
-    texts = [c.text for c in esp.changes(network(A, B), esp.parse_keys([K1]), "complete", XfrmView())]
+    texts = [c.text for c in esp.changes("sec", part(A, B), esp.parse_keys([K1]), "complete", XfrmView())]
     material = re.search(r"0x([0-9a-f]{72})", done[0]).group(1)
     assert not any(material in t or "11" * 32 in t for t in texts)

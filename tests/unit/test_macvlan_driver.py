@@ -8,17 +8,18 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, spec
+from ansible_collections.cnm.fabric.plugins.module_utils import networks as networks_
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Observed
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.ipvlan import DRIVER as ipvlan
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers.macvlan import DRIVER as macvlan
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.macvlan import DRIVER as macvlan, MacvlanPart
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView, Route
-from ansible_collections.cnm.fabric.tests.unit.plans import ops
+from ansible_collections.cnm.fabric.tests.unit.plans import nested, ops
 
 TRUNK = Link("eth1", 2, "veth", 1500, True, "52:54:00:00:01:01", None)
 HOST = NsView({"eth1": TRUNK}, {})
 EP = {"name": "a", "network": "lan", "sandbox": "a", "ifname": "eth0", "ipv4_address": "10.10.0.11",
-      "mac_address": "02:42:0a:0a:00:0b", "default_route": True, "host_interface": None}
+      "mac_address": "02:42:0a:0a:00:0b", "default_route": True}
 KINDS = Observed(kinds={"macvlan": True, "vlan": True, "ipvlan": True})
 
 
@@ -31,18 +32,22 @@ def net_spec(driver="macvlan", **params):
 def record(drv, host=HOST, networks=None, **params):
     s = net_spec(drv.kind, **params)
     out = {"name": "lan", "driver": drv.kind, "subnet": "10.10.0.0/24", "gateway": "10.10.0.1", "ip_range": None}
-    out.update(drv.network_record(s, None, host, networks or {}, []))
+    out.update(networks_.as_record(drv.network_record(s, None, host, networks or {}, [])))
     return out
+
+
+def part(network):
+    return MacvlanPart.of(network)
 
 
 def test_a_vid_parent_is_made_and_owned_and_a_found_one_is_not():
     made = record(macvlan, macvlan={"parent": "eth1.10"})
-    assert made["parent_created"] and made["mtu"] == 1500 and macvlan.observe(made).kinds == ("macvlan", "vlan")
+    assert part(made).parent_created and made["mtu"] == 1500 and macvlan.observe(made).kinds == ("macvlan", "vlan")
     assert ops(macvlan.create_network(made, HOST, KINDS)) == [("link_add", "vlan", "eth1.10", (("IFLA_VLAN_ID", 10),), "eth1")]
     assert ops(macvlan.delete_network(made, NsView({"eth1": TRUNK, "eth1.10": TRUNK}, {}), [made])) == \
         [("link_del", "eth1.10")]
     found = record(macvlan, macvlan={"parent": "eth1"})
-    assert not found["parent_created"] and macvlan.create_network(found, HOST, KINDS) == []
+    assert not part(found).parent_created and macvlan.create_network(found, HOST, KINDS) == []
     assert macvlan.delete_network(found, HOST, [found]) == []
 
 
@@ -53,7 +58,7 @@ def test_a_made_parent_stays_while_another_network_uses_it():
     assert macvlan.delete_network(first, host, [first, other]) == []
     # A second network on it shares the ownership, so whichever goes last removes it.
     second = record(macvlan, host=host, networks={"lan2": other}, macvlan={"parent": "eth1.10"})
-    assert second["parent_created"]
+    assert part(second).parent_created
 
 
 @pytest.mark.parametrize("params,option,text", [
@@ -73,7 +78,7 @@ def test_bad_networks_name_the_option(params, option, text):
 
 
 def test_passthru_and_mixed_kinds_do_not_share_a_parent():
-    other = {"name": "lan2", "driver": "macvlan", "parent": "eth1", "mode": "bridge"}
+    other = nested({"name": "lan2", "driver": "macvlan", "parent": "eth1", "mode": "bridge"})
     with pytest.raises(SpecError) as e:
         record(macvlan, networks={"lan2": other}, macvlan={"parent": "eth1", "mode": "passthru"})
     assert e.value.option == "macvlan.mode"
@@ -99,7 +104,8 @@ def test_join_makes_the_child_in_the_sandbox_then_nothing_to_do():
     sandbox = NsView({"eth0": inner}, {"eth0": {"10.10.0.11/24"}}, [Route("0.0.0.0/0", (("10.10.0.1", 2),))])
     assert macvlan.join(net, EP, EP, HOST, sandbox) == []
     # Another mode (or parent) is another link: made again.
-    assert ops(macvlan.join(dict(net, mode="vepa"), EP, EP, HOST, sandbox))[0] == ("link_del", "eth0", "a")
+    vepa = dict(net, macvlan=dict(net["macvlan"], mode="vepa"))
+    assert ops(macvlan.join(vepa, EP, EP, HOST, sandbox))[0] == ("link_del", "eth0", "a")
 
 
 def test_ipvlan_l3_routes_on_link_and_has_no_mac_of_its_own():
@@ -113,10 +119,12 @@ def test_ipvlan_l3_routes_on_link_and_has_no_mac_of_its_own():
 
 
 def test_host_access_shim_then_off():
-    net = dict(record(macvlan, macvlan={"parent": "eth1", "host_access": True}), shim_address="10.10.0.2")
-    assert macvlan.reserved_addresses(net) == {"shim_address": "@host_access"}
+    net = record(macvlan, macvlan={"parent": "eth1", "host_access": True})
+    assert macvlan.reserved_addresses(net) == ("@host_access",)
+    macvlan.reserve(net, {"@host_access": "10.10.0.2"})
+    assert part(net).shim_address == "10.10.0.2"
     plan = macvlan.create_network(net, HOST, KINDS)
-    shim = net["shim"]
+    shim = part(net).shim
     assert ops(plan) == [("link_add", "macvlan", shim, "bridge", 1500, "eth1"),
                          ("addr_add", shim, "10.10.0.2/32"), ("route_set", "10.10.0.0/24", shim)]
     link = Link(shim, 9, "macvlan", 1500, True, None, None, parent=2, mode="bridge")

@@ -18,13 +18,15 @@ from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelErr
 from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView, VxlanInfo, ZERO_MAC
 from ansible_collections.cnm.fabric.plugins.module_utils.sandbox import render_hosts
 from ansible_collections.cnm.fabric.tests.unit import plans
+from ansible_collections.cnm.fabric.tests.unit.plans import nested
 
 ZERO = ZERO_MAC
-NET = {"name": "fab", "driver": "overlay", "subnet": "10.99.0.0/24", "gateway": "10.99.0.1", "mtu": 1450,
-       "internal": False, "interface": "cnm-fab", "hairpin": False, "vni": 42, "port": 4789,
-       "local_ip": "192.0.2.1", "underlay_interface": "eth0", "vxlan_interface": "cnmxabc",
-       "peers": {"192.0.2.2": [{"name": "db", "ip": "10.99.0.3", "mac": "02:42:0a:63:00:03", "aliases": []}],
-                 "192.0.2.3": []}}
+NET_FLAT = {"name": "fab", "driver": "overlay", "subnet": "10.99.0.0/24", "gateway": "10.99.0.1", "mtu": 1450,
+            "internal": False, "interface": "cnm-fab", "hairpin": False, "vni": 42, "port": 4789,
+            "local_ip": "192.0.2.1", "underlay_interface": "eth0", "vxlan_interface": "cnmxabc",
+            "peers": {"192.0.2.2": [{"name": "db", "ip": "10.99.0.3", "mac": "02:42:0a:63:00:03", "aliases": []}],
+                      "192.0.2.3": []}}
+NET = nested(NET_FLAT)
 SYSCTLS = {"net/ipv4/ip_forward": "1", "net/ipv4/conf/cnm-fab/route_localnet": "1", "net/ipv4/conf/cnm-fab/rp_filter": "2"}
 
 
@@ -145,8 +147,8 @@ def test_a_peers_host_address_is_recorded_and_never_another_address():
     def merge(*items):
         want = spec.peers_spec({"network": "fab", "state": "present", "peers": list(items)})
         return overlay.merge_peers(NET, want, [{"name": "web", "ipv4_address": "10.99.0.2"}])
-    fields = merge({"vtep": "192.0.2.3", "host_address": "10.99.0.253"})
-    assert fields["peer_hosts"] == {"192.0.2.3": "10.99.0.253"} and fields["peers"]["192.0.2.2"] == NET["peers"]["192.0.2.2"]
+    (part,) = merge({"vtep": "192.0.2.3", "host_address": "10.99.0.253"})
+    assert part.peer_hosts == {"192.0.2.3": "10.99.0.253"} and part.peers["192.0.2.2"] == NET_FLAT["peers"]["192.0.2.2"]
     for address, option, text in [("10.99.0.3", "peers", "also taken behind VTEP 192.0.2.2"),
                                   ("10.99.0.1", "peers[0].host_address", "the gateway"),
                                   ("10.99.0.2", "peers[0].host_address", "a local endpoint's"),

@@ -103,3 +103,17 @@ def test_cnm_network_documents_every_registered_driver_and_its_options_as_declar
     for group in drivers.option_spec():
         assert documented[group] == declared[group], group
     assert set(documented) == set(declared) - {"state_dir"}  # state_dir: the common doc fragment's
+
+
+def test_the_results_document_every_part_of_a_record_as_its_driver_declares_it():
+    """cnm_network's and cnm_endpoint's RETURN document each part (drivers' ``network_parts`` and
+    ``endpoint_parts``) under its key, with exactly the part's fields (ipvlan's: macvlan's, said once)."""
+    from ansible_collections.cnm.fabric.plugins.module_utils import drivers
+    for module, key, attribute in (("cnm_network", "network", "network_parts"),
+                                   ("cnm_endpoint", "endpoint", "endpoint_parts")):
+        loaded = importlib.import_module("ansible_collections.cnm.fabric.plugins.modules." + module)
+        documented = yaml.safe_load(loaded.RETURN)[key]["contains"]
+        for part in set(p for drv in drivers.DRIVERS.values() for p in getattr(drv, attribute)):
+            # A part that only renames another (IpvlanPart, a MacvlanPart) points to its documentation.
+            fields = documented[part.KEY].get("contains") or documented[part.__mro__[1].KEY]["contains"]
+            assert sorted(fields) == sorted(part.names()), part.KEY

@@ -9,13 +9,16 @@ import pytest
 
 from ansible_collections.cnm.fabric.plugins.module_utils import sandbox, services, spec
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
+from ansible_collections.cnm.fabric.tests.unit.plans import nested
 
 WEB = {"name": "web", "vip": "10.0.1.250", "ports": [{"port": 80, "target_port": 5000, "protocol": "tcp"}],
        "endpoints": ["w1", "w2", "w3"], "aliases": ["www"]}
-NETS = {"fab": {"name": "fab", "driver": "overlay", "subnet": "10.0.1.0/24",
-                "peers": {"192.0.2.2": [{"name": "w2", "ip": "10.0.1.4", "mac": "02:42:0a:00:01:04", "aliases": []}]},
-                "services": {"web": WEB, "db": dict(WEB, name="db", vip="10.0.1.251", endpoints=["gone"], aliases=[],
-                                                    ports=[{"port": 53, "target_port": 53, "protocol": "udp"}])}}}
+FAB = {"name": "fab", "driver": "overlay", "subnet": "10.0.1.0/24", "interface": "cnm-fab", "vni": 7,
+       "vxlan_interface": "cnm-vx-fab", "local_ip": "192.0.2.1", "underlay_interface": "eth0",
+       "peers": {"192.0.2.2": [{"name": "w2", "ip": "10.0.1.4", "mac": "02:42:0a:00:01:04", "aliases": []}]},
+       "services": {"web": WEB, "db": dict(WEB, name="db", vip="10.0.1.251", endpoints=["gone"], aliases=[],
+                                           ports=[{"port": 53, "target_port": 53, "protocol": "udp"}])}}
+NETS = {"fab": nested(FAB)}
 EPS = {"fab/w1": {"name": "w1", "network": "fab", "sandbox": "w1", "ipv4_address": "10.0.1.3"},
        "fab/c": {"name": "c", "network": "fab", "sandbox": "c", "ipv4_address": "10.0.1.2"}}
 
@@ -52,7 +55,7 @@ def test_service_input_errors_name_the_option(kw, option, text):
 
 def test_the_mesh_balances_published_ports_and_snats_only_toward_remote_backends():
     web = dict(WEB, ports=[{"port": 80, "target_port": 5000, "protocol": "tcp", "published": 8000}])
-    net = dict(NETS["fab"], interface="cnm-fab", host_address="10.0.1.254", services={"web": web})
+    net = nested(FAB, host_address="10.0.1.254", services={"web": web})
     dnat, snat = services.mesh({"fab": net}, EPS)
     assert dnat == ["meta l4proto tcp th dport 8000 fib daddr type local dnat ip to numgen random mod 2 map "
                     "{ 0 : 10.0.1.3 . 5000, 1 : 10.0.1.4 . 5000 }"]

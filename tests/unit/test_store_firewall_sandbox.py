@@ -16,6 +16,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils import firewall, sandbo
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmWarning, KernelError, StoreError
 from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
 from ansible_collections.cnm.fabric.plugins.module_utils.store import Store
+from ansible_collections.cnm.fabric.tests.unit.plans import nested
 
 
 def test_store_writes_only_what_changed_atomically_under_a_lock(tmp_path):
@@ -54,7 +55,7 @@ def test_damaged_file_is_named_and_never_replaced(tmp_path):
     assert (d / "networks.json").read_text() == "[1, 2"
 
 
-NETS = {
+FLAT_NETS = {
     "a": {"name": "a", "driver": "bridge", "interface": "cnm-a", "subnet": "10.1.0.0/24", "internal": False,
           "masquerade": True, "icc": False, "host_binding_ip": "0.0.0.0"},
     "b": {"name": "b", "driver": "bridge", "interface": "cnm-b", "subnet": "10.2.0.0/24", "internal": False,
@@ -63,7 +64,7 @@ NETS = {
           "masquerade": True, "icc": True, "host_binding_ip": "0.0.0.0"},
     "h": {"name": "h", "driver": "host"},
 }
-EPS = {
+FLAT_EPS = {
     "a/x": {"name": "x", "network": "a", "sandbox": "x", "ipv4_address": "10.1.0.2", "host_interface": "cnmv1",
             "publish": [{"host_port": 80, "container_port": 8080, "protocol": "tcp", "host_ip": None}]},
     "a/y": {"name": "y", "network": "a", "sandbox": "y", "ipv4_address": "10.1.0.3", "host_interface": "cnmv2",
@@ -73,6 +74,8 @@ EPS = {
     "v/z": {"name": "z", "network": "v", "sandbox": "z", "ipv4_address": "10.3.0.2", "host_interface": "cnmv4",
             "publish": [{"host_port": 99, "container_port": 99, "protocol": "tcp", "host_ip": None}]},
 }
+NETS = dict((name, nested(net)) for name, net in FLAT_NETS.items())
+EPS = dict((key, nested(ep)) for key, ep in FLAT_EPS.items())
 
 
 def test_firewall_render():
@@ -103,16 +106,16 @@ def test_gateway_modes_render():
     assert 'oifname "cnm-a" ip daddr 10.1.0.0/24 iifname != { "cnm-a" } ct state new ct status & dnat == 0 drop' in text
     assert 'iifname != "lo" ip daddr 127.0.0.0/8 return' in text.split("chain prerouting")[1].split("}")[0]
     assert "return" not in text.split("chain output")[1].split("}")[0], "the host's own packets are DNATed"
-    nets = dict(NETS, a=dict(NETS["a"], gateway_mode="routed", trusted_host_interfaces=["mgmt0"]))
+    nets = dict(NETS, a=nested(FLAT_NETS["a"], gateway_mode="routed", trusted_host_interfaces=["mgmt0"]))
     routed = firewall.render(nets, EPS)
     assert 'elements = { "cnm-a" . 10.1.0.2 . tcp . 8080 }' in routed
     assert "oifname . ip daddr . meta l4proto . th dport @routed_ip accept" in routed
     assert 'iifname != { "cnm-a", "mgmt0" } ct state new' in routed
     assert "10.1.0.2 . 8080" not in routed and 'ip saddr 10.1.0.0/24 oifname != "cnm-a" masquerade' not in routed
-    isolated = firewall.render(dict(NETS, a=dict(NETS["a"], gateway_mode="isolated")), EPS)
+    isolated = firewall.render(dict(NETS, a=nested(FLAT_NETS["a"], gateway_mode="isolated")), EPS)
     assert 'meta nfproto ipv4 iifname "cnm-a" oifname != "cnm-a" drop' in isolated
     assert 'iifname { "cnm-b", "cnm-v" } ct state new fib saddr' in isolated, "no source check where no route is"
-    unprotected = firewall.render(dict(NETS, a=dict(NETS["a"], gateway_mode="nat-unprotected")), EPS)
+    unprotected = firewall.render(dict(NETS, a=nested(FLAT_NETS["a"], gateway_mode="nat-unprotected")), EPS)
     assert 'oifname "cnm-a" ip daddr 10.1.0.0/24' not in unprotected
 
 
@@ -120,7 +123,7 @@ def test_gateway_modes_render():
 def test_no_recorded_name_can_change_a_rule(name):
     """A record written by hand or by an older release with an interface name nft would read as
     more than a name: the render stops, naming it, rather than write a rule that means something else."""
-    nets = dict(NETS, a=dict(NETS["a"], interface=name))
+    nets = dict(NETS, a=nested(FLAT_NETS["a"], interface=name))
     with pytest.raises(KernelError) as e:
         firewall.render(nets, EPS)
     assert repr(name) in str(e.value)
@@ -184,11 +187,11 @@ def test_graph_draws_networks_sandboxes_endpoints_peers_and_ports():
     from ansible_collections.cnm.fabric.plugins.module_utils.info import graph
     facts = {
         "networks": {
-            "pets": {"name": "pets", "driver": "bridge", "subnet": "172.17.0.0/16", "gateway": "172.17.0.1",
-                     "interface": "cnm-pets"},
-            "fab": {"name": "fab", "driver": "overlay", "subnet": "10.0.0.0/24", "gateway": "10.0.0.1",
-                    "interface": "cnm-fab", "vxlan_interface": "cnmxabc", "vni": 42, "local_ip": "192.0.2.1",
-                    "peers": {"192.0.2.2": [{"name": "db", "ip": "10.0.0.3"}]}}},
+            "pets": nested({"name": "pets", "driver": "bridge", "subnet": "172.17.0.0/16", "gateway": "172.17.0.1",
+                            "interface": "cnm-pets"}),
+            "fab": nested({"name": "fab", "driver": "overlay", "subnet": "10.0.0.0/24", "gateway": "10.0.0.1",
+                           "interface": "cnm-fab", "vxlan_interface": "cnmxabc", "vni": 42, "local_ip": "192.0.2.1",
+                           "underlay_interface": "eth0", "peers": {"192.0.2.2": [{"name": "db", "ip": "10.0.0.3"}]}})},
         "sandboxes": {"web": {}},
         "endpoints": {"pets/web": {"name": "web", "network": "pets", "sandbox": "web", "ifname": "eth0",
                                    "ipv4_address": "172.17.0.2",
@@ -197,7 +200,8 @@ def test_graph_draws_networks_sandboxes_endpoints_peers_and_ports():
                                   "ipv4_address": "10.0.0.2", "publish": []}}}
     dot = graph(facts)
     assert '"sb/web" -- "net/pets" [label="eth0 172.17.0.2"]' in dot
-    assert '"vx/fab" -- "peer/fab/192.0.2.2"' in dot and "db 10.0.0.3" in dot
+    assert '"net/fab" [label="cnm-fab' in dot and '"dev/fab/cnmxabc" [label="cnmxabc\\nVNI 42, 192.0.2.1"' in dot
+    assert '"dev/fab/cnmxabc" -- "peer/fab/192.0.2.2"' in dot and "db 10.0.0.3" in dot
     assert 'host -- "sb/web" [label="*:8000/tcp -> 5000"' in dot
     if shutil.which("dot"):  # graphviz reads it
         out = subprocess.run(["dot", "-Tsvg"], input=dot, capture_output=True, text=True, check=False)

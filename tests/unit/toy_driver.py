@@ -10,8 +10,9 @@ sandbox with the address IPAM gives it. It uses only the driver interface.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, Part
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
 
@@ -21,9 +22,16 @@ class ToyOptions:
     link: str
 
 
+@dataclass(frozen=True)
+class ToyPart(Part):
+    """The toy network's own field."""
+    KEY: ClassVar[str] = "toy"
+    link: str  # the host's toy link
+
+
 class ToyDriver(Driver):
     option_groups = ("toy",)
-    record_fields = ("link",)
+    network_parts = (ToyPart,)
     endpoint_options = ("ipv4_address", "aliases")
     ipam = True
 
@@ -34,19 +42,20 @@ class ToyDriver(Driver):
         return ToyOptions(link)
 
     def network_record(self, spec, old, host_view, networks, endpoints):
-        return {"link": spec.options.link}
+        return {ToyPart.KEY: ToyPart(link=spec.options.link)}
 
     def create_network(self, record, host_view, observed):
-        if host_view.link(record["link"]) is not None:
+        link = ToyPart.of(record).link
+        if host_view.link(link) is not None:
             return []
-        return [change("create toy %s" % record["link"], "toy_add", record["link"],
-                       undo=("link_del", (record["link"],)))]
+        return [change("create toy %s" % link, "toy_add", link, undo=("link_del", (link,)))]
 
     def delete_network(self, record, host_view, networks=(), observed=None):
-        return [change("delete toy %s" % record["link"], "link_del", record["link"])]
+        link = ToyPart.of(record).link
+        return [change("delete toy %s" % link, "link_del", link)]
 
     def owned_links(self, record):
-        return {record["link"]}
+        return {ToyPart.of(record).link}
 
     def join(self, network, endpoint, old, host_view, sandbox_view):
         if sandbox_view is not None and sandbox_view.link("toy0") is not None:

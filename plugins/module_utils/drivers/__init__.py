@@ -40,12 +40,24 @@ def option_spec():
     return out
 
 
-def record_fields():
-    """Every driver's network record fields, each once, in registry order."""
-    out: list = []
-    for drv in DRIVERS.values():
-        out.extend(f for f in drv.record_fields if f not in out)
-    return tuple(out)
+def part_keys(record):
+    """The keys of the parts of a network record's driver."""
+    return tuple(part.KEY for part in get(record["driver"]).network_parts)
+
+
+def endpoint_parts(endpoint):
+    """The parts an endpoint record holds (base.Part subclasses), found by their keys: so an endpoint
+    whose network record is gone can still be removed."""
+    kinds = dict((part.KEY, part) for drv in DRIVERS.values() for part in drv.endpoint_parts)
+    return [kinds[key] for key in sorted(kinds) if endpoint.get(key)]
+
+
+def host_links(endpoint):
+    """The host links an endpoint record owns, as its parts say."""
+    out = set()
+    for part in endpoint_parts(endpoint):
+        out |= part.of(endpoint).host_links()
+    return out
 
 
 def network_id(record, state_dir, old=None):

@@ -17,10 +17,45 @@ with ``observe`` and receives as an ``Observed``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Dict, List, NamedTuple, Optional, Set, Tuple, Type, TypeVar
 
 from ansible_collections.cnm.fabric.plugins.module_utils.model import XfrmView
+
+
+P = TypeVar("P", bound="Part")
+
+
+@dataclass(frozen=True)
+class Part:
+    """A driver's own fields of a record, kept in the record under ``KEY`` as a JSON object
+    (a network's parts are named after the option groups they come from, such as ``bridge``;
+    an endpoint's after what it is, such as ``veth``). Each driver declares its parts as
+    subclasses in its own module; the core copies them whole and never reads inside one."""
+    KEY: ClassVar[str] = ""
+
+    @classmethod
+    def of(cls: Type[P], record: Dict[str, Any]) -> P:
+        """The part as ``record`` holds it."""
+        return cls(**record[cls.KEY])
+
+    @classmethod
+    def names(cls) -> Tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    def json(self) -> Dict[str, Any]:
+        """The part as the record holds it (a shallow copy of its fields)."""
+        return dict((name, getattr(self, name)) for name in self.names())
+
+    def host_links(self) -> Set[str]:
+        """Host links an endpoint part owns (a veth's host end), for removal and garbage collection."""
+        return set()
+
+
+class Peers(NamedTuple):
+    """What cnm_overlay_peer returns of a network's recorded peers."""
+    peers: Dict[str, List[Dict[str, Any]]]  # remote endpoints by the VTEP they are behind
+    peer_hosts: Dict[str, str]              # the other hosts' own addresses on the network, by VTEP
 
 
 @dataclass(frozen=True)
@@ -72,9 +107,11 @@ class Driver(object):
     #: driver's): {group: {"type": "dict", "options": {...}}}. A driver that reads another
     #: driver's group (overlay reads ``bridge``) does not declare it again.
     option_spec: Dict[str, dict] = {}
-    #: Network record fields this driver keeps beyond the common ones (name, driver,
-    #: subnet, gateway, ip_range, mtu, internal), in the order cnm_network returns them.
-    record_fields: Tuple[str, ...] = ()
+    #: The parts of its network records (``Part`` subclasses): its own fields, beyond the common
+    #: ones (name, id, scope, driver, the pools, mtu, internal, labels), each under its key.
+    network_parts: Tuple[Type[Part], ...] = ()
+    #: The parts of its endpoint records (such as the veth's host end).
+    endpoint_parts: Tuple[Type[Part], ...] = ()
     #: The cnm_endpoint options its endpoints take.
     endpoint_options: Tuple[str, ...] = ("aliases",)
     #: Why an endpoint option it does not take makes no sense here ({option: sentence with
@@ -105,9 +142,10 @@ class Driver(object):
     # -- networks ----------------------------------------------------------------------
 
     def network_record(self, spec, old, host_view, networks, endpoints):
-        """The driver's fields of the network record, from ``spec`` (NetworkSpec), its
+        """What the driver decides of the network record, from ``spec`` (NetworkSpec), its
         previous record ``old``, the host's snapshot, the other network records and the
-        network's endpoint records. May set ``mtu``. Raises SpecError for what cannot be."""
+        network's endpoint records: its parts (``Part`` instances, by key) and the common
+        fields it sets (``mtu``, ``gateway``, ...). Raises SpecError for what cannot be."""
         return {}
 
     def replaces(self, old, record):
@@ -133,9 +171,12 @@ class Driver(object):
         return self.create_network(record, host_view, observed)
 
     def reserved_addresses(self, record):
-        """Addresses the network itself takes from its pool: {record field: pool owner name}
+        """The owners (in its pool) of the addresses the network itself takes from its pool
         (owners start with "@", which no endpoint name does)."""
-        return {}
+        return ()
+
+    def reserve(self, record, addresses):
+        """Record the addresses of ``reserved_addresses`` ({owner: address}) in ``record``'s parts."""
 
     def observe_removal(self, record):
         """What ``delete_network`` needs read (less than ``observe``: nothing is made)."""
@@ -150,6 +191,24 @@ class Driver(object):
     def owned_links(self, record):
         """Host link names the network owns, for garbage collection."""
         return set()
+
+    def host_device(self, record):
+        """The host device the network's endpoints hang from (its bridge, its parent), or None."""
+        return None
+
+    def host_address(self, record):
+        """The host's own address on the network beside its gateway (where replies to what the
+        host forwards to other hosts must come back), or None."""
+        return None
+
+    def host_binding_ip(self, record):
+        """The host address a published port of the network's endpoints listens on when the
+        port names none (0.0.0.0: every address); None when the network publishes nothing."""
+        return None
+
+    def graph_devices(self, record):
+        """The network's other host devices, as (name, what it is), for cnm_info's graph."""
+        return ()
 
     def fleet_identity(self, record):
         """What names a fleet-scoped network alike on every host that declares it (a string)."""
@@ -171,9 +230,9 @@ class Driver(object):
         free one of the network's IPv6 pool)."""
         return None
 
-    def endpoint_fields(self, network, name):
-        """Driver fields of an endpoint's record, such as its host-side interface."""
-        return {}
+    def endpoint_record(self, network, name):
+        """The parts of an endpoint's record (``Part`` instances), such as its veth's host end."""
+        return ()
 
     def join(self, network, endpoint, old, host_view, sandbox_view):
         """Changes that make or update ``endpoint`` in its sandbox (``old``: its previous
@@ -188,8 +247,13 @@ class Driver(object):
     # -- peers ---------------------------------------------------------------------------
 
     def merge_peers(self, network, spec, local_endpoints):
-        """The network record's peer fields ({field: value}) after a cnm_overlay_peer call ``spec``."""
+        """The network record's parts that hold its peers (``Part`` instances) after a
+        cnm_overlay_peer call ``spec``."""
         raise NotImplementedError
+
+    def peers(self, network):
+        """The recorded peers (a Peers)."""
+        return Peers({}, {})
 
     def peer_changes(self, network, host_view, observed, spec):
         """Changes that program the recorded peers (``spec``: the cnm_overlay_peer call)."""
@@ -198,7 +262,7 @@ class Driver(object):
     def remote_endpoints(self, network):
         """Endpoints of other hosts, as ``{name, ip, aliases}`` (and ``ip6``, their IPv6 address,
         where they have one), for the hosts files."""
-        return []
+        return [ep for remote in self.peers(network).peers.values() for ep in remote]
 
     # -- firewall -------------------------------------------------------------------------
 

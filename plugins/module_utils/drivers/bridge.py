@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Tuple
+from typing import ClassVar, Set, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers import inner
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, FirewallPart, ObserveRequest
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, FirewallPart, ObserveRequest, Part
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
 from ansible_collections.cnm.fabric.plugins.module_utils.spec import check_ifname, parse_host_ip
@@ -33,36 +33,74 @@ def route_localnet(interface):
 GATEWAY_MODES = ("nat", "nat-unprotected", "routed", "isolated")
 
 
-def gateway_cidrs(network):
+@dataclass(frozen=True)
+class BridgePart(Part):
+    """A bridge network's own fields: ``bridge`` in its record and in cnm_network's result
+    (an overlay network has them too)."""
+    KEY: ClassVar[str] = "bridge"
+    interface: str                  # the bridge's name
+    icc: bool = True                # endpoints of the network may reach one another
+    masquerade: bool = True         # IPv4 traffic leaving the host is masqueraded
+    masquerade_ipv6: bool = True    # IPv6 traffic leaving the host is masqueraded (NAT66)
+    host_binding_ip: str = "0.0.0.0"  # the address published ports listen on when they name none
+    hairpin: bool = False           # frames may go back out of the port they came in by
+    adopted: bool = False           # the bridge was there before the network, and stays after it
+    gateway_mode: str = "nat"       # how IPv4 traffic crosses the gateway (GATEWAY_MODES)
+    gateway_mode_ipv6: str = "nat"  # the same for IPv6
+    trusted_host_interfaces: Tuple[str, ...] = ()  # host interfaces that reach endpoints directly
+
+    @classmethod
+    def of(cls, record):
+        part = dict(record[cls.KEY])
+        part["trusted_host_interfaces"] = tuple(part.get("trusted_host_interfaces") or ())
+        return cls(**part)
+
+    def json(self):
+        return dict(Part.json(self), trusted_host_interfaces=list(self.trusted_host_interfaces))
+
+
+@dataclass(frozen=True)
+class VethPart(Part):
+    """An endpoint's veth pair, as far as the host sees it: ``veth`` in its record and in
+    cnm_endpoint's result."""
+    KEY: ClassVar[str] = "veth"
+    host_interface: str  # the pair's end on the host, a port of the network's bridge
+
+    def host_links(self) -> Set[str]:
+        return {self.host_interface}
+
+
+def gateway_cidrs(network, host_address=None):
     """The bridge's addresses: the gateway of each family the network has (none for a family in
-    gateway mode ``isolated``), and the host's own address on the network when it has one (an
-    overlay's ``host_address``)."""
+    gateway mode ``isolated``), and ``host_address``, the host's own address on the network
+    when it has one (an overlay's)."""
     out = set()
     for gateway, subnet in (("gateway", "subnet"), ("ipv6_gateway", "ipv6_subnet")):
         if network.get(gateway):
             out.add("%s/%d" % (network[gateway], ipaddress.ip_network(network[subnet]).prefixlen))
-    if network.get("host_address"):
-        out.add(network["host_address"] + "/32")
+    if host_address:
+        out.add(host_address + "/32")
     return out
 
 
-def bridge_mac(network):
-    """The bridge's own MAC address, derived from its address on the network (the host's own on an
-    overlay that has one, else the gateway) as endpoints' are from theirs; None for an adopted
-    bridge, whose address is its owner's business. Without one, a bridge takes the lowest MAC
-    of its ports, and changes it as they come and go: neighbours then hold a stale entry for
-    the gateway."""
-    if network.get("adopted"):
+def bridge_mac(network, b, host_address=None):
+    """The bridge's own MAC address, derived from its address on the network (``host_address``,
+    the host's own on an overlay that has one, else the gateway) as endpoints' are from theirs;
+    None for an adopted bridge, whose address is its owner's business. Without one, a bridge
+    takes the lowest MAC of its ports, and changes it as they come and go: neighbours then hold
+    a stale entry for the gateway."""
+    if b.adopted:
         return None
     # An isolated network's bridge has no address: its subnet's own, which no endpoint takes, stands in.
-    address = network.get("host_address") or network.get("gateway") or \
-        ipaddress.ip_network(network["subnet"]).network_address
+    address = host_address or network.get("gateway") or ipaddress.ip_network(network["subnet"]).network_address
     return names.mac_from_ipv4(address)
 
 
-def create_bridge(network, view, sysctls):
+def create_bridge(network, view, sysctls, host_address=None):
     """Make or update the bridge of ``network`` (the record as it should be)."""
-    br, mtu, cidrs, mac = network["interface"], network["mtu"], gateway_cidrs(network), bridge_mac(network)
+    b = BridgePart.of(network)
+    br, mtu, cidrs, mac = b.interface, network["mtu"], gateway_cidrs(network, host_address), \
+        bridge_mac(network, b, host_address)
     link = view.link(br)
     out = []
     if link is None:
@@ -85,7 +123,7 @@ def create_bridge(network, view, sysctls):
         # Stale addresses go first: removing a primary address takes the
         # secondaries of its subnet with it. An adopted bridge's other addresses are not ours.
         have = view.addresses.get(br, set())
-        for stale in sorted(have - cidrs if not network.get("adopted") else ()):
+        for stale in sorted(have - cidrs if not b.adopted else ()):
             out.append(change("remove %s from %s" % (stale, br), "addr_del", br, stale))
         for cidr in sorted(cidrs - have):
             out.append(change("add %s to %s" % (cidr, br), "addr_add", br, cidr))
@@ -101,7 +139,8 @@ def forwarding_sysctls(network):
     another of its networks, which leaves by its default route, is not dropped on a host with
     strict filtering (the ``inet`` table checks the source of new connections instead: firewall.py);
     and packet forwarding of each family it routes (not for an internal network)."""
-    out = {route_localnet(network["interface"]): 1, rp_filter(network["interface"]): 2}
+    interface = BridgePart.of(network).interface
+    out = {route_localnet(interface): 1, rp_filter(interface): 2}
     if not network["internal"]:
         out[IP_FORWARD] = 1
         if network.get("ipv6"):
@@ -113,13 +152,14 @@ def rp_filter(interface):
     return "net/ipv4/conf/%s/rp_filter" % interface
 
 
-def delete_bridge(network, view):
+def delete_bridge(network, view, host_address=None):
     """The bridge goes, unless it was adopted: then only the addresses the network put on it go."""
-    br = network["interface"]
+    b = BridgePart.of(network)
+    br = b.interface
     if view.link(br) is None:
         return []
-    if network.get("adopted"):
-        mine = gateway_cidrs(network) & view.addresses.get(br, set())
+    if b.adopted:
+        mine = gateway_cidrs(network, host_address) & view.addresses.get(br, set())
         return [change("remove %s from %s (an adopted bridge stays)" % (cidr, br), "addr_del", br, cidr)
                 for cidr in sorted(mine)]
     return [change("delete bridge %s" % br, "link_del", br)]
@@ -130,8 +170,9 @@ def adopted(b, old, view):
     that exists with no record of this state_dir naming it is someone else's (a user's, or another
     state_dir's): it is taken only with ``bridge.adopt``, and then never deleted."""
     link = view.link(b.interface)
-    if old is not None and old.get("interface") == b.interface:
-        return bool(old.get("adopted")) and link is not None  # one made again after it vanished is ours
+    was = BridgePart.of(old) if old is not None else None
+    if was is not None and was.interface == b.interface:
+        return was.adopted and link is not None  # one made again after it vanished is ours
     if link is None:
         return False
     if not b.adopt:
@@ -149,14 +190,15 @@ def join_veth(network, endpoint, old, host_view, sandbox_view):
     ``old`` is the endpoint's previous record (None when new): it tells the inner
     interface's former name. ``sandbox_view`` is None when the sandbox is to be made.
     """
-    veth, ifname, ns = endpoint["host_interface"], endpoint["ifname"], endpoint["sandbox"]
-    br, mtu, gateway = network["interface"], network["mtu"], network["gateway"]
+    veth, ifname, ns = VethPart.of(endpoint).host_interface, endpoint["ifname"], endpoint["sandbox"]
+    b = BridgePart.of(network)
+    br, mtu, gateway = b.interface, network["mtu"], network["gateway"]
     addresses, mac = inner.cidrs(network, endpoint), endpoint["mac_address"]
     routing = _routing(network, endpoint)
     current = inner.current_name(endpoint, old)
     host = host_view.link(veth)
     link = sandbox_view.link(current) if sandbox_view else None
-    hairpin = bool(network.get("hairpin"))
+    hairpin = b.hairpin
     out = []
 
     if host is None or link is None or host.kind != "veth" or link.kind != "veth":
@@ -209,7 +251,7 @@ def _routing(network, endpoint):
 
 
 def leave_veth(network, endpoint, host_view, sandbox_view):
-    veth, ifname, ns = endpoint["host_interface"], endpoint["ifname"], endpoint["sandbox"]
+    veth, ifname, ns = VethPart.of(endpoint).host_interface, endpoint["ifname"], endpoint["sandbox"]
     if host_view.link(veth) is not None:
         return [change("delete veth %s (and %s in %s)" % (veth, ifname, ns), "link_del_batch", veth)]
     inner = sandbox_view.link(ifname) if sandbox_view else None
@@ -259,14 +301,22 @@ def bridge_options(params):
 
 def bridge_record(b, mtu, old, view):
     """The fields of a network record that BridgeOptions ``b`` and ``mtu`` decide (None: that of
-    an adopted bridge, else the default), with the previous record ``old`` and the host's ``view``."""
+    an adopted bridge, else the default), with the previous record ``old`` and the host's ``view``:
+    ``mtu``, the bridge part, and no gateway for a family in gateway mode ``isolated`` (no address
+    on the bridge, no default route, no way out)."""
     adopt = adopted(b, old, view)
     if mtu is None:
         mtu = view.link(b.interface).mtu if adopt else Driver.default_mtu
-    return {"mtu": mtu, "interface": b.interface, "icc": b.icc, "masquerade": b.masquerade,
-            "masquerade_ipv6": b.masquerade_ipv6, "host_binding_ip": b.host_binding_ip, "hairpin": b.hairpin,
-            "adopted": adopt, "gateway_mode": b.gateway_mode, "gateway_mode_ipv6": b.gateway_mode_ipv6,
-            "trusted_host_interfaces": list(b.trusted_host_interfaces)}
+    part = BridgePart(interface=b.interface, icc=b.icc, masquerade=b.masquerade, masquerade_ipv6=b.masquerade_ipv6,
+                      host_binding_ip=b.host_binding_ip, hairpin=b.hairpin, adopted=adopt,
+                      gateway_mode=b.gateway_mode, gateway_mode_ipv6=b.gateway_mode_ipv6,
+                      trusted_host_interfaces=b.trusted_host_interfaces)
+    out = {"mtu": mtu, BridgePart.KEY: part}
+    if b.gateway_mode == "isolated":
+        out["gateway"] = None
+    if b.gateway_mode_ipv6 == "isolated":
+        out["ipv6_gateway"] = None
+    return out
 
 
 class BridgeDriver(Driver):
@@ -283,8 +333,8 @@ class BridgeDriver(Driver):
         gateway_mode_ipv6=dict(type="str", choices=list(GATEWAY_MODES), default="nat"),
         trusted_host_interfaces=dict(type="list", elements="str", default=[]),
     ))}
-    record_fields: Tuple[str, ...] = ("interface", "icc", "masquerade", "masquerade_ipv6", "host_binding_ip", "hairpin",
-                                      "adopted", "gateway_mode", "gateway_mode_ipv6", "trusted_host_interfaces")
+    network_parts: Tuple[type, ...] = (BridgePart,)
+    endpoint_parts: Tuple[type, ...] = (VethPart,)
     endpoint_options = ("ifname", "ipv4_address", "ipv6_address", "mac_address", "default_route", "aliases", "publish")
     ipam = True
     ipv6 = True
@@ -293,38 +343,41 @@ class BridgeDriver(Driver):
         return bridge_options(params)
 
     def network_record(self, spec, old, host_view, networks, endpoints):
-        record = bridge_record(spec.options, spec.mtu, old, host_view)
-        # An isolated family has no gateway: no address on the bridge, no default route, no way out.
-        if record["gateway_mode"] == "isolated":
-            record["gateway"] = None
-        if record["gateway_mode_ipv6"] == "isolated":
-            record["ipv6_gateway"] = None
-        return record
+        return bridge_record(spec.options, spec.mtu, old, host_view)
 
     def replaces(self, old, record):
-        if old["interface"] != record["interface"]:
+        was, now = BridgePart.of(old), BridgePart.of(record)
+        if was.interface != now.interface:
             return "bridge.name"
         # An adopted bridge keeps addresses that are not the network's: the old ones are taken off first.
-        return "subnet" if record.get("adopted") and gateway_cidrs(old) != gateway_cidrs(record) else None
+        changed = gateway_cidrs(old, self.host_address(old)) != gateway_cidrs(record, self.host_address(record))
+        return "subnet" if now.adopted and changed else None
 
     def rejoin(self, old, record):
         # Endpoints follow the network's MTU, hairpin and gateway in place.
-        return any(old.get(k) != record.get(k) for k in ("mtu", "hairpin", "gateway", "ipv6_gateway"))
+        return BridgePart.of(old).hairpin != BridgePart.of(record).hairpin or \
+            any(old.get(k) != record.get(k) for k in ("mtu", "gateway", "ipv6_gateway"))
 
     def observe(self, record):
         return ObserveRequest(sysctls=tuple(forwarding_sysctls(record)))
 
     def create_network(self, record, host_view, observed):
-        return create_bridge(record, host_view, observed.sysctls)
+        return create_bridge(record, host_view, observed.sysctls, self.host_address(record))
 
     def delete_network(self, record, host_view, networks=(), observed=None):
-        return delete_bridge(record, host_view)
+        return delete_bridge(record, host_view, self.host_address(record))
 
     def owned_links(self, record):
-        return {record["interface"]}
+        return {BridgePart.of(record).interface}
 
-    def endpoint_fields(self, network, name):
-        return {"host_interface": names.veth_name(network["name"], name)}
+    def host_device(self, record):
+        return BridgePart.of(record).interface
+
+    def host_binding_ip(self, record):
+        return BridgePart.of(record).host_binding_ip
+
+    def endpoint_record(self, network, name):
+        return (VethPart(host_interface=names.veth_name(network["name"], name)),)
 
     def join(self, network, endpoint, old, host_view, sandbox_view):
         return join_veth(network, endpoint, old, host_view, sandbox_view)
@@ -333,12 +386,11 @@ class BridgeDriver(Driver):
         return leave_veth(network, endpoint, host_view, sandbox_view)
 
     def firewall(self, network):
-        return FirewallPart(interface=network["interface"], subnet=network["subnet"], internal=network["internal"],
-                            masquerade=network["masquerade"], icc=network["icc"],
-                            host_binding_ip=network.get("host_binding_ip"), subnet6=network.get("ipv6_subnet"),
-                            masquerade6=network.get("masquerade_ipv6", True),
-                            modes=(network.get("gateway_mode") or "nat", network.get("gateway_mode_ipv6") or "nat"),
-                            trusted=tuple(network.get("trusted_host_interfaces") or ()))
+        b = BridgePart.of(network)
+        return FirewallPart(interface=b.interface, subnet=network["subnet"], internal=network["internal"],
+                            masquerade=b.masquerade, icc=b.icc, host_binding_ip=b.host_binding_ip,
+                            subnet6=network.get("ipv6_subnet"), masquerade6=b.masquerade_ipv6,
+                            modes=(b.gateway_mode, b.gateway_mode_ipv6), trusted=b.trusted_host_interfaces)
 
 
 DRIVER = BridgeDriver()

@@ -105,12 +105,13 @@ def _policy_add(src, dst, port, t):
     return _policy("add", src, dst, port, t) + " tmpl src %s dst %s proto esp reqid %d mode transport" % (src, dst, t)
 
 
-def wanted(network, keys, stage, view):
+def wanted(o, keys, stage, view):
     """The states ({(src, dst, spi): material}) and policies ({(src, dst, port)}) the network
-    should have, given its peers, ``keys`` (bytes; None: no key given, so only what belongs
-    to peers that are gone is removed), the ``stage`` and what the kernel has (``view``)."""
-    vni, local, port = network["vni"], network["local_ip"], network["port"]
-    peers = set(network.get("peers") or {}) if network.get("encrypted") else set()
+    (its overlay.OverlayPart ``o``) should have, given its peers, ``keys`` (bytes; None: no key
+    given, so only what belongs to peers that are gone is removed), the ``stage`` and what the
+    kernel has (``view``)."""
+    vni, local, port = o.vni, o.local_ip, o.port
+    peers = set(o.peers) if o.encrypted else set()
     if keys is None:
         return (dict((s, None) for s in view.states if {s[0], s[1]} - {local} <= peers),
                 set(p for p in view.policies if p[1] in peers and p[2] == port))
@@ -131,16 +132,16 @@ def wanted(network, keys, stage, view):
     return states, set((local, vtep, port) for vtep in peers)
 
 
-def changes(network, keys, stage, view):
-    """Changes that give the network's IPsec objects the shape ``wanted`` describes: new
-    states first (a new outbound SA is used the moment it exists, as the newest), then new
-    policies, then what goes."""
-    t, name = tag(network["vni"]), network["name"]
-    states, policies = wanted(network, keys, stage, view)
+def changes(name, o, keys, stage, view):
+    """Changes that give the IPsec objects of network ``name`` (its overlay.OverlayPart ``o``)
+    the shape ``wanted`` describes: new states first (a new outbound SA is used the moment it
+    exists, as the newest), then new policies, then what goes."""
+    t = tag(o.vni)
+    states, policies = wanted(o, keys, stage, view)
     out = []
     for src, dst, spi in sorted(set(states) - view.states):
         out.append(change("add ESP SA %s -> %s (spi 0x%08x) of network %s" % (src, dst, spi, name), "xfrm",
-                          _state_add(src, dst, spi, states[(src, dst, spi)], t, network["port"])))
+                          _state_add(src, dst, spi, states[(src, dst, spi)], t, o.port)))
     for src, dst, port in sorted(policies - view.policies):
         out.append(change("add IPsec policy %s -> %s (VXLAN port %d, mark 0x%08x) of network %s"
                           % (src, dst, port, t, name), "xfrm", _policy_add(src, dst, port, t)))
@@ -153,9 +154,10 @@ def changes(network, keys, stage, view):
     return out
 
 
-def firewall_rules(network):
-    """(input, mark) nftables rules of an encrypted network: its VXLAN packets that did not
-    arrive through IPsec are dropped (fail closed), and those this host sends are marked for
-    its policies. The VNI is the 24 bits after the first 4 bytes of the VXLAN header."""
-    match = "udp dport %d @th,96,24 %d" % (network["port"], network["vni"])
-    return ("%s meta ipsec missing drop" % match,), ("%s meta mark set 0x%08x" % (match, tag(network["vni"])),)
+def firewall_rules(o):
+    """(input, mark) nftables rules of an encrypted network (its overlay.OverlayPart ``o``): its
+    VXLAN packets that did not arrive through IPsec are dropped (fail closed), and those this host
+    sends are marked for its policies. The VNI is the 24 bits after the first 4 bytes of the VXLAN
+    header."""
+    match = "udp dport %d @th,96,24 %d" % (o.port, o.vni)
+    return ("%s meta ipsec missing drop" % match,), ("%s meta mark set 0x%08x" % (match, tag(o.vni)),)

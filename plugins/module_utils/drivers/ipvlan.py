@@ -11,11 +11,13 @@ so their default route is on-link, through the parent, with no gateway.
 
 from __future__ import annotations
 
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers.macvlan import MacvlanDriver
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.macvlan import IpvlanPart, MacvlanDriver
 
 
 class IpvlanDriver(MacvlanDriver):
     option_groups = ("ipvlan",)
+    part = IpvlanPart
+    network_parts = (IpvlanPart,)
     endpoint_options = ("ifname", "ipv4_address", "ipv6_address", "default_route", "aliases")
     endpoint_refusals = dict(MacvlanDriver.endpoint_refusals,
                              mac_address="every endpoint of an %s network has its parent's MAC address")
@@ -31,7 +33,7 @@ class IpvlanDriver(MacvlanDriver):
         return False
 
     def gateway_of(self, network, version=4):
-        return MacvlanDriver.gateway_of(self, network, version) if network["mode"] == "l2" else None
+        return MacvlanDriver.gateway_of(self, network, version) if self.part.of(network).mode == "l2" else None
 
 
 DRIVER = IpvlanDriver()

@@ -19,12 +19,12 @@ ipvlan.py reuses all of this; what differs is a class attribute or a hook.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional, Tuple
+from dataclasses import dataclass, replace
+from typing import ClassVar, Optional, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers import inner
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, ObserveRequest
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, ObserveRequest, Part
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
 from ansible_collections.cnm.fabric.plugins.module_utils.spec import check_ifname
@@ -32,6 +32,29 @@ from ansible_collections.cnm.fabric.plugins.module_utils.spec import check_ifnam
 VID_MIN, VID_MAX = 1, 4094
 SHIM_OWNER = "@host_access"  # its pool address's owner: no endpoint name starts with "@"
 MODULES = {"vlan": "8021q", "macvlan": "macvlan", "ipvlan": "ipvlan"}  # to load, when the kernel lacks a kind
+
+
+@dataclass(frozen=True)
+class MacvlanPart(Part):
+    """A macvlan network's own fields: ``macvlan`` in its record and in cnm_network's result."""
+    KEY: ClassVar[str] = "macvlan"
+    parent: str                        # the host device the endpoints' links hang from
+    mode: str                          # the links' mode
+    parent_created: bool = False       # the collection made the parent (a VLAN, or an isolated bridge)
+    host_access: bool = False          # the host reaches the endpoints through a shim
+    shim: Optional[str] = None         # that shim, a link of the parent on the host
+    shim_address: Optional[str] = None  # its address, from the network's pool
+
+
+@dataclass(frozen=True)
+class IpvlanPart(MacvlanPart):
+    """An ipvlan network's own fields: ``ipvlan`` in its record and in cnm_network's result."""
+    KEY: ClassVar[str] = "ipvlan"
+
+
+def parent_part(network):
+    """The MacvlanPart (or IpvlanPart) of a network record, or None for a network of another driver."""
+    return next((cls.of(network) for cls in (MacvlanPart, IpvlanPart) if network.get(cls.KEY)), None)
 
 
 @dataclass(frozen=True)
@@ -60,7 +83,8 @@ def parse_parent(group, value):
 
 class MacvlanDriver(Driver):
     option_groups: Tuple[str, ...] = ("macvlan",)
-    record_fields: Tuple[str, ...] = ("parent", "mode", "host_access", "parent_created", "shim", "shim_address")
+    part = MacvlanPart
+    network_parts: Tuple[type, ...] = (MacvlanPart,)
     endpoint_options: Tuple[str, ...] = ("ifname", "ipv4_address", "ipv6_address", "mac_address", "default_route",
                                          "aliases")
     endpoint_refusals = {"publish": "a %s network has no NAT: its endpoints are on the parent's wire, "
@@ -103,7 +127,8 @@ class MacvlanDriver(Driver):
         internal = o.parent is None
         parent = o.parent or names.bridge_name(spec.name)
         link = host_view.link(parent)
-        sharing = [n for n in networks.values() if n["name"] != spec.name and n.get("parent") == parent]
+        sharing = [n for n in networks.values()
+                   if n["name"] != spec.name and getattr(parent_part(n), "parent", None) == parent]
         other_kind = next((n for n in sharing if n["driver"] != spec.driver), None)
         if other_kind is not None:
             raise SpecError("parent %s carries %s network %r, and the kernel lets a device carry macvlan or "
@@ -116,37 +141,43 @@ class MacvlanDriver(Driver):
         if link is None and o.vid is not None and lower is None:
             raise SpecError("%s is not on this host, so %s cannot be made on it" % (o.lower, parent),
                             group + ".parent")
-        if sharing and "passthru" in [o.mode] + [n["mode"] for n in sharing]:
+        if sharing and "passthru" in [o.mode] + [parent_part(n).mode for n in sharing]:
             raise SpecError("parent %s is used by network %r; a parent in passthru mode takes one network only"
                             % (parent, sharing[0]["name"]), group + ".mode")
         # Ours: made by this network, or by another that still uses it; never one found there.
-        created = (old is not None and old.get("parent") == parent and old.get("parent_created")) or \
-            any(n.get("parent_created") for n in sharing) or link is None
+        was = self.part.of(old) if old is not None else None
+        created = (was is not None and was.parent == parent and was.parent_created) or \
+            any(parent_part(n).parent_created for n in sharing) or link is None
         device = link or lower
         top = device.mtu if device is not None else 1500
         mtu = spec.mtu or top
         if not internal and mtu > top:
             raise SpecError("%d is above the MTU of parent %s (%d)" % (mtu, parent, top), "mtu")
-        record = {"mtu": mtu, "parent": parent, "mode": o.mode, "internal": internal,
-                  "parent_created": bool(created), "host_access": o.host_access,
-                  "shim": names.shim_name(spec.name) if o.host_access else None, "shim_address": None}
+        part = self.part(parent=parent, mode=o.mode, parent_created=bool(created), host_access=o.host_access,
+                         shim=names.shim_name(spec.name) if o.host_access else None)
+        record = {"mtu": mtu, "internal": internal, self.part.KEY: part}
         if internal:
             record.update(gateway=None, ipv6_gateway=None)  # no router on an isolated parent
         return record
 
     def replaces(self, old, record):
-        changed = [key for key in ("parent", "mode") if old.get(key) != record[key]]
+        was, now = self.part.of(old), self.part.of(record)
+        changed = [key for key in ("parent", "mode") if getattr(was, key) != getattr(now, key)]
         return "%s.%s" % (self.option_groups[0], changed[0]) if changed else None
 
     def rejoin(self, old, record):
         return any(old.get(k) != record[k] for k in ("mtu", "gateway"))
 
     def observe(self, record):
-        made_vlan = record["parent_created"] and not record["internal"]
+        made_vlan = self.part.of(record).parent_created and not record["internal"]
         return ObserveRequest(kinds=(self.kind, "vlan") if made_vlan else (self.kind,))
 
     def reserved_addresses(self, record):
-        return {"shim_address": SHIM_OWNER} if record["host_access"] else {}
+        return (SHIM_OWNER,) if self.part.of(record).host_access else ()
+
+    def reserve(self, record, addresses):
+        part = self.part.of(record)
+        record[self.part.KEY] = replace(part, shim_address=addresses.get(SHIM_OWNER)).json()
 
     def create_network(self, record, host_view, observed):
         for kind, ok in sorted(observed.kinds.items()):
@@ -155,30 +186,31 @@ class MacvlanDriver(Driver):
                                   % (kind, MODULES[kind]), self.option_groups[0] + ".parent")
         out = self._parent(record, host_view)
         shim = names.shim_name(record["name"])
-        if record["host_access"]:
+        if self.part.of(record).host_access:
             out += self._shim(record, host_view)
         elif host_view.link(shim) is not None:  # host access turned off
             out.append(change("delete shim %s" % shim, "link_del", shim))
         return out
 
     def _parent(self, record, view):
-        parent, mtu = record["parent"], record["mtu"]
+        p = self.part.of(record)
+        parent, mtu = p.parent, record["mtu"]
         link = view.link(parent)
         if link is None:
             if record["internal"]:
                 return [change("create bridge %s, the isolated parent (mtu %d)" % (parent, mtu), "link_add", "bridge",
                                parent, mtu=mtu, undo=("link_del", (parent,)))]
             lower, dot, vid = parent.rpartition(".")
-            if not (record["parent_created"] and dot and view.link(lower) is not None):
+            if not (p.parent_created and dot and view.link(lower) is not None):
                 # Gone since the network was made (a restore after a reboot, where the host's own
                 # network configuration has not made it): the collection makes only its own VLANs.
                 raise KernelError("the parent %s of network %r does not exist%s" % (
-                    parent, record["name"], "; nor does %s, its lower device" % lower if record["parent_created"] else
+                    parent, record["name"], "; nor does %s, its lower device" % lower if p.parent_created else
                     ""), self.option_groups[0] + ".parent")
             return [change("create VLAN %s on %s (VID %s)" % (parent, lower, vid), "link_add", "vlan", parent,
                            parent=lower, data=(("IFLA_VLAN_ID", int(vid)),), undo=("link_del", (parent,)))]
         out = []
-        if record["parent_created"]:  # only what is ours is changed
+        if p.parent_created:  # only what is ours is changed
             if not link.up:
                 out.append(change("set %s up" % parent, "link_set", parent, state="up"))
             if record["internal"] and link.mtu != mtu:
@@ -186,8 +218,9 @@ class MacvlanDriver(Driver):
         return out
 
     def _shim(self, record, view):
-        shim, parent, dst = record["shim"], record["parent"], record["ip_range"] or record["subnet"]
-        cidr = "%s/32" % record["shim_address"]
+        p = self.part.of(record)
+        shim, parent, dst = p.shim, p.parent, record["ip_range"] or record["subnet"]
+        cidr = "%s/32" % p.shim_address
         link, lower = view.link(shim), view.link(parent)
         out = []
         if link is not None and (link.kind != self.kind or lower is None or link.parent != lower.index):
@@ -204,44 +237,49 @@ class MacvlanDriver(Driver):
 
     def delete_network(self, record, host_view, networks=(), observed=None):
         out = []
-        shim = record.get("shim")
-        if shim and host_view.link(shim) is not None:
-            out.append(change("delete shim %s" % shim, "link_del", shim))
-        parent = record["parent"]
-        still_used = any(n["name"] != record["name"] and n.get("parent") == parent for n in networks)
-        if record.get("parent_created") and not still_used and host_view.link(parent) is not None:
-            out.append(change("delete %s, the parent made for %s" % (parent, record["name"]), "link_del", parent))
+        p = self.part.of(record)
+        if p.shim and host_view.link(p.shim) is not None:
+            out.append(change("delete shim %s" % p.shim, "link_del", p.shim))
+        still_used = any(n["name"] != record["name"] and getattr(parent_part(n), "parent", None) == p.parent
+                         for n in networks)
+        if p.parent_created and not still_used and host_view.link(p.parent) is not None:
+            out.append(change("delete %s, the parent made for %s" % (p.parent, record["name"]), "link_del", p.parent))
         return out
 
     def owned_links(self, record):
-        return set(n for n in (record.get("shim"), record["parent"] if record.get("parent_created") else None) if n)
+        p = self.part.of(record)
+        return set(n for n in (p.shim, p.parent if p.parent_created else None) if n)
+
+    def host_device(self, record):
+        return self.part.of(record).parent
 
     # -- endpoints -----------------------------------------------------------------------
 
     def check_endpoint(self, network, spec, old, others):
         if spec.mac_address and not self.own_mac(network):
             raise SpecError("the endpoint of a passthru network has its parent's MAC address", "mac_address")
-        taken = others() if network["mode"] == "passthru" else []
+        taken = others() if self.part.of(network).mode == "passthru" else []
         if taken:
             raise SpecError("network %r is in passthru mode, which takes one endpoint, and %r has it"
                             % (network["name"], taken[0]["name"]), "network")
 
     def own_mac(self, network):
-        return network["mode"] != "passthru"  # the one endpoint takes the parent's
+        return self.part.of(network).mode != "passthru"  # the one endpoint takes the parent's
 
     def join(self, network, endpoint, old, host_view, sandbox_view):
-        ifname, ns, mtu, mac, parent = (endpoint["ifname"], endpoint["sandbox"], network["mtu"],
-                                        endpoint["mac_address"], network["parent"])
+        p = self.part.of(network)
+        ifname, ns, mtu, mac, parent, mode = (endpoint["ifname"], endpoint["sandbox"], network["mtu"],
+                                              endpoint["mac_address"], p.parent, p.mode)
         lower = host_view.link(parent)
 
         def foreign(link):
-            if link.kind != self.kind or link.mode != network["mode"] or \
+            if link.kind != self.kind or link.mode != mode or \
                     (lower is not None and link.parent != lower.index):
                 return "not a %s link of %s" % (self.kind, parent)
             return None
         create = change("create %s %s of %s in %s (mode %s, mtu %d%s)" % (
-            self.kind, ifname, parent, ns, network["mode"], mtu, ", " + mac if mac else ""), "link_add", self.kind,
-            ifname, ns=ns, parent=parent, mode=network["mode"], mtu=mtu, mac=mac)
+            self.kind, ifname, parent, ns, mode, mtu, ", " + mac if mac else ""), "link_add", self.kind,
+            ifname, ns=ns, parent=parent, mode=mode, mtu=mtu, mac=mac)
         return inner.join_link(network, endpoint, old, sandbox_view, create, foreign, self.gateway_of(network),
                                self.gateway_of(network, 6))
 

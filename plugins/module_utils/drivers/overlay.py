@@ -18,13 +18,14 @@ each sandbox reaches the outside through its own host, masqueraded there.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, replace
-from typing import Optional
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, Dict, List, Optional
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers import esp
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import ObserveRequest, Observed
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers.bridge import BridgeDriver, bridge_options, bridge_record
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import ObserveRequest, Observed, Part, Peers
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.bridge import BridgeDriver, BridgePart, bridge_options, \
+    bridge_record
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import ZERO_MAC
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
@@ -42,6 +43,23 @@ def embedded_ipv6(subnet6, ipv4):
     followed by the IPv4 address, so one fleet-wide IPv4 allocation makes both unique and
     every host works out its peers' addresses alike."""
     return str(ipaddress.ip_address(int(ipaddress.ip_network(subnet6).network_address) | int(ipaddress.ip_address(ipv4))))
+
+
+@dataclass(frozen=True)
+class OverlayPart(Part):
+    """An overlay network's own fields beside its bridge's: ``overlay`` in its record and in
+    cnm_network's result."""
+    KEY: ClassVar[str] = "overlay"
+    vni: int                           # the VXLAN network identifier, the same on every host
+    vxlan_interface: str               # the VXLAN device, a port of the network's bridge
+    local_ip: str                      # this host's VTEP: the address VXLAN is sent from
+    underlay_interface: str            # the host interface that holds local_ip
+    port: int = VXLAN_PORT             # the UDP port of VXLAN
+    encrypted: bool = False            # VXLAN travels in IPsec ESP between the hosts
+    host_address: Optional[str] = None  # this host's own address on the network, beside the gateway
+    #: remote endpoints by the VTEP they are behind: [{name, ip, ip6, mac, aliases}] (cnm_overlay_peer's)
+    peers: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
+    peer_hosts: Dict[str, str] = field(default_factory=dict)  # the other hosts' host_address, by VTEP
 
 
 @dataclass(frozen=True)
@@ -116,10 +134,9 @@ def underlay(view, o):
     return name, str(addresses[0])
 
 
-def _vxlan_matches(link, network, underlay_index):
+def _vxlan_matches(link, o, underlay_index):
     info = link.vxlan
-    return (info is not None and info.vni == network["vni"]
-            and info.port == network["port"] and info.local == network["local_ip"]
+    return (info is not None and info.vni == o.vni and info.port == o.port and info.local == o.local_ip
             and info.underlay == underlay_index and not info.learning and info.proxy)
 
 
@@ -143,8 +160,9 @@ def wanted_entries(peers, hosts=None):
 def entry_changes(network, fdb, arp):
     """Changes that turn the device's entries ``fdb``/``arp`` into what the peers need:
     stale entries go first, so a MAC that moved to another VTEP is moved, not doubled."""
-    vx = network["vxlan_interface"]
-    want_fdb, want_arp = wanted_entries(network.get("peers") or {}, network.get("peer_hosts"))
+    o = OverlayPart.of(network)
+    vx = o.vxlan_interface
+    want_fdb, want_arp = wanted_entries(o.peers, o.peer_hosts)
     out = []
     for mac, vtep in sorted(fdb - want_fdb):
         out.append(change("remove %s -> %s from %s" % (mac, vtep, vx), "fdb_del", vx, mac, vtep))
@@ -168,9 +186,7 @@ class OverlayDriver(BridgeDriver):
         encrypted=dict(type="bool", default=False),
         host_address=dict(type="str"),
     ))}
-    record_fields = BridgeDriver.record_fields + ("vni", "port", "local_ip", "underlay_interface",
-                                                  "vxlan_interface", "encrypted", "host_address", "peers",
-                                                  "peer_hosts")
+    network_parts = (BridgePart, OverlayPart)
     has_peers = True
     default_mtu = None  # the underlay's, less VXLAN's overhead
     scope = "fleet"
@@ -181,7 +197,7 @@ class OverlayDriver(BridgeDriver):
     def network_record(self, spec, old, host_view, networks, endpoints):
         o = spec.options
         for name, net in sorted(networks.items()):
-            if name != spec.name and net.get("vxlan_interface") and net.get("vni") == o.vni:
+            if name != spec.name and net.get(OverlayPart.KEY) and OverlayPart.of(net).vni == o.vni:
                 raise SpecError("VNI %d is already used by network %r on this host" % (o.vni, name), "overlay.vni")
         underlay_name, local_ip = underlay(host_view, o)
         overhead = VXLAN_OVERHEAD + (esp.ESP_OVERHEAD if o.encrypted else 0)
@@ -191,26 +207,27 @@ class OverlayDriver(BridgeDriver):
             raise SpecError("%d does not fit: the underlay %s has MTU %d and VXLAN%s takes %d bytes of it; use at "
                             "most %d" % (mtu, underlay_name, limit + overhead, " in ESP" if o.encrypted else "",
                                          overhead, limit), "mtu")
-        record = bridge_record(o.bridge, mtu, old, host_view)
-        record.update(vni=o.vni, port=o.port, local_ip=local_ip, underlay_interface=underlay_name,
-                      vxlan_interface=names.vxlan_name(spec.name), encrypted=o.encrypted,
-                      host_address=o.host_address, peers=(old or {}).get("peers") or {},
-                      peer_hosts=(old or {}).get("peer_hosts") or {})
+        was = OverlayPart.of(old) if old else None
+        part = OverlayPart(vni=o.vni, port=o.port, local_ip=local_ip, underlay_interface=underlay_name,
+                           vxlan_interface=names.vxlan_name(spec.name), encrypted=o.encrypted,
+                           host_address=o.host_address, peers=was.peers if was else {},
+                           peer_hosts=was.peer_hosts if was else {})
         if o.host_address:
             taken = dict((ep["ipv4_address"], "local endpoint %r" % ep["name"]) for ep in endpoints)
-            taken.update((ep["ip"], "remote endpoint %r" % ep["name"]) for ep in self.remote_endpoints(record))
-            taken.update((ip, "the host address of VTEP %s" % vtep) for vtep, ip in record["peer_hosts"].items())
+            taken.update((ep["ip"], "remote endpoint %r" % ep["name"]) for remote in part.peers.values()
+                         for ep in remote)
+            taken.update((ip, "the host address of VTEP %s" % vtep) for vtep, ip in part.peer_hosts.items())
             if o.host_address in taken:
                 raise SpecError("%s is %s" % (o.host_address, taken[o.host_address]), "overlay.host_address")
-        return record
+        return dict(bridge_record(o.bridge, mtu, old, host_view), **{OverlayPart.KEY: part})
 
     def observe(self, record):
-        base = BridgeDriver.observe(self, record)
-        return ObserveRequest(sysctls=base.sysctls, neighbours=(record["vxlan_interface"],),
-                              xfrm=(esp.tag(record["vni"]),), esp=esp.probe() if record.get("encrypted") else "")
+        base, o = BridgeDriver.observe(self, record), OverlayPart.of(record)
+        return ObserveRequest(sysctls=base.sysctls, neighbours=(o.vxlan_interface,), xfrm=(esp.tag(o.vni),),
+                              esp=esp.probe() if o.encrypted else "")
 
     def observe_removal(self, record):
-        return ObserveRequest(xfrm=(esp.tag(record["vni"]),))
+        return ObserveRequest(xfrm=(esp.tag(OverlayPart.of(record).vni),))
 
     def _devices(self, record, host_view, observed):
         if observed.esp:
@@ -220,22 +237,22 @@ class OverlayDriver(BridgeDriver):
         # The bridge's MAC address derives from host_address where it has one: the other hosts'
         # devices answer ARP for that address with it.
         out = BridgeDriver.create_network(self, record, host_view, observed)
-        vx, br, mtu = record["vxlan_interface"], record["interface"], record["mtu"]
-        link, underlay = host_view.link(vx), host_view.link(record["underlay_interface"])
+        o = OverlayPart.of(record)
+        vx, br, mtu = o.vxlan_interface, BridgePart.of(record).interface, record["mtu"]
+        link, underlay = host_view.link(vx), host_view.link(o.underlay_interface)
         entries = observed.entries(vx)
         if underlay is None:  # gone since the network was made (at boot, not yet made by the host's configuration)
             raise KernelError("the underlay interface %s of network %r does not exist"
-                              % (record["underlay_interface"], record["name"]), "overlay.underlay_interface")
+                              % (o.underlay_interface, record["name"]), "overlay.underlay_interface")
         if link is not None and link.kind != "vxlan":
             raise KernelError("%s exists and is not a VXLAN device; remove it" % vx)
-        if link is None or not _vxlan_matches(link, record, underlay.index):
+        if link is None or not _vxlan_matches(link, o, underlay.index):
             if link is not None:  # settings a VXLAN device cannot change in place
                 out.append(change("delete %s (its VNI, port or underlay changed)" % vx, "link_del", vx))
             out.append(change("create VXLAN %s (VNI %d, %s:%d via %s, mtu %d) on %s"
-                              % (vx, record["vni"], record["local_ip"], record["port"],
-                                 record["underlay_interface"], mtu, br),
-                              "vxlan_add", vx, record["vni"], record["port"], record["local_ip"],
-                              record["underlay_interface"], mtu, br, undo=("link_del", (vx,))))
+                              % (vx, o.vni, o.local_ip, o.port, o.underlay_interface, mtu, br),
+                              "vxlan_add", vx, o.vni, o.port, o.local_ip, o.underlay_interface, mtu, br,
+                              undo=("link_del", (vx,))))
             entries = (set(), {})
         else:
             bridge_link = host_view.link(br)
@@ -251,29 +268,38 @@ class OverlayDriver(BridgeDriver):
         """The bridge (as the bridge driver makes it), its VXLAN device and the peers' entries.
         IPsec objects of peers that are gone (or of all, when the network is no longer
         encrypted) are removed; cnm_overlay_peer, which has the keys, makes them."""
-        return self._devices(record, host_view, observed) + _ipsec(record, observed)
+        return self._devices(record, host_view, observed) + _ipsec(record["name"], OverlayPart.of(record), observed)
 
     def restore(self, record, host_view, observed, secret):
         """With the keys cnm_overlay_peer kept, an encrypted network's SAs and policies too, at
         stage ``inbound``: every key decrypts, and an SA that still sends under a listed key goes
         on sending (a host in the middle of a rotation loses nothing); a new one sends under the
         first key, as after a reboot."""
-        if not (record.get("encrypted") and secret):
+        o = OverlayPart.of(record)
+        if not (o.encrypted and secret):
             return self.create_network(record, host_view, observed)
         return self._devices(record, host_view, observed) + esp.changes(
-            record, esp.parse_keys(secret["keys"]), "inbound", observed.ipsec(esp.tag(record["vni"])))
+            record["name"], o, esp.parse_keys(secret["keys"]), "inbound", observed.ipsec(esp.tag(o.vni)))
 
     def delete_network(self, record, host_view, networks=(), observed=None):
-        out = _ipsec(dict(record, peers={}), observed or Observed())
-        if host_view.link(record["vxlan_interface"]) is not None:
-            out.append(change("delete VXLAN %s" % record["vxlan_interface"], "link_del", record["vxlan_interface"]))
+        o = OverlayPart.of(record)
+        out = _ipsec(record["name"], replace(o, peers={}), observed or Observed())
+        if host_view.link(o.vxlan_interface) is not None:
+            out.append(change("delete VXLAN %s" % o.vxlan_interface, "link_del", o.vxlan_interface))
         return out + BridgeDriver.delete_network(self, record, host_view, networks)
 
     def owned_links(self, record):
-        return {record["interface"], record["vxlan_interface"]}
+        return {BridgePart.of(record).interface, OverlayPart.of(record).vxlan_interface}
+
+    def host_address(self, record):
+        return OverlayPart.of(record).host_address
+
+    def graph_devices(self, record):
+        o = OverlayPart.of(record)
+        return ((o.vxlan_interface, "VNI %d, %s" % (o.vni, o.local_ip)),)
 
     def fleet_identity(self, record):
-        return "overlay %s, VNI %d" % (record["name"], record["vni"])
+        return "overlay %s, VNI %d" % (record["name"], OverlayPart.of(record).vni)
 
     def check_endpoint(self, network, spec, old, others):
         """An overlay endpoint's address comes from the fleet pool, and no peer may hold it."""
@@ -283,11 +309,13 @@ class OverlayDriver(BridgeDriver):
                             "ipv4_address")
         address = spec.ipv4_address or old["ipv4_address"]
         address6 = spec.ipv6_address or self.default_ipv6_address(network, address)
-        hosts = dict((ip, "the host address of VTEP %s" % vtep) for vtep, ip in (network.get("peer_hosts") or {}).items())
-        hosts[network.get("host_address")] = "this host's address on the network (overlay.host_address)"
+        o = OverlayPart.of(network)
+        hosts = dict((ip, "the host address of VTEP %s" % vtep) for vtep, ip in o.peer_hosts.items())
+        if o.host_address:
+            hosts[o.host_address] = "this host's address on the network (overlay.host_address)"
         if address in hosts:
             raise SpecError("%s (%s) is %s" % (address, spec.name, hosts[address]), "ipv4_address")
-        for vtep, remote in sorted((network.get("peers") or {}).items()):
+        for vtep, remote in sorted(o.peers.items()):
             for ep in remote:
                 if ep["ip"] == address or ep["name"] == spec.name:
                     raise SpecError("%s (%s) is the remote endpoint %r behind VTEP %s"
@@ -303,20 +331,20 @@ class OverlayDriver(BridgeDriver):
         """The peers after cnm_overlay_peer ``spec`` (PeersSpec), checked against the network
         and its local endpoints (records)."""
         _check_keys(network, spec)
-        peers = dict(network.get("peers") or {})
-        hosts = dict(network.get("peer_hosts") or {})
+        o = OverlayPart.of(network)
+        peers, hosts = dict(o.peers), dict(o.peer_hosts)
         if spec.state == "absent":
             for vtep in [p.vtep for p in spec.peers] if spec.peers is not None else list(peers):
                 peers.pop(vtep, None)
                 hosts.pop(vtep, None)
-            return {"peers": peers, "peer_hosts": hosts}
+            return (replace(o, peers=peers, peer_hosts=hosts),)
         if spec.exclusive:
             peers, hosts = {}, {}
         locals_ = dict((ep["name"], ep["ipv4_address"]) for ep in local_endpoints)
         locals6 = set(ep.get("ipv6_address") for ep in local_endpoints) - {None}
         subnet = ipaddress.ip_network(network["subnet"])
         for i, peer in enumerate(spec.peers):
-            if peer.vtep == network["local_ip"]:
+            if peer.vtep == o.local_ip:
                 raise SpecError("%s is this host's own VTEP" % peer.vtep, "peers[%d].vtep" % i)
             for j, ep in enumerate(peer.endpoints):
                 at = "peers[%d].endpoints[%d].ip" % (i, j)
@@ -333,7 +361,7 @@ class OverlayDriver(BridgeDriver):
             if peer.host_address:
                 at = "peers[%d].host_address" % i
                 check_in_subnet(ipaddress.ip_address(peer.host_address), subnet, at)
-                if peer.host_address in (network["gateway"], network.get("host_address")) or \
+                if peer.host_address in (network["gateway"], o.host_address) or \
                         peer.host_address in locals_.values():
                     raise SpecError("%s is the gateway, this host's address or a local endpoint's"
                                     % peer.host_address, at)
@@ -349,7 +377,11 @@ class OverlayDriver(BridgeDriver):
                 raise SpecError("%s is the host address of VTEP %s and also taken behind VTEP %s"
                                 % (address, vtep, seen[address]), "peers")
             seen[address] = vtep
-        return {"peers": peers, "peer_hosts": hosts}
+        return (replace(o, peers=peers, peer_hosts=hosts),)
+
+    def peers(self, network):
+        o = OverlayPart.of(network)
+        return Peers(o.peers, o.peer_hosts)
 
     def _remote_ipv6(self, network, ep, at, locals6):
         """A remote endpoint's IPv6 address ({"ip6": ...}, or {} on a network without IPv6):
@@ -365,38 +397,36 @@ class OverlayDriver(BridgeDriver):
         return {"ip6": address}
 
     def peer_changes(self, network, host_view, observed, spec):
-        vx = network["vxlan_interface"]
+        o = OverlayPart.of(network)
+        vx = o.vxlan_interface
         if host_view.link(vx) is None:
             raise KernelError("the VXLAN device %s of network %r is missing; run cnm.fabric.cnm_network to repair "
                               "it" % (vx, network["name"]))
         keys = esp.parse_keys(spec.encryption_keys) if spec.encryption_keys is not None else None
-        return esp.changes(network, keys, spec.encryption_stage, observed.ipsec(esp.tag(network["vni"]))) + \
+        return esp.changes(network["name"], o, keys, spec.encryption_stage, observed.ipsec(esp.tag(o.vni))) + \
             entry_changes(network, *observed.entries(vx))
 
     def firewall(self, network):
-        part = BridgeDriver.firewall(self, network)
-        if not network.get("encrypted"):
+        part, o = BridgeDriver.firewall(self, network), OverlayPart.of(network)
+        if not o.encrypted:
             return part
-        drop, mark = esp.firewall_rules(network)
+        drop, mark = esp.firewall_rules(o)
         return replace(part, input=drop, mark=mark)
 
-    def remote_endpoints(self, network):
-        """Remote endpoints as ``{name, ip, ip6 (on a dual-stack network), aliases}``."""
-        return [ep for remote in (network.get("peers") or {}).values() for ep in remote]
 
-
-def _ipsec(record, observed):
-    """Removal of the IPsec objects of peers that are gone, or of every one when the
-    network is not (or no longer) encrypted: what needs no key."""
-    return esp.changes(record, None, "complete", observed.ipsec(esp.tag(record["vni"])))
+def _ipsec(name, o, observed):
+    """Removal of the IPsec objects of peers that are gone, or of every one when network
+    ``name`` (its OverlayPart ``o``) is not (or no longer) encrypted: what needs no key."""
+    return esp.changes(name, o, None, "complete", observed.ipsec(esp.tag(o.vni)))
 
 
 def _check_keys(network, spec):
     """Keys are given exactly when the network is encrypted and peers are added."""
-    if spec.encryption_keys is not None and not network.get("encrypted"):
+    encrypted = OverlayPart.of(network).encrypted
+    if spec.encryption_keys is not None and not encrypted:
         raise SpecError("network %r is not encrypted (overlay.encrypted): it takes no keys" % network["name"],
                         "encryption_keys")
-    if network.get("encrypted") and spec.state == "present":
+    if encrypted and spec.state == "present":
         if spec.encryption_keys is None:
             raise SpecError("network %r is encrypted (overlay.encrypted): give its keys, the same list on every "
                             "host" % network["name"], "encryption_keys")
