@@ -320,7 +320,7 @@ def sync(state_dir, networks, endpoints, check_mode, mesh=((), ())):
             if not check_mode:
                 atomic_write(digest_path, digest + "\n")
             return False
-        if digest is not None and digest == known.strip():
+        if digest is not None and digest == (known or "").strip():
             return False
     if not check_mode:
         # Declaring then deleting makes the delete safe when the table is absent;

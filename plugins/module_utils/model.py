@@ -10,7 +10,7 @@ are unit-tested from hand-made snapshots without root.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import List, Optional, Tuple
 
 ZERO_MAC = "00:00:00:00:00:00"  # a VXLAN device's flood entry
 
@@ -63,36 +63,36 @@ class NsView:
     addresses: dict
     routes: list = field(default_factory=list)
 
-    def link(self, name):
+    def link(self, name: str) -> Optional[Link]:
         return self.links.get(name)
 
-    def link_by_index(self, index):
+    def link_by_index(self, index: Optional[int]) -> Optional[Link]:
         return next((lk for lk in self.links.values() if lk.index == index), None)
 
-    def default(self, version=4):
+    def default(self, version: int = 4) -> Optional[Route]:
         """The default route of IP ``version`` the kernel uses: the one with the lowest metric, or None."""
         defaults = [r for r in self.routes if r.dst == DEFAULT_DST[version]]
         return min(defaults, key=lambda r: r.metric) if defaults else None
 
-    def gateway_of(self, version=4):
+    def gateway_of(self, version: int = 4) -> Tuple[Optional[str], Optional[int]]:
         """(gateway, ifindex) of the default route's (first) hop, or (None, None)."""
         route = self.default(version)
         return route.gateways[0] if route and route.gateways else (None, None)
 
     @property
-    def default_route(self):
+    def default_route(self) -> Optional[Route]:
         return self.default(4)
 
     @property
-    def default_gateway(self):
+    def default_gateway(self) -> Optional[str]:
         return self.gateway_of(4)[0]
 
     @property
-    def default_dev(self):
+    def default_dev(self) -> Optional[int]:
         """The ifindex of the IPv4 default route's (first) hop."""
         return self.gateway_of(4)[1]
 
-    def routed_dsts(self):
+    def routed_dsts(self) -> List[Tuple[str, Optional[str]]]:
         """(destination, link name) of every route that is not a default route."""
         return [(r.dst, getattr(self.link_by_index(hop[1]), "name", None))
                 for r in self.routes if r.dst not in DEFAULT_DST.values() for hop in r.gateways[:1]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from typing import Optional
 
 from ansible_collections.cnm.fabric.plugins.module_utils.store import read_text
 
@@ -34,11 +35,11 @@ IFNAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,%d}" % (IFNAMSIZ - 1))
 RESERVED_IFNAMES = ("all", "default", "lo", "bonding_masters")
 
 
-def _digest(text, size):
+def _digest(text: str, size: int) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:size]
 
 
-def bridge_name(network):
+def bridge_name(network: str) -> str:
     """``cnm-<network>`` when it fits, else a prefix of it and a short digest."""
     name = BRIDGE_PREFIX + network
     if len(name.encode("utf-8")) <= IFNAMSIZ:
@@ -46,17 +47,17 @@ def bridge_name(network):
     return BRIDGE_PREFIX + network[:5] + "-" + _digest(network, 5)
 
 
-def veth_name(network, endpoint):
+def veth_name(network: str, endpoint: str) -> str:
     """Host end of an endpoint's veth pair: stable, unique per (network, endpoint)."""
     return VETH_PREFIX + _digest(network + "/" + endpoint, IFNAMSIZ - len(VETH_PREFIX))
 
 
-def vxlan_name(network):
+def vxlan_name(network: str) -> str:
     """The VXLAN device of an overlay network."""
     return VXLAN_PREFIX + _digest(network, IFNAMSIZ - len(VXLAN_PREFIX))
 
 
-def shim_name(network):
+def shim_name(network: str) -> str:
     """The host's own macvlan of a network with host access."""
     return SHIM_PREFIX + _digest(network, IFNAMSIZ - len(SHIM_PREFIX))
 
@@ -65,44 +66,44 @@ DEFAULT_STATE_DIR = "/var/lib/cnm"
 IFALIASZ = 255  # bytes of a link's alias (IFLA_IFALIAS), less its terminating NUL
 
 
-def owner_tag(state_dir):
+def owner_tag(state_dir: str) -> str:
     """The alias the collection gives every host link it makes for ``state_dir``, so that no other
     state_dir takes it for a leftover of its own."""
     tag = "cnm.fabric " + _canonical(state_dir)
     return tag if len(tag.encode("utf-8")) <= IFALIASZ else "cnm.fabric sha1:" + _digest(_canonical(state_dir), 40)
 
 
-def table_name(state_dir):
+def table_name(state_dir: str) -> str:
     """The name of a state_dir's nftables tables (``inet`` and ``bridge``): ``cnm`` for the default
     state_dir, ``cnm_`` and a digest of the path for any other, so each state_dir has tables of its own."""
     path = _canonical(state_dir)
     return "cnm" if path == DEFAULT_STATE_DIR else "cnm_" + _digest(path, 8)
 
 
-def _canonical(state_dir):
+def _canonical(state_dir: str) -> str:
     return os.path.normpath(os.path.abspath(state_dir))
 
 
-def endpoint_key(network, endpoint):
+def endpoint_key(network: str, endpoint: str) -> str:
     return network + "/" + endpoint
 
 
-def sandbox_key(sandbox, sandbox_path):
-    """A named netns is recorded by name, an existing one by its path."""
+def sandbox_key(sandbox: Optional[str], sandbox_path: Optional[str]) -> Optional[str]:
+    """A named netns is recorded by name, an existing one by its path (None: neither given)."""
     return sandbox if sandbox else sandbox_path
 
 
-def sandbox_files_dir(state_dir, key):
+def sandbox_files_dir(state_dir: str, key: str) -> str:
     """Where hosts/resolv.conf of a sandbox given by path are written."""
     return "%s/sandboxes/%s" % (state_dir, _digest(key, 12))
 
 
-def mac_from_ipv4(address):
+def mac_from_ipv4(address: object) -> str:
     """Docker's convention: 02:42 followed by the four octets of the address."""
     return str(EUI(0x0242 << 32 | int(IPAddress(str(address))), dialect=mac_unix_expanded))
 
 
-def ifname_problem(name):
+def ifname_problem(name: str) -> Optional[str]:
     """Why ``name`` cannot be an interface name the collection takes from a user (None: it can)."""
     if not isinstance(name, str) or not IFNAME_RE.fullmatch(name):
         return ("%r is not a valid interface name: use at most %d bytes of ASCII letters, digits, '_', '.' or "
@@ -112,12 +113,12 @@ def ifname_problem(name):
     return None
 
 
-def ipv6_pool(network):
+def ipv6_pool(network: str) -> str:
     """The name of a dual-stack network's IPv6 pool in the local address space (``:`` is in
     no network's name, so it names no other pool)."""
     return network + ":ipv6"
 
 
-def machine_identity():
+def machine_identity() -> str:
     """This host's machine-id (its host name when it has none): what tells it from other hosts."""
     return (read_text(MACHINE_ID) or read_text(HOSTNAME) or "").strip()

@@ -29,12 +29,6 @@ class Change:
     undo: Optional[Tuple[str, Tuple]] = None   # (Kernel method, args)
 
 
-# Operations that may run before what the kernel holds for its flush is done: the links marked
-# by link_del_batch deleted, the forwarding and neighbour entries sent in batches, and the
-# IPsec commands run as one.
-BATCHABLE = ("link_del_batch", "netns_del", "fdb_add", "fdb_del", "neigh_set", "neigh_del", "xfrm")
-
-
 def change(text: str, op: str, *args: Any, **kwargs: Any) -> Change:
     """Shorthand: ``change("create x", "bridge_add", "x", 1500, undo=("link_del", ("x",)))``."""
     undo = kwargs.pop("undo", None)
@@ -46,8 +40,6 @@ def apply(kernel: Any, changes: Iterable[Change]) -> None:
     current = None
     try:
         for current in changes:
-            if current.op not in BATCHABLE:
-                kernel.flush()
             getattr(kernel, current.op)(*current.args, **dict(current.kwargs))
             done.append(current)
         current = None
@@ -64,7 +56,7 @@ def apply(kernel: Any, changes: Iterable[Change]) -> None:
                     failed.append("%s (%s)" % (c.text, undo_error))
         if isinstance(e, CnmError) and not failed:
             raise
-        what = current.text if current is not None else "removing the links marked for deletion"
+        what = current.text if current is not None else "sending what the kernel layer held back"
         msg = e.msg if isinstance(e, CnmError) else "%s failed: %s" % (what, e)
         if failed:
             msg += "; undoing what this run had made also failed for: %s" % "; ".join(failed)

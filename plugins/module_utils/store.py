@@ -24,6 +24,7 @@ import os
 import stat
 import tempfile
 import warnings
+from typing import Any, Dict, List, Literal, Optional, Set
 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmWarning, StoreError
 
@@ -37,27 +38,27 @@ JOURNALED = (ENDPOINTS, SANDBOXES)  # the record files whose removed keys are jo
 TMP_PREFIX = ".tmp-"  # atomic_write's temporary files: any left is a killed write
 
 
-def ipam_file(space):
+def ipam_file(space: str) -> str:
     return "ipam-%s" % space
 
 
 class Store(object):
     """Records by file name (without .json); ``save`` writes only what changed."""
 
-    def __init__(self, state_dir, read_only=False):
+    def __init__(self, state_dir: str, read_only: bool = False) -> None:
         self.state_dir = state_dir
         self.read_only = read_only
-        self._loaded = {}  # as read (until the final save): what dirty() and rollback() compare with
-        self._data = {}
-        self._final = set()  # files whose write-ahead was already their final content
-        self._lock_fd = None
-        self._journal = None  # the journal on disk: an interrupted run's, then this run's
-        self._entry_journal = None  # as read when the lock was taken
+        self._loaded: Dict[str, Any] = {}  # as read (until the final save): what dirty() and rollback() compare with
+        self._data: Dict[str, Any] = {}
+        self._final: Set[str] = set()  # files whose write-ahead was already their final content
+        self._lock_fd: Optional[int] = None
+        self._journal: Optional[Dict[str, List[str]]] = None  # the journal on disk: an interrupted run's, then this run's
+        self._entry_journal: Optional[Dict[str, List[str]]] = None  # as read when the lock was taken
 
-    def path(self, name):
+    def path(self, name: str) -> str:
         return os.path.join(self.state_dir, name + ".json")
 
-    def __enter__(self):
+    def __enter__(self) -> Store:
         lock = os.path.join(self.state_dir, ".lock")
         try:
             if not self.read_only:
@@ -79,7 +80,7 @@ class Store(object):
             remove_stale_tmp(self.state_dir)  # no writer runs while we hold the lock
         return self
 
-    def _private(self):
+    def _private(self) -> None:
         """The records say what the host runs (and the IPAM spaces what a fleet holds): the state
         directory is for root alone. One that others may read or write is made so, with a warning."""
         mode = stat.S_IMODE(os.stat(self.state_dir).st_mode)
@@ -93,13 +94,13 @@ class Store(object):
         warnings.warn("state_dir %s had mode %04o, open to other users; it was made 0700" % (self.state_dir, mode),
                       CnmWarning)
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> Literal[False]:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
         return False
 
-    def get(self, name, empty=None):
+    def get(self, name: str, empty: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         """The records of one file, loaded once per run; callers may change them in place.
 
         ``empty`` is what a missing file reads as (not a change until something is added).
@@ -128,7 +129,7 @@ class Store(object):
             self._data[name] = data
         return self._data[name]
 
-    def schema(self):
+    def schema(self) -> int:
         """The version of the records' layout (migrate.py): 1 when the state_dir has no schema file."""
         data = self.get(SCHEMA)
         version = data.get("version", 1)
@@ -137,7 +138,7 @@ class Store(object):
                              "state_dir")
         return version
 
-    def migrated(self, version):
+    def migrated(self, version: int) -> None:
         """The records, as changed in memory, are those of schema ``version``: each changed file is
         written (atomically, one by one), then the version, last. A run killed in between leaves the
         old version, and the next does the same steps again (migrate.py's steps may run twice).
@@ -152,13 +153,13 @@ class Store(object):
         elif any(f.endswith(".json") and f != SCHEMA + ".json" for f in os.listdir(self.state_dir)):
             self._write_schema()
 
-    def _write_schema(self):
+    def _write_schema(self) -> None:
         schema = self._data.get(SCHEMA)
         if schema and schema != self._loaded.get(SCHEMA):
             atomic_write(self.path(SCHEMA), json.dumps(schema, sort_keys=True) + "\n")
             self._loaded[SCHEMA] = dict(schema)
 
-    def _read_journal(self):
+    def _read_journal(self) -> Optional[Dict[str, List[str]]]:
         try:
             with open(self.path(JOURNAL)) as f:
                 data = json.load(f)
@@ -168,11 +169,11 @@ class Store(object):
             return dict((name, []) for name in JOURNALED)  # unreadable: the replay checks everything
         return dict((name, list(data.get(name) or [])) for name in JOURNALED)
 
-    def journal(self):
+    def journal(self) -> Optional[Dict[str, List[str]]]:
         """What an interrupted run was removing: {"endpoints": [keys], "sandboxes": [keys]}, or None."""
         return self._entry_journal
 
-    def clear_journal(self):
+    def clear_journal(self) -> None:
         """The run's removals are complete: records, addresses and files."""
         if self.read_only or self._journal is None:
             return
@@ -185,7 +186,7 @@ class Store(object):
         self._journal = None
         _fsync_dir(self.state_dir)
 
-    def _write_journal(self):
+    def _write_journal(self) -> None:
         """Journal the keys this run removes, with those of an unfinished earlier journal."""
         entries = dict((name, set((self._journal or {}).get(name, []))) for name in JOURNALED)
         for name in JOURNALED:
@@ -196,11 +197,11 @@ class Store(object):
             atomic_write(self.path(JOURNAL), json.dumps(data, indent=1, sort_keys=True) + "\n")
             self._journal = data
 
-    def dirty(self):
+    def dirty(self) -> List[str]:
         """The record files changed since read (the schema version is not a record)."""
         return [n for n, d in self._data.items() if n != SCHEMA and d != self._loaded.get(n)]
 
-    def save(self, keep_removed=False):
+    def save(self, keep_removed: bool = False) -> None:
         """Write every file whose records changed since they were read.
 
         With ``keep_removed``, records that were removed are written back too: the
@@ -226,7 +227,7 @@ class Store(object):
         if not keep_removed:
             self._final.clear()
 
-    def rollback(self):
+    def rollback(self) -> None:
         """Write back what was read, for a run whose kernel changes were undone, journal included."""
         for name in self.dirty():
             atomic_write(self.path(name), json.dumps(self._loaded[name], indent=1, sort_keys=True) + "\n")
@@ -238,7 +239,7 @@ class Store(object):
                 self._journal = self._entry_journal
 
 
-def _union(old, new):
+def _union(old: Any, new: Any) -> Any:
     """``new`` with the keys only ``old`` has, recursively."""
     if not isinstance(old, dict) or not isinstance(new, dict):
         return new
@@ -248,7 +249,7 @@ def _union(old, new):
     return out
 
 
-def _fsync_dir(directory):
+def _fsync_dir(directory: str) -> None:
     dfd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dfd)
@@ -256,7 +257,7 @@ def _fsync_dir(directory):
         os.close(dfd)
 
 
-def stale_tmp(directory):
+def stale_tmp(directory: str) -> List[str]:
     """Temporary files of killed atomic writes in ``directory``."""
     try:
         return sorted(os.path.join(directory, f) for f in os.listdir(directory) if f.startswith(TMP_PREFIX))
@@ -264,7 +265,7 @@ def stale_tmp(directory):
         return []
 
 
-def remove_stale_tmp(directory):
+def remove_stale_tmp(directory: str) -> None:
     for path in stale_tmp(directory):
         try:
             os.unlink(path)
@@ -272,7 +273,7 @@ def remove_stale_tmp(directory):
             pass
 
 
-def read_text(path):
+def read_text(path: str) -> Optional[str]:
     """A file's text, or None when it cannot be read."""
     try:
         with open(path) as f:
@@ -281,7 +282,7 @@ def read_text(path):
         return None
 
 
-def atomic_write(path, text, mode=0o600, durable=True):
+def atomic_write(path: str, text: str, mode: int = 0o600, durable: bool = True) -> None:
     """Replace ``path`` whole (readers never see half a file); ``durable`` also fsyncs it
     and its directory, for records. Files rendered again from records on every run do
     without (a bulk run writes a thousand hosts files, and fsync is most of that cost)."""

@@ -10,9 +10,8 @@ import pytest
 
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
-from ansible_collections.cnm.fabric.plugins.module_utils import kernel as kernel_layer
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
-from ansible_collections.cnm.fabric.plugins.module_utils.kernel import Kernel
+from ansible_collections.cnm.fabric.plugins.module_utils.kernel import Kernel, base, messages, sockets
 from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, VxlanInfo
 
 
@@ -104,8 +103,8 @@ def _decoded_by_pyroute2(msg):
     info, kind, hairpin, vxlan, mode = m.get_attr("IFLA_LINKINFO"), None, None, None, None
     if info is not None:
         kind, data = info.get_attr("IFLA_INFO_KIND"), info.get_attr("IFLA_INFO_DATA")
-        if kind in kernel_layer.CHILD_MODES:
-            attr, modes = kernel_layer.CHILD_MODES[kind]
+        if kind in messages.CHILD_MODES:
+            attr, modes = messages.CHILD_MODES[kind]
             value = data.get_attr(attr)  # by name or by number, as pyroute2's version has it
             mode = value if value in modes else next(name for name, v in modes.items() if v == value)
         if kind == "vxlan":
@@ -136,8 +135,8 @@ def test_links_read_from_the_buffer_as_pyroute2_decodes_them(host, ns):
     host.sh(["sysctl", "-qw", "net.ipv6.conf.mv1.disable_ipv6=1"])
     kernel = Kernel()
     try:
-        msgs = kernel.nl(ns).dump(kernel_layer._ifinfo, kernel_layer.RTM_GETLINK)
-        links = [kernel_layer._link(msg) for msg in msgs]
+        msgs = kernel.nl(ns).dump(messages.ifinfo, sockets.RTM_GETLINK)
+        links = [messages.link_of(msg) for msg in msgs]
     finally:
         kernel.close()
     assert links == [_decoded_by_pyroute2(msg) for msg in msgs]
@@ -165,7 +164,7 @@ def test_a_vxlan_devices_forwarding_and_neighbour_entries_read_back(host, ns):
     kernel = Kernel()
     try:
         index = kernel.view(ns).link("vx9").index
-        fdb, arp = kernel_layer.read_neighbours(kernel.nl(ns), index)
+        fdb, arp = messages.read_neighbours(kernel.nl(ns), index)
     finally:
         kernel.close()
     assert fdb == {("00:00:00:00:00:00", "10.61.0.7"), ("02:42:0a:63:00:05", "10.61.0.7")}
@@ -209,6 +208,21 @@ def test_a_new_sandbox_is_set_up_by_one_batch(host, monkeypatch):
     assert str(e.value).startswith("setting lo up; addressing lo in sandbox %s failed: File exists" % sb)
 
 
+def test_an_operation_after_a_deferred_one_finds_it_done(host, ns):
+    """No caller says which operations defer: a link made after one of its name was marked for
+    deletion (a deletion the batch holds) finds the old one gone, and is made anew."""
+    host.sh("ip link add x0 type bridge".split())
+    old = fresh_view(ns).link("x0").index
+    kernel = Kernel()
+    try:
+        kernel.link_del_batch("x0", ns)
+        kernel.link_add("bridge", "x0", ns)
+        kernel.flush(final=True)
+    finally:
+        kernel.close()
+    assert fresh_view(ns).link("x0").index != old
+
+
 def test_what_is_kept_for_a_new_sandbox_is_sent_by_the_final_flush(host):
     sb = host.sb("kept")
     kernel = Kernel()
@@ -221,8 +235,7 @@ def test_what_is_kept_for_a_new_sandbox_is_sent_by_the_final_flush(host):
 
 
 def test_prefetch_reads_sandboxes_in_reader_processes(host, monkeypatch):
-    from ansible_collections.cnm.fabric.plugins.module_utils import kernel as kernel_module
-    monkeypatch.setattr(kernel_module, "PREFETCH_MIN", 1)  # fork readers for a handful
+    monkeypatch.setattr(base, "PREFETCH_MIN", 1)  # fork readers for a handful
     keys = [host.sb("p%d" % i) for i in range(4)]
     maker = Kernel()
     try:

@@ -19,7 +19,7 @@ from ansible_collections.cnm.fabric.tests.unit import toy_driver
 
 MODULE_UTILS = os.path.join(os.path.dirname(drivers.__file__), "..")
 # A link kind and an nftables family, spelt as a driver's name only by coincidence.
-KERNEL_VOCABULARY = {"kernel.py": {"bridge", "macvlan", "ipvlan"}, "firewall.py": {"bridge"}}
+KERNEL_VOCABULARY = {"kernel/messages.py": {"bridge", "macvlan", "ipvlan"}, "firewall.py": {"bridge"}}
 # Option names (cnm_overlay_peer's, cnm_service's) that are also fields of a driver's part.
 OPTION_WORDS = {"spec.py": {"peers", "host_address", "port"}, "services.py": {"port"}}
 # A driver compared with a literal, or a list of them: driver == "x", driver in ("x", "y").
@@ -157,9 +157,7 @@ def _strings(path):
 def test_no_file_outside_drivers_names_a_driver():
     names = set(drivers.DRIVERS) | {"macvlan", "ipvlan"}
     found = []
-    for fname in sorted(os.listdir(MODULE_UTILS)):
-        if not fname.endswith(".py"):
-            continue
+    for fname in _core_files():
         path = os.path.join(MODULE_UTILS, fname)
         found.extend((fname, m.group(0)) for m in DRIVER_TEST.finditer(open(path).read()))
         for value in _strings(path):
@@ -172,10 +170,18 @@ def _parts():
     return set(part for drv in drivers.DRIVERS.values() for part in drv.network_parts + drv.endpoint_parts)
 
 
+def _core_files():
+    """Every module of module_utils but the drivers', by its path there."""
+    for top, dirs, files in os.walk(MODULE_UTILS):
+        dirs[:] = sorted(d for d in dirs if d not in ("drivers", "__pycache__"))
+        for fname in sorted(files):
+            if fname.endswith(".py"):
+                yield os.path.relpath(os.path.join(top, fname), MODULE_UTILS)
+
+
 def _core_modules():
-    for fname in sorted(os.listdir(MODULE_UTILS)):
-        if fname.endswith(".py"):
-            yield fname, ast.parse(open(os.path.join(MODULE_UTILS, fname)).read())
+    for fname in _core_files():
+        yield fname, ast.parse(open(os.path.join(MODULE_UTILS, fname)).read())
 
 
 def test_the_core_imports_no_driver_but_the_registry_and_the_interface():

@@ -11,6 +11,7 @@ import struct
 import pytest
 
 from ansible_collections.cnm.fabric.plugins.module_utils import kernel, plan
+from ansible_collections.cnm.fabric.plugins.module_utils.kernel import messages, sockets
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, KernelError, NamespaceLost
 
 
@@ -26,7 +27,7 @@ class Libc(object):
 
 
 def test_a_failed_return_from_a_sandbox_stops_the_run_without_undo(monkeypatch, tmp_path):
-    monkeypatch.setattr(kernel, "_LIBC", [Libc()])
+    monkeypatch.setattr(sockets, "_LIBC", [Libc()])
     sandbox = tmp_path / "sandbox"
     sandbox.write_text("")
     k = kernel.Kernel()
@@ -92,27 +93,27 @@ class FakeNetlink(object):
 
 
 def _dumping(answers):
-    sock = kernel._Socket.__new__(kernel._Socket)
-    sock._dumper = kernel._Dumper(FakeNetlink(answers))
+    sock = sockets.Socket.__new__(sockets.Socket)
+    sock._dumper = sockets.Dumper(FakeNetlink(answers))
     return sock
 
 
 def test_a_dump_the_kernel_marks_interrupted_is_taken_again():
-    replies = _dumping([[0, kernel.NLM_F_DUMP_INTR], [0, 0]]).dump(lambda: kernel._family(kernel.ifaddrmsg), 22)
+    replies = _dumping([[0, sockets.NLM_F_DUMP_INTR], [0, 0]]).dump(lambda: messages.family_msg(sockets.ifaddrmsg), 22)
     assert [r["header"]["type"] for r in replies] == [20, 20], "the second dump, whole"
     with pytest.raises(OSError) as e:
-        _dumping([[kernel.NLM_F_DUMP_INTR]] * kernel.DUMP_RETRIES).dump(lambda: kernel._family(kernel.ifaddrmsg), 22)
+        _dumping([[sockets.NLM_F_DUMP_INTR]] * sockets.DUMP_RETRIES).dump(lambda: messages.family_msg(sockets.ifaddrmsg), 22)
     assert e.value.errno == errno.EINTR
 
 
 def test_a_dump_the_kernel_refuses_raises_its_error():
-    with pytest.raises(kernel.NetlinkError) as e:
-        _dumping([errno.ENOENT]).dump(lambda: kernel._family(kernel.ifaddrmsg), 22)
+    with pytest.raises(sockets.NetlinkError) as e:
+        _dumping([errno.ENOENT]).dump(lambda: messages.family_msg(sockets.ifaddrmsg), 22)
     assert e.value.code == errno.ENOENT
 
 
 def test_error_text_adds_the_kernels_reason_once():
-    assert kernel.error_text(kernel.NetlinkError(17, "A VXLAN device with the specified VNI already exists")) \
+    assert sockets.error_text(sockets.NetlinkError(17, "A VXLAN device with the specified VNI already exists")) \
         == "File exists: A VXLAN device with the specified VNI already exists"
-    assert kernel.error_text(kernel.NetlinkError(17)) == "File exists"
-    assert kernel.error_text(OSError(errno.ENODEV, "No such device")) == "No such device"
+    assert sockets.error_text(sockets.NetlinkError(17)) == "File exists"
+    assert sockets.error_text(OSError(errno.ENODEV, "No such device")) == "No such device"

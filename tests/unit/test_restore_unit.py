@@ -43,7 +43,8 @@ def test_the_unit_runs_the_collections_code_and_no_ansible():
                   if f.endswith(".py"))
     prefix = "ansible_collections/cnm/fabric/plugins/module_utils/"
     assert sorted(p[len(prefix):] for p in code if p.startswith(prefix)) == mine
-    restore_chain = ("restore.py", "run.py", "endpoints.py", "kernel.py", "firewall.py", "sandbox.py")
+    restore_chain = ("restore.py", "run.py", "endpoints.py", "firewall.py", "sandbox.py") + tuple(
+        "kernel/" + f for f in os.listdir(os.path.join(here, "kernel")) if f.endswith(".py"))
     for name in restore_chain:
         tree = ast.parse(code[prefix + name])
         imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]

@@ -18,9 +18,13 @@ with ``observe`` and receives as an ``Observed``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Dict, List, NamedTuple, Optional, Set, Tuple, Type, TypeVar
+from typing import Any, Callable, ClassVar, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple, Type, TypeVar
 
-from ansible_collections.cnm.fabric.plugins.module_utils.model import XfrmView
+from ansible_collections.cnm.fabric.plugins.module_utils.model import NsView, XfrmView
+from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import EndpointSpec, NetworkSpec, PeersSpec
+
+Record = Dict[str, Any]  # a network's or an endpoint's record, as the store holds it
 
 
 P = TypeVar("P", bound="Part")
@@ -76,10 +80,10 @@ class Observed:
     xfrm: dict = field(default_factory=dict)         # tag -> model.XfrmView
     esp: Optional[str] = None                        # why ESP cannot be used ('' when it can; None: not asked)
 
-    def entries(self, device):
+    def entries(self, device: str) -> Tuple[set, dict]:
         return self.neighbours.get(device, (set(), {}))
 
-    def ipsec(self, tag):
+    def ipsec(self, tag: int) -> XfrmView:
         return self.xfrm.get(tag, XfrmView())
 
 
@@ -134,138 +138,143 @@ class Driver(object):
 
     # -- input -------------------------------------------------------------------------
 
-    def network_options(self, params):
+    def network_options(self, params: Dict[str, Any]) -> Any:
         """Validate this driver's option groups of cnm_network's ``params``; return them as
         frozen data (kept in NetworkSpec.options), or None."""
         return None
 
     # -- networks ----------------------------------------------------------------------
 
-    def network_record(self, spec, old, host_view, networks, endpoints):
+    def network_record(self, spec: NetworkSpec, old: Optional[Record], host_view: NsView, networks: Dict[str, Record],
+                       endpoints: List[Record]) -> Dict[str, Any]:
         """What the driver decides of the network record, from ``spec`` (NetworkSpec), its
         previous record ``old``, the host's snapshot, the other network records and the
         network's endpoint records: its parts (``Part`` instances, by key) and the common
         fields it sets (``mtu``, ``gateway``, ...). Raises SpecError for what cannot be."""
         return {}
 
-    def replaces(self, old, record):
-        """Whether the old network's kernel objects must go before the new are made (a
-        renamed bridge): only while it has no endpoints, which the core checks."""
-        return False
+    def replaces(self, old: Record, record: Record) -> Optional[str]:
+        """The option whose change means the old network's kernel objects must go before the new
+        are made (a renamed bridge), or None: allowed only while it has no endpoints, which the
+        core checks."""
+        return None
 
-    def rejoin(self, old, record):
+    def rejoin(self, old: Record, record: Record) -> bool:
         """Whether a change of the network must be carried to its endpoints (join again)."""
         return False
 
-    def observe(self, record):
+    def observe(self, record: Record) -> ObserveRequest:
         return ObserveRequest()
 
-    def create_network(self, record, host_view, observed):
+    def create_network(self, record: Record, host_view: NsView, observed: Observed) -> List[Change]:
         """Changes that make ``record`` (as it should be) true of the host."""
         return []
 
-    def restore(self, record, host_view, observed, secret):
+    def restore(self, record: Record, host_view: NsView, observed: Observed, secret: Optional[Dict[str, Any]]) -> List[Change]:
         """Changes that make ``record`` true of the host again with no playbook (restore.py):
         ``create_network``'s, and what only ``secret`` allows (what cnm_overlay_peer kept of its
         call: ``{"keys": [...]}``, or None)."""
         return self.create_network(record, host_view, observed)
 
-    def reserved_addresses(self, record):
+    def reserved_addresses(self, record: Record) -> Tuple[str, ...]:
         """The owners (in its pool) of the addresses the network itself takes from its pool
         (owners start with "@", which no endpoint name does)."""
         return ()
 
-    def reserve(self, record, addresses):
+    def reserve(self, record: Record, addresses: Dict[str, str]) -> None:
         """Record the addresses of ``reserved_addresses`` ({owner: address}) in ``record``'s parts."""
 
-    def observe_removal(self, record):
+    def observe_removal(self, record: Record) -> ObserveRequest:
         """What ``delete_network`` needs read (less than ``observe``: nothing is made)."""
         return ObserveRequest()
 
-    def delete_network(self, record, host_view, networks=(), observed=None):
+    def delete_network(self, record: Record, host_view: NsView, networks: Iterable[Record] = (),
+                       observed: Optional[Observed] = None) -> List[Change]:
         """Changes that remove the network's kernel objects (``networks``: every network
         record, so what several networks share goes with the last of them; ``observed``:
         what ``observe_removal`` asked for)."""
         return []
 
-    def owned_links(self, record):
+    def owned_links(self, record: Record) -> Set[str]:
         """Host link names the network owns, for garbage collection."""
         return set()
 
-    def host_device(self, record):
+    def host_device(self, record: Record) -> Optional[str]:
         """The host device the network's endpoints hang from (its bridge, its parent), or None."""
         return None
 
-    def host_address(self, record):
+    def host_address(self, record: Record) -> Optional[str]:
         """The host's own address on the network beside its gateway (where replies to what the
         host forwards to other hosts must come back), or None."""
         return None
 
-    def host_binding_ip(self, record):
+    def host_binding_ip(self, record: Record) -> Optional[str]:
         """The host address a published port of the network's endpoints listens on when the
         port names none (0.0.0.0: every address); None when the network publishes nothing."""
         return None
 
-    def graph_devices(self, record):
+    def graph_devices(self, record: Record) -> Tuple[Tuple[str, str], ...]:
         """The network's other host devices, as (name, what it is), for cnm_info's graph."""
         return ()
 
-    def fleet_identity(self, record):
+    def fleet_identity(self, record: Record) -> str:
         """What names a fleet-scoped network alike on every host that declares it (a string)."""
         raise NotImplementedError
 
     # -- endpoints ---------------------------------------------------------------------
 
-    def check_endpoint(self, network, spec, old, others):
+    def check_endpoint(self, network: Record, spec: EndpointSpec, old: Optional[Record],
+                       others: Callable[[], List[Record]]) -> None:
         """Reject an endpoint the network cannot take (SpecError naming the option);
         ``others()``: the records of the network's other endpoints (a list, made on demand)."""
 
-    def own_mac(self, network):
+    def own_mac(self, network: Record) -> bool:
         """Whether endpoints have a MAC address of their own (mac_address, or one derived
         from the address), rather than one the kernel gives them."""
         return True
 
-    def default_ipv6_address(self, network, ipv4_address):
+    def default_ipv6_address(self, network: Record, ipv4_address: str) -> Optional[str]:
         """An endpoint's IPv6 address on a dual-stack network when it gives none (None: the next
         free one of the network's IPv6 pool)."""
         return None
 
-    def endpoint_record(self, network, name):
+    def endpoint_record(self, network: Record, name: str) -> Tuple[Part, ...]:
         """The parts of an endpoint's record (``Part`` instances), such as its veth's host end."""
         return ()
 
-    def join(self, network, endpoint, old, host_view, sandbox_view):
+    def join(self, network: Record, endpoint: Record, old: Optional[Record], host_view: NsView,
+             sandbox_view: Optional[NsView]) -> List[Change]:
         """Changes that make or update ``endpoint`` in its sandbox (``old``: its previous
         record; ``sandbox_view`` None when the sandbox is yet to be made)."""
         return []
 
-    def leave(self, network, endpoint, host_view, sandbox_view):
+    def leave(self, network: Record, endpoint: Record, host_view: NsView, sandbox_view: Optional[NsView]) -> List[Change]:
         """Changes that remove ``endpoint`` (``sandbox_view`` given only when the host-side
         link is gone, so the sandbox side may need removing by itself)."""
         return []
 
     # -- peers ---------------------------------------------------------------------------
 
-    def merge_peers(self, network, spec, local_endpoints):
+    def merge_peers(self, network: Record, spec: PeersSpec, local_endpoints: List[Record]) -> Tuple[Part, ...]:
         """The network record's parts that hold its peers (``Part`` instances) after a
         cnm_overlay_peer call ``spec``."""
         raise NotImplementedError
 
-    def peers(self, network):
+    def peers(self, network: Record) -> Peers:
         """The recorded peers (a Peers)."""
         return Peers({}, {})
 
-    def peer_changes(self, network, host_view, observed, spec):
+    def peer_changes(self, network: Record, host_view: NsView, observed: Observed, spec: PeersSpec) -> List[Change]:
         """Changes that program the recorded peers (``spec``: the cnm_overlay_peer call)."""
         return []
 
-    def remote_endpoints(self, network):
+    def remote_endpoints(self, network: Record) -> List[Dict[str, Any]]:
         """Endpoints of other hosts, as ``{name, ip, aliases}`` (and ``ip6``, their IPv6 address,
         where they have one), for the hosts files."""
         return [ep for remote in self.peers(network).peers.values() for ep in remote]
 
     # -- firewall -------------------------------------------------------------------------
 
-    def firewall(self, network):
+    def firewall(self, network: Record) -> Optional[FirewallPart]:
         """A FirewallPart for the nftables tables, or None when the network has no rules."""
         return None

@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a run's kernel operations leave for later, and when it goes: the ``Batch``.
+
+Some work is cheaper sent together than one request at a time: the links to delete (one
+RTM_DELLINK for a whole link group waits for one RCU grace period, not one per link), the
+forwarding and neighbour entries of many peers, the IPsec commands (one ``ip xfrm`` process),
+the first requests to a sandbox this run made (lo up, a new link's settings, its addresses and
+routes: one write), and the owner's alias on the host links the run made (the kernel ignores an
+alias in the request that makes a link). The kernel's operations hand such work to the batch;
+an operation that needs it done first (``kernel.base.immediate``) sends it, and the end of a
+run's changes (``send(final=True)``) sends the rest. No caller knows which operations defer.
+"""
+
+from __future__ import annotations
+
+import errno
+import random
+from typing import Any, Dict, List, Set, Tuple
+
+from ansible_collections.cnm.fabric.plugins.module_utils import xfrm
+from ansible_collections.cnm.fabric.plugins.module_utils.kernel.messages import GET_TYPES, ifinfo
+from ansible_collections.cnm.fabric.plugins.module_utils.kernel.sockets import RTM_DELLINK, RTM_NEWLINK, Key, Request
+
+HELD_BATCH = 200  # requests per write (pyroute2 0.9 stops reading the acks of a batch of some 300)
+
+
+class Batch(object):
+    """The deferred work of one Kernel (``kernel``: what sends it, through ``_do``)."""
+
+    def __init__(self, kernel: Any) -> None:
+        self._kernel = kernel
+        self.group = 0x40000000 | random.getrandbits(24)  # the link group of the links to delete
+        self._doomed: Set[Key] = set()  # namespaces with links in that group
+        self._held: List[Tuple[str, Request]] = []  # requests to the host's neighbour tables
+        self._marks: List[str] = []  # host links made by this run, to mark as the owner's
+        # Sandbox -> ([what], [request]) for its next batch: a sandbox this run made is set up by one write.
+        self._setup: Dict[Key, Tuple[List[str], List[Request]]] = {}
+        self._xfrm: List[str] = []  # ip xfrm commands
+        self.xfrm_changed = False  # ip xfrm commands ran since the last read of the tables
+
+    # -- what is deferred -----------------------------------------------------------
+
+    def doom(self, ns: Key) -> None:
+        """A link of ``ns`` was put in the group whose links go together."""
+        self._doomed.add(ns)
+
+    def hold(self, what: str, request: Request) -> None:
+        """A request to the host's neighbour tables (the entries of many peers are thousands)."""
+        self._held.append((what, request))
+
+    def mark(self, ifname: str) -> None:
+        """A host link this run made, to mark as the owner's (its alias)."""
+        self._marks.append(ifname)
+
+    def xfrm(self, command: str) -> None:
+        self._xfrm.append(command)
+
+    def new_sandbox(self, ns: Key, what: str, requests: List[Request]) -> None:
+        """A sandbox this run made: its first requests wait for the next one sent there."""
+        self._setup[ns] = ([what], list(requests))
+
+    def keep(self, ns: Key, what: str, requests: List[Request]) -> None:
+        """Requests to a sandbox this run made, kept for its next batch; sent now to any other."""
+        if ns in self._setup:
+            self._setup[ns][0].append(what)
+            self._setup[ns][1].extend(requests)
+        else:
+            self._kernel._do(ns, what, requests)
+
+    def join(self, ns: Key, what: str, requests: List[Request], ignore: Tuple[int, ...]) -> Tuple[str, List[Request]]:
+        """What to send to ``ns`` now: ``requests`` after those kept for the sandbox, in one write
+        when all must succeed; a read, or a request whose failure may be ignored, goes alone, after
+        the kept ones are sent."""
+        if ns not in self._setup:
+            return what, requests
+        if ignore or any(msg_type in GET_TYPES for _msg, msg_type, _flags in requests):
+            self.send_setup(ns)
+            return what, requests
+        whats, kept = self._setup.pop(ns)
+        return "; ".join(whats + [what]), kept + list(requests)
+
+    def send_setup(self, ns: Key) -> None:
+        if ns in self._setup:
+            whats, kept = self._setup.pop(ns)
+            self._kernel._do(ns, "; ".join(whats), kept)
+
+    def forget(self, ns: Key) -> None:
+        """Sandbox ``ns`` is gone: nothing is sent there any more."""
+        self._setup.pop(ns, None)
+        self._doomed.discard(ns)
+
+    # -- sending ----------------------------------------------------------------------
+
+    def send(self, final: bool = False) -> None:
+        """Run the IPsec commands, send the neighbour requests in batches, then delete the links of
+        the group; ``final`` (the end of a run's changes): first what is kept for new sandboxes and
+        the owner's marks."""
+        kernel = self._kernel
+        if final:
+            for ns in list(self._setup):
+                self.send_setup(ns)
+            marks, self._marks = self._marks, []
+            for start in range(0, len(marks), HELD_BATCH):
+                chunk = marks[start:start + HELD_BATCH]
+                # ENODEV: a link made and removed again in this run (the kernel still runs the rest).
+                kernel._do(None, "marking %s as made for this state_dir" % ", ".join(chunk),
+                           [(ifinfo(0, attrs=[("IFLA_IFNAME", name), ("IFLA_IFALIAS", kernel.owner)]), RTM_NEWLINK, 0)
+                            for name in chunk], ignore=(errno.ENODEV,))
+        commands, self._xfrm = self._xfrm, []
+        if commands:
+            self.xfrm_changed = True
+            xfrm.apply(commands)
+        held, self._held = self._held, []
+        for start in range(0, len(held), HELD_BATCH):
+            part = held[start:start + HELD_BATCH]
+            what = part[0][0] if len(part) == 1 else "%s and %d more" % (part[0][0], len(part) - 1)
+            kernel._do(None, what, [request for _what, request in part])
+        for ns in sorted(self._doomed, key=str):
+            if kernel.netns_exists(ns):  # ENODEV: gone already, with a namespace removed meanwhile
+                kernel._do(ns, "deleting links", [(ifinfo(0, attrs=[("IFLA_GROUP", self.group)]), RTM_DELLINK, 0)],
+                           ignore=(errno.ENODEV,))
+        self._doomed.clear()

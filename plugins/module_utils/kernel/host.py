@@ -1,0 +1,97 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the kernel layer does beside netlink's links and addresses: the host's IPsec (through
+``ip xfrm``, xfrm.py), its conntrack entries (pyroute2's conntrack) and sysctls (/proc/sys)."""
+
+from __future__ import annotations
+
+import errno
+from typing import Dict, Iterable, Optional, Tuple
+
+from ansible_collections.cnm.fabric.plugins.module_utils import xfrm
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
+from ansible_collections.cnm.fabric.plugins.module_utils.kernel.base import KernelBase, immediate
+from ansible_collections.cnm.fabric.plugins.module_utils.kernel.messages import af, flow_matches
+from ansible_collections.cnm.fabric.plugins.module_utils.kernel.sockets import (
+    Conntrack, NetlinkError, error_code, error_text, netns_path, Key)
+from ansible_collections.cnm.fabric.plugins.module_utils.model import XfrmView
+
+
+class HostState(KernelBase):
+    _xfrm_read: Optional[dict] = None  # what ip xfrm listed, until the batch changes it
+
+    def xfrm(self, command: str) -> None:
+        """An ``ip xfrm`` command, for the batch to run with the others in one process."""
+        self.batch.xfrm(command)
+
+    def xfrm_read(self, tags: Iterable[int]) -> Dict[int, XfrmView]:
+        """{tag: XfrmView}, from the host's tables listed once per run (every network of a
+        cnm_info run asks), and again after the batch changed them."""
+        if self._xfrm_read is None or self.batch.xfrm_changed:
+            self._xfrm_read, self.batch.xfrm_changed = xfrm.read(), False
+        return dict((t, self._xfrm_read.get(t, XfrmView())) for t in tags)
+
+    @staticmethod
+    def esp_missing(probe: str) -> str:
+        return xfrm.esp_missing(probe)
+
+    # -- conntrack (of the namespace the module runs in) -----------------------------
+
+    @staticmethod
+    def conntrack_forget(flows: Iterable[Tuple[str, str, int, int]]) -> int:
+        """Delete the host's conntrack entries of ``flows``, each (address, protocol, first, last):
+        the connections of ``protocol`` to host ports ``first`` to ``last`` whose replies come from
+        ``address`` (DNATed to it: a port mapping that went). Otherwise a client that keeps sending
+        from the same port (UDP) goes on reaching an endpoint that is gone until its entry times
+        out, which Docker's own flush prevents too.
+
+        The kernel filters a dump by reply tuple reliably only in recent releases, so one dump
+        per family is filtered here; it is taken only for a run that removed something. Returns
+        how many entries went."""
+        families: dict = {}
+        for flow in flows:
+            families.setdefault(af(flow[0]), []).append(flow)
+        gone = 0
+        for family, wanted in sorted(families.items()):
+            ct = Conntrack(nfgen_family=family)  # a dump holds the entries of its request's family
+            try:
+                for entry in list(ct.dump_entries()):
+                    if any(flow_matches(entry, flow) for flow in wanted):
+                        try:  # entry(): 0.7.2's delete() fails on the empty reply of its own request
+                            ct.entry("del", tuple_orig=entry.tuple_orig)
+                            gone += 1
+                        except NetlinkError as e:  # ENOENT: it timed out meanwhile
+                            if error_code(e) != errno.ENOENT:
+                                raise
+            except (OSError, NetlinkError) as e:
+                raise KernelError("deleting the conntrack entries of removed endpoints failed: %s" % error_text(e))
+            finally:
+                ct.close()
+        return gone
+
+    # -- sysctls (of the namespace the module runs in) ------------------------------
+
+    @staticmethod
+    def sysctl_get(key: str) -> Optional[str]:
+        try:
+            with open("/proc/sys/" + key) as f:
+                return f.read().strip()
+        except OSError:
+            return None
+
+    @immediate
+    def sysctl_set(self, key: str, value: object, ns: Key = None) -> None:
+        """Write a sysctl of the host, or of sandbox ``ns``: /proc/sys/net belongs to the
+        namespace of the thread that opens it, so this thread enters ``ns`` to open it."""
+        path = "/proc/sys/" + key
+        if ns is not None:
+            self._enter(netns_path(ns))
+        try:
+            with open(path, "w") as f:
+                f.write(str(value))
+        except OSError as e:
+            raise KernelError("cannot set %s%s: %s" % (key, "" if ns is None else " in sandbox %s" % ns, e))
+        finally:
+            if ns is not None:
+                self._leave()

@@ -1,0 +1,294 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Netlink messages: the requests, built with pyroute2's message classes, and the replies of links
+and neighbours, read from the buffer (the attributes used here are few: decoding every one was
+most of the cost of reading a host of a thousand links)."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import struct
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+
+from ansible_collections.cnm.fabric.plugins.module_utils.kernel.sockets import (
+    HAS_PYROUTE2, NetlinkError, ifaddrmsg, ifinfmsg, ndmsg, rtmsg, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE)
+from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView, Route, VxlanInfo
+
+IFF_UP = 1
+NLA_F_NESTED = 0x8000  # the bridge reads IFLA_PROTINFO as port attributes only when it is marked nested
+NLA_F_NET_BYTEORDER = 0x4000
+AF_BRIDGE = 7
+NUD_NOARP, NUD_PERMANENT = 0x40, 0x80
+IFA_F_NODAD = 0x02
+IN6_ADDR_GEN_MODE_NONE = 1
+FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6}
+NTF_SELF = 0x02
+RTEXT_FILTER_SKIP_STATS = 1 << 3  # link dumps without counters, which nothing here reads
+RT_TABLE_MAIN, RTN_UNICAST, RTPROT_STATIC = 254, 1, 4
+RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_NOWHERE = 0, 253, 255
+Span = Tuple[int, int]  # where an attribute's payload starts and ends in a message's buffer
+GET_TYPES = (RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, RTM_GETNEIGH) if HAS_PYROUTE2 else ()
+
+
+def ifinfo(index: int = 0, family: int = 0, up: Optional[bool] = None, attrs: Iterable[Any] = ()) -> Any:
+    msg = ifinfmsg()
+    msg["family"] = family
+    msg["index"] = index
+    if up is not None:
+        msg["flags"] = IFF_UP if up else 0
+        msg["change"] = IFF_UP
+    msg["attrs"] = list(attrs)
+    return msg
+
+
+def link_attrs(ifname: Optional[str] = None, mtu: Optional[int] = None, mac: Optional[str] = None,
+               master: Optional[int] = None, group: Optional[int] = None, link: Optional[int] = None,
+               alias: Optional[str] = None) -> List[Tuple[str, Any]]:
+    out = []
+    for key, value in (("IFLA_IFNAME", ifname), ("IFLA_MTU", mtu), ("IFLA_ADDRESS", mac),
+                       ("IFLA_MASTER", master), ("IFLA_GROUP", group), ("IFLA_LINK", link), ("IFLA_IFALIAS", alias)):
+        if value is not None:
+            out.append((key, value))
+    return out
+
+
+def linkinfo(kind: str, data: Optional[List[Tuple[str, Any]]] = None) -> Tuple[str, Any]:
+    attrs: List[Tuple[str, Any]] = [("IFLA_INFO_KIND", kind)]
+    if data:
+        attrs.append(("IFLA_INFO_DATA", {"attrs": data}))
+    return ("IFLA_LINKINFO", {"attrs": attrs})
+
+
+PROTOCOLS = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP, "sctp": 132}
+
+
+def flow_matches(entry: Any, flow: Tuple[str, str, int, int]) -> bool:
+    """Whether conntrack ``entry`` is of ``flow`` (Kernel.conntrack_forget)."""
+    address, protocol, first, last = flow
+    return str(entry.tuple_reply.saddr) == address and entry.tuple_orig.proto == PROTOCOLS[protocol] \
+        and first <= (entry.tuple_orig.dport or 0) <= last
+
+
+def af(address: str) -> int:
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
+def addr(index: int, address: str, prefixlen: int) -> Any:
+    """An address of either family; an IPv6 one skips duplicate address detection, so it is
+    usable at once rather than tentative for a second or more."""
+    msg = ifaddrmsg()
+    msg["family"] = af(address)
+    msg["prefixlen"] = prefixlen
+    msg["index"] = index
+    msg["attrs"] = [("IFA_LOCAL", address), ("IFA_ADDRESS", address)]
+    if msg["family"] == socket.AF_INET6:
+        msg["attrs"] = [("IFA_ADDRESS", address), ("IFA_FLAGS", IFA_F_NODAD)]
+    return msg
+
+
+def route(gateway: Optional[str] = None, oif: Optional[int] = None, delete: bool = False, dst: Optional[str] = None,
+          family: int = socket.AF_INET) -> Any:
+    """A main-table route (default unless ``dst``, a CIDR) of ``family`` (or of the gateway's or
+    destination's); one with no gateway is on-link. To delete: one that matches any protocol,
+    scope and type."""
+    msg = rtmsg()
+    target = gateway or dst
+    msg["family"] = af(target) if target else family
+    msg["table"] = RT_TABLE_MAIN
+    if not delete:
+        msg["proto"] = RTPROT_STATIC
+        msg["scope"] = RT_SCOPE_UNIVERSE if gateway else RT_SCOPE_LINK
+        msg["type"] = RTN_UNICAST
+    else:
+        msg["scope"] = RT_SCOPE_NOWHERE
+    address = None
+    if dst is not None:
+        address, plen = dst.split("/")
+        msg["dst_len"] = int(plen)
+    msg["attrs"] = [(k, v) for k, v in (("RTA_DST", address), ("RTA_GATEWAY", gateway), ("RTA_OIF", oif))
+                    if v is not None]
+    return msg
+
+
+def neigh(family: int, index: int, state: int, flags: int = 0, attrs: Iterable[Any] = ()) -> Any:
+    msg = ndmsg()
+    msg["family"] = family
+    msg["ifindex"] = index
+    msg["state"] = state
+    msg["flags"] = flags
+    msg["attrs"] = list(attrs)
+    return msg
+
+
+def family_msg(cls: Any, family: int = socket.AF_UNSPEC) -> Any:
+    msg = cls()
+    msg["family"] = family
+    return msg
+
+
+def main_table() -> Any:
+    msg = family_msg(rtmsg)
+    msg["table"] = RT_TABLE_MAIN
+    return msg
+
+
+def _attrs(msg: Any, names: Iterable[str]) -> Dict[str, Any]:
+    """The attributes ``names`` of a message, from one pass over its attributes (``get_attr``
+    scans them all on every call)."""
+    out = {}
+    for nla in msg["attrs"]:
+        if nla[0] in names and nla[0] not in out:
+            out[nla[0]] = nla[1]
+    return out
+
+
+# Modes by their values in IFLA_MACVLAN_MODE and IFLA_IPVLAN_MODE.
+MACVLAN_MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8}
+IPVLAN_MODES = {"l2": 0, "l3": 1, "l3s": 2}
+CHILD_MODES = {"macvlan": ("IFLA_MACVLAN_MODE", MACVLAN_MODES), "ipvlan": ("IFLA_IPVLAN_MODE", IPVLAN_MODES)}
+ROUTE_ATTRS = frozenset(("RTA_TABLE", "RTA_DST", "RTA_MULTIPATH", "RTA_GATEWAY", "RTA_OIF", "RTA_PRIORITY"))
+
+# Link attributes read by ``link_of``, by their numbers in linux/if_link.h (kernel ABI).
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_AF_SPEC = (
+    1, 3, 4, 5, 10, 18, 20, 26)
+IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
+IFLA_VXLAN_ID, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LEARNING, IFLA_VXLAN_PROXY, IFLA_VXLAN_PORT = (
+    1, 3, 4, 7, 11, 15)
+IFLA_CHILD_MODE = 1  # IFLA_MACVLAN_MODE (u32) and IFLA_IPVLAN_MODE (u16), in CHILD_MODES
+IFLA_BRPORT_MODE = 4  # hairpin
+IFLA_INET6_CONF, DEVCONF_DISABLE_IPV6 = 2, 26  # the IPv6 settings: an s32 array by DEVCONF_* index
+IFINFO_END = 32  # a link message's attributes start after its header (16 bytes) and ifinfomsg (16)
+NDA_DST, NDA_LLADDR = 1, 2  # neighbour attributes (linux/neighbour.h)
+NDMSG_END = 28  # a neighbour message's attributes start after its header and ndmsg (12)
+
+
+def _nlas(data: bytes, start: int, end: int) -> Dict[int, Span]:
+    """{type: (start, end)} of the attributes in ``data[start:end]`` (the first of each type)."""
+    out: dict = {}
+    while start + 4 <= end:
+        length, kind = struct.unpack_from("HH", data, start)
+        if length < 4:
+            break
+        out.setdefault(kind & ~(NLA_F_NESTED | NLA_F_NET_BYTEORDER), (start + 4, min(start + length, end)))
+        start += (length + 3) & ~3
+    return out
+
+
+def _u(data: bytes, at: Optional[Span], fmt: str = "I") -> Optional[int]:
+    return struct.unpack_from(fmt, data, at[0])[0] if at is not None and at[1] - at[0] >= struct.calcsize(fmt) else None
+
+
+def _mac(data: bytes, at: Optional[Span]) -> Optional[str]:
+    return ":".join("%02x" % b for b in data[at[0]:at[1]]) if at is not None else None
+
+
+def _ip(data: bytes, at: Optional[Span]) -> Optional[str]:
+    if at is None:
+        return None
+    raw = data[at[0]:at[1]]
+    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+
+
+def _text(data: bytes, at: Optional[Span]) -> Optional[str]:
+    return data[at[0]:at[1]].split(b"\0", 1)[0].decode("utf-8", "replace") if at is not None else None
+
+
+def link_of(msg: Any) -> Link:
+    """The Link of one RTM_NEWLINK message (a ``sockets.LinkMessage``)."""
+    data = msg.data
+    a = _nlas(data, msg.offset + IFINFO_END, msg.offset + msg["header"]["length"])
+    kind, hairpin, vxlan, mode = None, None, None, None
+    if IFLA_LINKINFO in a:
+        info = _nlas(data, *a[IFLA_LINKINFO])
+        kind = _text(data, info.get(IFLA_INFO_KIND))
+        inner = _nlas(data, *info[IFLA_INFO_DATA]) if IFLA_INFO_DATA in info else {}
+        if kind in CHILD_MODES:
+            value = _u(data, inner.get(IFLA_CHILD_MODE), "I" if kind == "macvlan" else "H")
+            mode = next((name for name, v in CHILD_MODES[kind][1].items() if v == value), None)
+        if kind == "vxlan":
+            local = inner.get(IFLA_VXLAN_LOCAL)
+            vxlan = VxlanInfo(vni=_u(data, inner.get(IFLA_VXLAN_ID)) or 0, port=_u(data, inner.get(IFLA_VXLAN_PORT), ">H") or 0,
+                              local=socket.inet_ntoa(data[local[0]:local[0] + 4]) if local else None,
+                              underlay=_u(data, inner.get(IFLA_VXLAN_LINK)),
+                              learning=bool(_u(data, inner.get(IFLA_VXLAN_LEARNING), "B")),
+                              proxy=bool(_u(data, inner.get(IFLA_VXLAN_PROXY), "B")))
+        if _text(data, info.get(IFLA_INFO_SLAVE_KIND)) == "bridge" and IFLA_INFO_SLAVE_DATA in info:
+            port_mode = _u(data, _nlas(data, *info[IFLA_INFO_SLAVE_DATA]).get(IFLA_BRPORT_MODE), "B")
+            hairpin = bool(port_mode) if port_mode is not None else None
+    # The kernel gives every link a name and an MTU.
+    return Link(name=_text(data, a.get(IFLA_IFNAME)) or "", index=msg["index"], kind=kind, mtu=_u(data, a.get(IFLA_MTU)) or 0,
+                up=bool(msg["flags"] & IFF_UP), mac=_mac(data, a.get(IFLA_ADDRESS)),
+                master=_u(data, a.get(IFLA_MASTER)), hairpin=hairpin, vxlan=vxlan, parent=_u(data, a.get(IFLA_LINK)),
+                mode=mode, ipv6_disabled=_ipv6_disabled(data, a.get(IFLA_AF_SPEC)), alias=_text(data, a.get(IFLA_IFALIAS)))
+
+
+def _ipv6_disabled(data: bytes, spec: Optional[Span]) -> Optional[bool]:
+    """The link's disable_ipv6 (from IFLA_AF_SPEC's IPv6 settings), or None when the kernel
+    gives none (no IPv6 at all)."""
+    inet6 = _nlas(data, *spec).get(socket.AF_INET6) if spec is not None else None
+    conf = _nlas(data, *inet6).get(IFLA_INET6_CONF) if inet6 is not None else None
+    value = _u(data, (conf[0] + 4 * DEVCONF_DISABLE_IPV6, conf[1]), "i") if conf is not None else None
+    return bool(value) if value is not None else None
+
+
+def _route_of(msg: Any) -> Optional[Route]:
+    """A main-table unicast route as a model Route, or None for any other."""
+    a = _attrs(msg, ROUTE_ATTRS)
+    if (a.get("RTA_TABLE") or msg["table"]) != RT_TABLE_MAIN or msg["type"] != RTN_UNICAST:
+        return None
+    dst = "%s/%d" % (a.get("RTA_DST") or ("::" if msg["family"] == socket.AF_INET6 else "0.0.0.0"), msg["dst_len"])
+    hops = a.get("RTA_MULTIPATH")
+    if hops:
+        gateways = tuple((hop.get_attr("RTA_GATEWAY"), hop["oif"]) for hop in hops)
+    else:
+        gateways = ((a.get("RTA_GATEWAY"), a.get("RTA_OIF")),)
+    return Route(dst=dst, gateways=gateways, metric=a.get("RTA_PRIORITY") or 0)
+
+
+def read_namespace(nl: Any) -> NsView:
+    """Links, addresses and main-table routes of a namespace (both families), as an NsView.
+    IPv6 link-local and loopback addresses are left out: the kernel makes them, never the
+    collection."""
+    links = {}
+    for msg in nl.dump(lambda: ifinfo(attrs=[("IFLA_EXT_MASK", RTEXT_FILTER_SKIP_STATS)]), RTM_GETLINK):
+        link = link_of(msg)
+        links[link.name] = link
+    by_index = dict((lk.index, lk.name) for lk in links.values())
+    addresses: dict = {}
+    for reply in nl.dump(lambda: family_msg(ifaddrmsg), RTM_GETADDR):
+        # IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer's on a point-to-point link.
+        a = _attrs(reply, ("IFA_LOCAL", "IFA_ADDRESS"))
+        local = a.get("IFA_LOCAL") or a.get("IFA_ADDRESS")
+        if reply["family"] == socket.AF_INET6 and reply["scope"] != RT_SCOPE_UNIVERSE:
+            continue
+        addresses.setdefault(by_index.get(reply["index"]), set()).add("%s/%d" % (local, reply["prefixlen"]))
+    try:
+        replies = nl.dump(main_table, RTM_GETROUTE)
+    except NetlinkError as e:
+        if e.code != errno.ENOENT:
+            raise
+        replies = []  # a namespace with no route yet has no main table
+    routes = [r for r in (_route_of(m) for m in replies) if r is not None]
+    return NsView(links, addresses, routes)
+
+
+def read_neighbours(nl: Any, index: int) -> Tuple[Set[Tuple[Optional[str], Optional[str]]], Dict[Optional[str], Optional[str]]]:
+    """The forwarding (MAC -> VTEP) and permanent neighbour (IP -> MAC, ARP and NDP) entries
+    of device ``index``: ``({(mac, vtep)}, {ip: mac})``, from one dump of each table.
+
+    The kernel filters the dumps to the device (strict checking: the forwarding dump by
+    the request's ifindex, the neighbour dumps by NDA_IFINDEX), so the cost does not grow
+    with the host's other bridge ports and neighbours."""
+    fdb, arp = set(), {}
+    for msg in nl.dump(lambda: neigh(AF_BRIDGE, index, 0), RTM_GETNEIGH):
+        a = _nlas(msg.data, msg.offset + NDMSG_END, msg.offset + msg["header"]["length"])
+        if msg["ifindex"] == index and NDA_DST in a:  # the device's own entries carry a VTEP
+            fdb.add((_mac(msg.data, a.get(NDA_LLADDR)), _ip(msg.data, a[NDA_DST])))
+    # One dump of both families' tables (ARP and NDP).
+    for msg in nl.dump(lambda: neigh(socket.AF_UNSPEC, 0, 0, attrs=[("NDA_IFINDEX", index)]), RTM_GETNEIGH):
+        a = _nlas(msg.data, msg.offset + NDMSG_END, msg.offset + msg["header"]["length"])
+        if msg["ifindex"] == index and NDA_LLADDR in a and msg["state"] & NUD_PERMANENT:
+            arp[_ip(msg.data, a.get(NDA_DST))] = _mac(msg.data, a[NDA_LLADDR])
+    return fdb, arp
