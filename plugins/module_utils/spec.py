@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
@@ -232,7 +232,7 @@ class NetworkSpec:
     mtu: Optional[int]  # None: the driver's default
     internal: bool
     force: bool
-    options: object = None  # the driver's own options, as its network_options hook returns them
+    options: Any = None  # the driver's own options, as its network_options hook returns them
     pool6: Optional[PoolRequest] = None  # the IPv6 pool of a dual-stack network
     address_pools: tuple = ()  # (base, size) pairs for automatic subnets; () for the defaults
     labels: Tuple[Tuple[str, str], ...] = ()

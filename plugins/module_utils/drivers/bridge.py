@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import ClassVar, Set, Tuple
+from typing import Any, ClassVar, Dict, Iterable, List, Optional, Set, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers import inner
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, FirewallPart, ObserveRequest, Part
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import (
+    Driver, FirewallPart, ObserveRequest, Observed, Part, Record)
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
-from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
-from ansible_collections.cnm.fabric.plugins.module_utils.spec import check_ifname, parse_host_ip
+from ansible_collections.cnm.fabric.plugins.module_utils.model import NsView
+from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change, change
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import NetworkSpec, check_ifname, parse_host_ip
 
 IP_FORWARD = "net/ipv4/ip_forward"
 IPV6_FORWARD = "net/ipv6/conf/all/forwarding"
@@ -339,13 +341,14 @@ class BridgeDriver(Driver):
     ipam = True
     ipv6 = True
 
-    def network_options(self, params):
+    def network_options(self, params: Dict[str, Any]) -> Any:
         return bridge_options(params)
 
-    def network_record(self, spec, old, host_view, networks, endpoints):
+    def network_record(self, spec: NetworkSpec, old: Optional[Record], host_view: NsView, networks: Dict[str, Record],
+                       endpoints: List[Record]) -> Dict[str, Any]:
         return bridge_record(spec.options, spec.mtu, old, host_view)
 
-    def replaces(self, old, record):
+    def replaces(self, old: Record, record: Record) -> Optional[str]:
         was, now = BridgePart.of(old), BridgePart.of(record)
         if was.interface != now.interface:
             return "bridge.name"
@@ -353,39 +356,40 @@ class BridgeDriver(Driver):
         changed = gateway_cidrs(old, self.host_address(old)) != gateway_cidrs(record, self.host_address(record))
         return "subnet" if now.adopted and changed else None
 
-    def rejoin(self, old, record):
-        # Endpoints follow the network's MTU, hairpin and gateway in place.
+    def rejoin(self, old: Record, record: Record) -> bool:
         return BridgePart.of(old).hairpin != BridgePart.of(record).hairpin or \
             any(old.get(k) != record.get(k) for k in ("mtu", "gateway", "ipv6_gateway"))
 
-    def observe(self, record):
+    def observe(self, record: Record) -> ObserveRequest:
         return ObserveRequest(sysctls=tuple(forwarding_sysctls(record)))
 
-    def create_network(self, record, host_view, observed):
+    def create_network(self, record: Record, host_view: NsView, observed: Observed) -> List[Change]:
         return create_bridge(record, host_view, observed.sysctls, self.host_address(record))
 
-    def delete_network(self, record, host_view, networks=(), observed=None):
+    def delete_network(self, record: Record, host_view: NsView, networks: Iterable[Record] = (),
+                       observed: Optional[Observed] = None) -> List[Change]:
         return delete_bridge(record, host_view, self.host_address(record))
 
-    def owned_links(self, record):
+    def owned_links(self, record: Record) -> Set[str]:
         return {BridgePart.of(record).interface}
 
-    def host_device(self, record):
+    def host_device(self, record: Record) -> Optional[str]:
         return BridgePart.of(record).interface
 
-    def host_binding_ip(self, record):
+    def host_binding_ip(self, record: Record) -> Optional[str]:
         return BridgePart.of(record).host_binding_ip
 
-    def endpoint_record(self, network, name):
+    def endpoint_record(self, network: Record, name: str) -> Tuple[Part, ...]:
         return (VethPart(host_interface=names.veth_name(network["name"], name)),)
 
-    def join(self, network, endpoint, old, host_view, sandbox_view):
+    def join(self, network: Record, endpoint: Record, old: Optional[Record], host_view: NsView,
+             sandbox_view: Optional[NsView]) -> List[Change]:
         return join_veth(network, endpoint, old, host_view, sandbox_view)
 
-    def leave(self, network, endpoint, host_view, sandbox_view):
+    def leave(self, network: Record, endpoint: Record, host_view: NsView, sandbox_view: Optional[NsView]) -> List[Change]:
         return leave_veth(network, endpoint, host_view, sandbox_view)
 
-    def firewall(self, network):
+    def firewall(self, network: Record) -> FirewallPart:
         b = BridgePart.of(network)
         return FirewallPart(interface=b.interface, subnet=network["subnet"], internal=network["internal"],
                             masquerade=b.masquerade, icc=b.icc, host_binding_ip=b.host_binding_ip,

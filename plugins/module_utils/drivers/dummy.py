@@ -13,10 +13,14 @@ no port. The kernel needs the ``dummy`` module (checked before anything is made)
 
 from __future__ import annotations
 
+from typing import Any, Dict, List, Optional
+
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers import inner
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, ObserveRequest
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, ObserveRequest, Observed, Record
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
-from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
+from ansible_collections.cnm.fabric.plugins.module_utils.model import NsView
+from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change, change
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import NetworkSpec
 
 KIND = "dummy"
 
@@ -28,31 +32,33 @@ class DummyDriver(Driver):
     ipam = True
     ipv6 = True
 
-    def network_options(self, params):
+    def network_options(self, params: Dict[str, Any]) -> Any:
         if params.get("gateway"):
             raise SpecError("a dummy network has no gateway: nothing on it answers for one", "gateway")
         return None
 
-    def network_record(self, spec, old, host_view, networks, endpoints):
+    def network_record(self, spec: NetworkSpec, old: Optional[Record], host_view: NsView, networks: Dict[str, Record],
+                       endpoints: List[Record]) -> Dict[str, Any]:
         return {"gateway": None, "ipv6_gateway": None}  # nothing answers on the network: no gateway
 
-    def observe(self, record):
+    def observe(self, record: Record) -> ObserveRequest:
         return ObserveRequest(kinds=(KIND,))
 
-    def create_network(self, record, host_view, observed):
+    def create_network(self, record: Record, host_view: NsView, observed: Observed) -> List[Change]:
         if observed.kinds.get(KIND) is False:
             raise KernelError("this kernel cannot make dummy links (no dummy module); network %r needs them"
                               % record["name"], "driver")
         return []
 
-    def join(self, network, endpoint, old, host_view, sandbox_view):
+    def join(self, network: Record, endpoint: Record, old: Optional[Record], host_view: NsView,
+             sandbox_view: Optional[NsView]) -> List[Change]:
         ifname, ns, mtu, mac = endpoint["ifname"], endpoint["sandbox"], network["mtu"], endpoint["mac_address"]
         create = change("create dummy %s in %s (mtu %d, %s)" % (ifname, ns, mtu, mac), "link_add", KIND, ifname,
                         ns=ns, mtu=mtu, mac=mac)
         return inner.join_link(network, endpoint, old, sandbox_view, create,
                                lambda link: None if link.kind == KIND else "not a dummy link")
 
-    def leave(self, network, endpoint, host_view, sandbox_view):
+    def leave(self, network: Record, endpoint: Record, host_view: NsView, sandbox_view: Optional[NsView]) -> List[Change]:
         return inner.leave_link(endpoint, KIND, sandbox_view)
 
 

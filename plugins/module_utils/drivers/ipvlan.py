@@ -11,6 +11,7 @@ so their default route is on-link, through the parent, with no gateway.
 
 from __future__ import annotations
 
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Record
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.macvlan import IpvlanPart, MacvlanDriver
 
 
@@ -29,7 +30,7 @@ class IpvlanDriver(MacvlanDriver):
         mode=dict(type="str", choices=list(modes), default=default_mode),
     ))}
 
-    def own_mac(self, network):
+    def own_mac(self, network: Record) -> bool:
         return False
 
     def gateway_of(self, network, version=4):

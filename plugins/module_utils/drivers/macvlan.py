@@ -20,14 +20,16 @@ ipvlan.py reuses all of this; what differs is a class attribute or a hook.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import ClassVar, Optional, Tuple
+from typing import Any, Callable, ClassVar, Dict, Iterable, List, Optional, Set, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers import inner
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, ObserveRequest, Part
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import (
+    Driver, ObserveRequest, Observed, Part, Record)
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
-from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
-from ansible_collections.cnm.fabric.plugins.module_utils.spec import check_ifname
+from ansible_collections.cnm.fabric.plugins.module_utils.model import NsView
+from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change, change
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import EndpointSpec, NetworkSpec, check_ifname
 
 VID_MIN, VID_MAX = 1, 4094
 SHIM_OWNER = "@host_access"  # its pool address's owner: no endpoint name starts with "@"
@@ -103,7 +105,7 @@ class MacvlanDriver(Driver):
 
     # -- input ---------------------------------------------------------------------------
 
-    def network_options(self, params):
+    def network_options(self, params: Dict[str, Any]) -> Any:
         group = self.option_groups[0]
         g = params.get(group) or {}
         mode = g.get("mode") or self.default_mode
@@ -122,7 +124,8 @@ class MacvlanDriver(Driver):
 
     # -- networks ------------------------------------------------------------------------
 
-    def network_record(self, spec, old, host_view, networks, endpoints):
+    def network_record(self, spec: NetworkSpec, old: Optional[Record], host_view: NsView, networks: Dict[str, Record],
+                       endpoints: List[Record]) -> Dict[str, Any]:
         o, group = spec.options, self.option_groups[0]
         internal = o.parent is None
         parent = o.parent or names.bridge_name(spec.name)
@@ -160,26 +163,26 @@ class MacvlanDriver(Driver):
             record.update(gateway=None, ipv6_gateway=None)  # no router on an isolated parent
         return record
 
-    def replaces(self, old, record):
+    def replaces(self, old: Record, record: Record) -> Optional[str]:
         was, now = self.part.of(old), self.part.of(record)
         changed = [key for key in ("parent", "mode") if getattr(was, key) != getattr(now, key)]
         return "%s.%s" % (self.option_groups[0], changed[0]) if changed else None
 
-    def rejoin(self, old, record):
+    def rejoin(self, old: Record, record: Record) -> bool:
         return any(old.get(k) != record[k] for k in ("mtu", "gateway"))
 
-    def observe(self, record):
+    def observe(self, record: Record) -> ObserveRequest:
         made_vlan = self.part.of(record).parent_created and not record["internal"]
         return ObserveRequest(kinds=(self.kind, "vlan") if made_vlan else (self.kind,))
 
-    def reserved_addresses(self, record):
+    def reserved_addresses(self, record: Record) -> Tuple[str, ...]:
         return (SHIM_OWNER,) if self.part.of(record).host_access else ()
 
-    def reserve(self, record, addresses):
+    def reserve(self, record: Record, addresses: Dict[str, str]) -> None:
         part = self.part.of(record)
         record[self.part.KEY] = replace(part, shim_address=addresses.get(SHIM_OWNER)).json()
 
-    def create_network(self, record, host_view, observed):
+    def create_network(self, record: Record, host_view: NsView, observed: Observed) -> List[Change]:
         for kind, ok in sorted(observed.kinds.items()):
             if not ok:
                 raise KernelError("the kernel cannot make %s links: load its module (modprobe %s)"
@@ -235,7 +238,8 @@ class MacvlanDriver(Driver):
             out.append(change("route %s dev %s" % (dst, shim), "route_set", dst, shim))
         return out
 
-    def delete_network(self, record, host_view, networks=(), observed=None):
+    def delete_network(self, record: Record, host_view: NsView, networks: Iterable[Record] = (),
+                       observed: Optional[Observed] = None) -> List[Change]:
         out = []
         p = self.part.of(record)
         if p.shim and host_view.link(p.shim) is not None:
@@ -246,16 +250,17 @@ class MacvlanDriver(Driver):
             out.append(change("delete %s, the parent made for %s" % (p.parent, record["name"]), "link_del", p.parent))
         return out
 
-    def owned_links(self, record):
+    def owned_links(self, record: Record) -> Set[str]:
         p = self.part.of(record)
         return set(n for n in (p.shim, p.parent if p.parent_created else None) if n)
 
-    def host_device(self, record):
+    def host_device(self, record: Record) -> Optional[str]:
         return self.part.of(record).parent
 
     # -- endpoints -----------------------------------------------------------------------
 
-    def check_endpoint(self, network, spec, old, others):
+    def check_endpoint(self, network: Record, spec: EndpointSpec, old: Optional[Record],
+                       others: Callable[[], List[Record]]) -> None:
         if spec.mac_address and not self.own_mac(network):
             raise SpecError("the endpoint of a passthru network has its parent's MAC address", "mac_address")
         taken = others() if self.part.of(network).mode == "passthru" else []
@@ -263,10 +268,11 @@ class MacvlanDriver(Driver):
             raise SpecError("network %r is in passthru mode, which takes one endpoint, and %r has it"
                             % (network["name"], taken[0]["name"]), "network")
 
-    def own_mac(self, network):
+    def own_mac(self, network: Record) -> bool:
         return self.part.of(network).mode != "passthru"  # the one endpoint takes the parent's
 
-    def join(self, network, endpoint, old, host_view, sandbox_view):
+    def join(self, network: Record, endpoint: Record, old: Optional[Record], host_view: NsView,
+             sandbox_view: Optional[NsView]) -> List[Change]:
         p = self.part.of(network)
         ifname, ns, mtu, mac, parent, mode = (endpoint["ifname"], endpoint["sandbox"], network["mtu"],
                                               endpoint["mac_address"], p.parent, p.mode)
@@ -287,7 +293,7 @@ class MacvlanDriver(Driver):
         """The default route's gateway of IP ``version`` (None: on-link, as for ipvlan in L3 mode)."""
         return network.get("gateway" if version == 4 else "ipv6_gateway")
 
-    def leave(self, network, endpoint, host_view, sandbox_view):
+    def leave(self, network: Record, endpoint: Record, host_view: NsView, sandbox_view: Optional[NsView]) -> List[Change]:
         return inner.leave_link(endpoint, self.kind, sandbox_view)
 
 

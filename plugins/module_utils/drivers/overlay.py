@@ -19,18 +19,19 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Dict, List, Optional
+from typing import Any, Callable, ClassVar, Dict, Iterable, List, Optional, Set, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers import esp
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import ObserveRequest, Observed, Part, Peers
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import (
+    FirewallPart, ObserveRequest, Observed, Part, Peers, Record)
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.bridge import BridgeDriver, BridgePart, bridge_options, \
     bridge_record
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
-from ansible_collections.cnm.fabric.plugins.module_utils.model import ZERO_MAC
-from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
-from ansible_collections.cnm.fabric.plugins.module_utils.spec import by_family, check_ifname, check_in_subnet, number, \
-    parse_address, parse_subnet
+from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView, ZERO_MAC
+from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change, change
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import (
+    EndpointSpec, NetworkSpec, PeersSpec, by_family, check_ifname, check_in_subnet, number, parse_address, parse_subnet)
 
 VNI_MAX = 16777215
 VXLAN_PORT = 4789
@@ -111,7 +112,7 @@ def overlay_options(params):
                           host_address=str(host_address) if host_address else None)
 
 
-def underlay(view, o):
+def underlay(view: NsView, o: OverlayOptions) -> Tuple[Link, str]:
     """(underlay interface, local address): as given, else the interface of the default route."""
     owner = dict((cidr.split("/")[0], name) for name, cidrs in view.addresses.items() for cidr in cidrs)
     if o.local_ip and o.local_ip not in owner:
@@ -123,15 +124,16 @@ def underlay(view, o):
             raise SpecError("this host has no default route to find its underlay by; give "
                             "overlay.local_ip or overlay.underlay_interface", "overlay.local_ip")
         name = link.name
-    if view.link(name) is None:
+    found = view.link(name)
+    if found is None:
         raise SpecError("no interface named %r on this host" % name, "overlay.underlay_interface")
     if o.local_ip:
-        return name, o.local_ip
+        return found, o.local_ip
     addresses = sorted(ip for ip in (ipaddress.ip_interface(c).ip for c in view.addresses.get(name, ())) if ip.version == 4)
     if not addresses:
         raise SpecError("%s has no IPv4 address to send VXLAN from; give overlay.local_ip" % name,
                         "overlay.local_ip")
-    return name, str(addresses[0])
+    return found, str(addresses[0])
 
 
 def _vxlan_matches(link, o, underlay_index):
@@ -191,17 +193,19 @@ class OverlayDriver(BridgeDriver):
     default_mtu = None  # the underlay's, less VXLAN's overhead
     scope = "fleet"
 
-    def network_options(self, params):
+    def network_options(self, params: Dict[str, Any]) -> Any:
         return overlay_options(params)
 
-    def network_record(self, spec, old, host_view, networks, endpoints):
+    def network_record(self, spec: NetworkSpec, old: Optional[Record], host_view: NsView, networks: Dict[str, Record],
+                       endpoints: List[Record]) -> Dict[str, Any]:
         o = spec.options
         for name, net in sorted(networks.items()):
             if name != spec.name and net.get(OverlayPart.KEY) and OverlayPart.of(net).vni == o.vni:
                 raise SpecError("VNI %d is already used by network %r on this host" % (o.vni, name), "overlay.vni")
-        underlay_name, local_ip = underlay(host_view, o)
+        underlay_link, local_ip = underlay(host_view, o)
+        underlay_name = underlay_link.name
         overhead = VXLAN_OVERHEAD + (esp.ESP_OVERHEAD if o.encrypted else 0)
-        limit = host_view.link(underlay_name).mtu - overhead
+        limit = underlay_link.mtu - overhead
         mtu = spec.mtu or limit
         if mtu > limit:
             raise SpecError("%d does not fit: the underlay %s has MTU %d and VXLAN%s takes %d bytes of it; use at "
@@ -221,12 +225,12 @@ class OverlayDriver(BridgeDriver):
                 raise SpecError("%s is %s" % (o.host_address, taken[o.host_address]), "overlay.host_address")
         return dict(bridge_record(o.bridge, mtu, old, host_view), **{OverlayPart.KEY: part})
 
-    def observe(self, record):
+    def observe(self, record: Record) -> ObserveRequest:
         base, o = BridgeDriver.observe(self, record), OverlayPart.of(record)
         return ObserveRequest(sysctls=base.sysctls, neighbours=(o.vxlan_interface,), xfrm=(esp.tag(o.vni),),
                               esp=esp.probe() if o.encrypted else "")
 
-    def observe_removal(self, record):
+    def observe_removal(self, record: Record) -> ObserveRequest:
         return ObserveRequest(xfrm=(esp.tag(OverlayPart.of(record).vni),))
 
     def _devices(self, record, host_view, observed):
@@ -264,13 +268,13 @@ class OverlayDriver(BridgeDriver):
                 out.append(change("set %s up" % vx, "link_set", vx, state="up"))
         return out + entry_changes(record, *entries)
 
-    def create_network(self, record, host_view, observed):
+    def create_network(self, record: Record, host_view: NsView, observed: Observed) -> List[Change]:
         """The bridge (as the bridge driver makes it), its VXLAN device and the peers' entries.
         IPsec objects of peers that are gone (or of all, when the network is no longer
         encrypted) are removed; cnm_overlay_peer, which has the keys, makes them."""
         return self._devices(record, host_view, observed) + _ipsec(record["name"], OverlayPart.of(record), observed)
 
-    def restore(self, record, host_view, observed, secret):
+    def restore(self, record: Record, host_view: NsView, observed: Observed, secret: Optional[Dict[str, Any]]) -> List[Change]:
         """With the keys cnm_overlay_peer kept, an encrypted network's SAs and policies too, at
         stage ``inbound``: every key decrypts, and an SA that still sends under a listed key goes
         on sending (a host in the middle of a rotation loses nothing); a new one sends under the
@@ -281,33 +285,35 @@ class OverlayDriver(BridgeDriver):
         return self._devices(record, host_view, observed) + esp.changes(
             record["name"], o, esp.parse_keys(secret["keys"]), "inbound", observed.ipsec(esp.tag(o.vni)))
 
-    def delete_network(self, record, host_view, networks=(), observed=None):
+    def delete_network(self, record: Record, host_view: NsView, networks: Iterable[Record] = (),
+                       observed: Optional[Observed] = None) -> List[Change]:
         o = OverlayPart.of(record)
         out = _ipsec(record["name"], replace(o, peers={}), observed or Observed())
         if host_view.link(o.vxlan_interface) is not None:
             out.append(change("delete VXLAN %s" % o.vxlan_interface, "link_del", o.vxlan_interface))
         return out + BridgeDriver.delete_network(self, record, host_view, networks)
 
-    def owned_links(self, record):
+    def owned_links(self, record: Record) -> Set[str]:
         return {BridgePart.of(record).interface, OverlayPart.of(record).vxlan_interface}
 
-    def host_address(self, record):
+    def host_address(self, record: Record) -> Optional[str]:
         return OverlayPart.of(record).host_address
 
-    def graph_devices(self, record):
+    def graph_devices(self, record: Record) -> Tuple[Tuple[str, str], ...]:
         o = OverlayPart.of(record)
         return ((o.vxlan_interface, "VNI %d, %s" % (o.vni, o.local_ip)),)
 
-    def fleet_identity(self, record):
+    def fleet_identity(self, record: Record) -> str:
         return "overlay %s, VNI %d" % (record["name"], OverlayPart.of(record).vni)
 
-    def check_endpoint(self, network, spec, old, others):
+    def check_endpoint(self, network: Record, spec: EndpointSpec, old: Optional[Record],
+                       others: Callable[[], List[Record]]) -> None:
         """An overlay endpoint's address comes from the fleet pool, and no peer may hold it."""
         if spec.ipv4_address is None and old is None:
             raise SpecError("endpoints of overlay network %r take their address from the fleet pool: give "
                             "ipv4_address (the cnm.fabric.overlay_network role allocates it)" % network["name"],
                             "ipv4_address")
-        address = spec.ipv4_address or old["ipv4_address"]
+        address = spec.ipv4_address or (old or {})["ipv4_address"]  # one of them: checked above
         address6 = spec.ipv6_address or self.default_ipv6_address(network, address)
         o = OverlayPart.of(network)
         hosts = dict((ip, "the host address of VTEP %s" % vtep) for vtep, ip in o.peer_hosts.items())
@@ -324,10 +330,10 @@ class OverlayDriver(BridgeDriver):
                     raise SpecError("%s (%s) is the remote endpoint %r behind VTEP %s"
                                     % (address6, spec.name, ep["name"], vtep), "ipv6_address")
 
-    def default_ipv6_address(self, network, ipv4_address):
+    def default_ipv6_address(self, network: Record, ipv4_address: str) -> Optional[str]:
         return embedded_ipv6(network["ipv6_subnet"], ipv4_address) if network.get("ipv6") else None
 
-    def merge_peers(self, network, spec, local_endpoints):
+    def merge_peers(self, network: Record, spec: PeersSpec, local_endpoints: List[Record]) -> Tuple[Part, ...]:
         """The peers after cnm_overlay_peer ``spec`` (PeersSpec), checked against the network
         and its local endpoints (records)."""
         _check_keys(network, spec)
@@ -343,7 +349,7 @@ class OverlayDriver(BridgeDriver):
         locals_ = dict((ep["name"], ep["ipv4_address"]) for ep in local_endpoints)
         locals6 = set(ep.get("ipv6_address") for ep in local_endpoints) - {None}
         subnet = ipaddress.ip_network(network["subnet"])
-        for i, peer in enumerate(spec.peers):
+        for i, peer in enumerate(spec.peers or ()):  # given with state present
             if peer.vtep == o.local_ip:
                 raise SpecError("%s is this host's own VTEP" % peer.vtep, "peers[%d].vtep" % i)
             for j, ep in enumerate(peer.endpoints):
@@ -379,7 +385,7 @@ class OverlayDriver(BridgeDriver):
             seen[address] = vtep
         return (replace(o, peers=peers, peer_hosts=hosts),)
 
-    def peers(self, network):
+    def peers(self, network: Record) -> Peers:
         o = OverlayPart.of(network)
         return Peers(o.peers, o.peer_hosts)
 
@@ -390,13 +396,13 @@ class OverlayDriver(BridgeDriver):
             if ep.get("ip6"):
                 raise SpecError("network %r has no IPv6 (it was made without ipv6: true)" % network["name"], at)
             return {}
-        address = ep.get("ip6") or self.default_ipv6_address(network, ep["ip"])
+        address = ep.get("ip6") or embedded_ipv6(network["ipv6_subnet"], ep["ip"])
         check_in_subnet(ipaddress.ip_address(address), ipaddress.ip_network(network["ipv6_subnet"]), at)
         if address in locals6 or address == network["ipv6_gateway"]:
             raise SpecError("%s (%s) is the gateway or a local endpoint" % (address, ep["name"]), at)
         return {"ip6": address}
 
-    def peer_changes(self, network, host_view, observed, spec):
+    def peer_changes(self, network: Record, host_view: NsView, observed: Observed, spec: PeersSpec) -> List[Change]:
         o = OverlayPart.of(network)
         vx = o.vxlan_interface
         if host_view.link(vx) is None:
@@ -406,7 +412,7 @@ class OverlayDriver(BridgeDriver):
         return esp.changes(network["name"], o, keys, spec.encryption_stage, observed.ipsec(esp.tag(o.vni))) + \
             entry_changes(network, *observed.entries(vx))
 
-    def firewall(self, network):
+    def firewall(self, network: Record) -> FirewallPart:
         part, o = BridgeDriver.firewall(self, network), OverlayPart.of(network)
         if not o.encrypted:
             return part
