@@ -48,11 +48,11 @@ def nest_network(record: Dict[str, Any]) -> Dict[str, Any]:
 def nest_endpoint(record: Dict[str, Any]) -> Dict[str, Any]:
     """An endpoint record of schema 2 in the layout of schema 3, in place. It has a part where it
     has the part's required fields (its network record may be gone, so no driver is asked)."""
-    kinds = dict((part.KEY, part) for drv in drivers.DRIVERS.values() for part in drv.endpoint_parts)
-    _nested(record, [part for _key, part in sorted(kinds.items())
+    kinds = drivers.endpoint_part_kinds()
+    _nested(record, [part for part in kinds
                      if all(record.get(f.name) is not None for f in dataclasses.fields(part)
                             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)])
-    for part in kinds.values():  # the null flat fields of a part it has not
+    for part in kinds:  # the null flat fields of a part it has not
         for name in part.names():
             record.pop(name, None)
     return record

@@ -25,8 +25,9 @@ def peers_converge(run, spec):
     parts = drv.merge_peers(net, spec, run.endpoints_of(net["name"]))
     observed = run.observe(drv.observe(net))
     for part in parts:
-        if part.json() != net.get(part.KEY):
-            net[part.KEY] = part.json()
+        fields = part.json()
+        if fields != net.get(part.KEY):
+            net[part.KEY] = fields
             run.networks_touched.add(net["name"])
     run.queue(drv.peer_changes(net, run.kernel.view(None), observed, spec))
     if spec.encryption_keys is not None:  # for the restore unit (restore.py), which has no playbook

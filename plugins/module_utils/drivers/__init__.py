@@ -45,11 +45,16 @@ def part_keys(record):
     return tuple(part.KEY for part in get(record["driver"]).network_parts)
 
 
-def endpoint_parts(endpoint):
-    """The parts an endpoint record holds (base.Part subclasses), found by their keys: so an endpoint
-    whose network record is gone can still be removed."""
+def endpoint_part_kinds():
+    """Every driver's endpoint parts (base.Part subclasses), each once, in the order of their keys."""
     kinds = dict((part.KEY, part) for drv in DRIVERS.values() for part in drv.endpoint_parts)
-    return [kinds[key] for key in sorted(kinds) if endpoint.get(key)]
+    return [kinds[key] for key in sorted(kinds)]
+
+
+def endpoint_parts(endpoint):
+    """The parts an endpoint record holds, found by their keys: so an endpoint whose network record
+    is gone can still be removed."""
+    return [part for part in endpoint_part_kinds() if endpoint.get(part.KEY)]
 
 
 def host_links(endpoint):
