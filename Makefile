@@ -129,7 +129,7 @@ bench-fleet: deps
 docs: deps
 	tests/tools/docs.sh $(BUILD)
 
-## Type hints of module_utils, checked by mypy (tests/tools/mypy.ini says how strictly, module by module).
+## Type hints of module_utils, checked by mypy (tests/tools/mypy.ini): every function annotated.
 typecheck: deps
 	cd $(BUILD) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/tests/tools/mypy.ini \
 	  -p ansible_collections.cnm.fabric.plugins.module_utils

@@ -56,7 +56,9 @@ import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLLECTIONS = os.path.join(ROOT, ".build")
-sys.path.insert(0, COLLECTIONS)
+sys.path[:0] = [COLLECTIONS, os.path.join(ROOT, "tests")]
+
+from hosts import Host  # noqa: E402 pylint: disable=import-error
 
 from ansible_collections.cnm.fabric.plugins.module_utils import spec  # noqa: E402
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers import esp  # noqa: E402
@@ -66,7 +68,6 @@ from ansible_collections.cnm.fabric.plugins.module_utils.ipam import etcd  # noq
 from ansible_collections.cnm.fabric.plugins.module_utils.ipam.file import FileBackend  # noqa: E402
 from ansible_collections.cnm.fabric.plugins.module_utils.store import Store  # noqa: E402
 
-MODULES = "ansible_collections.cnm.fabric.plugins.modules."
 PREFIX = "cnmb%s" % uuid.uuid4().hex[:5]
 SETTLE_S = 5
 OLD_VENV = ".venv-pyroute2-0.7"
@@ -81,40 +82,31 @@ def sh(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
 
 
-class Host(object):
-    """A throwaway host namespace; every namespace this run makes carries PREFIX."""
+def new_host(tag):
+    """A throwaway host (tests/hosts.py) in a temporary directory of its own, which ``done`` removes."""
+    return Host("%s-%s" % (PREFIX, tag), os.path.join(tempfile.mkdtemp(prefix="cnm-bench-"), "state"))
 
-    def __init__(self, tag):
-        self.ns = "%s-%s" % (PREFIX, tag)
-        sh(["ip", "netns", "add", self.ns])
-        sh(["ip", "-n", self.ns, "link", "set", "lo", "up"])
-        self.tmp = tempfile.mkdtemp(prefix="cnm-bench-")
-        self.state_dir = os.path.join(self.tmp, "state")
 
-    def module(self, module_name, allow_fail=False, python=sys.executable, **args):
-        """Run one module process under ``python``; return (seconds, peak RSS in KiB, result)."""
-        args.setdefault("state_dir", self.state_dir)
-        path = os.path.join(self.tmp, "args.json")
-        with open(path, "w") as f:
-            json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
-        # A fresh waiter per run, so its children's peak RSS is this module's alone.
-        waiter = ("import resource, subprocess, sys, time; t = time.monotonic(); "
-                  "p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-                  "d = time.monotonic() - t; "
-                  "print(d, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); print(p.stdout)")
-        out = subprocess.run(
-            ["nsenter", "--net=/run/netns/" + self.ns, sys.executable, "-c", waiter,
-             python, "-m", MODULES + module_name, path],
-            capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=COLLECTIONS), check=True).stdout
-        head, body = out.split("\n", 1)
-        seconds, rss = head.split()
-        result = json.loads(body)
-        if result.get("failed") and not allow_fail:
-            raise RuntimeError(result["msg"])
-        return float(seconds), int(rss), result
+def done(host):
+    host.cleanup()
+    shutil.rmtree(host.tmp, ignore_errors=True)
 
-    def cleanup(self):
-        shutil.rmtree(self.tmp, ignore_errors=True)
+
+def timed(host, module_name, allow_fail=False, python=sys.executable, **args):
+    """Run one module process of ``host`` under ``python``; return (seconds, peak RSS in KiB, result)."""
+    # A fresh waiter per run, so its children's peak RSS is this module's alone.
+    waiter = ("import resource, subprocess, sys, time; t = time.monotonic(); "
+              "p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+              "d = time.monotonic() - t; "
+              "print(d, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); print(p.stdout)")
+    out = subprocess.run(host.enter() + [sys.executable, "-c", waiter] + host.command(module_name, interpreter=python, **args),
+                         capture_output=True, text=True, env=host.environment(), check=True).stdout
+    head, body = out.split("\n", 1)
+    seconds, rss = head.split()
+    result = json.loads(body)
+    if result.get("failed") and not allow_fail:
+        raise RuntimeError(result["msg"])
+    return float(seconds), int(rss), result
 
 
 def cleanup_all():
@@ -139,9 +131,9 @@ def address(i):
 
 def iproute2_floor(n):
     """The same result with the fewest iproute2 processes; returns (make, teardown) seconds."""
-    host = Host("floor%d" % n)
+    host = new_host("floor%d" % n)
     try:
-        enter = ["nsenter", "--net=/run/netns/" + host.ns]
+        enter = host.enter()
         sbs = ["%s-f%d" % (PREFIX, i) for i in range(n)]
         start = time.monotonic()
         sh(enter + ["ip", "-batch", "-"], input="".join("netns add %s\n" % s for s in sbs))
@@ -161,7 +153,7 @@ def iproute2_floor(n):
         sh(enter + ["ip", "-batch", "-"], input="".join("netns del %s\n" % s for s in sbs))
         return made, time.monotonic() - start
     finally:
-        host.cleanup()
+        done(host)
         cleanup_all()
 
 
@@ -181,7 +173,7 @@ def _peer(host, name, calls):
     with open(path, "w") as f:
         json.dump(calls, f)
     start = time.monotonic()
-    sh(["nsenter", "--net=/run/netns/" + host.ns, sys.executable, "-c", RUNNER, path])
+    sh(host.enter() + [sys.executable, "-c", RUNNER, path])
     return time.monotonic() - start
 
 
@@ -189,7 +181,7 @@ def peer(kind, n):
     """A peer's make and teardown of N endpoints (see the module's doc); None when it is not installed."""
     if not os.path.exists(os.path.join(CNI_PATH, "bridge") if kind == "cni" else NETAVARK):
         return None
-    host = Host("%s%d" % (kind, n))
+    host = new_host("%s%d" % (kind, n))
     try:
         sbs = ["%s-%s%d" % (PREFIX, kind[0], i) for i in range(n)]
         if kind == "cni":
@@ -225,37 +217,37 @@ def peer(kind, n):
         sh(["ip", "-batch", "-"], input="".join("netns del %s\n" % s for s in sbs))
         return {"make_s": made, "teardown_s": down + time.monotonic() - start}
     finally:
-        host.cleanup()
+        done(host)
         cleanup_all()
 
 
 def ours(n, python=sys.executable, ipv6=False):
     """Our bulk call, its no-op rerun and its teardown; ``ipv6``: on a dual-stack network."""
-    host = Host("ours%d%s" % (n, "v6" if ipv6 else ""))
+    host = new_host("ours%d%s" % (n, "v6" if ipv6 else ""))
     try:
-        host.module("cnm_network", python=python, name="bench", subnet=["10.100.0.0/16"] + (["fd00:100::/64"] if ipv6 else []),
+        timed(host, "cnm_network", python=python, name="bench", subnet=["10.100.0.0/16"] + (["fd00:100::/64"] if ipv6 else []),
                     ipv6=ipv6)
         # Process start-up: interpreter, imports, argument checks (a call that fails at once).
         startup = _startup(host, "cnm_endpoint", python)
         items = [{"name": "e%d" % i, "sandbox": "%s-e%d" % (PREFIX, i)} for i in range(n)]
-        made, rss, result = host.module("cnm_endpoint", python=python, network="bench", endpoints=items)
+        made, rss, result = timed(host, "cnm_endpoint", python=python, network="bench", endpoints=items)
         assert result["endpoints"][-1]["ipv4_address"] == address(n - 1)
         assert bool(result["endpoints"][-1]["ipv6_address"]) == ipv6
         # Best of three: the first rerun after a mass creation overlaps the kernel's deferred
         # cleanup of it (RCU reclaim), which is no part of the rerun's own cost.
         noops = []
-        for dummy in range(3):
-            noop, noop_rss, again = host.module("cnm_endpoint", python=python, network="bench", endpoints=items)
+        for _round in range(3):
+            noop, noop_rss, again = timed(host, "cnm_endpoint", python=python, network="bench", endpoints=items)
             assert again["changed"] is False, again["changes"][:5]
             noops.append(noop)
         noop = min(noops)
         settle()
-        down = host.module("cnm_endpoint", python=python, network="bench", endpoints=items, state="absent")[0]
+        down = timed(host, "cnm_endpoint", python=python, network="bench", endpoints=items, state="absent")[0]
         return {"make_s": made, "noop_s": noop, "noop_runs_s": noops, "teardown_s": down,
                 "peak_rss_kib": max(rss, noop_rss),
                 "startup_s": startup, "noop_module_s": noop - startup}
     finally:
-        host.cleanup()
+        done(host)
         cleanup_all()
 
 
@@ -300,7 +292,7 @@ def _play(host, name, body, **env):
     with open(path, "w") as f:
         f.write(PLAY % body)
     start = time.monotonic()
-    sh(["nsenter", "--net=/run/netns/" + host.ns, os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), path],
+    sh(host.enter() + [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), path],
        cwd=host.tmp, env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, **env))
     return time.monotonic() - start
 
@@ -314,9 +306,9 @@ def _profile(host, module_file):
     debug = os.path.join(explode, "debug_dir")
     source = os.path.basename(module_file)[len("AnsiballZ_"):]  # the module's own file name
     module = "ansible_collections.cnm.fabric.plugins.modules." + source[:-len(".py")]
-    enter = ["nsenter", "--net=/run/netns/" + host.ns]
+    enter = host.enter()
     whole = []
-    for dummy in range(3):
+    for _round in range(3):
         start = time.monotonic()
         sh(enter + [sys.executable, module_file])
         whole.append(time.monotonic() - start)
@@ -326,34 +318,34 @@ def _profile(host, module_file):
     stats = pstats.Stats(prof).stats
     out = {"module_process_s": min(whole), "profiled_total_s": max(v[3] for v in stats.values())}
     for label, suffix, func in PHASES:
-        out[label] = sum(v[3] for (path, dummy, name), v in stats.items() if path.endswith(suffix) and name == func)
+        out[label] = sum(v[3] for (path, _line, name), v in stats.items() if path.endswith(suffix) and name == func)
     out["start-up and imports (profiled total less main)"] = out["profiled_total_s"] - sum(
-        v[3] for (path, dummy, name), v in stats.items() if path.endswith(source) and name == "main")
+        v[3] for (path, _line, name), v in stats.items() if path.endswith(source) and name == "main")
     return out
 
 
 def playbook(n, repeat=3):
     """What a user waits for at N endpoints (see the module's doc): seconds beyond the empty play."""
-    host = Host("play%d" % n)
+    host = new_host("play%d" % n)
     try:
-        host.module("cnm_network", name="bench", subnet="10.100.0.0/16")
+        timed(host, "cnm_network", name="bench", subnet="10.100.0.0/16")
         with open(os.path.join(host.tmp, "items.json"), "w") as f:
             json.dump({"items": [{"name": "e%d" % i, "sandbox": "%s-p%d" % (PREFIX, i)} for i in range(n)]}, f)
         task = ("    - cnm.fabric.cnm_endpoint:\n        network: bench\n        state_dir: %s\n"
                 "        endpoints: \"{{ items }}\"\n        state: %%s\n" % host.state_dir)
         network = "    - cnm.fabric.cnm_network:\n        name: bench\n        subnet: 10.100.0.0/16\n        state_dir: %s\n" \
             % host.state_dir
-        empty = min(_play(host, "empty", "    []\n") for dummy in range(repeat))
+        empty = min(_play(host, "empty", "    []\n") for _round in range(repeat))
         out = {"empty_play_s": empty,
                "command_task_s": min(_play(host, "command", "    - ansible.builtin.command: 'true'\n")
-                                     for dummy in range(repeat)) - empty,
+                                     for _round in range(repeat)) - empty,
                "create_s": _play(host, "create", task % "present") - empty}
-        out["noop_s"] = min(_play(host, "noop", task % "present") for dummy in range(repeat)) - empty
-        out["network_noop_s"] = min(_play(host, "network", network) for dummy in range(repeat)) - empty
+        out["noop_s"] = min(_play(host, "noop", task % "present") for _round in range(repeat)) - empty
+        out["network_noop_s"] = min(_play(host, "network", network) for _round in range(repeat)) - empty
         for key, name, body in (("noop_breakdown", "noop", task % "present"), ("network_noop_breakdown", "network", network)):
             remote = os.path.join(host.tmp, "remote-" + name)
             _play(host, name, body, ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_REMOTE_TMP=remote)
-            kept = [os.path.join(d, f) for d, dummy, files in os.walk(remote) for f in files if f.startswith("AnsiballZ_")]
+            kept = [os.path.join(d, f) for d, _subdirs, files in os.walk(remote) for f in files if f.startswith("AnsiballZ_")]
             out[key] = _profile(host, kept[0])
         settle()
         out["teardown_s"] = _play(host, "teardown", task % "absent") - empty
@@ -361,23 +353,23 @@ def playbook(n, repeat=3):
         # argument validation included), as a user of the role waits for it.
         role = ROLE % (host.state_dir, "%s")
         out["role_create_s"] = _play(host, "role", role % "present") - empty
-        out["role_noop_s"] = min(_play(host, "role", role % "present") for dummy in range(repeat)) - empty
+        out["role_noop_s"] = min(_play(host, "role", role % "present") for _round in range(repeat)) - empty
         settle()
         out["role_teardown_s"] = _play(host, "role", role % "absent") - empty
         return out
     finally:
-        host.cleanup()
+        done(host)
         cleanup_all()
 
 
 def _overlay_host(tag):
     """A host with an underlay (ul0, its default route) and an overlay network fab."""
-    host = Host(tag)
+    host = new_host(tag)
     enter = ["ip", "-n", host.ns]
     for cmd in (["link", "add", "ul0", "type", "veth", "peer", "name", "ul1"], ["addr", "add", "198.18.0.1/16", "dev", "ul0"],
                 ["link", "set", "ul0", "up"], ["link", "set", "ul1", "up"], ["route", "add", "default", "via", "198.18.0.2"]):
         sh(enter + cmd)
-    host.module("cnm_network", name="fab", driver="overlay", subnet="10.64.0.0/16", overlay={"vni": 77})
+    timed(host, "cnm_network", name="fab", driver="overlay", subnet="10.64.0.0/16", overlay={"vni": 77})
     return host
 
 
@@ -394,14 +386,14 @@ def overlay_peers(n):
     try:
         vteps = {}
         for i in range(n):
-            name, address, dummy = _remote(i)
+            name, address, _mac = _remote(i)
             vteps.setdefault("198.18.%d.%d" % (1 + i // 100 // 250, 10 + i // 100 % 250), []).append(
                 {"name": name, "ip": address})
         peers = [{"vtep": vtep, "endpoints": eps} for vtep, eps in sorted(vteps.items())]
-        ours = host.module("cnm_overlay_peer", network="fab", peers=peers)[0]
-        noop, dummy, again = host.module("cnm_overlay_peer", network="fab", peers=peers)
+        ours = timed(host, "cnm_overlay_peer", network="fab", peers=peers)[0]
+        noop, _rss, again = timed(host, "cnm_overlay_peer", network="fab", peers=peers)
         assert again["changed"] is False
-        enter = ["nsenter", "--net=/run/netns/" + host.ns]
+        enter = host.enter()
         sh(enter + ["ip", "link", "add", "vxb", "type", "vxlan", "id", "78", "dstport", "4789", "local", "198.18.0.1",
                     "dev", "ul0", "nolearning", "proxy"])
         sh(enter + ["ip", "link", "set", "vxb", "up"])
@@ -417,14 +409,14 @@ def overlay_peers(n):
         sh(enter + ["ip", "-batch", "-"], input="\n".join(neigh) + "\n")
         return _against(ours, noop, time.monotonic() - start, _startup(host, "cnm_overlay_peer"))
     finally:
-        host.cleanup()
+        done(host)
         cleanup_all()
 
 
 def _startup(host, module, python=sys.executable):
     """A module process's start-up (interpreter, imports, argument checks): best of three
     calls that fail at once."""
-    return min(host.module(module, allow_fail=True, python=python)[0] for dummy in range(3))
+    return min(timed(host, module, allow_fail=True, python=python)[0] for _round in range(3))
 
 
 def _against(ours, noop, floor, startup):
@@ -439,21 +431,21 @@ def service_backends(n):
     host = _overlay_host("svc%d" % n)
     try:
         eps = [{"name": _remote(i)[0], "ip": _remote(i)[1]} for i in range(n)]
-        host.module("cnm_overlay_peer", network="fab", peers=[{"vtep": "198.18.1.10", "endpoints": eps}])
+        timed(host, "cnm_overlay_peer", network="fab", peers=[{"vtep": "198.18.1.10", "endpoints": eps}])
         client = "%s-client" % PREFIX
-        host.module("cnm_endpoint", name="client", network="fab", sandbox=client, ipv4_address="10.64.255.2")
+        timed(host, "cnm_endpoint", name="client", network="fab", sandbox=client, ipv4_address="10.64.255.2")
         args = dict(name="web", network="fab", vip="10.64.255.250", ports=[{"port": 80}],
                     endpoints=[ep["name"] for ep in eps])
-        ours, dummy, made = host.module("cnm_service", **args)
+        ours, _rss, made = timed(host, "cnm_service", **args)
         assert len(made["service"]["backends"]) == n
-        noop = host.module("cnm_service", **args)[0]
+        noop = timed(host, "cnm_service", **args)[0]
         table = sh(["ip", "netns", "exec", client, "nft", "list", "table", "inet", "cnm_svc"]).stdout
         sh(["ip", "netns", "exec", client, "nft", "delete", "table", "inet", "cnm_svc"])
         start = time.monotonic()
         sh(["nsenter", "--net=/run/netns/" + client, "nft", "-f", "-"], input=table)
         return _against(ours, noop, time.monotonic() - start, _startup(host, "cnm_service"))
     finally:
-        host.cleanup()
+        done(host)
         cleanup_all()
 
 
@@ -467,8 +459,8 @@ def ipsec_peers(n):
     plan = esp.changes("sec", network, keys, "complete", XfrmView())
     planned = time.monotonic() - start
     policies = [c.args[0] for c in plan if c.args[0].startswith("xfrm policy add")]
-    host = Host("ipsec%d" % n)
-    enter = ["nsenter", "--net=/run/netns/" + host.ns, "ip"]
+    host = new_host("ipsec%d" % n)
+    enter = host.enter() + ["ip"]
     try:
         start = time.monotonic()
         sh(enter + ["-batch", "-"], input="".join(line + "\n" for line in policies))
@@ -479,7 +471,7 @@ def ipsec_peers(n):
             sh(enter + line.split())
         each = time.monotonic() - start
     finally:
-        host.cleanup()
+        done(host)
         cleanup_all()
     return {"peers": n, "changes": len(plan), "plan_s": planned, "batch_s": batch, "process_each_s": each,
             "each_vs_batch": each / batch}
@@ -487,9 +479,9 @@ def ipsec_peers(n):
 
 def ansible_loop(n):
     """Single-endpoint tasks in a loop; per endpoint = (t(n) - t(1)) / (n - 1)."""
-    host = Host("loop")
+    host = new_host("loop")
     try:
-        host.module("cnm_network", name="bench", subnet="10.100.0.0/16")
+        timed(host, "cnm_network", name="bench", subnet="10.100.0.0/16")
         play = os.path.join(host.tmp, "loop.yml")
         times = {}
         for count in (1, n):
@@ -505,13 +497,13 @@ def ansible_loop(n):
       loop: "{{ range(%d) | list }}"
 """ % (PREFIX, host.state_dir, count))
             start = time.monotonic()
-            sh(["nsenter", "--net=/run/netns/" + host.ns, os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-                play], env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS))
+            sh(host.enter() + [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), play],
+               env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS))
             times[count] = time.monotonic() - start
-            host.module("cnm_endpoint", network="bench", endpoints=[], exclusive=True)
+            timed(host, "cnm_endpoint", network="bench", endpoints=[], exclusive=True)
         return (times[n] - times[1]) / (n - 1)
     finally:
-        host.cleanup()
+        done(host)
         cleanup_all()
 
 
@@ -536,7 +528,7 @@ ACCEPTOR = ("import socket, sys\n"
 CONNECTOR = ("import json, socket, sys, time\n"
              "host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]); lat = []\n"
              "start = time.monotonic()\n"
-             "for _ in range(n):\n"
+             "for _round in range(n):\n"
              "    t = time.monotonic(); c = socket.create_connection((host, port), timeout=2); c.close()\n"
              "    lat.append(time.monotonic() - t)\n"
              "total = time.monotonic() - start; lat.sort()\n"
@@ -546,7 +538,7 @@ CONNECTOR = ("import json, socket, sys, time\n"
 def _connects(ns, address, port, count, rounds):
     """Sequential TCP connects from ``ns`` to address:port: the best round's rate and its median."""
     best = None
-    for dummy in range(rounds):
+    for _round in range(rounds):
         out = json.loads(sh(["ip", "netns", "exec", ns, sys.executable, "-c", CONNECTOR, address, str(port),
                              str(count)]).stdout)
         if best is None or out["per_s"] > best["per_s"]:
@@ -556,7 +548,7 @@ def _connects(ns, address, port, count, rounds):
 
 def dataplane(sizes, count=1500, rounds=3):
     """Connects per second through published ports (see the module's doc), at each number of ports."""
-    host = Host("dp")
+    host = new_host("dp")
     servers = []
     try:
         sandbox, neighbour = "%s-dps" % PREFIX, "%s-dpn" % PREFIX
@@ -567,8 +559,8 @@ def dataplane(sizes, count=1500, rounds=3):
                     ["ip", "-n", neighbour, "link", "set", "lo", "up"], ["ip", "-n", neighbour, "route", "add", "default", "via", "10.102.0.1"],
                     ["ip", "netns", "exec", host.ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"]):
             sh(cmd)
-        host.module("cnm_network", name="dp", subnet="10.101.0.0/24")
-        host.module("cnm_endpoint", name="srv", network="dp", sandbox=sandbox, ipv4_address="10.101.0.2")
+        timed(host, "cnm_network", name="dp", subnet="10.101.0.0/24")
+        timed(host, "cnm_endpoint", name="srv", network="dp", sandbox=sandbox, ipv4_address="10.101.0.2")
         # An acceptor in the sandbox (behind the published ports) and one on the host (a port nothing publishes).
         for ns, address, port in ((sandbox, "10.101.0.2", 8080), (host.ns, "10.102.0.1", 9999)):
             proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", ACCEPTOR, address, str(port)],
@@ -578,7 +570,7 @@ def dataplane(sizes, count=1500, rounds=3):
         out = {}
         for n in sizes:
             publish = [{"host_port": 30000 + i, "container_port": 8080} for i in range(n)]
-            host.module("cnm_endpoint", name="srv", network="dp", sandbox=sandbox, ipv4_address="10.101.0.2", publish=publish)
+            timed(host, "cnm_endpoint", name="srv", network="dp", sandbox=sandbox, ipv4_address="10.101.0.2", publish=publish)
             last = 30000 + n - 1
             out[str(n)] = {
                 "host_to_published": _connects(host.ns, "10.102.0.1", last, count, rounds),
@@ -592,7 +584,7 @@ def dataplane(sizes, count=1500, rounds=3):
         for proc in servers:
             proc.kill()
             proc.wait()
-        host.cleanup()
+        done(host)
         cleanup_all()
 
 
@@ -646,7 +638,7 @@ def ipam_etcd(count, each_count):
                                     ("etcd, one transaction each, 4 processes (%d)" % each_count, True, 4, each_count)):
         data = tempfile.mkdtemp(prefix="cnm-bench-etcd-")
         ports = []
-        for dummy in range(2):
+        for _round in range(2):
             with socket.socket() as sock:
                 sock.bind(("127.0.0.1", 0))
                 ports.append(sock.getsockname()[1])
@@ -656,7 +648,7 @@ def ipam_etcd(count, each_count):
                                    "--initial-advertise-peer-urls", peer, "--initial-cluster", "b=" + peer,
                                    "--log-level", "error"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            for dummy in range(100):
+            for _round in range(100):
                 try:
                     client = etcd.connect({"endpoints": [url], "timeout": 1})
                     break
@@ -744,7 +736,7 @@ def main():
             # Floor and ours take turns, best of --repeat each: the machine's speed drifts
             # between minutes (file creation alone by a factor of 3 here).
             floors, runs, runs_old = [], [], []
-            for dummy in range(args.repeat):
+            for _round in range(args.repeat):
                 floors.append(iproute2_floor(n))
                 runs.append(ours(n))
                 if old:

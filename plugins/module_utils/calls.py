@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Any, Callable, Dict, Iterator, List, NamedTuple
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Set, Tuple
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, endpoints, networks, peers, services, spec, unit
-from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, diff
+from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, ModuleLike, diff
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Peers
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, SpecError
+from ansible_collections.cnm.fabric.plugins.module_utils.records import NetworkRecord, ServiceRecord
 from ansible_collections.cnm.fabric.plugins.module_utils.run import endpoint_public, network_public, Run
 from ansible_collections.cnm.fabric.plugins.module_utils.store import NETWORKS, Store
 
@@ -30,10 +31,10 @@ from ansible_collections.cnm.fabric.plugins.module_utils.store import NETWORKS, 
 class Call(NamedTuple):
     spec: Dict[str, Any]
     parse: Callable[[Dict[str, Any]], Any]
-    body: Callable[[Any, Any], Dict[str, Any]]
+    body: Callable[[ModuleLike, Any], Dict[str, Any]]
     constraints: Dict[str, Any] = {}
 
-    def run(self, module):
+    def run(self, module: ModuleLike) -> Dict[str, Any]:
         """What a module does with its own parameters."""
         return self.body(module, self.parse(module.params))
 
@@ -49,7 +50,7 @@ class Params(object):
 
 # cnm_network
 
-def _network(module, want):
+def _network(module: ModuleLike, want: spec.NetworkSpec) -> Dict[str, Any]:
     with Run(module.params["state_dir"], module.check_mode) as run:
         before = network_public(run.networks.get(want.name))
         if want.state == "present":
@@ -88,7 +89,7 @@ NETWORK = Call(dict(
 
 # cnm_endpoint
 
-def _endpoint(module, specs):
+def _endpoint(module: ModuleLike, specs: List[spec.EndpointSpec]) -> Dict[str, Any]:
     state = module.params["state"]
     with Run(module.params["state_dir"], module.check_mode) as run:
         before = dict((s.key, endpoint_public(run.endpoints.get(s.key))) for s in specs)
@@ -149,7 +150,7 @@ ENDPOINT = Call(dict(
 
 # cnm_overlay_peer
 
-def _overlay_peer(module, want):
+def _overlay_peer(module: ModuleLike, want: spec.PeersSpec) -> Dict[str, Any]:
     with Run(module.params["state_dir"], module.check_mode) as run:
         before = _peers(run.networks.get(want.network))
         after = _peers(peers.peers_converge(run, want))
@@ -159,7 +160,7 @@ def _overlay_peer(module, want):
     return result
 
 
-def _peers(network):
+def _peers(network: Optional[NetworkRecord]) -> Peers:
     """The recorded peers of an overlay network (none for a network that is gone), as they are now."""
     if network is None:
         return Peers({}, {})
@@ -190,11 +191,12 @@ OVERLAY_PEER = Call(dict(
 
 # cnm_service
 
-def _service(module, want):
+def _service(module: ModuleLike, want: spec.ServiceSpec) -> Dict[str, Any]:
     with Run(module.params["state_dir"], module.check_mode) as run:
-        net = run.networks.get(want.network) or {}
-        before = dict((net.get("services") or {}).get(want.name) or {})
-        after, facts = {}, {}
+        net = run.networks.get(want.network)
+        before = dict((net and net.get("services") or {}).get(want.name) or {})
+        after: Optional[ServiceRecord] = None
+        facts: Dict[str, Any] = {}
         if want.state == "present":
             after = services.service_present(run, want)
             facts = services.facts(run.networks[want.network], after, run.endpoints)
@@ -202,7 +204,7 @@ def _service(module, want):
             services.service_absent(run, want)
         changed = run.finish()
     result = dict(changed=changed, service=facts, changes=run.log)
-    result.update(diff(module, before, dict(after)))
+    result.update(diff(module, before, dict(after or {})))
     return result
 
 
@@ -225,17 +227,17 @@ SERVICE = Call(dict(
 
 # cnm_restore_unit
 
-def _unit_paths(params):
+def _unit_paths(params: Dict[str, Any]) -> Tuple[str, Optional[str]]:
     """(state_dir, python) of the unit, as its files can name them."""
     python = params["python"] or sys.executable if params["state"] == "present" else None
     return unit.check_path(params["state_dir"], "state_dir"), python and unit.check_path(python, "python")
 
 
-def _restore_unit(module, paths):
+def _restore_unit(module: ModuleLike, paths: Tuple[str, Optional[str]]) -> Dict[str, Any]:
     p = module.params
     state_dir, python = paths
     if p["state"] == "present":
-        done = unit.install(state_dir, python, module.check_mode)
+        done = unit.install(state_dir, python or "", module.check_mode)
     else:
         with Store(state_dir, read_only=True) as store:
             recorded = sorted(store.get(NETWORKS))
@@ -269,19 +271,19 @@ def _secrets(call: Call, params: Dict[str, Any]) -> List[str]:
     return [str(v) for v in out]
 
 
-def _networks_of(params: Dict[str, Any]) -> set:
+def _networks_of(params: Dict[str, Any]) -> Set[Optional[str]]:
     return set([params.get("network")] + [e.get("network") for e in params.get("endpoints") or []
                                           if isinstance(e, dict)])
 
 
-def _host(module, params):
+def _host(module: Any, params: Dict[str, Any]) -> Dict[str, Any]:
     items = [(option, "%s[%d]" % (option, k), call, item)
              for option, call in HOST_STEPS for k, item in enumerate(params[option])]
     if params["restore_unit"] is not None:
         items.append(("restore_unit", "restore_unit", RESTORE_UNIT, params["restore_unit"]))
     for option, where, call, item in items:  # no secret in the output, whatever fails
         module.no_log_values.update(_secrets(call, item))
-    parsed = []
+    parsed: List[Tuple[str, str, Call, Dict[str, Any], Any]] = []
     for option, where, call, item in items:  # every item is checked before any is run
         checked = ArgumentSpecValidator(call.spec, **call.constraints).validate(
             dict(item, state_dir=item.get("state_dir") or params["state_dir"]))
@@ -292,9 +294,10 @@ def _host(module, params):
             parsed.append((option, where, call, checked.validated_parameters, call.parse(checked.validated_parameters)))
     out: Dict[str, Any] = dict((option, []) for option, _call in HOST_STEPS)
     out.update(changed=False, changes=[])
-    diffs = []
-    planned: set = set()  # networks check mode would make or change: nothing on them can be checked yet
+    diffs: List[Dict[str, Any]] = []
+    planned: Set[Optional[str]] = set()  # networks check mode would make or change: nothing on them can be checked yet
     for option, where, call, item, want in parsed:
+        done: Dict[str, Any]
         if module.check_mode and option != "networks" and _networks_of(item) & planned:
             done = dict(changed=False, skipped=True, changes=[],
                         msg="left for the real run: a network of this item is still to be made or changed")

@@ -8,8 +8,9 @@ from __future__ import annotations
 import gc
 import traceback
 import warnings
+from typing import Any, Callable, Dict, Optional, Protocol, Sequence, Tuple
 
-from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, CnmWarning
 
@@ -22,14 +23,22 @@ except ImportError:
 STATE_DIR_SPEC = dict(type="path", default="/var/lib/cnm")
 
 
-def missing_libraries(needs):
+class ModuleLike(Protocol):
+    """What a module's body reads of its module: an AnsibleModule, or calls.Params for an item of cnm_host."""
+    params: Dict[str, Any]
+    check_mode: bool
+    _diff: bool
+
+
+def missing_libraries(needs: Sequence[str]) -> Optional[Tuple[str, str]]:
     """(library, traceback) of the first of ``needs`` that does not import on this host."""
     from ansible_collections.cnm.fabric.plugins.module_utils.kernel import PYROUTE2_IMPORT_ERROR
     errors = {"pyroute2": PYROUTE2_IMPORT_ERROR, "netaddr": NETADDR_IMPORT_ERROR}
-    return next(((lib, errors[lib]) for lib in needs if errors[lib]), None)
+    return next(((lib, str(errors[lib])) for lib in needs if errors[lib]), None)
 
 
-def run_module(module, body, needs=("pyroute2", "netaddr")):
+def run_module(module: AnsibleModule, body: Callable[[AnsibleModule], Dict[str, Any]],
+               needs: Sequence[str] = ("pyroute2", "netaddr")) -> None:
     """Call ``body(module)`` -> result dict; report typed errors with the option at fault.
 
     ``needs``: the Python libraries the module uses on the managed host."""
@@ -52,16 +61,16 @@ def run_module(module, body, needs=("pyroute2", "netaddr")):
     module.exit_json(**result)
 
 
-def _warn(module, said):
+def _warn(module: AnsibleModule, said: Sequence[warnings.WarningMessage]) -> None:
     for item in said:
         if issubclass(item.category, CnmWarning):
             module.warn(str(item.message))
 
 
-def diff(module, before, after):
+def diff(module: ModuleLike, before: Any, after: Any) -> Dict[str, Any]:
     return {"diff": {"before": before, "after": after}} if module._diff else {}
 
 
-def _fail(module, error):
+def _fail(module: AnsibleModule, error: CnmError) -> None:
     extra = {"option": error.option} if error.option else {}
     module.fail_json(msg=str(error), **extra)

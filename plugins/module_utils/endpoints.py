@@ -9,16 +9,23 @@ with its first endpoint) and ``sandbox_release`` (removed with its last).
 
 from __future__ import annotations
 
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan, sandbox
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, set_parts
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, SpecError
-from ansible_collections.cnm.fabric.plugins.module_utils.run import endpoint_public
+from ansible_collections.cnm.fabric.plugins.module_utils.model import NsView
+from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change
+from ansible_collections.cnm.fabric.plugins.module_utils.records import EndpointRecord, NetworkRecord, PortRecord
+from ansible_collections.cnm.fabric.plugins.module_utils.run import Run, endpoint_public
 from ansible_collections.cnm.fabric.plugins.module_utils.services import endpoint_publishing, published_in
-from ansible_collections.cnm.fabric.plugins.module_utils.spec import SANDBOX_OPTIONS, port_text, recorded_port
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import SANDBOX_OPTIONS, EndpointSpec, port_text, \
+    recorded_port
 
 
 # --- sandboxes -------------------------------------------------------------------------
 
-def sandbox_join(run, key, given_by_path):
+def sandbox_join(run: Run, key: str, given_by_path: bool) -> List[Change]:
     """Changes that make sandbox ``key`` exist for a new endpoint, and its record."""
     option = "sandbox_path" if given_by_path else "sandbox"
     if key not in run.sandboxes and key not in run.sandboxes_made:
@@ -37,7 +44,7 @@ def sandbox_join(run, key, given_by_path):
     return [plan.change("create sandbox %s" % key, "netns_add", key, undo=("netns_del", (key,)))]
 
 
-def _check_new_sandbox(run, key, option):
+def _check_new_sandbox(run: Run, key: str, option: str) -> None:
     """A sandbox this state_dir has no record of yet must be neither the host's own network
     namespace nor a symbolic link under /run/netns, and its files must be the collection's to write."""
     problem = run.kernel.netns_problem(key)
@@ -46,12 +53,12 @@ def _check_new_sandbox(run, key, option):
     sandbox.check_files(run.state_dir, key, option)
 
 
-def sandbox_release(run, key):
+def sandbox_release(run: Run, key: str) -> List[Change]:
     """Changes that remove sandbox ``key`` once no endpoint uses it (if the collection made it),
     and the end of its record."""
     if key not in run.sandboxes or run.members(key):
         return []
-    out = []
+    out: List[Change] = []
     if run.sandboxes[key].get("created") and (run.kernel.netns_exists(key) or run.kernel.netns_half_made(key)):
         out.append(plan.change("remove sandbox %s" % key, "netns_del", key))
         run.sandboxes_doomed.add(key)
@@ -62,14 +69,15 @@ def sandbox_release(run, key):
 
 # --- endpoints -------------------------------------------------------------------------
 
-def _network_for(run, spec):
+def _network_for(run: Run, spec: EndpointSpec) -> Tuple[NetworkRecord, Driver]:
     net = run.networks.get(spec.network)
     if net is None:
         raise SpecError("no network named %r on this host; create it first with "
                         "cnm.fabric.cnm_network" % spec.network, "network")
     drv = drivers.get(net["driver"])
-    given = {"ifname": spec.ifname, "ipv4_address": spec.ipv4_address, "mac_address": spec.mac_address,
-             "publish": spec.publish, "default_route": spec.default_route, "ipv6_address": spec.ipv6_address}
+    given: Dict[str, Any] = {
+        "ifname": spec.ifname, "ipv4_address": spec.ipv4_address, "mac_address": spec.mac_address,
+        "publish": spec.publish, "default_route": spec.default_route, "ipv6_address": spec.ipv6_address}
     for option, value in sorted(given.items()):
         if value not in (None, ()) and option not in drv.endpoint_options:
             why = drv.endpoint_refusals.get(option)
@@ -87,11 +95,11 @@ def _network_for(run, spec):
     return net, drv
 
 
-def _check_sandbox_options(run, spec, key):
+def _check_sandbox_options(run: Run, spec: EndpointSpec, key: str, sb: str) -> None:
     """The resolver and hosts-file options of a sandbox, given by several of its endpoints,
     must agree: each is set by one endpoint, or the same by all that set it."""
     mine = dict(spec.sandbox_options)
-    for other_key in sorted(run.members(spec.sandbox_key) - {key}):
+    for other_key in sorted(run.members(sb) - {key}):
         other = run.endpoints[other_key]
         for option in SANDBOX_OPTIONS:
             theirs = other.get(option)
@@ -105,10 +113,10 @@ def _check_sandbox_options(run, spec, key):
                                     "extra_hosts.%s" % clash[0])
             elif mine[option] != theirs:
                 raise SpecError("sandbox %s already has %s %s from endpoint %s; its endpoints must agree"
-                                % (spec.sandbox_key, option, theirs, other_key), option)
+                                % (sb, option, theirs, other_key), option)
 
 
-def _check_publish(run, spec, key):
+def _check_publish(run: Run, spec: EndpointSpec, key: str) -> None:
     """A host port (and protocol) may be published once per host address."""
     net = run.networks[spec.network]
     mine_default = drivers.get(net["driver"]).host_binding_ip(net)
@@ -123,7 +131,7 @@ def _check_publish(run, spec, key):
             raise SpecError(taken, "publish[%d].host_port" % i)
 
 
-def _free_ifname(run, key, sandbox_key, view):
+def _free_ifname(run: Run, key: str, sandbox_key: str, view: Optional[NsView]) -> str:
     used = set(view.links) if view else set()
     used.update(run.endpoints[k]["ifname"] for k in run.members(sandbox_key)
                 if k != key and run.endpoints[k].get("ifname"))
@@ -133,25 +141,29 @@ def _free_ifname(run, key, sandbox_key, view):
     return "eth%d" % i
 
 
-def endpoint_present(run, spec):
+def endpoint_present(run: Run, spec: EndpointSpec) -> EndpointRecord:
     net, drv = _network_for(run, spec)
     key, sb = spec.key, spec.sandbox_key
+    if sb is None:
+        raise SpecError("one of sandbox or sandbox_path is required", "sandbox")
     old = run.endpoints.get(key)
     if old and old["sandbox"] != sb:
         endpoint_remove(run, old)  # moving to another sandbox is a leave and a join
         old = None
-    record = {"name": spec.name, "network": spec.network, "sandbox": sb,
-              "aliases": list(spec.aliases), "publish": [p.as_dict() for p in spec.publish],
-              "ifname": None, "ipv4_address": None, "ipv6_address": None, "mac_address": None,
-              "default_route": False}
-    record.update(dict((option, None) for option in SANDBOX_OPTIONS), **dict(spec.sandbox_options))
-    changes = []
+    given = dict(spec.sandbox_options)
+    record: EndpointRecord = {
+        "name": spec.name, "network": spec.network, "sandbox": sb,
+        "aliases": list(spec.aliases), "publish": [p.as_dict() for p in spec.publish],
+        "ifname": None, "ipv4_address": None, "ipv6_address": None, "mac_address": None, "default_route": False,
+        "dns": given.get("dns"), "dns_search": given.get("dns_search"), "dns_options": given.get("dns_options"),
+        "extra_hosts": given.get("extra_hosts")}
+    changes: List[Change] = []
     sb_view = None
     if drv.creates_sandbox:
         changes += sandbox_join(run, sb, bool(spec.sandbox_path))
         sb_view = None if sb in run.sandboxes_made else run.sandbox_view(sb)
     drv.check_endpoint(net, spec, old, lambda: [ep for ep in run.endpoints_of(net["name"]) if ep["name"] != spec.name])
-    _check_sandbox_options(run, spec, key)
+    _check_sandbox_options(run, spec, key, sb)
     if drv.ipam:
         address = run.ipam().request_address(net["name"], spec.name, spec.ipv4_address)[0]
         if net.get("ipv6"):
@@ -171,47 +183,46 @@ def endpoint_present(run, spec):
         else:
             default_route = bool(net.get("gateway")) and \
                 not any(run.endpoints[k]["default_route"] for k in run.members(sb) if k != key)
-        record.update(
-            ifname=spec.ifname or (old and old["ifname"]) or _free_ifname(run, key, sb, sb_view),
-            ipv4_address=address, default_route=default_route,
-            mac_address=(spec.mac_address or names.mac_from_ipv4(address)) if drv.own_mac(net) else None)
-    record.update((part.KEY, part.json()) for part in drv.endpoint_record(net, spec.name))
+        record["ifname"] = spec.ifname or (old and old["ifname"]) or _free_ifname(run, key, sb, sb_view)
+        record["ipv4_address"] = address
+        record["default_route"] = default_route
+        record["mac_address"] = (spec.mac_address or names.mac_from_ipv4(address)) if drv.own_mac(net) else None
+    set_parts(record, drv.endpoint_record(net, spec.name))
     if old:
-        moved = any(old.get(f) != record.get(f) for f in ("ipv4_address", "ipv6_address"))
+        moved = (old.get("ipv4_address"), old.get("ipv6_address")) != (record["ipv4_address"], record["ipv6_address"])
         _forget_connections(run, old, keep=() if moved else record["publish"])
-    changes += drv.join(net, record, old, run.kernel.view(None), sb_view)
+    changes += drv.join(net, record, old, run.kernel.host_view(), sb_view)
     run.queue(changes)
     run.set_endpoint(key, record)
     return record
 
 
-def _forget_connections(run, record, keep=()):
+def _forget_connections(run: Run, record: EndpointRecord, keep: Sequence[PortRecord] = ()) -> None:
     """Have the run delete the connections the host tracks to ``record``'s published ports (but those
     in ``keep``): a client that goes on sending to a port that now leads elsewhere must reach it."""
     for port in record.get("publish") or []:
         if port in keep:
             continue
         mapping = recorded_port(port)
-        for field in ("ipv4_address", "ipv6_address"):
-            if record.get(field):
-                run.forget.append((record[field], mapping.protocol, mapping.host_port,
-                                   mapping.host_port + mapping.count - 1))
+        for address in (record.get("ipv4_address"), record.get("ipv6_address")):
+            if address:
+                run.forget.append((address, mapping.protocol, mapping.host_port, mapping.host_port + mapping.count - 1))
 
 
-def endpoint_remove(run, record):
+def endpoint_remove(run: Run, record: EndpointRecord) -> None:
     _forget_connections(run, record)
     net = run.networks.get(record["network"])
     sb = record["sandbox"]
     key = names.endpoint_key(record["network"], record["name"])
-    changes = []
+    changes: List[Change] = []
     # The last endpoint of a sandbox this collection made, with no process inside: removing
     # the namespace removes its links too, in one kernel batch (as `ip netns del` does).
-    goes_with_sandbox = run.sandboxes.get(sb, {}).get("created") and run.members(sb) == {key} \
+    goes_with_sandbox = sb in run.sandboxes and run.sandboxes[sb]["created"] and run.members(sb) == {key} \
         and not run.kernel.netns_busy(sb)
     if net is not None:
         drv = drivers.get(net["driver"])
         if not goes_with_sandbox:
-            host_view = run.kernel.view(None)
+            host_view = run.kernel.host_view()
             # The sandbox is looked into only when the host end is gone (its dump is the cost).
             links = drivers.host_links(record)
             missing = not links or any(host_view.link(link) is None for link in links)
@@ -224,16 +235,18 @@ def endpoint_remove(run, record):
     run.queue(changes + sandbox_release(run, sb))
 
 
-def _release_addresses(run, network, name):
+def _release_addresses(run: Run, network: str, name: str) -> None:
     """The endpoint's addresses in its network's pools (its IPv6 one, if any, too)."""
     run.ipam().release_address(network, name)
     run.ipam().release_address(names.ipv6_pool(network), name)
 
 
-def finish_interrupted(run):
+def finish_interrupted(run: Run) -> None:
     """Finish the removals an interrupted run journaled (store.py): the endpoints' records,
     addresses and kernel objects, and the sandboxes' records, namespaces and files."""
     journal = run.store.journal()
+    if journal is None:
+        return
     for key in journal["endpoints"]:
         if key in run.endpoints:
             endpoint_remove(run, run.endpoints[key])
@@ -248,21 +261,22 @@ def finish_interrupted(run):
         run.sandboxes_touched.add(key)
 
 
-def endpoint_absent(run, spec):
+def endpoint_absent(run: Run, spec: EndpointSpec) -> Optional[EndpointRecord]:
     old = run.endpoints.get(spec.key)
     if old is not None:
         endpoint_remove(run, old)
     return old
 
 
-def endpoints_converge(run, specs, state, exclusive, networks=(), bulk=True):
+def endpoints_converge(run: Run, specs: Sequence[EndpointSpec], state: str, exclusive: bool,
+                       networks: Iterable[str] = (), bulk: bool = True) -> List[Optional[EndpointRecord]]:
     """Many endpoints in one run: one observation per namespace, one apply, one write.
 
     With ``exclusive``, endpoints of ``networks`` (and of the networks the specs name)
     that are not listed are removed. Returns the records of the listed endpoints.
     In ``bulk``, errors name the item: ``endpoints[3].ipv4_address``.
     """
-    records = []
+    records: List[Optional[EndpointRecord]] = []
     if state == "present":
         run.kernel.prefetch(spec.sandbox_key for spec in specs)
     for i, spec in enumerate(specs):
@@ -285,7 +299,7 @@ def endpoints_converge(run, specs, state, exclusive, networks=(), bulk=True):
     return records
 
 
-def endpoint_facts(run, record):
+def endpoint_facts(run: Run, record: Optional[EndpointRecord]) -> Dict[str, Any]:
     if not record:
         return {}
     facts = endpoint_public(record)

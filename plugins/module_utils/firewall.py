@@ -19,9 +19,12 @@ import hashlib
 import os
 import shutil
 import subprocess
+from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, spec
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import FirewallPart
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
+from ansible_collections.cnm.fabric.plugins.module_utils.records import EndpointRecord, NetworkRecord
 from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_write, read_text
 
 FAMILIES = ("inet", "bridge")
@@ -29,20 +32,24 @@ ICC_MARK = 0x100000  # the packet mark bit of DNATed connections on bridges with
 RULESET_FILE = "firewall.nft"
 DIGEST_FILE = "firewall.sha256"  # the tables as the kernel listed them after the last load (listing_digest)
 
+Networks = Mapping[str, NetworkRecord]
+Endpoints = Mapping[str, EndpointRecord]
+Mesh = Tuple[Sequence[str], Sequence[str]]  # services.mesh's DNAT and SNAT rules
 
-def quote(name):
+
+def quote(name: Optional[str]) -> str:
     """An interface name as an nft string. Every name that reaches a rule passed the spec's
     check (names.IFNAME_RE: letters, digits, '_', '.', '-'); one that did not, from a record
     written by hand or by an older release, stops the render rather than change a rule."""
-    if not names.IFNAME_RE.fullmatch(name):
+    if name is None or not names.IFNAME_RE.fullmatch(name):
         raise KernelError("the record names interface %r, which cannot be written into an nftables rule safely; "
                           "remove that network (state: absent) and make it again with a valid name" % (name,))
     return '"%s"' % name
 
 
-def parts(networks):
+def parts(networks: Networks) -> Dict[str, FirewallPart]:
     """Each network's FirewallPart (from its driver), by network name, for those that have one."""
-    out = {}
+    out: Dict[str, FirewallPart] = {}
     for name, net in sorted(networks.items()):
         part = drivers.get(net["driver"]).firewall(net)
         if part is not None:
@@ -65,21 +72,22 @@ ROUTED_SETS = {"routed_ip": "ifname . ipv4_addr . inet_proto . inet_service",
                "routed_ip6": "ifname . ipv6_addr . inet_proto . inet_service"}
 
 
-def _published(by_network, endpoints):
+def _published(by_network: Mapping[str, FirewallPart], endpoints: Endpoints) -> Dict[str, Dict[str, str]]:
     """The elements of the published-port maps, {map: {key: value}}: for each host address family
     a port is published on (both with 0.0.0.0, the default) and the endpoint has an address of,
     one element per host port. The spec lets a port be published once per address; of two in a
     record written by hand, the first (by network, then endpoint) counts, as the first rule did."""
-    maps: dict = dict((name, {}) for name in PUBLISHED_MAPS)
+    maps: Dict[str, Dict[str, str]] = dict((name, {}) for name in PUBLISHED_MAPS)
     for ep in sorted(endpoints.values(), key=lambda e: (e["network"], e["name"])):
         part = by_network.get(ep["network"])
         if part is None or part.internal or not ep.get("ipv4_address"):
             continue
         for port in ep.get("publish") or []:
             host_ip = port.get("host_ip") or part.host_binding_ip or "0.0.0.0"
-            for family, field, mode in (("ip", "ipv4_address", part.modes[0]), ("ip6", "ipv6_address", part.modes[1])):
+            for family, address, mode in (("ip", ep.get("ipv4_address"), part.modes[0]),
+                                          ("ip6", ep.get("ipv6_address"), part.modes[1])):
                 v6 = family == "ip6"
-                if not (ep.get(field) and mode.startswith("nat") and (host_ip == "0.0.0.0" or (":" in host_ip) == v6)):
+                if not (address and mode.startswith("nat") and (host_ip == "0.0.0.0" or (":" in host_ip) == v6)):
                     continue
                 everywhere = host_ip in ALL_ADDRESSES
                 elements = maps[("published_" if everywhere else "published_at_") + family]
@@ -87,16 +95,16 @@ def _published(by_network, endpoints):
                 ports = spec.recorded_port(port)
                 for i in range(ports.count):
                     elements.setdefault("%s%s . %d" % (at, ports.protocol, ports.host_port + i),
-                                        "%s . %d" % (ep[field], ports.container_port + i))
+                                        "%s . %d" % (address, ports.container_port + i))
     return maps
 
 
-def _published_rules(maps):
+def _published_rules(maps: Mapping[str, Mapping[str, str]]) -> List[str]:
     """The DNAT rules of the published-port maps that have elements: a port published on one
     address first, then one on all, whose port is looked up in the set ``published_ports`` (the
     keys of both maps: Debian 12's kernel, 6.1, refuses a map looked up as a set) before the route lookup
     of the address."""
-    rules = []
+    rules: List[str] = []
     for family, nfproto in (("ip", "ipv4"), ("ip6", "ipv6")):
         if maps["published_at_" + family]:
             rules.append("meta nfproto %s dnat %s to %s daddr . meta l4proto . th dport map @published_at_%s"
@@ -108,15 +116,15 @@ def _published_rules(maps):
     return rules
 
 
-def _declare(kind, name, key, value, elements):
+def _declare(kind: str, name: str, key: str, value: Optional[str], elements: Union[Set[str], Mapping[str, str]]) -> str:
     """An nft set or map with its elements (keys, or key: value pairs)."""
-    items = ", ".join(sorted(elements)) if kind == "set" else \
-        ", ".join("%s : %s" % kv for kv in sorted(elements.items()))
+    items = ", ".join("%s : %s" % kv for kv in sorted(elements.items())) if isinstance(elements, Mapping) else \
+        ", ".join(sorted(elements))
     return "\t%s %s {\n\t\ttype %s\n\t\telements = { %s }\n\t}\n" % (
         kind, name, key if value is None else "%s : %s" % (key, value), items)
 
 
-def _protection(name, part, endpoints, routed):
+def _protection(name: str, part: FirewallPart, endpoints: Endpoints, routed: Dict[str, Set[str]]) -> List[str]:
     """The forward rules of each family's gateway mode (drivers/bridge.py): ``nat`` drops new
     connections to the endpoints' addresses from anywhere but the bridge itself and the trusted
     host interfaces, unless the host DNATed them (a published port); ``routed`` lets through, besides,
@@ -124,9 +132,8 @@ def _protection(name, part, endpoints, routed):
     lets nothing in or out; ``nat-unprotected`` lets everything through."""
     br, rules = quote(part.interface), []
     inside = "{ %s }" % ", ".join([br] + [quote(t) for t in part.trusted])
-    families = (("ip", "ipv4", part.subnet, part.modes[0], "ipv4_address"),
-                ("ip6", "ipv6", part.subnet6, part.modes[1], "ipv6_address"))
-    for family, nfproto, subnet, mode, field in families:
+    families = (("ip", "ipv4", part.subnet, part.modes[0], 4), ("ip6", "ipv6", part.subnet6, part.modes[1], 6))
+    for family, nfproto, subnet, mode, version in families:
         if subnet is None or mode == "nat-unprotected":
             continue
         if mode == "isolated":
@@ -135,28 +142,36 @@ def _protection(name, part, endpoints, routed):
             continue
         if mode == "routed":
             for ep in sorted(endpoints.values(), key=lambda e: e["name"]):
-                if ep["network"] == name and ep.get(field):
+                address = ep.get("ipv4_address") if version == 4 else ep.get("ipv6_address")
+                if ep["network"] == name and address:
                     for port in map(spec.recorded_port, ep.get("publish") or []):
-                        routed["routed_" + family].update("%s . %s . %s . %d" % (br, ep[field], port.protocol, p)
+                        routed["routed_" + family].update("%s . %s . %s . %d" % (br, address, port.protocol, p)
                                                           for p in range(port.container_port, port.container_port + port.count))
         rules.append("oifname %s %s daddr %s iifname != %s ct state new ct status & dnat == 0 drop"
                      % (br, family, subnet, inside))
     return rules
 
 
-def tables(state_dir):
+def tables(state_dir: str) -> Tuple[Tuple[str, str], ...]:
     """The (family, name) of the tables of ``state_dir``."""
     return tuple((family, names.table_name(state_dir)) for family in FAMILIES)
 
 
-def render(networks, endpoints, mesh=((), ()), table="cnm"):
+def render(networks: Networks, endpoints: Endpoints, mesh: Mesh = ((), ()), table: str = "cnm") -> str:
     """The whole ruleset as nft text, or '' when no network brings rules. ``mesh``: the DNAT and
     SNAT rules of published service ports (services.mesh); ``table``: the tables' name."""
     by_network = parts(networks)
     if not by_network:
         return ""
-    raw, forward, dnat, post, icc, inbound, mark, quiet, protect = [], [], [], [], [], [], [], [], []
-    routed_ports: dict = dict((name, set()) for name in ROUTED_SETS)
+    raw: List[str] = []
+    forward: List[str] = []
+    post: List[str] = []
+    icc: List[str] = []
+    inbound: List[str] = []
+    mark: List[str] = []
+    quiet: List[str] = []
+    protect: List[str] = []
+    routed_ports: Dict[str, Set[str]] = dict((name, set()) for name in ROUTED_SETS)
     for name, part in sorted(by_network.items()):
         br, subnet = quote(part.interface), part.subnet
         inbound.extend(part.input)
@@ -181,7 +196,7 @@ def render(networks, endpoints, mesh=((), ()), table="cnm"):
             # Every frame the bridge forwards between two of its own ports.
             icc.append("iifname { %s } drop" % ", ".join(ports))
             quiet.append(br)
-    dnat_mark = []
+    dnat_mark: List[str] = []
     if icc:
         # But a connection to a port the host publishes, as Docker's default userland proxy lets one
         # through: where br_netfilter is loaded (Docker and Kubernetes load it), the host DNATs it
@@ -212,7 +227,7 @@ def render(networks, endpoints, mesh=((), ()), table="cnm"):
     guard = ['iifname != "lo" ip daddr 127.0.0.0/8 return', 'iifname != "lo" ip6 daddr ::1 return']
     post = list(mesh[1]) + post  # before any masquerade: the first NAT rule that matches decides
 
-    def chain(name, hook, priority, rules, kind=None):
+    def chain(name: str, hook: str, priority: str, rules: Sequence[str], kind: Optional[str] = None) -> str:
         body = "".join("\t\t%s\n" % r for r in rules)
         return "\tchain %s {\n\t\ttype %s hook %s priority %s; policy accept;\n%s\t}\n" % (
             name, kind or ("filter" if priority in ("raw", "filter") else "nat"), hook, priority, body)
@@ -252,14 +267,14 @@ def render(networks, endpoints, mesh=((), ()), table="cnm"):
     return text
 
 
-def _nft():
+def _nft() -> str:
     path = shutil.which("nft") or ("/usr/sbin/nft" if os.path.exists("/usr/sbin/nft") else None)
     if path is None:
         raise KernelError("the nft command (Debian package nftables) is required on the managed host")
     return path
 
 
-def run(args, stdin=None, netns=None):
+def run(args: List[str], stdin: Optional[str] = None, netns: Optional[str] = None) -> Tuple[int, str, str]:
     """nft with ``args``: in the module's namespace, or in the one at path ``netns`` (entered
     by nsenter, part of util-linux, which every Debian has)."""
     enter = ["nsenter", "--net=" + netns] if netns else []
@@ -267,7 +282,7 @@ def run(args, stdin=None, netns=None):
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def present_tables(state_dir):
+def present_tables(state_dir: str) -> List[Tuple[str, str]]:
     """The tables of ``state_dir`` the kernel has now, from one `nft list tables`."""
     code, out, err = run(["list", "tables"])
     if code != 0:
@@ -276,11 +291,11 @@ def present_tables(state_dir):
     return [t for t in tables(state_dir) if t in listed]
 
 
-def tables_present(state_dir):
+def tables_present(state_dir: str) -> bool:
     return len(present_tables(state_dir)) == len(FAMILIES)
 
 
-def listing_digest(state_dir):
+def listing_digest(state_dir: str) -> Optional[str]:
     """A digest of what the kernel holds in the tables of ``state_dir``, from its stateless listing
     (no counters), or None when one of them is missing. A table flushed or a rule deleted by hand
     changes it; traffic does not."""
@@ -293,7 +308,7 @@ def listing_digest(state_dir):
     return digest.hexdigest()
 
 
-def sync(state_dir, networks, endpoints, check_mode, mesh=((), ())):
+def sync(state_dir: str, networks: Networks, endpoints: Endpoints, check_mode: bool, mesh: Mesh = ((), ())) -> bool:
     """Make the kernel's tables of ``state_dir`` match its store; return True when something changed.
 
     They match when the records render the ruleset last loaded and the kernel lists those tables
@@ -332,7 +347,7 @@ def sync(state_dir, networks, endpoints, check_mode, mesh=((), ())):
     return True
 
 
-def _apply(script):
+def _apply(script: str) -> None:
     code, _out, err = run(["-f", "-"], stdin=script)
     if code != 0:
         raise KernelError("nft rejected the cnm ruleset: %s" % err.strip())

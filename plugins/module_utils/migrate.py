@@ -14,11 +14,12 @@ same result when run again on its own output (a run killed halfway repeats it).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Dict, Iterable, Type
+from typing import Any, Callable, Dict, Iterable, Type, cast
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Part
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import StoreError
+from ansible_collections.cnm.fabric.plugins.module_utils.records import NetworkRecord
 from ansible_collections.cnm.fabric.plugins.module_utils.store import ENDPOINTS, NETWORKS, Store
 
 CURRENT = 3
@@ -27,7 +28,9 @@ CURRENT = 3
 def _network_ids(store: Store) -> None:
     """1 -> 2: each network gets its ``id`` and ``scope`` (as Docker's ``network ls`` shows them)."""
     for record in store.get(NETWORKS).values():
-        record["id"] = drivers.network_id(nest_network(dict(record)), store.state_dir, record)
+        # An older layout: the current one is lent to network_id, which reads it.
+        record["id"] = drivers.network_id(cast(NetworkRecord, nest_network(dict(record))), store.state_dir,
+                                          cast(NetworkRecord, record))
         record["scope"] = drivers.get(record["driver"]).scope
 
 

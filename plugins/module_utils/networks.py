@@ -7,50 +7,58 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from typing import Any, Dict, Iterable, List, Optional, Set, cast
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Part
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, Part
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoint_remove
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
-from ansible_collections.cnm.fabric.plugins.module_utils.spec import network_spec, parse_address_pools
+from ansible_collections.cnm.fabric.plugins.module_utils.records import EndpointRecord, NetworkRecord
+from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import AddressPools, IPNetwork, NetworkSpec, Params, \
+    network_spec, parse_address_pools
 from ansible_collections.cnm.fabric.plugins.module_utils.store import SECRETS
 
 IPV6_SUBNET_SIZE = 64
 
 
-def spec_of(params):
+def spec_of(params: Params) -> NetworkSpec:
     return network_spec(params, drivers.DRIVERS)
 
 
-def avoid_routes(run):
+def avoid_routes(run: Run) -> List[str]:
     """Host routes an automatic subnet must not overlap (those of our own networks excepted)."""
-    ours = set()
+    ours: Set[str] = set()
     for net in run.networks.values():
         ours.update(drivers.get(net["driver"]).owned_links(net))
-    return [dst for dst, dev in run.kernel.view(None).routed_dsts() if dev not in ours]
+    return [dst for dst, dev in run.kernel.host_view().routed_dsts() if dev not in ours]
 
 
-def _names(records):
+def _names(records: Iterable[EndpointRecord]) -> str:
     return ", ".join(r["name"] for r in records)
 
 
-def network_present(run, spec):
+def network_present(run: Run, spec: NetworkSpec) -> NetworkRecord:
     old = run.networks.get(spec.name)
     if old and old["driver"] != spec.driver:
         raise SpecError("network %r exists with driver %s; remove it first (state: absent) to "
                         "change the driver" % (spec.name, old["driver"]), "driver")
     drv = drivers.get(spec.driver)
-    view = run.kernel.view(None)
+    view = run.kernel.host_view()
     eps = run.endpoints_of(spec.name)
-    record = {"name": spec.name, "driver": spec.driver, "mtu": spec.mtu or drv.default_mtu,
-              "internal": spec.internal, "labels": dict(spec.labels)}
+    record: NetworkRecord = {"name": spec.name, "driver": spec.driver, "internal": spec.internal,
+                             "labels": dict(spec.labels)}
+    mtu = spec.mtu or drv.default_mtu
+    if mtu is not None:  # else network_record sets it (the parent's, the underlay's)
+        record["mtu"] = mtu
     if drv.ipam:
         if old and eps and bool(old.get("ipv6")) != spec.ipv6:
             raise SpecError("network %r has endpoints (%s); remove them before turning IPv6 %s"
                             % (spec.name, _names(eps), "on" if spec.ipv6 else "off"), "ipv6")
-        record.update(_pools(run, spec, eps))
+        _pools(run, spec, eps, record)
     record.update(as_record(drv.network_record(spec, old, view, run.networks, eps)))
-    record.update(id=drivers.network_id(record, run.state_dir, old), scope=drv.scope)
+    record["id"] = drivers.network_id(record, run.state_dir, old)
+    record["scope"] = drv.scope
     if old and old.get("services"):
         record["services"] = old["services"]  # cnm_service's
     if drv.ipam:
@@ -70,33 +78,35 @@ def network_present(run, spec):
     return record
 
 
-def _pools(run, spec, eps):
-    """The network's pools (its IPv4 one, and its IPv6 one on a dual-stack network) as record fields."""
+def _pools(run: Run, spec: NetworkSpec, eps: List[EndpointRecord], record: NetworkRecord) -> None:
+    """The network's pools (its IPv4 one, and its IPv6 one on a dual-stack network), in ``record``."""
     ipam, avoid = run.ipam(), None
-    fields = {"ipv6": spec.ipv6}
-    for version, req, prefix in ((4, spec.pool, ""), (6, spec.pool6, "ipv6_")):
+    record["ipv6"] = spec.ipv6
+    for version, req in ((4, spec.pool), (6, spec.pool6)):
         current = ipam.pools().get(names.ipv6_pool(spec.name) if version == 6 else spec.name)
         if req is None:
             if current is not None:
                 ipam.release_pool(names.ipv6_pool(spec.name))
-            fields.update(ipv6_subnet=None, ipv6_gateway=None, ipv6_ip_range=None)
+            record["ipv6_subnet"] = record["ipv6_gateway"] = record["ipv6_ip_range"] = None
             continue
         if current and req.subnet and str(req.subnet) != current["subnet"]:
             if eps:
                 raise SpecError("network %r has endpoints (%s); remove them before changing its subnet from %s"
                                 % (spec.name, _names(eps), current["subnet"]), "subnet")
             ipam.release_pool(req.name)
-        pools = ()
+        pools: AddressPools = ()
         if current is None and req.subnet is None:  # an automatic subnet: only then are pools and routes read
             pools = address_pools(spec.address_pools, version)
             avoid = avoid_routes(run) if avoid is None else avoid
         pool = ipam.request_pool(req, pools, avoid or ())[0]
-        fields.update({prefix + "subnet": pool["subnet"], prefix + "gateway": pool["gateway"],
-                       prefix + "ip_range": pool["ip_range"]})
-    return fields
+        if version == 4:
+            record["subnet"], record["gateway"], record["ip_range"] = pool["subnet"], pool["gateway"], pool.get("ip_range")
+        else:
+            record["ipv6_subnet"], record["ipv6_gateway"] = pool["subnet"], pool["gateway"]
+            record["ipv6_ip_range"] = pool.get("ip_range")
 
 
-def address_pools(given, version):
+def address_pools(given: AddressPools, version: int) -> AddressPools:
     """The pools automatic subnets of IP ``version`` come from: those of ``given`` of that
     version, else the defaults: dockerd's for IPv4, and for IPv6 the /48 of fd00::/8 whose
     40-bit global ID is a digest of the host's machine-id (RFC 4193), split into /64s."""
@@ -108,19 +118,20 @@ def address_pools(given, version):
     return ((default_ula(), IPV6_SUBNET_SIZE),)
 
 
-def default_ula(machine_id=None):
+def default_ula(machine_id: Optional[str] = None) -> IPNetwork:
     """fdXX:XXXX:XXXX::/48, from this host's machine-id (its host name when it has none)."""
     seed = machine_id or names.machine_identity()
     global_id = int(hashlib.sha256(seed.encode("utf-8")).hexdigest()[:10], 16)
     return ipaddress.ip_network(((0xfd << 40 | global_id) << 80, 48))
 
 
-def as_record(fields):
-    """Record fields, with a driver's parts (base.Part) as the record holds them."""
-    return dict((key, value.json() if isinstance(value, Part) else value) for key, value in fields.items())
+def as_record(fields: Dict[str, Any]) -> NetworkRecord:
+    """A driver's ``network_record`` (common fields, and its parts as base.Part), as the record holds it."""
+    return cast(NetworkRecord, dict((key, value.json() if isinstance(value, Part) else value)
+                                    for key, value in fields.items()))
 
 
-def _reserve(run, drv, record, old):
+def _reserve(run: Run, drv: Driver, record: NetworkRecord, old: Optional[NetworkRecord]) -> None:
     """The addresses the network takes from its own pool (such as a host shim's), and the
     release of those it no longer needs."""
     ipam, want = run.ipam(), drv.reserved_addresses(record)
@@ -130,7 +141,7 @@ def _reserve(run, drv, record, old):
         ipam.release_address(record["name"], owner)
 
 
-def network_absent(run, spec):
+def network_absent(run: Run, spec: NetworkSpec) -> Optional[NetworkRecord]:
     old = run.networks.get(spec.name)
     if old is None:
         return None
@@ -141,7 +152,7 @@ def network_absent(run, spec):
     for ep in eps:
         endpoint_remove(run, ep)
     drv = drivers.get(old["driver"])
-    run.queue(drv.delete_network(old, run.kernel.view(None), run.networks.values(), run.observe(drv.observe_removal(old))))
+    run.queue(drv.delete_network(old, run.kernel.host_view(), run.networks.values(), run.observe(drv.observe_removal(old))))
     if drv.ipam:
         run.ipam().release_pool(spec.name)
         run.ipam().release_pool(names.ipv6_pool(spec.name))

@@ -5,12 +5,17 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict, Optional, Tuple
+
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
+from ansible_collections.cnm.fabric.plugins.module_utils.ipam.file import SpaceBackend
 from ansible_collections.cnm.fabric.plugins.module_utils.networks import avoid_routes
-from ansible_collections.cnm.fabric.plugins.module_utils.run import LOCAL_SPACE
+from ansible_collections.cnm.fabric.plugins.module_utils.records import PoolRecord
+from ansible_collections.cnm.fabric.plugins.module_utils.run import LOCAL_SPACE, Run
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import PoolSpec
 
 
-def ipam_converge(run, spec, ipam):
+def ipam_converge(run: Optional[Run], spec: PoolSpec, ipam: SpaceBackend) -> Tuple[Dict[str, Any], Dict[str, str]]:
     """cnm_ipam_pool on ``ipam`` (a backend): returns (pool view or {}, {owner: address}).
 
     ``run`` is None for a backend outside this host (etcd): the local space's checks
@@ -43,11 +48,11 @@ def ipam_converge(run, spec, ipam):
     return pool_facts(req.name, pool), dict(pool["addresses"])
 
 
-def pool_facts(name, pool):
+def pool_facts(name: str, pool: PoolRecord) -> Dict[str, Any]:
     return {"name": name, "subnet": pool["subnet"], "gateway": pool["gateway"],
             "ip_range": pool.get("ip_range"), "aux_addresses": dict(pool.get("aux_addresses") or {})}
 
 
-def pool_record(name, pool):
+def pool_record(name: str, pool: PoolRecord) -> Dict[str, Any]:
     """A pool's facts with the addresses it handed out, as cnm_info and diffs show it."""
     return dict(pool_facts(name, pool), addresses=dict(pool["addresses"]))

@@ -6,41 +6,44 @@
 from __future__ import annotations
 
 import os
-from typing import Dict
+from typing import Dict, List, Set, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan, sandbox, services
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoint_remove, sandbox_release
+from ansible_collections.cnm.fabric.plugins.module_utils.model import Link
+from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
 
 
-def orphan_links(run):
+def orphan_links(run: Run) -> Dict[str, Link]:
     """Host links made for this state_dir (their alias says so: names.owner_tag) that no record
     owns: {name: Link}. Links of other state_dirs, and any the collection did not make, are never
     taken for leftovers."""
-    owned = set()
+    owned: Set[str] = set()
     for net in run.networks.values():
         owned.update(drivers.get(net["driver"]).owned_links(net))
     for e in run.endpoints.values():
         owned |= drivers.host_links(e)
     tag = names.owner_tag(run.state_dir)
-    return dict((name, link) for name, link in run.kernel.view(None).links.items()
+    return dict((name, link) for name, link in run.kernel.host_view().links.items()
                 if link.alias == tag and name not in owned)
 
 
-def orphan_addresses(run):
+def orphan_addresses(run: Run) -> List[Tuple[str, str]]:
     """(pool, owner) of the addresses in a network's pools (its own, named after it, and its
     IPv6 one) that no endpoint of it holds."""
-    out: list = []
+    out: List[Tuple[str, str]] = []
     pools = run.ipam().pools()
     for name, net in sorted(run.networks.items()):
         drv = drivers.get(net["driver"])
         own = set(drv.reserved_addresses(net)) | set(services.owner(s) for s in net.get("services") or {})
         for pool in (name, names.ipv6_pool(name)) if drv.ipam else ():
-            out.extend((pool, owner) for owner in sorted(pools.get(pool, {}).get("addresses") or ())
+            held = pools[pool].get("addresses") or {} if pool in pools else {}
+            out.extend((pool, owner) for owner in sorted(held)
                        if names.endpoint_key(name, owner) not in run.endpoints and owner not in own)
     return out
 
 
-def prune(run):
+def prune(run: Run) -> Dict[str, List[str]]:
     """Remove what belongs to nothing: returns what was (or would be) removed, by kind.
 
     - endpoint records whose network is gone (their links and sandbox too);
@@ -51,7 +54,7 @@ def prune(run):
 
     An interrupted run's removals were finished when the run began (store.py's journal).
     """
-    removed: Dict[str, list] = {"endpoints": [], "links": [], "sandboxes": [], "addresses": [], "files": []}
+    removed: Dict[str, List[str]] = {"endpoints": [], "links": [], "sandboxes": [], "addresses": [], "files": []}
     before = set(run.sandboxes)
     for key in sorted(run.endpoints):
         if run.endpoints[key]["network"] not in run.networks:

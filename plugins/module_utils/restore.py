@@ -51,7 +51,7 @@ def converge(run: Run, report: Optional[Report] = None) -> Tuple[List[Problem], 
         if report is not None and changes:
             report(kind, name, changes)
 
-    view = run.kernel.view(None)
+    view = run.kernel.host_view()
     secrets = run.store.get(SECRETS)
     for name in sorted(run.networks):
         net = run.networks[name]

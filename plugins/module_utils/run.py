@@ -14,12 +14,16 @@ what a real run does.
 from __future__ import annotations
 
 import warnings
+from typing import Any, Dict, Iterable, List, Literal, Optional, Set, Tuple, cast
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, migrate, names, plan, sandbox, services
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Observed
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import ObserveRequest, Observed
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmWarning, KernelError
 from ansible_collections.cnm.fabric.plugins.module_utils.ipam.file import FileBackend
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel import Kernel
+from ansible_collections.cnm.fabric.plugins.module_utils.model import NsView
+from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change
+from ansible_collections.cnm.fabric.plugins.module_utils.records import EndpointRecord, NetworkRecord, SandboxRecord
 from ansible_collections.cnm.fabric.plugins.module_utils.store import ENDPOINTS, NETWORKS, SANDBOXES, Store
 
 LOCAL_SPACE = "local"
@@ -29,38 +33,39 @@ ENDPOINT_FIELDS = ("name", "network", "sandbox", "ifname", "ipv4_address", "ipv6
                    "default_route", "aliases", "publish", "dns", "dns_search", "dns_options", "extra_hosts")
 
 
-def network_public(record):
+def network_public(record: Optional[NetworkRecord]) -> Dict[str, Any]:
     """What modules return of a network record: the common fields and its driver's parts."""
     return _public(record, COMMON_NETWORK_FIELDS + drivers.part_keys(record)) if record else {}
 
 
-def endpoint_public(record):
+def endpoint_public(record: Optional[EndpointRecord]) -> Dict[str, Any]:
     """What modules return of an endpoint record: the common fields and its driver's parts."""
     return _public(record, ENDPOINT_FIELDS + tuple(p.KEY for p in drivers.endpoint_parts(record))) if record else {}
 
 
-def _public(record, fields):
+def _public(record: Any, fields: Iterable[str]) -> Dict[str, Any]:
     return dict((k, record.get(k)) for k in fields)
 
 
 class Run(object):
-    def __init__(self, state_dir, check_mode, kernel=None, finish_interrupted=True):
+    def __init__(self, state_dir: str, check_mode: bool, kernel: Optional[Kernel] = None,
+                 finish_interrupted: bool = True) -> None:
         self.state_dir = state_dir
         self.check = check_mode
         self.store = Store(state_dir, read_only=check_mode)
         self._kernel = kernel
-        self.log = []
-        self.pending = []
-        self.sandboxes_touched = set()
-        self.networks_touched = set()
-        self.sandboxes_made = set()
-        self._members = None
-        self._ipam = {}
-        self.sandboxes_doomed = set()  # sandboxes whose removal is planned in this run
-        self.forget = []  # connections for the host's conntrack to forget: Kernel.conntrack_forget's flows
+        self.log: List[str] = []
+        self.pending: List[Change] = []
+        self.sandboxes_touched: Set[str] = set()
+        self.networks_touched: Set[str] = set()
+        self.sandboxes_made: Set[str] = set()
+        self._members: Optional[Dict[str, Set[str]]] = None
+        self._ipam: Dict[str, FileBackend] = {}
+        self.sandboxes_doomed: Set[str] = set()  # sandboxes whose removal is planned in this run
+        self.forget: List[Tuple[str, str, int, int]] = []  # connections for the host's conntrack to forget: Kernel.conntrack_forget's flows
         self._finish_interrupted = finish_interrupted
 
-    def __enter__(self):
+    def __enter__(self) -> Run:
         self.store.__enter__()
         try:
             migrate.upgrade(self.store)  # records of an older release first, under the lock
@@ -73,35 +78,35 @@ class Run(object):
             raise
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> Literal[False]:
         if self._kernel is not None:
             self._kernel.close()
         return self.store.__exit__(*exc)
 
     @property
-    def kernel(self):
+    def kernel(self) -> Kernel:
         if self._kernel is None:
             self._kernel = Kernel(names.owner_tag(self.state_dir))
         return self._kernel
 
     @property
-    def networks(self):
-        return self.store.get(NETWORKS)
+    def networks(self) -> Dict[str, NetworkRecord]:
+        return cast(Dict[str, NetworkRecord], self.store.get(NETWORKS))
 
     @property
-    def endpoints(self):
-        return self.store.get(ENDPOINTS)
+    def endpoints(self) -> Dict[str, EndpointRecord]:
+        return cast(Dict[str, EndpointRecord], self.store.get(ENDPOINTS))
 
     @property
-    def sandboxes(self):
-        return self.store.get(SANDBOXES)
+    def sandboxes(self) -> Dict[str, SandboxRecord]:
+        return cast(Dict[str, SandboxRecord], self.store.get(SANDBOXES))
 
-    def ipam(self, space=LOCAL_SPACE):
+    def ipam(self, space: str = LOCAL_SPACE) -> FileBackend:
         if space not in self._ipam:
             self._ipam[space] = FileBackend(self.store, space)
         return self._ipam[space]
 
-    def observe(self, want):
+    def observe(self, want: ObserveRequest) -> Observed:
         """What a driver's ``observe`` hook asked for (a drivers.base.ObserveRequest), read now."""
         xfrm = self.kernel.xfrm_read(want.xfrm) if want.xfrm else {}
         # An ESP state the kernel already holds proves it can make them: no probe then.
@@ -111,15 +116,15 @@ class Run(object):
                         kinds=dict((kind, self.kernel.kind_supported(kind)) for kind in want.kinds),
                         xfrm=xfrm, esp=self.kernel.esp_missing(want.esp) if probe else None)
 
-    def queue(self, changes):
+    def queue(self, changes: Iterable[Change]) -> None:
         """Queue kernel changes; ``finish`` applies them all after recording them."""
         self.log.extend(plan.texts(changes))
         self.pending.extend(changes)
 
-    def sandbox_view(self, key):
+    def sandbox_view(self, key: Optional[str]) -> Optional[NsView]:
         return self.kernel.view(key) if key else None
 
-    def finish(self, firewall_sync=True):
+    def finish(self, firewall_sync: bool = True) -> bool:
         """Record, then bring sandbox files and the firewall in line; return ``changed``."""
         dirty = bool(self.store.dirty())
         if not self.check:
@@ -149,13 +154,13 @@ class Run(object):
             self.store.clear_journal()  # last: the removals' records, addresses and files are all gone
         return dirty or bool(self.log)
 
-    def sync_firewall(self):
+    def sync_firewall(self) -> None:
         """Load the state_dir's tables when they differ from its records, or are gone."""
         if firewall.sync(self.state_dir, self.networks, self.endpoints, self.check,
                          services.mesh(self.networks, self.endpoints)):
             self.log.append("load the nftables tables inet {0} and bridge {0}".format(names.table_name(self.state_dir)))
 
-    def members(self, sandbox_key):
+    def members(self, sandbox_key: str) -> Set[str]:
         """Keys of the endpoints in a sandbox (an index kept in step with the records)."""
         if self._members is None:
             self._members = {}
@@ -163,7 +168,7 @@ class Run(object):
                 self._members.setdefault(ep["sandbox"], set()).add(key)
         return self._members.setdefault(sandbox_key, set())
 
-    def set_endpoint(self, key, record):
+    def set_endpoint(self, key: str, record: EndpointRecord) -> None:
         old = self.endpoints.get(key)
         if old is not None:
             self.members(old["sandbox"]).discard(key)
@@ -171,12 +176,12 @@ class Run(object):
         self.endpoints[key] = record
         self.networks_touched.add(record["network"])
 
-    def del_endpoint(self, key):
+    def del_endpoint(self, key: str) -> None:
         record = self.endpoints.pop(key)
         self.members(record["sandbox"]).discard(key)
         self.networks_touched.add(record["network"])
         if record["sandbox"] in self.sandboxes:  # it may still be on other networks
             self.sandboxes_touched.add(record["sandbox"])
 
-    def endpoints_of(self, network):
+    def endpoints_of(self, network: str) -> List[EndpointRecord]:
         return [self.endpoints[k] for k in sorted(self.endpoints) if self.endpoints[k]["network"] == network]

@@ -14,10 +14,13 @@ import concurrent.futures
 import errno
 import ipaddress
 import os
+from typing import Callable, Collection, Dict, FrozenSet, Iterable, List, Literal, Mapping, Optional, Sequence, Set, \
+    Tuple, TypedDict, TypeVar
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, services
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError, StoreError
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel import netns_path
+from ansible_collections.cnm.fabric.plugins.module_utils.records import EndpointRecord, NetworkRecord, SandboxRecord
 from ansible_collections.cnm.fabric.plugins.module_utils.store import atomic_write, read_text, remove_stale_tmp, \
     stale_tmp
 
@@ -35,14 +38,31 @@ HOSTS_HEAD = (
 RESOLV_HEAD = "# Written by cnm.fabric from "
 NAMED_FILES = ("hosts", "resolv.conf")  # the files of a sandbox that `ip netns exec` mounts over /etc
 
+Endpoints = Mapping[str, EndpointRecord]
+Networks = Mapping[str, NetworkRecord]
+HostsIndex = Tuple[Dict[str, str], Dict[str, Set[str]]]  # hosts_index's
+T = TypeVar("T")
+ListOption = Literal["dns", "dns_search", "dns_options"]  # Settings' lists
+LIST_OPTIONS: Tuple[ListOption, ...] = ("dns", "dns_search", "dns_options")
 
-def files_dir(state_dir, key):
+
+class Settings(TypedDict, total=False):
+    """A sandbox's resolver and hosts-file options, from its endpoints (spec.SANDBOX_OPTIONS)."""
+    dns: Tuple[str, ...]
+    dns_search: Tuple[str, ...]
+    dns_options: Tuple[str, ...]
+    extra_hosts: Dict[str, str]
+
+
+def files_dir(state_dir: str, key: str) -> str:
     if key.startswith("/"):
         return names.sandbox_files_dir(state_dir, key)
     return os.path.join(ETC_NETNS, key)
 
 
-def render_hosts(endpoints, key, index=None, cache=None, networks=None, state_dir="", extra_hosts=None):
+def render_hosts(endpoints: Endpoints, key: str, index: Optional[HostsIndex] = None,
+                 cache: Optional[Dict[FrozenSet[str], str]] = None, networks: Optional[Networks] = None,
+                 state_dir: str = "", extra_hosts: Optional[Mapping[str, str]] = None) -> str:
     """Every addressed endpoint of the networks that sandbox ``key`` joins, with the
     remote endpoints of its overlay networks' peers, then the sandbox's ``extra_hosts``.
 
@@ -60,26 +80,26 @@ def render_hosts(endpoints, key, index=None, cache=None, networks=None, state_di
     return text
 
 
-def hosts_index(endpoints, networks=None):
+def hosts_index(endpoints: Endpoints, networks: Optional[Networks] = None) -> HostsIndex:
     """Each network's hosts lines (in address order) and each sandbox's networks: O(endpoints)."""
-    lines: dict = {}
-    joined: dict = {}
+    lines: Dict[str, List[Tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, str]]] = {}
+    joined: Dict[str, Set[str]] = {}
 
-    def add(network, name, address, aliases):
+    def add(network: str, name: str, address: str, aliases: Optional[Sequence[str]]) -> None:
         hostnames = [name] + [a for a in aliases or [] if a != name]
         lines.setdefault(network, []).append(
             (ipaddress.ip_address(address), "%s\t%s\n" % (address, " ".join(hostnames))))
 
     for ep in endpoints.values():
         joined.setdefault(ep["sandbox"], set()).add(ep["network"])
-        for field in ("ipv4_address", "ipv6_address"):
-            if ep.get(field):
-                add(ep["network"], ep["name"], ep[field], ep.get("aliases"))
+        for address in (ep.get("ipv4_address"), ep.get("ipv6_address")):
+            if address:
+                add(ep["network"], ep["name"], address, ep.get("aliases"))
     for name, net in (networks or {}).items():
-        for ep in drivers.get(net["driver"]).remote_endpoints(net):
-            for field in ("ip", "ip6"):
-                if ep.get(field):
-                    add(name, ep["name"], ep[field], ep.get("aliases"))
+        for remote in drivers.get(net["driver"]).remote_endpoints(net):
+            for address in (remote["ip"], remote.get("ip6")):
+                if address:
+                    add(name, remote["name"], address, remote.get("aliases"))
         for svc in (net.get("services") or {}).values():
             add(name, svc["name"], svc["vip"], svc["aliases"])
     blocks = dict((net, "".join(entry[1] for entry in sorted(items, key=lambda e: (e[0].version, e[0]))))
@@ -87,17 +107,19 @@ def hosts_index(endpoints, networks=None):
     return blocks, joined
 
 
-def sandbox_settings(endpoints, members):
+def sandbox_settings(endpoints: Endpoints, members: Iterable[str]) -> Settings:
     """The resolver and hosts-file options (spec.SANDBOX_OPTIONS) of a sandbox, from the
     endpoints ``members`` (keys) that give them; endpoint_present made sure they agree."""
-    out: dict = {}
+    out: Settings = {}
     for key in sorted(members):
         ep = endpoints[key]
-        for option in ("dns", "dns_search", "dns_options"):
-            if ep.get(option):
-                out[option] = tuple(ep[option])
-        if ep.get("extra_hosts"):
-            out.setdefault("extra_hosts", {}).update(ep["extra_hosts"])
+        for option in LIST_OPTIONS:
+            value = ep.get(option)
+            if value:
+                out[option] = tuple(value)
+        extra = ep.get("extra_hosts")
+        if extra:
+            out.setdefault("extra_hosts", {}).update(extra)
     return out
 
 
@@ -106,19 +128,19 @@ HOST_RESOLV = "/etc/resolv.conf"
 RESOLVED_RESOLV = "/run/systemd/resolve/resolv.conf"
 
 
-def _loopback(word):
+def _loopback(word: str) -> bool:
     try:
         return ipaddress.ip_address(word.split("%")[0]).is_loopback
     except ValueError:
         return True  # not an address a sandbox could use either
 
 
-def _nameservers(text):
+def _nameservers(text: str) -> List[str]:
     return [line.split()[1] for line in text.splitlines() if line.split()[:1] == ["nameserver"]
             and len(line.split()) > 1]
 
 
-def host_resolv(primary=HOST_RESOLV, fallback=RESOLVED_RESOLV):
+def host_resolv(primary: str = HOST_RESOLV, fallback: str = RESOLVED_RESOLV) -> Tuple[str, str]:
     """(path, text) of the resolv.conf sandboxes copy: the host's, or, when it lists only
     loopback resolvers (systemd-resolved's stub), the one behind them, as Docker does."""
     text = read_text(primary) or ""
@@ -130,7 +152,7 @@ def host_resolv(primary=HOST_RESOLV, fallback=RESOLVED_RESOLV):
     return primary, text
 
 
-def render_resolv(text, source=HOST_RESOLV, settings=None):
+def render_resolv(text: str, source: str = HOST_RESOLV, settings: Optional[Settings] = None) -> str:
     """A resolv.conf for sandboxes: ``text`` without loopback resolvers, which a sandbox cannot
     reach, where the sandbox's own ``settings`` (dns, dns_search, dns_options) replace the
     host's nameservers, search domains and options, as Docker's --dns options do."""
@@ -147,19 +169,19 @@ def render_resolv(text, source=HOST_RESOLV, settings=None):
         if words[0] in own and own[words[0]] not in settings:
             out.append(" ".join(words) + "\n")
     out += ["nameserver %s\n" % server for server in settings.get("dns", ())]
-    for option, word in (("dns_search", "search"), ("dns_options", "options")):
-        if settings.get(option):
-            out.append("%s %s\n" % (word, " ".join(settings[option])))
+    for word, value in (("search", settings.get("dns_search")), ("options", settings.get("dns_options"))):
+        if value:
+            out.append("%s %s\n" % (word, " ".join(value)))
     return "".join(out)
 
 
-def rules_path(state_dir, key):
+def rules_path(state_dir: str, key: str) -> str:
     """Where the service rules loaded into sandbox ``key`` are kept: under the state directory,
     never in /etc/netns/NAME, whose every file ``ip netns exec`` mounts over /etc."""
     return os.path.join(names.sandbox_files_dir(state_dir, key), RULES_FILE)
 
 
-def _sync_rules(state_dir, key, text, check_mode, fresh=False):
+def _sync_rules(state_dir: str, key: str, text: str, check_mode: bool, fresh: bool = False) -> List[str]:
     """Load the sandbox's service rules (services.py) when they differ from those it has, as
     recorded in its rules file (``rules_path``), or when its namespace is ``fresh`` (made by
     this run: one made again after a reboot has none, whatever the file says)."""
@@ -172,7 +194,7 @@ def _sync_rules(state_dir, key, text, check_mode, fresh=False):
     return ["load the service rules of sandbox %s" % key]
 
 
-def _write_rules(path, text):
+def _write_rules(path: str, text: str) -> None:
     """Keep ``text`` as the loaded rules, or forget them (and their directory, when it holds
     nothing else) when it is ''."""
     if text:
@@ -186,14 +208,14 @@ def _write_rules(path, text):
         pass  # gone already, or the directory holds a path sandbox's other files
 
 
-def _written_here(name, text, state_dir):
+def _written_here(name: str, text: str, state_dir: str) -> bool:
     """Whether sandbox file ``name`` with ``text`` was written by the collection for ``state_dir``
     (a hosts file names its state_dir; a resolv.conf carries the collection's header)."""
     head = (HOSTS_HEAD % state_dir).split("\n", 1)[0] if name == "hosts" else RESOLV_HEAD
     return text.startswith(head)
 
 
-def _foreign(path, state_dir):
+def _foreign(path: str, state_dir: str) -> Optional[str]:
     """Why the file at ``path`` is not the collection's to replace or remove (None: it is, or it is
     absent). One open that follows no link and one read of its first line."""
     try:
@@ -213,7 +235,7 @@ def _foreign(path, state_dir):
     return None
 
 
-def check_files(state_dir, key, option):
+def check_files(state_dir: str, key: str, option: str) -> None:
     """Refuse, before anything is changed, a sandbox whose files cannot be the collection's: its
     directory (or /etc/netns) a symbolic link, which would send the writes elsewhere, or a hosts
     file or resolv.conf already there that the collection did not write (a user's)."""
@@ -229,7 +251,7 @@ def check_files(state_dir, key, option):
                             "container) or give the endpoint another sandbox" % (problem, name), option)
 
 
-def remove_files(directory, state_dir):
+def remove_files(directory: str, state_dir: str) -> None:
     """The files this module writes (and those of its killed writes), then the directory if
     nothing else is left in it. In /etc/netns, only the files the collection wrote for
     ``state_dir`` go, and a directory that is a symbolic link is left as it is."""
@@ -250,17 +272,17 @@ def remove_files(directory, state_dir):
         pass  # someone else's files are in it: leave them
 
 
-def _ours(directory, state_dir):
+def _ours(directory: str, state_dir: str) -> bool:
     """Whether a sandbox directory holds a hosts file the collection wrote for ``state_dir``."""
     return _written_here("hosts", read_text(os.path.join(directory, "hosts")) or "", state_dir)
 
 
-def leftovers(state_dir, sandboxes):
+def leftovers(state_dir: str, sandboxes: Iterable[str]) -> Tuple[List[str], List[str]]:
     """Directories of sandbox files that belong to no recorded sandbox, and temporary files
     of killed writes in those that do: (directories, files)."""
     wanted = set(files_dir(state_dir, key) for key in sandboxes)
     wanted.update(os.path.dirname(rules_path(state_dir, key)) for key in sandboxes)
-    dirs = []
+    dirs: List[str] = []
     for top in (ETC_NETNS, os.path.join(state_dir, "sandboxes")):
         try:
             names = sorted(os.listdir(top))
@@ -275,8 +297,9 @@ def leftovers(state_dir, sandboxes):
     return dirs, tmp
 
 
-def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, resolv_files=(HOST_RESOLV, RESOLVED_RESOLV),
-         fresh=()):
+def sync(state_dir: str, endpoints: Endpoints, sandboxes: Mapping[str, SandboxRecord], keys: Iterable[str],
+         check_mode: bool, networks: Optional[Networks] = None,
+         resolv_files: Tuple[str, str] = (HOST_RESOLV, RESOLVED_RESOLV), fresh: Collection[str] = ()) -> List[str]:
     """Bring the files of sandboxes ``keys`` up to date; return what was done, as sentences.
 
     A sandbox that no longer has a record loses its directory. Those in ``fresh`` (namespaces
@@ -285,13 +308,15 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, resol
     source, host_text = host_resolv(*resolv_files)
     resolv = render_resolv(host_text, source)
     index = hosts_index(endpoints, networks)
-    cache: dict = {}
-    rules: dict = {}
-    members: dict = {}
+    cache: Dict[FrozenSet[str], str] = {}
+    rules: Dict[FrozenSet[str], str] = {}
+    members: Dict[str, List[str]] = {}
     for ep_key, ep in endpoints.items():
         if ep["sandbox"] in keys:
             members.setdefault(ep["sandbox"], []).append(ep_key)
-    changed, writes, removals = [], [], []
+    changed: List[str] = []
+    writes: List[Tuple[str, str]] = []
+    removals: List[str] = []
     for key in sorted(keys):
         directory = files_dir(state_dir, key)
         if key not in sandboxes:
@@ -328,14 +353,14 @@ def sync(state_dir, endpoints, sandboxes, keys, check_mode, networks=None, resol
     return changed
 
 
-def _write(item):
+def _write(item: Tuple[str, str]) -> None:
     try:
         atomic_write(item[0], item[1], mode=0o644, durable=False)
     except StoreError as e:
         raise StoreError(e.msg, "sandbox")
 
 
-def _in_threads(work, items):
+def _in_threads(work: Callable[[T], None], items: Sequence[T]) -> None:
     """``work(item)`` for each item; many from a few threads at once: making and removing files is
     the kernel's work (with the GIL released), which a bulk run of a thousand sandboxes waits for
     otherwise."""

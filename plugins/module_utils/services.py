@@ -24,22 +24,33 @@ other table is touched.
 from __future__ import annotations
 
 import ipaddress
+from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Set, Tuple, cast
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel import netns_path
-from ansible_collections.cnm.fabric.plugins.module_utils.spec import PortSpec, check_in_subnet, ports_overlap, \
-    recorded_port
+from ansible_collections.cnm.fabric.plugins.module_utils.records import (
+    EndpointRecord, NetworkRecord, ServicePortRecord, ServiceRecord)
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import PortSpec, ServiceSpec, check_in_subnet, \
+    ports_overlap, recorded_port
+
+if TYPE_CHECKING:
+    from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
+
+Networks = Mapping[str, NetworkRecord]
+Endpoints = Mapping[str, EndpointRecord]
 
 TABLE = ("inet", "cnm_svc")
 OWNER = "@service:"  # a service's VIP in its network's pool: owners with "@" are no endpoint's
 
 
-def owner(name):
+def owner(name: str) -> str:
     return OWNER + name
 
 
-def published_in(networks, protocol, first, last, skip=None):
+def published_in(networks: Networks, protocol: str, first: int, last: int,
+                 skip: Optional[Tuple[str, str]] = None) -> Optional[str]:
     """A sentence naming the service that publishes a host port of ``first``..``last`` for
     ``protocol``, or None (``skip``: a (network, service) to leave out, the one being changed)."""
     for net in sorted(networks.values(), key=lambda n: n["name"]):
@@ -52,7 +63,8 @@ def published_in(networks, protocol, first, last, skip=None):
     return None
 
 
-def endpoint_publishing(networks, endpoints, port, ip="0.0.0.0", skip=None):
+def endpoint_publishing(networks: Networks, endpoints: Endpoints, port: PortSpec, ip: Optional[str] = "0.0.0.0",
+                        skip: Optional[str] = None) -> Optional[EndpointRecord]:
     """The record of an endpoint (other than key ``skip``) that publishes a host port of ``port``
     (a PortSpec) for its protocol on address ``ip``, where 0.0.0.0 is every address; or None."""
     for key, other in sorted(endpoints.items()):
@@ -70,7 +82,7 @@ def endpoint_publishing(networks, endpoints, port, ip="0.0.0.0", skip=None):
 
 # --- planner ------------------------------------------------------------------------
 
-def _network(run, spec):
+def _network(run: Run, spec: ServiceSpec) -> Tuple[NetworkRecord, Driver]:
     net = run.networks.get(spec.network)
     if net is None:
         raise SpecError("no network named %r on this host; create it first with cnm.fabric.cnm_network"
@@ -82,7 +94,7 @@ def _network(run, spec):
     return net, drv
 
 
-def service_present(run, spec):
+def service_present(run: Run, spec: ServiceSpec) -> ServiceRecord:
     net, drv = _network(run, spec)
     services = net.setdefault("services", {})
     old = services.get(spec.name)
@@ -100,18 +112,19 @@ def service_present(run, spec):
             raise SpecError("service %r of network %r has that name or alias" % (other, net["name"]), "aliases")
     _check_published(run, net, drv, spec)
     vip = run.ipam().request_address(net["name"], owner(spec.name), vip, "vip")[0]
-    record = {"name": spec.name, "vip": vip, "ports": [dict(p) for p in spec.ports],
-              "endpoints": list(spec.endpoints), "aliases": list(spec.aliases)}
+    record: ServiceRecord = {"name": spec.name, "vip": vip,
+                             "ports": [cast(ServicePortRecord, dict(p)) for p in spec.ports],
+                             "endpoints": list(spec.endpoints), "aliases": list(spec.aliases)}
     if old != record:
         services[spec.name] = record
         run.networks_touched.add(net["name"])
     return record
 
 
-def _check_published(run, net, drv, spec):
+def _check_published(run: Run, net: NetworkRecord, drv: Driver, spec: ServiceSpec) -> None:
     """A published port is the host's: no other service or endpoint may have it, and a
     network with remote backends needs the host's own address to bring their replies back."""
-    for i, port in enumerate(dict(p) for p in spec.ports):
+    for i, port in enumerate(cast(ServicePortRecord, dict(p)) for p in spec.ports):
         if not port.get("published"):
             continue
         at = "ports[%d].published" % i
@@ -130,10 +143,10 @@ def _check_published(run, net, drv, spec):
                             % (port["published"], port["protocol"], ep["name"], ep["network"]), at)
 
 
-def service_absent(run, spec):
+def service_absent(run: Run, spec: ServiceSpec) -> Optional[ServiceRecord]:
     net = run.networks.get(spec.network)
-    old = (net or {}).get("services", {}).get(spec.name)
-    if old is None:
+    old = net.get("services", {}).get(spec.name) if net else None
+    if net is None or old is None:
         return None
     del net["services"][spec.name]
     run.ipam().release_address(net["name"], owner(spec.name))
@@ -141,50 +154,54 @@ def service_absent(run, spec):
     return old
 
 
-def addresses(network, endpoints):
+def addresses(network: NetworkRecord, endpoints: Endpoints) -> Tuple[Dict[str, str], Set[str]]:
     """Name -> IPv4 address of the endpoints on ``network``: local ones (``endpoints``: every
     endpoint record) and remote ones (its peers); and the set of the remote addresses."""
-    where = dict((ep["name"], ep["ipv4_address"]) for ep in endpoints.values()
-                 if ep["network"] == network["name"] and ep.get("ipv4_address"))
+    where: Dict[str, str] = {}
+    for ep in endpoints.values():
+        address = ep.get("ipv4_address")
+        if address and ep["network"] == network["name"]:
+            where[ep["name"]] = address
     remote = dict((ep["name"], ep["ip"]) for ep in drivers.get(network["driver"]).remote_endpoints(network))
     where.update(remote)
     return where, set(remote.values())
 
 
-def _live(service, where):
+def _live(service: ServiceRecord, where: Mapping[str, str]) -> List[str]:
     return [where[name] for name in service["endpoints"] if name in where]
 
 
-def backends(network, service, endpoints):
+def backends(network: NetworkRecord, service: ServiceRecord, endpoints: Endpoints) -> List[str]:
     """The live backends of ``service``: the addresses of the endpoints it names that exist,
     here or behind a peer, in the order of the service's list."""
     return _live(service, addresses(network, endpoints)[0])
 
 
-def facts(network, service, endpoints):
+def facts(network: NetworkRecord, service: ServiceRecord, endpoints: Endpoints) -> Dict[str, object]:
     return dict(service, network=network["name"], backends=backends(network, service, endpoints))
 
 
 # --- the routing mesh: published ports, in the host's table --------------------------------
 
-def _balance(live, target):
+def _balance(live: List[str], target: int) -> str:
     targets = ", ".join("%d : %s . %d" % (i, address, target) for i, address in enumerate(live))
     return "dnat ip to numgen random mod %d map { %s }" % (len(live), targets)
 
 
-def mesh(networks, endpoints):
+def mesh(networks: Networks, endpoints: Endpoints) -> Tuple[List[str], List[str]]:
     """The host's rules for published service ports: (DNAT rules, SNAT rules).
 
     Any local address of the host, on the published port, is DNATed to a live backend. A
     backend behind a peer replies to its own host's gateway unless the connection comes from
     this host's own address on the network (its driver's ``host_address``): so connections
     DNATed to a remote backend are SNATed to it. A local backend sees the client's address."""
-    dnat, snat = [], []
+    dnat: List[str] = []
+    snat: List[str] = []
     for net in sorted(networks.values(), key=lambda n: n["name"]):
         if not net.get("services"):
             continue
         where, remote = addresses(net, endpoints)
-        far = set()
+        far: Set[str] = set()
         for _name, svc in sorted(net["services"].items()):
             live = _live(svc, where)
             for port in svc["ports"]:
@@ -202,13 +219,14 @@ def mesh(networks, endpoints):
 
 # --- rules in a sandbox ---------------------------------------------------------------
 
-def render(networks, endpoints, joined):
+def render(networks: Networks, endpoints: Endpoints, joined: Iterable[str]) -> str:
     """The ``inet cnm_svc`` table of a sandbox on networks ``joined``, or '' when none of them
     has a service."""
-    nat, reject = [], []
+    nat: List[str] = []
+    reject: List[str] = []
     for name in sorted(joined):
-        net = networks.get(name) or {}
-        if not net.get("services"):
+        net = networks.get(name)
+        if not net or not net.get("services"):
             continue
         where = addresses(net, endpoints)[0]
         for _name, svc in sorted(net["services"].items()):
@@ -226,7 +244,7 @@ def render(networks, endpoints, joined):
             % (TABLE + ("".join("\t\t%s\n" % r for r in nat), "".join("\t\t%s\n" % r for r in reject))))
 
 
-def load(key, text):
+def load(key: str, text: str) -> None:
     """Replace the sandbox's ``inet cnm_svc`` table by ``text`` (none when ''), in one transaction."""
     head = "table %s %s\ndelete table %s %s\n" % (TABLE + TABLE)
     code, _out, err = firewall.run(["-f", "-"], stdin=head + text, netns=netns_path(key))

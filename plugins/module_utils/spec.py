@@ -12,10 +12,19 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
+from ansible_collections.cnm.fabric.plugins.module_utils.records import PortRecord, RemoteEndpointRecord
+
+if TYPE_CHECKING:  # drivers.base imports this module
+    from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver
+
+Params = Dict[str, Any]  # a module's parameters, as Ansible validated them
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+AddressPools = Tuple[Tuple[IPNetwork, int], ...]  # (base, size) pairs for automatic subnets
 
 MTU_MIN, MTU_MAX = 68, 65535
 MAX_PREFIX = {4: 30, 6: 126}  # the smallest subnet a network may have, by IP version
@@ -34,7 +43,7 @@ DEFAULT_LOCAL_POOLS = (
 
 # --- helpers -----------------------------------------------------------------
 
-def check_name(value, option):
+def check_name(value: Any, option: str) -> str:
     if not isinstance(value, str) or not names.NAME_RE.fullmatch(value):
         raise SpecError(
             "%r is not a valid name: use 1 to 63 letters, digits, '_', '.' or '-', "
@@ -42,13 +51,13 @@ def check_name(value, option):
     return value
 
 
-def _family_ok(value, version, versions, what, option):
+def _family_ok(value: Any, version: int, versions: Sequence[int], what: str, option: str) -> None:
     if version not in versions:
         raise SpecError("%r is an IPv%d %s; an IPv%d one is expected here" % (value, version, what, versions[0]),
                         option)
 
 
-def check_ifname(value, option):
+def check_ifname(value: str, option: str) -> str:
     """An interface name a user gives (names.ifname_problem says what is taken)."""
     problem = names.ifname_problem(value)
     if problem:
@@ -56,7 +65,7 @@ def check_ifname(value, option):
     return value
 
 
-def _address_text(value, option):
+def _address_text(value: Any, option: str) -> str:
     """The text of an address or a CIDR, refused when it holds an IPv6 zone id or anything but
     the address: Python's parser keeps whatever follows a '%', new lines included, and the
     address is written into resolv.conf, hosts files and nftables rules as it is."""
@@ -70,7 +79,7 @@ def _address_text(value, option):
     return text
 
 
-def parse_subnet(value, option, versions=(4,)):
+def parse_subnet(value: Any, option: str, versions: Sequence[int] = (4,)) -> Optional[IPNetwork]:
     """A network in CIDR form, of one of the IP ``versions``; host bits set is an error that
     names the fix."""
     if value is None:
@@ -89,7 +98,7 @@ def parse_subnet(value, option, versions=(4,)):
     return net
 
 
-def parse_address(value, option, versions=(4,)):
+def parse_address(value: Any, option: str, versions: Sequence[int] = (4,)) -> Optional[IPAddress]:
     if value is None:
         return None
     try:
@@ -100,14 +109,14 @@ def parse_address(value, option, versions=(4,)):
     return addr
 
 
-def check_in_subnet(addr, subnet, option, allow_edges=False):
+def check_in_subnet(addr: Any, subnet: Any, option: str, allow_edges: bool = False) -> None:
     if addr not in subnet:
         raise SpecError("%s is outside the subnet %s" % (addr, subnet), option)
     if not allow_edges and addr in (subnet.network_address, subnet.broadcast_address):
         raise SpecError("%s is the network or broadcast address of %s" % (addr, subnet), option)
 
 
-def parse_mac(value, option):
+def parse_mac(value: Any, option: str) -> Optional[str]:
     if value is None:
         return None
     text = str(value).strip().lower().replace("-", ":")
@@ -125,17 +134,19 @@ def parse_mac(value, option):
 class PoolRequest:
     """What a network or a cnm_ipam_pool call asks of a pool."""
     name: str
-    subnet: Optional[ipaddress.IPv4Network] = None
-    gateway: Optional[ipaddress.IPv4Address] = None
-    ip_range: Optional[ipaddress.IPv4Network] = None
+    subnet: Optional[IPNetwork] = None
+    gateway: Optional[IPAddress] = None
+    ip_range: Optional[IPNetwork] = None
     aux_addresses: Tuple[Tuple[str, str], ...] = ()
 
 
-def check_pool_request(name, subnet, gateway, ip_range, aux_addresses, prefix="", versions=(4,)):
+def check_pool_request(name: str, subnet_given: Any, gateway_given: Any, ip_range_given: Any,
+                       aux_addresses: Optional[Mapping[str, Any]], prefix: str = "",
+                       versions: Sequence[int] = (4,)) -> PoolRequest:
     """Validate the subnet/gateway/ip_range/aux_addresses quartet shared by modules."""
-    subnet = parse_subnet(subnet, prefix + "subnet", versions)
-    gateway = parse_address(gateway, prefix + "gateway", versions)
-    ip_range = parse_subnet(ip_range, prefix + "ip_range", versions)
+    subnet = parse_subnet(subnet_given, prefix + "subnet", versions)
+    gateway = parse_address(gateway_given, prefix + "gateway", versions)
+    ip_range = parse_subnet(ip_range_given, prefix + "ip_range", versions)
     if subnet is None:
         for opt, val in (("gateway", gateway), ("ip_range", ip_range)):
             if val is not None:
@@ -148,7 +159,7 @@ def check_pool_request(name, subnet, gateway, ip_range, aux_addresses, prefix=""
                             prefix + "subnet")
         if gateway is not None:
             check_in_subnet(gateway, subnet, prefix + "gateway")
-        if ip_range is not None and (ip_range.version != subnet.version or not ip_range.subnet_of(subnet)):
+        if ip_range is not None and (ip_range.version != subnet.version or not ip_range.subnet_of(subnet)):  # type: ignore[arg-type]
             raise SpecError("%s is not inside the subnet %s" % (ip_range, subnet), prefix + "ip_range")
     aux = []
     for key, val in sorted((aux_addresses or {}).items()):
@@ -159,14 +170,16 @@ def check_pool_request(name, subnet, gateway, ip_range, aux_addresses, prefix=""
                        aux_addresses=tuple(aux))
 
 
-def parse_address_pools(value, option="address_pools", versions=(4,)):
+def parse_address_pools(value: Any, option: str = "address_pools", versions: Sequence[int] = (4,)) -> AddressPools:
     """(base, size) pairs; with none given, dockerd's IPv4 pools."""
     if not value:
         return tuple((ipaddress.ip_network(b), s) for b, s in DEFAULT_LOCAL_POOLS)
-    pools = []
+    pools: List[Tuple[IPNetwork, int]] = []
     for i, item in enumerate(value):
         where = "%s[%d]" % (option, i)
-        base = parse_subnet(item["base"], where + ".base", versions)
+        base = parse_subnet(item.get("base"), where + ".base", versions)
+        if base is None:
+            raise SpecError("is required", where + ".base")
         size = number(item["size"], where + ".size", 1, 128)
         if not base.prefixlen <= size <= MAX_PREFIX[base.version]:
             raise SpecError("%d must be between the base's prefix length (%d) and %d"
@@ -178,7 +191,7 @@ def parse_address_pools(value, option="address_pools", versions=(4,)):
 @dataclass(frozen=True)
 class PoolSpec:
     space: str
-    address_pools: tuple
+    address_pools: AddressPools
     request: Optional[PoolRequest]
     addresses: Tuple[Tuple[str, Optional[str]], ...]
     exclusive: bool
@@ -187,7 +200,7 @@ class PoolSpec:
     backend_options: Tuple[Tuple[str, object], ...] = ()
 
 
-def pool_spec(params):
+def pool_spec(params: Params) -> PoolSpec:
     space = check_name(params["space"], "space")
     pools = parse_address_pools(params.get("address_pools"), versions=(4, 6))
     request = None
@@ -234,15 +247,15 @@ class NetworkSpec:
     force: bool
     options: Any = None  # the driver's own options, as its network_options hook returns them
     pool6: Optional[PoolRequest] = None  # the IPv6 pool of a dual-stack network
-    address_pools: tuple = ()  # (base, size) pairs for automatic subnets; () for the defaults
+    address_pools: AddressPools = ()  # () for the defaults
     labels: Tuple[Tuple[str, str], ...] = ()
 
     @property
-    def ipv6(self):
+    def ipv6(self) -> bool:
         return self.pool6 is not None
 
 
-def number(value, option, low, high):
+def number(value: Any, option: str, low: int, high: int) -> int:
     try:
         result = int(value)
     except (TypeError, ValueError):
@@ -252,7 +265,7 @@ def number(value, option, low, high):
     return result
 
 
-def network_spec(params, registry):
+def network_spec(params: Params, registry: Mapping[str, Driver]) -> NetworkSpec:
     """cnm_network's params, judged with the help of their driver (``registry``: name -> Driver)."""
     name = check_name(params["name"], "name")
     driver = params.get("driver") or next(iter(registry))  # the first one is the default
@@ -293,14 +306,14 @@ def network_spec(params, registry):
                        labels=parse_labels(params.get("labels")))
 
 
-def _given(values, version):
+def _given(values: Dict[int, Tuple[str, Any]], version: int) -> Any:
     return values[version][1] if version in values else None
 
 
-def by_family(value, option):
+def by_family(value: Any, option: str) -> Dict[int, Tuple[str, Any]]:
     """A list of CIDRs or addresses (or an ``aux_addresses`` dict) split by IP version:
     {version: (option of the first item, value)}; at most one per version, except in a dict."""
-    out: dict = {}
+    out: Dict[int, Tuple[str, Any]] = {}
     if isinstance(value, dict):
         for key, item in sorted(value.items()):
             version = _version_of(item, "%s.%s" % (option, key))
@@ -318,7 +331,7 @@ def by_family(value, option):
     return out
 
 
-def _version_of(value, option):
+def _version_of(value: Any, option: str) -> int:
     """The IP version of an address or CIDR; 4 for a value of neither, which the parser of
     the option then refuses, saying why."""
     try:
@@ -327,7 +340,7 @@ def _version_of(value, option):
         return 4
 
 
-def parse_labels(value, option="labels"):
+def parse_labels(value: Optional[Mapping[Any, Any]], option: str = "labels") -> Tuple[Tuple[str, str], ...]:
     """Labels as sorted (key, value) pairs of strings."""
     out = []
     for key, item in sorted((value or {}).items()):
@@ -350,18 +363,18 @@ class PortSpec:
     host_ip: Optional[str] = None
     count: int = 1
 
-    def as_dict(self):
+    def as_dict(self) -> PortRecord:
         return {"host_port": port_text(self.host_port, self.count),
                 "container_port": port_text(self.container_port, self.count),
                 "protocol": self.protocol, "host_ip": self.host_ip}
 
 
-def port_text(first, count):
+def port_text(first: int, count: int) -> Union[int, str]:
     """A port as recorded: the number, or ``"FIRST-LAST"`` for a range."""
     return first if count == 1 else "%d-%d" % (first, first + count - 1)
 
 
-def port_span(value, option):
+def port_span(value: Any, option: str) -> Tuple[int, int]:
     """(first, last) of a port (``8000``) or a range (``"8000-8010"``), each 1 to 65535."""
     text = str(value).strip()
     if "-" in text.strip("-"):
@@ -374,9 +387,9 @@ def port_span(value, option):
     return first, first
 
 
-def parse_publish(items):
-    ports: list = []
-    seen: list = []
+def parse_publish(items: Optional[Sequence[Params]]) -> Tuple[PortSpec, ...]:
+    ports: List[PortSpec] = []
+    seen: List[Tuple[int, PortSpec]] = []
     for i, item in enumerate(items or []):
         where = "publish[%d]" % i
         cfirst, clast = port_span(item.get("container_port"), where + ".container_port")
@@ -398,7 +411,7 @@ def parse_publish(items):
     return tuple(ports)
 
 
-def parse_host_ip(value, option):
+def parse_host_ip(value: Any, option: str) -> Optional[IPAddress]:
     """A host address to publish ports on; IPv6's loopback is refused, saying why."""
     addr = parse_address(value, option, versions=(4, 6))
     if addr is not None and addr.version == 6 and addr.is_loopback:
@@ -408,16 +421,20 @@ def parse_host_ip(value, option):
     return addr
 
 
-def ports_overlap(a, b):
+def ports_overlap(a: PortSpec, b: PortSpec) -> bool:
     """Whether two PortSpecs (or recorded port dicts made PortSpecs) share a host port."""
     return a.host_port <= b.host_port + b.count - 1 and b.host_port <= a.host_port + a.count - 1
 
 
-def recorded_port(port):
+def recorded_port(port: PortRecord) -> PortSpec:
     """A PortSpec from a recorded port dict."""
     first, last = port_span(port["host_port"], "publish")
     cfirst = port_span(port["container_port"], "publish")[0]
     return PortSpec(first, cfirst, port["protocol"], port.get("host_ip"), last - first + 1)
+
+
+SandboxOption = Literal["dns", "dns_search", "dns_options", "extra_hosts"]  # shared by a sandbox's endpoints
+SANDBOX_OPTIONS: Tuple[SandboxOption, ...] = ("dns", "dns_search", "dns_options", "extra_hosts")
 
 
 @dataclass(frozen=True)
@@ -434,18 +451,18 @@ class EndpointSpec:
     publish: Tuple[PortSpec, ...]
     state: str
     ipv6_address: Optional[str] = None
-    sandbox_options: Tuple[Tuple[str, object], ...] = ()  # dns, dns_search, dns_options, extra_hosts as given
+    sandbox_options: Tuple[Tuple[SandboxOption, Any], ...] = ()  # as given (a list of strings; extra_hosts: a dict)
 
     @property
-    def key(self):
+    def key(self) -> str:
         return names.endpoint_key(self.network, self.name)
 
     @property
-    def sandbox_key(self):
+    def sandbox_key(self) -> Optional[str]:
         return names.sandbox_key(self.sandbox, self.sandbox_path)
 
 
-def endpoint_specs(params):
+def endpoint_specs(params: Params) -> List[EndpointSpec]:
     """The endpoints of a cnm_endpoint call: one (``name``) or a list (``endpoints``).
 
     Ansible has checked the options (types, choices, exclusions) of the call and of each
@@ -456,8 +473,8 @@ def endpoint_specs(params):
         if not params.get("network"):
             raise SpecError("is required with name", "network")
         return [endpoint_spec(params)]
-    specs: list = []
-    seen: dict = {}
+    specs: List[EndpointSpec] = []
+    seen: Dict[str, int] = {}
     for i, item in enumerate(params["endpoints"]):
         one = dict(item, state=params["state"], network=item["network"] or params.get("network"))
         if not one["sandbox_path"]:
@@ -476,7 +493,7 @@ def endpoint_specs(params):
     return specs
 
 
-def endpoint_spec(params):
+def endpoint_spec(params: Params) -> EndpointSpec:
     name = check_name(params["name"], "name")
     network = check_name(params["network"], "network")
     sandbox, path = params.get("sandbox"), params.get("sandbox_path")
@@ -506,13 +523,10 @@ def endpoint_spec(params):
         sandbox_options=sandbox_options(params))
 
 
-SANDBOX_OPTIONS = ("dns", "dns_search", "dns_options", "extra_hosts")
-
-
-def sandbox_options(params):
+def sandbox_options(params: Params) -> Tuple[Tuple[SandboxOption, Any], ...]:
     """The sandbox's resolver and hosts-file options an endpoint gives, validated: pairs of
     (option, value) for those given (an empty list or dict is not given)."""
-    out: list = []
+    out: List[Tuple[SandboxOption, Any]] = []
     servers = [str(parse_address(v, "dns[%d]" % i, versions=(4, 6))) for i, v in enumerate(params.get("dns") or [])]
     if servers:
         out.append(("dns", servers))
@@ -538,7 +552,7 @@ def sandbox_options(params):
 HOSTNAME_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 
 
-def check_hostname(value, option):
+def check_hostname(value: Any, option: str) -> str:
     """A host name as RFC 1123 writes it (ASCII letters, digits and '-', in labels of at most 63
     characters that neither start nor end with '-'), and '_', which Docker's names allow. An
     internationalized name is given in its ASCII form (``xn--``), as DNS carries it."""
@@ -556,7 +570,7 @@ def check_hostname(value, option):
 class PeerSpec:
     """A remote VTEP and the endpoints behind it, each as a record dict (name, ip, mac, aliases)."""
     vtep: str
-    endpoints: tuple
+    endpoints: Tuple[RemoteEndpointRecord, ...]
     host_address: Optional[str] = None  # the remote host's own address on the network
 
 
@@ -570,7 +584,7 @@ class PeersSpec:
     encryption_stage: str = "complete"
 
 
-def _unique_address(value, option, seen, versions=(4,)):
+def _unique_address(value: Any, option: str, seen: Dict[str, str], versions: Sequence[int] = (4,)) -> str:
     """An address not listed before in ``seen`` ({address: option})."""
     addr = parse_address(value, option, versions)
     if str(addr) in seen:
@@ -579,17 +593,17 @@ def _unique_address(value, option, seen, versions=(4,)):
     return str(addr)
 
 
-def peers_spec(params):
+def peers_spec(params: Params) -> PeersSpec:
     network = check_name(params["network"], "network")
     given = params.get("peers")
-    peers: list = []
-    vteps: dict = {}
-    ips: dict = {}
-    hostnames: dict = {}
+    peers: List[PeerSpec] = []
+    vteps: Dict[str, str] = {}
+    ips: Dict[str, str] = {}
+    hostnames: Dict[str, str] = {}
     for i, item in enumerate(given or []):
         where = "peers[%d]" % i
         vtep = _unique_address(item.get("vtep"), where + ".vtep", vteps)
-        endpoints = []
+        endpoints: List[RemoteEndpointRecord] = []
         for j, ep in enumerate(item.get("endpoints") or []):
             at = "%s.endpoints[%d]" % (where, j)
             name = check_name(ep.get("name"), at + ".name")
@@ -600,8 +614,9 @@ def peers_spec(params):
                     raise SpecError("%r names two addresses (%s and %s)" % (hostname, hostnames[hostname], ip),
                                     at + ".name")
                 hostnames[hostname] = ip
-            endpoint = {"name": name, "ip": ip,
-                        "mac": parse_mac(ep.get("mac"), at + ".mac") or names.mac_from_ipv4(ip), "aliases": aliases}
+            endpoint: RemoteEndpointRecord = {
+                "name": name, "ip": ip, "mac": parse_mac(ep.get("mac"), at + ".mac") or names.mac_from_ipv4(ip),
+                "aliases": aliases}
             if ep.get("ip6"):
                 endpoint["ip6"] = _unique_address(ep["ip6"], at + ".ip6", ips, versions=(6,))
             endpoints.append(endpoint)
@@ -631,12 +646,12 @@ class ServiceSpec:
     state: str
 
 
-def service_spec(params):
+def service_spec(params: Params) -> ServiceSpec:
     name = check_hostname(check_name(params["name"], "name"), "name")
     network = check_name(params["network"], "network")
     vip = parse_address(params.get("vip"), "vip")
-    ports: list = []
-    seen: Dict[tuple, int] = {}
+    ports: List[Tuple[Tuple[str, object], ...]] = []
+    seen: Dict[Tuple[object, ...], int] = {}
     for i, item in enumerate(params.get("ports") or []):
         where = "ports[%d]" % i
         port = number(item.get("port"), where + ".port", 1, 65535)
@@ -646,12 +661,13 @@ def service_spec(params):
             raise SpecError("%d/%s is listed twice (also ports[%d])" % (port, protocol, seen[(port, protocol)]),
                             where + ".port")
         seen[(port, protocol)] = i
-        entry = {"port": port, "target_port": target, "protocol": protocol}
+        entry: Dict[str, object] = {"port": port, "target_port": target, "protocol": protocol}
         if item.get("published") is not None:
-            entry["published"] = number(item["published"], where + ".published", 1, 65535)
-            if ("published", entry["published"], protocol) in seen:
-                raise SpecError("%d/%s is published twice" % (entry["published"], protocol), where + ".published")
-            seen[("published", entry["published"], protocol)] = i
+            published = number(item["published"], where + ".published", 1, 65535)
+            if ("published", published, protocol) in seen:
+                raise SpecError("%d/%s is published twice" % (published, protocol), where + ".published")
+            seen[("published", published, protocol)] = i
+            entry["published"] = published
         ports.append(tuple(sorted(entry.items())))
     if params["state"] == "present" and not ports:
         raise SpecError("a service needs at least one port", "ports")

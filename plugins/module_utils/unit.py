@@ -25,6 +25,7 @@ import re
 import shutil
 import subprocess
 import warnings
+from typing import Dict, List, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import restore
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, CnmWarning, SpecError
@@ -86,12 +87,12 @@ ExecReload=-%(python)s -I %(code)s/%(launcher)s --firewall %(state_dir)s
 """
 
 
-def escape(path):
+def escape(path: str) -> str:
     """``systemd-escape --path``: the instance name of a path."""
     path = "/".join(part for part in path.split("/") if part)
     if not path:
         return "-"
-    out = []
+    out: List[str] = []
     for i, c in enumerate(path):
         if c == "/":
             out.append("-")
@@ -102,27 +103,27 @@ def escape(path):
     return "".join(out)
 
 
-def instance(state_dir):
+def instance(state_dir: str) -> str:
     return "cnm-fabric@%s.service" % escape(state_dir)
 
 
-def check_path(path, option):
+def check_path(path: str, option: str) -> str:
     if not SAFE_PATH.fullmatch(path) or "/../" in path + "/":
         raise SpecError("%r cannot be written in a unit file: give an absolute path of letters, digits and "
                         "_ . / + - only" % path, option)
     return os.path.normpath(path)
 
 
-def sources():
+def sources() -> Dict[str, str]:
     """{path under CODE_DIR: text} of this package's modules, read from wherever the running
     process imported them (a module's payload, or a checkout)."""
     base = os.path.join(*PACKAGE.split("."))
     package = importlib.import_module(PACKAGE)
-    out = {}
+    out: Dict[str, str] = {}
     found = [(m.name, m.ispkg) for m in pkgutil.walk_packages(package.__path__, PACKAGE + ".")]
     for name, is_pkg in [(PACKAGE, True)] + found:
         # A module of this very package, from a source loader: the file system's, or AnsiballZ's zip.
-        text = getattr(getattr(importlib.util.find_spec(name), "loader", None), "get_source")(name)
+        text: str = getattr(getattr(importlib.util.find_spec(name), "loader", None), "get_source")(name)
         tail = name[len(PACKAGE):].lstrip(".").replace(".", "/")
         out[os.path.join(base, tail, "__init__.py") if is_pkg else os.path.join(base, tail + ".py")] = text
     for depth in range(1, 5):  # ansible_collections/, cnm/, fabric/, plugins/: regular packages
@@ -130,7 +131,7 @@ def sources():
     return out
 
 
-def wanted_files(state_dir, python):
+def wanted_files(state_dir: str, python: str) -> Dict[str, str]:
     """{absolute path: text} of what the unit of ``state_dir`` needs, the code included."""
     # restore is imported here, so a module that installs the unit carries all the code it runs.
     values = dict(python=python, code=CODE_DIR, launcher=LAUNCHER, state_dir=state_dir, restore=restore.__name__)
@@ -141,15 +142,15 @@ def wanted_files(state_dir, python):
     return out
 
 
-def dropin(state_dir):
+def dropin(state_dir: str) -> str:
     return os.path.join(UNIT_DIR, DROPIN_DIR, "cnm-fabric@%s.conf" % escape(state_dir))
 
 
-def enablement(state_dir):
+def enablement(state_dir: str) -> str:
     return os.path.join(UNIT_DIR, WANTS, instance(state_dir))
 
 
-def enabled_instances():
+def enabled_instances() -> List[str]:
     """The state_dirs' instances enabled on this host."""
     try:
         return sorted(n for n in os.listdir(os.path.join(UNIT_DIR, WANTS)) if n.startswith("cnm-fabric@"))
@@ -157,29 +158,29 @@ def enabled_instances():
         return []
 
 
-def stale_code(wanted):
+def stale_code(wanted: Dict[str, str]) -> List[str]:
     """Files under CODE_DIR that are ours and no longer wanted (caches aside)."""
-    out: list = []
+    out: List[str] = []
     for top, dirs, files in os.walk(CODE_DIR):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
         out.extend(p for p in (os.path.join(top, f) for f in files) if p not in wanted)
     return sorted(out)
 
 
-def systemd_running():
+def systemd_running() -> bool:
     """Whether systemd is this host's init (sd_booted(3))."""
     return os.path.isdir("/run/systemd/system")
 
 
-def systemctl(*args):
+def systemctl(*args: str) -> Tuple[int, str, str]:
     proc = subprocess.run(("systemctl",) + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True, check=False)
     return proc.returncode, proc.stdout.strip(), proc.stderr.strip()
 
 
-def status(state_dir):
+def status(state_dir: str) -> List[str]:
     """What is wrong with the unit of ``state_dir`` (sentences; empty: it is in place)."""
-    problems = []
+    problems: List[str] = []
     if read_text(os.path.join(UNIT_DIR, TEMPLATE)) is None or not os.path.isfile(os.path.join(CODE_DIR, LAUNCHER)):
         problems.append("the restore unit is not installed")
     elif not os.path.lexists(enablement(state_dir)):
@@ -191,10 +192,10 @@ def status(state_dir):
     return problems
 
 
-def install(state_dir, python, check_mode):
+def install(state_dir: str, python: str, check_mode: bool) -> List[str]:
     """Put the unit of ``state_dir`` in place; return what was done, as sentences."""
     wanted = wanted_files(state_dir, python)
-    done = []
+    done: List[str] = []
     writes = sorted(p for p, text in wanted.items() if read_text(p) != text)
     stale = stale_code(wanted)
     link = enablement(state_dir)
@@ -232,7 +233,7 @@ def install(state_dir, python, check_mode):
     return done
 
 
-def remove(state_dir, check_mode):
+def remove(state_dir: str, check_mode: bool) -> List[str]:
     """Take the unit of ``state_dir`` away (and the shared files with the last one)."""
     link, conf = enablement(state_dir), dropin(state_dir)
     gone = [p for p in (link, conf) if os.path.lexists(p)]
@@ -258,7 +259,7 @@ def remove(state_dir, check_mode):
     return done
 
 
-def _systemctl_or_fail(*args):
+def _systemctl_or_fail(*args: str) -> None:
     code, _out, err = systemctl(*args)
     if code != 0:
         raise CnmError("systemctl %s failed: %s" % (" ".join(args), err or "exit status %d" % code))

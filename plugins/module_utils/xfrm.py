@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import subprocess
+from typing import Dict, Iterable, List, Set, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import XfrmView
@@ -35,21 +36,21 @@ POLICY = re.compile(r"^src (\S+)/32 dst (\S+)/32 proto (?:udp|17) dport (\d+)[^\
 NO_ESP_HINTS = ("algorithm not found", "not supported")
 
 
-def _ip():
+def _ip() -> str:
     path = shutil.which("ip") or next((p for p in ("/usr/sbin/ip", "/sbin/ip", "/bin/ip") if os.path.exists(p)), None)
     if path is None:
         raise KernelError("the ip command (Debian package iproute2) is required on the managed host")
     return path
 
 
-def batch(commands, prefix=()):
+def batch(commands: Iterable[str], prefix: Tuple[str, ...] = ()) -> Tuple[int, str, str]:
     """Run ``ip -batch -`` with ``commands`` (lines); return (returncode, stdout, stderr)."""
     proc = subprocess.run(list(prefix) + [_ip(), "-batch", "-"], input="".join(c + "\n" for c in commands),
                           capture_output=True, text=True, check=False)
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def read():
+def read() -> Dict[int, XfrmView]:
     """{tag: XfrmView}: the ESP states by their reqid and the outbound UDP policies by their
     mark (a network's tag, drivers/esp.py, is both)."""
     out = ""
@@ -58,8 +59,8 @@ def read():
         if proc.returncode != 0:
             raise KernelError("ip xfrm %s failed: %s" % (" ".join(table), proc.stderr.strip()))
         out += proc.stdout
-    states: dict = {}
-    policies: dict = {}
+    states: Dict[int, Set[Tuple[str, str, int]]] = {}
+    policies: Dict[int, Set[Tuple[str, str, int]]] = {}
     for src, dst, spi, reqid in STATE.findall(out):
         states.setdefault(int(reqid), set()).add((src, dst, int(spi, 16)))
     for src, dst, port, mark in POLICY.findall(out):
@@ -68,7 +69,7 @@ def read():
                 for t in set(states) | set(policies))
 
 
-def apply(commands):
+def apply(commands: List[str]) -> None:
     """Run ``commands`` (ip xfrm lines) as one batch, which stops at the first that fails."""
     code, _out, err = batch(commands)
     if code != 0:
@@ -79,7 +80,7 @@ def apply(commands):
         raise KernelError("ip xfrm failed: %s%s" % (text, hint))
 
 
-def esp_missing(probe):
+def esp_missing(probe: str) -> str:
     """Why this kernel cannot make the ESP state ``probe`` (an ``xfrm state add`` line), or ''
     when it can: the state is made in a new network namespace of a short-lived process, so
     nothing of the host's is touched; the kernel loads the modules it needs on the way."""

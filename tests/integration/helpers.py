@@ -10,8 +10,8 @@ import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COLLECTIONS = os.environ.get("CNM_COLLECTIONS_PATH", os.path.join(ROOT, ".build"))
+from hosts import COLLECTIONS, ROOT  # pylint: disable=import-error
+
 FLEET = os.path.join(ROOT, "tests", "tools", "fleet.sh")
 
 

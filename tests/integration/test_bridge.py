@@ -136,7 +136,7 @@ def test_isolation_icc_and_internal(host):
     # Turning icc back on is an in-place firewall change.
     host.converge("cnm_network", name="quiet", subnet="10.83.0.0/24", bridge={"icc": True})
     # q1's ARP for q2 may still be between probes (one a second) from the ping icc stopped.
-    assert any(host.ping(sbs["q1"], "q2") for dummy in range(3))
+    assert any(host.ping(sbs["q1"], "q2") for _attempt in range(3))
 
 
 def test_published_ports_from_host_other_namespaces_and_containers(host):

@@ -73,7 +73,7 @@ def _etcd_server():
          "--initial-cluster", "cnm-test=" + peer, "--log-level", "error"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for dummy in range(100):
+        for _round in range(100):
             try:
                 etcd.connect({"endpoints": [url], "timeout": 1})
                 break
@@ -102,7 +102,7 @@ class Backends(object):
                 store.save()
                 return result
         client = etcd.connect({"endpoints": [self.where]})
-        for dummy in range(100):
+        for _round in range(100):
             backend = etcd.EtcdBackend(client, name, self.prefix)
             result = fn(backend)
             try:
@@ -211,7 +211,7 @@ def test_overlay_role_allocates_in_etcd(etcd_url, tmp_path, fleet):
     prefix = "/cnm-role-%d" % os.getpid()
     inventory = tmp_path / "inventory.json"
     overlay = os.path.join(ROOT, "playbooks", "overlay.yml")
-    dummy, hosts = fleet(2)
+    _fleet_name, hosts = fleet(2)
     for k, host in enumerate(sorted(hosts), 1):
         hosts[host]["overlay_network_endpoints"] = [{"name": "ep%d" % k, "network": "fabric"}]
     inventory.write_text(json.dumps({"fleet": {"hosts": hosts, "vars": {

@@ -52,7 +52,7 @@ def test_a_service_on_one_bridge(host):
     host.converge("cnm_service", name="web", network="pets", state="absent")
     assert "web www" not in open("/etc/netns/%s/hosts" % client).read()
     assert "cnm_svc" not in host.sh(["nft", "list", "tables"], client).stdout
-    assert not [f for d, dummy, f in os.walk(os.path.join(host.state_dir, "sandboxes")) if f], "no rules kept"
+    assert not [f for d, _subdirs, f in os.walk(os.path.join(host.state_dir, "sandboxes")) if f], "no rules kept"
     assert "@service:web" not in host.ok("cnm_info")["pools"]["local"]["pets"]["addresses"]
     assert host.ok("cnm_info")["drift"] == []
 

@@ -42,6 +42,9 @@ class FakeKernel(object):
         return NsView(dict((n, Link(n, i + 1, "toy", 1500, True, None, None))
                            for i, n in enumerate(sorted(self.links[ns]))), {})
 
+    def host_view(self):
+        return self.view(None)
+
     def prefetch(self, keys):
         pass
 

@@ -88,7 +88,7 @@ def test_a_new_peer_gets_its_sas_then_its_policy_and_a_second_run_nothing():
 
 
 def test_without_keys_only_what_belongs_to_gone_peers_goes():
-    view, dummy = run(XfrmView(), A, B, [K1], "complete")
+    view, _done = run(XfrmView(), A, B, [K1], "complete")
     assert run(view, A, B, None, "complete")[1] == []
     gone, done = run(view, A, None, None, "complete")
     assert gone == XfrmView() and [c.split()[1:3] for c in done] == [["policy", "delete"]] + [["state", "delete"]] * 2
@@ -145,7 +145,7 @@ def test_keys_are_asked_for_exactly_when_the_network_is_encrypted():
 
 
 def test_no_key_material_in_what_a_user_reads():
-    dummy, done = run(XfrmView(), A, B, [K1], "complete")
+    _view, done = run(XfrmView(), A, B, [K1], "complete")
     texts = [c.text for c in esp.changes("sec", part(A, B), esp.parse_keys([K1]), "complete", XfrmView())]
     material = re.search(r"0x([0-9a-f]{72})", done[0]).group(1)
     assert not any(material in t or "11" * 32 in t for t in texts)

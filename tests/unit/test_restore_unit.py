@@ -39,7 +39,7 @@ def test_the_unit_runs_the_collections_code_and_no_ansible():
     files = unit.wanted_files("/var/lib/cnm", "/usr/bin/python3")
     code = dict((os.path.relpath(p, unit.CODE_DIR), t) for p, t in files.items() if p.startswith(unit.CODE_DIR))
     here = os.path.join(os.path.dirname(__file__), "..", "..", "plugins", "module_utils")
-    mine = sorted(os.path.relpath(os.path.join(d, f), here) for d, dummy, fs in os.walk(here) for f in fs
+    mine = sorted(os.path.relpath(os.path.join(d, f), here) for d, _subdirs, fs in os.walk(here) for f in fs
                   if f.endswith(".py"))
     prefix = "ansible_collections/cnm/fabric/plugins/module_utils/"
     assert sorted(p[len(prefix):] for p in code if p.startswith(prefix)) == mine

@@ -18,14 +18,12 @@ with ``observe`` and receives as an ``Observed``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, ClassVar, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple, Type, TypeVar
+from typing import Any, Callable, ClassVar, Dict, Iterable, List, Mapping, NamedTuple, Optional, Set, Tuple, Type, TypeVar, Union, cast
 
 from ansible_collections.cnm.fabric.plugins.module_utils.model import NsView, XfrmView
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change
+from ansible_collections.cnm.fabric.plugins.module_utils.records import EndpointRecord, NetworkRecord, RemoteEndpointRecord
 from ansible_collections.cnm.fabric.plugins.module_utils.spec import EndpointSpec, NetworkSpec, PeersSpec
-
-Record = Dict[str, Any]  # a network's or an endpoint's record, as the store holds it
-
 
 P = TypeVar("P", bound="Part")
 
@@ -39,9 +37,14 @@ class Part:
     KEY: ClassVar[str] = ""
 
     @classmethod
-    def of(cls: Type[P], record: Dict[str, Any]) -> P:
-        """The part as ``record`` holds it."""
+    def of(cls: Type[P], record: Mapping[str, Any]) -> P:
+        """The part as ``record`` (a NetworkRecord or an EndpointRecord) holds it."""
         return cls(**record[cls.KEY])
+
+    @classmethod
+    def held_by(cls, record: Mapping[str, Any]) -> bool:
+        """Whether ``record`` holds this part."""
+        return bool(record.get(cls.KEY))
 
     @classmethod
     def names(cls) -> Tuple[str, ...]:
@@ -56,9 +59,21 @@ class Part:
         return set()
 
 
+def set_parts(record: Union[NetworkRecord, EndpointRecord], parts: Iterable[Part]) -> bool:
+    """Put ``parts`` in ``record``, each under its key (records.py declares no part's key);
+    return whether any was not there already as it is."""
+    fields, changed = cast(Dict[str, Any], record), False
+    for part in parts:
+        value = part.json()
+        if fields.get(part.KEY) != value:
+            fields[part.KEY] = value
+            changed = True
+    return changed
+
+
 class Peers(NamedTuple):
     """What cnm_overlay_peer returns of a network's recorded peers."""
-    peers: Dict[str, List[Dict[str, Any]]]  # remote endpoints by the VTEP they are behind
+    peers: Dict[str, List[RemoteEndpointRecord]]  # remote endpoints by the VTEP they are behind
     peer_hosts: Dict[str, str]              # the other hosts' own addresses on the network, by VTEP
 
 
@@ -145,136 +160,136 @@ class Driver(object):
 
     # -- networks ----------------------------------------------------------------------
 
-    def network_record(self, spec: NetworkSpec, old: Optional[Record], host_view: NsView, networks: Dict[str, Record],
-                       endpoints: List[Record]) -> Dict[str, Any]:
+    def network_record(self, spec: NetworkSpec, old: Optional[NetworkRecord], host_view: NsView, networks: Dict[str, NetworkRecord],
+                       endpoints: List[EndpointRecord]) -> Dict[str, Any]:
         """What the driver decides of the network record, from ``spec`` (NetworkSpec), its
         previous record ``old``, the host's snapshot, the other network records and the
         network's endpoint records: its parts (``Part`` instances, by key) and the common
         fields it sets (``mtu``, ``gateway``, ...). Raises SpecError for what cannot be."""
         return {}
 
-    def replaces(self, old: Record, record: Record) -> Optional[str]:
+    def replaces(self, old: NetworkRecord, record: NetworkRecord) -> Optional[str]:
         """The option whose change means the old network's kernel objects must go before the new
         are made (a renamed bridge), or None: allowed only while it has no endpoints, which the
         core checks."""
         return None
 
-    def rejoin(self, old: Record, record: Record) -> bool:
+    def rejoin(self, old: NetworkRecord, record: NetworkRecord) -> bool:
         """Whether a change of the network must be carried to its endpoints (join again)."""
         return False
 
-    def observe(self, record: Record) -> ObserveRequest:
+    def observe(self, record: NetworkRecord) -> ObserveRequest:
         return ObserveRequest()
 
-    def create_network(self, record: Record, host_view: NsView, observed: Observed) -> List[Change]:
+    def create_network(self, record: NetworkRecord, host_view: NsView, observed: Observed) -> List[Change]:
         """Changes that make ``record`` (as it should be) true of the host."""
         return []
 
-    def restore(self, record: Record, host_view: NsView, observed: Observed, secret: Optional[Dict[str, Any]]) -> List[Change]:
+    def restore(self, record: NetworkRecord, host_view: NsView, observed: Observed, secret: Optional[Dict[str, Any]]) -> List[Change]:
         """Changes that make ``record`` true of the host again with no playbook (restore.py):
         ``create_network``'s, and what only ``secret`` allows (what cnm_overlay_peer kept of its
         call: ``{"keys": [...]}``, or None)."""
         return self.create_network(record, host_view, observed)
 
-    def reserved_addresses(self, record: Record) -> Tuple[str, ...]:
+    def reserved_addresses(self, record: NetworkRecord) -> Tuple[str, ...]:
         """The owners (in its pool) of the addresses the network itself takes from its pool
         (owners start with "@", which no endpoint name does)."""
         return ()
 
-    def reserve(self, record: Record, addresses: Dict[str, str]) -> None:
+    def reserve(self, record: NetworkRecord, addresses: Dict[str, str]) -> None:
         """Record the addresses of ``reserved_addresses`` ({owner: address}) in ``record``'s parts."""
 
-    def observe_removal(self, record: Record) -> ObserveRequest:
+    def observe_removal(self, record: NetworkRecord) -> ObserveRequest:
         """What ``delete_network`` needs read (less than ``observe``: nothing is made)."""
         return ObserveRequest()
 
-    def delete_network(self, record: Record, host_view: NsView, networks: Iterable[Record] = (),
+    def delete_network(self, record: NetworkRecord, host_view: NsView, networks: Iterable[NetworkRecord] = (),
                        observed: Optional[Observed] = None) -> List[Change]:
         """Changes that remove the network's kernel objects (``networks``: every network
         record, so what several networks share goes with the last of them; ``observed``:
         what ``observe_removal`` asked for)."""
         return []
 
-    def owned_links(self, record: Record) -> Set[str]:
+    def owned_links(self, record: NetworkRecord) -> Set[str]:
         """Host link names the network owns, for garbage collection."""
         return set()
 
-    def host_device(self, record: Record) -> Optional[str]:
+    def host_device(self, record: NetworkRecord) -> Optional[str]:
         """The host device the network's endpoints hang from (its bridge, its parent), or None."""
         return None
 
-    def host_address(self, record: Record) -> Optional[str]:
+    def host_address(self, record: NetworkRecord) -> Optional[str]:
         """The host's own address on the network beside its gateway (where replies to what the
         host forwards to other hosts must come back), or None."""
         return None
 
-    def host_binding_ip(self, record: Record) -> Optional[str]:
+    def host_binding_ip(self, record: NetworkRecord) -> Optional[str]:
         """The host address a published port of the network's endpoints listens on when the
         port names none (0.0.0.0: every address); None when the network publishes nothing."""
         return None
 
-    def graph_devices(self, record: Record) -> Tuple[Tuple[str, str], ...]:
+    def graph_devices(self, record: NetworkRecord) -> Tuple[Tuple[str, str], ...]:
         """The network's other host devices, as (name, what it is), for cnm_info's graph."""
         return ()
 
-    def fleet_identity(self, record: Record) -> str:
+    def fleet_identity(self, record: NetworkRecord) -> str:
         """What names a fleet-scoped network alike on every host that declares it (a string)."""
         raise NotImplementedError
 
     # -- endpoints ---------------------------------------------------------------------
 
-    def check_endpoint(self, network: Record, spec: EndpointSpec, old: Optional[Record],
-                       others: Callable[[], List[Record]]) -> None:
+    def check_endpoint(self, network: NetworkRecord, spec: EndpointSpec, old: Optional[EndpointRecord],
+                       others: Callable[[], List[EndpointRecord]]) -> None:
         """Reject an endpoint the network cannot take (SpecError naming the option);
         ``others()``: the records of the network's other endpoints (a list, made on demand)."""
 
-    def own_mac(self, network: Record) -> bool:
+    def own_mac(self, network: NetworkRecord) -> bool:
         """Whether endpoints have a MAC address of their own (mac_address, or one derived
         from the address), rather than one the kernel gives them."""
         return True
 
-    def default_ipv6_address(self, network: Record, ipv4_address: str) -> Optional[str]:
+    def default_ipv6_address(self, network: NetworkRecord, ipv4_address: str) -> Optional[str]:
         """An endpoint's IPv6 address on a dual-stack network when it gives none (None: the next
         free one of the network's IPv6 pool)."""
         return None
 
-    def endpoint_record(self, network: Record, name: str) -> Tuple[Part, ...]:
+    def endpoint_record(self, network: NetworkRecord, name: str) -> Tuple[Part, ...]:
         """The parts of an endpoint's record (``Part`` instances), such as its veth's host end."""
         return ()
 
-    def join(self, network: Record, endpoint: Record, old: Optional[Record], host_view: NsView,
+    def join(self, network: NetworkRecord, endpoint: EndpointRecord, old: Optional[EndpointRecord], host_view: NsView,
              sandbox_view: Optional[NsView]) -> List[Change]:
         """Changes that make or update ``endpoint`` in its sandbox (``old``: its previous
         record; ``sandbox_view`` None when the sandbox is yet to be made)."""
         return []
 
-    def leave(self, network: Record, endpoint: Record, host_view: NsView, sandbox_view: Optional[NsView]) -> List[Change]:
+    def leave(self, network: NetworkRecord, endpoint: EndpointRecord, host_view: NsView, sandbox_view: Optional[NsView]) -> List[Change]:
         """Changes that remove ``endpoint`` (``sandbox_view`` given only when the host-side
         link is gone, so the sandbox side may need removing by itself)."""
         return []
 
     # -- peers ---------------------------------------------------------------------------
 
-    def merge_peers(self, network: Record, spec: PeersSpec, local_endpoints: List[Record]) -> Tuple[Part, ...]:
+    def merge_peers(self, network: NetworkRecord, spec: PeersSpec, local_endpoints: List[EndpointRecord]) -> Tuple[Part, ...]:
         """The network record's parts that hold its peers (``Part`` instances) after a
         cnm_overlay_peer call ``spec``."""
         raise NotImplementedError
 
-    def peers(self, network: Record) -> Peers:
+    def peers(self, network: NetworkRecord) -> Peers:
         """The recorded peers (a Peers)."""
         return Peers({}, {})
 
-    def peer_changes(self, network: Record, host_view: NsView, observed: Observed, spec: PeersSpec) -> List[Change]:
+    def peer_changes(self, network: NetworkRecord, host_view: NsView, observed: Observed, spec: PeersSpec) -> List[Change]:
         """Changes that program the recorded peers (``spec``: the cnm_overlay_peer call)."""
         return []
 
-    def remote_endpoints(self, network: Record) -> List[Dict[str, Any]]:
+    def remote_endpoints(self, network: NetworkRecord) -> List[RemoteEndpointRecord]:
         """Endpoints of other hosts, as ``{name, ip, aliases}`` (and ``ip6``, their IPv6 address,
         where they have one), for the hosts files."""
         return [ep for remote in self.peers(network).peers.values() for ep in remote]
 
     # -- firewall -------------------------------------------------------------------------
 
-    def firewall(self, network: Record) -> Optional[FirewallPart]:
+    def firewall(self, network: NetworkRecord) -> Optional[FirewallPart]:
         """A FirewallPart for the nftables tables, or None when the network has no rules."""
         return None

@@ -11,22 +11,23 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Any, ClassVar, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, ClassVar, Dict, Iterable, List, Mapping, Optional, Set, Tuple, Type
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers import inner
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import (
-    Driver, FirewallPart, ObserveRequest, Observed, Part, Record)
+    Driver, FirewallPart, ObserveRequest, Observed, Part)
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import NsView
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change, change
-from ansible_collections.cnm.fabric.plugins.module_utils.spec import NetworkSpec, check_ifname, parse_host_ip
+from ansible_collections.cnm.fabric.plugins.module_utils.records import EndpointRecord, NetworkRecord
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import NetworkSpec, Params, check_ifname, parse_host_ip
 
 IP_FORWARD = "net/ipv4/ip_forward"
 IPV6_FORWARD = "net/ipv6/conf/all/forwarding"
 
 
-def route_localnet(interface):
+def route_localnet(interface: str) -> str:
     # Lets the host reach published ports on 127.0.0.1: DNAT to a container sends a
     # packet with a loopback source out of the bridge (the firewall drops the reverse).
     return "net/ipv4/conf/%s/route_localnet" % interface
@@ -52,12 +53,12 @@ class BridgePart(Part):
     trusted_host_interfaces: Tuple[str, ...] = ()  # host interfaces that reach endpoints directly
 
     @classmethod
-    def of(cls, record):
+    def of(cls, record: Mapping[str, Any]) -> BridgePart:
         part = dict(record[cls.KEY])
         part["trusted_host_interfaces"] = tuple(part.get("trusted_host_interfaces") or ())
         return cls(**part)
 
-    def json(self):
+    def json(self) -> Dict[str, Any]:
         return dict(Part.json(self), trusted_host_interfaces=list(self.trusted_host_interfaces))
 
 
@@ -72,20 +73,21 @@ class VethPart(Part):
         return {self.host_interface}
 
 
-def gateway_cidrs(network, host_address=None):
+def gateway_cidrs(network: NetworkRecord, host_address: Optional[str] = None) -> Set[str]:
     """The bridge's addresses: the gateway of each family the network has (none for a family in
     gateway mode ``isolated``), and ``host_address``, the host's own address on the network
     when it has one (an overlay's)."""
     out = set()
-    for gateway, subnet in (("gateway", "subnet"), ("ipv6_gateway", "ipv6_subnet")):
-        if network.get(gateway):
-            out.add("%s/%d" % (network[gateway], ipaddress.ip_network(network[subnet]).prefixlen))
+    for gateway, subnet in ((network.get("gateway"), network.get("subnet")),
+                            (network.get("ipv6_gateway"), network.get("ipv6_subnet"))):
+        if gateway and subnet:
+            out.add("%s/%d" % (gateway, ipaddress.ip_network(subnet).prefixlen))
     if host_address:
         out.add(host_address + "/32")
     return out
 
 
-def bridge_mac(network, b, host_address=None):
+def bridge_mac(network: NetworkRecord, b: BridgePart, host_address: Optional[str] = None) -> Optional[str]:
     """The bridge's own MAC address, derived from its address on the network (``host_address``,
     the host's own on an overlay that has one, else the gateway) as endpoints' are from theirs;
     None for an adopted bridge, whose address is its owner's business. Without one, a bridge
@@ -98,13 +100,14 @@ def bridge_mac(network, b, host_address=None):
     return names.mac_from_ipv4(address)
 
 
-def create_bridge(network, view, sysctls, host_address=None):
+def create_bridge(network: NetworkRecord, view: NsView, sysctls: Mapping[str, Optional[str]],
+                  host_address: Optional[str] = None) -> List[Change]:
     """Make or update the bridge of ``network`` (the record as it should be)."""
     b = BridgePart.of(network)
     br, mtu, cidrs, mac = b.interface, network["mtu"], gateway_cidrs(network, host_address), \
         bridge_mac(network, b, host_address)
     link = view.link(br)
-    out = []
+    out: List[Change] = []
     if link is None:
         out.append(change("create bridge %s (mtu %d%s)" % (br, mtu, ", " + mac if mac else ""), "link_add", "bridge", br,
                           mtu=mtu, mac=mac, undo=("link_del", (br,))))
@@ -135,7 +138,7 @@ def create_bridge(network, view, sysctls, host_address=None):
     return out
 
 
-def forwarding_sysctls(network):
+def forwarding_sysctls(network: NetworkRecord) -> Dict[str, int]:
     """The sysctls a bridge network needs, with their values: route_localnet on its bridge; loose
     reverse-path filtering there (2), so that a sandbox's reply to a connection that came through
     another of its networks, which leaves by its default route, is not dropped on a host with
@@ -150,11 +153,11 @@ def forwarding_sysctls(network):
     return out
 
 
-def rp_filter(interface):
+def rp_filter(interface: str) -> str:
     return "net/ipv4/conf/%s/rp_filter" % interface
 
 
-def delete_bridge(network, view, host_address=None):
+def delete_bridge(network: NetworkRecord, view: NsView, host_address: Optional[str] = None) -> List[Change]:
     """The bridge goes, unless it was adopted: then only the addresses the network put on it go."""
     b = BridgePart.of(network)
     br = b.interface
@@ -167,7 +170,7 @@ def delete_bridge(network, view, host_address=None):
     return [change("delete bridge %s" % br, "link_del", br)]
 
 
-def adopted(b, old, view):
+def adopted(b: BridgeOptions, old: Optional[NetworkRecord], view: NsView) -> bool:
     """Whether the network's bridge (BridgeOptions ``b``) is one the collection did not make. A bridge
     that exists with no record of this state_dir naming it is someone else's (a user's, or another
     state_dir's): it is taken only with ``bridge.adopt``, and then never deleted."""
@@ -186,24 +189,25 @@ def adopted(b, old, view):
     return True
 
 
-def join_veth(network, endpoint, old, host_view, sandbox_view):
+def join_veth(network: NetworkRecord, endpoint: EndpointRecord, old: Optional[EndpointRecord], host_view: NsView,
+              sandbox_view: Optional[NsView]) -> List[Change]:
     """Make or update ``endpoint``'s veth pair and its addressing inside the sandbox.
 
     ``old`` is the endpoint's previous record (None when new): it tells the inner
     interface's former name. ``sandbox_view`` is None when the sandbox is to be made.
     """
-    veth, ifname, ns = VethPart.of(endpoint).host_interface, endpoint["ifname"], endpoint["sandbox"]
+    veth, ifname, ns = VethPart.of(endpoint).host_interface, inner.ifname_of(endpoint), endpoint["sandbox"]
     b = BridgePart.of(network)
-    br, mtu, gateway = b.interface, network["mtu"], network["gateway"]
+    br, mtu, gateway = b.interface, network["mtu"], network.get("gateway")
     addresses, mac = inner.cidrs(network, endpoint), endpoint["mac_address"]
     routing = _routing(network, endpoint)
     current = inner.current_name(endpoint, old)
     host = host_view.link(veth)
     link = sandbox_view.link(current) if sandbox_view else None
     hairpin = b.hairpin
-    out = []
+    out: List[Change] = []
 
-    if host is None or link is None or host.kind != "veth" or link.kind != "veth":
+    if host is None or link is None or sandbox_view is None or host.kind != "veth" or link.kind != "veth":
         # New, or half of it is gone (drift): make the pair again from scratch.
         ours = link is not None and link.kind == "veth" and old is not None
         if host is not None:  # its peer, if any, goes with it
@@ -241,10 +245,10 @@ def join_veth(network, endpoint, old, host_view, sandbox_view):
                                      gateway6=network.get("ipv6_gateway"))
 
 
-def _routing(network, endpoint):
+def _routing(network: NetworkRecord, endpoint: EndpointRecord) -> EndpointRecord:
     """The endpoint as its default routes see it: none through a family whose gateway mode is
     ``isolated`` (it has no gateway; None would mean an on-link route)."""
-    out = dict(endpoint)
+    out = endpoint.copy()
     if not network.get("gateway"):
         out["default_route"] = False
     if not network.get("ipv6_gateway"):
@@ -252,12 +256,13 @@ def _routing(network, endpoint):
     return out
 
 
-def leave_veth(network, endpoint, host_view, sandbox_view):
+def leave_veth(network: NetworkRecord, endpoint: EndpointRecord, host_view: NsView,
+               sandbox_view: Optional[NsView]) -> List[Change]:
     veth, ifname, ns = VethPart.of(endpoint).host_interface, endpoint["ifname"], endpoint["sandbox"]
     if host_view.link(veth) is not None:
         return [change("delete veth %s (and %s in %s)" % (veth, ifname, ns), "link_del_batch", veth)]
-    inner = sandbox_view.link(ifname) if sandbox_view else None
-    if inner is not None and inner.kind == "veth":
+    link = sandbox_view.link(ifname) if sandbox_view and ifname else None
+    if link is not None and link.kind == "veth":
         return [change("delete %s in %s" % (ifname, ns), "link_del", ifname, ns)]
     return []
 
@@ -273,16 +278,16 @@ class BridgeOptions:
     adopt: bool = False
     gateway_mode: str = "nat"
     gateway_mode_ipv6: str = "nat"
-    trusted_host_interfaces: tuple = ()
+    trusted_host_interfaces: Tuple[str, ...] = ()
 
 
-def bridge_options(params):
+def bridge_options(params: Params) -> BridgeOptions:
     """cnm_network's ``bridge`` group, validated."""
     b = params.get("bridge") or {}
     interface = b.get("name") or names.bridge_name(params["name"])
     check_ifname(interface, "bridge.name")
     host_ip = parse_host_ip(b.get("host_binding_ip") or "0.0.0.0", "bridge.host_binding_ip")
-    if host_ip.version == 6 and not params.get("ipv6"):
+    if host_ip is not None and host_ip.version == 6 and not params.get("ipv6"):
         raise SpecError("%s is an IPv6 address; set ipv6: true for a dual-stack network" % host_ip,
                         "bridge.host_binding_ip")
     masquerade6 = b.get("masquerade_ipv6", True) is not False
@@ -301,19 +306,20 @@ def bridge_options(params):
                          gateway_mode=modes[0], gateway_mode_ipv6=modes[1], trusted_host_interfaces=trusted)
 
 
-def bridge_record(b, mtu, old, view):
+def bridge_record(b: BridgeOptions, mtu: Optional[int], old: Optional[NetworkRecord], view: NsView) -> Dict[str, Any]:
     """The fields of a network record that BridgeOptions ``b`` and ``mtu`` decide (None: that of
     an adopted bridge, else the default), with the previous record ``old`` and the host's ``view``:
     ``mtu``, the bridge part, and no gateway for a family in gateway mode ``isolated`` (no address
     on the bridge, no default route, no way out)."""
     adopt = adopted(b, old, view)
+    link = view.link(b.interface)
     if mtu is None:
-        mtu = view.link(b.interface).mtu if adopt else Driver.default_mtu
+        mtu = link.mtu if adopt and link is not None else Driver.default_mtu
     part = BridgePart(interface=b.interface, icc=b.icc, masquerade=b.masquerade, masquerade_ipv6=b.masquerade_ipv6,
                       host_binding_ip=b.host_binding_ip, hairpin=b.hairpin, adopted=adopt,
                       gateway_mode=b.gateway_mode, gateway_mode_ipv6=b.gateway_mode_ipv6,
                       trusted_host_interfaces=b.trusted_host_interfaces)
-    out = {"mtu": mtu, BridgePart.KEY: part}
+    out: Dict[str, Any] = {"mtu": mtu, BridgePart.KEY: part}
     if b.gateway_mode == "isolated":
         out["gateway"] = None
     if b.gateway_mode_ipv6 == "isolated":
@@ -335,8 +341,8 @@ class BridgeDriver(Driver):
         gateway_mode_ipv6=dict(type="str", choices=list(GATEWAY_MODES), default="nat"),
         trusted_host_interfaces=dict(type="list", elements="str", default=[]),
     ))}
-    network_parts: Tuple[type, ...] = (BridgePart,)
-    endpoint_parts: Tuple[type, ...] = (VethPart,)
+    network_parts: Tuple[Type[Part], ...] = (BridgePart,)
+    endpoint_parts: Tuple[Type[Part], ...] = (VethPart,)
     endpoint_options = ("ifname", "ipv4_address", "ipv6_address", "mac_address", "default_route", "aliases", "publish")
     ipam = True
     ipv6 = True
@@ -344,11 +350,11 @@ class BridgeDriver(Driver):
     def network_options(self, params: Dict[str, Any]) -> Any:
         return bridge_options(params)
 
-    def network_record(self, spec: NetworkSpec, old: Optional[Record], host_view: NsView, networks: Dict[str, Record],
-                       endpoints: List[Record]) -> Dict[str, Any]:
+    def network_record(self, spec: NetworkSpec, old: Optional[NetworkRecord], host_view: NsView, networks: Dict[str, NetworkRecord],
+                       endpoints: List[EndpointRecord]) -> Dict[str, Any]:
         return bridge_record(spec.options, spec.mtu, old, host_view)
 
-    def replaces(self, old: Record, record: Record) -> Optional[str]:
+    def replaces(self, old: NetworkRecord, record: NetworkRecord) -> Optional[str]:
         was, now = BridgePart.of(old), BridgePart.of(record)
         if was.interface != now.interface:
             return "bridge.name"
@@ -356,40 +362,40 @@ class BridgeDriver(Driver):
         changed = gateway_cidrs(old, self.host_address(old)) != gateway_cidrs(record, self.host_address(record))
         return "subnet" if now.adopted and changed else None
 
-    def rejoin(self, old: Record, record: Record) -> bool:
+    def rejoin(self, old: NetworkRecord, record: NetworkRecord) -> bool:
         return BridgePart.of(old).hairpin != BridgePart.of(record).hairpin or \
             any(old.get(k) != record.get(k) for k in ("mtu", "gateway", "ipv6_gateway"))
 
-    def observe(self, record: Record) -> ObserveRequest:
+    def observe(self, record: NetworkRecord) -> ObserveRequest:
         return ObserveRequest(sysctls=tuple(forwarding_sysctls(record)))
 
-    def create_network(self, record: Record, host_view: NsView, observed: Observed) -> List[Change]:
+    def create_network(self, record: NetworkRecord, host_view: NsView, observed: Observed) -> List[Change]:
         return create_bridge(record, host_view, observed.sysctls, self.host_address(record))
 
-    def delete_network(self, record: Record, host_view: NsView, networks: Iterable[Record] = (),
+    def delete_network(self, record: NetworkRecord, host_view: NsView, networks: Iterable[NetworkRecord] = (),
                        observed: Optional[Observed] = None) -> List[Change]:
         return delete_bridge(record, host_view, self.host_address(record))
 
-    def owned_links(self, record: Record) -> Set[str]:
+    def owned_links(self, record: NetworkRecord) -> Set[str]:
         return {BridgePart.of(record).interface}
 
-    def host_device(self, record: Record) -> Optional[str]:
+    def host_device(self, record: NetworkRecord) -> Optional[str]:
         return BridgePart.of(record).interface
 
-    def host_binding_ip(self, record: Record) -> Optional[str]:
+    def host_binding_ip(self, record: NetworkRecord) -> Optional[str]:
         return BridgePart.of(record).host_binding_ip
 
-    def endpoint_record(self, network: Record, name: str) -> Tuple[Part, ...]:
+    def endpoint_record(self, network: NetworkRecord, name: str) -> Tuple[Part, ...]:
         return (VethPart(host_interface=names.veth_name(network["name"], name)),)
 
-    def join(self, network: Record, endpoint: Record, old: Optional[Record], host_view: NsView,
+    def join(self, network: NetworkRecord, endpoint: EndpointRecord, old: Optional[EndpointRecord], host_view: NsView,
              sandbox_view: Optional[NsView]) -> List[Change]:
         return join_veth(network, endpoint, old, host_view, sandbox_view)
 
-    def leave(self, network: Record, endpoint: Record, host_view: NsView, sandbox_view: Optional[NsView]) -> List[Change]:
+    def leave(self, network: NetworkRecord, endpoint: EndpointRecord, host_view: NsView, sandbox_view: Optional[NsView]) -> List[Change]:
         return leave_veth(network, endpoint, host_view, sandbox_view)
 
-    def firewall(self, network: Record) -> FirewallPart:
+    def firewall(self, network: NetworkRecord) -> FirewallPart:
         b = BridgePart.of(network)
         return FirewallPart(interface=b.interface, subnet=network["subnet"], internal=network["internal"],
                             masquerade=b.masquerade, icc=b.icc, host_binding_ip=b.host_binding_ip,

@@ -16,11 +16,12 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers import inner
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, ObserveRequest, Observed, Record
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, ObserveRequest, Observed
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import NsView
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change, change
 from ansible_collections.cnm.fabric.plugins.module_utils.spec import NetworkSpec
+from ansible_collections.cnm.fabric.plugins.module_utils.records import EndpointRecord, NetworkRecord
 
 KIND = "dummy"
 
@@ -37,20 +38,20 @@ class DummyDriver(Driver):
             raise SpecError("a dummy network has no gateway: nothing on it answers for one", "gateway")
         return None
 
-    def network_record(self, spec: NetworkSpec, old: Optional[Record], host_view: NsView, networks: Dict[str, Record],
-                       endpoints: List[Record]) -> Dict[str, Any]:
+    def network_record(self, spec: NetworkSpec, old: Optional[NetworkRecord], host_view: NsView, networks: Dict[str, NetworkRecord],
+                       endpoints: List[EndpointRecord]) -> Dict[str, Any]:
         return {"gateway": None, "ipv6_gateway": None}  # nothing answers on the network: no gateway
 
-    def observe(self, record: Record) -> ObserveRequest:
+    def observe(self, record: NetworkRecord) -> ObserveRequest:
         return ObserveRequest(kinds=(KIND,))
 
-    def create_network(self, record: Record, host_view: NsView, observed: Observed) -> List[Change]:
+    def create_network(self, record: NetworkRecord, host_view: NsView, observed: Observed) -> List[Change]:
         if observed.kinds.get(KIND) is False:
             raise KernelError("this kernel cannot make dummy links (no dummy module); network %r needs them"
                               % record["name"], "driver")
         return []
 
-    def join(self, network: Record, endpoint: Record, old: Optional[Record], host_view: NsView,
+    def join(self, network: NetworkRecord, endpoint: EndpointRecord, old: Optional[EndpointRecord], host_view: NsView,
              sandbox_view: Optional[NsView]) -> List[Change]:
         ifname, ns, mtu, mac = endpoint["ifname"], endpoint["sandbox"], network["mtu"], endpoint["mac_address"]
         create = change("create dummy %s in %s (mtu %d, %s)" % (ifname, ns, mtu, mac), "link_add", KIND, ifname,
@@ -58,7 +59,7 @@ class DummyDriver(Driver):
         return inner.join_link(network, endpoint, old, sandbox_view, create,
                                lambda link: None if link.kind == KIND else "not a dummy link")
 
-    def leave(self, network: Record, endpoint: Record, host_view: NsView, sandbox_view: Optional[NsView]) -> List[Change]:
+    def leave(self, network: NetworkRecord, endpoint: EndpointRecord, host_view: NsView, sandbox_view: Optional[NsView]) -> List[Change]:
         return inner.leave_link(endpoint, KIND, sandbox_view)
 
 

@@ -33,9 +33,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import string
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
-from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
+from ansible_collections.cnm.fabric.plugins.module_utils.model import XfrmView
+from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change, change
+
+if TYPE_CHECKING:  # overlay.py imports this module
+    from ansible_collections.cnm.fabric.plugins.module_utils.drivers.overlay import OverlayPart
+
+State = Tuple[str, str, int]   # an SA: (src, dst, spi)
+Policy = Tuple[str, str, int]  # an outbound policy: (src, dst, VXLAN port)
 
 TAG = 0xE5000000
 KEY_BYTES = 32
@@ -48,16 +56,16 @@ ESP_OVERHEAD = 37
 PROBE_KEY = "00" * (KEY_BYTES + 4)
 
 
-def tag(vni):
+def tag(vni: int) -> int:
     return TAG | vni
 
 
-def parse_keys(keys, option="encryption_keys"):
+def parse_keys(keys: Optional[Sequence[str]], option: str = "encryption_keys") -> Tuple[bytes, ...]:
     """The keys as bytes, in order (the first encrypts). SpecError names the one at fault."""
     if not keys:
         raise SpecError("at least one key is required: %d bytes as %d hex digits, the same on every host (make one "
                         "with: openssl rand -hex %d)" % (KEY_BYTES, 2 * KEY_BYTES, KEY_BYTES), option)
-    out: list = []
+    out: List[bytes] = []
     for i, key in enumerate(keys):
         text = str(key).strip().lower()
         text = text[2:] if text.startswith("0x") else text
@@ -74,7 +82,7 @@ def parse_keys(keys, option="encryption_keys"):
     return tuple(out)
 
 
-def derive(key, vni, src, dst):
+def derive(key: bytes, vni: int, src: str, dst: str) -> Tuple[int, str]:
     """(SPI, hex of the AEAD key and salt) of the SA carrying network ``vni``'s traffic from
     VTEP ``src`` to VTEP ``dst`` under ``key`` (bytes): HKDF-SHA256, 40 bytes of output."""
     prk = hmac.new(b"cnm.fabric esp", key, hashlib.sha256).digest()
@@ -85,27 +93,28 @@ def derive(key, vni, src, dst):
     return spi, okm[:KEY_BYTES + 4].hex()
 
 
-def _state_add(src, dst, spi, material, t, port):
+def _state_add(src: str, dst: str, spi: int, material: Optional[str], t: int, port: int) -> str:
     return ("xfrm state add src %s dst %s proto esp spi 0x%08x reqid %d mode transport "
             "aead %s 0x%s %d sel src %s/32 dst %s/32 proto 17 dport %d"
             % (src, dst, spi, t, AEAD, material, ICV_BITS, src, dst, port))
 
 
-def probe():
+def probe() -> str:
     """An ``xfrm state add`` line of the kind an encrypted network needs, to try on the kernel."""
     return _state_add("127.0.0.1", "127.0.0.1", 0x100, PROBE_KEY, TAG, 1)
 
 
-def _policy(verb, src, dst, port, t):
+def _policy(verb: str, src: str, dst: str, port: int, t: int) -> str:
     return ("xfrm policy %s src %s/32 dst %s/32 proto 17 dport %d dir out mark 0x%08x mask 0xffffffff"
             % (verb, src, dst, port, t))
 
 
-def _policy_add(src, dst, port, t):
+def _policy_add(src: str, dst: str, port: int, t: int) -> str:
     return _policy("add", src, dst, port, t) + " tmpl src %s dst %s proto esp reqid %d mode transport" % (src, dst, t)
 
 
-def wanted(o, keys, stage, view):
+def wanted(o: OverlayPart, keys: Optional[Sequence[bytes]], stage: str,
+           view: XfrmView) -> Tuple[Dict[State, Optional[str]], Set[Policy]]:
     """The states ({(src, dst, spi): material}) and policies ({(src, dst, port)}) the network
     (its overlay.OverlayPart ``o``) should have, given its peers, ``keys`` (bytes; None: no key
     given, so only what belongs to peers that are gone is removed), the ``stage`` and what the
@@ -115,7 +124,7 @@ def wanted(o, keys, stage, view):
     if keys is None:
         return (dict((s, None) for s in view.states if {s[0], s[1]} - {local} <= peers),
                 set(p for p in view.policies if p[1] in peers and p[2] == port))
-    states = {}
+    states: Dict[State, Optional[str]] = {}
     for vtep in sorted(peers):
         for key in keys:
             spi, material = derive(key, vni, vtep, local)
@@ -132,13 +141,13 @@ def wanted(o, keys, stage, view):
     return states, set((local, vtep, port) for vtep in peers)
 
 
-def changes(name, o, keys, stage, view):
+def changes(name: str, o: OverlayPart, keys: Optional[Sequence[bytes]], stage: str, view: XfrmView) -> List[Change]:
     """Changes that give the IPsec objects of network ``name`` (its overlay.OverlayPart ``o``)
     the shape ``wanted`` describes: new states first (a new outbound SA is used the moment it
     exists, as the newest), then new policies, then what goes."""
     t = tag(o.vni)
     states, policies = wanted(o, keys, stage, view)
-    out = []
+    out: List[Change] = []
     for src, dst, spi in sorted(set(states) - view.states):
         out.append(change("add ESP SA %s -> %s (spi 0x%08x) of network %s" % (src, dst, spi, name), "xfrm",
                           _state_add(src, dst, spi, states[(src, dst, spi)], t, o.port)))
@@ -154,7 +163,7 @@ def changes(name, o, keys, stage, view):
     return out
 
 
-def firewall_rules(o):
+def firewall_rules(o: OverlayPart) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
     """(input, mark) nftables rules of an encrypted network (its overlay.OverlayPart ``o``): its
     VXLAN packets that did not arrive through IPsec are dropped (fail closed), and those this host
     sends are marked for its policies. The VNI is the 24 bits after the first 4 bytes of the VXLAN

@@ -12,25 +12,30 @@ only the Changes that differ.
 from __future__ import annotations
 
 import ipaddress
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
-from ansible_collections.cnm.fabric.plugins.module_utils.plan import change
+from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView
+from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change, change
+from ansible_collections.cnm.fabric.plugins.module_utils.records import EndpointRecord, NetworkRecord
 
 
-def cidrs(network, endpoint):
+def cidrs(network: NetworkRecord, endpoint: EndpointRecord) -> Set[str]:
     """The endpoint's addresses (IPv4, and IPv6 on a dual-stack network) with the network's
     prefix lengths."""
     out = {"%s/%d" % (endpoint["ipv4_address"], ipaddress.ip_network(network["subnet"]).prefixlen)}
-    if endpoint.get("ipv6_address"):
-        out.add("%s/%d" % (endpoint["ipv6_address"], ipaddress.ip_network(network["ipv6_subnet"]).prefixlen))
+    address6, subnet6 = endpoint.get("ipv6_address"), network.get("ipv6_subnet")
+    if address6 and subnet6:
+        out.add("%s/%d" % (address6, ipaddress.ip_network(subnet6).prefixlen))
     return out
 
 
-def disable_ipv6_key(ifname):
+def disable_ipv6_key(ifname: str) -> str:
     return "net/ipv6/conf/%s/disable_ipv6" % ifname
 
 
-def ipv6_setting(network, ifname, link, ns=None, port=False):
+def ipv6_setting(network: NetworkRecord, ifname: str, link: Optional[Link], ns: Optional[str] = None,
+                 port: bool = False) -> List[Change]:
     """IPv6 on the link as the network has it: on for a dual-stack network, off for the others
     (so an IPv4 network's links have no IPv6 at all, not even link-local), and off on a bridge
     ``port``, which forwards frames and needs no address of its own (its link-local address,
@@ -44,33 +49,43 @@ def ipv6_setting(network, ifname, link, ns=None, port=False):
                    disable_ipv6_key(ifname), int(want), *((ns,) if ns else ()))]
 
 
-def current_name(endpoint, old):
+def current_name(endpoint: EndpointRecord, old: Optional[EndpointRecord]) -> str:
     """The link's name now: its former one (``old``: the previous record) while the endpoint
     stays in the same sandbox."""
-    return old["ifname"] if old and old.get("sandbox") == endpoint["sandbox"] else endpoint["ifname"]
+    return ifname_of(old if old and old.get("sandbox") == endpoint["sandbox"] else endpoint)
 
 
-def check_free(view, ifname, ns):
+def ifname_of(endpoint: EndpointRecord) -> str:
+    """The endpoint's interface in its sandbox (those of drivers that give it one have one)."""
+    ifname = endpoint["ifname"]
+    if ifname is None:
+        raise KernelError("endpoint %s/%s has no interface name in its record; remove it and join it again"
+                          % (endpoint["network"], endpoint["name"]), "ifname")
+    return ifname
+
+
+def check_free(view: Optional[NsView], ifname: str, ns: str) -> None:
     """Refuse a name another link of the sandbox has (``view`` None: the sandbox is new)."""
     if view is not None and view.link(ifname) is not None:
         raise KernelError("%s already exists in sandbox %s; choose another ifname" % (ifname, ns), "ifname")
 
 
-def rename(endpoint, current, view):
+def rename(endpoint: EndpointRecord, current: str, view: Optional[NsView]) -> List[Change]:
     """The link renamed to the endpoint's ifname, if it has another (which takes it down, and
     so flushes the routes through it)."""
-    ifname, ns = endpoint["ifname"], endpoint["sandbox"]
+    ifname, ns = ifname_of(endpoint), endpoint["sandbox"]
     if current == ifname:
         return []
     check_free(view, ifname, ns)
     return [change("rename %s to %s in %s" % (current, ifname, ns), "link_rename", current, ifname, ns)]
 
 
-def addressing(endpoint, link, have, addresses):
+def addressing(endpoint: EndpointRecord, link: Optional[Link], have: Set[str],
+               addresses: Set[str]) -> Tuple[List[Change], bool]:
     """The link's MAC (when the endpoint has one of its own) and its ``addresses`` (a set of
     CIDRs) among those it ``have``s; returns (changes, whether they flush its routes)."""
-    ifname, ns, mac = endpoint["ifname"], endpoint["sandbox"], endpoint["mac_address"]
-    out = []
+    ifname, ns, mac = ifname_of(endpoint), endpoint["sandbox"], endpoint["mac_address"]
+    out: List[Change] = []
     if link is not None and mac and (link.mac or "").lower() != mac:
         out.append(change("set mac %s on %s in %s" % (mac, ifname, ns), "link_set", ifname, ns, address=mac))
     stale = sorted(have - addresses)
@@ -81,12 +96,13 @@ def addressing(endpoint, link, have, addresses):
     return out, bool(stale)
 
 
-def new_link(endpoint, addresses, gateway, gateway6=None):
+def new_link(endpoint: EndpointRecord, addresses: Set[str], gateway: Optional[str],
+             gateway6: Optional[str] = None) -> List[Change]:
     """A new link's ``addresses`` and, as the endpoint's ``default_route`` says, its default
     routes via ``gateway`` and, on a dual-stack network, ``gateway6`` (None: on-link): one
     Change, sent to the kernel as one batch."""
-    ifname, ns = endpoint["ifname"], endpoint["sandbox"]
-    routes: tuple = ()
+    ifname, ns = ifname_of(endpoint), endpoint["sandbox"]
+    routes: Tuple[Tuple[int, Optional[str]], ...] = ()
     if endpoint["default_route"]:
         routes = ((4, gateway),) + (((6, gateway6),) if endpoint.get("ipv6_address") else ())
     text = "add %s to %s in %s" % (", ".join(sorted(addresses)), ifname, ns)
@@ -95,11 +111,12 @@ def new_link(endpoint, addresses, gateway, gateway6=None):
     return [change(text, "link_addresses", ifname, tuple(sorted(addresses)), routes, ns)]
 
 
-def default_route(endpoint, gateway, view, lost, index=None, gateway6=None):
+def default_route(endpoint: EndpointRecord, gateway: Optional[str], view: NsView, lost: bool,
+                  index: Optional[int] = None, gateway6: Optional[str] = None) -> List[Change]:
     """The sandbox's default routes through the existing link ``index``: via ``gateway`` (None:
     on-link), and on a dual-stack network (``gateway6``) the IPv6 one too, as the endpoint's
     ``default_route`` says; ``lost``: earlier changes flush them."""
-    out = []
+    out: List[Change] = []
     for version, via in ((4, gateway), (6, gateway6)):
         if version == 6 and not endpoint.get("ipv6_address"):
             continue
@@ -107,8 +124,9 @@ def default_route(endpoint, gateway, view, lost, index=None, gateway6=None):
     return out
 
 
-def _default_route(endpoint, version, gateway, view, lost, index):
-    ifname, ns = endpoint["ifname"], endpoint["sandbox"]
+def _default_route(endpoint: EndpointRecord, version: int, gateway: Optional[str], view: NsView, lost: bool,
+                   index: Optional[int]) -> List[Change]:
+    ifname, ns = ifname_of(endpoint), endpoint["sandbox"]
     have, dev = view.gateway_of(version)
     routed_here = view.default(version) is not None and dev == index
     family = "" if version == 4 else "IPv6 "
@@ -122,33 +140,35 @@ def _default_route(endpoint, version, gateway, view, lost, index):
     return []
 
 
-def _version(version):
+def _version(version: int) -> Dict[str, int]:
     return {} if version == 4 else {"version": version}
 
 
-def join_link(network, endpoint, old, view, create, foreign, gateway=None, gateway6=None):
+def join_link(network: NetworkRecord, endpoint: EndpointRecord, old: Optional[EndpointRecord], view: Optional[NsView],
+              create: Change, foreign: Callable[[Link], Optional[str]], gateway: Optional[str] = None,
+              gateway6: Optional[str] = None) -> List[Change]:
     """The plan of an endpoint whose link its driver makes whole inside the sandbox: ``create``,
     the Change that makes it; ``foreign(link)``, why a link of its name is not the endpoint's
     (None: it is, and is brought in line); ``view``, the sandbox's snapshot (None: new);
     ``gateway`` and ``gateway6``, those of its default routes (None: on-link)."""
-    ifname, ns, mtu = endpoint["ifname"], endpoint["sandbox"], network["mtu"]
+    ifname, ns, mtu = ifname_of(endpoint), endpoint["sandbox"], network["mtu"]
     addresses, current = cidrs(network, endpoint), current_name(endpoint, old)
     link = view.link(current) if view else None
-    out = []
+    out: List[Change] = []
     why = foreign(link) if link is not None else None
     if why:
         if old is None:
             check_free(view, current, ns)
         out.append(change("delete %s in %s (%s)" % (current, ns, why), "link_del", current, ns))
         link = None
-    if link is None:
+    if link is None or view is None:
         if current != ifname:
             check_free(view, ifname, ns)
         return out + [create] + ipv6_setting(network, ifname, None, ns) + \
             new_link(endpoint, addresses, gateway, gateway6)
     out += rename(endpoint, current, view)
     lost = bool(out) or not link.up  # taking a link down flushes its routes
-    if link.mtu != mtu:
+    if mtu is not None and link.mtu != mtu:
         out.append(change("set mtu %d on %s in %s" % (mtu, ifname, ns), "link_set", ifname, ns, mtu=mtu))
     if not link.up:
         out.append(change("set %s up in %s" % (ifname, ns), "link_set", ifname, ns, state="up"))
@@ -157,10 +177,10 @@ def join_link(network, endpoint, old, view, create, foreign, gateway=None, gatew
     return out + changes + default_route(endpoint, gateway, view, lost or flushed, link.index, gateway6=gateway6)
 
 
-def leave_link(endpoint, kind, view):
+def leave_link(endpoint: EndpointRecord, kind: str, view: Optional[NsView]) -> List[Change]:
     """The removal of an endpoint's link of ``kind`` made whole in its sandbox."""
     ifname, ns = endpoint["ifname"], endpoint["sandbox"]
-    link = view.link(ifname) if view else None
+    link = view.link(ifname) if view and ifname else None
     if link is not None and link.kind == kind:
         return [change("delete %s in %s" % (ifname, ns), "link_del", ifname, ns)]
     return []

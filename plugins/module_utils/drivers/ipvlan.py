@@ -11,8 +11,10 @@ so their default route is on-link, through the parent, with no gateway.
 
 from __future__ import annotations
 
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Record
+from typing import Optional
+
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.macvlan import IpvlanPart, MacvlanDriver
+from ansible_collections.cnm.fabric.plugins.module_utils.records import NetworkRecord
 
 
 class IpvlanDriver(MacvlanDriver):
@@ -30,10 +32,10 @@ class IpvlanDriver(MacvlanDriver):
         mode=dict(type="str", choices=list(modes), default=default_mode),
     ))}
 
-    def own_mac(self, network: Record) -> bool:
+    def own_mac(self, network: NetworkRecord) -> bool:
         return False
 
-    def gateway_of(self, network, version=4):
+    def gateway_of(self, network: NetworkRecord, version: int = 4) -> Optional[str]:
         return MacvlanDriver.gateway_of(self, network, version) if self.part.of(network).mode == "l2" else None
 
 

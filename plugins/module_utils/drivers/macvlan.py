@@ -20,15 +20,16 @@ ipvlan.py reuses all of this; what differs is a class attribute or a hook.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Callable, ClassVar, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Callable, ClassVar, Dict, Iterable, List, Optional, Set, Tuple, Type
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers import inner
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import (
-    Driver, ObserveRequest, Observed, Part, Record)
+    Driver, ObserveRequest, Observed, Part, set_parts)
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
-from ansible_collections.cnm.fabric.plugins.module_utils.model import NsView
+from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change, change
+from ansible_collections.cnm.fabric.plugins.module_utils.records import EndpointRecord, NetworkRecord
 from ansible_collections.cnm.fabric.plugins.module_utils.spec import EndpointSpec, NetworkSpec, check_ifname
 
 VID_MIN, VID_MAX = 1, 4094
@@ -54,9 +55,9 @@ class IpvlanPart(MacvlanPart):
     KEY: ClassVar[str] = "ipvlan"
 
 
-def parent_part(network):
+def parent_part(network: NetworkRecord) -> Optional[MacvlanPart]:
     """The MacvlanPart (or IpvlanPart) of a network record, or None for a network of another driver."""
-    return next((cls.of(network) for cls in (MacvlanPart, IpvlanPart) if network.get(cls.KEY)), None)
+    return next((cls.of(network) for cls in (MacvlanPart, IpvlanPart) if cls.held_by(network)), None)
 
 
 @dataclass(frozen=True)
@@ -68,16 +69,16 @@ class ParentOptions:
     host_access: bool = False
 
 
-def parse_parent(group, value):
+def parse_parent(group: str, value: Optional[str]) -> Tuple[Optional[str], Optional[str], Optional[int]]:
     """``IFACE`` or ``IFACE.VID`` -> (parent, lower, vid)."""
     option = group + ".parent"
     if value is None:
         return None, None, None
     check_ifname(value, option)
-    lower, dot, vid = value.rpartition(".")
-    if not dot or not vid.isdigit() or not lower:
+    lower, dot, digits = value.rpartition(".")
+    if not dot or not digits.isdigit() or not lower:
         return value, None, None
-    vid = int(vid)
+    vid = int(digits)
     if not VID_MIN <= vid <= VID_MAX:
         raise SpecError("VLAN ID %d of %s is out of range (%d to %d)" % (vid, value, VID_MIN, VID_MAX), option)
     return value, lower, vid
@@ -86,7 +87,7 @@ def parse_parent(group, value):
 class MacvlanDriver(Driver):
     option_groups: Tuple[str, ...] = ("macvlan",)
     part = MacvlanPart
-    network_parts: Tuple[type, ...] = (MacvlanPart,)
+    network_parts: Tuple[Type[Part], ...] = (MacvlanPart,)
     endpoint_options: Tuple[str, ...] = ("ifname", "ipv4_address", "ipv6_address", "mac_address", "default_route",
                                          "aliases")
     endpoint_refusals = {"publish": "a %s network has no NAT: its endpoints are on the parent's wire, "
@@ -124,15 +125,15 @@ class MacvlanDriver(Driver):
 
     # -- networks ------------------------------------------------------------------------
 
-    def network_record(self, spec: NetworkSpec, old: Optional[Record], host_view: NsView, networks: Dict[str, Record],
-                       endpoints: List[Record]) -> Dict[str, Any]:
+    def network_record(self, spec: NetworkSpec, old: Optional[NetworkRecord], host_view: NsView, networks: Dict[str, NetworkRecord],
+                       endpoints: List[EndpointRecord]) -> Dict[str, Any]:
         o, group = spec.options, self.option_groups[0]
         internal = o.parent is None
         parent = o.parent or names.bridge_name(spec.name)
         link = host_view.link(parent)
-        sharing = [n for n in networks.values()
-                   if n["name"] != spec.name and getattr(parent_part(n), "parent", None) == parent]
-        other_kind = next((n for n in sharing if n["driver"] != spec.driver), None)
+        sharing = [(n, p) for n, p in ((n, parent_part(n)) for n in networks.values())
+                   if p is not None and p.parent == parent and n["name"] != spec.name]
+        other_kind = next((n for n, _p in sharing if n["driver"] != spec.driver), None)
         if other_kind is not None:
             raise SpecError("parent %s carries %s network %r, and the kernel lets a device carry macvlan or "
                             "ipvlan links, not both" % (parent, other_kind["driver"], other_kind["name"]),
@@ -144,13 +145,13 @@ class MacvlanDriver(Driver):
         if link is None and o.vid is not None and lower is None:
             raise SpecError("%s is not on this host, so %s cannot be made on it" % (o.lower, parent),
                             group + ".parent")
-        if sharing and "passthru" in [o.mode] + [parent_part(n).mode for n in sharing]:
+        if sharing and "passthru" in [o.mode] + [p.mode for _n, p in sharing]:
             raise SpecError("parent %s is used by network %r; a parent in passthru mode takes one network only"
-                            % (parent, sharing[0]["name"]), group + ".mode")
+                            % (parent, sharing[0][0]["name"]), group + ".mode")
         # Ours: made by this network, or by another that still uses it; never one found there.
         was = self.part.of(old) if old is not None else None
         created = (was is not None and was.parent == parent and was.parent_created) or \
-            any(parent_part(n).parent_created for n in sharing) or link is None
+            any(p.parent_created for _n, p in sharing) or link is None
         device = link or lower
         top = device.mtu if device is not None else 1500
         mtu = spec.mtu or top
@@ -163,26 +164,25 @@ class MacvlanDriver(Driver):
             record.update(gateway=None, ipv6_gateway=None)  # no router on an isolated parent
         return record
 
-    def replaces(self, old: Record, record: Record) -> Optional[str]:
+    def replaces(self, old: NetworkRecord, record: NetworkRecord) -> Optional[str]:
         was, now = self.part.of(old), self.part.of(record)
         changed = [key for key in ("parent", "mode") if getattr(was, key) != getattr(now, key)]
         return "%s.%s" % (self.option_groups[0], changed[0]) if changed else None
 
-    def rejoin(self, old: Record, record: Record) -> bool:
-        return any(old.get(k) != record[k] for k in ("mtu", "gateway"))
+    def rejoin(self, old: NetworkRecord, record: NetworkRecord) -> bool:
+        return (old.get("mtu"), old.get("gateway")) != (record.get("mtu"), record.get("gateway"))
 
-    def observe(self, record: Record) -> ObserveRequest:
+    def observe(self, record: NetworkRecord) -> ObserveRequest:
         made_vlan = self.part.of(record).parent_created and not record["internal"]
         return ObserveRequest(kinds=(self.kind, "vlan") if made_vlan else (self.kind,))
 
-    def reserved_addresses(self, record: Record) -> Tuple[str, ...]:
+    def reserved_addresses(self, record: NetworkRecord) -> Tuple[str, ...]:
         return (SHIM_OWNER,) if self.part.of(record).host_access else ()
 
-    def reserve(self, record: Record, addresses: Dict[str, str]) -> None:
-        part = self.part.of(record)
-        record[self.part.KEY] = replace(part, shim_address=addresses.get(SHIM_OWNER)).json()
+    def reserve(self, record: NetworkRecord, addresses: Dict[str, str]) -> None:
+        set_parts(record, [replace(self.part.of(record), shim_address=addresses.get(SHIM_OWNER))])
 
-    def create_network(self, record: Record, host_view: NsView, observed: Observed) -> List[Change]:
+    def create_network(self, record: NetworkRecord, host_view: NsView, observed: Observed) -> List[Change]:
         for kind, ok in sorted(observed.kinds.items()):
             if not ok:
                 raise KernelError("the kernel cannot make %s links: load its module (modprobe %s)"
@@ -195,7 +195,7 @@ class MacvlanDriver(Driver):
             out.append(change("delete shim %s" % shim, "link_del", shim))
         return out
 
-    def _parent(self, record, view):
+    def _parent(self, record: NetworkRecord, view: NsView) -> List[Change]:
         p = self.part.of(record)
         parent, mtu = p.parent, record["mtu"]
         link = view.link(parent)
@@ -212,7 +212,7 @@ class MacvlanDriver(Driver):
                     ""), self.option_groups[0] + ".parent")
             return [change("create VLAN %s on %s (VID %s)" % (parent, lower, vid), "link_add", "vlan", parent,
                            parent=lower, data=(("IFLA_VLAN_ID", int(vid)),), undo=("link_del", (parent,)))]
-        out = []
+        out: List[Change] = []
         if p.parent_created:  # only what is ours is changed
             if not link.up:
                 out.append(change("set %s up" % parent, "link_set", parent, state="up"))
@@ -220,12 +220,12 @@ class MacvlanDriver(Driver):
                 out.append(change("set mtu %d on %s" % (mtu, parent), "link_set", parent, mtu=mtu))
         return out
 
-    def _shim(self, record, view):
+    def _shim(self, record: NetworkRecord, view: NsView) -> List[Change]:
         p = self.part.of(record)
-        shim, parent, dst = p.shim, p.parent, record["ip_range"] or record["subnet"]
+        shim, parent, dst = p.shim or names.shim_name(record["name"]), p.parent, record["ip_range"] or record["subnet"]
         cidr = "%s/32" % p.shim_address
         link, lower = view.link(shim), view.link(parent)
-        out = []
+        out: List[Change] = []
         if link is not None and (link.kind != self.kind or lower is None or link.parent != lower.index):
             out.append(change("delete %s (not a shim of %s)" % (shim, parent), "link_del", shim))
             link = None
@@ -238,9 +238,9 @@ class MacvlanDriver(Driver):
             out.append(change("route %s dev %s" % (dst, shim), "route_set", dst, shim))
         return out
 
-    def delete_network(self, record: Record, host_view: NsView, networks: Iterable[Record] = (),
+    def delete_network(self, record: NetworkRecord, host_view: NsView, networks: Iterable[NetworkRecord] = (),
                        observed: Optional[Observed] = None) -> List[Change]:
-        out = []
+        out: List[Change] = []
         p = self.part.of(record)
         if p.shim and host_view.link(p.shim) is not None:
             out.append(change("delete shim %s" % p.shim, "link_del", p.shim))
@@ -250,17 +250,17 @@ class MacvlanDriver(Driver):
             out.append(change("delete %s, the parent made for %s" % (p.parent, record["name"]), "link_del", p.parent))
         return out
 
-    def owned_links(self, record: Record) -> Set[str]:
+    def owned_links(self, record: NetworkRecord) -> Set[str]:
         p = self.part.of(record)
         return set(n for n in (p.shim, p.parent if p.parent_created else None) if n)
 
-    def host_device(self, record: Record) -> Optional[str]:
+    def host_device(self, record: NetworkRecord) -> Optional[str]:
         return self.part.of(record).parent
 
     # -- endpoints -----------------------------------------------------------------------
 
-    def check_endpoint(self, network: Record, spec: EndpointSpec, old: Optional[Record],
-                       others: Callable[[], List[Record]]) -> None:
+    def check_endpoint(self, network: NetworkRecord, spec: EndpointSpec, old: Optional[EndpointRecord],
+                       others: Callable[[], List[EndpointRecord]]) -> None:
         if spec.mac_address and not self.own_mac(network):
             raise SpecError("the endpoint of a passthru network has its parent's MAC address", "mac_address")
         taken = others() if self.part.of(network).mode == "passthru" else []
@@ -268,17 +268,17 @@ class MacvlanDriver(Driver):
             raise SpecError("network %r is in passthru mode, which takes one endpoint, and %r has it"
                             % (network["name"], taken[0]["name"]), "network")
 
-    def own_mac(self, network: Record) -> bool:
+    def own_mac(self, network: NetworkRecord) -> bool:
         return self.part.of(network).mode != "passthru"  # the one endpoint takes the parent's
 
-    def join(self, network: Record, endpoint: Record, old: Optional[Record], host_view: NsView,
+    def join(self, network: NetworkRecord, endpoint: EndpointRecord, old: Optional[EndpointRecord], host_view: NsView,
              sandbox_view: Optional[NsView]) -> List[Change]:
         p = self.part.of(network)
         ifname, ns, mtu, mac, parent, mode = (endpoint["ifname"], endpoint["sandbox"], network["mtu"],
                                               endpoint["mac_address"], p.parent, p.mode)
         lower = host_view.link(parent)
 
-        def foreign(link):
+        def foreign(link: Link) -> Optional[str]:
             if link.kind != self.kind or link.mode != mode or \
                     (lower is not None and link.parent != lower.index):
                 return "not a %s link of %s" % (self.kind, parent)
@@ -289,11 +289,11 @@ class MacvlanDriver(Driver):
         return inner.join_link(network, endpoint, old, sandbox_view, create, foreign, self.gateway_of(network),
                                self.gateway_of(network, 6))
 
-    def gateway_of(self, network, version=4):
+    def gateway_of(self, network: NetworkRecord, version: int = 4) -> Optional[str]:
         """The default route's gateway of IP ``version`` (None: on-link, as for ipvlan in L3 mode)."""
-        return network.get("gateway" if version == 4 else "ipv6_gateway")
+        return network.get("gateway") if version == 4 else network.get("ipv6_gateway")
 
-    def leave(self, network: Record, endpoint: Record, host_view: NsView, sandbox_view: Optional[NsView]) -> List[Change]:
+    def leave(self, network: NetworkRecord, endpoint: EndpointRecord, host_view: NsView, sandbox_view: Optional[NsView]) -> List[Change]:
         return inner.leave_link(endpoint, self.kind, sandbox_view)
 
 

@@ -19,19 +19,21 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, ClassVar, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Callable, ClassVar, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers import esp
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import (
-    FirewallPart, ObserveRequest, Observed, Part, Peers, Record)
+    FirewallPart, ObserveRequest, Observed, Part, Peers)
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.bridge import BridgeDriver, BridgePart, bridge_options, \
     bridge_record
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView, ZERO_MAC
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change, change
+from ansible_collections.cnm.fabric.plugins.module_utils.records import EndpointRecord, NetworkRecord, RemoteEndpointRecord
 from ansible_collections.cnm.fabric.plugins.module_utils.spec import (
-    EndpointSpec, NetworkSpec, PeersSpec, by_family, check_ifname, check_in_subnet, number, parse_address, parse_subnet)
+    EndpointSpec, NetworkSpec, Params, PeersSpec, by_family, check_ifname, check_in_subnet, number, parse_address,
+    parse_subnet)
 
 VNI_MAX = 16777215
 VXLAN_PORT = 4789
@@ -39,7 +41,7 @@ VXLAN_OVERHEAD = 50  # outer Ethernet, IPv4, UDP and VXLAN headers
 EMBED_PREFIX = 96  # an IPv6 subnet of this length or shorter has room for an IPv4 address
 
 
-def embedded_ipv6(subnet6, ipv4):
+def embedded_ipv6(subnet6: str, ipv4: str) -> str:
     """An endpoint's default IPv6 address on a dual-stack overlay network: the subnet's prefix
     followed by the IPv4 address, so one fleet-wide IPv4 allocation makes both unique and
     every host works out its peers' addresses alike."""
@@ -59,7 +61,7 @@ class OverlayPart(Part):
     encrypted: bool = False            # VXLAN travels in IPsec ESP between the hosts
     host_address: Optional[str] = None  # this host's own address on the network, beside the gateway
     #: remote endpoints by the VTEP they are behind: [{name, ip, ip6, mac, aliases}] (cnm_overlay_peer's)
-    peers: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
+    peers: Dict[str, List[RemoteEndpointRecord]] = field(default_factory=dict)
     peer_hosts: Dict[str, str] = field(default_factory=dict)  # the other hosts' host_address, by VTEP
 
 
@@ -74,7 +76,7 @@ class OverlayOptions:
     host_address: Optional[str] = None
 
 
-def overlay_options(params):
+def overlay_options(params: Params) -> Optional[OverlayOptions]:
     o, state = params.get("overlay") or {}, params["state"]
     if o.get("vni") is None:
         if state == "present":
@@ -89,7 +91,8 @@ def overlay_options(params):
         if 6 not in subnets:
             raise SpecError("an overlay network's IPv6 subnet is required with ipv6: true, the same on every "
                             "host, as its IPv4 one is", "subnet")
-        if parse_subnet(subnets[6][1], subnets[6][0], versions=(6,)).prefixlen > EMBED_PREFIX:
+        subnet6 = parse_subnet(subnets[6][1], subnets[6][0], versions=(6,))
+        if subnet6 is not None and subnet6.prefixlen > EMBED_PREFIX:
             raise SpecError("%s is too small for an overlay network: endpoints' IPv6 addresses embed their IPv4 "
                             "ones, so it must be a /%d or larger" % (subnets[6][1], EMBED_PREFIX), "subnet")
     underlay = o.get("underlay_interface")
@@ -136,16 +139,18 @@ def underlay(view: NsView, o: OverlayOptions) -> Tuple[Link, str]:
     return found, str(addresses[0])
 
 
-def _vxlan_matches(link, o, underlay_index):
+def _vxlan_matches(link: Link, o: OverlayPart, underlay_index: int) -> bool:
     info = link.vxlan
     return (info is not None and info.vni == o.vni and info.port == o.port and info.local == o.local_ip
             and info.underlay == underlay_index and not info.learning and info.proxy)
 
 
-def wanted_entries(peers, hosts=None):
+def wanted_entries(peers: Mapping[str, List[RemoteEndpointRecord]],
+                   hosts: Optional[Mapping[str, str]] = None) -> Tuple[Set[Tuple[str, str]], Dict[str, str]]:
     """The forwarding and ARP entries that the recorded ``peers`` ({vtep: [endpoint]}) and the
     peers' own addresses on the network (``hosts``, {vtep: address}) need."""
-    fdb, arp = set(), {}
+    fdb: Set[Tuple[str, str]] = set()
+    arp: Dict[str, str] = {}
     for vtep, address in (hosts or {}).items():
         fdb.add((names.mac_from_ipv4(address), vtep))
         arp[address] = names.mac_from_ipv4(address)
@@ -154,21 +159,23 @@ def wanted_entries(peers, hosts=None):
         for ep in endpoints:
             fdb.add((ep["mac"], vtep))
             arp[ep["ip"]] = ep["mac"]
-            if ep.get("ip6"):
-                arp[ep["ip6"]] = ep["mac"]
+            ip6 = ep.get("ip6")
+            if ip6:
+                arp[ip6] = ep["mac"]
     return fdb, arp
 
 
-def entry_changes(network, fdb, arp):
+def entry_changes(network: NetworkRecord, fdb: Set[Tuple[Optional[str], Optional[str]]],
+                  arp: Dict[Optional[str], Optional[str]]) -> List[Change]:
     """Changes that turn the device's entries ``fdb``/``arp`` into what the peers need:
     stale entries go first, so a MAC that moved to another VTEP is moved, not doubled."""
     o = OverlayPart.of(network)
     vx = o.vxlan_interface
     want_fdb, want_arp = wanted_entries(o.peers, o.peer_hosts)
-    out = []
-    for mac, vtep in sorted(fdb - want_fdb):
+    out: List[Change] = []
+    for mac, vtep in sorted(fdb - want_fdb, key=lambda entry: (entry[0] or "", entry[1] or "")):  # None: not given
         out.append(change("remove %s -> %s from %s" % (mac, vtep, vx), "fdb_del", vx, mac, vtep))
-    for ip in sorted(set(arp) - set(want_arp)):
+    for ip in sorted(set(arp) - set(want_arp), key=lambda address: address or ""):
         out.append(change("remove neighbour %s from %s" % (ip, vx), "neigh_del", vx, ip))
     for mac, vtep in sorted(want_fdb - fdb):
         out.append(change("add %s -> %s to %s" % (mac, vtep, vx), "fdb_add", vx, mac, vtep))
@@ -196,8 +203,8 @@ class OverlayDriver(BridgeDriver):
     def network_options(self, params: Dict[str, Any]) -> Any:
         return overlay_options(params)
 
-    def network_record(self, spec: NetworkSpec, old: Optional[Record], host_view: NsView, networks: Dict[str, Record],
-                       endpoints: List[Record]) -> Dict[str, Any]:
+    def network_record(self, spec: NetworkSpec, old: Optional[NetworkRecord], host_view: NsView, networks: Dict[str, NetworkRecord],
+                       endpoints: List[EndpointRecord]) -> Dict[str, Any]:
         o = spec.options
         for name, net in sorted(networks.items()):
             if name != spec.name and net.get(OverlayPart.KEY) and OverlayPart.of(net).vni == o.vni:
@@ -225,15 +232,15 @@ class OverlayDriver(BridgeDriver):
                 raise SpecError("%s is %s" % (o.host_address, taken[o.host_address]), "overlay.host_address")
         return dict(bridge_record(o.bridge, mtu, old, host_view), **{OverlayPart.KEY: part})
 
-    def observe(self, record: Record) -> ObserveRequest:
+    def observe(self, record: NetworkRecord) -> ObserveRequest:
         base, o = BridgeDriver.observe(self, record), OverlayPart.of(record)
         return ObserveRequest(sysctls=base.sysctls, neighbours=(o.vxlan_interface,), xfrm=(esp.tag(o.vni),),
                               esp=esp.probe() if o.encrypted else "")
 
-    def observe_removal(self, record: Record) -> ObserveRequest:
+    def observe_removal(self, record: NetworkRecord) -> ObserveRequest:
         return ObserveRequest(xfrm=(esp.tag(OverlayPart.of(record).vni),))
 
-    def _devices(self, record, host_view, observed):
+    def _devices(self, record: NetworkRecord, host_view: NsView, observed: Observed) -> List[Change]:
         if observed.esp:
             raise KernelError("network %r is encrypted (overlay.encrypted), and this kernel cannot make IPsec ESP "
                               "security associations with AES-GCM: load module esp4 (and aes, gcm); ip xfrm said: %s"
@@ -268,13 +275,13 @@ class OverlayDriver(BridgeDriver):
                 out.append(change("set %s up" % vx, "link_set", vx, state="up"))
         return out + entry_changes(record, *entries)
 
-    def create_network(self, record: Record, host_view: NsView, observed: Observed) -> List[Change]:
+    def create_network(self, record: NetworkRecord, host_view: NsView, observed: Observed) -> List[Change]:
         """The bridge (as the bridge driver makes it), its VXLAN device and the peers' entries.
         IPsec objects of peers that are gone (or of all, when the network is no longer
         encrypted) are removed; cnm_overlay_peer, which has the keys, makes them."""
         return self._devices(record, host_view, observed) + _ipsec(record["name"], OverlayPart.of(record), observed)
 
-    def restore(self, record: Record, host_view: NsView, observed: Observed, secret: Optional[Dict[str, Any]]) -> List[Change]:
+    def restore(self, record: NetworkRecord, host_view: NsView, observed: Observed, secret: Optional[Dict[str, Any]]) -> List[Change]:
         """With the keys cnm_overlay_peer kept, an encrypted network's SAs and policies too, at
         stage ``inbound``: every key decrypts, and an SA that still sends under a listed key goes
         on sending (a host in the middle of a rotation loses nothing); a new one sends under the
@@ -285,7 +292,7 @@ class OverlayDriver(BridgeDriver):
         return self._devices(record, host_view, observed) + esp.changes(
             record["name"], o, esp.parse_keys(secret["keys"]), "inbound", observed.ipsec(esp.tag(o.vni)))
 
-    def delete_network(self, record: Record, host_view: NsView, networks: Iterable[Record] = (),
+    def delete_network(self, record: NetworkRecord, host_view: NsView, networks: Iterable[NetworkRecord] = (),
                        observed: Optional[Observed] = None) -> List[Change]:
         o = OverlayPart.of(record)
         out = _ipsec(record["name"], replace(o, peers={}), observed or Observed())
@@ -293,27 +300,27 @@ class OverlayDriver(BridgeDriver):
             out.append(change("delete VXLAN %s" % o.vxlan_interface, "link_del", o.vxlan_interface))
         return out + BridgeDriver.delete_network(self, record, host_view, networks)
 
-    def owned_links(self, record: Record) -> Set[str]:
+    def owned_links(self, record: NetworkRecord) -> Set[str]:
         return {BridgePart.of(record).interface, OverlayPart.of(record).vxlan_interface}
 
-    def host_address(self, record: Record) -> Optional[str]:
+    def host_address(self, record: NetworkRecord) -> Optional[str]:
         return OverlayPart.of(record).host_address
 
-    def graph_devices(self, record: Record) -> Tuple[Tuple[str, str], ...]:
+    def graph_devices(self, record: NetworkRecord) -> Tuple[Tuple[str, str], ...]:
         o = OverlayPart.of(record)
         return ((o.vxlan_interface, "VNI %d, %s" % (o.vni, o.local_ip)),)
 
-    def fleet_identity(self, record: Record) -> str:
+    def fleet_identity(self, record: NetworkRecord) -> str:
         return "overlay %s, VNI %d" % (record["name"], OverlayPart.of(record).vni)
 
-    def check_endpoint(self, network: Record, spec: EndpointSpec, old: Optional[Record],
-                       others: Callable[[], List[Record]]) -> None:
+    def check_endpoint(self, network: NetworkRecord, spec: EndpointSpec, old: Optional[EndpointRecord],
+                       others: Callable[[], List[EndpointRecord]]) -> None:
         """An overlay endpoint's address comes from the fleet pool, and no peer may hold it."""
-        if spec.ipv4_address is None and old is None:
+        address = spec.ipv4_address or (old.get("ipv4_address") if old else None)
+        if address is None:
             raise SpecError("endpoints of overlay network %r take their address from the fleet pool: give "
                             "ipv4_address (the cnm.fabric.overlay_network role allocates it)" % network["name"],
                             "ipv4_address")
-        address = spec.ipv4_address or (old or {})["ipv4_address"]  # one of them: checked above
         address6 = spec.ipv6_address or self.default_ipv6_address(network, address)
         o = OverlayPart.of(network)
         hosts = dict((ip, "the host address of VTEP %s" % vtep) for vtep, ip in o.peer_hosts.items())
@@ -330,10 +337,11 @@ class OverlayDriver(BridgeDriver):
                     raise SpecError("%s (%s) is the remote endpoint %r behind VTEP %s"
                                     % (address6, spec.name, ep["name"], vtep), "ipv6_address")
 
-    def default_ipv6_address(self, network: Record, ipv4_address: str) -> Optional[str]:
-        return embedded_ipv6(network["ipv6_subnet"], ipv4_address) if network.get("ipv6") else None
+    def default_ipv6_address(self, network: NetworkRecord, ipv4_address: str) -> Optional[str]:
+        subnet6 = network.get("ipv6_subnet")
+        return embedded_ipv6(subnet6, ipv4_address) if network.get("ipv6") and subnet6 else None
 
-    def merge_peers(self, network: Record, spec: PeersSpec, local_endpoints: List[Record]) -> Tuple[Part, ...]:
+    def merge_peers(self, network: NetworkRecord, spec: PeersSpec, local_endpoints: List[EndpointRecord]) -> Tuple[Part, ...]:
         """The peers after cnm_overlay_peer ``spec`` (PeersSpec), checked against the network
         and its local endpoints (records)."""
         _check_keys(network, spec)
@@ -355,13 +363,15 @@ class OverlayDriver(BridgeDriver):
             for j, ep in enumerate(peer.endpoints):
                 at = "peers[%d].endpoints[%d].ip" % (i, j)
                 check_in_subnet(parse_address(ep["ip"], at), subnet, at)
-                ep.update(self._remote_ipv6(network, ep, at + "6", locals6))
+                ip6 = self._remote_ipv6(network, ep, at + "6", locals6)
+                if ip6:
+                    ep["ip6"] = ip6
                 if ep["ip"] == network["gateway"]:
                     raise SpecError("%s is the gateway of network %r" % (ep["ip"], network["name"]), at)
                 for name, address in sorted(locals_.items()):
                     if address == ep["ip"] or name == ep["name"]:
                         raise SpecError("%s (%s) is the local endpoint %r" % (ep["ip"], ep["name"], name), at)
-            peers[peer.vtep] = sorted((dict(ep) for ep in peer.endpoints),
+            peers[peer.vtep] = sorted((ep.copy() for ep in peer.endpoints),
                                       key=lambda ep: ipaddress.ip_address(ep["ip"]))
             hosts.pop(peer.vtep, None)
             if peer.host_address:
@@ -372,7 +382,7 @@ class OverlayDriver(BridgeDriver):
                     raise SpecError("%s is the gateway, this host's address or a local endpoint's"
                                     % peer.host_address, at)
                 hosts[peer.vtep] = peer.host_address
-        seen: dict = {}
+        seen: Dict[str, str] = {}
         for vtep, remote in sorted(peers.items()):
             for ep in remote:
                 if seen.setdefault(ep["ip"], vtep) != vtep:
@@ -385,24 +395,26 @@ class OverlayDriver(BridgeDriver):
             seen[address] = vtep
         return (replace(o, peers=peers, peer_hosts=hosts),)
 
-    def peers(self, network: Record) -> Peers:
+    def peers(self, network: NetworkRecord) -> Peers:
         o = OverlayPart.of(network)
         return Peers(o.peers, o.peer_hosts)
 
-    def _remote_ipv6(self, network, ep, at, locals6):
-        """A remote endpoint's IPv6 address ({"ip6": ...}, or {} on a network without IPv6):
-        as given, else embedded in the network's prefix like the local ones."""
-        if not network.get("ipv6"):
+    def _remote_ipv6(self, network: NetworkRecord, ep: RemoteEndpointRecord, at: str,
+                     locals6: Set[Optional[str]]) -> Optional[str]:
+        """A remote endpoint's IPv6 address (None on a network without IPv6): as given, else
+        embedded in the network's prefix like the local ones."""
+        subnet6 = network.get("ipv6_subnet")
+        if not network.get("ipv6") or not subnet6:
             if ep.get("ip6"):
                 raise SpecError("network %r has no IPv6 (it was made without ipv6: true)" % network["name"], at)
-            return {}
-        address = ep.get("ip6") or embedded_ipv6(network["ipv6_subnet"], ep["ip"])
-        check_in_subnet(ipaddress.ip_address(address), ipaddress.ip_network(network["ipv6_subnet"]), at)
-        if address in locals6 or address == network["ipv6_gateway"]:
+            return None
+        address = ep.get("ip6") or embedded_ipv6(subnet6, ep["ip"])
+        check_in_subnet(ipaddress.ip_address(address), ipaddress.ip_network(subnet6), at)
+        if address in locals6 or address == network.get("ipv6_gateway"):
             raise SpecError("%s (%s) is the gateway or a local endpoint" % (address, ep["name"]), at)
-        return {"ip6": address}
+        return address
 
-    def peer_changes(self, network: Record, host_view: NsView, observed: Observed, spec: PeersSpec) -> List[Change]:
+    def peer_changes(self, network: NetworkRecord, host_view: NsView, observed: Observed, spec: PeersSpec) -> List[Change]:
         o = OverlayPart.of(network)
         vx = o.vxlan_interface
         if host_view.link(vx) is None:
@@ -412,7 +424,7 @@ class OverlayDriver(BridgeDriver):
         return esp.changes(network["name"], o, keys, spec.encryption_stage, observed.ipsec(esp.tag(o.vni))) + \
             entry_changes(network, *observed.entries(vx))
 
-    def firewall(self, network: Record) -> FirewallPart:
+    def firewall(self, network: NetworkRecord) -> FirewallPart:
         part, o = BridgeDriver.firewall(self, network), OverlayPart.of(network)
         if not o.encrypted:
             return part
@@ -420,13 +432,13 @@ class OverlayDriver(BridgeDriver):
         return replace(part, input=drop, mark=mark)
 
 
-def _ipsec(name, o, observed):
+def _ipsec(name: str, o: OverlayPart, observed: Observed) -> List[Change]:
     """Removal of the IPsec objects of peers that are gone, or of every one when network
     ``name`` (its OverlayPart ``o``) is not (or no longer) encrypted: what needs no key."""
     return esp.changes(name, o, None, "complete", observed.ipsec(esp.tag(o.vni)))
 
 
-def _check_keys(network, spec):
+def _check_keys(network: NetworkRecord, spec: PeersSpec) -> None:
     """Keys are given exactly when the network is encrypted and peers are added."""
     encrypted = OverlayPart.of(network).encrypted
     if spec.encryption_keys is not None and not encrypted:

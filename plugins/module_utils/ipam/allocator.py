@@ -19,20 +19,25 @@ try:
 except ImportError:  # reported by common.run_module, with the install hint
     pass
 
+from typing import Any, Iterable, Iterator, Optional, Set, Tuple
+
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import IpamError
+from ansible_collections.cnm.fabric.plugins.module_utils.records import PoolRecord, SpaceRecord
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import AddressPools, PoolRequest
 
 
-def _net(value):
+def _net(value: Any) -> Any:
     return IPNetwork(str(value)) if value else None
 
 
-def candidates(address_pools):
+def candidates(address_pools: AddressPools) -> Iterator[Any]:
     """Subnets to try, in dockerd's order: each base split into subnets of its size."""
     for base, size in address_pools:
         yield from _net(base).subnet(size)
 
 
-def request_pool(space, req, address_pools=(), avoid=(), option="subnet"):
+def request_pool(space: SpaceRecord, req: PoolRequest, address_pools: AddressPools = (), avoid: Iterable[Any] = (),
+                 option: str = "subnet") -> Tuple[PoolRecord, bool]:
     """Create or update the pool ``req.name``; return (pool dict, changed).
 
     ``avoid`` lists networks (e.g. the host's routes) an automatic subnet must not overlap.
@@ -58,7 +63,7 @@ def request_pool(space, req, address_pools=(), avoid=(), option="subnet"):
                             "route; add address_pools or give a subnet", option)
 
     aux_addresses = dict(req.aux_addresses)
-    desired = {
+    desired: PoolRecord = {
         "subnet": str(subnet),
         "gateway": str(req.gateway or IPAddress(subnet.first + 1, subnet.version)),
         "ip_range": str(req.ip_range) if req.ip_range else None,
@@ -67,7 +72,7 @@ def request_pool(space, req, address_pools=(), avoid=(), option="subnet"):
     if current is not None:
         old = {k: current.get(k) for k in desired}
         old["aux_addresses"] = old["aux_addresses"] or {}
-        if old == desired:
+        if old == dict(desired):
             return current, False
         reserved = set(aux_addresses.values()) | {desired["gateway"]}
         for owner, addr in sorted((current.get("addresses") or {}).items()):
@@ -81,29 +86,30 @@ def request_pool(space, req, address_pools=(), avoid=(), option="subnet"):
     return desired, True
 
 
-def release_pool(space, name):
+def release_pool(space: SpaceRecord, name: str) -> bool:
     return space.get("pools", {}).pop(name, None) is not None
 
 
-def get_pool(space, name, option="pool"):
+def get_pool(space: SpaceRecord, name: str, option: str = "pool") -> PoolRecord:
     pool = space.get("pools", {}).get(name)
     if pool is None:
         raise IpamError("no pool named %r in this address space" % name, option)
     return pool
 
 
-def _reserved(pool, subnet):
+def _reserved(pool: PoolRecord, subnet: Any) -> Set[int]:
     """The subnet's network address (and IPv4's broadcast), the gateway and the auxiliary addresses."""
     edges = [subnet.network] + ([subnet.broadcast] if subnet.version == 4 else [])
     return set(int(IPAddress(a)) for a in edges + [pool["gateway"]] + list((pool.get("aux_addresses") or {}).values()))
 
 
-def used_set(pool):
+def used_set(pool: PoolRecord) -> Set[int]:
     """The held addresses as integers; a caller allocating many may keep it between calls."""
     return set(int(IPAddress(a)) for a in pool.get("addresses", {}).values())
 
 
-def request_address(pool, owner, address=None, option="ipv4_address", used=None):
+def request_address(pool: PoolRecord, owner: str, address: Optional[str] = None, option: str = "ipv4_address",
+                    used: Optional[Set[int]] = None) -> Tuple[str, bool]:
     """Return (address, changed): the owner's address, allocating or moving it as asked.
 
     ``used`` is ``used_set(pool)``, kept up to date here, for callers making many requests.
@@ -150,13 +156,13 @@ def request_address(pool, owner, address=None, option="ipv4_address", used=None)
                     % (rng, len(held)), option)
 
 
-def _ring(start, lo, hi):
+def _ring(start: int, lo: int, hi: int) -> Iterator[int]:
     """Every integer of [lo, hi], starting at ``start`` and wrapping around."""
     yield from range(start, hi + 1)
     yield from range(lo, start)
 
 
-def release_address(pool, owner, used=None):
+def release_address(pool: PoolRecord, owner: str, used: Optional[Set[int]] = None) -> bool:
     address = pool.setdefault("addresses", {}).pop(owner, None)
     if address is not None and used is not None:
         used.discard(int(IPAddress(address)))

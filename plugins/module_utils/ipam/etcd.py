@@ -17,7 +17,7 @@ import base64
 import json
 import traceback
 import urllib.parse
-from typing import Tuple, Type
+from typing import Any, Callable, Dict, List, Mapping, Tuple, Type
 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError
 from ansible_collections.cnm.fabric.plugins.module_utils.ipam.file import SpaceBackend
@@ -40,7 +40,7 @@ class Conflict(Exception):
     """Another writer committed first: plan again."""
 
 
-def _b64(text):
+def _b64(text: str) -> str:
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
@@ -49,7 +49,7 @@ DEFAULT_PORT = 2379  # etcd's client port
 AUTH_ERRORS = ("user name is empty", "permission denied", "invalid auth token", "authentication failed")
 
 
-def parse_endpoint(url, option):
+def parse_endpoint(url: Any, option: str) -> Tuple[str, str, int]:
     """(scheme, host, port) of an etcd client URL such as ``https://etcd1:2379``; the port defaults to
     etcd's. Anything else a URL can hold (a path, a query, a user) is refused: the client speaks to
     the server's root, and credentials go in ``backend_options.user`` and ``password``."""
@@ -69,7 +69,7 @@ def parse_endpoint(url, option):
     return parts.scheme, parts.hostname, port or DEFAULT_PORT
 
 
-def check_options(options):
+def check_options(options: Mapping[str, Any]) -> List[Tuple[str, str, int]]:
     """``backend_options`` that come in pairs, and every endpoint URL, before anything is asked of etcd."""
     for one, other in (("cert", "key"), ("key", "cert"), ("user", "password"), ("password", "user")):
         if options.get(one) and not options.get(other):
@@ -78,22 +78,22 @@ def check_options(options):
             for i, url in enumerate(options.get("endpoints") or ["http://127.0.0.1:%d" % DEFAULT_PORT])]
 
 
-def _reason(error):
+def _reason(error: BaseException) -> str:
     """What an etcd3gw or requests error says, in one line."""
     detail = getattr(error, "detail_text", None)
     text = " ".join(str(x) for x in (str(error), detail) if x and str(x) != "None")
     return " ".join(text.split()) or type(error).__name__
 
 
-def connect(options):
+def connect(options: Mapping[str, Any]) -> Any:
     """An etcd3gw client for the first endpoint of ``backend_options`` that answers, authenticated
     with etcd's auth API when ``user`` and ``password`` are given."""
     if not HAS_ETCD3GW:
         raise CnmError("backend etcd needs the Python library etcd3gw where the module runs "
                        "(pip install etcd3gw)", "backend")
-    errors = []
+    errors: List[str] = []
     for scheme, host, port in check_options(options):
-        kwargs = dict(host=host, port=port, protocol=scheme, timeout=options.get("timeout") or 5)
+        kwargs: Dict[str, Any] = dict(host=host, port=port, protocol=scheme, timeout=options.get("timeout") or 5)
         if options.get("ca_cert"):
             kwargs["ca_cert"] = options["ca_cert"]
         if options.get("cert"):
@@ -111,7 +111,7 @@ def connect(options):
     raise CnmError("no etcd endpoint answered (%s)" % "; ".join(errors), "backend_options.endpoints")
 
 
-def authenticate(client, user, password):
+def authenticate(client: Any, user: str, password: str) -> None:
     """A token from etcd's auth API (``/v3/auth/authenticate``), sent with every later request."""
     try:
         reply = client.post(client.get_url("/auth/authenticate"), json={"name": user, "password": password})
@@ -123,7 +123,7 @@ def authenticate(client, user, password):
     client.session.headers["Authorization"] = reply["token"]
 
 
-def _etcd(client, what, call, *args):
+def _etcd(client: Any, what: str, call: Callable[..., Any], *args: Any) -> Any:
     """``call(*args)``, with an etcd or connection error made one that names the option at fault."""
     try:
         return call(*args)
@@ -133,7 +133,7 @@ def _etcd(client, what, call, *args):
 
 
 class EtcdBackend(SpaceBackend):
-    def __init__(self, client, space, prefix="/cnm"):
+    def __init__(self, client: Any, space: str, prefix: str = "/cnm") -> None:
         self.client = client
         self.space = space
         self.key = "%s/ipam/%s" % (prefix.rstrip("/"), space)
@@ -151,10 +151,10 @@ class EtcdBackend(SpaceBackend):
             self.data = {"pools": {}}
         self.loaded = json.dumps(self.data, sort_keys=True)
 
-    def changed(self):
+    def changed(self) -> bool:
         return json.dumps(self.data, sort_keys=True) != self.loaded
 
-    def commit(self):
+    def commit(self) -> None:
         if not self.changed():
             return
         txn = {

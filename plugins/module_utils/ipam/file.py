@@ -10,19 +10,21 @@ the run's Store, so the run's single flock covers allocations too.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Dict, Iterable, Optional, Set, Tuple, cast
 
 from ansible_collections.cnm.fabric.plugins.module_utils.ipam import allocator
-from ansible_collections.cnm.fabric.plugins.module_utils.store import ipam_file
+from ansible_collections.cnm.fabric.plugins.module_utils.records import PoolRecord, SpaceRecord
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import AddressPools, PoolRequest
+from ansible_collections.cnm.fabric.plugins.module_utils.store import Store, ipam_file
 
 
 class SpaceBackend(object):
     """The allocator's operations over ``self.data``, a space's records."""
 
-    data: dict = {}
-    _used: Optional[dict] = None
+    data: SpaceRecord = {"pools": {}}
+    _used: Optional[Dict[str, Set[int]]] = None
 
-    def _used_of(self, pool_name):
+    def _used_of(self, pool_name: str) -> Set[int]:
         """Held addresses of a pool as a set, built once per backend and kept in step."""
         if self._used is None:
             self._used = {}
@@ -31,33 +33,35 @@ class SpaceBackend(object):
             used[pool_name] = allocator.used_set(self.pool(pool_name))
         return used[pool_name]
 
-    def pools(self):
+    def pools(self) -> Dict[str, PoolRecord]:
         return self.data["pools"]
 
-    def pool(self, name, option="pool"):
+    def pool(self, name: str, option: str = "pool") -> PoolRecord:
         return allocator.get_pool(self.data, name, option)
 
-    def request_pool(self, req, address_pools=(), avoid=(), option="subnet"):
+    def request_pool(self, req: PoolRequest, address_pools: AddressPools = (), avoid: Iterable[Any] = (),
+                     option: str = "subnet") -> Tuple[PoolRecord, bool]:
         return allocator.request_pool(self.data, req, address_pools, avoid, option)
 
-    def release_pool(self, name):
+    def release_pool(self, name: str) -> bool:
         if self._used:
             self._used.pop(name, None)
         return allocator.release_pool(self.data, name)
 
-    def request_address(self, pool_name, owner, address=None, option="ipv4_address"):
+    def request_address(self, pool_name: str, owner: str, address: Optional[str] = None,
+                        option: str = "ipv4_address") -> Tuple[str, bool]:
         pool = self.pool(pool_name, option)
         return allocator.request_address(pool, owner, address, option, self._used_of(pool_name))
 
-    def release_address(self, pool_name, owner):
+    def release_address(self, pool_name: str, owner: str) -> bool:
         pool = self.pools().get(pool_name)
         return pool is not None and allocator.release_address(pool, owner, self._used_of(pool_name))
 
-    def commit(self):
+    def commit(self) -> None:
         """Make this run's allocations durable (the file backend does it with the store)."""
 
 
 class FileBackend(SpaceBackend):
-    def __init__(self, store, space):
+    def __init__(self, store: Store, space: str) -> None:
         self.space = space
-        self.data = store.get(ipam_file(space), empty={"pools": {}})
+        self.data = cast(SpaceRecord, store.get(ipam_file(space), empty={"pools": {}}))

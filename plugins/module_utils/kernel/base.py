@@ -143,6 +143,13 @@ class KernelBase(object):
             self._keep(ns, view)
         return self._views[ns]
 
+    def host_view(self) -> NsView:
+        """The host's namespace as first observed in this run (it always exists)."""
+        view = self.view(None)
+        if view is None:
+            raise KernelError("the host's network namespace cannot be read")
+        return view
+
     def _keep(self, ns: Key, view: NsView) -> None:
         self._views[ns] = view
         self._index[ns] = dict((lk.name, lk.index) for lk in view.links.values())
