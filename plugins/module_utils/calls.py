@@ -132,6 +132,7 @@ ENDPOINT_SPEC = dict(
     dns_search=dict(type="list", elements="str"),
     dns_options=dict(type="list", elements="str"),
     extra_hosts=dict(type="dict"),
+    sysctls=dict(type="dict"),
 )
 _SANDBOX_OR_PATH = [("sandbox", "sandbox_path")]
 

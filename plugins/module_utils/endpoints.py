@@ -20,7 +20,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.records import Endpoint
 from ansible_collections.cnm.fabric.plugins.module_utils.run import Run, endpoint_public
 from ansible_collections.cnm.fabric.plugins.module_utils.services import endpoint_publishing, published_in
 from ansible_collections.cnm.fabric.plugins.module_utils.spec import SANDBOX_OPTIONS, EndpointSpec, port_text, \
-    recorded_port
+    recorded_port, sandbox_wide, sysctl_path
 
 
 # --- sandboxes -------------------------------------------------------------------------
@@ -85,9 +85,18 @@ def _network_for(run: Run, spec: EndpointSpec) -> Tuple[NetworkRecord, Driver]:
                 net["name"], net["driver"], ": " + why % net["driver"] if why else ""), option)
     if spec.ipv6_address and not net.get("ipv6"):
         raise SpecError("network %r has no IPv6 (it was made without ipv6: true)" % net["name"], "ipv6_address")
-    if spec.sandbox_options and not drv.creates_sandbox:
+    given_sandbox = [option for option, _value in spec.sandbox_options] + (["sysctls"] if spec.sysctls else [])
+    if given_sandbox and not drv.creates_sandbox:
         raise SpecError("is not supported on network %r (driver %s): its endpoints have no sandbox of their own"
-                        % (net["name"], net["driver"]), spec.sandbox_options[0][0])
+                        % (net["name"], net["driver"]), given_sandbox[0])
+    own = [key for key, _value in spec.sysctls if not sandbox_wide(key)]
+    if own and "ifname" not in drv.endpoint_options:
+        raise SpecError("network %r (driver %s) gives its endpoints no interface of their own: only the sandbox's "
+                        "sysctls can be set" % (net["name"], net["driver"]), "sysctls.%s" % own[0])
+    for key, _value in spec.sysctls:  # a new namespace has the keys of the module's own: IFNAME's are default's
+        if run.kernel.sysctl_get(sysctl_path(key, "default")) is None:
+            raise SpecError("this kernel has no sysctl %s that can be read (each is read back, to be set only when it "
+                            "differs)" % key, "sysctls.%s" % key)
     for i, port in enumerate(spec.publish):
         if port.host_ip and ":" in port.host_ip and not net.get("ipv6"):
             raise SpecError("%s is an IPv6 address and network %r has no IPv6" % (port.host_ip, net["name"]),
@@ -114,6 +123,11 @@ def _check_sandbox_options(run: Run, spec: EndpointSpec, key: str, sb: str) -> N
             elif mine[option] != theirs:
                 raise SpecError("sandbox %s already has %s %s from endpoint %s; its endpoints must agree"
                                 % (sb, option, theirs, other_key), option)
+        theirs_sysctls = other.get("sysctls") or {}
+        for name, value in spec.sysctls:
+            if sandbox_wide(name) and theirs_sysctls.get(name, value) != value:
+                raise SpecError("sandbox %s already has %s = %s from endpoint %s; its endpoints must agree"
+                                % (sb, name, theirs_sysctls[name], other_key), "sysctls.%s" % name)
 
 
 def _check_publish(run: Run, spec: EndpointSpec, key: str) -> None:
@@ -157,6 +171,8 @@ def endpoint_present(run: Run, spec: EndpointSpec) -> EndpointRecord:
         "ifname": None, "ipv4_address": None, "ipv6_address": None, "mac_address": None, "default_route": False,
         "dns": given.get("dns"), "dns_search": given.get("dns_search"), "dns_options": given.get("dns_options"),
         "extra_hosts": given.get("extra_hosts")}
+    if spec.sysctls:  # recorded only when given, as records of earlier releases have none
+        record["sysctls"] = dict(spec.sysctls)
     changes: List[Change] = []
     sb_view = None
     if drv.creates_sandbox:
@@ -191,10 +207,34 @@ def endpoint_present(run: Run, spec: EndpointSpec) -> EndpointRecord:
     if old:
         moved = (old.get("ipv4_address"), old.get("ipv6_address")) != (record["ipv4_address"], record["ipv6_address"])
         _forget_connections(run, old, keep=() if moved else record["publish"])
-    changes += drv.join(net, record, old, run.kernel.host_view(), sb_view)
+    joined = drv.join(net, record, old, run.kernel.host_view(), sb_view)
+    changes += joined + sysctl_changes(run, record, joined)
     run.queue(changes)
     run.set_endpoint(key, record)
     return record
+
+
+# The operations that make an endpoint's link: one made (again) in this run has the kernel's defaults.
+LINK_MADE = ("veth_add", "link_add")
+
+
+def sysctl_changes(run: Run, record: EndpointRecord, joined: List[Change]) -> List[Change]:
+    """Changes that give the endpoint's sandbox and interface its sysctls, after its join's
+    changes ``joined``. Where the sandbox or the link is made in this run, none is read: all are
+    set. A key no longer listed keeps its value."""
+    wanted, ifname, sb = record.get("sysctls") or {}, record.get("ifname"), record["sandbox"]
+    paths = dict((key, sysctl_path(key, ifname or "")) for key in wanted)
+    fresh = sb in run.sandboxes_made or any(c.op in LINK_MADE for c in joined)
+    have = {} if fresh or not paths else run.kernel.sysctls_in(sb, paths.values())
+    out: List[Change] = []
+    for key, value in sorted(wanted.items()):
+        now = have.get(paths[key])
+        if now is not None and " ".join(now.split()) == value:
+            continue
+        shown = sysctl_path(key, ifname or "", ".")
+        out.append(plan.change("set %s = %s in %s%s" % (shown, value, sb, "" if now is None else " (was %s)" % now),
+                               "sysctl_set", paths[key], value, sb))
+    return out
 
 
 def _forget_connections(run: Run, record: EndpointRecord, keep: Sequence[PortRecord] = ()) -> None:

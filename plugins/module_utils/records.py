@@ -82,6 +82,7 @@ class EndpointRecord(TypedDict, total=False):
     dns_search: Optional[List[str]]
     dns_options: Optional[List[str]]
     extra_hosts: Optional[Dict[str, str]]  # more lines of the sandbox's hosts file
+    sysctls: Dict[str, str]           # net.* sysctls of its sandbox and interface (IFNAME); absent: none
 
 
 class RemoteEndpointRecord(TypedDict, total=False):

@@ -433,6 +433,55 @@ def recorded_port(port: PortRecord) -> PortSpec:
     return PortSpec(first, cfirst, port["protocol"], port.get("host_ip"), last - first + 1)
 
 
+IFNAME = "IFNAME"  # in a sysctl key, the endpoint's interface in its sandbox
+SYSCTL_WORD = re.compile(r"[A-Za-z0-9_-]+")
+SYSCTL_VALUE_MAX = 256
+# The sysctls of one interface: net.FAMILY.TABLE.INTERFACE.NAME (``all`` and ``default`` are the sandbox's).
+PER_INTERFACE = (("ipv4", "conf"), ("ipv6", "conf"), ("ipv4", "neigh"), ("ipv6", "neigh"))
+
+
+def parse_sysctls(value: Optional[Mapping[Any, Any]], option: str = "sysctls") -> Tuple[Tuple[str, str], ...]:
+    """An endpoint's sysctls, as sorted (key, value) pairs of strings: ``net.*`` keys only, of the
+    sandbox or of the endpoint's own interface (written IFNAME), each value one line of text."""
+    out = []
+    for key, item in sorted((value or {}).items(), key=lambda kv: str(kv[0])):
+        where = "%s.%s" % (option, key)
+        words = str(key).split(".")
+        if words[0] != "net" or len(words) < 3 or not all(SYSCTL_WORD.fullmatch(w) for w in words):
+            raise SpecError("%r is not a net.* sysctl key (such as net.ipv4.conf.IFNAME.rp_filter): only the "
+                            "network settings of the endpoint's sandbox can be set" % (key,), option)
+        interface = words[3] if tuple(words[1:3]) in PER_INTERFACE and len(words) == 5 else None
+        if interface not in (None, IFNAME, "all", "default"):
+            raise SpecError("%s names the interface %s; an endpoint sets only its own interface's, written IFNAME "
+                            "(net.ipv4.conf.IFNAME.rp_filter), or the whole sandbox's (all, default)"
+                            % (key, interface), where)
+        if IFNAME in words and interface != IFNAME:
+            raise SpecError("IFNAME stands for the endpoint's interface only in net.ipv4.conf.IFNAME.NAME, "
+                            "net.ipv6.conf.IFNAME.NAME, net.ipv4.neigh.IFNAME.NAME and net.ipv6.neigh.IFNAME.NAME",
+                            where)
+        if isinstance(item, bool):
+            item = int(item)
+        if not isinstance(item, (int, str)):
+            raise SpecError("must be a number or a string (got %r)" % (item,), where)
+        text = re.sub(r"[ \t]+", " ", str(item)).strip(" ")  # a list's values: one space apart (tabs, as read)
+        if not text or len(text) > SYSCTL_VALUE_MAX or not text.isascii() or not text.isprintable():
+            raise SpecError("%r is not a sysctl value: give one line of at most %d printable characters"
+                            % (item, SYSCTL_VALUE_MAX), where)
+        out.append((str(key), text))
+    return tuple(out)
+
+
+def sysctl_path(key: str, ifname: str, sep: str = "/") -> str:
+    """A sysctl key's path under /proc/sys (``sep`` "." : as sysctl(8) shows it), with IFNAME
+    standing for ``ifname`` (which may hold dots)."""
+    return sep.join(ifname if word == IFNAME else word for word in key.split("."))
+
+
+def sandbox_wide(key: str) -> bool:
+    """Whether a sysctl key is its sandbox's, which every endpoint there that gives it must give alike."""
+    return IFNAME not in key.split(".")
+
+
 SandboxOption = Literal["dns", "dns_search", "dns_options", "extra_hosts"]  # shared by a sandbox's endpoints
 SANDBOX_OPTIONS: Tuple[SandboxOption, ...] = ("dns", "dns_search", "dns_options", "extra_hosts")
 
@@ -452,6 +501,7 @@ class EndpointSpec:
     state: str
     ipv6_address: Optional[str] = None
     sandbox_options: Tuple[Tuple[SandboxOption, Any], ...] = ()  # as given (a list of strings; extra_hosts: a dict)
+    sysctls: Tuple[Tuple[str, str], ...] = ()  # parse_sysctls's
 
     @property
     def key(self) -> str:
@@ -520,7 +570,7 @@ def endpoint_spec(params: Params) -> EndpointSpec:
         default_route=params.get("default_route"),
         aliases=tuple(aliases), publish=parse_publish(params.get("publish")),
         state=params["state"], ipv6_address=str(addr6) if addr6 else None,
-        sandbox_options=sandbox_options(params))
+        sandbox_options=sandbox_options(params), sysctls=parse_sysctls(params.get("sysctls")))
 
 
 def sandbox_options(params: Params) -> Tuple[Tuple[SandboxOption, Any], ...]:

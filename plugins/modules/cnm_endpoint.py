@@ -21,8 +21,8 @@ description:
     they are C(/etc/netns/NAME/hosts) and C(resolv.conf), which C(ip netns exec NAME) mounts
     over C(/etc); for a sandbox given by path, they are written under O(state_dir) and
     returned in RV(endpoint) as C(hosts_file).
-  - Changing the address, MAC address, interface name, default route, aliases or published
-    ports updates the endpoint in place. A veth deleted by hand is recreated on the next run.
+  - Changing the address, MAC address, interface name, default route, aliases, published
+    ports or sysctls updates the endpoint in place. A veth deleted by hand is recreated on the next run.
   - With O(endpoints), many endpoints converge in one call - each namespace is observed once,
     only the netlink messages that change something are sent, and the records and the
     nftables tables are written once. A rerun that changes nothing writes nothing.
@@ -121,6 +121,10 @@ options:
         version_added: 0.2.0
       extra_hosts:
         description: As O(extra_hosts).
+        type: dict
+        version_added: 0.2.0
+      sysctls:
+        description: As O(sysctls).
         type: dict
         version_added: 0.2.0
   exclusive:
@@ -238,6 +242,25 @@ options:
       - Endpoints of one sandbox may give different names; one name with two addresses is an error.
     type: dict
     version_added: 0.2.0
+  sysctls:
+    description:
+      - C(net.*) sysctls of the endpoint's sandbox, by key, set inside the sandbox (Docker's
+        C(--sysctl) and C(com.docker.network.endpoint.sysctls), the CNI C(tuning) plugin's C(sysctl)).
+      - In a key, V(IFNAME) stands for the endpoint's interface, as in
+        V(net.ipv4.conf.IFNAME.rp_filter); the keys of one interface (C(net.ipv4.conf), C(net.ipv6.conf),
+        C(net.ipv4.neigh), C(net.ipv6.neigh)) may name no other, but V(all) and V(default) are
+        the sandbox's.
+      - A key that names no interface is the sandbox's, so the endpoints of one sandbox that give it
+        must give the same value.
+      - A value is a number, a boolean (V(1) or V(0)) or one line of text; white space between the
+        values of a list, such as C(net.ipv4.ip_local_port_range), is one space.
+      - Each is read back and set only when it differs, changed in place, and reported as drift by
+        M(cnm.fabric.cnm_info) when changed by hand. An interface made again gets its values again.
+        A key taken out of the list keeps the value it has until the sandbox is made again.
+      - An error on a network whose endpoints have no sandbox of their own (C(host)), and for the
+        keys of an interface where they have none (C(null)).
+    type: dict
+    version_added: 0.2.0
   state:
     description:
       - V(present) makes the endpoint match the options; V(absent) removes it, releases its
@@ -290,6 +313,9 @@ EXAMPLES = r"""
     dns_options: ["ndots:2"]
     extra_hosts:
       registry.corp.example: 192.0.2.10
+    sysctls:
+      net.ipv4.conf.IFNAME.rp_filter: 2
+      net.ipv4.tcp_keepalive_time: 600
     publish:
       - host_port: 8000-8010
         container_port: 8000-8010
@@ -345,6 +371,7 @@ endpoint:
     dns_search: null
     dns_options: null
     extra_hosts: null
+    sysctls: {net.ipv4.conf.IFNAME.rp_filter: "2"}
     hosts_file: /etc/netns/web/hosts
 endpoints:
   description: With O(endpoints), the listed endpoints as recorded, in the order given (empty dicts after O(state=absent)).

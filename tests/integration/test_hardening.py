@@ -60,6 +60,17 @@ BAD = [
     ("cnm_endpoint", dict(extra_hosts={"w\u00e9b": "10.0.0.7"}), "extra_hosts", "xn--"),
     ("cnm_endpoint", dict(dns_search=["exa\tmple.org"]), "dns_search[0]", "not a valid host name"),
     ("cnm_endpoint", dict(dns_options=["ndots:2\x07"]), "dns_options[0]", "not a resolver option"),
+    # Sysctls: net.* keys of the sandbox or of the endpoint's own interface, one line each.
+    ("cnm_endpoint", dict(sysctls={"kernel.core_pattern": "|/bin/sh"}), "sysctls", "not a net.* sysctl key"),
+    ("cnm_endpoint", dict(sysctls={"net/../../kernel/core_pattern": "x"}), "sysctls", "not a net.* sysctl key"),
+    ("cnm_endpoint", dict(sysctls={"net.ipv4.conf.eth1.rp_filter": 1}), "sysctls.net.ipv4.conf.eth1.rp_filter",
+     "names the interface eth1"),
+    ("cnm_endpoint", dict(sysctls={"net.core.IFNAME.x": 1}), "sysctls.net.core.IFNAME.x", "IFNAME stands for"),
+    ("cnm_endpoint", dict(sysctls={"net.ipv4.ip_forward": "1\nnet.ipv4.x=1"}), "sysctls.net.ipv4.ip_forward",
+     "not a sysctl value"),
+    ("cnm_endpoint", dict(sysctls={"net.ipv4.ip_forward": [1]}), "sysctls.net.ipv4.ip_forward", "a number or a string"),
+    ("cnm_endpoint", dict(sysctls={"net.ipv4.no_such_setting": 1}), "sysctls.net.ipv4.no_such_setting",
+     "no sysctl net.ipv4.no_such_setting"),
     # The host's own namespace is no sandbox.
     ("cnm_endpoint", dict(sandbox=None, sandbox_path="/proc/self/ns/net"), "sandbox_path",
      "the host's own network namespace"),

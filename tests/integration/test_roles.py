@@ -36,7 +36,8 @@ def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
     name, hosts = fleet(2)
     for k, host in enumerate(sorted(hosts), 1):
         hosts[host]["overlay_network_endpoints"] = [{"name": "ep%d" % k, "network": "fabric",
-                                                     "dns_search": ["fabric.example"]}]
+                                                     "dns_search": ["fabric.example"],
+                                                     "sysctls": {"net.ipv4.conf.IFNAME.arp_ignore": 1}}]
     inventory = tmp_path / "inventory.json"
     inventory.write_text(json.dumps({"fleet": {"hosts": hosts, "vars": {
         "overlay_network_networks": [{"name": "fabric", "vni": 901, "ipv6": True, "ipv6_subnet": "fd00:901::/64"}],
@@ -48,6 +49,7 @@ def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
         "bridge_network_networks": [{"name": "local", "subnet": ["10.93.0.0/24", "fd00:93::/64"], "ipv6": True,
                                      "labels": {"role": "bridge"},
                                      "endpoints": [{"name": "app", "dns": ["192.0.2.53"], "extra_hosts": {"db": "192.0.2.7"},
+                                                    "sysctls": {"net.ipv4.tcp_syncookies": 0},
                                                     "publish": [{"host_port": "8000-8001", "container_port": "8000-8001"}]}]}]}}}))
     overlay = os.path.join(ROOT, "playbooks", "overlay.yml")
     bridge = tmp_path / "bridge.yml"
@@ -74,6 +76,8 @@ def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
     assert "ip daddr %s tcp dport 80 dnat ip to numgen random mod 2 map" % vip in table, table
     assert "nameserver 192.0.2.53" in in_host(pid, "cat", "/etc/netns/app/resolv.conf")
     assert "192.0.2.7\tdb" in in_host(pid, "cat", "/etc/netns/app/hosts")
+    assert in_host(pid, "ip", "netns", "exec", "app", "cat", "/proc/sys/net/ipv4/tcp_syncookies").strip() == "0"
+    assert in_host(pid, "ip", "netns", "exec", "ep1", "cat", "/proc/sys/net/ipv4/conf/eth0/arp_ignore").strip() == "1"
     # Each state_dir has tables of its own: the bridge role's published ports are in its state_dir's.
     table = names.table_name("/var/lib/cnm/bridge-elsewhere")
     listed = in_host(pid, "nft", "list", "table", "inet", table)

@@ -99,3 +99,32 @@ def test_derived_names_fit_the_kernel():
     assert names.veth_name("a", "b") != names.veth_name("a", "c")
     assert names.ifname_problem("a/b") and names.ifname_problem("") and names.ifname_problem("x" * 16)
     assert names.ifname_problem("eth0") is None and names.ifname_problem("bond0.100") is None
+
+
+def test_sysctls_are_net_keys_of_the_sandbox_or_of_the_endpoints_interface():
+    got = spec.parse_sysctls({"net.ipv4.conf.IFNAME.rp_filter": 2, "net.ipv6.conf.all.forwarding": True,
+                              "net.ipv4.ip_local_port_range": " 20000\t 30000 ", "net.core.somaxconn": "512"})
+    assert got == (("net.core.somaxconn", "512"), ("net.ipv4.conf.IFNAME.rp_filter", "2"),
+                   ("net.ipv4.ip_local_port_range", "20000 30000"), ("net.ipv6.conf.all.forwarding", "1"))
+    assert spec.sysctl_path("net.ipv4.conf.IFNAME.rp_filter", "eth0.10") == "net/ipv4/conf/eth0.10/rp_filter"
+    assert spec.sysctl_path("net.ipv4.conf.IFNAME.rp_filter", "eth0", ".") == "net.ipv4.conf.eth0.rp_filter"
+    assert spec.sandbox_wide("net.ipv4.conf.all.rp_filter") and not spec.sandbox_wide("net.ipv4.conf.IFNAME.rp_filter")
+
+
+@pytest.mark.parametrize("sysctls,option,words", [
+    ({"kernel.core_pattern": "x"}, "sysctls", "not a net.* sysctl key"),
+    ({"net": 1}, "sysctls", "not a net.* sysctl key"),
+    ({"net..ipv4.x": 1}, "sysctls", "not a net.* sysctl key"),
+    ({"net.ipv4.conf.eth0/../x.y": 1}, "sysctls", "not a net.* sysctl key"),
+    ({"net.ipv6.neigh.eth1.proxy_delay": 1}, "sysctls.net.ipv6.neigh.eth1.proxy_delay", "names the interface eth1"),
+    ({"net.ipv4.route.IFNAME": 1}, "sysctls.net.ipv4.route.IFNAME", "IFNAME stands for"),
+    ({"net.ipv4.ip_forward": None}, "sysctls.net.ipv4.ip_forward", "a number or a string"),
+    ({"net.ipv4.ip_forward": ""}, "sysctls.net.ipv4.ip_forward", "not a sysctl value"),
+    ({"net.ipv4.ip_forward": "1\x00"}, "sysctls.net.ipv4.ip_forward", "not a sysctl value"),
+    ({"net.ipv4.ip_forward": "1\nnet.ipv4.x=1"}, "sysctls.net.ipv4.ip_forward", "not a sysctl value"),
+    ({"net.ipv4.ip_forward": "x" * 257}, "sysctls.net.ipv4.ip_forward", "not a sysctl value"),
+])
+def test_bad_sysctls_name_the_option(sysctls, option, words):
+    with pytest.raises(SpecError) as e:
+        spec.parse_sysctls(sysctls)
+    assert e.value.option == option and words in e.value.msg

@@ -80,6 +80,15 @@ class HostState(KernelBase):
         except OSError:
             return None
 
+    def sysctls_in(self, ns: str, keys: Iterable[str]) -> Dict[str, Optional[str]]:
+        """Sysctls ``keys`` (paths under /proc/sys) of sandbox ``ns``, read with one entry into it:
+        {key: value, or None where there is no such key}."""
+        self._enter(netns_path(ns))
+        try:
+            return dict((key, self.sysctl_get(key)) for key in keys)
+        finally:
+            self._leave()
+
     @immediate
     def sysctl_set(self, key: str, value: object, ns: Key = None) -> None:
         """Write a sysctl of the host, or of sandbox ``ns``: /proc/sys/net belongs to the
