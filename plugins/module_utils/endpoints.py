@@ -20,7 +20,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.records import Endpoint
 from ansible_collections.cnm.fabric.plugins.module_utils.run import Run, endpoint_public
 from ansible_collections.cnm.fabric.plugins.module_utils.services import endpoint_publishing, published_in
 from ansible_collections.cnm.fabric.plugins.module_utils.spec import SANDBOX_OPTIONS, EndpointSpec, port_text, \
-    recorded_port, sandbox_wide, sysctl_path
+    recorded_port, sandbox_wide, sysctl_path, sysctl_text
 
 
 # --- sandboxes -------------------------------------------------------------------------
@@ -229,7 +229,7 @@ def sysctl_changes(run: Run, record: EndpointRecord, joined: List[Change]) -> Li
     out: List[Change] = []
     for key, value in sorted(wanted.items()):
         now = have.get(paths[key])
-        if now is not None and " ".join(now.split()) == value:
+        if now is not None and sysctl_text(now) == value:
             continue
         shown = sysctl_path(key, ifname or "", ".")
         out.append(plan.change("set %s = %s in %s%s" % (shown, value, sb, "" if now is None else " (was %s)" % now),

@@ -14,7 +14,7 @@ what a real run does.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Dict, Iterable, List, Literal, Optional, Set, Tuple, cast
+from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Set, Tuple, cast
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, firewall, migrate, names, plan, sandbox, services
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import ObserveRequest, Observed
@@ -43,7 +43,7 @@ def endpoint_public(record: Optional[EndpointRecord]) -> Dict[str, Any]:
     return _public(record, ENDPOINT_FIELDS + tuple(p.KEY for p in drivers.endpoint_parts(record))) if record else {}
 
 
-def _public(record: Any, fields: Iterable[str]) -> Dict[str, Any]:
+def _public(record: Mapping[str, object], fields: Iterable[str]) -> Dict[str, Any]:
     return dict((k, record.get(k)) for k in fields)
 
 

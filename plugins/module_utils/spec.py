@@ -463,12 +463,18 @@ def parse_sysctls(value: Optional[Mapping[Any, Any]], option: str = "sysctls") -
             item = int(item)
         if not isinstance(item, (int, str)):
             raise SpecError("must be a number or a string (got %r)" % (item,), where)
-        text = re.sub(r"[ \t]+", " ", str(item)).strip(" ")  # a list's values: one space apart (tabs, as read)
+        text = sysctl_text(str(item))
         if not text or len(text) > SYSCTL_VALUE_MAX or not text.isascii() or not text.isprintable():
             raise SpecError("%r is not a sysctl value: give one line of at most %d printable characters"
                             % (item, SYSCTL_VALUE_MAX), where)
         out.append((str(key), text))
     return tuple(out)
+
+
+def sysctl_text(value: str) -> str:
+    """A sysctl's value as it is compared: the values of a list one space apart (the kernel
+    shows them separated by tabs), with no space around."""
+    return re.sub(r"[ \t]+", " ", value).strip(" \t\n")
 
 
 def sysctl_path(key: str, ifname: str, sep: str = "/") -> str:

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from test_macvlan import network, wire  # pylint: disable=import-error
+
 
 def _sysctl(host, ns, path):
     return host.sh(["cat", "/proc/sys/" + path], ns).stdout.strip()
@@ -20,6 +22,7 @@ def test_sysctls_are_set_in_the_sandbox_read_back_and_changed_in_place(host):
     planned = host.ok("cnm_endpoint", check=True, **args)
     assert planned["changed"] and "set net.ipv4.icmp_echo_ignore_all = 1 in %s" % sb in planned["changes"], planned
     assert sb not in host.sh(["ip", "netns", "list"]).stdout, "check mode made nothing"
+    assert "pets/web" not in host.ok("cnm_info")["endpoints"], "and recorded nothing"
 
     made = host.converge("cnm_endpoint", **args)  # the second run changes nothing
     address = made["endpoint"]["ipv4_address"]
@@ -74,6 +77,21 @@ def test_a_sandboxs_own_sysctls_must_agree_between_its_endpoints(host):
     assert _sysctl(host, sb, "net/ipv4/conf/%s/rp_filter" % ifname) == "0"
     assert _sysctl(host, sb, "net/ipv4/conf/eth0/rp_filter") == "2"
     assert _sysctl(host, sb, "net/ipv4/tcp_syncookies") == "0"
+
+
+def test_a_link_made_whole_in_the_sandbox_gets_its_sysctls(host):
+    """A macvlan endpoint's link is made in the sandbox (not moved there as a veth's end is)."""
+    router = wire(host)
+    host.converge("cnm_network", **network(host))
+    sb = host.sb("m")
+    args = dict(name="m", network="lan", sandbox=sb,
+                sysctls={"net.ipv4.conf.IFNAME.arp_ignore": 2, "net.ipv4.icmp_echo_ignore_all": 1})
+    made = host.converge("cnm_endpoint", **args)
+    assert _sysctl(host, sb, "net/ipv4/conf/eth0/arp_ignore") == "2", made
+    assert not host.ping(router, made["endpoint"]["ipv4_address"]), "the router's echo requests are ignored"
+    quiet = dict(args["sysctls"], **{"net.ipv4.icmp_echo_ignore_all": 0})
+    host.converge("cnm_endpoint", **dict(args, sysctls=quiet))
+    assert host.ping(router, made["endpoint"]["ipv4_address"])
 
 
 def test_sysctls_need_a_sandbox_of_the_endpoints_own(host):
