@@ -221,15 +221,23 @@ def peer(kind, n):
         cleanup_all()
 
 
-def ours(n, python=sys.executable, ipv6=False):
-    """Our bulk call, its no-op rerun and its teardown; ``ipv6``: on a dual-stack network."""
-    host = new_host("ours%d%s" % (n, "v6" if ipv6 else ""))
+# Options of every endpoint of a bulk call, timed against the same call without them: a route in
+# the main table, one in a table of its own (read back apart), and a default route metric.
+ROUTED = {"default_route_metric": 100,
+          "routes": [{"dst": "10.200.0.0/16", "gateway": "10.100.255.254"},
+                     {"dst": "0.0.0.0/0", "gateway": "10.100.255.254", "table": 100}]}
+
+
+def ours(n, python=sys.executable, ipv6=False, options=None):
+    """Our bulk call, its no-op rerun and its teardown; ``ipv6``: on a dual-stack network;
+    ``options``: of every endpoint."""
+    host = new_host("ours%d%s%s" % (n, "v6" if ipv6 else "", "o" if options else ""))
     try:
         timed(host, "cnm_network", python=python, name="bench", subnet=["10.100.0.0/16"] + (["fd00:100::/64"] if ipv6 else []),
                     ipv6=ipv6)
         # Process start-up: interpreter, imports, argument checks (a call that fails at once).
         startup = _startup(host, "cnm_endpoint", python)
-        items = [{"name": "e%d" % i, "sandbox": "%s-e%d" % (PREFIX, i)} for i in range(n)]
+        items = [dict(options or {}, name="e%d" % i, sandbox="%s-e%d" % (PREFIX, i)) for i in range(n)]
         made, rss, result = timed(host, "cnm_endpoint", python=python, network="bench", endpoints=items)
         assert result["endpoints"][-1]["ipv4_address"] == address(n - 1)
         assert bool(result["endpoints"][-1]["ipv6_address"]) == ipv6
@@ -735,10 +743,11 @@ def main():
         for n in [int(x) for x in args.sizes.split(",")]:
             # Floor and ours take turns, best of --repeat each: the machine's speed drifts
             # between minutes (file creation alone by a factor of 3 here).
-            floors, runs, runs_old = [], [], []
+            floors, runs, runs_old, runs_routed = [], [], [], []
             for _round in range(args.repeat):
                 floors.append(iproute2_floor(n))
                 runs.append(ours(n))
+                runs_routed.append(ours(n, options=ROUTED))
                 if old:
                     runs_old.append(ours(n, old))
             floor_make, floor_down = min(f[0] for f in floors), min(f[1] for f in floors)
@@ -751,6 +760,11 @@ def main():
                      make_per_endpoint_ms=1000 * r["make_s"] / n,
                      loop_vs_bulk_per_endpoint=loop / (r["make_s"] / n))
             results["endpoints"][str(n)] = r
+            routed = _best(runs_routed)
+            r.update(routed_make_s=routed["make_s"], routed_noop_s=routed["noop_s"],
+                     routed_make_vs_plain=routed["make_s"] / r["make_s"], routed_noop_vs_plain=routed["noop_s"] / r["noop_s"])
+            print("N=%d with routes and a default route metric: bulk %.2f s (%.2fx), no-op %.2f s (%.2fx)" % (
+                n, routed["make_s"], r["routed_make_vs_plain"], routed["noop_s"], r["routed_noop_vs_plain"]), flush=True)
             r6 = ours(n, ipv6=True)
             r.update(dual_stack_make_s=r6["make_s"], dual_stack_noop_s=r6["noop_s"],
                      dual_stack_vs_ipv4=r6["make_s"] / r["make_s"])
@@ -811,6 +825,8 @@ def main():
             "%s %.0f (p50 %.0f us)" % (path, v["per_s"], v["p50_us"]) for path, v in sorted(r.items()))))
     for n, r in sorted(results["endpoints"].items(), key=lambda kv: int(kv[0])):
         print("%-6s dual-stack bulk %.2f s: %.2fx the IPv4-only bulk" % (n, r["dual_stack_make_s"], r["dual_stack_vs_ipv4"]))
+        print("%-6s with routes and a default route metric: bulk %.2fx, no-op %.2fx the same call without" % (
+            n, r["routed_make_vs_plain"], r["routed_noop_vs_plain"]))
     print("Ansible loop of single-endpoint tasks: %.0f ms per endpoint (%.0fx the bulk call at N=%s)" % (
         1000 * loop, max(r["loop_vs_bulk_per_endpoint"] for r in results["endpoints"].values()),
         max(results["endpoints"], key=int)))

@@ -117,6 +117,13 @@ PUBLISH_SPEC = dict(
     host_ip=dict(type="str"),
 )
 
+ROUTE_SPEC = dict(
+    dst=dict(type="str", required=True),
+    gateway=dict(type="str"),
+    metric=dict(type="int", default=0),
+    table=dict(type="int", default=254),
+)
+
 # One endpoint's options: at the top level, and for each item of endpoints.
 ENDPOINT_SPEC = dict(
     sandbox=dict(type="str"),
@@ -133,6 +140,8 @@ ENDPOINT_SPEC = dict(
     dns_options=dict(type="list", elements="str"),
     extra_hosts=dict(type="dict"),
     sysctls=dict(type="dict"),
+    routes=dict(type="list", elements="dict", options=ROUTE_SPEC),
+    default_route_metric=dict(type="int"),
 )
 _SANDBOX_OR_PATH = [("sandbox", "sandbox_path")]
 

@@ -9,18 +9,21 @@ with its first endpoint) and ``sandbox_release`` (removed with its last).
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+import functools
+import ipaddress
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan, sandbox
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, set_parts
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import NsView
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change
-from ansible_collections.cnm.fabric.plugins.module_utils.records import EndpointRecord, NetworkRecord, PortRecord
+from ansible_collections.cnm.fabric.plugins.module_utils.records import EndpointRecord, NetworkRecord, PortRecord, \
+    RouteRecord
 from ansible_collections.cnm.fabric.plugins.module_utils.run import Run, endpoint_public
 from ansible_collections.cnm.fabric.plugins.module_utils.services import endpoint_publishing, published_in
-from ansible_collections.cnm.fabric.plugins.module_utils.spec import SANDBOX_OPTIONS, EndpointSpec, port_text, \
-    recorded_port, sandbox_wide, sysctl_path, sysctl_text
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import MAIN_TABLE, SANDBOX_OPTIONS, EndpointSpec, \
+    port_text, recorded_port, route_text, sandbox_wide, sysctl_path, sysctl_text
 
 
 # --- sandboxes -------------------------------------------------------------------------
@@ -77,7 +80,8 @@ def _network_for(run: Run, spec: EndpointSpec) -> Tuple[NetworkRecord, Driver]:
     drv = drivers.get(net["driver"])
     given: Dict[str, Any] = {
         "ifname": spec.ifname, "ipv4_address": spec.ipv4_address, "mac_address": spec.mac_address,
-        "publish": spec.publish, "default_route": spec.default_route, "ipv6_address": spec.ipv6_address}
+        "publish": spec.publish, "default_route": spec.default_route, "ipv6_address": spec.ipv6_address,
+        "routes": spec.routes, "default_route_metric": spec.default_route_metric}
     for option, value in sorted(given.items()):
         if value not in (None, ()) and option not in drv.endpoint_options:
             why = drv.endpoint_refusals.get(option)
@@ -97,11 +101,32 @@ def _network_for(run: Run, spec: EndpointSpec) -> Tuple[NetworkRecord, Driver]:
         if run.kernel.sysctl_get(sysctl_path(key, "default")) is None:
             raise SpecError("this kernel has no sysctl %s that can be read (each is read back, to be set only when it "
                             "differs)" % key, "sysctls.%s" % key)
+    _check_routes(net, spec)
     for i, port in enumerate(spec.publish):
         if port.host_ip and ":" in port.host_ip and not net.get("ipv6"):
             raise SpecError("%s is an IPv6 address and network %r has no IPv6" % (port.host_ip, net["name"]),
                             "publish[%d].host_ip" % i)
     return net, drv
+
+
+def _check_routes(net: NetworkRecord, spec: EndpointSpec) -> None:
+    """A route's family must be one the network has, and its gateway on the network."""
+    for i, route in enumerate(spec.routes):
+        subnet = net.get("ipv6_subnet") if ":" in route["dst"] else net.get("subnet")
+        if not subnet:
+            raise SpecError("%s is an IPv6 route and network %r has no IPv6 (it was made without ipv6: true)"
+                            % (route["dst"], net["name"]), "routes[%d].dst" % i)
+        gateway = route["gateway"]
+        if gateway and not _on_link(gateway, subnet):
+            raise SpecError("%s is outside network %r's subnet %s: a route's gateway is a neighbour on the "
+                            "endpoint's link" % (gateway, net["name"], subnet), "routes[%d].gateway" % i)
+
+
+@functools.lru_cache(maxsize=None)  # a bulk call gives many endpoints the same routes
+def _on_link(gateway: str, subnet: str) -> bool:
+    """Whether ``gateway`` is in ``subnet``, or an IPv6 link-local address (on every link)."""
+    address = ipaddress.ip_address(gateway)
+    return address in ipaddress.ip_network(subnet) or address.is_link_local
 
 
 def _check_sandbox_options(run: Run, spec: EndpointSpec, key: str, sb: str) -> None:
@@ -123,6 +148,12 @@ def _check_sandbox_options(run: Run, spec: EndpointSpec, key: str, sb: str) -> N
             elif mine[option] != theirs:
                 raise SpecError("sandbox %s already has %s %s from endpoint %s; its endpoints must agree"
                                 % (sb, option, theirs, other_key), option)
+        theirs_routes = set(_route_key(route) for route in other.get("routes") or [])
+        for i, route in enumerate(spec.routes):
+            if _route_key(route) in theirs_routes:
+                raise SpecError("endpoint %s of the same sandbox routes %s in table %d at metric %d too; a sandbox "
+                                "has one route of a destination in a table at each metric"
+                                % ((other_key,) + _route_key(route)), "routes[%d].dst" % i)
         theirs_sysctls = other.get("sysctls") or {}
         for name, value in spec.sysctls:
             if sandbox_wide(name) and theirs_sysctls.get(name, value) != value:
@@ -173,6 +204,11 @@ def endpoint_present(run: Run, spec: EndpointSpec) -> EndpointRecord:
         "extra_hosts": given.get("extra_hosts")}
     if spec.sysctls:  # recorded only when given, as records of earlier releases have none
         record["sysctls"] = dict(spec.sysctls)
+    if spec.routes:
+        record["routes"] = [route.copy() for route in spec.routes]
+
+    if spec.default_route_metric is not None:
+        record["default_route_metric"] = spec.default_route_metric
     changes: List[Change] = []
     sb_view = None
     if drv.creates_sandbox:
@@ -194,6 +230,8 @@ def endpoint_present(run: Run, spec: EndpointSpec) -> EndpointRecord:
             default_route = spec.default_route
         elif net["internal"]:
             default_route = False  # its gateway forwards nowhere: fail fast (unreachable) instead
+        elif spec.default_route_metric is not None:
+            default_route = bool(net.get("gateway"))  # a metric asks for a default route
         elif old:
             default_route = old["default_route"]
         else:
@@ -202,16 +240,31 @@ def endpoint_present(run: Run, spec: EndpointSpec) -> EndpointRecord:
         record["ifname"] = spec.ifname or (old and old["ifname"]) or _free_ifname(run, key, sb, sb_view)
         record["ipv4_address"] = address
         record["default_route"] = default_route
+        if default_route:
+            _check_default_route(run, spec, key, sb)
         record["mac_address"] = (spec.mac_address or names.mac_from_ipv4(address)) if drv.own_mac(net) else None
     set_parts(record, drv.endpoint_record(net, spec.name))
     if old:
         moved = (old.get("ipv4_address"), old.get("ipv6_address")) != (record["ipv4_address"], record["ipv6_address"])
         _forget_connections(run, old, keep=() if moved else record["publish"])
     joined = drv.join(net, record, old, run.kernel.host_view(), sb_view)
-    changes += joined + sysctl_changes(run, record, joined)
+    changes += joined + sysctl_changes(run, record, joined) + route_changes(run, record, old, joined, sb_view)
     run.queue(changes)
     run.set_endpoint(key, record)
     return record
+
+
+def _check_default_route(run: Run, spec: EndpointSpec, key: str, sb: str) -> None:
+    """The endpoints of a sandbox that give it a default route give each its own metric: the
+    kernel keeps one default route of each metric, and the lowest metric's is used."""
+    metric = spec.default_route_metric or 0
+    for other_key in sorted(run.members(sb) - {key}):
+        other = run.endpoints[other_key]
+        if other["default_route"] and other.get("default_route_metric", 0) == metric:
+            raise SpecError("endpoint %s of the same sandbox gives its default route at metric %d too; give one of "
+                            "them another default_route_metric (the lowest metric's route is used)"
+                            % (other_key, metric),
+                            "default_route" if spec.default_route_metric is None else "default_route_metric")
 
 
 # The operations that make an endpoint's link: one made (again) in this run has the kernel's defaults.
@@ -235,6 +288,59 @@ def sysctl_changes(run: Run, record: EndpointRecord, joined: List[Change]) -> Li
         out.append(plan.change("set %s = %s in %s%s" % (shown, value, sb, "" if now is None else " (was %s)" % now),
                                "sysctl_set", paths[key], value, sb))
     return out
+
+
+def _route_key(route: RouteRecord) -> Tuple[str, int, int]:
+    """What tells a route from the others of its sandbox (as the kernel replaces them)."""
+    return route["dst"], route["table"], route["metric"]
+
+
+# The operations after which an endpoint's link has lost its routes, or had none: made (again),
+# renamed (taken down), an address removed (the last of a family takes its routes), set up.
+ROUTES_LOST = LINK_MADE + ("link_rename", "addr_del")
+
+
+def route_changes(run: Run, record: EndpointRecord, old: Optional[EndpointRecord], joined: List[Change],
+                  view: Optional[NsView]) -> List[Change]:
+    """Changes that give the endpoint's link its static routes, after its join's changes
+    ``joined``, from ``view`` (the sandbox's snapshot; None: made in this run), and remove those
+    of ``old`` (its previous record) that are no longer listed. The view holds the routes of the
+    other tables the run asked for (read_tables); where the link has lost its routes (ROUTES_LOST),
+    none is read."""
+    wanted, ifname, sb = record.get("routes") or [], record["ifname"] or "", record["sandbox"]
+    keys = set(_route_key(route) for route in wanted)
+    dropped = [route for route in (old.get("routes") or [] if old else []) if _route_key(route) not in keys]
+    link = view.link(ifname) if view is not None else None
+    if view is None or link is None or any(c.op in ROUTES_LOST or dict(c.kwargs).get("state") == "up" for c in joined):
+        return [_route_set(route, ifname, sb) for route in wanted]
+    if not wanted and not dropped:
+        return []
+    tables = set(route["table"] for route in wanted + dropped) - {MAIN_TABLE}
+    missing = sorted(t for t in tables if t not in view.tables)  # asked for after the view was read
+    routes = view.routes + [r for t in sorted(tables - set(missing)) for r in view.tables[t]]
+    have: Set[Tuple[str, int, int, Optional[str]]] = set()
+    for route in routes + (run.kernel.routes_in(sb, missing) if missing else []):
+        for gateway, oif in route.gateways[:1]:
+            if oif == link.index and len(route.gateways) == 1:
+                have.add((route.dst, route.table, route.metric, gateway))
+    out = [_route_set(route, ifname, sb) for route in wanted if _route_key(route) + (route["gateway"],) not in have]
+    for route in dropped:
+        if any(k[:3] == _route_key(route) for k in have):
+            out.append(plan.change("remove route %s in %s" % (route_text(route), sb), "route_del",
+                                   route["dst"], ifname, sb, metric=route["metric"], table=route["table"]))
+    return out
+
+
+def read_tables(run: Run, sb: str, *route_lists: Optional[Sequence[RouteRecord]]) -> None:
+    """Have sandbox ``sb``'s view hold the routes of the tables the lists name (beside main)."""
+    tables = set(route["table"] for routes in route_lists for route in routes or ()) - {MAIN_TABLE}
+    if tables:
+        run.kernel.read_tables(sb, tables)
+
+
+def _route_set(route: RouteRecord, ifname: str, sb: str) -> Change:
+    return plan.change("route %s in %s" % (route_text(route), sb), "route_set", route["dst"], ifname, sb,
+                       gateway=route["gateway"], metric=route["metric"], table=route["table"])
 
 
 def _forget_connections(run: Run, record: EndpointRecord, keep: Sequence[PortRecord] = ()) -> None:
@@ -318,6 +424,10 @@ def endpoints_converge(run: Run, specs: Sequence[EndpointSpec], state: str, excl
     """
     records: List[Optional[EndpointRecord]] = []
     if state == "present":
+        for spec in specs:
+            old = run.endpoints.get(spec.key)
+            if spec.sandbox_key:
+                read_tables(run, spec.sandbox_key, spec.routes, old.get("routes") if old else None)
         run.kernel.prefetch(spec.sandbox_key for spec in specs)
     for i, spec in enumerate(specs):
         try:

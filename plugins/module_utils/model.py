@@ -45,11 +45,12 @@ class Link:
 
 @dataclass(frozen=True)
 class Route:
-    """A main-table unicast route: ``dst`` in CIDR form; ``gateways`` holds (gateway, ifindex)
-    pairs, one for a plain route and one per hop for a multipath route."""
+    """A unicast route: ``dst`` in CIDR form; ``gateways`` holds (gateway, ifindex) pairs, one
+    for a plain route and one per hop for a multipath route."""
     dst: str
     gateways: tuple
     metric: int = 0
+    table: int = 254  # main
 
 
 DEFAULT_DST = {4: "0.0.0.0/0", 6: "::/0"}
@@ -58,10 +59,12 @@ DEFAULT_DST = {4: "0.0.0.0/0", 6: "::/0"}
 @dataclass
 class NsView:
     """One dump of a namespace: links by name, addresses (IFA_LOCAL, both families, no IPv6
-    link-local ones) by link name, and its main-table routes of both families."""
+    link-local ones) by link name, its main-table routes of both families, and the routes of the
+    other tables it was asked for, by table."""
     links: dict
     addresses: dict
     routes: list = field(default_factory=list)
+    tables: dict = field(default_factory=dict)
 
     def link(self, name: str) -> Optional[Link]:
         return self.links.get(name)

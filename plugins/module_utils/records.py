@@ -66,6 +66,14 @@ class NetworkRecord(TypedDict, total=False):
     services: Dict[str, ServiceRecord]  # cnm_service's, by name
 
 
+class RouteRecord(TypedDict):
+    """A static route through an endpoint's interface, in its sandbox."""
+    dst: str                # the destination, a CIDR
+    gateway: Optional[str]  # the next hop, on the endpoint's network (None: on-link)
+    metric: int             # as the kernel keeps it (an IPv6 route's 0 is 1024)
+    table: int              # the routing table (254: main)
+
+
 class EndpointRecord(TypedDict, total=False):
     """An endpoint (cnm_endpoint): a network's interface in a sandbox, by ``network/name``."""
     name: Required[str]
@@ -83,6 +91,8 @@ class EndpointRecord(TypedDict, total=False):
     dns_options: Optional[List[str]]
     extra_hosts: Optional[Dict[str, str]]  # more lines of the sandbox's hosts file
     sysctls: Dict[str, str]           # net.* sysctls of its sandbox and interface (IFNAME); absent: none
+    routes: List[RouteRecord]         # static routes through its interface; absent: none
+    default_route_metric: int         # the metric of its default routes; absent: 0 (IPv6: the kernel's 1024)
 
 
 class RemoteEndpointRecord(TypedDict, total=False):

@@ -28,7 +28,8 @@ import warnings
 from typing import Callable, List, Optional, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers
-from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import sandbox_join, sysctl_changes
+from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import read_tables, route_changes, sandbox_join, \
+    sysctl_changes
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, CnmWarning
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change
 from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
@@ -68,6 +69,8 @@ def converge(run: Run, report: Optional[Report] = None) -> Tuple[List[Problem], 
             waiting.append(("sandbox", key, "sandbox %s is gone (its container stopped?): its %d %s for the playbook "
                             "that gives its new path" % (key, count, "endpoint waits" if count == 1 else "endpoints wait")))
             failed.add(key)
+    for ep in run.endpoints.values():
+        read_tables(run, ep["sandbox"], ep.get("routes"))
     run.kernel.prefetch(k for k in run.sandboxes if k not in failed)
     for key in sorted(run.endpoints):
         ep = run.endpoints[key]
@@ -80,7 +83,7 @@ def converge(run: Run, report: Optional[Report] = None) -> Tuple[List[Problem], 
                 queue("sandbox", ep["sandbox"], sandbox_join(run, ep["sandbox"], ep["sandbox"].startswith("/")))
             sb_view = None if ep["sandbox"] in run.sandboxes_made else run.sandbox_view(ep["sandbox"])
             joined = drv.join(net, ep, ep, view, sb_view)
-            queue("endpoint", key, joined + sysctl_changes(run, ep, joined))
+            queue("endpoint", key, joined + sysctl_changes(run, ep, joined) + route_changes(run, ep, ep, joined, sb_view))
         except CnmError as e:
             problems.append(("endpoint", key, e.msg))
     run.sandboxes_touched.update(run.sandboxes)  # every sandbox's files and service rules

@@ -30,7 +30,8 @@ LOCAL_SPACE = "local"
 COMMON_NETWORK_FIELDS = ("name", "id", "scope", "driver", "subnet", "gateway", "ip_range", "ipv6", "ipv6_subnet",
                          "ipv6_gateway", "ipv6_ip_range", "mtu", "internal", "labels")
 ENDPOINT_FIELDS = ("name", "network", "sandbox", "ifname", "ipv4_address", "ipv6_address", "mac_address",
-                   "default_route", "aliases", "publish", "dns", "dns_search", "dns_options", "extra_hosts", "sysctls")
+                   "default_route", "default_route_metric", "aliases", "publish", "dns", "dns_search", "dns_options",
+                   "extra_hosts", "sysctls", "routes")
 
 
 def network_public(record: Optional[NetworkRecord]) -> Dict[str, Any]:

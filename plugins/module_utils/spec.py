@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Literal, Mapping, Optional, S
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
-from ansible_collections.cnm.fabric.plugins.module_utils.records import PortRecord, RemoteEndpointRecord
+from ansible_collections.cnm.fabric.plugins.module_utils.records import PortRecord, RemoteEndpointRecord, RouteRecord
 
 if TYPE_CHECKING:  # drivers.base imports this module
     from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver
@@ -488,6 +488,63 @@ def sandbox_wide(key: str) -> bool:
     return IFNAME not in key.split(".")
 
 
+MAIN_TABLE, LOCAL_TABLE = 254, 255  # the kernel's routing tables (linux/rtnetlink.h)
+IPV6_METRIC = 1024  # the kernel's metric of an IPv6 route given 0 (IP6_RT_PRIO_USER)
+U32_MAX = 2 ** 32 - 1
+
+
+def route_metric(metric: int, version: int) -> int:
+    """A route's metric as the kernel keeps it: an IPv6 route's 0 is 1024."""
+    return (metric or IPV6_METRIC) if version == 6 else metric
+
+
+def parse_routes(items: Optional[Sequence[Params]], option: str = "routes") -> Tuple[RouteRecord, ...]:
+    """An endpoint's static routes, validated: each a distinct (destination, table, metric), with
+    a gateway of the destination's family; the main table's default routes are default_route's."""
+    given = tuple((item.get("dst"), item.get("gateway"), item.get("metric"), item.get("table")) for item in items or ())
+    if (given, option) not in _ROUTES_PARSED:  # a bulk call gives many endpoints the same routes
+        _ROUTES_PARSED[given, option] = _parse_routes(items or (), option)
+    return _ROUTES_PARSED[given, option]
+
+
+_ROUTES_PARSED: Dict[Tuple[Any, str], Tuple[RouteRecord, ...]] = {}
+
+
+def _parse_routes(items: Sequence[Params], option: str) -> Tuple[RouteRecord, ...]:
+    out: List[RouteRecord] = []
+    seen: Dict[Tuple[str, int, int], int] = {}
+    for i, item in enumerate(items):
+        where = "%s[%d]" % (option, i)
+        dst = parse_subnet(item.get("dst"), where + ".dst", versions=(4, 6))
+        if dst is None:
+            raise SpecError("is required", where + ".dst")
+        gateway = parse_address(item.get("gateway"), where + ".gateway", versions=(dst.version,))
+        metric = number(item.get("metric") or 0, where + ".metric", 0, U32_MAX)
+        table = number(MAIN_TABLE if item.get("table") is None else item["table"], where + ".table", 1, U32_MAX)
+        if table == LOCAL_TABLE:
+            raise SpecError("255 is the kernel's local table, which holds the host's own addresses; choose another",
+                            where + ".table")
+        if dst.prefixlen == 0 and table == MAIN_TABLE:
+            raise SpecError("%s is the default route, which default_route and default_route_metric give; a default "
+                            "route here needs another table" % dst, where + ".dst")
+        route: RouteRecord = {"dst": str(dst), "gateway": str(gateway) if gateway else None,
+                              "metric": route_metric(metric, dst.version), "table": table}
+        key = (route["dst"], table, route["metric"])
+        if key in seen:
+            raise SpecError("%s is routed in table %d at metric %d by %s[%d] already; a destination has one route "
+                            "of each metric in a table" % (key + (option, seen[key])), where + ".dst")
+        seen[key] = i
+        out.append(route)
+    return tuple(out)
+
+
+def route_text(route: RouteRecord) -> str:
+    """A route as a user reads it in the changes: ``10.9.0.0/16 via 10.1.0.1 (metric 5, table 100)``."""
+    notes = ["metric %d" % route["metric"]] if route["metric"] else []
+    notes += ["table %d" % route["table"]] if route["table"] != MAIN_TABLE else []
+    return "%s via %s%s" % (route["dst"], route["gateway"] or "the link", " (%s)" % ", ".join(notes) if notes else "")
+
+
 SandboxOption = Literal["dns", "dns_search", "dns_options", "extra_hosts"]  # shared by a sandbox's endpoints
 SANDBOX_OPTIONS: Tuple[SandboxOption, ...] = ("dns", "dns_search", "dns_options", "extra_hosts")
 
@@ -508,6 +565,8 @@ class EndpointSpec:
     ipv6_address: Optional[str] = None
     sandbox_options: Tuple[Tuple[SandboxOption, Any], ...] = ()  # as given (a list of strings; extra_hosts: a dict)
     sysctls: Tuple[Tuple[str, str], ...] = ()  # parse_sysctls's
+    routes: Tuple[RouteRecord, ...] = ()  # parse_routes's
+    default_route_metric: Optional[int] = None
 
     @property
     def key(self) -> str:
@@ -576,7 +635,10 @@ def endpoint_spec(params: Params) -> EndpointSpec:
         default_route=params.get("default_route"),
         aliases=tuple(aliases), publish=parse_publish(params.get("publish")),
         state=params["state"], ipv6_address=str(addr6) if addr6 else None,
-        sandbox_options=sandbox_options(params), sysctls=parse_sysctls(params.get("sysctls")))
+        sandbox_options=sandbox_options(params), sysctls=parse_sysctls(params.get("sysctls")),
+        routes=parse_routes(params.get("routes")),
+        default_route_metric=None if params.get("default_route_metric") is None else
+        number(params["default_route_metric"], "default_route_metric", 0, U32_MAX))
 
 
 def sandbox_options(params: Params) -> Tuple[Tuple[SandboxOption, Any], ...]:

@@ -21,8 +21,9 @@ description:
     they are C(/etc/netns/NAME/hosts) and C(resolv.conf), which C(ip netns exec NAME) mounts
     over C(/etc); for a sandbox given by path, they are written under O(state_dir) and
     returned in RV(endpoint) as C(hosts_file).
-  - Changing the address, MAC address, interface name, default route, aliases, published
-    ports or sysctls updates the endpoint in place. A veth deleted by hand is recreated on the next run.
+  - Changing the address, MAC address, interface name, default route and its metric, routes,
+    aliases, published ports or sysctls updates the endpoint in place. A veth deleted by hand is
+    recreated on the next run.
   - With O(endpoints), many endpoints converge in one call - each namespace is observed once,
     only the netlink messages that change something are sent, and the records and the
     nftables tables are written once. A rerun that changes nothing writes nothing.
@@ -78,6 +79,31 @@ options:
       default_route:
         description: As O(default_route).
         type: bool
+      default_route_metric:
+        description: As O(default_route_metric).
+        type: int
+        version_added: 0.2.0
+      routes:
+        description: As O(routes).
+        type: list
+        elements: dict
+        version_added: 0.2.0
+        suboptions:
+          dst:
+            description: As O(routes[].dst).
+            type: str
+            required: true
+          gateway:
+            description: As O(routes[].gateway).
+            type: str
+          metric:
+            description: As O(routes[].metric).
+            type: int
+            default: 0
+          table:
+            description: As O(routes[].table).
+            type: int
+            default: 254
       aliases:
         description: As O(aliases).
         type: list
@@ -171,7 +197,59 @@ options:
       - "An endpoint of an internal network (O(cnm.fabric.cnm_network#module:internal)) gives no
         default route unless asked: its gateway forwards nowhere, so without one a connection to
         the outside fails at once (C(Network is unreachable)), as on Docker."
+      - Several endpoints of one sandbox may give it a default route, each at its own
+        O(default_route_metric); the kernel uses the one of the lowest metric. Two at the same metric
+        are an error.
     type: bool
+  default_route_metric:
+    description:
+      - The metric of the endpoint's default routes, IPv4 and IPv6 (the kernel's default, V(0), keeps
+        an IPv6 route at 1024). Giving it asks for a default route, unless O(default_route=false) or
+        the network is internal.
+      - The sandbox's default route is the one of the lowest metric among its endpoints' (Docker's
+        C(gw-priority) with the order reversed, netavark's C(metric)).
+      - An error where the network's driver gives no default route (C(null), C(host), C(dummy)).
+    type: int
+    version_added: 0.2.0
+  routes:
+    description:
+      - Static routes through the endpoint's interface inside the sandbox (netavark's C(--route),
+        the CNI plugins' C(routes)).
+      - Each is set only when the sandbox does not have it, changed in place, reported as drift by
+        M(cnm.fabric.cnm_info) when removed or changed by hand, and made again with its interface. A
+        route taken out of the list is removed; the rest go with the endpoint.
+      - A sandbox has one route of a destination at a metric in a table, so two endpoints of one
+        sandbox may not both give it.
+      - An error where the network's driver gives no default route (C(null), C(host), C(dummy)).
+    type: list
+    elements: dict
+    version_added: 0.2.0
+    suboptions:
+      dst:
+        description:
+          - The destination, a network in CIDR form (IPv4, or IPv6 on a dual-stack network).
+          - The main table's default routes (V(0.0.0.0/0), V(::/0)) are O(default_route)'s; a default
+            route of another O(routes[].table) is allowed.
+        type: str
+        required: true
+      gateway:
+        description:
+          - The next hop, an address in the endpoint's network's subnet of the same family (or an
+            IPv6 link-local address). Omitted, the destination is on the link.
+        type: str
+      metric:
+        description:
+          - The route's metric (priority); the lower wins between routes of one destination. V(0) is
+            kept by the kernel as 1024 for an IPv6 route, and returned so.
+        type: int
+        default: 0
+      table:
+        description:
+          - The routing table, from 1 to 4294967295 (V(254) is the main table; V(255), the kernel's
+            local table, is refused). Policy rules that select a table are the user's to add.
+        type: int
+        default: 254
+
   aliases:
     description:
       - More names for the endpoint in the hosts files of its network's sandboxes.
@@ -316,6 +394,9 @@ EXAMPLES = r"""
     sysctls:
       net.ipv4.conf.IFNAME.rp_filter: 2
       net.ipv4.tcp_keepalive_time: 600
+    routes:
+      - dst: 10.200.0.0/16
+        gateway: 172.30.2.254
     publish:
       - host_port: 8000-8010
         container_port: 8000-8010
@@ -331,6 +412,13 @@ EXAMPLES = r"""
         sandbox: jobs-shared
         ipv4_address: 172.17.0.200
     exclusive: true
+
+- name: A second network of the api sandbox, as the default route's backup
+  cnm.fabric.cnm_endpoint:
+    name: api
+    network: backup
+    sandbox: api
+    default_route_metric: 200
 
 - name: Leave the network
   cnm.fabric.cnm_endpoint:
@@ -372,7 +460,10 @@ endpoint:
     dns_options: null
     extra_hosts: null
     sysctls: {net.ipv4.conf.IFNAME.rp_filter: "2"}
+    routes: [{dst: 10.200.0.0/16, gateway: 172.17.0.254, metric: 0, table: 254}]
+    default_route_metric: 100
     hosts_file: /etc/netns/web/hosts
+
 endpoints:
   description: With O(endpoints), the listed endpoints as recorded, in the order given (empty dicts after O(state=absent)).
   returned: when O(endpoints) is given

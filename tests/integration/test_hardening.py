@@ -71,7 +71,23 @@ BAD = [
     ("cnm_endpoint", dict(sysctls={"net.ipv4.ip_forward": [1]}), "sysctls.net.ipv4.ip_forward", "a number or a string"),
     ("cnm_endpoint", dict(sysctls={"net.ipv4.no_such_setting": 1}), "sysctls.net.ipv4.no_such_setting",
      "no sysctl net.ipv4.no_such_setting"),
+    # Routes: a destination without host bits, a gateway on the endpoint's network, of its family.
+    ("cnm_endpoint", dict(routes=[{"dst": "10.9.0.1/16"}]), "routes[0].dst", "has host bits set"),
+    ("cnm_endpoint", dict(routes=[{"dst": "10.9.0.0/16", "gateway": "10.61.0.1"}]), "routes[0].gateway",
+     "outside network 'pets'"),
+    ("cnm_endpoint", dict(routes=[{"dst": "10.9.0.0/16", "gateway": "fd00:66::1"}]), "routes[0].gateway",
+     "an IPv4 one is expected"),
+    ("cnm_endpoint", dict(routes=[{"dst": "fd00:9::/64"}]), "routes[0].dst", "has no IPv6"),
+    ("cnm_endpoint", dict(routes=[{"dst": "0.0.0.0/0", "gateway": "10.60.0.9"}]), "routes[0].dst",
+     "default_route_metric"),
+    ("cnm_endpoint", dict(routes=[{"dst": "10.9.0.0/16", "table": 255}]), "routes[0].table", "local table"),
+    ("cnm_endpoint", dict(routes=[{"dst": "10.9.0.0/16", "metric": -1}]), "routes[0].metric", "out of range"),
+    ("cnm_endpoint", dict(routes=[{"dst": "10.9.0.0/16"}, {"dst": "10.9.0.0/16", "gateway": "10.60.0.9"}]),
+     "routes[1].dst", "by routes[0] already"),
+    ("cnm_endpoint", dict(routes=[{"dst": "10.9.0.0/16\n10.8.0.0/16"}]), "routes[0].dst", "not a valid IP address"),
+    ("cnm_endpoint", dict(default_route_metric=2 ** 32), "default_route_metric", "out of range"),
     # The host's own namespace is no sandbox.
+
     ("cnm_endpoint", dict(sandbox=None, sandbox_path="/proc/self/ns/net"), "sandbox_path",
      "the host's own network namespace"),
     # etcd options, refused before etcd is asked anything.

@@ -51,6 +51,28 @@ def test_a_multipath_default_route_reads_as_a_route(host, ns):
     assert view.default_gateway == "10.61.0.2" and len(view.default_route.gateways) == 2
 
 
+def test_routes_of_other_tables_are_read_with_the_view_or_apart(host, ns):
+    kernel = Kernel()
+    try:
+        kernel.route_set("10.70.0.0/16", "a0", ns, gateway="10.61.0.2", metric=5, table=100)
+        kernel.route_set("10.70.0.0/16", "a0", ns, table=70000)  # past 255: only in RTA_TABLE
+        kernel.route_set("10.71.0.0/16", "b0", ns, gateway="10.62.0.2")
+        kernel.read_tables(ns, [100])
+        view = kernel.view(ns)
+        a0, b0 = view.link("a0").index, view.link("b0").index
+        assert [(r.dst, r.gateways, r.metric, r.table) for r in view.tables[100]] == [
+            ("10.70.0.0/16", (("10.61.0.2", a0),), 5, 100)]
+        assert ("10.71.0.0/16", (("10.62.0.2", b0),), 0, 254) in [(r.dst, r.gateways, r.metric, r.table)
+                                                                  for r in view.routes]
+        assert [(r.dst, r.table) for r in kernel.routes_in(ns, [70000, 71])] == [("10.70.0.0/16", 70000)]
+        kernel.route_del("10.70.0.0/16", "a0", ns, metric=5, table=100)
+        kernel.route_del("10.70.0.0/16", "a0", ns, metric=5, table=100)  # already gone: no error
+        assert kernel.routes_in(ns, [100]) == []
+    finally:
+        kernel.close()
+    assert "10.70.0.0/16" in host.sh("ip route show table 70000".split()).stdout
+
+
 def test_removing_the_default_route_of_one_link_leaves_the_others(host, ns):
     host.sh("ip route add default via 10.61.0.2 metric 10".split())
     host.sh("ip route add default via 10.62.0.2 metric 20".split())

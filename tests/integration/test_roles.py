@@ -37,7 +37,8 @@ def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
     for k, host in enumerate(sorted(hosts), 1):
         hosts[host]["overlay_network_endpoints"] = [{"name": "ep%d" % k, "network": "fabric",
                                                      "dns_search": ["fabric.example"],
-                                                     "sysctls": {"net.ipv4.conf.IFNAME.arp_ignore": 1}}]
+                                                     "sysctls": {"net.ipv4.conf.IFNAME.arp_ignore": 1},
+                                                     "routes": [{"dst": "10.250.0.0/24", "table": 100}]}]
     inventory = tmp_path / "inventory.json"
     inventory.write_text(json.dumps({"fleet": {"hosts": hosts, "vars": {
         "overlay_network_networks": [{"name": "fabric", "vni": 901, "ipv6": True, "ipv6_subnet": "fd00:901::/64"}],
@@ -50,6 +51,8 @@ def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
                                      "labels": {"role": "bridge"},
                                      "endpoints": [{"name": "app", "dns": ["192.0.2.53"], "extra_hosts": {"db": "192.0.2.7"},
                                                     "sysctls": {"net.ipv4.tcp_syncookies": 0},
+                                                    "routes": [{"dst": "10.251.0.0/24", "gateway": "10.93.0.254"}],
+                                                    "default_route_metric": 10,
                                                     "publish": [{"host_port": "8000-8001", "container_port": "8000-8001"}]}]}]}}}))
     overlay = os.path.join(ROOT, "playbooks", "overlay.yml")
     bridge = tmp_path / "bridge.yml"
@@ -78,6 +81,10 @@ def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
     assert "192.0.2.7\tdb" in in_host(pid, "cat", "/etc/netns/app/hosts")
     assert in_host(pid, "ip", "netns", "exec", "app", "cat", "/proc/sys/net/ipv4/tcp_syncookies").strip() == "0"
     assert in_host(pid, "ip", "netns", "exec", "ep1", "cat", "/proc/sys/net/ipv4/conf/eth0/arp_ignore").strip() == "1"
+    assert "10.250.0.0/24 dev eth0" in in_host(pid, "ip", "-n", "ep1", "route", "show", "table", "100")
+    routes = in_host(pid, "ip", "-n", "app", "route", "show")
+    assert "10.251.0.0/24 via 10.93.0.254 dev eth0" in routes and "default via 10.93.0.1 dev eth0 proto static metric 10" \
+        in routes, routes
     # Each state_dir has tables of its own: the bridge role's published ports are in its state_dir's.
     table = names.table_name("/var/lib/cnm/bridge-elsewhere")
     listed = in_host(pid, "nft", "list", "table", "inet", table)

@@ -70,7 +70,7 @@ def test_join_new_endpoint_and_idempotent_rerun():
     assert ops(plan) == [("veth_add", "cnmvabc", "eth0", "web", 1500, "02:42:ac:11:00:03", "cnm-pets"),
                          ("sysctl_set", "net/ipv6/conf/cnmvabc/disable_ipv6", 1),
                          ("sysctl_set", "net/ipv6/conf/eth0/disable_ipv6", 1, "web"),
-                         ("link_addresses", "eth0", ("172.17.0.3/16",), ((4, "172.17.0.1"),), "web")]
+                         ("link_addresses", "eth0", ("172.17.0.3/16",), ((4, "172.17.0.1", 0),), "web")]
     assert bridge.join(NET, EP, EP, HOST, SANDBOX) == []
 
 
@@ -90,12 +90,22 @@ def test_join_updates_in_place():
         ("link_set", "app0", "web", "02:00:00:00:00:09"),
         ("addr_del", "app0", "172.17.0.3/16", "web"), ("addr_add", "app0", "172.17.0.9/16", "web"),
         ("hairpin_set", "cnmvabc", True),
-        ("default_route_set", "172.17.0.1", "app0", "web")]
+        ("default_route_set", "172.17.0.1", "app0", "web", 0)]
     plan = bridge.join(NET, nested(EP_FLAT, default_route=False), EP, HOST, SANDBOX)
-    assert ops(plan) == [("default_route_del", "eth0", "web")]
+    assert ops(plan) == [("default_route_del", "eth0", "web", 0)]
+
+
+def test_a_default_routes_metric_changes_in_place():
+    at100 = nested(EP_FLAT, default_route_metric=100)
+    assert ops(bridge.join(NET, at100, EP, HOST, SANDBOX)) == [
+        ("default_route_set", "172.17.0.1", "eth0", "web", 100), ("default_route_del", "eth0", "web", 0)]
+    both = view([INNER], {"eth0": {"172.17.0.3/16"}})
+    both.routes += [Route("0.0.0.0/0", (("172.17.0.1", 2),), 100), Route("0.0.0.0/0", (("172.17.0.1", 3),), 0)]
+    assert bridge.join(NET, at100, EP, HOST, both) == [], "another link's default route is not the endpoint's"
 
 
 def test_join_refuses_to_take_another_interface_name():
+
     with pytest.raises(KernelError) as e:
         bridge.join(NET, EP, None, view([BR]), view([Link("eth0", 2, "veth", 1500, True, None, None)]))
     assert e.value.option == "ifname"

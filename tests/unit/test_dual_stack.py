@@ -138,7 +138,7 @@ def test_bridge_plans_both_gateways_and_a_new_endpoint_in_one_batch():
     br = Link("cnm-web", 5, "bridge", 1500, True, "aa:aa:aa:aa:aa:aa", None, ipv6_disabled=False)
     plan = ops(bridge.join(NET, EP, None, NsView({"cnm-web": br}, {}), None))
     assert plan[-1] == ("link_addresses", "eth0", ("10.1.0.2/24", "fd00:1::2/64"),
-                        ((4, "10.1.0.1"), (6, "fd00:1::1")), "a")
+                        ((4, "10.1.0.1", 0), (6, "fd00:1::1", 1024)), "a")
     assert ("sysctl_set", "net/ipv6/conf/cnmva/disable_ipv6", 1) in plan, "a bridge port has no IPv6"
     assert ("sysctl_set", "net/ipv6/conf/eth0/disable_ipv6", 0, "a") in plan
 
@@ -149,7 +149,7 @@ def test_bridge_plans_both_gateways_and_a_new_endpoint_in_one_batch():
                 [Route("0.0.0.0/0", (("10.1.0.1", 2),)), Route("::/0", (("fd00:1::1", 2),), 1024)])
     assert bridge.join(NET, EP, EP, host, sb) == [], "nothing to do"
     lost6 = NsView(sb.links, sb.addresses, sb.routes[:1])
-    assert ops(bridge.join(NET, EP, EP, host, lost6)) == [("default_route_set", "fd00:1::1", "eth0", "a", 6)]
+    assert ops(bridge.join(NET, EP, EP, host, lost6)) == [("default_route_set", "fd00:1::1", "eth0", "a", 1024, 6)]
 
 
 def test_overlay_ipv6_addresses_embed_the_ipv4_ones():

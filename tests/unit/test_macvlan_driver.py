@@ -99,7 +99,7 @@ def test_join_makes_the_child_in_the_sandbox_then_nothing_to_do():
     plan = macvlan.join(net, EP, None, HOST, None)
     assert ops(plan) == [("link_add", "macvlan", "eth0", "02:42:0a:0a:00:0b", "bridge", 1500, "a", "eth1"),
                          ("sysctl_set", "net/ipv6/conf/eth0/disable_ipv6", 1, "a"),
-                         ("link_addresses", "eth0", ("10.10.0.11/24",), ((4, "10.10.0.1"),), "a")]
+                         ("link_addresses", "eth0", ("10.10.0.11/24",), ((4, "10.10.0.1", 0),), "a")]
     inner = Link("eth0", 2, "macvlan", 1500, True, "02:42:0a:0a:00:0b", None, parent=2, mode="bridge")
     sandbox = NsView({"eth0": inner}, {"eth0": {"10.10.0.11/24"}}, [Route("0.0.0.0/0", (("10.10.0.1", 2),))])
     assert macvlan.join(net, EP, EP, HOST, sandbox) == []
@@ -113,7 +113,7 @@ def test_ipvlan_l3_routes_on_link_and_has_no_mac_of_its_own():
     ep = dict(EP, mac_address=None)
     assert not ipvlan.own_mac(net)
     assert ops(ipvlan.join(net, ep, None, HOST, None))[-1] == ("link_addresses", "eth0", ("10.10.0.11/24",),
-                                                               ((4, None),), "a")
+                                                               ((4, None, 0),), "a")
     assert ipvlan.endpoint_refusals["mac_address"] % "ipvlan" == "every endpoint of an ipvlan network has its " \
                                                                  "parent's MAC address"
 

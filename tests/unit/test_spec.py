@@ -128,3 +128,27 @@ def test_bad_sysctls_name_the_option(sysctls, option, words):
     with pytest.raises(SpecError) as e:
         spec.parse_sysctls(sysctls)
     assert e.value.option == option and words in e.value.msg
+
+
+def test_routes_are_distinct_with_the_kernels_metrics():
+    got = spec.parse_routes([{"dst": "10.9.0.0/16", "gateway": "10.1.0.9"},
+                             {"dst": "fd00:9::/64", "metric": 0, "table": 100},
+                             {"dst": "0.0.0.0/0", "gateway": "10.1.0.9", "table": 100}])
+    assert got == ({"dst": "10.9.0.0/16", "gateway": "10.1.0.9", "metric": 0, "table": 254},
+                   {"dst": "fd00:9::/64", "gateway": None, "metric": 1024, "table": 100},
+                   {"dst": "0.0.0.0/0", "gateway": "10.1.0.9", "metric": 0, "table": 100})
+    assert spec.route_text(got[1]) == "fd00:9::/64 via the link (metric 1024, table 100)"
+    assert spec.route_text(got[0]) == "10.9.0.0/16 via 10.1.0.9"
+
+
+@pytest.mark.parametrize("routes,option,words", [
+    ([{"dst": None}], "routes[0].dst", "is required"),
+    ([{"dst": "10.9.0.0"}], "routes[0].dst", "no prefix length"),
+    ([{"dst": "::/0"}], "routes[0].dst", "is the default route"),
+    ([{"dst": "10.9.0.0/16", "table": 0}], "routes[0].table", "out of range"),
+    ([{"dst": "fd00::/64", "metric": 1024}, {"dst": "fd00::/64"}], "routes[1].dst", "by routes[0] already"),
+])
+def test_bad_routes_name_the_option(routes, option, words):
+    with pytest.raises(SpecError) as e:
+        spec.parse_routes(routes)
+    assert e.value.option == option and words in e.value.msg

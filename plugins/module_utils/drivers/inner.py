@@ -15,9 +15,10 @@ import ipaddress
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
-from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView
+from ansible_collections.cnm.fabric.plugins.module_utils.model import DEFAULT_DST, Link, NsView
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change, change
 from ansible_collections.cnm.fabric.plugins.module_utils.records import EndpointRecord, NetworkRecord
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import route_metric
 
 
 def cidrs(network: NetworkRecord, endpoint: EndpointRecord) -> Set[str]:
@@ -102,13 +103,25 @@ def new_link(endpoint: EndpointRecord, addresses: Set[str], gateway: Optional[st
     routes via ``gateway`` and, on a dual-stack network, ``gateway6`` (None: on-link): one
     Change, sent to the kernel as one batch."""
     ifname, ns = ifname_of(endpoint), endpoint["sandbox"]
-    routes: Tuple[Tuple[int, Optional[str]], ...] = ()
+    routes: Tuple[Tuple[int, Optional[str], int], ...] = ()
     if endpoint["default_route"]:
-        routes = ((4, gateway),) + (((6, gateway6),) if endpoint.get("ipv6_address") else ())
+        families = ((4, gateway),) + (((6, gateway6),) if endpoint.get("ipv6_address") else ())
+        routes = tuple((version, via, default_metric(endpoint, version)) for version, via in families)
     text = "add %s to %s in %s" % (", ".join(sorted(addresses)), ifname, ns)
     if routes:
-        text += "; route default via %s" % " and ".join(via or ifname for version, via in routes)
+        text += "; route default via %s%s" % (" and ".join(via or ifname for _version, via, _metric in routes),
+                                              _metric_text(endpoint))
     return [change(text, "link_addresses", ifname, tuple(sorted(addresses)), routes, ns)]
+
+
+def default_metric(endpoint: EndpointRecord, version: int) -> int:
+    """The metric of the endpoint's default route of IP ``version``, as the kernel keeps it."""
+    return route_metric(endpoint.get("default_route_metric") or 0, version)
+
+
+def _metric_text(endpoint: EndpointRecord) -> str:
+    metric = endpoint.get("default_route_metric")
+    return " (metric %d)" % metric if metric else ""
 
 
 def default_route(endpoint: EndpointRecord, gateway: Optional[str], view: NsView, lost: bool,
@@ -126,18 +139,23 @@ def default_route(endpoint: EndpointRecord, gateway: Optional[str], view: NsView
 
 def _default_route(endpoint: EndpointRecord, version: int, gateway: Optional[str], view: NsView, lost: bool,
                    index: Optional[int]) -> List[Change]:
-    ifname, ns = ifname_of(endpoint), endpoint["sandbox"]
-    have, dev = view.gateway_of(version)
-    routed_here = view.default(version) is not None and dev == index
+    """The endpoint's default route of IP ``version``: the one of its metric through its link, and
+    no other through it (``lost``: earlier changes flush them)."""
+    ifname, ns, metric = ifname_of(endpoint), endpoint["sandbox"], default_metric(endpoint, version)
+    # The default routes through the link, by metric (a multipath route is not the endpoint's).
+    mine = dict((r.metric, r.gateways[0][0]) for r in ([] if lost else view.routes)
+                if r.dst == DEFAULT_DST[version] and len(r.gateways) == 1 and r.gateways[0][1] == index)
     family = "" if version == 4 else "IPv6 "
-    if endpoint["default_route"]:
-        if lost or not routed_here or have != gateway:
-            return [change("route %sdefault via %s in %s" % (family, gateway or ifname, ns), "default_route_set",
-                           gateway, ifname, ns, **_version(version))]
-    elif routed_here and not lost:
-        return [change("remove the %sdefault route via %s in %s" % (family, ifname, ns), "default_route_del",
-                       ifname, ns, **_version(version))]
-    return []
+    out: List[Change] = []
+    wanted = endpoint["default_route"]
+    if wanted and (metric not in mine or mine[metric] != gateway):
+        out.append(change("route %sdefault via %s in %s%s" % (family, gateway or ifname, ns, _metric_text(endpoint)),
+                          "default_route_set", gateway, ifname, ns, metric=metric, **_version(version)))
+    for stale in sorted(m for m in mine if m != metric or not wanted):
+        out.append(change("remove the %sdefault route via %s in %s%s" % (
+            family, ifname, ns, " (metric %d)" % stale if stale else ""), "default_route_del", ifname, ns,
+            metric=stale, **_version(version)))
+    return out
 
 
 def _version(version: int) -> Dict[str, int]:

@@ -21,7 +21,8 @@ class IpvlanDriver(MacvlanDriver):
     option_groups = ("ipvlan",)
     part = IpvlanPart
     network_parts = (IpvlanPart,)
-    endpoint_options = ("ifname", "ipv4_address", "ipv6_address", "default_route", "aliases")
+    endpoint_options = ("ifname", "ipv4_address", "ipv6_address", "default_route", "default_route_metric", "routes",
+                        "aliases")
     endpoint_refusals = dict(MacvlanDriver.endpoint_refusals,
                              mac_address="every endpoint of an %s network has its parent's MAC address")
     kind = "ipvlan"

@@ -89,7 +89,7 @@ class MacvlanDriver(Driver):
     part = MacvlanPart
     network_parts: Tuple[Type[Part], ...] = (MacvlanPart,)
     endpoint_options: Tuple[str, ...] = ("ifname", "ipv4_address", "ipv6_address", "mac_address", "default_route",
-                                         "aliases")
+                                         "default_route_metric", "routes", "aliases")
     endpoint_refusals = {"publish": "a %s network has no NAT: its endpoints are on the parent's wire, "
                                     "so reach them at their own addresses"}
     ipam = True

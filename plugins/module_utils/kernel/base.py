@@ -14,7 +14,7 @@ import gc
 import os
 import pickle
 import socket
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, TypeVar
 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, NamespaceLost
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.batch import Batch
@@ -57,6 +57,12 @@ class KernelBase(object):
         # Namespaces this run created -> the next free link index there: veth_add names the
         # index of each peer it moves in (any other way of adding a link there must drop the entry).
         self._fresh: Dict[Key, int] = {}
+        self._tables: Dict[Key, Set[int]] = {}  # routing tables a namespace's view holds beside main
+
+    def read_tables(self, ns: Key, tables: Iterable[int]) -> None:
+        """Have the view of ``ns``, when it is read, hold the routes of ``tables`` too (after it is
+        read, ``routes_in`` reads them apart)."""
+        self._tables.setdefault(ns, set()).update(tables)
 
     # -- sockets ------------------------------------------------------------------------
 
@@ -136,7 +142,7 @@ class KernelBase(object):
             if not self.netns_exists(ns):
                 return None
             try:
-                view = read_namespace(self.nl(ns))
+                view = read_namespace(self.nl(ns), self._tables.get(ns, ()))
             except (OSError, NetlinkError) as e:
                 raise KernelError("cannot read the network namespace %s: %s" % (ns or "of the host", error_text(e)),
                                   "sandbox" if ns else None)
@@ -199,7 +205,7 @@ class KernelBase(object):
                 try:
                     with self.netlink_socket(key) as sock:
                         prepare(sock)
-                        views[key] = read_namespace(Dumper(sock))
+                        views[key] = read_namespace(Dumper(sock), self._tables.get(key, ()))
                 except Exception:
                     pass
             with os.fdopen(wfd, "wb") as f:

@@ -89,14 +89,14 @@ def addr(index: int, address: str, prefixlen: int) -> Any:
 
 
 def route(gateway: Optional[str] = None, oif: Optional[int] = None, delete: bool = False, dst: Optional[str] = None,
-          family: int = socket.AF_INET) -> Any:
-    """A main-table route (default unless ``dst``, a CIDR) of ``family`` (or of the gateway's or
-    destination's); one with no gateway is on-link. To delete: one that matches any protocol,
-    scope and type."""
+          family: int = socket.AF_INET, metric: Optional[int] = None, table: int = RT_TABLE_MAIN) -> Any:
+    """A route of ``table`` (default unless ``dst``, a CIDR) of ``family`` (or of the gateway's or
+    destination's), of ``metric`` (None: the kernel's default; to delete: any); one with no gateway
+    is on-link. To delete: one that matches any protocol, scope and type."""
     msg = rtmsg()
     target = gateway or dst
     msg["family"] = af(target) if target else family
-    msg["table"] = RT_TABLE_MAIN
+    msg["table"] = table if table < 256 else 0  # a table past 255 is only in RTA_TABLE
     if not delete:
         msg["proto"] = RTPROT_STATIC
         msg["scope"] = RT_SCOPE_UNIVERSE if gateway else RT_SCOPE_LINK
@@ -107,7 +107,8 @@ def route(gateway: Optional[str] = None, oif: Optional[int] = None, delete: bool
     if dst is not None:
         address, plen = dst.split("/")
         msg["dst_len"] = int(plen)
-    msg["attrs"] = [(k, v) for k, v in (("RTA_DST", address), ("RTA_GATEWAY", gateway), ("RTA_OIF", oif))
+    msg["attrs"] = [(k, v) for k, v in (("RTA_DST", address), ("RTA_GATEWAY", gateway), ("RTA_OIF", oif),
+                                        ("RTA_PRIORITY", metric), ("RTA_TABLE", table))
                     if v is not None]
     return msg
 
@@ -128,9 +129,13 @@ def family_msg(cls: Any, family: int = socket.AF_UNSPEC) -> Any:
     return msg
 
 
-def main_table() -> Any:
+def table_dump(table: int) -> Any:
+    """The request of a dump of the unicast routes of one routing table (0: of all), which the
+    kernel filters (strict checking): not the local table's routes of the namespace's own addresses."""
     msg = family_msg(rtmsg)
-    msg["table"] = RT_TABLE_MAIN
+    msg["table"] = table if table < 256 else 0
+    msg["type"] = RTN_UNICAST
+    msg["attrs"] = [("RTA_TABLE", table)] if table >= 256 else []
     return msg
 
 
@@ -234,23 +239,35 @@ def _ipv6_disabled(data: bytes, spec: Optional[Span]) -> Optional[bool]:
 
 
 def _route_of(msg: Any) -> Optional[Route]:
-    """A main-table unicast route as a model Route, or None for any other."""
-    a = _attrs(msg, ROUTE_ATTRS)
-    if (a.get("RTA_TABLE") or msg["table"]) != RT_TABLE_MAIN or msg["type"] != RTN_UNICAST:
+    """A unicast route as a model Route, or None for any other."""
+    if msg["type"] != RTN_UNICAST:
         return None
+    a = _attrs(msg, ROUTE_ATTRS)
+    table = a.get("RTA_TABLE") or msg["table"]
     dst = "%s/%d" % (a.get("RTA_DST") or ("::" if msg["family"] == socket.AF_INET6 else "0.0.0.0"), msg["dst_len"])
     hops = a.get("RTA_MULTIPATH")
     if hops:
         gateways = tuple((hop.get_attr("RTA_GATEWAY"), hop["oif"]) for hop in hops)
     else:
         gateways = ((a.get("RTA_GATEWAY"), a.get("RTA_OIF")),)
-    return Route(dst=dst, gateways=gateways, metric=a.get("RTA_PRIORITY") or 0)
+    return Route(dst=dst, gateways=gateways, metric=a.get("RTA_PRIORITY") or 0, table=table)
 
 
-def read_namespace(nl: Any) -> NsView:
-    """Links, addresses and main-table routes of a namespace (both families), as an NsView.
-    IPv6 link-local and loopback addresses are left out: the kernel makes them, never the
-    collection."""
+def read_routes(nl: Any, table: int) -> List[Route]:
+    """The unicast routes of one routing table (0: of every table), both families."""
+    try:
+        replies = nl.dump(lambda: table_dump(table), RTM_GETROUTE)
+    except NetlinkError as e:
+        if e.code != errno.ENOENT:
+            raise
+        return []  # no such table yet (a new namespace has no main table either)
+    return [r for r in (_route_of(m) for m in replies) if r is not None and table in (0, r.table)]
+
+
+def read_namespace(nl: Any, tables: Iterable[int] = ()) -> NsView:
+    """Links, addresses and main-table routes of a namespace (both families), and the routes of
+    ``tables``, as an NsView. IPv6 link-local and loopback addresses are left out: the kernel makes
+    them, never the collection."""
     links = {}
     for msg in nl.dump(lambda: ifinfo(attrs=[("IFLA_EXT_MASK", RTEXT_FILTER_SKIP_STATS)]), RTM_GETLINK):
         link = link_of(msg)
@@ -264,14 +281,14 @@ def read_namespace(nl: Any) -> NsView:
         if reply["family"] == socket.AF_INET6 and reply["scope"] != RT_SCOPE_UNIVERSE:
             continue
         addresses.setdefault(by_index.get(reply["index"]), set()).add("%s/%d" % (local, reply["prefixlen"]))
-    try:
-        replies = nl.dump(main_table, RTM_GETROUTE)
-    except NetlinkError as e:
-        if e.code != errno.ENOENT:
-            raise
-        replies = []  # a namespace with no route yet has no main table
-    routes = [r for r in (_route_of(m) for m in replies) if r is not None]
-    return NsView(links, addresses, routes)
+    if not tables:
+        return NsView(links, addresses, read_routes(nl, RT_TABLE_MAIN))
+    by_table: Dict[int, List[Route]] = dict((t, []) for t in set(tables) | {RT_TABLE_MAIN})
+    for r in read_routes(nl, 0):  # one dump of every table
+        if r.table in by_table:
+            by_table[r.table].append(r)
+    main = by_table.pop(RT_TABLE_MAIN)
+    return NsView(links, addresses, main, by_table)
 
 
 def read_neighbours(nl: Any, index: int) -> Tuple[Set[Tuple[Optional[str], Optional[str]]], Dict[Optional[str], Optional[str]]]:
