@@ -6,8 +6,8 @@
 Each host declares its endpoints in ``overlay_network_endpoints`` (items with ``name``,
 ``network`` and optionally the other options of cnm_endpoint: ``sandbox``, ``aliases``,
 ``ipv4_address``, ``ipv6_address``, ``mac_address``, ``publish``, ``default_route``,
-``default_route_metric``, ``routes``, ``dns``, ``dns_search``, ``dns_options``, ``extra_hosts``,
-``sysctls``). The fleet's addresses, allocated once on the controller, are in
+``default_route_metric``, ``routes``, ``bandwidth``, ``dns``, ``dns_search``, ``dns_options``,
+``extra_hosts``, ``sysctls``). The fleet's addresses, allocated once on the controller, are in
 ``overlay_network_addresses`` ({network: {endpoint: address}}), and each host's VTEP, once its
 network exists, in ``overlay_network_vteps`` ({network: address}). The variable names can be
 changed with keyword arguments.
@@ -26,8 +26,8 @@ OVERLAY_KEYS = ("vni", "port")
 SERVICE_OWNER = "service."  # the owner of a service's VIP in the fleet pool is service.NAME
 HOST_OWNER = "host."  # and of a host's own address on a network (the routing mesh's) host.INVENTORY_HOSTNAME
 ENDPOINT_KEYS = ("name", "sandbox", "ifname", "aliases", "ipv4_address", "ipv6_address", "mac_address", "publish",
-                 "default_route", "default_route_metric", "routes", "dns", "dns_search", "dns_options", "extra_hosts",
-                 "sysctls")
+                 "default_route", "default_route_metric", "routes", "bandwidth", "dns", "dns_search", "dns_options",
+                 "extra_hosts", "sysctls")
 
 
 def _vars(hostvars, host):

@@ -142,6 +142,8 @@ ENDPOINT_SPEC = dict(
     sysctls=dict(type="dict"),
     routes=dict(type="list", elements="dict", options=ROUTE_SPEC),
     default_route_metric=dict(type="int"),
+    bandwidth=dict(type="dict", options=dict((key, dict(type="str")) for key in (
+        "ingress_rate", "ingress_burst", "egress_rate", "egress_burst"))),
 )
 _SANDBOX_OR_PATH = [("sandbox", "sandbox_path")]
 

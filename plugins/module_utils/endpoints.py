@@ -13,7 +13,7 @@ import functools
 import ipaddress
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan, sandbox
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan, sandbox, shaping
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, set_parts
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import NsView
@@ -22,8 +22,10 @@ from ansible_collections.cnm.fabric.plugins.module_utils.records import Endpoint
     RouteRecord
 from ansible_collections.cnm.fabric.plugins.module_utils.run import Run, endpoint_public
 from ansible_collections.cnm.fabric.plugins.module_utils.services import endpoint_publishing, published_in
-from ansible_collections.cnm.fabric.plugins.module_utils.spec import MAIN_TABLE, SANDBOX_OPTIONS, EndpointSpec, \
-    port_text, recorded_port, route_text, sandbox_wide, sysctl_path, sysctl_text
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import DIRECTIONS, MAIN_TABLE, SANDBOX_OPTIONS, \
+    EndpointSpec, port_text, recorded_port, route_text, sandbox_wide, sysctl_path, sysctl_text
+
+ETHERNET_HEADER = 14  # bytes of a frame beside its MTU's, counted by a token bucket
 
 
 # --- sandboxes -------------------------------------------------------------------------
@@ -81,7 +83,7 @@ def _network_for(run: Run, spec: EndpointSpec) -> Tuple[NetworkRecord, Driver]:
     given: Dict[str, Any] = {
         "ifname": spec.ifname, "ipv4_address": spec.ipv4_address, "mac_address": spec.mac_address,
         "publish": spec.publish, "default_route": spec.default_route, "ipv6_address": spec.ipv6_address,
-        "routes": spec.routes, "default_route_metric": spec.default_route_metric}
+        "routes": spec.routes, "default_route_metric": spec.default_route_metric, "bandwidth": spec.bandwidth}
     for option, value in sorted(given.items()):
         if value not in (None, ()) and option not in drv.endpoint_options:
             why = drv.endpoint_refusals.get(option)
@@ -102,6 +104,13 @@ def _network_for(run: Run, spec: EndpointSpec) -> Tuple[NetworkRecord, Driver]:
             raise SpecError("this kernel has no sysctl %s that can be read (each is read back, to be set only when it "
                             "differs)" % key, "sysctls.%s" % key)
     _check_routes(net, spec)
+    frame = net["mtu"] + ETHERNET_HEADER
+    for _rate, burst_key in DIRECTIONS:  # a frame larger than the bucket would never leave it
+        burst = (spec.bandwidth or {}).get(burst_key)
+        if burst is not None and burst < frame:
+            raise SpecError("%d bytes is less than a frame of network %r (its MTU, %d, and an Ethernet header): "
+                            "nothing would pass; give at least %d" % (burst, net["name"], net["mtu"], frame),
+                            "bandwidth.%s" % burst_key)
     for i, port in enumerate(spec.publish):
         if port.host_ip and ":" in port.host_ip and not net.get("ipv6"):
             raise SpecError("%s is an IPv6 address and network %r has no IPv6" % (port.host_ip, net["name"]),
@@ -209,6 +218,8 @@ def endpoint_present(run: Run, spec: EndpointSpec) -> EndpointRecord:
 
     if spec.default_route_metric is not None:
         record["default_route_metric"] = spec.default_route_metric
+    if spec.bandwidth:
+        record["bandwidth"] = spec.bandwidth.copy()
     changes: List[Change] = []
     sb_view = None
     if drv.creates_sandbox:
@@ -248,7 +259,8 @@ def endpoint_present(run: Run, spec: EndpointSpec) -> EndpointRecord:
         moved = (old.get("ipv4_address"), old.get("ipv6_address")) != (record["ipv4_address"], record["ipv6_address"])
         _forget_connections(run, old, keep=() if moved else record["publish"])
     joined = drv.join(net, record, old, run.kernel.host_view(), sb_view)
-    changes += joined + sysctl_changes(run, record, joined) + route_changes(run, record, old, joined, sb_view)
+    changes += joined + sysctl_changes(run, record, joined) + route_changes(run, record, old, joined, sb_view) + \
+        shaping.changes(run, record, old, joined)
     run.queue(changes)
     run.set_endpoint(key, record)
     return record
@@ -373,10 +385,13 @@ def endpoint_remove(run: Run, record: EndpointRecord) -> None:
             links = drivers.host_links(record)
             missing = not links or any(host_view.link(link) is None for link in links)
             changes += drv.leave(net, record, host_view, run.sandbox_view(sb) if missing else None)
+        changes += [plan.change("delete ifb %s" % link, "link_del_batch", link)
+                    for link in sorted(shaping.host_links(record)) if run.kernel.host_view().link(link) is not None]
         if drv.ipam:
             _release_addresses(run, net["name"], record["name"])
     else:  # its network's record is gone: no driver to ask, but its parts name its host links
-        changes += [plan.change("delete %s" % link, "link_del_batch", link) for link in sorted(drivers.host_links(record))]
+        changes += [plan.change("delete %s" % link, "link_del_batch", link)
+                    for link in sorted(drivers.host_links(record) | shaping.host_links(record))]
     run.del_endpoint(key)
     run.queue(changes + sandbox_release(run, sb))
 

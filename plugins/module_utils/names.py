@@ -26,6 +26,7 @@ BRIDGE_PREFIX = "cnm-"
 VETH_PREFIX = "cnmv"
 VXLAN_PREFIX = "cnmx"
 SHIM_PREFIX = "cnms"
+IFB_PREFIX = "cnmb"
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")  # matched whole (fullmatch): no trailing newline
 # Interface names the collection takes from users: what every tool that reads them (nft, ip, sysctl paths,
 # hosts and unit files) takes as one plain word. The kernel takes more (anything but '/', ':' and white space).
@@ -50,6 +51,11 @@ def bridge_name(network: str) -> str:
 def veth_name(network: str, endpoint: str) -> str:
     """Host end of an endpoint's veth pair: stable, unique per (network, endpoint)."""
     return VETH_PREFIX + _digest(network + "/" + endpoint, IFNAMSIZ - len(VETH_PREFIX))
+
+
+def ifb_name(network: str, endpoint: str) -> str:
+    """The ifb device that shapes what an endpoint's sandbox sends (shaping.py)."""
+    return IFB_PREFIX + _digest(network + "/" + endpoint, IFNAMSIZ - len(IFB_PREFIX))
 
 
 def vxlan_name(network: str) -> str:

@@ -74,6 +74,14 @@ class RouteRecord(TypedDict):
     table: int              # the routing table (254: main)
 
 
+class BandwidthRecord(TypedDict, total=False):
+    """An endpoint's shaping, each direction given or not: rates in bits per second, bursts in bytes."""
+    ingress_rate: int   # what goes into the sandbox
+    ingress_burst: int
+    egress_rate: int    # what the sandbox sends
+    egress_burst: int
+
+
 class EndpointRecord(TypedDict, total=False):
     """An endpoint (cnm_endpoint): a network's interface in a sandbox, by ``network/name``."""
     name: Required[str]
@@ -93,6 +101,7 @@ class EndpointRecord(TypedDict, total=False):
     sysctls: Dict[str, str]           # net.* sysctls of its sandbox and interface (IFNAME); absent: none
     routes: List[RouteRecord]         # static routes through its interface; absent: none
     default_route_metric: int         # the metric of its default routes; absent: 0 (IPv6: the kernel's 1024)
+    bandwidth: BandwidthRecord        # token buckets on its host side; absent: none
 
 
 class RemoteEndpointRecord(TypedDict, total=False):

@@ -31,7 +31,7 @@ COMMON_NETWORK_FIELDS = ("name", "id", "scope", "driver", "subnet", "gateway", "
                          "ipv6_gateway", "ipv6_ip_range", "mtu", "internal", "labels")
 ENDPOINT_FIELDS = ("name", "network", "sandbox", "ifname", "ipv4_address", "ipv6_address", "mac_address",
                    "default_route", "default_route_metric", "aliases", "publish", "dns", "dns_search", "dns_options",
-                   "extra_hosts", "sysctls", "routes")
+                   "extra_hosts", "sysctls", "routes", "bandwidth")
 
 
 def network_public(record: Optional[NetworkRecord]) -> Dict[str, Any]:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Dict, List, Literal, Mapping, Optional, S
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
-from ansible_collections.cnm.fabric.plugins.module_utils.records import PortRecord, RemoteEndpointRecord, RouteRecord
+from ansible_collections.cnm.fabric.plugins.module_utils.records import BandwidthRecord, PortRecord, RemoteEndpointRecord, \
+    RouteRecord
 
 if TYPE_CHECKING:  # drivers.base imports this module
     from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver
@@ -545,6 +546,65 @@ def route_text(route: RouteRecord) -> str:
     return "%s via %s%s" % (route["dst"], route["gateway"] or "the link", " (%s)" % ", ".join(notes) if notes else "")
 
 
+# Rates as tc writes them: bits per second (SI and IEC prefixes), or bytes per second (bps).
+_PREFIXES = (("", 1), ("k", 10 ** 3), ("m", 10 ** 6), ("g", 10 ** 9), ("t", 10 ** 12),
+             ("ki", 2 ** 10), ("mi", 2 ** 20), ("gi", 2 ** 30), ("ti", 2 ** 40))
+RATE_UNITS = dict([(p + "bit", m) for p, m in _PREFIXES] + [(p + "bps", 8 * m) for p, m in _PREFIXES])
+# Sizes as tc writes them: bytes (b; kb or k, mb or m, gb or g: powers of 1024), or bits (kbit, mbit, gbit).
+SIZE_UNITS = {"b": 1, "k": 2 ** 10, "kb": 2 ** 10, "m": 2 ** 20, "mb": 2 ** 20, "g": 2 ** 30, "gb": 2 ** 30,
+              "kbit": 2 ** 10 // 8, "mbit": 2 ** 20 // 8, "gbit": 2 ** 30 // 8}
+QUANTITY = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)\s*")
+RATE_MAX = 8 * U32_MAX  # a token bucket's rate is 32 bits of bytes per second (34 Gbit/s)
+BURST_MIN, BURST_MAX = 32 * 2 ** 10, 2 ** 30  # the default burst is 10 ms of the rate, at least BURST_MIN
+BandwidthKey = Literal["ingress_rate", "ingress_burst", "egress_rate", "egress_burst"]
+DIRECTIONS: Tuple[Tuple[BandwidthKey, BandwidthKey], ...] = (("ingress_rate", "ingress_burst"),
+                                                             ("egress_rate", "egress_burst"))
+
+
+def _quantity(value: Any, units: Mapping[str, int], option: str, example: str) -> int:
+    match = QUANTITY.fullmatch(value) if isinstance(value, str) else None
+    if match is None or match.group(2).lower() not in units:
+        raise SpecError("%r is not a quantity with units, as tc writes them (such as %s)" % (value, example), option)
+    return int(float(match.group(1)) * units[match.group(2).lower()])
+
+
+def parse_bandwidth(value: Optional[Mapping[str, Any]], option: str = "bandwidth") -> Optional[BandwidthRecord]:
+    """An endpoint's rates (bits per second) and bursts (bytes), each direction given or not: a rate
+    and a burst need units; a burst without its rate is refused. None when none is given."""
+    out: BandwidthRecord = {}
+    for rate_key, burst_key in DIRECTIONS:
+        rate, burst = (value or {}).get(rate_key), (value or {}).get(burst_key)
+        if rate is None:
+            if burst is not None:
+                raise SpecError("is given without %s.%s" % (option, rate_key), "%s.%s" % (option, burst_key))
+            continue
+        bits = _quantity(rate, RATE_UNITS, "%s.%s" % (option, rate_key), "10mbit or 1gbit")
+        if not 8 <= bits <= RATE_MAX:
+            raise SpecError("%s is out of range (8bit to %dbit)" % (rate, RATE_MAX), "%s.%s" % (option, rate_key))
+        size = max(bits // 800, BURST_MIN) if burst is None else \
+            _quantity(burst, SIZE_UNITS, "%s.%s" % (option, burst_key), "32kb or 1mb")
+        if size > BURST_MAX:
+            raise SpecError("%s is out of range (at most 1gb)" % burst, "%s.%s" % (option, burst_key))
+        out[rate_key], out[burst_key] = bits, size
+    return out or None
+
+
+def rate_text(bits: int) -> str:
+    """A rate as tc writes it: ``10mbit``."""
+    for unit, factor in (("gbit", 10 ** 9), ("mbit", 10 ** 6), ("kbit", 10 ** 3)):
+        if bits % factor == 0:
+            return "%d%s" % (bits // factor, unit)
+    return "%dbit" % bits
+
+
+def size_text(size: int) -> str:
+    """A size as tc writes it: ``32kb``."""
+    for unit, factor in (("gb", 2 ** 30), ("mb", 2 ** 20), ("kb", 2 ** 10)):
+        if size % factor == 0:
+            return "%d%s" % (size // factor, unit)
+    return "%db" % size
+
+
 SandboxOption = Literal["dns", "dns_search", "dns_options", "extra_hosts"]  # shared by a sandbox's endpoints
 SANDBOX_OPTIONS: Tuple[SandboxOption, ...] = ("dns", "dns_search", "dns_options", "extra_hosts")
 
@@ -567,6 +627,7 @@ class EndpointSpec:
     sysctls: Tuple[Tuple[str, str], ...] = ()  # parse_sysctls's
     routes: Tuple[RouteRecord, ...] = ()  # parse_routes's
     default_route_metric: Optional[int] = None
+    bandwidth: Optional[BandwidthRecord] = None  # parse_bandwidth's
 
     @property
     def key(self) -> str:
@@ -638,7 +699,8 @@ def endpoint_spec(params: Params) -> EndpointSpec:
         sandbox_options=sandbox_options(params), sysctls=parse_sysctls(params.get("sysctls")),
         routes=parse_routes(params.get("routes")),
         default_route_metric=None if params.get("default_route_metric") is None else
-        number(params["default_route_metric"], "default_route_metric", 0, U32_MAX))
+        number(params["default_route_metric"], "default_route_metric", 0, U32_MAX),
+        bandwidth=parse_bandwidth(params.get("bandwidth")))
 
 
 def sandbox_options(params: Params) -> Tuple[Tuple[SandboxOption, Any], ...]:

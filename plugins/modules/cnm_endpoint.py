@@ -22,8 +22,8 @@ description:
     over C(/etc); for a sandbox given by path, they are written under O(state_dir) and
     returned in RV(endpoint) as C(hosts_file).
   - Changing the address, MAC address, interface name, default route and its metric, routes,
-    aliases, published ports or sysctls updates the endpoint in place. A veth deleted by hand is
-    recreated on the next run.
+    bandwidth, aliases, published ports or sysctls updates the endpoint in place. A veth deleted
+    by hand is recreated on the next run.
   - With O(endpoints), many endpoints converge in one call - each namespace is observed once,
     only the netlink messages that change something are sent, and the records and the
     nftables tables are written once. A rerun that changes nothing writes nothing.
@@ -83,6 +83,23 @@ options:
         description: As O(default_route_metric).
         type: int
         version_added: 0.2.0
+      bandwidth:
+        description: As O(bandwidth).
+        type: dict
+        version_added: 0.2.0
+        suboptions:
+          ingress_rate:
+            description: As O(bandwidth.ingress_rate).
+            type: str
+          ingress_burst:
+            description: As O(bandwidth.ingress_burst).
+            type: str
+          egress_rate:
+            description: As O(bandwidth.egress_rate).
+            type: str
+          egress_burst:
+            description: As O(bandwidth.egress_burst).
+            type: str
       routes:
         description: As O(routes).
         type: list
@@ -211,6 +228,43 @@ options:
       - An error where the network's driver gives no default route (C(null), C(host), C(dummy)).
     type: int
     version_added: 0.2.0
+  bandwidth:
+    description:
+      - Limits of the endpoint's traffic in each direction, as token buckets (C(tbf)) on its host side,
+        as the CNI C(bandwidth) plugin sets them. What goes into the sandbox is shaped as it leaves
+        by the veth's host end; what the sandbox sends is redirected, as it comes in by that end, to
+        an C(ifb) device of the endpoint's (C(cnmb...)) and shaped there. A packet waits at most 25 ms
+        in a bucket's queue; beyond that it is dropped, which TCP takes as the signal to slow down.
+      - Each bucket is read back and set only when it differs, changed in place (the link and its
+        connections stay), made again with a veth made again, and
+        reported as drift by M(cnm.fabric.cnm_info). A direction taken out of the dict is no longer
+        shaped, and the C(ifb) goes with the last of it or with the endpoint.
+      - "An error on C(macvlan) and C(ipvlan) networks: their endpoints have no side on the host to
+        shape (shape the parent instead), and on C(null), C(host) and C(dummy) ones."
+    type: dict
+    version_added: 0.2.0
+    suboptions:
+      ingress_rate:
+        description:
+          - The rate of what goes into the sandbox, with units as C(tc) writes them - bits per second
+            (V(bit), V(kbit), V(mbit), V(gbit), and V(kibit) to V(gibit) in powers of 1024) or bytes per
+            second (V(bps), V(kbps), V(mbps), V(gbps)) - such as V(10mbit), up to 34 Gbit/s. A number
+            without units is an error, as it is ambiguous.
+          - Omitted, that direction is not shaped.
+        type: str
+      ingress_burst:
+        description:
+          - How much may go at once above the rate, in bytes with units as C(tc) writes them (V(b),
+            V(kb), V(mb), V(gb), powers of 1024; or V(kbit), V(mbit)), such as V(64kb). At least one
+            frame of the network (its MTU and 14 bytes), at most V(1gb).
+          - Defaults to 10 ms of the rate, and at least V(32kb).
+        type: str
+      egress_rate:
+        description: The rate of what the sandbox sends, as O(bandwidth.ingress_rate).
+        type: str
+      egress_burst:
+        description: How much the sandbox may send at once above the rate, as O(bandwidth.ingress_burst).
+        type: str
   routes:
     description:
       - Static routes through the endpoint's interface inside the sandbox (netavark's C(--route),
@@ -397,6 +451,10 @@ EXAMPLES = r"""
     routes:
       - dst: 10.200.0.0/16
         gateway: 172.30.2.254
+    bandwidth:
+      ingress_rate: 100mbit
+      egress_rate: 20mbit
+      egress_burst: 256kb
     publish:
       - host_port: 8000-8010
         container_port: 8000-8010
@@ -462,6 +520,7 @@ endpoint:
     sysctls: {net.ipv4.conf.IFNAME.rp_filter: "2"}
     routes: [{dst: 10.200.0.0/16, gateway: 172.17.0.254, metric: 0, table: 254}]
     default_route_metric: 100
+    bandwidth: {ingress_rate: 100000000, ingress_burst: 125000, egress_rate: 20000000, egress_burst: 262144}
     hosts_file: /etc/netns/web/hosts
 
 endpoints:

@@ -86,6 +86,15 @@ BAD = [
      "routes[1].dst", "by routes[0] already"),
     ("cnm_endpoint", dict(routes=[{"dst": "10.9.0.0/16\n10.8.0.0/16"}]), "routes[0].dst", "not a valid IP address"),
     ("cnm_endpoint", dict(default_route_metric=2 ** 32), "default_route_metric", "out of range"),
+    # Bandwidth: rates and bursts with units, as tc writes them; a burst with its rate.
+    ("cnm_endpoint", dict(bandwidth={"ingress_rate": 10000000}), "bandwidth.ingress_rate", "not a quantity with units"),
+    ("cnm_endpoint", dict(bandwidth={"egress_rate": "10 furlongs"}), "bandwidth.egress_rate", "not a quantity with units"),
+    ("cnm_endpoint", dict(bandwidth={"egress_burst": "32kb"}), "bandwidth.egress_burst", "without bandwidth.egress_rate"),
+    ("cnm_endpoint", dict(bandwidth={"ingress_rate": "100gbit"}), "bandwidth.ingress_rate", "out of range"),
+    ("cnm_endpoint", dict(bandwidth={"ingress_rate": "1mbit", "ingress_burst": "2gb"}), "bandwidth.ingress_burst",
+     "out of range"),
+    ("cnm_endpoint", dict(bandwidth={"ingress_rate": "1mbit", "ingress_burst": "1kb"}), "bandwidth.ingress_burst",
+     "nothing would pass"),
     # The host's own namespace is no sandbox.
 
     ("cnm_endpoint", dict(sandbox=None, sandbox_path="/proc/self/ns/net"), "sandbox_path",

@@ -38,7 +38,8 @@ def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
         hosts[host]["overlay_network_endpoints"] = [{"name": "ep%d" % k, "network": "fabric",
                                                      "dns_search": ["fabric.example"],
                                                      "sysctls": {"net.ipv4.conf.IFNAME.arp_ignore": 1},
-                                                     "routes": [{"dst": "10.250.0.0/24", "table": 100}]}]
+                                                     "routes": [{"dst": "10.250.0.0/24", "table": 100}],
+                                                     "bandwidth": {"ingress_rate": "100mbit"}}]
     inventory = tmp_path / "inventory.json"
     inventory.write_text(json.dumps({"fleet": {"hosts": hosts, "vars": {
         "overlay_network_networks": [{"name": "fabric", "vni": 901, "ipv6": True, "ipv6_subnet": "fd00:901::/64"}],
@@ -52,7 +53,7 @@ def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
                                      "endpoints": [{"name": "app", "dns": ["192.0.2.53"], "extra_hosts": {"db": "192.0.2.7"},
                                                     "sysctls": {"net.ipv4.tcp_syncookies": 0},
                                                     "routes": [{"dst": "10.251.0.0/24", "gateway": "10.93.0.254"}],
-                                                    "default_route_metric": 10,
+                                                    "default_route_metric": 10, "bandwidth": {"egress_rate": "1gbit"},
                                                     "publish": [{"host_port": "8000-8001", "container_port": "8000-8001"}]}]}]}}}))
     overlay = os.path.join(ROOT, "playbooks", "overlay.yml")
     bridge = tmp_path / "bridge.yml"
@@ -85,6 +86,8 @@ def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
     routes = in_host(pid, "ip", "-n", "app", "route", "show")
     assert "10.251.0.0/24 via 10.93.0.254 dev eth0" in routes and "default via 10.93.0.1 dev eth0 proto static metric 10" \
         in routes, routes
+    qdiscs = in_host(pid, "tc", "qdisc", "show")
+    assert "rate 100Mbit" in qdiscs and "rate 1Gbit" in qdiscs, qdiscs
     # Each state_dir has tables of its own: the bridge role's published ports are in its state_dir's.
     table = names.table_name("/var/lib/cnm/bridge-elsewhere")
     listed = in_host(pid, "nft", "list", "table", "inet", table)

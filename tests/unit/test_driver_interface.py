@@ -21,7 +21,9 @@ MODULE_UTILS = os.path.join(os.path.dirname(drivers.__file__), "..")
 # A link kind and an nftables family, spelt as a driver's name only by coincidence.
 KERNEL_VOCABULARY = {"kernel/messages.py": {"bridge", "macvlan", "ipvlan"}, "firewall.py": {"bridge"}}
 # Option names (cnm_overlay_peer's, cnm_service's) that are also fields of a driver's part.
-OPTION_WORDS = {"spec.py": {"peers", "host_address", "port"}, "services.py": {"port"}}
+# Words that are a part's field and also something else in a core module: an option, a tc message's field.
+OPTION_WORDS = {"spec.py": {"peers", "host_address", "port"}, "services.py": {"port"}, "kernel/shaping.py": {"parent"},
+                "kernel/messages.py": {"parent"}}
 # A driver compared with a literal, or a list of them: driver == "x", driver in ("x", "y").
 DRIVER_TEST = re.compile(r"""driver"?\]?\s*(==|!=|in|not in)\s*[("']|BRIDGED""")
 

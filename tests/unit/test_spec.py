@@ -152,3 +152,15 @@ def test_bad_routes_name_the_option(routes, option, words):
     with pytest.raises(SpecError) as e:
         spec.parse_routes(routes)
     assert e.value.option == option and words in e.value.msg
+
+
+def test_bandwidth_is_read_as_tc_writes_it():
+    got = spec.parse_bandwidth({"ingress_rate": "10mbit", "egress_rate": "1.5Gbit", "egress_burst": "1mb"})
+    assert got == {"ingress_rate": 10 ** 7, "ingress_burst": 32 * 1024, "egress_rate": 15 * 10 ** 8,
+                   "egress_burst": 2 ** 20}, "a burst not given is 10 ms of the rate, at least 32 KiB"
+    assert spec.parse_bandwidth({"ingress_rate": "100mbps"})["ingress_burst"] == 10 ** 6, "bytes per second: 10 ms"
+    assert spec.parse_bandwidth({"ingress_rate": "1kibit", "ingress_burst": "2kbit"}) == {
+        "ingress_rate": 1024, "ingress_burst": 256}
+    assert spec.parse_bandwidth({}) is None and spec.parse_bandwidth(None) is None
+    assert [spec.rate_text(n) for n in (10 ** 7, 1500, 8, 15 * 10 ** 8)] == ["10mbit", "1500bit", "8bit", "1500mbit"]
+    assert [spec.size_text(n) for n in (32768, 1514, 2 ** 20)] == ["32kb", "1514b", "1mb"]

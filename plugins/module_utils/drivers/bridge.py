@@ -344,7 +344,7 @@ class BridgeDriver(Driver):
     network_parts: Tuple[Type[Part], ...] = (BridgePart,)
     endpoint_parts: Tuple[Type[Part], ...] = (VethPart,)
     endpoint_options = ("ifname", "ipv4_address", "ipv6_address", "mac_address", "default_route", "default_route_metric",
-                        "routes", "aliases", "publish")
+                        "routes", "bandwidth", "aliases", "publish")
     ipam = True
     ipv6 = True
 

@@ -29,7 +29,10 @@ KIND = "dummy"
 class DummyDriver(Driver):
     endpoint_options = ("ifname", "ipv4_address", "ipv6_address", "mac_address", "aliases")
     endpoint_refusals = {"publish": "a %s link carries no traffic to NAT: reach the endpoint at its own address",
-                         "default_route": "a %s link leads nowhere, so no route goes through it"}
+                         "bandwidth": "a %s link carries no traffic to shape",
+                         "default_route": "a %s link leads nowhere, so no route goes through it",
+                         "default_route_metric": "a %s link leads nowhere, so no route goes through it",
+                         "routes": "a %s link leads nowhere, so no route goes through it"}
     ipam = True
     ipv6 = True
 

@@ -90,7 +90,10 @@ class MacvlanDriver(Driver):
     network_parts: Tuple[Type[Part], ...] = (MacvlanPart,)
     endpoint_options: Tuple[str, ...] = ("ifname", "ipv4_address", "ipv6_address", "mac_address", "default_route",
                                          "default_route_metric", "routes", "aliases")
-    endpoint_refusals = {"publish": "a %s network has no NAT: its endpoints are on the parent's wire, "
+    endpoint_refusals = {"bandwidth": "a %s endpoint has no side on the host to shape: its link is a child of the "
+                                      "parent, made whole in the sandbox; shape the parent, or the sandbox's own link "
+                                      "from inside",
+                         "publish": "a %s network has no NAT: its endpoints are on the parent's wire, "
                                     "so reach them at their own addresses"}
     ipam = True
     ipv6 = True

@@ -1,9 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: cnm.fabric contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The kernel layer: links, addresses, routes, neighbours and namespaces, over pyroute2.
+"""The kernel layer: links, addresses, routes, neighbours, traffic shaping and namespaces, over pyroute2.
 
-pyroute2's message classes (ifinfmsg, ifaddrmsg, rtmsg, ndmsg) encode every request and decode
+pyroute2's message classes (ifinfmsg, ifaddrmsg, rtmsg, ndmsg, and tcmsg with its tc plugins) encode every request and decode
 every reply but those of links and neighbours (pyroute2 frames them, and the few attributes used
 here are read from the buffer), and its sockets check sequence numbers, report the kernel's
 extended ACK, and raise the errors of acks and of NLMSG_DONE. What stays here is how pyroute2 is
@@ -27,7 +27,7 @@ The package, part by part:
 - ``messages``: the requests, and the replies read (a namespace's ``NsView``, a device's entries);
 - ``batch``: what a run's operations defer, and when it is sent;
 - ``base``: what the parts share: the sockets of a run, its views and link indexes, the request path;
-- ``namespaces``, ``links``, ``addresses``, ``neighbours``: the operations on each;
+- ``namespaces``, ``links``, ``addresses``, ``neighbours``, ``shaping``: the operations on each;
 - ``host``: the host's IPsec (``ip xfrm``, xfrm.py), conntrack and sysctls.
 
 What pyroute2 does not provide, written here: making a named namespace in-process
@@ -48,12 +48,13 @@ from ansible_collections.cnm.fabric.plugins.module_utils.kernel.host import Host
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.links import Links
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.namespaces import Namespaces
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.neighbours import Neighbours
+from ansible_collections.cnm.fabric.plugins.module_utils.kernel.shaping import Shaping
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.sockets import HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR, netns_path
 
 __all__ = ("Kernel", "HAS_PYROUTE2", "PYROUTE2_IMPORT_ERROR", "netns_path")
 
 
-class Kernel(Namespaces, Links, Addresses, Neighbours, HostState):
+class Kernel(Namespaces, Links, Addresses, Neighbours, Shaping, HostState):
     """A run's view of the kernel and its operations on it (a Change's ``op`` names one of its
     methods). Operations that can wait go through the ``batch``; the others send what it holds
     first, so a plan runs its Changes in order and ends with ``flush(final=True)``."""

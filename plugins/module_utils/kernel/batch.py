@@ -6,9 +6,10 @@
 Some work is cheaper sent together than one request at a time: the links to delete (one
 RTM_DELLINK for a whole link group waits for one RCU grace period, not one per link), the
 forwarding and neighbour entries of many peers, the IPsec commands (one ``ip xfrm`` process),
-the first requests to a sandbox this run made (lo up, a new link's settings, its addresses and
-routes: one write), and the owner's alias on the host links the run made (the kernel ignores an
-alias in the request that makes a link). The kernel's operations hand such work to the batch;
+the token buckets and redirects of endpoints' bandwidth, the first requests to a sandbox this run
+made (lo up, a new link's settings, its addresses and routes: one write), and the owner's alias on
+the host links the run made (the kernel ignores an alias in the request that makes a link). The
+kernel's operations hand such work to the batch;
 an operation that needs it done first (``kernel.base.immediate``) sends it, and the end of a
 run's changes (``send(final=True)``) sends the rest. No caller knows which operations defer.
 """
@@ -47,7 +48,8 @@ class Batch(object):
         self._doomed.add(ns)
 
     def hold(self, what: str, request: Request) -> None:
-        """A request to the host's neighbour tables (the entries of many peers are thousands)."""
+        """A request to the host that may wait and go with others: to its neighbour tables (the entries
+        of many peers are thousands), its qdiscs and filters (an endpoint's bandwidth)."""
         self._held.append((what, request))
 
     def mark(self, ifname: str) -> None:

@@ -13,7 +13,8 @@ import struct
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.sockets import (
-    HAS_PYROUTE2, NetlinkError, ifaddrmsg, ifinfmsg, ndmsg, rtmsg, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE)
+    HAS_PYROUTE2, NetlinkError, ifaddrmsg, ifinfmsg, ndmsg, rtmsg, tcmsg, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH,
+    RTM_GETQDISC, RTM_GETROUTE)
 from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView, Route, VxlanInfo
 
 IFF_UP = 1
@@ -289,6 +290,33 @@ def read_namespace(nl: Any, tables: Iterable[int] = ()) -> NsView:
             by_table[r.table].append(r)
     main = by_table.pop(RT_TABLE_MAIN)
     return NsView(links, addresses, main, by_table)
+
+
+TC_H_ROOT, TC_H_INGRESS = 0xFFFFFFFF, 0xFFFFFFF1  # a qdisc's parent: the link's root, or its ingress
+TCA_KIND, TCA_OPTIONS, TCA_TBF_PARMS = 1, 2, 1
+TCMSG_END = 36  # a tc message's attributes start after its header (16 bytes) and tcmsg (20)
+Bucket = Tuple[int, int, int]  # a token bucket as the kernel keeps it: (bytes/s, buffer in ticks, limit in bytes)
+
+
+def read_qdiscs(nl: Any) -> Dict[Tuple[int, str], Tuple[Optional[str], Optional[Bucket]]]:
+    """The root and ingress qdiscs of every link of a namespace (the kernel dumps them all):
+    {(ifindex, "root" or "ingress"): (kind, its token bucket when a tbf)}, each read from the
+    buffer (a ``sockets.QdiscMessage``)."""
+    out: Dict[Tuple[int, str], Tuple[Optional[str], Optional[Bucket]]] = {}
+    for msg in nl.dump(lambda: family_msg(tcmsg), RTM_GETQDISC):
+        where = {TC_H_ROOT: "root", TC_H_INGRESS: "ingress"}.get(msg["parent"])
+        if where is None:
+            continue
+        data = msg.data
+        a = _nlas(data, msg.offset + TCMSG_END, msg.offset + msg["header"]["length"])
+        kind, bucket = _text(data, a.get(TCA_KIND)), None
+        if kind == "tbf" and TCA_OPTIONS in a:
+            parms = _nlas(data, *a[TCA_OPTIONS]).get(TCA_TBF_PARMS)
+            if parms is not None:  # struct tc_tbf_qopt: two tc_ratespec (12 bytes), limit, buffer, mtu
+                rate, limit, buffer = (_u(data, (parms[0] + at, parms[1])) for at in (8, 24, 28))
+                bucket = (rate or 0, buffer or 0, limit or 0)
+        out[msg["index"], where] = (kind, bucket)
+    return out
 
 
 def read_neighbours(nl: Any, index: int) -> Tuple[Set[Tuple[Optional[str], Optional[str]]], Dict[Optional[str], Optional[str]]]:

@@ -26,7 +26,8 @@ Request = Tuple[Any, int, int]  # a netlink request: (message, type, flags)
 PYROUTE2_NAMES = ("NLM_F_ACK", "NLM_F_APPEND", "NLM_F_CREATE", "NLM_F_DUMP_INTR", "NLM_F_EXCL", "NLM_F_REPLACE",
                   "RTM_DELADDR", "RTM_DELLINK", "RTM_DELNEIGH", "RTM_DELROUTE", "RTM_GETADDR", "RTM_GETLINK",
                   "RTM_GETNEIGH", "RTM_GETROUTE", "RTM_NEWADDR", "RTM_NEWLINK", "RTM_NEWNEIGH", "RTM_NEWROUTE",
-                  "RTM_SETLINK", "ifaddrmsg", "ifinfmsg", "ndmsg", "nlmsg", "rtmsg", "Conntrack")
+                  "RTM_SETLINK", "RTM_NEWQDISC", "RTM_DELQDISC", "RTM_GETQDISC", "RTM_NEWTFILTER",
+                  "ifaddrmsg", "ifinfmsg", "ndmsg", "nlmsg", "rtmsg", "tcmsg", "tc_plugins", "Conntrack")
 __all__ = PYROUTE2_NAMES + ("HAS_PYROUTE2", "PYROUTE2_IMPORT_ERROR", "NetlinkError", "Socket", "Dumper", "prepare",
                             "netns_path", "error_code", "error_text", "libc", "check", "stat_or_none", "NETNS_DIR",
                             "CLONE_NEWNET", "DUMP_RETRIES", "Key", "Request")
@@ -37,12 +38,14 @@ try:
     from pyroute2.netlink.exceptions import NetlinkError
     from pyroute2.netlink.rtnl import (RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_GETADDR,
                                        RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK,
-                                       RTM_NEWNEIGH, RTM_NEWROUTE, RTM_SETLINK)
+                                       RTM_NEWNEIGH, RTM_NEWROUTE, RTM_SETLINK, RTM_NEWQDISC, RTM_DELQDISC,
+                                       RTM_GETQDISC, RTM_NEWTFILTER)
     from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
     from pyroute2.netlink.rtnl.marshal import MarshalRtnl
     from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
     from pyroute2.netlink.rtnl.ndmsg import ndmsg
     from pyroute2.netlink.rtnl.rtmsg import rtmsg
+    from pyroute2.netlink.rtnl.tcmsg import tcmsg, plugins as tc_plugins
     try:  # pyroute2 0.8 and later: an asyncio core
         from pyroute2.netlink.rtnl.iprsocket import AsyncIPRSocket
         import asyncio
@@ -190,10 +193,10 @@ def prepare(sock: socket.socket) -> None:
 
 
 def read_raw(marshal: Any) -> Any:
-    """Link and neighbour replies framed by pyroute2 and read here from the buffer (``messages.link_of``,
-    ``messages.read_neighbours``), in a map of this marshal's own (0.7 shares the class's)."""
+    """Link, neighbour and qdisc replies framed by pyroute2 and read here from the buffer (``messages.link_of``,
+    ``messages.read_neighbours``, ``messages.read_qdiscs``), in a map of this marshal's own (0.7 shares the class's)."""
     marshal.msg_map = dict(marshal.msg_map)
-    marshal.msg_map.update({RTM_NEWLINK: LinkMessage, RTM_NEWNEIGH: NeighMessage})
+    marshal.msg_map.update({RTM_NEWLINK: LinkMessage, RTM_NEWNEIGH: NeighMessage, RTM_NEWQDISC: QdiscMessage})
     return marshal
 
 
@@ -264,4 +267,10 @@ if HAS_PYROUTE2:
         """A neighbour or forwarding entry, framed by pyroute2 and read by ``messages.read_neighbours``: a
         VXLAN device of 10,000 remote endpoints has 20,000 of them."""
         fields = ndmsg.fields
+        nla_map = ()
+
+    class QdiscMessage(nlmsg):
+        """A qdisc, framed by pyroute2 and read by ``messages.read_qdiscs``: a host of 1000 endpoints has
+        a qdisc or three for each, and pyroute2 makes an object of each of their statistics."""
+        fields = tcmsg.fields
         nla_map = ()
