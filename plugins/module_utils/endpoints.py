@@ -259,11 +259,24 @@ def endpoint_present(run: Run, spec: EndpointSpec) -> EndpointRecord:
         moved = (old.get("ipv4_address"), old.get("ipv6_address")) != (record["ipv4_address"], record["ipv6_address"])
         _forget_connections(run, old, keep=() if moved else record["publish"])
     joined = drv.join(net, record, old, run.kernel.host_view(), sb_view)
-    changes += joined + sysctl_changes(run, record, joined) + route_changes(run, record, old, joined, sb_view) + \
-        shaping.changes(run, record, old, joined)
+    changes += joined + after_join(run, record, old, joined, sb_view)
     run.queue(changes)
     run.set_endpoint(key, record)
     return record
+
+
+def after_join(run: Run, record: EndpointRecord, old: Optional[EndpointRecord], joined: List[Change],
+               view: Optional[NsView]) -> List[Change]:
+    """What every driver's endpoint gets after its join's changes ``joined``, from the sandbox's
+    ``view`` (None: made in this run), ``old`` being its previous record: its sysctls, its routes and
+    its bandwidth. A run converging an endpoint and cnm_info's drift alike plan it here."""
+    return sysctl_changes(run, record, joined) + route_changes(run, record, old, joined, view) + \
+        shaping.changes(run, record, old, joined)
+
+
+def host_links(record: EndpointRecord) -> Set[str]:
+    """Every host link an endpoint owns: its driver's parts' and its bandwidth's ifb."""
+    return drivers.host_links(record) | shaping.host_links(record)
 
 
 def _check_default_route(run: Run, spec: EndpointSpec, key: str, sb: str) -> None:
@@ -390,8 +403,7 @@ def endpoint_remove(run: Run, record: EndpointRecord) -> None:
         if drv.ipam:
             _release_addresses(run, net["name"], record["name"])
     else:  # its network's record is gone: no driver to ask, but its parts name its host links
-        changes += [plan.change("delete %s" % link, "link_del_batch", link)
-                    for link in sorted(drivers.host_links(record) | shaping.host_links(record))]
+        changes += [plan.change("delete %s" % link, "link_del_batch", link) for link in sorted(host_links(record))]
     run.del_endpoint(key)
     run.queue(changes + sandbox_release(run, sb))
 

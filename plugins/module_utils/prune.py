@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Set, Tuple
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan, sandbox, services, shaping
-from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoint_remove, sandbox_release
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan, sandbox, services
+from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoint_remove, host_links, sandbox_release
 from ansible_collections.cnm.fabric.plugins.module_utils.model import Link
 from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
 
@@ -22,7 +22,7 @@ def orphan_links(run: Run) -> Dict[str, Link]:
     for net in run.networks.values():
         owned.update(drivers.get(net["driver"]).owned_links(net))
     for e in run.endpoints.values():
-        owned |= drivers.host_links(e) | shaping.host_links(e)
+        owned |= host_links(e)
     tag = names.owner_tag(run.state_dir)
     return dict((name, link) for name, link in run.kernel.host_view().links.items()
                 if link.alias == tag and name not in owned)

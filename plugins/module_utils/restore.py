@@ -27,9 +27,8 @@ import os
 import warnings
 from typing import Callable, List, Optional, Tuple
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, shaping
-from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import read_tables, route_changes, sandbox_join, \
-    sysctl_changes
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers
+from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import after_join, read_tables, sandbox_join
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, CnmWarning
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change
 from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
@@ -83,8 +82,7 @@ def converge(run: Run, report: Optional[Report] = None) -> Tuple[List[Problem], 
                 queue("sandbox", ep["sandbox"], sandbox_join(run, ep["sandbox"], ep["sandbox"].startswith("/")))
             sb_view = None if ep["sandbox"] in run.sandboxes_made else run.sandbox_view(ep["sandbox"])
             joined = drv.join(net, ep, ep, view, sb_view)
-            queue("endpoint", key, joined + sysctl_changes(run, ep, joined) + route_changes(run, ep, ep, joined, sb_view)
-                  + shaping.changes(run, ep, ep, joined))
+            queue("endpoint", key, joined + after_join(run, ep, ep, joined, sb_view))
         except CnmError as e:
             problems.append(("endpoint", key, e.msg))
     run.sandboxes_touched.update(run.sandboxes)  # every sandbox's files and service rules

@@ -9,6 +9,7 @@ says what would be right. Nothing here touches the kernel or the disk.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -502,26 +503,22 @@ def route_metric(metric: int, version: int) -> int:
 def parse_routes(items: Optional[Sequence[Params]], option: str = "routes") -> Tuple[RouteRecord, ...]:
     """An endpoint's static routes, validated: each a distinct (destination, table, metric), with
     a gateway of the destination's family; the main table's default routes are default_route's."""
-    given = tuple((item.get("dst"), item.get("gateway"), item.get("metric"), item.get("table")) for item in items or ())
-    if (given, option) not in _ROUTES_PARSED:  # a bulk call gives many endpoints the same routes
-        _ROUTES_PARSED[given, option] = _parse_routes(items or (), option)
-    return _ROUTES_PARSED[given, option]
+    return _parse_routes(tuple((item.get("dst"), item.get("gateway"), item.get("metric"), item.get("table"))
+                               for item in items or ()), option)
 
 
-_ROUTES_PARSED: Dict[Tuple[Any, str], Tuple[RouteRecord, ...]] = {}
-
-
-def _parse_routes(items: Sequence[Params], option: str) -> Tuple[RouteRecord, ...]:
+@functools.lru_cache(maxsize=None)  # a bulk call gives many endpoints the same routes
+def _parse_routes(items: Tuple[Tuple[Any, Any, Any, Any], ...], option: str) -> Tuple[RouteRecord, ...]:
     out: List[RouteRecord] = []
     seen: Dict[Tuple[str, int, int], int] = {}
-    for i, item in enumerate(items):
+    for i, (given_dst, given_gateway, given_metric, given_table) in enumerate(items):
         where = "%s[%d]" % (option, i)
-        dst = parse_subnet(item.get("dst"), where + ".dst", versions=(4, 6))
+        dst = parse_subnet(given_dst, where + ".dst", versions=(4, 6))
         if dst is None:
             raise SpecError("is required", where + ".dst")
-        gateway = parse_address(item.get("gateway"), where + ".gateway", versions=(dst.version,))
-        metric = number(item.get("metric") or 0, where + ".metric", 0, U32_MAX)
-        table = number(MAIN_TABLE if item.get("table") is None else item["table"], where + ".table", 1, U32_MAX)
+        gateway = parse_address(given_gateway, where + ".gateway", versions=(dst.version,))
+        metric = number(given_metric or 0, where + ".metric", 0, U32_MAX)
+        table = number(MAIN_TABLE if given_table is None else given_table, where + ".table", 1, U32_MAX)
         if table == LOCAL_TABLE:
             raise SpecError("255 is the kernel's local table, which holds the host's own addresses; choose another",
                             where + ".table")

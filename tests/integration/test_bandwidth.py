@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+from ansible_collections.cnm.fabric.plugins.module_utils import names
 from test_macvlan import network, wire  # pylint: disable=import-error
 
 PORT = 7100
@@ -126,6 +127,8 @@ def test_the_ifb_goes_with_its_endpoint_and_a_veth_made_again_is_shaped_again(ho
     assert "mirred (Egress Redirect to device %s)" % ifb[0] in host.sh(["tc", "filter", "show", "dev", veth,
                                                                        "ingress"]).stdout
     assert host.ok("cnm_endpoint", **args)["changed"] is False
+    assert names.owner_tag(host.state_dir) in host.sh(["ip", "link", "show", ifb[0]]).stdout, "marked as the state_dir's"
+    assert host.ok("cnm_prune", check=True)["removed"]["links"] == [], "the ifb is the endpoint's, no orphan"
     host.converge("cnm_endpoint", name="app", network="lan", state="absent")
     assert not [link for link in host.links() if link.startswith(("cnmb", "cnmv"))], host.links()
 
