@@ -53,13 +53,19 @@ def _declared(host_vars, network, host, endpoints_var):
     return out
 
 
-def _address(allocated, network, item, host, addresses_var):
-    if item.get("ipv4_address"):
-        return item["ipv4_address"]
+def _key(ipv4):
+    """The option of an endpoint's fleet address: its IPv4 one, or on an IPv6-only network
+    (``ipv4`` false) its IPv6 one."""
+    return "ipv4_address" if ipv4 else "ipv6_address"
+
+
+def _address(allocated, network, item, host, addresses_var, ipv4=True):
+    if item.get(_key(ipv4)):
+        return item[_key(ipv4)]
     if item["name"] not in allocated:
-        raise AnsibleFilterError("endpoint %s of network %s on host %s has no address: give it ipv4_address, or "
+        raise AnsibleFilterError("endpoint %s of network %s on host %s has no address: give it %s, or "
                                  "allocate the fleet's addresses into %s first"
-                                 % (item["name"], network, host, addresses_var))
+                                 % (item["name"], network, host, _key(ipv4), addresses_var))
     return allocated[item["name"]]
 
 
@@ -67,10 +73,11 @@ def _allocated(host_vars, network, addresses_var):
     return (host_vars.get(addresses_var) or {}).get(network) or {}
 
 
-def overlay_addresses(hostvars, network, hosts, endpoints_var=ENDPOINTS_VAR, services=()):
+def overlay_addresses(hostvars, network, hosts, endpoints_var=ENDPOINTS_VAR, services=(), ipv4=True):
     """What cnm_ipam_pool's ``addresses`` needs for ``network``: one owner per endpoint of ``hosts``,
     one per service of ``services`` (items with ``name``, ``network`` and maybe ``vip``) on it, and,
-    when one of those services publishes a port (the routing mesh), one per host."""
+    when one of those services publishes a port (the routing mesh), one per host. On an IPv6-only
+    network (``ipv4`` false) the fleet pool is its IPv6 one, and the endpoints' addresses the IPv6 ones."""
     out, seen, mesh = [], {}, False
     for svc in services or []:
         if svc.get("network") == network:
@@ -88,28 +95,29 @@ def overlay_addresses(hostvars, network, hosts, endpoints_var=ENDPOINTS_VAR, ser
                 raise AnsibleFilterError("endpoint %s of network %s is declared on %s and on %s; names are "
                                          "unique in a network" % (item["name"], network, seen[item["name"]], host))
             seen[item["name"]] = host
-            out.append({"owner": item["name"], "address": item.get("ipv4_address")})
+            out.append({"owner": item["name"], "address": item.get(_key(ipv4))})
     return out
 
 
-def overlay_endpoints(hostvars, network, host, endpoints_var=ENDPOINTS_VAR, addresses_var=ADDRESSES_VAR):
+def overlay_endpoints(hostvars, network, host, endpoints_var=ENDPOINTS_VAR, addresses_var=ADDRESSES_VAR, ipv4=True):
     """The endpoints of ``network`` that ``host`` declares, as cnm_endpoint's ``endpoints`` items,
-    each with its fleet address."""
+    each with its fleet address (an IPv6 one on an IPv6-only network: ``ipv4`` false)."""
     host_vars = _vars(hostvars, host)
     allocated = _allocated(host_vars, network, addresses_var)
     out = []
     for item in _declared(host_vars, network, host, endpoints_var):
         ep = dict((k, item[k]) for k in ENDPOINT_KEYS if item.get(k) is not None)
-        ep["ipv4_address"] = _address(allocated, network, item, host, addresses_var)
+        ep[_key(ipv4)] = _address(allocated, network, item, host, addresses_var, ipv4)
         out.append(ep)
     return out
 
 
 def overlay_peers(hostvars, network, hosts, me, endpoints_var=ENDPOINTS_VAR, addresses_var=ADDRESSES_VAR,
-                  vteps_var=VTEPS_VAR):
+                  vteps_var=VTEPS_VAR, ipv4=True):
     """cnm_overlay_peer's ``peers`` for host ``me``: every other host of ``hosts`` that has
-    ``network`` (a VTEP in ``vteps_var``), with its endpoints. MAC addresses are derived from
-    the addresses by the module, unless an endpoint declares one; no facts are needed."""
+    ``network`` (a VTEP in ``vteps_var``), with its endpoints, each known by its fleet address (an
+    IPv6 one on an IPv6-only network: ``ipv4`` false). MAC addresses are derived from the addresses
+    by the module, unless an endpoint declares one; no facts are needed."""
     allocated = _allocated(_vars(hostvars, me), network, addresses_var)
     peers = []
     for host in hosts:
@@ -121,11 +129,11 @@ def overlay_peers(hostvars, network, hosts, me, endpoints_var=ENDPOINTS_VAR, add
             continue  # the network is not (yet) on that host
         endpoints = []
         for item in _declared(host_vars, network, host, endpoints_var):
-            ep = {"name": item["name"], "ip": _address(allocated, network, item, host, addresses_var),
+            ep = {"name": item["name"], "ip": _address(allocated, network, item, host, addresses_var, ipv4),
                   "aliases": list(item.get("aliases") or [])}
             if item.get("mac_address"):
                 ep["mac"] = item["mac_address"]
-            if item.get("ipv6_address"):
+            if ipv4 and item.get("ipv6_address"):
                 ep["ip6"] = item["ipv6_address"]
             endpoints.append(ep)
         peer = {"vtep": vtep, "endpoints": endpoints}
@@ -148,9 +156,18 @@ def _network(net, host_vars, me, underlay, pools_var, addresses_var):
     if host_address:
         overlay["host_address"] = host_address
     out = dict((k, net[k]) for k in NETWORK_KEYS if net.get(k) is not None)
-    out.update(name=name, driver="overlay", subnet=[pool["subnet"]] + ([net["ipv6_subnet"]] if net.get("ipv6_subnet") else []),
-               gateway=pool["gateway"], ipv6=bool(net.get("ipv6")), overlay=overlay)
+    if _ipv4(net):
+        out.update(subnet=[pool["subnet"]] + ([net["ipv6_subnet"]] if net.get("ipv6_subnet") else []),
+                   ipv6=bool(net.get("ipv6")))
+    else:  # the fleet pool is the IPv6 one
+        out.update(subnet=[pool["subnet"]], ipv4=False, ipv6=True)
+    out.update(name=name, driver="overlay", gateway=pool["gateway"], overlay=overlay)
     return out
+
+
+def _ipv4(net):
+    """Whether network item ``net`` has IPv4 (``ipv4: false``: IPv6-only)."""
+    return net.get("ipv4") is not False
 
 
 def overlay_host(hostvars, networks, hosts, me, services=(), encryption_keys=None, skip=(), local_ip=None,
@@ -169,10 +186,10 @@ def overlay_host(hostvars, networks, hosts, me, services=(), encryption_keys=Non
         name = net["name"]
         out["networks"].append(_network(net, host_vars, me, {"local_ip": local_ip, "underlay_interface": underlay_interface},
                                         pools_var, addresses_var))
-        out["endpoints"].append({"network": name, "exclusive": True,
-                                 "endpoints": overlay_endpoints(hostvars, name, me, endpoints_var, addresses_var)})
+        out["endpoints"].append({"network": name, "exclusive": True, "endpoints": overlay_endpoints(
+            hostvars, name, me, endpoints_var, addresses_var, _ipv4(net))})
         peers = {"network": name, "exclusive": True,
-                 "peers": overlay_peers(hostvars, name, hosts, me, endpoints_var, addresses_var, vteps_var)}
+                 "peers": overlay_peers(hostvars, name, hosts, me, endpoints_var, addresses_var, vteps_var, _ipv4(net))}
         if net.get("encrypted"):
             peers.update(encryption_keys=list(keys.get(name) or []), encryption_stage="inbound")
         out["peers"].append(peers)

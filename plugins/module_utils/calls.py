@@ -73,6 +73,7 @@ NETWORK = Call(dict(
     gateway=dict(type="list", elements="str"),
     ip_range=dict(type="list", elements="str"),
     aux_addresses=dict(type="dict"),
+    ipv4=dict(type="bool", default=True),
     ipv6=dict(type="bool", default=False),
     address_pools=dict(type="list", elements="dict", options=dict(
         base=dict(type="str", required=True),

@@ -91,6 +91,8 @@ def _network_for(run: Run, spec: EndpointSpec) -> Tuple[NetworkRecord, Driver]:
                 net["name"], net["driver"], ": " + why % net["driver"] if why else ""), option)
     if spec.ipv6_address and not net.get("ipv6"):
         raise SpecError("network %r has no IPv6 (it was made without ipv6: true)" % net["name"], "ipv6_address")
+    if spec.ipv4_address and drv.ipam and not net.get("subnet"):
+        raise SpecError("network %r is IPv6-only (ipv4: false)" % net["name"], "ipv4_address")
     given_sandbox = [option for option, _value in spec.sandbox_options] + (["sysctls"] if spec.sysctls else [])
     if given_sandbox and not drv.creates_sandbox:
         raise SpecError("is not supported on network %r (driver %s): its endpoints have no sandbox of their own"
@@ -112,19 +114,21 @@ def _network_for(run: Run, spec: EndpointSpec) -> Tuple[NetworkRecord, Driver]:
                             "nothing would pass; give at least %d" % (burst, net["name"], net["mtu"], frame),
                             "bandwidth.%s" % burst_key)
     for i, port in enumerate(spec.publish):
-        if port.host_ip and ":" in port.host_ip and not net.get("ipv6"):
-            raise SpecError("%s is an IPv6 address and network %r has no IPv6" % (port.host_ip, net["name"]),
-                            "publish[%d].host_ip" % i)
+        v6 = ":" in (port.host_ip or "")
+        if port.host_ip and not net.get("ipv6_subnet" if v6 else "subnet"):
+            raise SpecError("%s is an IPv%d address and network %r has no IPv%d"
+                            % (port.host_ip, 6 if v6 else 4, net["name"], 6 if v6 else 4), "publish[%d].host_ip" % i)
     return net, drv
 
 
 def _check_routes(net: NetworkRecord, spec: EndpointSpec) -> None:
     """A route's family must be one the network has, and its gateway on the network."""
     for i, route in enumerate(spec.routes):
-        subnet = net.get("ipv6_subnet") if ":" in route["dst"] else net.get("subnet")
+        version = 6 if ":" in route["dst"] else 4
+        subnet = net.get("ipv6_subnet" if version == 6 else "subnet")
         if not subnet:
-            raise SpecError("%s is an IPv6 route and network %r has no IPv6 (it was made without ipv6: true)"
-                            % (route["dst"], net["name"]), "routes[%d].dst" % i)
+            raise SpecError("%s is an IPv%d route and network %r has no IPv%d"
+                            % (route["dst"], version, net["name"], version), "routes[%d].dst" % i)
         gateway = route["gateway"]
         if gateway and not _on_link(gateway, subnet):
             raise SpecError("%s is outside network %r's subnet %s: a route's gateway is a neighbour on the "
@@ -228,13 +232,15 @@ def endpoint_present(run: Run, spec: EndpointSpec) -> EndpointRecord:
     drv.check_endpoint(net, spec, old, lambda: [ep for ep in run.endpoints_of(net["name"]) if ep["name"] != spec.name])
     _check_sandbox_options(run, spec, key, sb)
     if drv.ipam:
-        address = run.ipam().request_address(net["name"], spec.name, spec.ipv4_address)[0]
+        address = run.ipam().request_address(net["name"], spec.name, spec.ipv4_address)[0] \
+            if net.get("subnet") else None
         if net.get("ipv6"):
-            wanted6 = spec.ipv6_address or drv.default_ipv6_address(net, address)
+            wanted6 = spec.ipv6_address or (drv.default_ipv6_address(net, address) if address else None)
             record["ipv6_address"] = run.ipam().request_address(names.ipv6_pool(net["name"]), spec.name, wanted6,
                                                                 "ipv6_address")[0]
         _check_publish(run, spec, key)
-        if spec.default_route and not net.get("gateway"):
+        routable = bool(net.get("gateway") or net.get("ipv6_gateway"))
+        if spec.default_route and not routable:
             raise SpecError("network %r is internal: it has no gateway for a default route" % net["name"],
                             "default_route")
         if spec.default_route is not None:
@@ -242,18 +248,19 @@ def endpoint_present(run: Run, spec: EndpointSpec) -> EndpointRecord:
         elif net["internal"]:
             default_route = False  # its gateway forwards nowhere: fail fast (unreachable) instead
         elif spec.default_route_metric is not None:
-            default_route = bool(net.get("gateway"))  # a metric asks for a default route
+            default_route = routable  # a metric asks for a default route
         elif old:
             default_route = old["default_route"]
         else:
-            default_route = bool(net.get("gateway")) and \
+            default_route = routable and \
                 not any(run.endpoints[k]["default_route"] for k in run.members(sb) if k != key)
         record["ifname"] = spec.ifname or (old and old["ifname"]) or _free_ifname(run, key, sb, sb_view)
         record["ipv4_address"] = address
         record["default_route"] = default_route
         if default_route:
             _check_default_route(run, spec, key, sb)
-        record["mac_address"] = (spec.mac_address or names.mac_from_ipv4(address)) if drv.own_mac(net) else None
+        record["mac_address"] = (spec.mac_address or _derived_mac(net, address, record["ipv6_address"])) \
+            if drv.own_mac(net) else None
     set_parts(record, drv.endpoint_record(net, spec.name))
     if old:
         moved = (old.get("ipv4_address"), old.get("ipv6_address")) != (record["ipv4_address"], record["ipv6_address"])
@@ -263,6 +270,21 @@ def endpoint_present(run: Run, spec: EndpointSpec) -> EndpointRecord:
     run.queue(changes)
     run.set_endpoint(key, record)
     return record
+
+
+def _derived_mac(net: NetworkRecord, address: Optional[str], address6: Optional[str]) -> str:
+    """The MAC an endpoint without a mac_address takes: from its IPv4 address, or on an IPv6-only
+    network from its IPv6 one, which must then be among its subnet's first 2^40 addresses so that no
+    other endpoint's derives the same (names.mac_from_ipv6)."""
+    if address:
+        return names.mac_from_ipv4(address)
+    subnet = ipaddress.ip_network(net["ipv6_subnet"] or "")
+    if (int(ipaddress.ip_address(address6 or "")) - int(subnet.network_address)) >> names.MAC_IPV6_BITS:
+        raise SpecError("%s is too far into %s for a MAC to be derived from it: an endpoint of an IPv6-only network "
+                        "takes the last %d bits of its address as its MAC, so give an address among the subnet's "
+                        "first 2^%d, or a mac_address" % (address6, subnet, names.MAC_IPV6_BITS, names.MAC_IPV6_BITS),
+                        "ipv6_address")
+    return names.mac_from_ipv6(address6)
 
 
 def after_join(run: Run, record: EndpointRecord, old: Optional[EndpointRecord], joined: List[Change],

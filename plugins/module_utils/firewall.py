@@ -80,7 +80,7 @@ def _published(by_network: Mapping[str, FirewallPart], endpoints: Endpoints) -> 
     maps: Dict[str, Dict[str, str]] = dict((name, {}) for name in PUBLISHED_MAPS)
     for ep in sorted(endpoints.values(), key=lambda e: (e["network"], e["name"])):
         part = by_network.get(ep["network"])
-        if part is None or part.internal or not ep.get("ipv4_address"):
+        if part is None or part.internal or not (ep.get("ipv4_address") or ep.get("ipv6_address")):
             continue
         for port in ep.get("publish") or []:
             host_ip = port.get("host_ip") or part.host_binding_ip or "0.0.0.0"
@@ -176,20 +176,21 @@ def render(networks: Networks, endpoints: Endpoints, mesh: Mesh = ((), ()), tabl
         br, subnet = quote(part.interface), part.subnet
         inbound.extend(part.input)
         mark.extend(part.mark)
-        post.append("oifname %s ip saddr 127.0.0.0/8 masquerade" % br)
+        if subnet:  # a port published on the host's IPv4 loopback
+            post.append("oifname %s ip saddr 127.0.0.0/8 masquerade" % br)
         if part.internal:
             forward.append("iifname %s oifname != %s drop" % (br, br))
             forward.append("oifname %s iifname != %s drop" % (br, br))
             continue
         protect.extend(_protection(name, part, endpoints, routed_ports))
-        if part.masquerade and part.modes[0].startswith("nat"):
+        if subnet and part.masquerade and part.modes[0].startswith("nat"):
             post.append("ip saddr %s oifname != %s masquerade" % (subnet, br))
         if part.subnet6 and part.masquerade6 and part.modes[1].startswith("nat"):
             post.append("ip6 saddr %s oifname != %s masquerade" % (part.subnet6, br))
         # A container reaching a published port of its own network through the host.
-        post.append("oifname %s ip saddr %s ct status dnat masquerade" % (br, subnet))
-        if part.subnet6:
-            post.append("oifname %s ip6 saddr %s ct status dnat masquerade" % (br, part.subnet6))
+        for family, each in (("ip", subnet), ("ip6", part.subnet6)):
+            if each:
+                post.append("oifname %s %s saddr %s ct status dnat masquerade" % (br, family, each))
         ports = sorted(quote(link) for e in endpoints.values() if e["network"] == name
                        for link in drivers.host_links(e))
         if not part.icc and ports:
@@ -237,7 +238,7 @@ def render(networks: Networks, endpoints: Endpoints, mesh: Mesh = ((), ()), tabl
     # it, while its replies to one that came in through another of its networks pass.
     # Not on a bridge with no IPv4 address (gateway mode isolated): the host has no route back there,
     # and where br_netfilter is loaded the frames its endpoints exchange pass this hook too.
-    routed = [quote(p.interface) for n, p in sorted(by_network.items()) if p.modes[0] != "isolated"]
+    routed = [quote(p.interface) for n, p in sorted(by_network.items()) if p.subnet and p.modes[0] != "isolated"]
     source = ["meta nfproto ipv4 iifname { %s } ct state new fib saddr . iif oif missing drop" % ", ".join(routed)] \
         if routed else []
 

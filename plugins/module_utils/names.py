@@ -109,6 +109,22 @@ def mac_from_ipv4(address: object) -> str:
     return str(EUI(0x0242 << 32 | int(IPAddress(str(address))), dialect=mac_unix_expanded))
 
 
+MAC_IPV6_BITS = 40  # the bits of an IPv6 address an address-derived MAC carries
+
+
+def mac_from_ipv6(address: object) -> str:
+    """An IPv6-only network's convention: 06 (locally administered, unicast, never Docker's 02:42)
+    followed by the address's last 40 bits. Two addresses of a subnet whose host parts are below
+    2^40 (every automatic one) differ there, so their MACs differ."""
+    low = int(IPAddress(str(address))) & ((1 << MAC_IPV6_BITS) - 1)
+    return str(EUI(0x06 << MAC_IPV6_BITS | low, dialect=mac_unix_expanded))
+
+
+def mac_from_address(address: object) -> str:
+    """The MAC an endpoint or a bridge takes from its address: IPv4's, else IPv6's convention."""
+    return mac_from_ipv6(address) if ":" in str(address) else mac_from_ipv4(address)
+
+
 def ifname_problem(name: str) -> Optional[str]:
     """Why ``name`` cannot be an interface name the collection takes from a user (None: it can)."""
     if not isinstance(name, str) or not IFNAME_RE.fullmatch(name):

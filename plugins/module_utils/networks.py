@@ -52,9 +52,11 @@ def network_present(run: Run, spec: NetworkSpec) -> NetworkRecord:
     if mtu is not None:  # else network_record sets it (the parent's, the underlay's)
         record["mtu"] = mtu
     if drv.ipam:
-        if old and eps and bool(old.get("ipv6")) != spec.ipv6:
-            raise SpecError("network %r has endpoints (%s); remove them before turning IPv6 %s"
-                            % (spec.name, _names(eps), "on" if spec.ipv6 else "off"), "ipv6")
+        for family, was, now in (("ipv4", bool(old.get("ipv4", True)) if old else True, spec.ipv4),
+                                 ("ipv6", bool(old and old.get("ipv6")), spec.ipv6)):
+            if old and eps and was != now:
+                raise SpecError("network %r has endpoints (%s); remove them before turning %s %s"
+                                % (spec.name, _names(eps), family.replace("ip", "IP"), "on" if now else "off"), family)
         _pools(run, spec, eps, record)
     record.update(as_record(drv.network_record(spec, old, view, run.networks, eps)))
     record["id"] = drivers.network_id(record, run.state_dir, old)
@@ -79,15 +81,21 @@ def network_present(run: Run, spec: NetworkSpec) -> NetworkRecord:
 
 
 def _pools(run: Run, spec: NetworkSpec, eps: List[EndpointRecord], record: NetworkRecord) -> None:
-    """The network's pools (its IPv4 one, and its IPv6 one on a dual-stack network), in ``record``."""
+    """The network's pools (its IPv4 one, its IPv6 one, or both), in ``record``."""
     ipam, avoid = run.ipam(), None
     record["ipv6"] = spec.ipv6
+    if not spec.ipv4:  # recorded only then, as records of earlier releases have no such field
+        record["ipv4"] = False
     for version, req in ((4, spec.pool), (6, spec.pool6)):
-        current = ipam.pools().get(names.ipv6_pool(spec.name) if version == 6 else spec.name)
+        pool_name = names.ipv6_pool(spec.name) if version == 6 else spec.name
+        current = ipam.pools().get(pool_name)
         if req is None:
             if current is not None:
-                ipam.release_pool(names.ipv6_pool(spec.name))
-            record["ipv6_subnet"] = record["ipv6_gateway"] = record["ipv6_ip_range"] = None
+                ipam.release_pool(pool_name)
+            if version == 4:
+                record["subnet"] = record["gateway"] = record["ip_range"] = None
+            else:
+                record["ipv6_subnet"] = record["ipv6_gateway"] = record["ipv6_ip_range"] = None
             continue
         if current and req.subnet and str(req.subnet) != current["subnet"]:
             if eps:

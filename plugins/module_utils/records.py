@@ -56,8 +56,9 @@ class NetworkRecord(TypedDict, total=False):
     mtu: int                  # the given one, the driver's default, or the parent's (network_record)
     internal: bool            # no route out: no gateway, no NAT
     labels: Dict[str, str]    # the user's, kept as given
-    ipv6: bool                # dual-stack: an IPv6 pool beside the IPv4 one
-    subnet: str               # the IPv4 pool's CIDR (on a network with IPAM)
+    ipv4: bool                # false: IPv6-only, no IPv4 pool (absent: it has one)
+    ipv6: bool                # an IPv6 pool, beside the IPv4 one or alone
+    subnet: Optional[str]     # the IPv4 pool's CIDR (on a network with IPAM and IPv4)
     gateway: Optional[str]    # its gateway (None on a network without one)
     ip_range: Optional[str]   # the sub-range endpoints' addresses come from
     ipv6_subnet: Optional[str]

@@ -27,7 +27,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.records import Endpoint
 from ansible_collections.cnm.fabric.plugins.module_utils.store import ENDPOINTS, NETWORKS, SANDBOXES, Store
 
 LOCAL_SPACE = "local"
-COMMON_NETWORK_FIELDS = ("name", "id", "scope", "driver", "subnet", "gateway", "ip_range", "ipv6", "ipv6_subnet",
+COMMON_NETWORK_FIELDS = ("name", "id", "scope", "driver", "ipv4", "subnet", "gateway", "ip_range", "ipv6", "ipv6_subnet",
                          "ipv6_gateway", "ipv6_ip_range", "mtu", "internal", "labels")
 ENDPOINT_FIELDS = ("name", "network", "sandbox", "ifname", "ipv4_address", "ipv6_address", "mac_address",
                    "default_route", "default_route_metric", "aliases", "publish", "dns", "dns_search", "dns_options",
@@ -36,7 +36,11 @@ ENDPOINT_FIELDS = ("name", "network", "sandbox", "ifname", "ipv4_address", "ipv6
 
 def network_public(record: Optional[NetworkRecord]) -> Dict[str, Any]:
     """What modules return of a network record: the common fields and its driver's parts."""
-    return _public(record, COMMON_NETWORK_FIELDS + drivers.part_keys(record)) if record else {}
+    if not record:
+        return {}
+    # A record holds ipv4 only when false: a network has IPv4 exactly when it has a subnet.
+    return dict(_public(record, COMMON_NETWORK_FIELDS + drivers.part_keys(record)),
+                ipv4=record.get("ipv4", bool(record.get("subnet"))))
 
 
 def endpoint_public(record: Optional[EndpointRecord]) -> Dict[str, Any]:

@@ -91,6 +91,9 @@ def _network(run: Run, spec: ServiceSpec) -> Tuple[NetworkRecord, Driver]:
     if not (drv.ipam and drv.creates_sandbox):
         raise SpecError("network %r (driver %s) has no addresses of its own for a service's VIP"
                         % (net["name"], net["driver"]), "network")
+    if not net.get("subnet"):
+        raise SpecError("network %r is IPv6-only (ipv4: false), and a service's VIP and its backends are IPv4 "
+                        "addresses" % net["name"], "network")
     return net, drv
 
 
@@ -103,7 +106,7 @@ def service_present(run: Run, spec: ServiceSpec) -> ServiceRecord:
                         "(the cnm.fabric.overlay_network role allocates it from the fleet pool)" % net["name"], "vip")
     vip = spec.vip or (old["vip"] if old else None)
     if vip is not None:
-        check_in_subnet(ipaddress.ip_address(vip), ipaddress.ip_network(net["subnet"]), "vip")
+        check_in_subnet(ipaddress.ip_address(vip), ipaddress.ip_network(net["subnet"] or ""), "vip")
         for ep in drv.remote_endpoints(net):
             if ep["ip"] == vip:
                 raise SpecError("%s is the remote endpoint %r" % (vip, ep["name"]), "vip")

@@ -248,9 +248,13 @@ class NetworkSpec:
     internal: bool
     force: bool
     options: Any = None  # the driver's own options, as its network_options hook returns them
-    pool6: Optional[PoolRequest] = None  # the IPv6 pool of a dual-stack network
+    pool6: Optional[PoolRequest] = None  # the IPv6 pool of a dual-stack or IPv6-only network
     address_pools: AddressPools = ()  # () for the defaults
     labels: Tuple[Tuple[str, str], ...] = ()
+
+    @property
+    def ipv4(self) -> bool:
+        return self.pool is not None
 
     @property
     def ipv6(self) -> bool:
@@ -282,17 +286,24 @@ def network_spec(params: Params, registry: Mapping[str, Driver]) -> NetworkSpec:
             owners = [n for n, other in registry.items() if group in other.option_groups]
             raise SpecError("is only used with driver: %s" % " or ".join(owners), group)
     pool = pool6 = None
+    ipv4 = params.get("ipv4") is not False
     if drv.ipam:
         given = dict((opt, by_family(params.get(opt), opt)) for opt in ("subnet", "gateway", "ip_range"))
         aux = by_family(params.get("aux_addresses"), "aux_addresses")
         if params.get("ipv6") and not drv.ipv6:
             raise SpecError("is not supported by the %s driver" % driver, "ipv6")
+        if not (ipv4 or params.get("ipv6")):
+            raise SpecError("false needs ipv6: true: a network has addresses of one IP version at least", "ipv4")
         for opt, values in sorted(dict(given, aux_addresses=aux).items()):
             if 6 in values and not params.get("ipv6"):
                 raise SpecError("has an IPv6 value (%s); set ipv6: true for a dual-stack network"
                                 % values[6][1], opt)
-        pool = check_pool_request(name, _given(given["subnet"], 4), _given(given["gateway"], 4),
-                                  _given(given["ip_range"], 4), aux_addresses=dict(aux.get(4, ((), {}))[1]))
+            if 4 in values and not ipv4:
+                raise SpecError("has an IPv4 value (%s) and the network is IPv6-only (ipv4: false)"
+                                % values[4][1], opt)
+        if ipv4:
+            pool = check_pool_request(name, _given(given["subnet"], 4), _given(given["gateway"], 4),
+                                      _given(given["ip_range"], 4), aux_addresses=dict(aux.get(4, ((), {}))[1]))
         if params.get("ipv6"):
             pool6 = check_pool_request(names.ipv6_pool(name), _given(given["subnet"], 6), _given(given["gateway"], 6),
                                        _given(given["ip_range"], 6), aux_addresses=dict(aux.get(6, ((), {}))[1]),
@@ -301,7 +312,10 @@ def network_spec(params: Params, registry: Mapping[str, Driver]) -> NetworkSpec:
         for opt in ("subnet", "gateway", "ip_range", "aux_addresses", "internal", "ipv6", "address_pools"):
             if params.get(opt):
                 raise SpecError("is not supported by the %s driver" % driver, opt)
-    pools = parse_address_pools(params.get("address_pools"), versions=(4, 6)) if params.get("address_pools") else ()
+        if not ipv4:
+            raise SpecError("is not supported by the %s driver, whose networks have no addresses" % driver, "ipv4")
+    pools = parse_address_pools(params.get("address_pools"), versions=(4, 6) if ipv4 else (6,)) \
+        if params.get("address_pools") else ()
     return NetworkSpec(name=name, driver=driver, state=params["state"], pool=pool, mtu=mtu,
                        internal=bool(params.get("internal")), force=bool(params.get("force")),
                        options=drv.network_options(params), pool6=pool6, address_pools=pools,
@@ -784,7 +798,7 @@ def peers_spec(params: Params) -> PeersSpec:
         for j, ep in enumerate(item.get("endpoints") or []):
             at = "%s.endpoints[%d]" % (where, j)
             name = check_name(ep.get("name"), at + ".name")
-            ip = _unique_address(ep.get("ip"), at + ".ip", ips)
+            ip = _unique_address(ep.get("ip"), at + ".ip", ips, versions=(4, 6))
             aliases = [check_hostname(a, "%s.aliases[%d]" % (at, k)) for k, a in enumerate(ep.get("aliases") or [])]
             for hostname in [name] + aliases:
                 if hostname in hostnames and hostnames[hostname] != ip:
@@ -792,14 +806,14 @@ def peers_spec(params: Params) -> PeersSpec:
                                     at + ".name")
                 hostnames[hostname] = ip
             endpoint: RemoteEndpointRecord = {
-                "name": name, "ip": ip, "mac": parse_mac(ep.get("mac"), at + ".mac") or names.mac_from_ipv4(ip),
+                "name": name, "ip": ip, "mac": parse_mac(ep.get("mac"), at + ".mac") or names.mac_from_address(ip),
                 "aliases": aliases}
             if ep.get("ip6"):
                 endpoint["ip6"] = _unique_address(ep["ip6"], at + ".ip6", ips, versions=(6,))
             endpoints.append(endpoint)
         host_address = None
         if item.get("host_address"):
-            host_address = _unique_address(item["host_address"], where + ".host_address", ips)
+            host_address = _unique_address(item["host_address"], where + ".host_address", ips, versions=(4, 6))
         peers.append(PeerSpec(vtep=vtep, endpoints=tuple(endpoints), host_address=host_address))
     if params.get("exclusive") and params["state"] == "absent":
         raise SpecError("is only used with state: present", "exclusive")

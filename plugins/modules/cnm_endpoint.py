@@ -193,18 +193,23 @@ options:
   ipv4_address:
     description:
       - Address of the endpoint. Defaults to the next free address of the network's pool.
+      - An error on an IPv6-only network (O(cnm.fabric.cnm_network#module:ipv4=false)).
     type: str
   ipv6_address:
     description:
-      - IPv6 address of the endpoint on a dual-stack network (made with
+      - IPv6 address of the endpoint on a dual-stack or IPv6-only network (made with
         O(cnm.fabric.cnm_network#module:ipv6=true)). Defaults to the next free address of the
         network's IPv6 pool. An error on a network without IPv6.
+      - Required on an IPv6-only overlay network, whose endpoints take it from the fleet pool.
     type: str
     version_added: 0.2.0
   mac_address:
     description:
       - MAC address of the interface. Defaults to C(02:42) followed by the four octets of
-        the address, as Docker does.
+        the IPv4 address, as Docker does.
+      - On an IPv6-only network it defaults to C(06) followed by the last 40 bits of the IPv6
+        address, which must then be among the first 2^40 addresses of the subnet (so that no two
+        endpoints derive the same MAC); an address further in needs a MAC given here.
     type: str
   default_route:
     description:

@@ -116,10 +116,36 @@ options:
         Without IPv6, the network's links have IPv6 turned off (C(disable_ipv6)).
       - Addresses are added without duplicate address detection, so they are usable as soon as
         the module returns.
-      - Supported by the C(bridge), C(macvlan) and C(ipvlan) drivers. It can be turned on or off
-        only while the network has no endpoints.
+      - Supported by the C(bridge), C(overlay), C(macvlan) and C(ipvlan) drivers. It can be turned on
+        or off only while the network has no endpoints.
+      - With O(ipv4=false), the network is IPv6-only.
     type: bool
     default: false
+    version_added: 0.2.0
+  ipv4:
+    description:
+      - V(false) makes the network IPv6-only, as Docker's C(--ipv4=false) does; it needs
+        O(ipv6=true). No IPv4 subnet is taken from any pool, and the network's links, sandboxes,
+        hosts files and firewall rules have no IPv4 address, and every IPv4 value of O(subnet),
+        O(gateway), O(ip_range), O(aux_addresses) and O(address_pools) is refused. NAT66,
+        published ports (on the host's IPv6 addresses), isolation and hosts files work as on a
+        dual-stack network; the host's IPv4 forwarding is left as it is.
+      - "An endpoint's MAC address derives from its IPv6 address: C(06) followed by the address's
+        last 40 bits (C(fd00:81::2) gives C(06:00:00:00:00:02)). Every address of the subnet's
+        first 2^40 gives its own MAC, so two endpoints of the network, on this host or, on an
+        overlay, any host of the fleet, never share one; an endpoint whose address lies further
+        into the subnet is refused unless it gives its O(cnm.fabric.cnm_endpoint#module:mac_address).
+        The bridge's MAC derives from the IPv6 gateway (or O(overlay.host_address)) the same way."
+      - On an C(overlay) network the hosts know each endpoint by its IPv6 address (its
+        O(cnm.fabric.cnm_overlay_peer#module:peers[].endpoints[].ip)), which each endpoint gives
+        (O(cnm.fabric.cnm_endpoint#module:ipv6_address), from the fleet pool); the VXLAN
+        underlay may stay IPv4. O(overlay.host_address) is an IPv6 address of the subnet.
+      - "Not for: services (M(cnm.fabric.cnm_service): their VIPs are IPv4 addresses) and
+        O(macvlan.host_access) (the shim's address is IPv4)."
+      - Supported by the C(bridge), C(overlay), C(macvlan) and C(ipvlan) drivers. It can be turned
+        on or off only while the network has no endpoints.
+    type: bool
+    default: true
     version_added: 0.2.0
   address_pools:
     description:
@@ -481,8 +507,12 @@ network:
     driver:
       description: The network's driver.
       type: str
+    ipv4:
+      description: Whether the network has IPv4 (false on an IPv6-only network and for a driver without addresses).
+      type: bool
+      version_added: 0.2.0
     subnet:
-      description: Its IPv4 subnet (null for a driver without addresses).
+      description: Its IPv4 subnet (null on an IPv6-only network and for a driver without addresses).
       type: str
     gateway:
       description: Its IPv4 gateway (null on an internal macvlan or ipvlan network and in gateway mode V(isolated)).
@@ -491,7 +521,7 @@ network:
       description: The part of the subnet endpoints take their addresses from (null, the whole subnet).
       type: str
     ipv6:
-      description: Whether the network is dual-stack.
+      description: Whether the network has IPv6 (dual-stack, or IPv6-only).
       type: bool
     ipv6_subnet:
       description: Its IPv6 subnet (null without IPv6).

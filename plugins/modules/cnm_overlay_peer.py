@@ -71,13 +71,15 @@ options:
             required: true
           ip:
             description:
-              - The endpoint's address in the network's subnet.
+              - The endpoint's address in the network's subnet, its IPv4 address, or its IPv6 one on an
+                IPv6-only network (made with O(cnm.fabric.cnm_network#module:ipv4=false)).
             type: str
             required: true
           ip6:
             description:
               - The endpoint's IPv6 address on a dual-stack network (made with
-                O(cnm.fabric.cnm_network#module:ipv6=true)). Defaults to the network's IPv6 prefix
+                O(cnm.fabric.cnm_network#module:ipv6=true)); not given on an IPv6-only network, where
+                O(peers[].endpoints[].ip) is that address. Defaults to the network's IPv6 prefix
                 followed by O(peers[].endpoints[].ip), which is what M(cnm.fabric.cnm_endpoint) gives
                 an overlay endpoint that names no IPv6 address.
               - The VXLAN device gets a permanent IPv6 neighbour entry for it, and answers neighbour
@@ -87,7 +89,8 @@ options:
           mac:
             description:
               - The endpoint's MAC address. Defaults to the one derived from O(peers[].endpoints[].ip)
-                (C(02:42) and the four octets), which is what M(cnm.fabric.cnm_endpoint) gives it.
+                (C(02:42) and the four octets of an IPv4 address; C(06) and the last 40 bits of an IPv6
+                one), which is what M(cnm.fabric.cnm_endpoint) gives it.
             type: str
           aliases:
             description:

@@ -39,10 +39,12 @@ def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
                                                      "dns_search": ["fabric.example"],
                                                      "sysctls": {"net.ipv4.conf.IFNAME.arp_ignore": 1},
                                                      "routes": [{"dst": "10.250.0.0/24", "table": 100}],
-                                                     "bandwidth": {"ingress_rate": "100mbit"}}]
+                                                     "bandwidth": {"ingress_rate": "100mbit"}},
+                                                    {"name": "six%d" % k, "network": "six"}]
     inventory = tmp_path / "inventory.json"
     inventory.write_text(json.dumps({"fleet": {"hosts": hosts, "vars": {
-        "overlay_network_networks": [{"name": "fabric", "vni": 901, "ipv6": True, "ipv6_subnet": "fd00:901::/64"}],
+        "overlay_network_networks": [{"name": "fabric", "vni": 901, "ipv6": True, "ipv6_subnet": "fd00:901::/64"},
+                                     {"name": "six", "vni": 902, "ipv4": False, "ipv6_subnet": "fd00:902::/64"}],
         "overlay_network_services": [{"name": "web", "network": "fabric", "ports": [{"port": 80}],
                                       "endpoints": ["ep1", "ep2"], "aliases": ["www"]}],
         "overlay_network_state_dir": "/var/lib/cnm/overlay-elsewhere",
@@ -54,7 +56,9 @@ def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
                                                     "sysctls": {"net.ipv4.tcp_syncookies": 0},
                                                     "routes": [{"dst": "10.251.0.0/24", "gateway": "10.93.0.254"}],
                                                     "default_route_metric": 10, "bandwidth": {"egress_rate": "1gbit"},
-                                                    "publish": [{"host_port": "8000-8001", "container_port": "8000-8001"}]}]}]}}}))
+                                                    "publish": [{"host_port": "8000-8001", "container_port": "8000-8001"}]}]},
+                                    {"name": "local6", "subnet": "fd00:94::/64", "ipv4": False, "ipv6": True,
+                                     "endpoints": [{"name": "app6"}]}]}}}))
     overlay = os.path.join(ROOT, "playbooks", "overlay.yml")
     bridge = tmp_path / "bridge.yml"
     bridge.write_text(BRIDGE_PLAY)
@@ -72,6 +76,11 @@ def test_both_roles_with_a_state_dir_of_their_own(tmp_path, fleet):
     assert address.startswith("fd00:901::") and address in in_host(pid, "ip", "netns", "exec", "ep1", "getent",
                                                                    "ahosts", "ep2")
     assert in_host(pid, "ip", "netns", "exec", "ep1", "ping", "-6", "-c", "1", "-W", "2", address).count("1 received")
+    # IPv6-only across the fleet: addresses from the IPv6 fleet pool, peers known by them, reached by name.
+    six = records["six"]["overlay"]["peers"][list(records["six"]["overlay"]["peers"])[0]][0]
+    assert records["six"]["ipv4"] is False and six["ip"].startswith("fd00:902::") and six["mac"].startswith("06:")
+    assert in_host(pid, "ip", "netns", "exec", "six1", "ping", "-c", "1", "-W", "2", "six2").count("1 received")
+    assert "inet " not in in_host(pid, "ip", "-n", "app6", "addr", "show", "eth0")
     assert "search fabric.example" in in_host(pid, "cat", "/etc/netns/ep1/resolv.conf")
     # The service's VIP came from the fleet pool, the same on both hosts, balanced to both endpoints.
     vip = in_host(pid, "ip", "netns", "exec", "ep1", "getent", "hosts", "www").split()[0]

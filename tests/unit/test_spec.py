@@ -66,6 +66,27 @@ def test_network_option_errors():
     assert error(net, bridge={"name": "x" * 16}).option == "bridge.name"
 
 
+def test_ipv6_only_networks_take_no_ipv4_pool():
+    six = net(ipv4=False, ipv6=True, subnet="fd00:5::/64")
+    assert (six.ipv4, six.ipv6, six.pool, str(six.pool6.subnet)) == (False, True, None, "fd00:5::/64")
+    assert net().ipv4 and not net().ipv6
+    assert "needs ipv6: true" in error(net, ipv4=False).msg
+    for option, value in (("subnet", ["10.0.0.0/24", "fd00:5::/64"]), ("gateway", "10.0.0.1"),
+                          ("aux_addresses", {"r": "10.0.0.9"})):
+        e = error(net, ipv4=False, ipv6=True, **{option: value})
+        assert e.option.startswith(option) and "IPv6-only" in e.msg, (option, e.msg)
+    assert error(net, ipv4=False, ipv6=True, address_pools=[{"base": "10.9.0.0/16", "size": 24}]).option == \
+        "address_pools[0].base"
+    assert error(net, driver="null", ipv4=False).option == "ipv4"
+
+
+def test_macs_derive_from_the_ipv4_else_the_last_40_bits_of_the_ipv6_address():
+    assert names.mac_from_address("10.1.0.2") == "02:42:0a:01:00:02"
+    assert names.mac_from_address("fd00:5::2") == names.mac_from_ipv6("fd00:5::2") == "06:00:00:00:00:02"
+    assert names.mac_from_ipv6("fd00:5::ab:cdef:1234") == "06:ab:cd:ef:12:34"
+    assert names.mac_from_ipv6("fd00:5::1:ab:cdef:1234") == "06:ab:cd:ef:12:34", "past 40 bits: the caller refuses"
+
+
 def test_endpoint_spec():
     dns = {"host_port": 53, "container_port": 53, "protocol": "udp", "host_ip": "127.0.0.1"}
     e = ep(aliases=["www", "web.local"], publish=[{"container_port": 80}, dns])

@@ -119,6 +119,19 @@ def test_gateway_modes_render():
     assert 'oifname "cnm-a" ip daddr 10.1.0.0/24' not in unprotected
 
 
+def test_an_ipv6_only_network_brings_no_ipv4_rule():
+    six = nested({"name": "s", "driver": "bridge", "interface": "cnm-s", "subnet": None, "ipv4": False, "ipv6": True,
+                  "ipv6_subnet": "fd00:5::/64", "internal": False, "masquerade": True, "masquerade_ipv6": True,
+                  "icc": True, "host_binding_ip": "0.0.0.0"})
+    ep = nested({"name": "x", "network": "s", "sandbox": "x", "ipv4_address": None, "ipv6_address": "fd00:5::2",
+                 "host_interface": "cnmv9",
+                 "publish": [{"host_port": 80, "container_port": 8080, "protocol": "tcp", "host_ip": None}]})
+    text = firewall.render({"s": six}, {"s/x": ep})
+    assert 'ip6 saddr fd00:5::/64 oifname != "cnm-s" masquerade' in text
+    assert "elements = { tcp . 80 : fd00:5::2 . 8080 }" in text and "map published_ip {" not in text
+    assert "ip saddr" not in text and "nfproto ipv4" not in text.split("chain postrouting")[0].split("chain raw")[1]
+
+
 @pytest.mark.parametrize("name", ['acs"#q', "a b", "x;y", "br{0}", "a\nb", "w\u00e9b", "$x", "a@b"])
 def test_no_recorded_name_can_change_a_rule(name):
     """A record written by hand or by an older release with an interface name nft would read as

@@ -106,12 +106,12 @@ class Observed:
 class FirewallPart:
     """What a network brings to the nftables tables: its interface, subnet and policy."""
     interface: str
-    subnet: str
+    subnet: Optional[str]          # its IPv4 subnet (None: IPv6-only)
     internal: bool
     masquerade: bool
     icc: bool
     host_binding_ip: Optional[str]
-    subnet6: Optional[str] = None  # a dual-stack network's IPv6 subnet
+    subnet6: Optional[str] = None  # its IPv6 subnet (None: IPv4 only)
     masquerade6: bool = False      # NAT66 of that subnet to the outside
     input: tuple = ()              # rules of the host's input filter (drop what must not arrive)
     mark: tuple = ()               # rules marking the host's own packets, re-routed after (route output)

@@ -83,7 +83,7 @@ def gateway_cidrs(network: NetworkRecord, host_address: Optional[str] = None) ->
         if gateway and subnet:
             out.add("%s/%d" % (gateway, ipaddress.ip_network(subnet).prefixlen))
     if host_address:
-        out.add(host_address + "/32")
+        out.add(host_address + ("/128" if ":" in host_address else "/32"))
     return out
 
 
@@ -95,9 +95,11 @@ def bridge_mac(network: NetworkRecord, b: BridgePart, host_address: Optional[str
     a stale entry for the gateway."""
     if b.adopted:
         return None
-    # An isolated network's bridge has no address: its subnet's own, which no endpoint takes, stands in.
-    address = host_address or network.get("gateway") or ipaddress.ip_network(network["subnet"]).network_address
-    return names.mac_from_ipv4(address)
+    # An IPv6-only network's derives from its IPv6 addresses, as its endpoints' MACs do. An isolated
+    # network's bridge has no address: its subnet's own, which no endpoint takes, stands in.
+    gateway, subnet = (network.get("gateway"), network.get("subnet")) if network.get("subnet") else \
+        (network.get("ipv6_gateway"), network.get("ipv6_subnet"))
+    return names.mac_from_address(host_address or gateway or ipaddress.ip_network(subnet or "").network_address)
 
 
 def create_bridge(network: NetworkRecord, view: NsView, sysctls: Mapping[str, Optional[str]],
@@ -147,7 +149,8 @@ def forwarding_sysctls(network: NetworkRecord) -> Dict[str, int]:
     interface = BridgePart.of(network).interface
     out = {route_localnet(interface): 1, rp_filter(interface): 2}
     if not network["internal"]:
-        out[IP_FORWARD] = 1
+        if network.get("subnet"):
+            out[IP_FORWARD] = 1
         if network.get("ipv6"):
             out[IPV6_FORWARD] = 1
     return out
@@ -246,11 +249,11 @@ def join_veth(network: NetworkRecord, endpoint: EndpointRecord, old: Optional[En
 
 
 def _routing(network: NetworkRecord, endpoint: EndpointRecord) -> EndpointRecord:
-    """The endpoint as its default routes see it: none through a family whose gateway mode is
-    ``isolated`` (it has no gateway; None would mean an on-link route)."""
+    """The endpoint as its default routes see it: none through a family without a gateway (gateway
+    mode ``isolated``, or no such family: None would mean an on-link route)."""
     out = endpoint.copy()
     if not network.get("gateway"):
-        out["default_route"] = False
+        out["ipv4_address"] = None
     if not network.get("ipv6_gateway"):
         out["ipv6_address"] = None
     return out

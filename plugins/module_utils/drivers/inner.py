@@ -22,12 +22,13 @@ from ansible_collections.cnm.fabric.plugins.module_utils.spec import route_metri
 
 
 def cidrs(network: NetworkRecord, endpoint: EndpointRecord) -> Set[str]:
-    """The endpoint's addresses (IPv4, and IPv6 on a dual-stack network) with the network's
+    """The endpoint's addresses (IPv4, IPv6 or both, as its network has them) with the network's
     prefix lengths."""
-    out = {"%s/%d" % (endpoint["ipv4_address"], ipaddress.ip_network(network["subnet"]).prefixlen)}
-    address6, subnet6 = endpoint.get("ipv6_address"), network.get("ipv6_subnet")
-    if address6 and subnet6:
-        out.add("%s/%d" % (address6, ipaddress.ip_network(subnet6).prefixlen))
+    out = set()
+    for address, subnet in ((endpoint.get("ipv4_address"), network.get("subnet")),
+                            (endpoint.get("ipv6_address"), network.get("ipv6_subnet"))):
+        if address and subnet:
+            out.add("%s/%d" % (address, ipaddress.ip_network(subnet).prefixlen))
     return out
 
 
@@ -100,13 +101,13 @@ def addressing(endpoint: EndpointRecord, link: Optional[Link], have: Set[str],
 def new_link(endpoint: EndpointRecord, addresses: Set[str], gateway: Optional[str],
              gateway6: Optional[str] = None) -> List[Change]:
     """A new link's ``addresses`` and, as the endpoint's ``default_route`` says, its default
-    routes via ``gateway`` and, on a dual-stack network, ``gateway6`` (None: on-link): one
-    Change, sent to the kernel as one batch."""
+    routes via ``gateway`` and ``gateway6`` (None: on-link), of each family it has an address of:
+    one Change, sent to the kernel as one batch."""
     ifname, ns = ifname_of(endpoint), endpoint["sandbox"]
     routes: Tuple[Tuple[int, Optional[str], int], ...] = ()
     if endpoint["default_route"]:
-        families = ((4, gateway),) + (((6, gateway6),) if endpoint.get("ipv6_address") else ())
-        routes = tuple((version, via, default_metric(endpoint, version)) for version, via in families)
+        routes = tuple((version, via, default_metric(endpoint, version))
+                       for version, via in ((4, gateway), (6, gateway6)) if address_of(endpoint, version))
     text = "add %s to %s in %s" % (", ".join(sorted(addresses)), ifname, ns)
     if routes:
         text += "; route default via %s%s" % (" and ".join(via or ifname for _version, via, _metric in routes),
@@ -126,13 +127,11 @@ def _metric_text(endpoint: EndpointRecord) -> str:
 
 def default_route(endpoint: EndpointRecord, gateway: Optional[str], view: NsView, lost: bool,
                   index: Optional[int] = None, gateway6: Optional[str] = None) -> List[Change]:
-    """The sandbox's default routes through the existing link ``index``: via ``gateway`` (None:
-    on-link), and on a dual-stack network (``gateway6``) the IPv6 one too, as the endpoint's
+    """The sandbox's default routes through the existing link ``index``: via ``gateway`` and
+    ``gateway6`` (None: on-link), of each family the endpoint has an address of, as its
     ``default_route`` says; ``lost``: earlier changes flush them."""
     out: List[Change] = []
     for version, via in ((4, gateway), (6, gateway6)):
-        if version == 6 and not endpoint.get("ipv6_address"):
-            continue
         out += _default_route(endpoint, version, via, view, lost, index)
     return out
 
@@ -147,7 +146,7 @@ def _default_route(endpoint: EndpointRecord, version: int, gateway: Optional[str
                 if r.dst == DEFAULT_DST[version] and len(r.gateways) == 1 and r.gateways[0][1] == index)
     family = "" if version == 4 else "IPv6 "
     out: List[Change] = []
-    wanted = endpoint["default_route"]
+    wanted = endpoint["default_route"] and bool(address_of(endpoint, version))
     if wanted and (metric not in mine or mine[metric] != gateway):
         out.append(change("route %sdefault via %s in %s%s" % (family, gateway or ifname, ns, _metric_text(endpoint)),
                           "default_route_set", gateway, ifname, ns, metric=metric, **_version(version)))
@@ -156,6 +155,11 @@ def _default_route(endpoint: EndpointRecord, version: int, gateway: Optional[str
             family, ifname, ns, " (metric %d)" % stale if stale else ""), "default_route_del", ifname, ns,
             metric=stale, **_version(version)))
     return out
+
+
+def address_of(endpoint: EndpointRecord, version: int) -> Optional[str]:
+    """The endpoint's address of IP ``version`` (None: it has none)."""
+    return endpoint.get("ipv4_address") if version == 4 else endpoint.get("ipv6_address")
 
 
 def _version(version: int) -> Dict[str, int]:

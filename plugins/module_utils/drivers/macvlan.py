@@ -124,6 +124,9 @@ class MacvlanDriver(Driver):
         if host_access and mode != "bridge":
             raise SpecError("the host reaches its endpoints through a shim in bridge mode, so the network's "
                             "mode must be bridge too (it is %s)" % mode, group + ".host_access")
+        if host_access and params.get("ipv4") is False:
+            raise SpecError("the host reaches the endpoints through a shim with an IPv4 address of the network, and "
+                            "an IPv6-only network (ipv4: false) has none", group + ".host_access")
         return ParentOptions(parent=parent, lower=lower, vid=vid, mode=mode, host_access=host_access)
 
     # -- networks ------------------------------------------------------------------------

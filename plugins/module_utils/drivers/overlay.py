@@ -84,10 +84,11 @@ def overlay_options(params: Params) -> Optional[OverlayOptions]:
                             "overlay.vni")
         return None
     subnets = by_family(params.get("subnet"), "subnet")
-    if 4 not in subnets and state == "present":
-        raise SpecError("is required with driver: overlay: every host must agree on it, so it comes "
-                        "from the fleet pool (cnm.fabric.cnm_ipam_pool with space: fleet)", "subnet")
-    if params.get("ipv6") and state == "present":
+    version = 4 if params.get("ipv4") is not False else 6  # of the addresses the hosts know endpoints by
+    if version not in subnets and state == "present":
+        raise SpecError("an overlay network's IPv%d subnet is required: every host must agree on it, so it comes "
+                        "from the fleet pool (cnm.fabric.cnm_ipam_pool with space: fleet)" % version, "subnet")
+    if params.get("ipv6") and version == 4 and state == "present":
         if 6 not in subnets:
             raise SpecError("an overlay network's IPv6 subnet is required with ipv6: true, the same on every "
                             "host, as its IPv4 one is", "subnet")
@@ -99,9 +100,10 @@ def overlay_options(params: Params) -> Optional[OverlayOptions]:
     if underlay is not None:
         check_ifname(underlay, "overlay.underlay_interface")
     local = parse_address(o.get("local_ip"), "overlay.local_ip")
-    host_address = parse_address(o.get("host_address"), "overlay.host_address")
+    host_address = parse_address(o.get("host_address"), "overlay.host_address", versions=(version,))
     if host_address is not None and state == "present":
-        check_in_subnet(host_address, parse_subnet(subnets[4][1], subnets[4][0]), "overlay.host_address")
+        check_in_subnet(host_address, parse_subnet(subnets[version][1], subnets[version][0], versions=(version,)),
+                        "overlay.host_address")
     bridge = bridge_options(params)
     given = params.get("bridge") or {}
     for option in ("gateway_mode", "gateway_mode_ipv6"):
@@ -152,8 +154,8 @@ def wanted_entries(peers: Mapping[str, List[RemoteEndpointRecord]],
     fdb: Set[Tuple[str, str]] = set()
     arp: Dict[str, str] = {}
     for vtep, address in (hosts or {}).items():
-        fdb.add((names.mac_from_ipv4(address), vtep))
-        arp[address] = names.mac_from_ipv4(address)
+        fdb.add((names.mac_from_address(address), vtep))
+        arp[address] = names.mac_from_address(address)
     for vtep, endpoints in peers.items():
         fdb.add((ZERO_MAC, vtep))
         for ep in endpoints:
@@ -224,7 +226,7 @@ class OverlayDriver(BridgeDriver):
                            host_address=o.host_address, peers=was.peers if was else {},
                            peer_hosts=was.peer_hosts if was else {})
         if o.host_address:
-            taken = dict((ep["ipv4_address"], "local endpoint %r" % ep["name"]) for ep in endpoints)
+            taken = dict((known_address(ep), "local endpoint %r" % ep["name"]) for ep in endpoints)
             taken.update((ep["ip"], "remote endpoint %r" % ep["name"]) for remote in part.peers.values()
                          for ep in remote)
             taken.update((ip, "the host address of VTEP %s" % vtep) for vtep, ip in part.peer_hosts.items())
@@ -316,23 +318,26 @@ class OverlayDriver(BridgeDriver):
     def check_endpoint(self, network: NetworkRecord, spec: EndpointSpec, old: Optional[EndpointRecord],
                        others: Callable[[], List[EndpointRecord]]) -> None:
         """An overlay endpoint's address comes from the fleet pool, and no peer may hold it."""
+        option = "ipv4_address" if network.get("subnet") else "ipv6_address"  # the one the other hosts know
         address = spec.ipv4_address or (old.get("ipv4_address") if old else None)
-        if address is None:
+        address6 = spec.ipv6_address or (old.get("ipv6_address") if old and not address else None)
+        if (address if option == "ipv4_address" else address6) is None:
             raise SpecError("endpoints of overlay network %r take their address from the fleet pool: give "
-                            "ipv4_address (the cnm.fabric.overlay_network role allocates it)" % network["name"],
-                            "ipv4_address")
-        address6 = spec.ipv6_address or self.default_ipv6_address(network, address)
+                            "%s (the cnm.fabric.overlay_network role allocates it)" % (network["name"], option),
+                            option)
+        address6 = address6 or self.default_ipv6_address(network, address or "")
+        address = address or address6
         o = OverlayPart.of(network)
         hosts = dict((ip, "the host address of VTEP %s" % vtep) for vtep, ip in o.peer_hosts.items())
         if o.host_address:
             hosts[o.host_address] = "this host's address on the network (overlay.host_address)"
         if address in hosts:
-            raise SpecError("%s (%s) is %s" % (address, spec.name, hosts[address]), "ipv4_address")
+            raise SpecError("%s (%s) is %s" % (address, spec.name, hosts[address]), option)
         for vtep, remote in sorted(o.peers.items()):
             for ep in remote:
                 if ep["ip"] == address or ep["name"] == spec.name:
                     raise SpecError("%s (%s) is the remote endpoint %r behind VTEP %s"
-                                    % (ep["ip"], spec.name, ep["name"], vtep), "ipv4_address")
+                                    % (ep["ip"], spec.name, ep["name"], vtep), option)
                 if address6 and ep.get("ip6") == address6:
                     raise SpecError("%s (%s) is the remote endpoint %r behind VTEP %s"
                                     % (address6, spec.name, ep["name"], vtep), "ipv6_address")
@@ -354,19 +359,20 @@ class OverlayDriver(BridgeDriver):
             return (replace(o, peers=peers, peer_hosts=hosts),)
         if spec.exclusive:
             peers, hosts = {}, {}
-        locals_ = dict((ep["name"], ep["ipv4_address"]) for ep in local_endpoints)
+        locals_ = dict((ep["name"], known_address(ep)) for ep in local_endpoints)
         locals6 = set(ep.get("ipv6_address") for ep in local_endpoints) - {None}
-        subnet = ipaddress.ip_network(network["subnet"])
+        subnet = ipaddress.ip_network(network.get("subnet") or network.get("ipv6_subnet") or "")
+        gateway = network.get("gateway") if network.get("subnet") else network.get("ipv6_gateway")
         for i, peer in enumerate(spec.peers or ()):  # given with state present
             if peer.vtep == o.local_ip:
                 raise SpecError("%s is this host's own VTEP" % peer.vtep, "peers[%d].vtep" % i)
             for j, ep in enumerate(peer.endpoints):
                 at = "peers[%d].endpoints[%d].ip" % (i, j)
-                check_in_subnet(parse_address(ep["ip"], at), subnet, at)
+                check_in_subnet(parse_address(ep["ip"], at, versions=(subnet.version,)), subnet, at)
                 ip6 = self._remote_ipv6(network, ep, at + "6", locals6)
                 if ip6:
                     ep["ip6"] = ip6
-                if ep["ip"] == network["gateway"]:
+                if ep["ip"] == gateway:
                     raise SpecError("%s is the gateway of network %r" % (ep["ip"], network["name"]), at)
                 for name, address in sorted(locals_.items()):
                     if address == ep["ip"] or name == ep["name"]:
@@ -377,7 +383,7 @@ class OverlayDriver(BridgeDriver):
             if peer.host_address:
                 at = "peers[%d].host_address" % i
                 check_in_subnet(ipaddress.ip_address(peer.host_address), subnet, at)
-                if peer.host_address in (network["gateway"], o.host_address) or \
+                if peer.host_address in (gateway, o.host_address) or \
                         peer.host_address in locals_.values():
                     raise SpecError("%s is the gateway, this host's address or a local endpoint's"
                                     % peer.host_address, at)
@@ -404,9 +410,11 @@ class OverlayDriver(BridgeDriver):
         """A remote endpoint's IPv6 address (None on a network without IPv6): as given, else
         embedded in the network's prefix like the local ones."""
         subnet6 = network.get("ipv6_subnet")
-        if not network.get("ipv6") or not subnet6:
+        if not network.get("ipv6") or not subnet6 or not network.get("subnet"):
             if ep.get("ip6"):
-                raise SpecError("network %r has no IPv6 (it was made without ipv6: true)" % network["name"], at)
+                raise SpecError("network %r has no IPv6 (it was made without ipv6: true)" % network["name"]
+                                if network.get("subnet") else "network %r is IPv6-only: its endpoints' IPv6 address "
+                                "is their ip" % network["name"], at)
             return None
         address = ep.get("ip6") or embedded_ipv6(subnet6, ep["ip"])
         check_in_subnet(ipaddress.ip_address(address), ipaddress.ip_network(subnet6), at)
@@ -430,6 +438,12 @@ class OverlayDriver(BridgeDriver):
             return part
         drop, mark = esp.firewall_rules(o)
         return replace(part, input=drop, mark=mark)
+
+
+def known_address(endpoint: EndpointRecord) -> str:
+    """The address other hosts know a local endpoint by (its peers' ``ip``): its IPv4 one, or on an
+    IPv6-only network its IPv6 one."""
+    return endpoint.get("ipv4_address") or endpoint.get("ipv6_address") or ""
 
 
 def _ipsec(name: str, o: OverlayPart, observed: Observed) -> List[Change]:
