@@ -73,6 +73,7 @@ NETWORK = Call(dict(
     gateway=dict(type="list", elements="str"),
     ip_range=dict(type="list", elements="str"),
     aux_addresses=dict(type="dict"),
+    vrf=dict(type="str"),
     ipv4=dict(type="bool", default=True),
     ipv6=dict(type="bool", default=False),
     address_pools=dict(type="list", elements="dict", options=dict(

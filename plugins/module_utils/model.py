@@ -41,6 +41,7 @@ class Link:
     mode: Optional[str] = None    # a macvlan's or ipvlan's mode, by name
     ipv6_disabled: Optional[bool] = None  # its disable_ipv6 setting (None: the kernel has no IPv6)
     alias: Optional[str] = None  # IFLA_IFALIAS: names.owner_tag of the state_dir that made it, on the host's links
+    vrf_table: Optional[int] = None  # a VRF's routing table
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import ipaddress
 from typing import Any, Dict, Iterable, List, Optional, Set, cast
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, vrfs
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, Part
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoint_remove
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
@@ -59,6 +60,9 @@ def network_present(run: Run, spec: NetworkSpec) -> NetworkRecord:
                                 % (spec.name, _names(eps), family.replace("ip", "IP"), "on" if now else "off"), family)
         _pools(run, spec, eps, record)
     record.update(as_record(drv.network_record(spec, old, view, run.networks, eps)))
+    vrf = vrfs.vrf_record(spec.vrf, spec.name, old, view, run.networks)
+    if vrf:
+        record["vrf"] = vrf
     record["id"] = drivers.network_id(record, run.state_dir, old)
     record["scope"] = drv.scope
     if old and old.get("services"):
@@ -73,6 +77,8 @@ def network_present(run: Run, spec: NetworkSpec) -> NetworkRecord:
                                 % (spec.name, _names(eps)), option)
             run.queue(drv.delete_network(old, view, run.networks.values()))
     run.queue(drv.create_network(record, view, run.observe(drv.observe(record))))
+    run.queue((vrfs.leave(old, record, view, run.networks.values()) if old else []) +
+              vrfs.changes(record, view, run.vrfs_made, run.kernel))
     if old and drv.rejoin(old, record):
         for ep in eps:
             run.queue(drv.join(record, ep, ep, view, run.sandbox_view(ep["sandbox"])))
@@ -106,7 +112,7 @@ def _pools(run: Run, spec: NetworkSpec, eps: List[EndpointRecord], record: Netwo
         if current is None and req.subnet is None:  # an automatic subnet: only then are pools and routes read
             pools = address_pools(spec.address_pools, version)
             avoid = avoid_routes(run) if avoid is None else avoid
-        pool = ipam.request_pool(req, pools, avoid or ())[0]
+        pool = ipam.request_pool(dataclasses.replace(req, vrf=spec.vrf), pools, avoid or ())[0]
         if version == 4:
             record["subnet"], record["gateway"], record["ip_range"] = pool["subnet"], pool["gateway"], pool.get("ip_range")
         else:
@@ -160,10 +166,12 @@ def network_absent(run: Run, spec: NetworkSpec) -> Optional[NetworkRecord]:
     for ep in eps:
         endpoint_remove(run, ep)
     drv = drivers.get(old["driver"])
-    run.queue(drv.delete_network(old, run.kernel.host_view(), run.networks.values(), run.observe(drv.observe_removal(old))))
+    view = run.kernel.host_view()
+    run.queue(drv.delete_network(old, view, run.networks.values(), run.observe(drv.observe_removal(old))))
     if drv.ipam:
         run.ipam().release_pool(spec.name)
         run.ipam().release_pool(names.ipv6_pool(spec.name))
     del run.networks[spec.name]
+    run.queue(vrfs.leave(old, None, view, run.networks.values()))
     run.store.get(SECRETS).pop(spec.name, None)
     return old

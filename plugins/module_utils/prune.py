@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Set, Tuple
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan, sandbox, services
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan, sandbox, services, vrfs
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoint_remove, host_links, sandbox_release
 from ansible_collections.cnm.fabric.plugins.module_utils.model import Link
 from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
@@ -18,7 +18,7 @@ def orphan_links(run: Run) -> Dict[str, Link]:
     """Host links made for this state_dir (their alias says so: names.owner_tag) that no record
     owns: {name: Link}. Links of other state_dirs, and any the collection did not make, are never
     taken for leftovers."""
-    owned: Set[str] = set()
+    owned = vrfs.owned(run.networks.values())
     for net in run.networks.values():
         owned.update(drivers.get(net["driver"]).owned_links(net))
     for e in run.endpoints.values():

@@ -65,6 +65,14 @@ class NetworkRecord(TypedDict, total=False):
     ipv6_gateway: Optional[str]
     ipv6_ip_range: Optional[str]
     services: Dict[str, ServiceRecord]  # cnm_service's, by name
+    vrf: VrfRecord            # the VRF its host devices are in (absent: none), as vrfs.py plans it
+
+
+class VrfRecord(TypedDict):
+    """The VRF device a network's host devices are enslaved to (vrfs.py)."""
+    name: str       # the device's name
+    table: int      # its routing table
+    created: bool   # made by the collection (deleted with the last network in it), else found and never changed
 
 
 class RouteRecord(TypedDict):
@@ -127,6 +135,7 @@ class PoolRecord(TypedDict, total=False):
     aux_addresses: Dict[str, str]   # reserved addresses by name
     addresses: Dict[str, str]       # addresses handed out, by owner
     cursor: Optional[str]           # the last address handed out: allocation goes round from there
+    vrf: str                        # the VRF of its network (absent: none); only pools of one VRF may not overlap
 
 
 class SpaceRecord(TypedDict):

@@ -27,7 +27,7 @@ import os
 import warnings
 from typing import Callable, List, Optional, Tuple
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers
+from ansible_collections.cnm.fabric.plugins.module_utils import drivers, vrfs
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import after_join, read_tables, sandbox_join
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, CnmWarning
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change
@@ -58,7 +58,8 @@ def converge(run: Run, report: Optional[Report] = None) -> Tuple[List[Problem], 
         drv = drivers.get(net["driver"])
         try:
             observed = run.observe(drv.observe(net))
-            queue("network", name, drv.restore(net, view, observed, secrets.get(name)))
+            queue("network", name, drv.restore(net, view, observed, secrets.get(name)) +
+                  vrfs.changes(net, view, run.vrfs_made, run.kernel))
         except CnmError as e:
             problems.append(("network", name, e.msg))
             failed.add(name)

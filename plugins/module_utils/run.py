@@ -28,7 +28,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.store import ENDPOINTS,
 
 LOCAL_SPACE = "local"
 COMMON_NETWORK_FIELDS = ("name", "id", "scope", "driver", "ipv4", "subnet", "gateway", "ip_range", "ipv6", "ipv6_subnet",
-                         "ipv6_gateway", "ipv6_ip_range", "mtu", "internal", "labels")
+                         "ipv6_gateway", "ipv6_ip_range", "mtu", "internal", "labels", "vrf")
 ENDPOINT_FIELDS = ("name", "network", "sandbox", "ifname", "ipv4_address", "ipv6_address", "mac_address",
                    "default_route", "default_route_metric", "aliases", "publish", "dns", "dns_search", "dns_options",
                    "extra_hosts", "sysctls", "routes", "bandwidth")
@@ -64,6 +64,7 @@ class Run(object):
         self.sandboxes_touched: Set[str] = set()
         self.networks_touched: Set[str] = set()
         self.sandboxes_made: Set[str] = set()
+        self.vrfs_made: Set[str] = set()  # the VRF devices this run makes (vrfs.py)
         self._members: Optional[Dict[str, Set[str]]] = None
         self._ipam: Dict[str, FileBackend] = {}
         self.sandboxes_doomed: Set[str] = set()  # sandboxes whose removal is planned in this run

@@ -140,6 +140,7 @@ class PoolRequest:
     gateway: Optional[IPAddress] = None
     ip_range: Optional[IPNetwork] = None
     aux_addresses: Tuple[Tuple[str, str], ...] = ()
+    vrf: Optional[str] = None  # the VRF of its network: its subnet may overlap those of other VRFs' pools
 
 
 def check_pool_request(name: str, subnet_given: Any, gateway_given: Any, ip_range_given: Any,
@@ -251,6 +252,7 @@ class NetworkSpec:
     pool6: Optional[PoolRequest] = None  # the IPv6 pool of a dual-stack or IPv6-only network
     address_pools: AddressPools = ()  # () for the defaults
     labels: Tuple[Tuple[str, str], ...] = ()
+    vrf: Optional[str] = None  # the VRF device its host devices go in
 
     @property
     def ipv4(self) -> bool:
@@ -316,10 +318,15 @@ def network_spec(params: Params, registry: Mapping[str, Driver]) -> NetworkSpec:
             raise SpecError("is not supported by the %s driver, whose networks have no addresses" % driver, "ipv4")
     pools = parse_address_pools(params.get("address_pools"), versions=(4, 6) if ipv4 else (6,)) \
         if params.get("address_pools") else ()
+    vrf = params.get("vrf")
+    if vrf is not None:
+        if not drv.vrf:
+            raise SpecError("is not supported by the %s driver" % driver, "vrf")
+        check_ifname(vrf, "vrf")
     return NetworkSpec(name=name, driver=driver, state=params["state"], pool=pool, mtu=mtu,
                        internal=bool(params.get("internal")), force=bool(params.get("force")),
                        options=drv.network_options(params), pool6=pool6, address_pools=pools,
-                       labels=parse_labels(params.get("labels")))
+                       labels=parse_labels(params.get("labels")), vrf=vrf)
 
 
 def _given(values: Dict[int, Tuple[str, Any]], version: int) -> Any:

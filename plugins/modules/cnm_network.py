@@ -171,6 +171,29 @@ options:
     type: dict
     default: {}
     version_added: 0.2.0
+  vrf:
+    description:
+      - The name of a VRF (an L3 master device) that the network's host devices are enslaved to,
+        so that the host routes its traffic in the VRF's own table, apart from the main table
+        and from other VRFs. Networks in different VRFs may have the same subnet (their pools
+        overlap only those of their own VRF); networks of one VRF share it.
+      - A VRF device of that name that exists is used as it is (its table is read from it), and
+        is never changed or deleted. One that does not is made, up, with a routing table of its
+        own (the lowest from 1000 that no VRF of the host uses), made again when it is gone, and
+        deleted with the last network of the O(state_dir) in it.
+      - The devices enslaved are a C(bridge) network's bridge, and a C(macvlan) or C(ipvlan)
+        network's VLAN sub-interface (when the collection made it; a found parent is left as
+        its owner has it) and host-access shim. Not for C(overlay) (its bridge carries the
+        fleet's VXLAN device and gateway) nor an adopted bridge (O(bridge.adopt)), whose owner
+        puts it in a VRF if they wish.
+      - The way out is the VRF's business, so give its table a default route through an interface
+        in the VRF (C(ip route add default via ADDRESS vrf NAME)). Published ports are DNATed
+        to the endpoints' addresses and routed in the table of the interface a connection comes
+        in on, so they answer connections that come in through the VRF's own interfaces.
+      - Changed in place (the devices move to the new VRF); removing the option takes them out.
+      - The kernel needs its C(vrf) module (Debian's cloud kernel has it).
+    type: str
+    version_added: 0.2.0
   mtu:
     description:
       - MTU of the bridge and of every endpoint on it.
@@ -440,6 +463,19 @@ EXAMPLES = r"""
     subnet: [172.30.2.0/24, "fd00:30:2::/64"]
     ipv6: true
 
+- name: A tenant's network in a VRF of its own; another tenant may have the same subnet in another
+  cnm.fabric.cnm_network:
+    name: tenant1
+    subnet: 10.60.0.0/24
+    vrf: tenant1
+
+- name: An IPv6-only network (Docker's --ipv4=false)
+  cnm.fabric.cnm_network:
+    name: six
+    subnet: "fd00:81::/64"
+    ipv4: false
+    ipv6: true
+
 - name: An internal network (no way in or out)
   cnm.fabric.cnm_network:
     name: vault
@@ -538,6 +574,20 @@ network:
     internal:
       description: Whether it has no way out of the host.
       type: bool
+    vrf:
+      description: The VRF its host devices are in (null without O(vrf)).
+      type: dict
+      version_added: 0.2.0
+      contains:
+        name:
+          description: The VRF device.
+          type: str
+        table:
+          description: Its routing table.
+          type: int
+        created:
+          description: Whether the collection made it (and so deletes it with the last network in it).
+          type: bool
     labels:
       description: The labels, as given.
       type: dict
@@ -642,6 +692,7 @@ network:
     id: 4f0c8e1b9d2a7c3e5f6a8b0d1c2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e
     scope: local
     driver: bridge
+    ipv4: true
     subnet: 172.17.0.0/16
     gateway: 172.17.0.1
     ip_range: null
@@ -652,6 +703,7 @@ network:
     mtu: 1500
     internal: false
     labels: {team: web}
+    vrf: {name: tenant1, table: 1000, created: true}
     bridge:
       interface: cnm-pets
       icc: true

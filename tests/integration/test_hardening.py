@@ -99,6 +99,17 @@ BAD = [
 
     ("cnm_endpoint", dict(sandbox=None, sandbox_path="/proc/self/ns/net"), "sandbox_path",
      "the host's own network namespace"),
+    # VRFs: a name that is no interface name, a link that is no VRF, drivers and bridges that take none, and
+    # on this kernel (no vrf module) the one a network would make: refused before anything is made.
+    ("cnm_network", dict(NET, name="v1", subnet="10.69.0.0/24", vrf="red\nblue"), "vrf", "not a valid interface name"),
+    ("cnm_network", dict(NET, name="v2", subnet="10.69.0.0/24", vrf="cnm-pets"), "vrf", "is not a VRF"),
+    ("cnm_network", dict(name="v3", driver="overlay", subnet="10.69.0.0/24", overlay={"vni": 9}, vrf="red"), "vrf",
+     "not supported by the overlay driver"),
+    ("cnm_network", dict(name="v4", driver="null", vrf="red"), "vrf", "not supported by the null driver"),
+    ("cnm_network", dict(NET, name="v5", subnet="10.69.0.0/24", vrf="red", bridge={"name": "cnm-pets", "adopt": True}),
+     "vrf", "adopted bridge"),
+    ("cnm_network", dict(NET, name="v6", subnet="10.69.0.0/24", vrf="red"), "vrf", "modprobe vrf"),
+    ("cnm_network", dict(NET, vrf="red"), "vrf", "modprobe vrf"),
     # etcd options, refused before etcd is asked anything.
     ("cnm_ipam_pool", dict(ETCD, backend_options={"endpoints": ["http://127.0.0.1:2379/v3"]}),
      "backend_options.endpoints[0]", "has a path"),

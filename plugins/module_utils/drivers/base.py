@@ -143,6 +143,8 @@ class Driver(object):
     ipv6 = False
     #: Endpoints live in a network namespace of their own (a sandbox).
     creates_sandbox = True
+    #: Networks may put their host devices (vrf_devices) in a VRF (``vrf``).
+    vrf = False
     #: The network takes remote endpoints from cnm_overlay_peer.
     has_peers = False
     #: The MTU when the user gives none (None: network_record decides).
@@ -213,6 +215,10 @@ class Driver(object):
     def owned_links(self, record: NetworkRecord) -> Set[str]:
         """Host link names the network owns, for garbage collection."""
         return set()
+
+    def vrf_devices(self, record: NetworkRecord) -> Tuple[str, ...]:
+        """The host devices of the network that its VRF (``vrf``) holds, made by create_network."""
+        return ()
 
     def host_device(self, record: NetworkRecord) -> Optional[str]:
         """The host device the network's endpoints hang from (its bridge, its parent), or None."""

@@ -293,6 +293,8 @@ def bridge_options(params: Params) -> BridgeOptions:
     if host_ip is not None and host_ip.version == 6 and not params.get("ipv6"):
         raise SpecError("%s is an IPv6 address; set ipv6: true for a dual-stack network" % host_ip,
                         "bridge.host_binding_ip")
+    if b.get("adopt") and params.get("vrf"):
+        raise SpecError("an adopted bridge stays its owner's: put it in a VRF yourself", "vrf")
     masquerade6 = b.get("masquerade_ipv6", True) is not False
     modes = []
     for option in ("gateway_mode", "gateway_mode_ipv6"):
@@ -350,6 +352,7 @@ class BridgeDriver(Driver):
                         "routes", "bandwidth", "aliases", "publish")
     ipam = True
     ipv6 = True
+    vrf = True
 
     def network_options(self, params: Dict[str, Any]) -> Any:
         return bridge_options(params)
@@ -382,6 +385,9 @@ class BridgeDriver(Driver):
 
     def owned_links(self, record: NetworkRecord) -> Set[str]:
         return {BridgePart.of(record).interface}
+
+    def vrf_devices(self, record: NetworkRecord) -> Tuple[str, ...]:
+        return (BridgePart.of(record).interface,)
 
     def host_device(self, record: NetworkRecord) -> Optional[str]:
         return BridgePart.of(record).interface

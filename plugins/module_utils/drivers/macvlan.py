@@ -97,6 +97,7 @@ class MacvlanDriver(Driver):
                                     "so reach them at their own addresses"}
     ipam = True
     ipv6 = True
+    vrf = True
     default_mtu = None  # the parent's
     kind = "macvlan"
     modes: Tuple[str, ...] = ("bridge", "vepa", "private", "passthru")
@@ -259,6 +260,10 @@ class MacvlanDriver(Driver):
     def owned_links(self, record: NetworkRecord) -> Set[str]:
         p = self.part.of(record)
         return set(n for n in (p.shim, p.parent if p.parent_created else None) if n)
+
+    def vrf_devices(self, record: NetworkRecord) -> Tuple[str, ...]:
+        """Its VLAN sub-interface (a found parent stays as its owner has it) and its shim."""
+        return tuple(sorted(self.owned_links(record)))
 
     def host_device(self, record: NetworkRecord) -> Optional[str]:
         return self.part.of(record).parent

@@ -199,6 +199,7 @@ class OverlayDriver(BridgeDriver):
     ))}
     network_parts = (BridgePart, OverlayPart)
     has_peers = True
+    vrf = False  # its bridge holds the VXLAN device, and the fleet its gateway
     default_mtu = None  # the underlay's, less VXLAN's overhead
     scope = "fleet"
 

@@ -44,7 +44,8 @@ def request_pool(space: SpaceRecord, req: PoolRequest, address_pools: AddressPoo
     """
     pools = space.setdefault("pools", {})
     current = pools.get(req.name)
-    others = dict((name, _net(p["subnet"])) for name, p in pools.items() if name != req.name)
+    # Pools of one VRF (or of none) may not overlap; those of different VRFs may.
+    others = dict((name, _net(p["subnet"])) for name, p in pools.items() if name != req.name and p.get("vrf") == req.vrf)
     if current is not None:
         subnet = _net(current["subnet"])
         if req.subnet is not None and _net(req.subnet) != subnet:
@@ -52,15 +53,17 @@ def request_pool(space: SpaceRecord, req: PoolRequest, address_pools: AddressPoo
                             % (req.name, subnet, req.subnet), option)
     elif req.subnet is not None:
         subnet = _net(req.subnet)
-        for other, net in sorted(others.items()):
-            if not IPSet([net]).isdisjoint(IPSet([subnet])):
-                raise IpamError("%s overlaps %s, the subnet of %r" % (subnet, net, other), option)
     else:
         taken = IPSet(list(others.values()) + [_net(a) for a in avoid])
         subnet = next((c for c in candidates(address_pools) if taken.isdisjoint(IPSet([c]))), None)
         if subnet is None:
             raise IpamError("every subnet of the address pools is in use or overlaps a host "
                             "route; add address_pools or give a subnet", option)
+    if (current is None and req.subnet is not None) or (current is not None and current.get("vrf") != req.vrf):
+        for other, net in sorted(others.items()):
+            if not IPSet([net]).isdisjoint(IPSet([subnet])):
+                raise IpamError("%s overlaps %s, the subnet of %r%s" % (
+                    subnet, net, other, " in VRF %s" % req.vrf if req.vrf else ""), option)
 
     aux_addresses = dict(req.aux_addresses)
     desired: PoolRecord = {
@@ -69,11 +72,14 @@ def request_pool(space: SpaceRecord, req: PoolRequest, address_pools: AddressPoo
         "ip_range": str(req.ip_range) if req.ip_range else None,
         "aux_addresses": aux_addresses,
     }
+    if req.vrf:
+        desired["vrf"] = req.vrf
     if current is not None:
         old = {k: current.get(k) for k in desired}
         old["aux_addresses"] = old["aux_addresses"] or {}
-        if old == dict(desired):
+        if old == dict(desired) and current.get("vrf") == req.vrf:
             return current, False
+        current.pop("vrf", None)
         reserved = set(aux_addresses.values()) | {desired["gateway"]}
         for owner, addr in sorted((current.get("addresses") or {}).items()):
             if addr in reserved:

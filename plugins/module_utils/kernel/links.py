@@ -143,9 +143,11 @@ class Links(KernelBase):
                  [(msg, RTM_NEWLINK, 0)])
 
     @immediate
-    def link_attach(self, name: str, master: str) -> None:
-        self._do(None, "attaching %s to %s" % (name, master),
-                 [(ifinfo(self._must(name), attrs=[("IFLA_MASTER", self._must(master))]), RTM_NEWLINK, 0)])
+    def link_attach(self, name: str, master: Optional[str]) -> None:
+        """``name`` made a port of host link ``master`` (None: of none)."""
+        self._do(None, "attaching %s to %s" % (name, master) if master else "detaching %s" % name,
+                 [(ifinfo(self._must(name), attrs=[("IFLA_MASTER", self._must(master) if master else 0)]),
+                   RTM_NEWLINK, 0)])
 
     @immediate
     def link_rename(self, name: str, new: str, ns: Key = None) -> None:

@@ -163,6 +163,7 @@ IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 
 IFLA_VXLAN_ID, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LEARNING, IFLA_VXLAN_PROXY, IFLA_VXLAN_PORT = (
     1, 3, 4, 7, 11, 15)
 IFLA_CHILD_MODE = 1  # IFLA_MACVLAN_MODE (u32) and IFLA_IPVLAN_MODE (u16), in CHILD_MODES
+IFLA_VRF_TABLE = 1
 IFLA_BRPORT_MODE = 4  # hairpin
 IFLA_INET6_CONF, DEVCONF_DISABLE_IPV6 = 2, 26  # the IPv6 settings: an s32 array by DEVCONF_* index
 IFINFO_END = 32  # a link message's attributes start after its header (16 bytes) and ifinfomsg (16)
@@ -205,7 +206,7 @@ def link_of(msg: Any) -> Link:
     """The Link of one RTM_NEWLINK message (a ``sockets.LinkMessage``)."""
     data = msg.data
     a = _nlas(data, msg.offset + IFINFO_END, msg.offset + msg["header"]["length"])
-    kind, hairpin, vxlan, mode = None, None, None, None
+    kind, hairpin, vxlan, mode, table = None, None, None, None, None
     if IFLA_LINKINFO in a:
         info = _nlas(data, *a[IFLA_LINKINFO])
         kind = _text(data, info.get(IFLA_INFO_KIND))
@@ -213,6 +214,8 @@ def link_of(msg: Any) -> Link:
         if kind in CHILD_MODES:
             value = _u(data, inner.get(IFLA_CHILD_MODE), "I" if kind == "macvlan" else "H")
             mode = next((name for name, v in CHILD_MODES[kind][1].items() if v == value), None)
+        if kind == "vrf":
+            table = _u(data, inner.get(IFLA_VRF_TABLE))
         if kind == "vxlan":
             local = inner.get(IFLA_VXLAN_LOCAL)
             vxlan = VxlanInfo(vni=_u(data, inner.get(IFLA_VXLAN_ID)) or 0, port=_u(data, inner.get(IFLA_VXLAN_PORT), ">H") or 0,
@@ -227,7 +230,8 @@ def link_of(msg: Any) -> Link:
     return Link(name=_text(data, a.get(IFLA_IFNAME)) or "", index=msg["index"], kind=kind, mtu=_u(data, a.get(IFLA_MTU)) or 0,
                 up=bool(msg["flags"] & IFF_UP), mac=_mac(data, a.get(IFLA_ADDRESS)),
                 master=_u(data, a.get(IFLA_MASTER)), hairpin=hairpin, vxlan=vxlan, parent=_u(data, a.get(IFLA_LINK)),
-                mode=mode, ipv6_disabled=_ipv6_disabled(data, a.get(IFLA_AF_SPEC)), alias=_text(data, a.get(IFLA_IFALIAS)))
+                mode=mode, ipv6_disabled=_ipv6_disabled(data, a.get(IFLA_AF_SPEC)), alias=_text(data, a.get(IFLA_IFALIAS)),
+                vrf_table=table)
 
 
 def _ipv6_disabled(data: bytes, spec: Optional[Span]) -> Optional[bool]:
