@@ -129,9 +129,21 @@ def address(i):
     return "10.100.%d.%d" % ((i + 2) // 256, (i + 2) % 256)
 
 
-def iproute2_floor(n):
-    """The same result with the fewest iproute2 processes; returns (make, teardown) seconds."""
-    host = new_host("floor%d" % n)
+# What OPTIONS ask of the kernel, for the floor: the routes and the default route's metric in each
+# sandbox's batch, and on the host an ifb per endpoint, two token buckets and the redirect (the
+# bursts cnm_endpoint takes by default for those rates).
+FLOOR_ROUTES = ("route add 10.200.0.0/16 via 10.100.255.254\n"
+                "route add default via 10.100.255.254 table 100\n")
+FLOOR_SHAPING = ("qdisc add dev fv{i} root tbf rate 100mbit burst 125000 latency 25ms\n"
+                 "qdisc add dev fb{i} root tbf rate 20mbit burst 32768 latency 25ms\n"
+                 "qdisc add dev fv{i} handle ffff: ingress\n"
+                 "filter add dev fv{i} parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev fb{i}\n")
+
+
+def iproute2_floor(n, options=False):
+    """The same result with the fewest iproute2 processes, with what OPTIONS ask of the kernel
+    when ``options``; returns (make, teardown) seconds."""
+    host = new_host("floor%d%s" % (n, "o" if options else ""))
     try:
         enter = host.enter()
         sbs = ["%s-f%d" % (PREFIX, i) for i in range(n)]
@@ -142,14 +154,22 @@ def iproute2_floor(n):
         for i, s in enumerate(sbs):
             lines.append("link add fv%d type veth peer name eth0 netns %s" % (i, s))
             lines.append("link set fv%d master br-floor up" % i)
+            if options:
+                lines.append("link add fb%d group 7 type ifb" % i)
+                lines.append("link set fb%d up" % i)
         sh(enter + ["ip", "-batch", "-"], input="\n".join(lines) + "\n")
+        metric, routes = (" metric 100", FLOOR_ROUTES) if options else ("", "")
         for i, s in enumerate(sbs):
             sh(["ip", "-n", s, "-batch", "-"], input=(
                 "link set lo up\nlink set eth0 address 02:42:0a:64:%02x:%02x up\naddr add %s/16 dev eth0\n"
-                "route add default via 10.100.0.1\n" % ((i + 2) // 256, (i + 2) % 256, address(i))))
+                "route add default via 10.100.0.1%s\n%s" % ((i + 2) // 256, (i + 2) % 256, address(i), metric, routes)))
+        if options:
+            sh(enter + ["tc", "-batch", "-"], input="".join(FLOOR_SHAPING.format(i=i) for i in range(n)))
         made = time.monotonic() - start
         settle()
         start = time.monotonic()
+        if options:
+            sh(enter + ["ip", "link", "del", "group", "7"])
         sh(enter + ["ip", "-batch", "-"], input="".join("netns del %s\n" % s for s in sbs))
         return made, time.monotonic() - start
     finally:
@@ -744,9 +764,10 @@ def main():
         for n in [int(x) for x in args.sizes.split(",")]:
             # Floor and ours take turns, best of --repeat each: the machine's speed drifts
             # between minutes (file creation alone by a factor of 3 here).
-            floors, runs, runs_old, runs_options = [], [], [], []
+            floors, floors_options, runs, runs_old, runs_options = [], [], [], [], []
             for _round in range(args.repeat):
                 floors.append(iproute2_floor(n))
+                floors_options.append(iproute2_floor(n, options=True))
                 runs.append(ours(n))
                 runs_options.append(ours(n, options=OPTIONS))
                 if old:
@@ -762,12 +783,22 @@ def main():
                      loop_vs_bulk_per_endpoint=loop / (r["make_s"] / n))
             results["endpoints"][str(n)] = r
             options = _best(runs_options)
+            # The kernel's share of the options' cost: the floor with them against the floor without.
+            floor_options_make = min(f[0] for f in floors_options)
+            floor_options_down = min(f[1] for f in floors_options)
             r.update(options_make_s=options["make_s"], options_noop_s=options["noop_s"],
                      options_teardown_s=options["teardown_s"],
                      options_make_vs_plain=options["make_s"] / r["make_s"],
-                     options_noop_vs_plain=options["noop_s"] / r["noop_s"])
-            print("N=%d with routes, a default route metric and bandwidth: bulk %.2f s (%.2fx), no-op %.2f s (%.2fx)" % (
-                n, options["make_s"], r["options_make_vs_plain"], options["noop_s"], r["options_noop_vs_plain"]), flush=True)
+                     options_noop_vs_plain=options["noop_s"] / r["noop_s"],
+                     options_teardown_vs_plain=options["teardown_s"] / r["teardown_s"],
+                     options_floor_make_s=floor_options_make, options_floor_teardown_s=floor_options_down,
+                     options_floor_make_vs_plain=floor_options_make / floor_make,
+                     options_floor_teardown_vs_plain=floor_options_down / floor_down)
+            print("N=%d with routes, a default route metric and bandwidth: bulk %.2f s (%.2fx), no-op %.2f s (%.2fx), "
+                  "teardown %.2f s (%.2fx); the floor %.2fx to make, %.2fx to tear down" % (
+                      n, options["make_s"], r["options_make_vs_plain"], options["noop_s"], r["options_noop_vs_plain"],
+                      options["teardown_s"], r["options_teardown_vs_plain"], r["options_floor_make_vs_plain"],
+                      r["options_floor_teardown_vs_plain"]), flush=True)
             r6 = ours(n, ipv6=True)
             r.update(dual_stack_make_s=r6["make_s"], dual_stack_noop_s=r6["noop_s"],
                      dual_stack_vs_ipv4=r6["make_s"] / r["make_s"])
@@ -828,8 +859,10 @@ def main():
             "%s %.0f (p50 %.0f us)" % (path, v["per_s"], v["p50_us"]) for path, v in sorted(r.items()))))
     for n, r in sorted(results["endpoints"].items(), key=lambda kv: int(kv[0])):
         print("%-6s dual-stack bulk %.2f s: %.2fx the IPv4-only bulk" % (n, r["dual_stack_make_s"], r["dual_stack_vs_ipv4"]))
-        print("%-6s with routes, a default route metric and bandwidth: bulk %.2fx, no-op %.2fx the same call without" % (
-            n, r["options_make_vs_plain"], r["options_noop_vs_plain"]))
+        print("%-6s with routes, a default route metric and bandwidth: bulk %.2fx, no-op %.2fx, teardown %.2fx the same call "
+              "without (the iproute2 floor: %.2fx to make, %.2fx to tear down)" % (
+                  n, r["options_make_vs_plain"], r["options_noop_vs_plain"], r["options_teardown_vs_plain"],
+                  r["options_floor_make_vs_plain"], r["options_floor_teardown_vs_plain"]))
     print("Ansible loop of single-endpoint tasks: %.0f ms per endpoint (%.0fx the bulk call at N=%s)" % (
         1000 * loop, max(r["loop_vs_bulk_per_endpoint"] for r in results["endpoints"].values()),
         max(results["endpoints"], key=int)))

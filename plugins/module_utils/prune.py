@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Set, Tuple
+from typing import Dict, List, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan, sandbox, services, vrfs
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoint_remove, host_links, sandbox_release

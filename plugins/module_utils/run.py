@@ -127,6 +127,14 @@ class Run(object):
         self.log.extend(plan.texts(changes))
         self.pending.extend(changes)
 
+    def _in_order(self) -> List[Change]:
+        """The pending changes as they are applied: the removal of sandboxes gone for good last. The
+        kernel cleans a namespace up in the background, holding the lock that each later link request
+        waits for: a bulk teardown would wait for it between every two endpoints (an ifb to delete)."""
+        last = [c for c in self.pending if c.op == "netns_del" and c.args[0] in self.sandboxes_doomed]
+        moved = set(map(id, last))
+        return [c for c in self.pending if id(c) not in moved] + last
+
     def sandbox_view(self, key: Optional[str]) -> Optional[NsView]:
         return self.kernel.view(key) if key else None
 
@@ -136,7 +144,7 @@ class Run(object):
         if not self.check:
             self.store.save(keep_removed=True)
             try:
-                plan.apply(self.kernel, self.pending)
+                plan.apply(self.kernel, self._in_order())
             except Exception:
                 self.store.rollback()  # apply undid its changes: so do the records
                 raise

@@ -58,7 +58,7 @@ def changes(run: Run, record: EndpointRecord, old: Optional[EndpointRecord], joi
         if fresh and host.link(ifb) is not None:  # made again with the link (moved: the leave deletes it)
             out.append(plan.change("delete ifb %s" % ifb, "link_del", ifb))
         if made is None:
-            out.append(plan.change("create ifb %s" % ifb, "link_add", "ifb", ifb, undo=("link_del", (ifb,))))
+            out.append(plan.change("create ifb %s" % ifb, "ifb_add", ifb, undo=("link_del", (ifb,))))
         if made is None or qdiscs.get((made.index, "root")) != ("tbf", bucket(rate, burst)):
             out.append(plan.change("shape what %s sends to %s (burst %s) on %s" % (
                 sb, rate_text(rate), size_text(burst), ifb), "bucket_set", ifb, rate, burst))

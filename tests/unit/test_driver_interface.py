@@ -134,7 +134,7 @@ def test_a_toy_driver_makes_and_removes_a_network_and_an_endpoint(toy, tmp_path)
         assert r.finish()
         assert r.networks == {} and r.endpoints == {} and r.sandboxes == {}
         assert r.ipam().pools() == {}
-    assert toy.calls == [("netns_del", "web"), ("link_del", "toy-play", None)]
+    assert toy.calls == [("link_del", "toy-play", None), ("netns_del", "web")], "sandboxes gone for good go last"
     assert toy.links == {None: {}}
 
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, Ty
 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, NamespaceLost
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.batch import Batch
-from ansible_collections.cnm.fabric.plugins.module_utils.kernel.messages import ifinfo, read_namespace
+from ansible_collections.cnm.fabric.plugins.module_utils.kernel.messages import ifinfo, link_of, read_namespace
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.sockets import (
     CLONE_NEWNET, HAS_PYROUTE2, NLM_F_ACK, RTM_GETLINK, Dumper, Key, NetlinkError, Request, Socket, check, error_code,
     error_text, libc, netns_path, prepare)
@@ -26,6 +26,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.model import NsView
 
 MAX_SOCKETS = 256  # open netlink sockets, well under the usual limit of 1024 descriptors
 PREFETCH_MIN = 32  # sandboxes per reader process, at the least, for prefetch to fork one
+FEW = 8  # unknown link indexes that one lookup each costs less than a dump of the host's links
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -236,7 +237,10 @@ class KernelBase(object):
                                                        error_text(e)))
 
     def index(self, name: str, ns: Key = None) -> Optional[int]:
-        """A link's index, from the cache or one RTM_GETLINK; None when it does not exist."""
+        """A link's index, from the cache or one RTM_GETLINK; None when it does not exist. A host
+        link the batch is to make is made first, with the rest of the shaping held."""
+        if ns is None and name in self.batch.making:
+            self.batch.send_shaping()
         known = self._index.setdefault(ns, {})
         if name not in known:
             reply = self._do(ns, "looking up %s" % name,
@@ -245,6 +249,13 @@ class KernelBase(object):
                 return None
             known[name] = reply[0]["index"]
         return known[name]
+
+    def resolve(self, names: Iterable[str]) -> None:
+        """Learn the indexes of host links ``names``: from one dump of the host's links when more than
+        a few are unknown (those of a bulk run's new links), else one lookup each, as ``index`` does."""
+        known = self._index.setdefault(None, {})
+        if len(set(names) - set(known)) > FEW:
+            known.update((link.name, link.index) for link in map(link_of, self.nl(None).dump(ifinfo, RTM_GETLINK)))
 
     def _must(self, name: str, ns: Key = None) -> int:
         idx = self.index(name, ns)

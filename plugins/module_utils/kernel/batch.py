@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import errno
 import random
-from typing import Any, Dict, List, Set, Tuple
+from typing import Any, Callable, Dict, List, Set, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import xfrm
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.messages import GET_TYPES, ifinfo
@@ -33,24 +33,53 @@ class Batch(object):
     def __init__(self, kernel: Any) -> None:
         self._kernel = kernel
         self.group = 0x40000000 | random.getrandbits(24)  # the link group of the links to delete
-        self._doomed: Set[Key] = set()  # namespaces with links in that group
+        self._doomed: Dict[Key, List[Request]] = {}  # by namespace, the requests that put its links in that group
         self._held: List[Tuple[str, Request]] = []  # requests to the host's neighbour tables
         self._marks: List[str] = []  # host links made by this run, to mark as the owner's
         # Sandbox -> ([what], [request]) for its next batch: a sandbox this run made is set up by one write.
         self._setup: Dict[Key, Tuple[List[str], List[Request]]] = {}
         self._xfrm: List[str] = []  # ip xfrm commands
+        # The shaping of endpoints, sent at the end of a run's changes: the host links it makes (ifbs),
+        # then its requests, which name links (made in this run, or made again) whose indexes one dump reads.
+        self._made: List[Tuple[str, Request]] = []
+        self.making: Set[str] = set()  # the names of those links
+        self._named: List[Tuple[str, Tuple[str, ...], Callable[[Tuple[int, ...]], List[Request]]]] = []
         self.xfrm_changed = False  # ip xfrm commands ran since the last read of the tables
 
     # -- what is deferred -----------------------------------------------------------
 
-    def doom(self, ns: Key) -> None:
-        """A link of ``ns`` was put in the group whose links go together."""
-        self._doomed.add(ns)
+    def doom(self, ns: Key, index: int) -> None:
+        """Link ``index`` of ``ns`` is to go with the others of the group: it is put in it with them,
+        in a few writes, then the group is deleted."""
+        self._doomed.setdefault(ns, []).append((ifinfo(index, attrs=[("IFLA_GROUP", self.group)]), RTM_NEWLINK, 0))
 
     def hold(self, what: str, request: Request) -> None:
         """A request to the host that may wait and go with others: to its neighbour tables (the entries
         of many peers are thousands), its qdiscs and filters (an endpoint's bandwidth)."""
         self._held.append((what, request))
+
+    def make(self, name: str, what: str, request: Request) -> None:
+        """A host link to make with the shaping requests (an ifb): nothing else of the run needs it first."""
+        self._made.append((what, request))
+        self.making.add(name)
+
+    def hold_named(self, what: str, names: Tuple[str, ...], build: Callable[[Tuple[int, ...]], List[Request]]) -> None:
+        """Requests to the host's qdiscs and filters, built by ``build`` from the indexes of host links
+        ``names`` once the links this batch makes exist."""
+        self._named.append((what, names, build))
+
+    def send_shaping(self) -> None:
+        """Make the links held for shaping, then send its requests (with the held ones)."""
+        made, self._made = self._made, []
+        for start in range(0, len(made), HELD_BATCH):
+            part = made[start:start + HELD_BATCH]
+            self._kernel._do(None, "; ".join(what for what, _request in part), [request for _what, request in part])
+        self.making.clear()
+        named, self._named = self._named, []
+        if named:
+            self._kernel.resolve(set(name for _what, names, _build in named for name in names))
+        for what, names, build in named:
+            self._held.extend((what, request) for request in build(tuple(self._kernel._must(n) for n in names)))
 
     def mark(self, ifname: str) -> None:
         """A host link this run made, to mark as the owner's (its alias)."""
@@ -91,7 +120,7 @@ class Batch(object):
     def forget(self, ns: Key) -> None:
         """Sandbox ``ns`` is gone: nothing is sent there any more."""
         self._setup.pop(ns, None)
-        self._doomed.discard(ns)
+        self._doomed.pop(ns, None)
 
     # -- sending ----------------------------------------------------------------------
 
@@ -103,6 +132,7 @@ class Batch(object):
         if final:
             for ns in list(self._setup):
                 self.send_setup(ns)
+            self.send_shaping()
             marks, self._marks = self._marks, []
             for start in range(0, len(marks), HELD_BATCH):
                 chunk = marks[start:start + HELD_BATCH]
@@ -119,8 +149,13 @@ class Batch(object):
             part = held[start:start + HELD_BATCH]
             what = part[0][0] if len(part) == 1 else "%s and %d more" % (part[0][0], len(part) - 1)
             kernel._do(None, what, [request for _what, request in part])
-        for ns in sorted(self._doomed, key=str):
-            if kernel.netns_exists(ns):  # ENODEV: gone already, with a namespace removed meanwhile
-                kernel._do(ns, "deleting links", [(ifinfo(0, attrs=[("IFLA_GROUP", self.group)]), RTM_DELLINK, 0)],
-                           ignore=(errno.ENODEV,))
-        self._doomed.clear()
+        doomed, self._doomed = self._doomed, {}
+        for ns, grouping in sorted(doomed.items(), key=lambda item: str(item[0])):
+            if not kernel.netns_exists(ns):
+                continue
+            # ENODEV: gone already (with its peer, or with the namespace of its peer); the kernel
+            # still runs the rest of the write.
+            for start in range(0, len(grouping), HELD_BATCH):
+                kernel._do(ns, "marking links for deletion", grouping[start:start + HELD_BATCH], ignore=(errno.ENODEV,))
+            kernel._do(ns, "deleting links", [(ifinfo(0, attrs=[("IFLA_GROUP", self.group)]), RTM_DELLINK, 0)],
+                       ignore=(errno.ENODEV,))

@@ -128,10 +128,7 @@ class Links(KernelBase):
         idx = self.index(name, ns)
         if idx is None:
             return
-        # ENODEV: gone already (with its peer, or with the namespace of its peer).
-        self._do(ns, "marking %s for deletion" % name, [(ifinfo(idx, attrs=[("IFLA_GROUP", self.batch.group)]),
-                                                         RTM_NEWLINK, 0)], ignore=(errno.ENODEV,))
-        self.batch.doom(ns)
+        self.batch.doom(ns, idx)
         self._index.get(ns, {}).pop(name, None)
 
     @immediate

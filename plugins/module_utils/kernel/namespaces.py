@@ -102,7 +102,10 @@ class Namespaces(KernelBase):
         self._fresh[ns] = 2
         self.batch.new_sandbox(ns, "setting lo up", [(ifinfo(1, up=True), RTM_NEWLINK, 0)])
 
+    @immediate
     def netns_del(self, ns: str) -> None:
+        """Remove sandbox ``ns``, after the links the batch holds for deletion (which the kernel's
+        cleanup of the namespace would otherwise hold up)."""
         self._fresh.pop(ns, None)
         self.batch.forget(ns)
         self._drop_socket(ns)

@@ -9,32 +9,41 @@ the requests; the host's qdiscs are read from the replies' buffer (messages.read
 
 from __future__ import annotations
 
+import copy
 import errno
+import functools
 import socket
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.base import KernelBase, immediate
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.messages import TC_H_INGRESS, TC_H_ROOT, Bucket, \
-    read_qdiscs
+    ifinfo, linkinfo, read_qdiscs
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.sockets import (
-    NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RTM_DELQDISC, RTM_NEWQDISC, RTM_NEWTFILTER, tc_plugins, tcmsg)
+    NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RTM_DELQDISC, RTM_NEWLINK, RTM_NEWQDISC, RTM_NEWTFILTER, Request,
+    tc_plugins, tcmsg)
 
 INGRESS_HANDLE = 0xFFFF0000
 ETH_P_ALL = 0x0003
 LATENCY_US = 25000  # how long a packet may wait in a bucket's queue (the CNI plugin's 25 ms)
 
 
-def _tbf(rate: int, burst: int) -> Dict[str, Any]:
+@functools.lru_cache(maxsize=None)  # the endpoints of a bulk call mostly share their rates
+def _tbf_attrs(rate: int, burst: int) -> Tuple[Tuple[str, Any], ...]:
     """The options of a token bucket of ``rate`` (bits/s) and ``burst`` (bytes), as pyroute2's tbf
     plugin makes them, less the rate table it would compute (256 transmission times, which a tbf
     of the kernels supported here does not read: it computes them itself)."""
     options = tc_plugins["tbf"].get_parameters({"rate": rate // 8, "burst": burst, "latency": LATENCY_US})
-    return {"attrs": [attr for attr in options["attrs"] if attr[0] != "TCA_TBF_RTAB"]}
+    return tuple(attr for attr in options["attrs"] if attr[0] != "TCA_TBF_RTAB")
+
+
+def _tbf(rate: int, burst: int) -> Dict[str, Any]:
+    """Those options as a request takes them (a copy of its own, which encoding may change)."""
+    return {"attrs": copy.deepcopy(list(_tbf_attrs(rate, burst)))}
 
 
 def bucket(rate: int, burst: int) -> Bucket:
     """The token bucket of ``rate`` (bits/s) and ``burst`` (bytes), as the kernel keeps and returns it."""
-    parms = _tbf(rate, burst)["attrs"][0][1]
+    parms = _tbf_attrs(rate, burst)[0][1]
     return parms["rate"], parms["buffer"], parms["limit"]
 
 
@@ -54,11 +63,18 @@ class Shaping(KernelBase):
             self._qdiscs = read_qdiscs(self.nl(None))
         return self._qdiscs
 
+    def ifb_add(self, name: str) -> None:
+        """An ifb device on the host, up, made by the batch with the shaping that uses it."""
+        self.batch.make(name, "creating ifb %s" % name, (ifinfo(up=True, attrs=[("IFLA_IFNAME", name), linkinfo("ifb")]),
+                                                         RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL))
+        if self.owner:
+            self.batch.mark(name)
+
     def bucket_set(self, name: str, rate: int, burst: int) -> None:
         """A token bucket of ``rate`` (bits/s) and ``burst`` (bytes) as the root qdisc of host link
         ``name``, in place of the one there was (held by the batch, to go with others)."""
-        self.batch.hold("shaping %s" % name, (_tc(self._must(name), TC_H_ROOT, kind="tbf", options=_tbf(rate, burst)),
-                                              RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE))
+        self.batch.hold_named("shaping %s" % name, (name,), lambda idx: [
+            (_tc(idx[0], TC_H_ROOT, kind="tbf", options=_tbf(rate, burst)), RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE)])
 
     @immediate
     def qdisc_del(self, name: str, where: str = "root") -> None:
@@ -75,12 +91,15 @@ class Shaping(KernelBase):
         ingress qdisc there is, which goes first."""
         if again:
             self.qdisc_del(name, "ingress")
-        idx, to = self._must(name), self._must(target)
-        match_all = tc_plugins["u32"].get_parameters({
-            "keys": ["0x0/0x0+0"], "target": 0x10001,
-            "action": [{"kind": "mirred", "direction": "egress", "action": "redirect", "ifindex": to}]})
-        what = "redirecting %s to %s" % (name, target)
-        self.batch.hold(what, (_tc(idx, TC_H_INGRESS, INGRESS_HANDLE, "ingress"), RTM_NEWQDISC,
-                               NLM_F_CREATE | NLM_F_EXCL))
-        self.batch.hold(what, (_tc(idx, INGRESS_HANDLE, kind="u32", options=match_all,
-                                   info=(1 << 16) | socket.htons(ETH_P_ALL)), RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL))
+        self.batch.hold_named("redirecting %s to %s" % (name, target), (name, target), _redirect)
+
+
+def _redirect(indexes: Tuple[int, ...]) -> List[Request]:
+    """An ingress qdisc on link ``indexes[0]`` and a u32 filter that redirects all to ``indexes[1]``."""
+    idx, to = indexes
+    match_all = tc_plugins["u32"].get_parameters({
+        "keys": ["0x0/0x0+0"], "target": 0x10001,
+        "action": [{"kind": "mirred", "direction": "egress", "action": "redirect", "ifindex": to}]})
+    return [(_tc(idx, TC_H_INGRESS, INGRESS_HANDLE, "ingress"), RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL),
+            (_tc(idx, INGRESS_HANDLE, kind="u32", options=match_all, info=(1 << 16) | socket.htons(ETH_P_ALL)),
+             RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL)]
