@@ -117,3 +117,34 @@ def test_error_text_adds_the_kernels_reason_once():
         == "File exists: A VXLAN device with the specified VNI already exists"
     assert sockets.error_text(sockets.NetlinkError(17)) == "File exists"
     assert sockets.error_text(OSError(errno.ENODEV, "No such device")) == "No such device"
+
+
+class Sender(object):
+    """What a Batch sends through: each write recorded, links known by name."""
+
+    def __init__(self):
+        self.writes, self.resolved = [], []
+        self.indexes = {"v1": 11, "v2": 12, "b1": 21}
+
+    def _do(self, ns, what, requests, ignore=()):
+        self.writes.append(what)
+
+    def resolve(self, names):
+        self.resolved.append(sorted(names))
+
+    def _must(self, name):
+        return self.indexes[name]
+
+
+def test_shaping_waits_for_the_end_and_an_undone_link_is_never_made():
+    sender = Sender()
+    batch = kernel.batch.Batch(sender)
+    for i in (1, 2):
+        batch.make("b%d" % i, "creating ifb b%d" % i, (messages.ifinfo(), sockets.RTM_NEWLINK, 0))
+        batch.hold_named("redirecting v%d to b%d" % (i, i), ("v%d" % i, "b%d" % i),
+                         lambda idx: [(messages.ifinfo(idx[0]), sockets.RTM_NEWLINK, 0)])
+    batch.send()
+    assert sender.writes == [], "only the end of a run's changes sends shaping"
+    assert batch.unmake("b2") and not batch.unmake("b2") and batch.making == {"b1"}
+    batch.send(final=True)
+    assert sender.writes == ["creating ifb b1", "redirecting v1 to b1"] and sender.resolved == [["b1", "v1"]]

@@ -237,10 +237,7 @@ class KernelBase(object):
                                                        error_text(e)))
 
     def index(self, name: str, ns: Key = None) -> Optional[int]:
-        """A link's index, from the cache or one RTM_GETLINK; None when it does not exist. A host
-        link the batch is to make is made first, with the rest of the shaping held."""
-        if ns is None and name in self.batch.making:
-            self.batch.send_shaping()
+        """A link's index, from the cache or one RTM_GETLINK; None when it does not exist."""
         known = self._index.setdefault(ns, {})
         if name not in known:
             reply = self._do(ns, "looking up %s" % name,

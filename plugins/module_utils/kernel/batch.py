@@ -6,12 +6,13 @@
 Some work is cheaper sent together than one request at a time: the links to delete (one
 RTM_DELLINK for a whole link group waits for one RCU grace period, not one per link), the
 forwarding and neighbour entries of many peers, the IPsec commands (one ``ip xfrm`` process),
-the token buckets and redirects of endpoints' bandwidth, the first requests to a sandbox this run
-made (lo up, a new link's settings, its addresses and routes: one write), and the owner's alias on
-the host links the run made (the kernel ignores an alias in the request that makes a link). The
-kernel's operations hand such work to the batch;
+the first requests to a sandbox this run made (lo up, a new link's settings, its addresses and
+routes: one write), and the owner's alias on the host links the run made (the kernel ignores an
+alias in the request that makes a link). The kernel's operations hand such work to the batch;
 an operation that needs it done first (``kernel.base.immediate``) sends it, and the end of a
-run's changes (``send(final=True)``) sends the rest. No caller knows which operations defer.
+run's changes (``send(final=True)``) sends the rest. Endpoints' bandwidth waits for that end: its
+ifb devices are made together, then its token buckets and redirects, which name links by their
+indexes, go after one dump of the host's links. No caller knows which operations defer.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Batch(object):
         self._xfrm: List[str] = []  # ip xfrm commands
         # The shaping of endpoints, sent at the end of a run's changes: the host links it makes (ifbs),
         # then its requests, which name links (made in this run, or made again) whose indexes one dump reads.
-        self._made: List[Tuple[str, Request]] = []
+        self._made: List[Tuple[str, str, Request]] = []  # (name, what, request)
         self.making: Set[str] = set()  # the names of those links
         self._named: List[Tuple[str, Tuple[str, ...], Callable[[Tuple[int, ...]], List[Request]]]] = []
         self.xfrm_changed = False  # ip xfrm commands ran since the last read of the tables
@@ -60,7 +61,7 @@ class Batch(object):
 
     def make(self, name: str, what: str, request: Request) -> None:
         """A host link to make with the shaping requests (an ifb): nothing else of the run needs it first."""
-        self._made.append((what, request))
+        self._made.append((name, what, request))
         self.making.add(name)
 
     def hold_named(self, what: str, names: Tuple[str, ...], build: Callable[[Tuple[int, ...]], List[Request]]) -> None:
@@ -68,12 +69,22 @@ class Batch(object):
         ``names`` once the links this batch makes exist."""
         self._named.append((what, names, build))
 
+    def unmake(self, name: str) -> bool:
+        """Take back the host link ``name`` the batch was to make (an undo), and the requests naming it;
+        whether it was one."""
+        if name not in self.making:
+            return False
+        self.making.discard(name)
+        self._made = [made for made in self._made if made[0] != name]
+        self._named = [entry for entry in self._named if name not in entry[1]]
+        return True
+
     def send_shaping(self) -> None:
         """Make the links held for shaping, then send its requests (with the held ones)."""
         made, self._made = self._made, []
         for start in range(0, len(made), HELD_BATCH):
             part = made[start:start + HELD_BATCH]
-            self._kernel._do(None, "; ".join(what for what, _request in part), [request for _what, request in part])
+            self._kernel._do(None, "; ".join(what for _name, what, _request in part), [request for _n, _w, request in part])
         self.making.clear()
         named, self._named = self._named, []
         if named:

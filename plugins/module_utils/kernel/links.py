@@ -115,6 +115,8 @@ class Links(KernelBase):
 
     @immediate
     def link_del(self, name: str, ns: Key = None) -> None:
+        if ns is None and self.batch.unmake(name):
+            return  # never made
         idx = self.index(name, ns)
         if idx is None:
             return
@@ -125,6 +127,8 @@ class Links(KernelBase):
         """Mark a link for deletion by the batch, which removes every marked link of a
         namespace in one request: the kernel then waits for one RCU grace period, not one
         per link (about 35 ms each), which makes a bulk teardown as fast as deleting netns."""
+        if ns is None and self.batch.unmake(name):
+            return  # never made
         idx = self.index(name, ns)
         if idx is None:
             return
