@@ -80,7 +80,7 @@ class Batch(object):
         return True
 
     def send_shaping(self) -> None:
-        """Make the links held for shaping, then send its requests (with the held ones)."""
+        """Make the links held for shaping, then hold its requests, built with their links' indexes."""
         made, self._made = self._made, []
         for start in range(0, len(made), HELD_BATCH):
             part = made[start:start + HELD_BATCH]
@@ -136,30 +136,19 @@ class Batch(object):
     # -- sending ----------------------------------------------------------------------
 
     def send(self, final: bool = False) -> None:
-        """Run the IPsec commands, send the neighbour requests in batches, then delete the links of
-        the group; ``final`` (the end of a run's changes): first what is kept for new sandboxes and
-        the owner's marks."""
+        """Run the IPsec commands, send the held requests in batches, then delete the links of the
+        group; ``final`` (the end of a run's changes): first what is kept for new sandboxes, and
+        last the shaping (after the deletions: an ifb made again finds the old one gone) and the
+        owner's marks."""
         kernel = self._kernel
         if final:
             for ns in list(self._setup):
                 self.send_setup(ns)
-            self.send_shaping()
-            marks, self._marks = self._marks, []
-            for start in range(0, len(marks), HELD_BATCH):
-                chunk = marks[start:start + HELD_BATCH]
-                # ENODEV: a link made and removed again in this run (the kernel still runs the rest).
-                kernel._do(None, "marking %s as made for this state_dir" % ", ".join(chunk),
-                           [(ifinfo(0, attrs=[("IFLA_IFNAME", name), ("IFLA_IFALIAS", kernel.owner)]), RTM_NEWLINK, 0)
-                            for name in chunk], ignore=(errno.ENODEV,))
         commands, self._xfrm = self._xfrm, []
         if commands:
             self.xfrm_changed = True
             xfrm.apply(commands)
-        held, self._held = self._held, []
-        for start in range(0, len(held), HELD_BATCH):
-            part = held[start:start + HELD_BATCH]
-            what = part[0][0] if len(part) == 1 else "%s and %d more" % (part[0][0], len(part) - 1)
-            kernel._do(None, what, [request for _what, request in part])
+        self._send_held()
         doomed, self._doomed = self._doomed, {}
         for ns, grouping in sorted(doomed.items(), key=lambda item: str(item[0])):
             if not kernel.netns_exists(ns):
@@ -170,3 +159,20 @@ class Batch(object):
                 kernel._do(ns, "marking links for deletion", grouping[start:start + HELD_BATCH], ignore=(errno.ENODEV,))
             kernel._do(ns, "deleting links", [(ifinfo(0, attrs=[("IFLA_GROUP", self.group)]), RTM_DELLINK, 0)],
                        ignore=(errno.ENODEV,))
+        if final:
+            self.send_shaping()
+            self._send_held()
+            marks, self._marks = self._marks, []
+            for start in range(0, len(marks), HELD_BATCH):
+                chunk = marks[start:start + HELD_BATCH]
+                # ENODEV: a link made and removed again in this run (the kernel still runs the rest).
+                kernel._do(None, "marking %s as made for this state_dir" % ", ".join(chunk),
+                           [(ifinfo(0, attrs=[("IFLA_IFNAME", name), ("IFLA_IFALIAS", kernel.owner)]), RTM_NEWLINK, 0)
+                            for name in chunk], ignore=(errno.ENODEV,))
+
+    def _send_held(self) -> None:
+        held, self._held = self._held, []
+        for start in range(0, len(held), HELD_BATCH):
+            part = held[start:start + HELD_BATCH]
+            what = part[0][0] if len(part) == 1 else "%s and %d more" % (part[0][0], len(part) - 1)
+            self._kernel._do(None, what, [request for _what, request in part])
