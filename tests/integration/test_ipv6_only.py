@@ -9,7 +9,6 @@ from __future__ import annotations
 
 
 from helpers import UNDERLAY, peers  # pylint: disable=import-error
-from test_ipv6 import _outside6  # pylint: disable=import-error
 from test_macvlan import wire  # pylint: disable=import-error
 
 NET = dict(name="six", subnet="fd00:81::/64", ipv4=False, ipv6=True)
@@ -44,7 +43,7 @@ def test_an_ipv6_only_bridge_network(host):
     # Published ports (on every address: IPv6 ones, there being no IPv4) and NAT66 to the outside.
     host.converge("cnm_endpoint", name="a", network="six", sandbox=a, aliases=["web"],
                   publish=[{"host_port": 8080, "container_port": 5000}])
-    client = _outside6(host, "client", "2001:db8:81::2", "2001:db8:81::1")
+    client = host.outside("client", "198.51.100.2", "198.51.100.1", "2001:db8:81::2", "2001:db8:81::1")
     assert host.fetch(client, "2001:db8:81::1", 8080) == "2001:db8:81::2", "a published port, from outside"
     assert host.fetch(None, "2001:db8:81::1", 8080).startswith("2001:db8:81::1"), "from the host"
     assert host.fetch(client, "fd00:81::2", 5000).startswith("ERROR"), "only published ports"

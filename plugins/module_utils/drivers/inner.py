@@ -157,6 +157,9 @@ def _default_route(endpoint: EndpointRecord, version: int, gateway: Optional[str
     return out
 
 
+ADDRESS_OPTION = {4: "ipv4_address", 6: "ipv6_address"}  # an endpoint's option (and field) of each IP version
+
+
 def address_of(endpoint: EndpointRecord, version: int) -> Optional[str]:
     """The endpoint's address of IP ``version`` (None: it has none)."""
     return endpoint.get("ipv4_address") if version == 4 else endpoint.get("ipv6_address")

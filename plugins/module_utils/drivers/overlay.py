@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, ClassVar, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers import esp
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers import esp, inner
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import (
     FirewallPart, ObserveRequest, Observed, Part, Peers)
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.bridge import BridgeDriver, BridgePart, bridge_options, \
@@ -319,15 +319,15 @@ class OverlayDriver(BridgeDriver):
     def check_endpoint(self, network: NetworkRecord, spec: EndpointSpec, old: Optional[EndpointRecord],
                        others: Callable[[], List[EndpointRecord]]) -> None:
         """An overlay endpoint's address comes from the fleet pool, and no peer may hold it."""
-        option = "ipv4_address" if network.get("subnet") else "ipv6_address"  # the one the other hosts know
-        address = spec.ipv4_address or (old.get("ipv4_address") if old else None)
-        address6 = spec.ipv6_address or (old.get("ipv6_address") if old and not address else None)
-        if (address if option == "ipv4_address" else address6) is None:
+        version = 4 if network.get("subnet") else 6  # of the address the other hosts know it by
+        option = inner.ADDRESS_OPTION[version]
+        address = (spec.ipv4_address if version == 4 else spec.ipv6_address) or \
+            (inner.address_of(old, version) if old else None)
+        if address is None:
             raise SpecError("endpoints of overlay network %r take their address from the fleet pool: give "
                             "%s (the cnm.fabric.overlay_network role allocates it)" % (network["name"], option),
                             option)
-        address6 = address6 or self.default_ipv6_address(network, address or "")
-        address = address or address6
+        address6 = address if version == 6 else spec.ipv6_address or self.default_ipv6_address(network, address)
         o = OverlayPart.of(network)
         hosts = dict((ip, "the host address of VTEP %s" % vtep) for vtep, ip in o.peer_hosts.items())
         if o.host_address:

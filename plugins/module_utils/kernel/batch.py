@@ -56,7 +56,7 @@ class Batch(object):
 
     def hold(self, what: str, request: Request) -> None:
         """A request to the host that may wait and go with others: to its neighbour tables (the entries
-        of many peers are thousands), its qdiscs and filters (an endpoint's bandwidth)."""
+        of many peers are thousands)."""
         self._held.append((what, request))
 
     def make(self, name: str, what: str, request: Request) -> None:
