@@ -106,10 +106,12 @@ def _network_for(run: Run, spec: EndpointSpec) -> Tuple[NetworkRecord, Driver]:
             raise SpecError("this kernel has no sysctl %s that can be read (each is read back, to be set only when it "
                             "differs)" % key, "sysctls.%s" % key)
     _check_routes(net, spec)
-    frame = net["mtu"] + ETHERNET_HEADER
     for _rate, burst_key in DIRECTIONS:  # a frame larger than the bucket would never leave it
         burst = (spec.bandwidth or {}).get(burst_key)
-        if burst is not None and burst < frame:
+        if burst is None:
+            continue
+        frame = net["mtu"] + ETHERNET_HEADER
+        if burst < frame:
             raise SpecError("%d bytes is less than a frame of network %r (its MTU, %d, and an Ethernet header): "
                             "nothing would pass; give at least %d" % (burst, net["name"], net["mtu"], frame),
                             "bandwidth.%s" % burst_key)
@@ -229,6 +231,8 @@ def endpoint_present(run: Run, spec: EndpointSpec) -> EndpointRecord:
     if drv.creates_sandbox:
         changes += sandbox_join(run, sb, bool(spec.sandbox_path))
         sb_view = None if sb in run.sandboxes_made else run.sandbox_view(sb)
+    if "ifname" in drv.endpoint_options:
+        record["ifname"] = spec.ifname or (old and old["ifname"]) or _free_ifname(run, key, sb, sb_view)
     drv.check_endpoint(net, spec, old, lambda: [ep for ep in run.endpoints_of(net["name"]) if ep["name"] != spec.name])
     _check_sandbox_options(run, spec, key, sb)
     if drv.ipam:
@@ -254,7 +258,6 @@ def endpoint_present(run: Run, spec: EndpointSpec) -> EndpointRecord:
         else:
             default_route = routable and \
                 not any(run.endpoints[k]["default_route"] for k in run.members(sb) if k != key)
-        record["ifname"] = spec.ifname or (old and old["ifname"]) or _free_ifname(run, key, sb, sb_view)
         record["ipv4_address"] = address
         record["default_route"] = default_route
         if default_route:
@@ -262,6 +265,7 @@ def endpoint_present(run: Run, spec: EndpointSpec) -> EndpointRecord:
         record["mac_address"] = (spec.mac_address or _derived_mac(net, address, record["ipv6_address"])) \
             if drv.own_mac(net) else None
     set_parts(record, drv.endpoint_record(net, spec.name))
+    record.update(drv.learned(net, old))  # type: ignore[typeddict-item]
     if old:
         moved = (old.get("ipv4_address"), old.get("ipv6_address")) != (record["ipv4_address"], record["ipv6_address"])
         _forget_connections(run, old, keep=() if moved else record["publish"])
@@ -414,7 +418,7 @@ def endpoint_remove(run: Run, record: EndpointRecord) -> None:
         and not run.kernel.netns_busy(sb)
     if net is not None:
         drv = drivers.get(net["driver"])
-        if not goes_with_sandbox:
+        if not goes_with_sandbox or not drv.leaves_with_sandbox:
             host_view = run.kernel.host_view()
             # The sandbox is looked into only when the host end is gone (its dump is the cost).
             links = drivers.host_links(record)

@@ -148,6 +148,11 @@ class Run(object):
             except Exception:
                 self.store.rollback()  # apply undid its changes: so do the records
                 raise
+            for key, fields in self.kernel.learned.items():
+                if key in self.endpoints:
+                    self.endpoints[key].update(fields)  # type: ignore[typeddict-item]
+                    self.store.learned(ENDPOINTS)
+                    self.networks_touched.add(self.endpoints[key]["network"])  # its names in the hosts files
             self.store.save()
             if self.forget:
                 try:

@@ -227,6 +227,11 @@ class Store(object):
         if not keep_removed:
             self._final.clear()
 
+    def learned(self, name: str) -> None:
+        """Record file ``name`` changed between the two writes around an apply (what the apply
+        learned): the second writes it again."""
+        self._final.discard(name)
+
     def rollback(self) -> None:
         """Write back what was read, for a run whose kernel changes were undone, journal included."""
         for name in self.dirty():

@@ -16,6 +16,9 @@ description:
   - The sandbox is a named network namespace (O(sandbox), created when missing and removed
     with its last endpoint) or an existing one given by path (O(sandbox_path)), such as a
     running container's C(/proc/PID/ns/net).
+  - On a C(cni) network the endpoint is an attachment made by the network's CNI plugins (ADD, with
+    the interface named O(ifname)); its addresses are those the plugins' IPAM returned, and only
+    O(ifname), O(aliases), O(sysctls) and the sandbox's resolver and hosts options are taken.
   - Every sandbox gets a hosts file naming the endpoints (names and aliases) of the networks
     it joins, and a resolv.conf with the host's non-loopback resolvers. For a named sandbox
     they are C(/etc/netns/NAME/hosts) and C(resolv.conf), which C(ip netns exec NAME) mounts
@@ -506,6 +509,23 @@ endpoint:
         host_interface:
           description: The pair's end on the host, a port of the network's bridge.
           type: str
+    cni_attachment:
+      description:
+        - The endpoint's CNI attachment, on a C(cni) network. Its addresses and MAC are those the
+          plugins returned for the endpoint's interface, in its C(ipv4_address),
+          C(ipv6_address) and C(mac_address).
+      returned: on a cni network
+      type: dict
+      contains:
+        container_id:
+          description: Its C(CNI_CONTAINERID), stable for the endpoint (64 hex digits).
+          type: str
+        config:
+          description: The configuration list its last ADD ran (null until an ADD finished), which its DEL is given.
+          type: dict
+        result:
+          description: What that ADD returned (interfaces, IPs, routes, DNS), the C(prevResult) of its CHECK and DEL.
+          type: dict
   sample:
     name: web
     network: pets

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: cnm_network
-short_description: Manage container networks (bridge, overlay, macvlan, ipvlan, dummy, host, null) on a Linux host
+short_description: Manage container networks (bridge, overlay, macvlan, ipvlan, dummy, cni, host, null) on a Linux host
 version_added: 0.1.0
 description:
   - Creates, updates and removes a network of Docker's Container Network Model without a
@@ -50,6 +50,16 @@ description:
     a route through another of its networks leads to. The network has no kernel object on the host,
     no gateway (O(gateway) is refused) and no firewall rules; its endpoints take no default route and
     publish no port. It needs the kernel's C(dummy) module, which is checked before anything is made."
+  - "A C(cni) network is a CNI network configuration list (O(cni)): its endpoints are made by CNI
+    plugins, run as a container runtime runs them, with the collection's records, check mode, drift
+    and crash safety around them. Each endpoint is an attachment of its own (a stable container ID,
+    its sandbox, its interface): ADD when it joins, DEL when it leaves (also when its sandbox goes
+    with it, and after a run killed midway), and CHECK on every run, a failed CHECK reported as
+    drift by M(cnm.fabric.cnm_info) and repaired (DEL, then ADD) by the next run. The plugins' IPAM
+    gives the endpoints their addresses, which are recorded from the ADD's result, for the hosts
+    files. What the plugins make on the host (the C(bridge) plugin's bridge, C(host-local)'s leases)
+    is theirs: the network has no firewall rules, no gateway and no pool of the collection's. The
+    collection's guide on plug-in drivers has examples and compares it with Docker's plug-ins."
   - C(host) and C(null) networks are records only; endpoints on them use the host's stack
     or an isolated sandbox with only its loopback.
 author:
@@ -64,7 +74,7 @@ options:
     description:
       - The CNM driver that implements the network.
     type: str
-    choices: [bridge, overlay, macvlan, ipvlan, host, "null", dummy]
+    choices: [bridge, overlay, macvlan, ipvlan, host, "null", dummy, cni]
     default: bridge
   state:
     description:
@@ -423,6 +433,38 @@ options:
         type: str
         choices: [l2, l3, l3s]
         default: l2
+  cni:
+    description:
+      - Options of the C(cni) driver. Required with O(driver=cni) and O(state=present).
+      - Changing them with endpoints on the network makes each endpoint again with the new
+        configuration (DEL with what its ADD ran, then ADD).
+    type: dict
+    version_added: 0.2.0
+    suboptions:
+      plugins:
+        description:
+          - The plugins of the configuration list, in order, each the JSON object of its own
+            configuration as the plugin documents it (C(type) and its own keys, such as C(bridge),
+            C(isGateway) and C(ipam) for the reference C(bridge) plugin). The list's C(name) (the
+            network's) and C(cniVersion) (O(cni.cni_version)) are added to each, and C(prevResult)
+            as the protocol says; none of the three may be given.
+          - Each C(type), and each C(ipam.type), names an executable that must be on O(cni.path);
+            when the configuration is new or changed, each is asked which CNI versions it supports.
+        type: list
+        elements: dict
+      cni_version:
+        description:
+          - The CNI version of the configuration list (the versions with C(CHECK)).
+        type: str
+        choices: ["1.0.0", "0.4.0"]
+        default: "1.0.0"
+      path:
+        description:
+          - The directories the plugins are looked for in, in order (C(CNI_PATH)). Absolute, with
+            no colon.
+          - Defaults to V(/usr/lib/cni) (Debian's C(containernetworking-plugins)) and V(/opt/cni/bin).
+        type: list
+        elements: path
 extends_documentation_fragment:
   - cnm.fabric.common
   - cnm.fabric.common.attributes
@@ -511,6 +553,22 @@ EXAMPLES = r"""
       parent: eth1
       mode: l3
 
+- name: A network of the CNI reference plugins (bridge, with host-local addresses)
+  cnm.fabric.cnm_network:
+    name: plugged
+    driver: cni
+    cni:
+      plugins:
+        - type: bridge
+          bridge: cni-plugged
+          isGateway: true
+          ipam:
+            type: host-local
+            ranges: [[{subnet: 10.88.0.0/24}]]
+            routes: [{dst: 0.0.0.0/0}]
+        - type: tuning
+          sysctl: {net.ipv4.conf.IFNAME.arp_notify: "1"}
+
 - name: Remove a network and every endpoint on it
   cnm.fabric.cnm_network:
     name: pets
@@ -523,7 +581,7 @@ network:
   description:
     - The network as recorded; empty after O(state=absent).
     - The fields every network has, then the parts of its driver, each under its own key, as the
-      options are given (O(bridge), O(overlay), O(macvlan), O(ipvlan)). A network returns its own
+      options are given (O(bridge), O(overlay), O(macvlan), O(ipvlan), O(cni)). A network returns its own
       driver's parts only.
   returned: always
   type: dict
@@ -687,6 +745,22 @@ network:
       description: The parent side of an ipvlan network, with the fields of RV(network.macvlan).
       returned: when O(driver=ipvlan)
       type: dict
+    cni:
+      description: A C(cni) network's configuration list, as given.
+      returned: when O(driver=cni)
+      type: dict
+      contains:
+        cni_version:
+          description: O(cni.cni_version).
+          type: str
+        plugins:
+          description: O(cni.plugins).
+          type: list
+          elements: dict
+        path:
+          description: O(cni.path), or its default.
+          type: list
+          elements: str
   sample:
     name: pets
     id: 4f0c8e1b9d2a7c3e5f6a8b0d1c2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e

@@ -243,6 +243,7 @@ def test_a_leftover_sandbox_directory_goes_whole(tmp_path):
 
 class _NoConntrack(object):
     """A kernel whose conntrack cannot be changed; nothing else is asked of it here."""
+    learned: dict = {}
 
     def flush(self, final=False):
         pass

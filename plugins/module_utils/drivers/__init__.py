@@ -13,14 +13,14 @@ import hashlib
 from typing import Any, Dict, List, Optional, Set, Tuple, Type
 
 from ansible_collections.cnm.fabric.plugins.module_utils import names
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers import bridge, dummy, host, ipvlan, macvlan, null, overlay
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers import bridge, cni, dummy, host, ipvlan, macvlan, null, overlay
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, Part
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.records import EndpointRecord, NetworkRecord
 
 DRIVERS: Dict[str, Driver] = {
     "bridge": bridge.DRIVER, "overlay": overlay.DRIVER, "macvlan": macvlan.DRIVER, "ipvlan": ipvlan.DRIVER,
-    "host": host.DRIVER, "null": null.DRIVER, "dummy": dummy.DRIVER}
+    "host": host.DRIVER, "null": null.DRIVER, "dummy": dummy.DRIVER, "cni": cni.DRIVER}
 DEFAULT = "bridge"  # the driver of a network that names none, as in Docker
 
 

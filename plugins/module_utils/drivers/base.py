@@ -145,6 +145,9 @@ class Driver(object):
     creates_sandbox = True
     #: Networks may put their host devices (vrf_devices) in a VRF (``vrf``).
     vrf = False
+    #: An endpoint goes with its sandbox when the collection removes that (its links do), so
+    #: ``leave`` is not asked then. False where what it made lives on outside (a CNI plugin's lease).
+    leaves_with_sandbox = True
     #: The network takes remote endpoints from cnm_overlay_peer.
     has_peers = False
     #: The MTU when the user gives none (None: network_record decides).
@@ -262,6 +265,12 @@ class Driver(object):
     def endpoint_record(self, network: NetworkRecord, name: str) -> Tuple[Part, ...]:
         """The parts of an endpoint's record (``Part`` instances), such as its veth's host end."""
         return ()
+
+    def learned(self, network: NetworkRecord, old: Optional[EndpointRecord]) -> Dict[str, Any]:
+        """Fields of an endpoint's record that only making it tells (what a CNI plugin returned),
+        kept from its previous record ``old`` until a run makes it again and learns them anew
+        (``Kernel.learned``)."""
+        return {}
 
     def join(self, network: NetworkRecord, endpoint: EndpointRecord, old: Optional[EndpointRecord], host_view: NsView,
              sandbox_view: Optional[NsView]) -> List[Change]:

@@ -59,6 +59,8 @@ class KernelBase(object):
         # index of each peer it moves in (any other way of adding a link there must drop the entry).
         self._fresh: Dict[Key, int] = {}
         self._tables: Dict[Key, Set[int]] = {}  # routing tables a namespace's view holds beside main
+        # What operations learned for the records, by endpoint key: the fields to set (cni_add's).
+        self.learned: Dict[str, Dict[str, Any]] = {}
         self._qdiscs: Optional[Dict[Tuple[int, str], Tuple[Optional[str], Optional[Tuple[int, int, int]]]]] = None  # the host's
 
     def read_tables(self, ns: Key, tables: Iterable[int]) -> None:

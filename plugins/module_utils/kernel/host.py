@@ -2,14 +2,15 @@
 # Copyright: cnm.fabric contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the kernel layer does beside netlink's links and addresses: the host's IPsec (through
-``ip xfrm``, xfrm.py), its conntrack entries (pyroute2's conntrack) and sysctls (/proc/sys)."""
+``ip xfrm``, xfrm.py), its conntrack entries (pyroute2's conntrack) and sysctls (/proc/sys), and
+the CNI plugins' attachments (cni.py)."""
 
 from __future__ import annotations
 
 import errno
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
-from ansible_collections.cnm.fabric.plugins.module_utils import xfrm
+from ansible_collections.cnm.fabric.plugins.module_utils import cni, xfrm
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.base import KernelBase, immediate
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.messages import af, flow_matches
@@ -104,3 +105,22 @@ class HostState(KernelBase):
         finally:
             if ns is not None:
                 self._leave()
+
+    # -- CNI plugins -------------------------------------------------------------------
+
+    @immediate
+    def cni_add(self, key: str, net: cni.Conflist, path: Sequence[str], container_id: str, netns: str, ifname: str) -> None:
+        """ADD an attachment (cni.add); what it returned goes to ``learned[key]``, for endpoint ``key``'s record."""
+        try:
+            result = cni.add(net, path, container_id, netns, ifname)
+        except cni.PluginError as e:
+            e.msg = "endpoint %s of network %s: %s" % (key.split("/", 1)[1], net["name"], e.msg)
+            raise
+        ipv4, ipv6, mac = cni.addresses(result, ifname)
+        self.learned[key] = {"ipv4_address": ipv4, "ipv6_address": ipv6, "mac_address": mac,
+                             cni.ATTACHMENT: {"container_id": container_id, "config": net, "result": result}}
+
+    @immediate
+    def cni_del(self, net: cni.Conflist, path: Sequence[str], container_id: str, netns: str, ifname: str,
+                result: Optional[Dict[str, Any]]) -> None:
+        cni.delete(net, path, container_id, netns, ifname, result)

@@ -1,0 +1,229 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The CNI protocol (spec 1.0.0 and 0.4.0), run as a container runtime runs it.
+
+A network configuration list is ``{"cniVersion", "name", "plugins": [...]}``. Each plugin is an
+executable found on the CNI path by its ``type``, run with the command and the attachment in its
+environment (``CNI_COMMAND``, ``CNI_CONTAINERID``, ``CNI_NETNS``, ``CNI_IFNAME``, ``CNI_PATH``) and
+its own configuration on stdin: the plugin's object with the list's ``name`` and ``cniVersion``, and
+``prevResult``, what the plugin before it returned (``ADD``) or the attachment's final result
+(``CHECK``, ``DEL``). ``ADD`` runs the list in order, ``CHECK`` too, ``DEL`` in reverse. A plugin that
+fails exits non-zero with a CNI error on stdout (``code``, ``msg``, ``details``).
+
+Nothing here goes through a shell: the plugin is executed by its path, with an environment of its
+own, and the only user text it reads is the configuration on stdin, JSON-encoded.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import json
+import os
+import re
+import subprocess
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
+
+VERSIONS = ("1.0.0", "0.4.0")  # those with CHECK: what a plugin's version is judged by
+DEFAULT_PATH = ("/usr/lib/cni", "/opt/cni/bin")  # Debian's package, then the upstream tarball's place
+TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # a file name: no path, nothing a shell or CNI_PATH reads
+RUNTIME_KEYS = ("name", "cniVersion", "prevResult")  # set for each plugin by the runtime, never by the user
+TIMEOUT = 120  # seconds a plugin may take (dhcp waits for a lease)
+ATTACHMENT = "cni_attachment"  # the endpoint record's part that holds what its ADD ran and returned
+ENV_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"  # where plugins find their tools (iptables, for ipMasq)
+
+Conflist = Dict[str, Any]
+
+
+class PluginError(KernelError):
+    """A plugin that failed: ``code`` is its CNI error code (None when it gave no CNI error)."""
+
+    def __init__(self, msg: str, code: Optional[int] = None) -> None:
+        super().__init__(msg)
+        self.code = code
+
+
+# -- input -------------------------------------------------------------------------------
+
+def check_path(value: Any, option: str) -> Tuple[str, ...]:
+    """The CNI path: absolute directories, none with a colon (CNI_PATH's separator)."""
+    if value is None:
+        return DEFAULT_PATH
+    out = []
+    for i, item in enumerate(value):
+        text = str(item)
+        if not text.startswith("/") or ":" in text or "\0" in text or "\n" in text:
+            raise SpecError("%r is not an absolute directory without a colon (CNI_PATH separates its directories "
+                            "with colons)" % text, "%s[%d]" % (option, i))
+        out.append(os.path.normpath(text))
+    if not out:
+        raise SpecError("needs at least one directory", option)
+    return tuple(out)
+
+
+def check_plugins(value: Any, option: str) -> Tuple[Dict[str, Any], ...]:
+    """The plugins of a configuration list: objects, each with a ``type`` that names a file."""
+    if not value:
+        raise SpecError("needs at least one plugin", option)
+    out = []
+    for i, plugin in enumerate(value):
+        where = "%s[%d]" % (option, i)
+        if not isinstance(plugin, dict):
+            raise SpecError("is not a plugin's configuration (an object with a type)", where)
+        for key, kind in plugin_types(plugin):
+            if not isinstance(kind, str) or not TYPE.match(kind):
+                raise SpecError("%r is not a plugin name: a plugin is an executable named by its type, found on the "
+                                "CNI path" % (kind,), "%s.%s" % (where, key))
+        for key in RUNTIME_KEYS:
+            if key in plugin:
+                raise SpecError("is set by the runtime for each plugin (the network's name and cni.cni_version)",
+                                "%s.%s" % (where, key))
+        try:
+            out.append(json.loads(json.dumps(plugin)))  # plain JSON data, a copy of its own
+        except (TypeError, ValueError) as e:
+            raise SpecError("cannot be written as JSON: %s" % e, where)
+    return tuple(out)
+
+
+def plugin_types(plugin: Dict[str, Any]) -> List[Tuple[str, Any]]:
+    """(key, type) of the executables a plugin's configuration names: its own, and its IPAM plugin's."""
+    out = [("type", plugin.get("type"))]
+    if isinstance(plugin.get("ipam"), dict) and plugin["ipam"].get("type") is not None:
+        out.append(("ipam.type", plugin["ipam"]["type"]))
+    return out
+
+
+def conflist(name: str, version: str, plugins: Sequence[Dict[str, Any]]) -> Conflist:
+    return {"cniVersion": version, "name": name, "plugins": [copy.deepcopy(p) for p in plugins]}
+
+
+def find(kind: str, path: Sequence[str]) -> Optional[str]:
+    """The executable of plugin ``kind`` on ``path`` (the first directory that has it), or None."""
+    for directory in path:
+        exe = os.path.join(directory, kind)
+        if os.path.isfile(exe) and os.access(exe, os.X_OK):
+            return exe
+    return None
+
+
+def supported_versions(exe: str) -> Tuple[str, ...]:
+    """The spec versions a plugin says it supports (its VERSION command)."""
+    out = _exec(exe, "VERSION", {"cniVersion": VERSIONS[0]}, {})
+    return tuple(out.get("supportedVersions") or ())
+
+
+# -- commands ------------------------------------------------------------------------------
+
+def _exec(exe: str, command: str, conf: Dict[str, Any], attachment: Dict[str, str]) -> Dict[str, Any]:
+    """Run one plugin; return what it printed (a JSON object, {} for nothing). Raise PluginError."""
+    env = dict(attachment, CNI_COMMAND=command, PATH=ENV_PATH)
+    kind = os.path.basename(exe)
+    try:
+        done = subprocess.run([exe], input=json.dumps(conf).encode("utf-8"), env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        raise PluginError("CNI plugin %s did not finish %s within %d s" % (kind, command, TIMEOUT))
+    except OSError as e:
+        raise PluginError("CNI plugin %s cannot be run: %s" % (kind, e))
+    text = done.stdout.decode("utf-8", "replace").strip()
+    try:
+        out = json.loads(text) if text else {}
+    except ValueError:
+        out = None
+    if done.returncode != 0:
+        if isinstance(out, dict) and "msg" in out:
+            said = out["msg"] + (": %s" % out["details"] if out.get("details") else "")
+            raise PluginError("CNI plugin %s failed %s (code %s): %s" % (kind, command, out.get("code"), said),
+                              out.get("code"))
+        said = (text or done.stderr.decode("utf-8", "replace").strip())[:500]
+        raise PluginError("CNI plugin %s failed %s (exit status %d)%s" % (kind, command, done.returncode,
+                                                                          ": " + said if said else ""))
+    if not isinstance(out, dict):
+        raise PluginError("CNI plugin %s answered %s with what is not a JSON object: %s" % (kind, command, text[:200]))
+    return out
+
+
+def _attachment(container_id: str, netns: str, ifname: str, path: Sequence[str]) -> Dict[str, str]:
+    return {"CNI_CONTAINERID": container_id, "CNI_NETNS": netns, "CNI_IFNAME": ifname, "CNI_PATH": ":".join(path)}
+
+
+def _conf(net: Conflist, plugin: Dict[str, Any], prev: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    conf = dict(plugin, cniVersion=net["cniVersion"], name=net["name"])
+    if prev is not None:
+        conf["prevResult"] = prev
+    return conf
+
+
+def _plugin(plugin: Dict[str, Any], path: Sequence[str]) -> str:
+    exe = find(plugin["type"], path)
+    if exe is None:
+        raise PluginError("CNI plugin %s is not on the CNI path %s" % (plugin["type"], ":".join(path)))
+    return exe
+
+
+def add(net: Conflist, path: Sequence[str], container_id: str, netns: str, ifname: str) -> Dict[str, Any]:
+    """ADD the list in order; return the last plugin's result. A failed ADD is followed by DEL of
+    the whole list, as the spec asks, so that nothing of it is left; its error is raised."""
+    attachment = _attachment(container_id, netns, ifname, path)
+    prev: Optional[Dict[str, Any]] = None
+    try:
+        for plugin in net["plugins"]:
+            prev = _exec(_plugin(plugin, path), "ADD", _conf(net, plugin, prev), attachment)
+    except PluginError as e:
+        try:
+            delete(net, path, container_id, netns, ifname, None)
+        except PluginError as undo:
+            e.msg += "; the DEL that followed failed too: %s" % undo.msg
+        raise
+    return prev or {}
+
+
+def delete(net: Conflist, path: Sequence[str], container_id: str, netns: str, ifname: str,
+           result: Optional[Dict[str, Any]]) -> None:
+    """DEL the list in reverse, each plugin given the attachment's result (when known). Every plugin
+    is run even when one fails; the first failure is raised."""
+    attachment = _attachment(container_id, netns if os.path.exists(netns) else "", ifname, path)
+    failed: List[PluginError] = []
+    for plugin in reversed(net["plugins"]):
+        try:
+            _exec(_plugin(plugin, path), "DEL", _conf(net, plugin, result), attachment)
+        except PluginError as e:
+            failed.append(e)
+    if failed:
+        raise failed[0]
+
+
+def check(net: Conflist, path: Sequence[str], container_id: str, netns: str, ifname: str,
+          result: Dict[str, Any]) -> Optional[str]:
+    """CHECK the list in order against the attachment's result; return the first failure's text, or None."""
+    attachment = _attachment(container_id, netns, ifname, path)
+    for plugin in net["plugins"]:
+        try:
+            _exec(_plugin(plugin, path), "CHECK", _conf(net, plugin, result), attachment)
+        except PluginError as e:
+            return e.msg
+    return None
+
+
+# -- results -------------------------------------------------------------------------------
+
+def addresses(result: Dict[str, Any], ifname: str) -> Tuple[Optional[str], Optional[str], Optional[str]]:
+    """(IPv4 address, IPv6 address, MAC) of interface ``ifname`` in the sandbox, from a result of
+    spec 1.0.0 or 0.4.0: the first address of each family on that interface (or on none named)."""
+    interfaces = result.get("interfaces") or []
+    mine = [i for i, itf in enumerate(interfaces) if itf.get("name") == ifname and itf.get("sandbox")]
+    mac = interfaces[mine[0]].get("mac") if mine else None
+    found: Dict[int, str] = {}
+    for ip in result.get("ips") or []:
+        where = ip.get("interface")
+        if where is not None and mine and where not in mine:
+            continue
+        try:
+            address = ipaddress.ip_interface(ip.get("address") or "").ip
+        except ValueError:
+            continue
+        found.setdefault(address.version, str(address))
+    return found.get(4), found.get(6), mac

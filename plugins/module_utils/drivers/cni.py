@@ -1,0 +1,195 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The cni driver: a network whose endpoints are made by CNI plugins (cni.py runs them).
+
+The network is a CNI network configuration list: its name is the network's, its plugins and
+version are ``cni``'s options. The plugins own what they make on the host (the reference
+``bridge`` plugin's bridge, host-local's leases); the collection owns the attachments: each
+endpoint is one (a container ID of its own, its sandbox, its interface), ADDed when it joins and
+DELeted when it leaves, whatever becomes of its sandbox (DEL is what gives a lease back).
+
+What an ADD returns is known only once it has run: the kernel layer hands it back to the run
+(``Kernel.learned``), which records it in the endpoint's ``cni_attachment`` part with the
+configuration it ran, and the addresses and MAC of the endpoint's interface in its common
+fields, for the hosts files and cnm_info. Until an attachment is made again, each run keeps
+them (``learned``).
+
+An attachment is made again (DEL with what its ADD ran, then ADD) when its ADD did not finish
+(a run killed after the record was written and before the result was), when the network's
+configuration or the endpoint's interface name changed, when its sandbox was made again (a
+reboot), when its interface is gone from the sandbox, or when the plugins' CHECK fails; each is
+the reason the change gives, and what cnm_info reports as drift.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Type
+
+from ansible_collections.cnm.fabric.plugins.module_utils import cni, names
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, Part
+from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
+from ansible_collections.cnm.fabric.plugins.module_utils.kernel import netns_path
+from ansible_collections.cnm.fabric.plugins.module_utils.model import NsView
+from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change, change
+from ansible_collections.cnm.fabric.plugins.module_utils.records import EndpointRecord, NetworkRecord
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import NetworkSpec
+
+GROUP = "cni"
+
+
+class CniOptions(NamedTuple):
+    plugins: Tuple[Dict[str, Any], ...]
+    version: str
+    path: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CniNetwork(Part):
+    """The network's configuration list, as given."""
+    KEY = "cni"
+    cni_version: str
+    plugins: list
+    path: list  # the directories of CNI_PATH, in order
+
+
+@dataclass(frozen=True)
+class CniAttachment(Part):
+    """An endpoint's attachment, as its last ADD made it."""
+    KEY = cni.ATTACHMENT
+    container_id: str
+    config: Optional[dict] = None  # the configuration list its last ADD ran (None: no ADD has finished)
+    result: Optional[dict] = None  # what that ADD returned
+
+
+def conflist(network: NetworkRecord) -> cni.Conflist:
+    part = CniNetwork.of(network)
+    return cni.conflist(network["name"], part.cni_version, part.plugins)
+
+
+def container_id(network: NetworkRecord, name: str) -> str:
+    """An endpoint's CNI container ID: stable for the endpoint, unique to the network (its ID) and name."""
+    return hashlib.sha256(("cni\0%s\0%s" % (network["id"], name)).encode("utf-8")).hexdigest()
+
+
+class CniDriver(Driver):
+    option_groups = (GROUP,)
+    option_spec = {GROUP: dict(type="dict", options=dict(
+        plugins=dict(type="list", elements="dict"),
+        cni_version=dict(type="str", choices=list(cni.VERSIONS), default=cni.VERSIONS[0]),
+        path=dict(type="list", elements="path"),
+    ))}
+    network_parts: Tuple[Type[Part], ...] = (CniNetwork,)
+    endpoint_parts: Tuple[Type[Part], ...] = (CniAttachment,)
+    endpoint_options = ("ifname", "aliases")
+    endpoint_refusals = {
+        "ipv4_address": "the plugins' IPAM gives a %s endpoint its addresses",
+        "ipv6_address": "the plugins' IPAM gives a %s endpoint its addresses",
+        "mac_address": "give the plugin its mac (the bridge plugin's mac, or tuning's) in the %s configuration",
+        "publish": "publish ports with the portmap plugin in the %s configuration",
+        "bandwidth": "shape with the bandwidth plugin in the %s configuration",
+        "default_route": "the %s plugins' IPAM gives the sandbox its routes",
+        "default_route_metric": "the %s plugins' IPAM gives the sandbox its routes",
+        "routes": "the %s plugins' IPAM gives the sandbox its routes"}
+    default_mtu = None
+    leaves_with_sandbox = False
+
+    def network_options(self, params: Dict[str, Any]) -> Any:
+        if params.get("mtu"):
+            raise SpecError("is the plugins' to set on a cni network (the bridge plugin's mtu, for one)", "mtu")
+        group = params.get(GROUP) or {}
+        path = cni.check_path(group.get("path"), GROUP + ".path")
+        if params.get("state") != "present":
+            return None
+        plugins = cni.check_plugins(group.get("plugins"), GROUP + ".plugins")
+        return CniOptions(plugins, group.get("cni_version") or cni.VERSIONS[0], path)
+
+    def network_record(self, spec: NetworkSpec, old: Optional[NetworkRecord], host_view: NsView, networks: Dict[str, NetworkRecord],
+                       endpoints: List[EndpointRecord]) -> Dict[str, Any]:
+        o: CniOptions = spec.options
+        part = CniNetwork(o.version, list(o.plugins), list(o.path))
+        unchanged = old is not None and CniNetwork.held_by(old) and CniNetwork.of(old) == part
+        for i, plugin in enumerate(o.plugins):
+            for key, kind in cni.plugin_types(plugin):
+                option = "%s.plugins[%d].%s" % (GROUP, i, key)
+                exe = cni.find(kind, o.path)
+                if exe is None:
+                    raise SpecError("no plugin %s on the CNI path %s (Debian's containernetworking-plugins package "
+                                    "puts the reference plugins in /usr/lib/cni)" % (kind, ":".join(o.path)), option)
+                if unchanged:
+                    continue  # asked once, when the configuration was given
+                try:
+                    versions = cni.supported_versions(exe)
+                except cni.PluginError as e:
+                    raise SpecError(e.msg, option)
+                if o.version not in versions:
+                    raise SpecError("plugin %s supports CNI %s, not %s (cni.cni_version)"
+                                    % (kind, ", ".join(versions) or "no version", o.version), option)
+        return {GROUP: part, "mtu": None, "gateway": None}
+
+    def rejoin(self, old: NetworkRecord, record: NetworkRecord) -> bool:
+        return CniNetwork.of(old) != CniNetwork.of(record)
+
+    # -- endpoints -----------------------------------------------------------------------
+
+    def endpoint_record(self, network: NetworkRecord, name: str) -> Tuple[Part, ...]:
+        return (CniAttachment(container_id(network, name)),)
+
+    def learned(self, network: NetworkRecord, old: Optional[EndpointRecord]) -> Dict[str, Any]:
+        if old is None or not CniAttachment.held_by(old):
+            return {}
+        return dict((key, old.get(key)) for key in ("ipv4_address", "ipv6_address", "mac_address", CniAttachment.KEY))
+
+    def join(self, network: NetworkRecord, endpoint: EndpointRecord, old: Optional[EndpointRecord], host_view: NsView,
+             sandbox_view: Optional[NsView]) -> List[Change]:
+        want, path = conflist(network), CniNetwork.of(network).path
+        cid, ns, ifname = container_id(network, endpoint["name"]), netns_path(endpoint["sandbox"]), endpoint["ifname"] or ""
+        key = names.endpoint_key(network["name"], endpoint["name"])
+        add = change("CNI ADD of endpoint %s (%s in %s) by %s" % (endpoint["name"], ifname, endpoint["sandbox"], _chain(want)),
+                     "cni_add", key, want, path, cid, ns, ifname, undo=("cni_del", (want, path, cid, ns, ifname, None)))
+        if old is None or not CniAttachment.held_by(old):
+            return [add]
+        had = CniAttachment.of(old)
+        why = self._stale(want, path, had, old, ifname, sandbox_view)
+        if why is None:
+            return []
+        return [self._delete(network, old, "made again: " + why), add]
+
+    @staticmethod
+    def _stale(want: cni.Conflist, path: List[str], had: CniAttachment, old: EndpointRecord, ifname: str,
+               sandbox_view: Optional[NsView]) -> Optional[str]:
+        """Why an attachment must be made again, or None."""
+        if had.config is None or had.result is None:
+            return "its last ADD did not finish"
+        if had.config != want:
+            return "the network's CNI configuration changed"
+        if old["ifname"] != ifname:
+            return "its interface is now %s" % ifname
+        if sandbox_view is None:
+            return "its sandbox was made again"
+        if sandbox_view.link(ifname) is None:
+            return "its interface %s is gone from its sandbox" % ifname
+        problem = cni.check(want, path, had.container_id, netns_path(old["sandbox"]), ifname, had.result)
+        return "CHECK failed: %s" % problem if problem else None
+
+    def _delete(self, network: NetworkRecord, endpoint: EndpointRecord, why: str = "") -> Change:
+        """DEL of the endpoint's attachment, with what its ADD ran (the network's configuration when
+        that ADD did not finish)."""
+        had = CniAttachment.of(endpoint)
+        ran = had.config or conflist(network)
+        text = "CNI DEL of endpoint %s (%s in %s) by %s" % (endpoint["name"], endpoint["ifname"], endpoint["sandbox"], _chain(ran))
+        return change(text + (" (%s)" % why if why else ""),
+                      "cni_del", ran, CniNetwork.of(network).path, had.container_id, netns_path(endpoint["sandbox"]),
+                      endpoint["ifname"], had.result)
+
+    def leave(self, network: NetworkRecord, endpoint: EndpointRecord, host_view: NsView, sandbox_view: Optional[NsView]) -> List[Change]:
+        return [self._delete(network, endpoint)]
+
+
+def _chain(net: cni.Conflist) -> str:
+    return "+".join(str(plugin.get("type")) for plugin in net["plugins"])
+
+
+DRIVER = CniDriver()

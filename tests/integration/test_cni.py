@@ -1,0 +1,237 @@
+# -*- coding: utf-8 -*-
+# Copyright: cnm.fabric contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The cni driver, with the reference plugins of Debian's containernetworking-plugins: ADD, CHECK and
+DEL as a runtime runs them, addresses from the plugins' IPAM recorded for the hosts files, drift
+repaired, a failing plugin leaving nothing, and a run killed between ADD and its record."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+
+import pytest
+
+from test_restore import code_copy, restore  # pylint: disable=import-error
+
+CNI = "/usr/lib/cni"
+
+if not os.path.exists(os.path.join(CNI, "bridge")):
+    pytest.skip("the CNI reference plugins are not installed (containernetworking-plugins)", allow_module_level=True)
+
+
+def _bridge(host, subnet="10.89.0.0/24", **extra):
+    """The reference bridge plugin with host-local addresses kept in the test's own directory."""
+    return dict({"type": "bridge", "bridge": "cnip0", "isGateway": True,
+                 "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]], "routes": [{"dst": "0.0.0.0/0"}],
+                          "dataDir": os.path.join(host.tmp, "leases")}}, **extra)
+
+
+def _leases(host, network):
+    path = os.path.join(host.tmp, "leases", network)
+    return sorted(f for f in os.listdir(path) if f[0].isdigit()) if os.path.isdir(path) else []
+
+
+def _address(host, sb, ifname="eth0"):
+    out = host.sh(["ip", "-o", "-4", "addr", "show", "dev", ifname], sb).stdout.split()
+    return out[3].split("/")[0] if len(out) > 3 else None
+
+
+def _cni(result):
+    """The CNI commands a result's changes ran, without their details."""
+    return [c.split(" (")[0] for c in result["changes"] if c.startswith("CNI ")]
+
+
+def test_bridge_and_host_local(host):
+    net = dict(name="plug", driver="cni", cni={"plugins": [_bridge(host)]})
+    planned = host.ok("cnm_network", check=True, **net)
+    assert planned["changed"] and "cnip0" not in host.links()
+    made = host.converge("cnm_network", diff=True, **net)
+    assert made["network"]["cni"] == {"cni_version": "1.0.0", "plugins": [_bridge(host)],
+                                      "path": ["/usr/lib/cni", "/opt/cni/bin"]}, made
+    assert made["network"]["ipv4"] is False and made["network"]["subnet"] is None
+
+    a, b = host.sb("a"), host.sb("b")
+    check = host.ok("cnm_endpoint", check=True, name="a", network="plug", sandbox=a, aliases=["web"])
+    assert "CNI ADD of endpoint a (eth0 in %s) by bridge" % a in check["changes"], check
+    assert a not in host.sh(["ip", "netns", "list"]).stdout and _leases(host, "plug") == []
+
+    ea = host.converge("cnm_endpoint", name="a", network="plug", sandbox=a, aliases=["web"])["endpoint"]
+    eb = host.converge("cnm_endpoint", diff=True, name="b", network="plug", sandbox=b)["endpoint"]
+    assert ea["ipv4_address"] == _address(host, a) and ea["ipv4_address"].startswith("10.89.0.")
+    assert ea["mac_address"] in host.sh(["ip", "link", "show", "eth0"], a).stdout
+    attachment = ea["cni_attachment"]
+    assert len(attachment["container_id"]) == 64 and attachment["config"]["name"] == "plug"
+    assert attachment["result"]["ips"][0]["address"].startswith(ea["ipv4_address"] + "/")
+    assert _leases(host, "plug") == sorted([ea["ipv4_address"], eb["ipv4_address"]])
+
+    # Real packets: by name and alias (the hosts files), from the host through the plugin's gateway.
+    assert host.ping(b, "a") and host.ping(b, "web") and host.ping(a, "b")
+    assert host.ping(None, eb["ipv4_address"])
+    assert "default via 10.89.0.1" in host.sh(["ip", "route"], a).stdout
+
+    # Drift: the plugins' CHECK finds the address gone; cnm_info says so, the next run makes it again.
+    host.sh(["ip", "addr", "flush", "dev", "eth0"], a)
+    drift = host.ok("cnm_info")["drift"]
+    assert [d["name"] for d in drift] == ["plug/a", "plug/a"], drift  # DEL, then ADD
+    assert "CHECK failed" in drift[0]["problem"] and "10.89.0." in drift[0]["problem"], drift
+    fixed = host.converge("cnm_endpoint", name="a", network="plug", sandbox=a, aliases=["web"])
+    assert _cni(fixed) == ["CNI DEL of endpoint a", "CNI ADD of endpoint a"], fixed
+    assert host.ping(b, "a") and host.ok("cnm_info")["drift"] == []
+
+    # The sandbox gone (as after a reboot): made again, DEL first, so no address leaks.
+    host.sh(["ip", "netns", "del", a])
+    again = host.converge("cnm_endpoint", name="a", network="plug", sandbox=a, aliases=["web"])
+    assert "its sandbox was made again" in " ".join(again["changes"]), again
+    assert len(_leases(host, "plug")) == 2 and host.ping(b, "a")
+
+    # The configuration changed: each endpoint made again with it (tuning sets a sysctl of its interface).
+    tuning = {"type": "tuning", "sysctl": {"net.ipv4.conf.eth0.arp_notify": "1"}}
+    tuned = dict(net, cni={"plugins": [_bridge(host), tuning]})
+    changed = host.converge("cnm_network", **tuned)
+    assert sum("the network's CNI configuration changed" in c for c in changed["changes"]) == 2, changed
+    for sb in (a, b):
+        assert host.sh(["sysctl", "-n", "net.ipv4.conf.eth0.arp_notify"], sb).stdout.strip() == "1"
+    rerun = host.ok("cnm_endpoint", name="a", network="plug", sandbox=a, aliases=["web"])
+    assert rerun["changed"] is False, rerun
+    assert len(_leases(host, "plug")) == 2 and host.ping(a, "b")
+
+    # Leaving: DEL gives the lease back, and the sandbox goes.
+    gone = host.converge("cnm_endpoint", name="a", network="plug", sandbox=a, state="absent")
+    assert gone["changes"][0].startswith("CNI DEL of endpoint a (eth0 in %s) by bridge+tuning" % a), gone
+    assert _leases(host, "plug") == [host.ok("cnm_info")["endpoints"]["plug/b"]["ipv4_address"]] and a not in host.sh(["ip", "netns", "list"]).stdout
+    host.converge("cnm_network", name="plug", state="absent", force=True)
+    assert _leases(host, "plug") == [] and host.ok("cnm_info")["drift"] == []
+
+
+def test_ptp(host):
+    net = dict(name="p2p", driver="cni", cni={"cni_version": "0.4.0", "plugins": [
+        {"type": "ptp", "ipam": {"type": "host-local", "subnet": "10.90.0.0/24", "dataDir": os.path.join(host.tmp, "leases")}}]})
+    host.converge("cnm_network", **net)
+    sb = host.sb("p")
+    ep = host.converge("cnm_endpoint", name="p", network="p2p", sandbox=sb, ifname="net1")["endpoint"]
+    assert ep["ifname"] == "net1" and ep["ipv4_address"] == _address(host, sb, "net1")
+    assert ep["cni_attachment"]["result"]["cniVersion"] == "0.4.0"
+    assert host.ping(None, ep["ipv4_address"]), "ptp routes the endpoint's address on the host"
+    host.sh(["ip", "link", "del", "net1"], sb)
+    assert host.ok("cnm_info")["drift"][0]["problem"].startswith("CNI DEL of endpoint p")
+    host.converge("cnm_endpoint", name="p", network="p2p", sandbox=sb, ifname="net1")
+    assert host.ping(None, _address(host, sb, "net1"))
+    host.converge("cnm_endpoint", name="p", network="p2p", sandbox=sb, state="absent")
+    assert _leases(host, "p2p") == []
+
+
+def test_bad_configurations_are_refused_and_a_failing_plugin_leaves_nothing(host):
+    os.makedirs(host.state_dir)
+    open(os.path.join(host.state_dir, ".lock"), "w").close()  # a run takes the lock before it judges the host
+    before = host.snapshot()
+    for cni, option in (({"plugins": [{"type": "../../bin/sh"}]}, "cni.plugins[0].type"),
+                        ({"plugins": [{"type": "bridge", "ipam": {"type": "x/y"}}]}, "cni.plugins[0].ipam.type"),
+                        ({"plugins": [{"type": "nosuchplugin"}]}, "cni.plugins[0].type"),
+                        ({"plugins": [{"type": "bridge", "name": "other"}]}, "cni.plugins[0].name"),
+                        ({"plugins": [{"type": "bridge"}], "path": ["/usr/lib/cni:/tmp"]}, "cni.path[0]"),
+                        ({"plugins": [{"type": "bridge"}], "path": ["relative"]}, "cni.path[0]"),
+                        ({"plugins": []}, "cni.plugins")):
+        failed = host.run("cnm_network", name="bad", driver="cni", cni=cni)
+        assert failed.get("failed") and failed["msg"].startswith(option + ":"), (cni, failed)
+    assert host.run("cnm_network", name="bad", driver="cni", mtu=1400,
+                    cni={"plugins": [{"type": "bridge"}]})["msg"].startswith("mtu:")
+    assert host.snapshot() == before
+
+    # A configuration the plugin rejects only when it runs: a clear error naming plugin and endpoint,
+    # the ADD undone by DEL (its veth and lease gone), no record, no sandbox.
+    rejecting = _bridge(host)
+    rejecting["ipam"] = dict(rejecting["ipam"], ranges="not a list")
+    host.converge("cnm_network", name="bad", driver="cni", cni={"plugins": [rejecting]})
+    sb = host.sb("x")
+    failed = host.run("cnm_endpoint", name="x", network="bad", sandbox=sb)
+    assert failed.get("failed") and failed["msg"].startswith("endpoint x of network bad: CNI plugin "), failed
+    assert "ranges" in failed["msg"], failed
+    assert "bad/x" not in host.ok("cnm_info")["endpoints"] and sb not in host.sh(["ip", "netns", "list"]).stdout
+    assert _leases(host, "bad") == []
+    host.converge("cnm_network", name="bad", state="absent")
+
+
+KILLER = r'''#!%s
+"""A plugin of a chain that kills its runtime during its first ADD; otherwise it passes the result on."""
+import json, os, signal, sys, time
+conf = json.load(sys.stdin)
+command = os.environ["CNI_COMMAND"]
+if command == "VERSION":
+    print(json.dumps({"cniVersion": "1.0.0", "supportedVersions": ["0.4.0", "1.0.0"]}))
+elif command == "ADD":
+    if not os.path.exists(conf["marker"]):
+        open(conf["marker"], "w").close()
+        os.kill(os.getppid(), signal.SIGKILL)
+        time.sleep(5)
+    print(json.dumps(conf["prevResult"]))
+'''
+
+
+def test_a_run_killed_between_add_and_its_record(host):
+    """The record is written before ADD and its result after: the next run finds no result, sends DEL,
+    then ADD, so the first ADD's lease does not leak."""
+    plugins = os.path.join(host.tmp, "plugins")
+    os.mkdir(plugins)
+    killer = os.path.join(plugins, "killer")
+    with open(killer, "w") as f:
+        f.write(KILLER % sys.executable)
+    os.chmod(killer, stat.S_IRWXU)
+    net = dict(name="k", driver="cni", cni={"path": [plugins, CNI], "plugins": [
+        _bridge(host, "10.91.0.0/24"), {"type": "killer", "marker": os.path.join(host.tmp, "killed")}]})
+    host.converge("cnm_network", **net)
+    sb = host.sb("k")
+    killed = host.start("cnm_endpoint", name="k", network="k", sandbox=sb)
+    killed.communicate()
+    assert killed.returncode == -9
+    assert len(_leases(host, "k")) == 1, "the bridge plugin's ADD ran"
+    with open(os.path.join(host.state_dir, "endpoints.json")) as f:
+        record = json.load(f)["k/k"]
+    assert record["cni_attachment"]["result"] is None and record["ipv4_address"] is None
+
+    assert "its last ADD did not finish" in host.ok("cnm_info")["drift"][0]["problem"]
+    again = host.converge("cnm_endpoint", name="k", network="k", sandbox=sb)
+    assert _cni(again) == ["CNI DEL of endpoint k", "CNI ADD of endpoint k"], again
+    assert _leases(host, "k") == [again["endpoint"]["ipv4_address"]] and host.ping(None, again["endpoint"]["ipv4_address"])
+    host.converge("cnm_endpoint", name="k", network="k", sandbox=sb, state="absent")
+    assert _leases(host, "k") == []
+
+
+def test_a_rebooted_host_gets_its_attachments_back(host, tmp_path):
+    """The restore unit makes the sandbox again and each attachment with it: DEL of what the ADD before
+    the reboot made (its lease), then ADD."""
+    launcher = code_copy(tmp_path)
+    host.converge("cnm_network", name="plug", driver="cni", cni={"plugins": [_bridge(host)]})
+    sb = host.sb("r")
+    host.converge("cnm_endpoint", name="r", network="plug", sandbox=sb)
+    host.reboot()
+    done = restore(host, launcher)
+    assert done.returncode == 0 and "CNI DEL of endpoint r" in done.stdout and "CNI ADD of endpoint r" in done.stdout, done
+    address = _address(host, sb)
+    assert _leases(host, "plug") == [address] and host.ping(None, address)
+    assert host.ok("cnm_info")["drift"] == []
+
+
+def test_macvlan_on_a_veth(host):
+    """The macvlan plugin on a parent of the test's own, addresses from host-local: two endpoints
+    reach each other by name on the parent's wire, and a neighbour on the wire reaches them."""
+    host.sh(["ip", "link", "add", "trunk0", "type", "veth", "peer", "name", "trunk1"])
+    wire = host.sb("wire")
+    host.sh(["ip", "netns", "add", wire])
+    host.sh(["ip", "link", "set", "trunk1", "netns", wire])
+    host.sh(["ip", "addr", "add", "10.92.0.254/24", "dev", "trunk1"], wire)
+    host.sh(["ip", "link", "set", "trunk1", "up"], wire)
+    host.sh(["ip", "link", "set", "trunk0", "up"])
+    host.converge("cnm_network", name="mv", driver="cni", cni={"plugins": [
+        {"type": "macvlan", "master": "trunk0", "mode": "bridge",
+         "ipam": {"type": "host-local", "subnet": "10.92.0.0/24", "rangeStart": "10.92.0.10",
+                  "dataDir": os.path.join(host.tmp, "leases")}}]})
+    one, two = host.sb("m1"), host.sb("m2")
+    host.converge("cnm_endpoint", network="mv", endpoints=[{"name": "m1", "sandbox": one}, {"name": "m2", "sandbox": two}])
+    assert "macvlan" in host.sh(["ip", "-d", "link", "show", "eth0"], one).stdout
+    assert host.ping(one, "m2") and host.ping(two, "m1")
+    assert host.ping(wire, _address(host, one))
+    host.converge("cnm_endpoint", network="mv", endpoints=[], exclusive=True)
+    assert _leases(host, "mv") == [] and one not in host.sh(["ip", "netns", "list"]).stdout
