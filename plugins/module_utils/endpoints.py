@@ -91,7 +91,7 @@ def _network_for(run: Run, spec: EndpointSpec) -> Tuple[NetworkRecord, Driver]:
                 net["name"], net["driver"], ": " + why % net["driver"] if why else ""), option)
     if spec.ipv6_address and not net.get("ipv6"):
         raise SpecError("network %r has no IPv6 (it was made without ipv6: true)" % net["name"], "ipv6_address")
-    if spec.ipv4_address and drv.ipam and not net.get("subnet"):
+    if spec.ipv4_address and drv.pooled(net) and not net.get("subnet"):
         raise SpecError("network %r is IPv6-only (ipv4: false)" % net["name"], "ipv4_address")
     given_sandbox = [option for option, _value in spec.sandbox_options] + (["sysctls"] if spec.sysctls else [])
     if given_sandbox and not drv.creates_sandbox:
@@ -235,7 +235,7 @@ def endpoint_present(run: Run, spec: EndpointSpec) -> EndpointRecord:
         record["ifname"] = spec.ifname or (old and old["ifname"]) or _free_ifname(run, key, sb, sb_view)
     drv.check_endpoint(net, spec, old, lambda: [ep for ep in run.endpoints_of(net["name"]) if ep["name"] != spec.name])
     _check_sandbox_options(run, spec, key, sb)
-    if drv.ipam:
+    if drv.pooled(net):
         address = run.ipam().request_address(net["name"], spec.name, spec.ipv4_address)[0] \
             if net.get("subnet") else None
         if net.get("ipv6"):
@@ -426,7 +426,7 @@ def endpoint_remove(run: Run, record: EndpointRecord) -> None:
             changes += drv.leave(net, record, host_view, run.sandbox_view(sb) if missing else None)
         changes += [plan.change("delete ifb %s" % link, "link_del_batch", link)
                     for link in sorted(shaping.host_links(record)) if run.kernel.host_view().link(link) is not None]
-        if drv.ipam:
+        if drv.pooled(net):
             _release_addresses(run, net["name"], record["name"])
     else:  # its network's record is gone: no driver to ask, but its parts name its host links
         changes += [plan.change("delete %s" % link, "link_del_batch", link) for link in sorted(host_links(record))]
@@ -453,7 +453,7 @@ def finish_interrupted(run: Run) -> None:
         network, name = key.split("/", 1)  # its record went: its address and its name in the hosts files may not have
         run.networks_touched.add(network)
         net = run.networks.get(network)
-        if net is not None and drivers.get(net["driver"]).ipam:
+        if net is not None and drivers.get(net["driver"]).pooled(net):
             _release_addresses(run, network, name)
     for key in journal["sandboxes"]:
         run.queue(sandbox_release(run, key))

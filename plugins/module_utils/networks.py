@@ -52,13 +52,16 @@ def network_present(run: Run, spec: NetworkSpec) -> NetworkRecord:
     mtu = spec.mtu or drv.default_mtu
     if mtu is not None:  # else network_record sets it (the parent's, the underlay's)
         record["mtu"] = mtu
-    if drv.ipam:
+    if spec.pooled:
         for family, was, now in (("ipv4", bool(old.get("ipv4", True)) if old else True, spec.ipv4),
                                  ("ipv6", bool(old and old.get("ipv6")), spec.ipv6)):
             if old and eps and was != now:
                 raise SpecError("network %r has endpoints (%s); remove them before turning %s %s"
                                 % (spec.name, _names(eps), family.replace("ip", "IP"), "on" if now else "off"), family)
         _pools(run, spec, eps, record)
+    elif old and drv.pooled(old):  # it no longer takes pools (replaces() says when that may be)
+        run.ipam().release_pool(spec.name)
+        run.ipam().release_pool(names.ipv6_pool(spec.name))
     record.update(as_record(drv.network_record(spec, old, view, run.networks, eps)))
     vrf = vrfs.vrf_record(spec.vrf, spec.name, old, view, run.networks)
     if vrf:
@@ -67,7 +70,7 @@ def network_present(run: Run, spec: NetworkSpec) -> NetworkRecord:
     record["scope"] = drv.scope
     if old and old.get("services"):
         record["services"] = old["services"]  # cnm_service's
-    if drv.ipam:
+    if spec.pooled:
         _reserve(run, drv, record, old)
     if old:
         option = drv.replaces(old, record)
@@ -168,7 +171,7 @@ def network_absent(run: Run, spec: NetworkSpec) -> Optional[NetworkRecord]:
     drv = drivers.get(old["driver"])
     view = run.kernel.host_view()
     run.queue(drv.delete_network(old, view, run.networks.values(), run.observe(drv.observe_removal(old))))
-    if drv.ipam:
+    if drv.pooled(old):
         run.ipam().release_pool(spec.name)
         run.ipam().release_pool(names.ipv6_pool(spec.name))
     del run.networks[spec.name]

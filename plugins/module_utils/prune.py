@@ -36,7 +36,7 @@ def orphan_addresses(run: Run) -> List[Tuple[str, str]]:
     for name, net in sorted(run.networks.items()):
         drv = drivers.get(net["driver"])
         own = set(drv.reserved_addresses(net)) | set(services.owner(s) for s in net.get("services") or {})
-        for pool in (name, names.ipv6_pool(name)) if drv.ipam else ():
+        for pool in (name, names.ipv6_pool(name)) if drv.pooled(net) else ():
             held = pools[pool].get("addresses") or {} if pool in pools else {}
             out.extend((pool, owner) for owner in sorted(held)
                        if names.endpoint_key(name, owner) not in run.endpoints and owner not in own)

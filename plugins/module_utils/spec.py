@@ -262,6 +262,11 @@ class NetworkSpec:
     def ipv6(self) -> bool:
         return self.pool6 is not None
 
+    @property
+    def pooled(self) -> bool:
+        """Whether the network takes pools of the collection's (Driver.pooled): of one IP version at least."""
+        return self.ipv4 or self.ipv6
+
 
 def number(value: Any, option: str, low: int, high: int) -> int:
     try:
@@ -289,7 +294,7 @@ def network_spec(params: Params, registry: Mapping[str, Driver]) -> NetworkSpec:
             raise SpecError("is only used with driver: %s" % " or ".join(owners), group)
     pool = pool6 = None
     ipv4 = params.get("ipv4") is not False
-    if drv.ipam:
+    if drv.pooled(params):
         given = dict((opt, by_family(params.get(opt), opt)) for opt in ("subnet", "gateway", "ip_range"))
         aux = by_family(params.get("aux_addresses"), "aux_addresses")
         if params.get("ipv6") and not drv.ipv6:
@@ -311,11 +316,13 @@ def network_spec(params: Params, registry: Mapping[str, Driver]) -> NetworkSpec:
                                        _given(given["ip_range"], 6), aux_addresses=dict(aux.get(6, ((), {}))[1]),
                                        versions=(6,))
     else:
+        unless = " without %s" % drv.pool_option if drv.pool_option else ""
         for opt in ("subnet", "gateway", "ip_range", "aux_addresses", "internal", "ipv6", "address_pools"):
             if params.get(opt):
-                raise SpecError("is not supported by the %s driver" % driver, opt)
+                raise SpecError("is not supported by the %s driver%s" % (driver, unless), opt)
         if not ipv4:
-            raise SpecError("is not supported by the %s driver, whose networks have no addresses" % driver, "ipv4")
+            raise SpecError("is not supported by the %s driver%s, whose networks then have no addresses of the "
+                            "collection's" % (driver, unless), "ipv4")
     pools = parse_address_pools(params.get("address_pools"), versions=(4, 6) if ipv4 else (6,)) \
         if params.get("address_pools") else ()
     vrf = params.get("vrf")

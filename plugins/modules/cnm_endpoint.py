@@ -18,7 +18,9 @@ description:
     running container's C(/proc/PID/ns/net).
   - On a C(cni) network the endpoint is an attachment made by the network's CNI plugins (ADD, with
     the interface named O(ifname)); its addresses are those the plugins' IPAM returned, and only
-    O(ifname), O(aliases), O(sysctls) and the sandbox's resolver and hosts options are taken.
+    O(ifname), O(aliases), O(sysctls) and the sandbox's resolver and hosts options are taken. With
+    the collection's IPAM (O(cnm.fabric.cnm_network#module:cni.ipam=cnm)), its addresses come from
+    the network's pools, and O(ipv4_address), O(ipv6_address) and O(default_route) are taken too.
   - Every sandbox gets a hosts file naming the endpoints (names and aliases) of the networks
     it joins, and a resolv.conf with the host's non-loopback resolvers. For a named sandbox
     they are C(/etc/netns/NAME/hosts) and C(resolv.conf), which C(ip netns exec NAME) mounts

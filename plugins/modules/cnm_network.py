@@ -57,8 +57,10 @@ description:
     with it, and after a run killed midway), and CHECK on every run, a failed CHECK reported as
     drift by M(cnm.fabric.cnm_info) and repaired (DEL, then ADD) by the next run. The plugins' IPAM
     gives the endpoints their addresses, which are recorded from the ADD's result, for the hosts
-    files. What the plugins make on the host (the C(bridge) plugin's bridge, C(host-local)'s leases)
-    is theirs: the network has no firewall rules, no gateway and no pool of the collection's. The
+    files. With O(cni.ipam=cnm) the addresses come from the network's pools instead (as on a
+    C(bridge) network), handed to the first plugin as the C(static) IPAM plugin's configuration.
+    What the plugins make on the host (the C(bridge) plugin's bridge, C(host-local)'s leases)
+    is theirs: the network has no firewall rules of the collection's. The
     collection's guide on plug-in drivers has examples and compares it with Docker's plug-ins."
   - C(host) and C(null) networks are records only; endpoints on them use the host's stack
     or an isolated sandbox with only its loopback.
@@ -90,7 +92,7 @@ options:
       - When the IPv4 subnet is omitted, the next free subnet of O(address_pools) is taken (by
         default Docker's 31 local pools), never overlapping another network or a route of the
         host, and kept on later runs. So is the IPv6 one of a dual-stack network (see O(ipv6)).
-      - Required for O(driver=overlay).
+      - Required for O(driver=overlay). For O(driver=cni), only with O(cni.ipam=cnm).
     type: list
     elements: str
   gateway:
@@ -126,8 +128,8 @@ options:
         Without IPv6, the network's links have IPv6 turned off (C(disable_ipv6)).
       - Addresses are added without duplicate address detection, so they are usable as soon as
         the module returns.
-      - Supported by the C(bridge), C(overlay), C(macvlan) and C(ipvlan) drivers. It can be turned on
-        or off only while the network has no endpoints.
+      - Supported by the C(bridge), C(overlay), C(macvlan) and C(ipvlan) drivers, and C(cni) with
+        O(cni.ipam=cnm). It can be turned on or off only while the network has no endpoints.
       - With O(ipv4=false), the network is IPv6-only.
     type: bool
     default: false
@@ -152,8 +154,8 @@ options:
         underlay may stay IPv4. O(overlay.host_address) is an IPv6 address of the subnet.
       - "Not for: services (M(cnm.fabric.cnm_service): their VIPs are IPv4 addresses) and
         O(macvlan.host_access) (the shim's address is IPv4)."
-      - Supported by the C(bridge), C(overlay), C(macvlan) and C(ipvlan) drivers. It can be turned
-        on or off only while the network has no endpoints.
+      - Supported by the C(bridge), C(overlay), C(macvlan) and C(ipvlan) drivers, and C(cni) with
+        O(cni.ipam=cnm). It can be turned on or off only while the network has no endpoints.
     type: bool
     default: true
     version_added: 0.2.0
@@ -465,6 +467,22 @@ options:
           - Defaults to V(/usr/lib/cni) (Debian's C(containernetworking-plugins)) and V(/opt/cni/bin).
         type: list
         elements: path
+      ipam:
+        description:
+          - Whose IPAM gives the endpoints their addresses.
+          - V(plugin) - the IPAM plugin the plugins' configuration names (C(host-local), C(dhcp),
+            C(static), another); the addresses are recorded from the ADD's result.
+          - V(cnm) - the collection's, as on a C(bridge) network - O(subnet), O(gateway),
+            O(ip_range), O(ipv6), O(address_pools) and the endpoints' C(ipv4_address),
+            C(ipv6_address) and C(default_route) - handed to the first plugin, which must name
+            no C(ipam) of its own, as the C(static) IPAM plugin's configuration (the endpoint's
+            addresses, each with its network's gateway, and default routes through them). The
+            C(static) plugin must be on O(cni.path). Pools from M(cnm.fabric.cnm_ipam_pool), such as
+            a fleet's in etcd, give an explicit O(subnet) and explicit addresses, as for an overlay.
+          - Changed only while the network has no endpoints.
+        type: str
+        choices: [plugin, cnm]
+        default: plugin
 extends_documentation_fragment:
   - cnm.fabric.common
   - cnm.fabric.common.attributes
@@ -761,6 +779,9 @@ network:
           description: O(cni.path), or its default.
           type: list
           elements: str
+        ipam:
+          description: O(cni.ipam).
+          type: str
   sample:
     name: pets
     id: 4f0c8e1b9d2a7c3e5f6a8b0d1c2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e

@@ -50,7 +50,7 @@ def test_bridge_and_host_local(host):
     assert planned["changed"] and "cnip0" not in host.links()
     made = host.converge("cnm_network", diff=True, **net)
     assert made["network"]["cni"] == {"cni_version": "1.0.0", "plugins": [_bridge(host)],
-                                      "path": ["/usr/lib/cni", "/opt/cni/bin"]}, made
+                                      "path": ["/usr/lib/cni", "/opt/cni/bin"], "ipam": "plugin"}, made
     assert made["network"]["ipv4"] is False and made["network"]["subnet"] is None
 
     a, b = host.sb("a"), host.sb("b")
@@ -235,3 +235,49 @@ def test_macvlan_on_a_veth(host):
     assert host.ping(wire, _address(host, one))
     host.converge("cnm_endpoint", network="mv", endpoints=[], exclusive=True)
     assert _leases(host, "mv") == [] and one not in host.sh(["ip", "netns", "list"]).stdout
+
+
+def test_the_collection_s_ipam(host):
+    """cni.ipam: cnm: the network's pools (IPv4 and IPv6) give the addresses, handed to the bridge plugin
+    as the static IPAM plugin's; given addresses are taken, changed in place, and given back."""
+    plugins = [{"type": "bridge", "bridge": "cnip1", "isGateway": True}]
+    net = dict(name="pooled", driver="cni", subnet=["10.93.0.0/24", "fd00:93::/64"], ipv6=True,
+               cni={"ipam": "cnm", "plugins": plugins})
+    made = host.converge("cnm_network", **net)["network"]
+    assert (made["subnet"], made["gateway"], made["ipv6_gateway"]) == ("10.93.0.0/24", "10.93.0.1", "fd00:93::1")
+    a, b = host.sb("a"), host.sb("b")
+    eps = host.converge("cnm_endpoint", network="pooled", endpoints=[
+        {"name": "a", "sandbox": a}, {"name": "b", "sandbox": b, "ipv4_address": "10.93.0.50"}])["endpoints"]
+    assert [e["ipv4_address"] for e in eps] == ["10.93.0.2", "10.93.0.50"], eps
+    assert eps[0]["ipv6_address"] == "fd00:93::2" and _address(host, a) == "10.93.0.2"
+    ipam = eps[0]["cni_attachment"]["config"]["plugins"][0]["ipam"]
+    assert ipam == {"type": "static", "addresses": [{"address": "10.93.0.2/24", "gateway": "10.93.0.1"},
+                                                    {"address": "fd00:93::2/64", "gateway": "fd00:93::1"}],
+                    "routes": [{"dst": "0.0.0.0/0", "gw": "10.93.0.1"}, {"dst": "::/0", "gw": "fd00:93::1"}]}, ipam
+    assert host.ping(a, "10.93.0.50") and host.ping(None, "10.93.0.50")
+    assert "default via 10.93.0.1" in host.sh(["ip", "route"], b).stdout
+    assert "fd00:93::50/64" not in host.sh(["ip", "addr"], b).stdout and "fd00:93::3/64" in host.sh(["ip", "addr"], b).stdout
+    with open("/etc/netns/%s/hosts" % a) as f:
+        assert set(["10.93.0.50\tb", "fd00:93::3\tb"]) < set(f.read().splitlines())
+    pools = host.ok("cnm_info")["pools"]["local"]
+    assert sorted(pools["pooled"]["addresses"]) == ["a", "b"], pools
+
+    # An address changed: the attachment is made again with it.
+    moved = host.converge("cnm_endpoint", name="b", network="pooled", sandbox=b, ipv4_address="10.93.0.60")
+    assert _cni(moved) == ["CNI DEL of endpoint b", "CNI ADD of endpoint b"] and _address(host, b) == "10.93.0.60"
+    assert host.ping(a, "10.93.0.60")
+
+    # Refused: the plugin's own IPAM beside the collection's, and addresses on a network of the plugins' IPAM.
+    refused = host.run("cnm_network", **dict(net, cni={"ipam": "cnm", "plugins": [_bridge(host)]}))
+    assert refused["msg"].startswith("cni.plugins[0].ipam:"), refused
+    host.converge("cnm_network", name="theirs", driver="cni", cni={"plugins": [_bridge(host, "10.94.0.0/24")]})
+    for option, value in (("ipv4_address", "10.94.0.9"), ("default_route", True)):
+        refused = host.run("cnm_endpoint", name="c", network="theirs", sandbox=host.sb("c"), **{option: value})
+        assert refused["msg"].startswith(option + ": needs a network with cni.ipam: cnm"), refused
+    refused = host.run("cnm_network", name="theirs", driver="cni", subnet="10.94.0.0/24", cni={"plugins": [_bridge(host)]})
+    assert refused["msg"] == "subnet: is not supported by the cni driver without cni.ipam: cnm", refused
+
+    host.converge("cnm_endpoint", network="pooled", endpoints=[], exclusive=True)
+    assert host.ok("cnm_info")["pools"]["local"]["pooled"].get("addresses") in (None, {})
+    host.converge("cnm_network", name="pooled", state="absent")
+    assert "pooled" not in host.ok("cnm_info")["pools"]["local"]

@@ -23,7 +23,7 @@ KERNEL_VOCABULARY = {"kernel/messages.py": {"bridge", "macvlan", "ipvlan"}, "fir
 # Option names (cnm_overlay_peer's, cnm_service's) that are also fields of a driver's part.
 # Words that are a part's field and also something else in a core module: an option, a tc message's field.
 OPTION_WORDS = {"spec.py": {"peers", "host_address", "port"}, "services.py": {"port"}, "kernel/shaping.py": {"parent"},
-                "kernel/messages.py": {"parent"}, "cni.py": {"plugins", "interface"}}  # words of the CNI protocol
+                "kernel/messages.py": {"parent"}, "cni.py": {"plugins", "interface", "ipam"}}  # words of the CNI protocol
 # A driver compared with a literal, or a list of them: driver == "x", driver in ("x", "y").
 DRIVER_TEST = re.compile(r"""driver"?\]?\s*(==|!=|in|not in)\s*[("']|BRIDGED""")
 

@@ -138,6 +138,8 @@ class Driver(object):
     endpoint_refusals: Dict[str, str] = {}
     #: Networks take a subnet from the local address space, and endpoints an address.
     ipam = False
+    #: The option that gives a network a pool where that is the user's choice (``pooled``), for errors.
+    pool_option = ""
     #: Networks may be dual-stack (``ipv6: true``): an IPv6 pool beside the IPv4 one, and
     #: endpoints with an address of each.
     ipv6 = False
@@ -157,6 +159,12 @@ class Driver(object):
     scope = "local"
 
     # -- input -------------------------------------------------------------------------
+
+    def pooled(self, network: Mapping[str, Any]) -> bool:
+        """Whether ``network`` (its record, or cnm_network's params) takes pools of the collection's
+        and gives its endpoints addresses from them: ``ipam``, unless one of the driver's options
+        says otherwise (``pool_option``)."""
+        return self.ipam
 
     def network_options(self, params: Dict[str, Any]) -> Any:
         """Validate this driver's option groups of cnm_network's ``params``; return them as

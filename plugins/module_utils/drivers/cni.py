@@ -25,8 +25,9 @@ the reason the change gives, and what cnm_info reports as drift.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from dataclasses import dataclass
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Type
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Type
 
 from ansible_collections.cnm.fabric.plugins.module_utils import cni, names
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, Part
@@ -35,15 +36,19 @@ from ansible_collections.cnm.fabric.plugins.module_utils.kernel import netns_pat
 from ansible_collections.cnm.fabric.plugins.module_utils.model import NsView
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change, change
 from ansible_collections.cnm.fabric.plugins.module_utils.records import EndpointRecord, NetworkRecord
-from ansible_collections.cnm.fabric.plugins.module_utils.spec import NetworkSpec
+from ansible_collections.cnm.fabric.plugins.module_utils.spec import EndpointSpec, NetworkSpec
 
 GROUP = "cni"
+IPAM_MODES = ("plugin", "cnm")  # whose IPAM gives the endpoints their addresses: the plugins', or the collection's
+STATIC = "static"  # the reference IPAM plugin the collection's addresses are handed to the plugins with
+POOLED_OPTIONS = ("ipv4_address", "ipv6_address", "default_route")  # endpoint options of the collection's IPAM
 
 
 class CniOptions(NamedTuple):
     plugins: Tuple[Dict[str, Any], ...]
     version: str
     path: Tuple[str, ...]
+    ipam: str
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class CniNetwork(Part):
     cni_version: str
     plugins: list
     path: list  # the directories of CNI_PATH, in order
+    ipam: str = IPAM_MODES[0]  # "cnm": the network's pools give the addresses, handed to the first plugin as static IPAM
 
 
 @dataclass(frozen=True)
@@ -64,9 +70,34 @@ class CniAttachment(Part):
     result: Optional[dict] = None  # what that ADD returned
 
 
-def conflist(network: NetworkRecord) -> cni.Conflist:
+def conflist(network: NetworkRecord, endpoint: EndpointRecord) -> cni.Conflist:
+    """What an endpoint's attachment runs: the network's list, and with the collection's IPAM, the
+    endpoint's addresses given to the first plugin as the static IPAM plugin's configuration."""
     part = CniNetwork.of(network)
-    return cni.conflist(network["name"], part.cni_version, part.plugins)
+    net = cni.conflist(network["name"], part.cni_version, part.plugins)
+    if part.ipam == "cnm":
+        net["plugins"][0]["ipam"] = static_ipam(network, endpoint)
+    return net
+
+
+def static_ipam(network: NetworkRecord, endpoint: EndpointRecord) -> Dict[str, Any]:
+    """The static IPAM plugin's configuration of an endpoint's addresses (each with its network's
+    gateway) and, with its default_route, the default routes through those gateways."""
+    addresses, routes = [], []
+    for address, subnet, gateway, default in ((endpoint["ipv4_address"], network.get("subnet"), network.get("gateway"), "0.0.0.0/0"),
+                                              (endpoint["ipv6_address"], network.get("ipv6_subnet"), network.get("ipv6_gateway"), "::/0")):
+        if not address or not subnet:
+            continue
+        item = {"address": "%s/%d" % (address, ipaddress.ip_network(subnet).prefixlen)}
+        if gateway:
+            item["gateway"] = gateway
+            if endpoint["default_route"]:
+                routes.append({"dst": default, "gw": gateway})
+        addresses.append(item)
+    out: Dict[str, Any] = {"type": STATIC, "addresses": addresses}
+    if routes:
+        out["routes"] = routes
+    return out
 
 
 def container_id(network: NetworkRecord, name: str) -> str:
@@ -80,21 +111,24 @@ class CniDriver(Driver):
         plugins=dict(type="list", elements="dict"),
         cni_version=dict(type="str", choices=list(cni.VERSIONS), default=cni.VERSIONS[0]),
         path=dict(type="list", elements="path"),
+        ipam=dict(type="str", choices=list(IPAM_MODES), default=IPAM_MODES[0]),
     ))}
     network_parts: Tuple[Type[Part], ...] = (CniNetwork,)
     endpoint_parts: Tuple[Type[Part], ...] = (CniAttachment,)
-    endpoint_options = ("ifname", "aliases")
+    endpoint_options = ("ifname", "aliases") + POOLED_OPTIONS  # those of the collection's IPAM: check_endpoint
     endpoint_refusals = {
-        "ipv4_address": "the plugins' IPAM gives a %s endpoint its addresses",
-        "ipv6_address": "the plugins' IPAM gives a %s endpoint its addresses",
         "mac_address": "give the plugin its mac (the bridge plugin's mac, or tuning's) in the %s configuration",
         "publish": "publish ports with the portmap plugin in the %s configuration",
         "bandwidth": "shape with the bandwidth plugin in the %s configuration",
-        "default_route": "the %s plugins' IPAM gives the sandbox its routes",
         "default_route_metric": "the %s plugins' IPAM gives the sandbox its routes",
         "routes": "the %s plugins' IPAM gives the sandbox its routes"}
     default_mtu = None
     leaves_with_sandbox = False
+    ipv6 = True  # with the collection's IPAM
+    pool_option = "cni.ipam: cnm"
+
+    def pooled(self, network: Mapping[str, Any]) -> bool:
+        return (network.get(GROUP) or {}).get("ipam") == "cnm"  # the record's part and the params alike
 
     def network_options(self, params: Dict[str, Any]) -> Any:
         if params.get("mtu"):
@@ -104,15 +138,20 @@ class CniDriver(Driver):
         if params.get("state") != "present":
             return None
         plugins = cni.check_plugins(group.get("plugins"), GROUP + ".plugins")
-        return CniOptions(plugins, group.get("cni_version") or cni.VERSIONS[0], path)
+        ipam = group.get("ipam") or IPAM_MODES[0]
+        if ipam == "cnm" and "ipam" in plugins[0]:
+            raise SpecError("is the collection's with cni.ipam: cnm (it gives each endpoint its addresses as the static "
+                            "IPAM plugin's configuration)", GROUP + ".plugins[0].ipam")
+        return CniOptions(plugins, group.get("cni_version") or cni.VERSIONS[0], path, ipam)
 
     def network_record(self, spec: NetworkSpec, old: Optional[NetworkRecord], host_view: NsView, networks: Dict[str, NetworkRecord],
                        endpoints: List[EndpointRecord]) -> Dict[str, Any]:
         o: CniOptions = spec.options
-        part = CniNetwork(o.version, list(o.plugins), list(o.path))
+        part = CniNetwork(o.version, list(o.plugins), list(o.path), o.ipam)
         unchanged = old is not None and CniNetwork.held_by(old) and CniNetwork.of(old) == part
         for i, plugin in enumerate(o.plugins):
-            for key, kind in cni.plugin_types(plugin):
+            types = cni.plugin_types(dict(plugin, ipam={"type": STATIC}) if i == 0 and o.ipam == "cnm" else plugin)
+            for key, kind in types:
                 option = "%s.plugins[%d].%s" % (GROUP, i, key)
                 exe = cni.find(kind, o.path)
                 if exe is None:
@@ -127,10 +166,25 @@ class CniDriver(Driver):
                 if o.version not in versions:
                     raise SpecError("plugin %s supports CNI %s, not %s (cni.cni_version)"
                                     % (kind, ", ".join(versions) or "no version", o.version), option)
-        return {GROUP: part, "mtu": None, "gateway": None}
+        return {GROUP: part, "mtu": None}
+
+    def replaces(self, old: NetworkRecord, record: NetworkRecord) -> Optional[str]:
+        return GROUP + ".ipam" if CniNetwork.of(old).ipam != CniNetwork.of(record).ipam else None
 
     def rejoin(self, old: NetworkRecord, record: NetworkRecord) -> bool:
-        return CniNetwork.of(old) != CniNetwork.of(record)
+        return CniNetwork.of(old) != CniNetwork.of(record) or old.get("gateway") != record.get("gateway")
+
+    def own_mac(self, network: NetworkRecord) -> bool:
+        return False  # the plugin's
+
+    def check_endpoint(self, network: NetworkRecord, spec: EndpointSpec, old: Optional[EndpointRecord],
+                       others: Any) -> None:
+        if self.pooled(network):
+            return
+        for option in POOLED_OPTIONS:
+            if getattr(spec, option) is not None:
+                raise SpecError("needs a network with cni.ipam: cnm; network %r's plugins give its endpoints their "
+                                "addresses and routes" % network["name"], option)
 
     # -- endpoints -----------------------------------------------------------------------
 
@@ -140,11 +194,12 @@ class CniDriver(Driver):
     def learned(self, network: NetworkRecord, old: Optional[EndpointRecord]) -> Dict[str, Any]:
         if old is None or not CniAttachment.held_by(old):
             return {}
-        return dict((key, old.get(key)) for key in ("ipv4_address", "ipv6_address", "mac_address", CniAttachment.KEY))
+        keys = ("mac_address", CniAttachment.KEY) + (() if self.pooled(network) else ("ipv4_address", "ipv6_address"))
+        return dict((key, old.get(key)) for key in keys)
 
     def join(self, network: NetworkRecord, endpoint: EndpointRecord, old: Optional[EndpointRecord], host_view: NsView,
              sandbox_view: Optional[NsView]) -> List[Change]:
-        want, path = conflist(network), CniNetwork.of(network).path
+        want, path = conflist(network, endpoint), CniNetwork.of(network).path
         cid, ns, ifname = container_id(network, endpoint["name"]), netns_path(endpoint["sandbox"]), endpoint["ifname"] or ""
         key = names.endpoint_key(network["name"], endpoint["name"])
         add = change("CNI ADD of endpoint %s (%s in %s) by %s" % (endpoint["name"], ifname, endpoint["sandbox"], _chain(want)),
@@ -178,7 +233,7 @@ class CniDriver(Driver):
         """DEL of the endpoint's attachment, with what its ADD ran (the network's configuration when
         that ADD did not finish)."""
         had = CniAttachment.of(endpoint)
-        ran = had.config or conflist(network)
+        ran = had.config or conflist(network, endpoint)
         text = "CNI DEL of endpoint %s (%s in %s) by %s" % (endpoint["name"], endpoint["ifname"], endpoint["sandbox"], _chain(ran))
         return change(text + (" (%s)" % why if why else ""),
                       "cni_del", ran, CniNetwork.of(network).path, had.container_id, netns_path(endpoint["sandbox"]),
