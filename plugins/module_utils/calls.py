@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Se
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, endpoints, networks, peers, services, spec, unit
+from ansible_collections.cnm.fabric.plugins.module_utils import cni, drivers, endpoints, networks, peers, services, spec, unit
 from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, ModuleLike, diff
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Peers
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, SpecError
@@ -146,6 +146,10 @@ ENDPOINT_SPEC = dict(
     default_route_metric=dict(type="int"),
     bandwidth=dict(type="dict", options=dict((key, dict(type="str")) for key in (
         "ingress_rate", "ingress_burst", "egress_rate", "egress_burst"))),
+    cni_chain=dict(type="dict", options=dict(
+        plugins=dict(type="list", elements="dict", required=True),
+        cni_version=dict(type="str", choices=list(cni.VERSIONS), default=cni.VERSIONS[0]),
+        path=dict(type="list", elements="path"))),
 )
 _SANDBOX_OR_PATH = [("sandbox", "sandbox_path")]
 

@@ -100,6 +100,11 @@ def conflist(name: str, version: str, plugins: Sequence[Dict[str, Any]]) -> Conf
     return {"cniVersion": version, "name": name, "plugins": [copy.deepcopy(p) for p in plugins]}
 
 
+def types_text(net: Conflist) -> str:
+    """The plugins of a list, as a change's text names them: ``bridge+tuning``."""
+    return "+".join(str(plugin.get("type")) for plugin in net["plugins"])
+
+
 def find(kind: str, path: Sequence[str]) -> Optional[str]:
     """The executable of plugin ``kind`` on ``path`` (the first directory that has it), or None."""
     for directory in path:
@@ -164,17 +169,19 @@ def _plugin(plugin: Dict[str, Any], path: Sequence[str]) -> str:
     return exe
 
 
-def add(net: Conflist, path: Sequence[str], container_id: str, netns: str, ifname: str) -> Dict[str, Any]:
-    """ADD the list in order; return the last plugin's result. A failed ADD is followed by DEL of
-    the whole list, as the spec asks, so that nothing of it is left; its error is raised."""
+def add(net: Conflist, path: Sequence[str], container_id: str, netns: str, ifname: str,
+        prev: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """ADD the list in order, the first plugin given ``prev`` (a chain's: what made the interface);
+    return the last plugin's result. A failed ADD is followed by DEL of the whole list, as the spec
+    asks, so that nothing of it is left; its error is raised."""
     attachment = _attachment(container_id, netns, ifname, path)
-    prev: Optional[Dict[str, Any]] = None
+    first = prev
     try:
         for plugin in net["plugins"]:
             prev = _exec(_plugin(plugin, path), "ADD", _conf(net, plugin, prev), attachment)
     except PluginError as e:
         try:
-            delete(net, path, container_id, netns, ifname, None)
+            delete(net, path, container_id, netns, ifname, first)
         except PluginError as undo:
             e.msg += "; the DEL that followed failed too: %s" % undo.msg
         raise

@@ -13,11 +13,11 @@ import functools
 import ipaddress
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan, sandbox, shaping
+from ansible_collections.cnm.fabric.plugins.module_utils import chain, drivers, names, plan, sandbox, shaping
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, set_parts
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import NsView
-from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change
+from ansible_collections.cnm.fabric.plugins.module_utils.plan import LINK_MADE, Change
 from ansible_collections.cnm.fabric.plugins.module_utils.records import EndpointRecord, NetworkRecord, PortRecord, \
     RouteRecord
 from ansible_collections.cnm.fabric.plugins.module_utils.run import Run, endpoint_public
@@ -97,6 +97,11 @@ def _network_for(run: Run, spec: EndpointSpec) -> Tuple[NetworkRecord, Driver]:
     if given_sandbox and not drv.creates_sandbox:
         raise SpecError("is not supported on network %r (driver %s): its endpoints have no sandbox of their own"
                         % (net["name"], net["driver"]), given_sandbox[0])
+    if spec.cni_chain and "ifname" not in drv.endpoint_options:
+        raise SpecError("is not supported on network %r (driver %s): its endpoints have no interface of their own "
+                        "for the plugins to act on" % (net["name"], net["driver"]), "cni_chain")
+    if spec.cni_chain:
+        chain.check(spec.cni_chain)
     own = [key for key, _value in spec.sysctls if not sandbox_wide(key)]
     if own and "ifname" not in drv.endpoint_options:
         raise SpecError("network %r (driver %s) gives its endpoints no interface of their own: only the sandbox's "
@@ -226,6 +231,8 @@ def endpoint_present(run: Run, spec: EndpointSpec) -> EndpointRecord:
         record["default_route_metric"] = spec.default_route_metric
     if spec.bandwidth:
         record["bandwidth"] = spec.bandwidth.copy()
+    if spec.cni_chain:
+        record["cni_chain"] = spec.cni_chain
     changes: List[Change] = []
     sb_view = None
     if drv.creates_sandbox:
@@ -266,11 +273,11 @@ def endpoint_present(run: Run, spec: EndpointSpec) -> EndpointRecord:
             if drv.own_mac(net) else None
     set_parts(record, drv.endpoint_record(net, spec.name))
     record.update(drv.learned(net, old))  # type: ignore[typeddict-item]
+    chain.carry(net, record, old)
     if old:
         moved = (old.get("ipv4_address"), old.get("ipv6_address")) != (record["ipv4_address"], record["ipv6_address"])
         _forget_connections(run, old, keep=() if moved else record["publish"])
-    joined = drv.join(net, record, old, run.kernel.host_view(), sb_view)
-    changes += joined + after_join(run, record, old, joined, sb_view)
+    changes += join_endpoint(run, net, drv, record, old, sb_view)
     run.queue(changes)
     run.set_endpoint(key, record)
     return record
@@ -289,6 +296,22 @@ def _derived_mac(net: NetworkRecord, address: Optional[str], address6: Optional[
                         "first 2^%d, or a mac_address" % (address6, subnet, names.MAC_IPV6_BITS, names.MAC_IPV6_BITS),
                         "ipv6_address")
     return names.mac_from_ipv6(address6)
+
+
+def join_endpoint(run: Run, net: NetworkRecord, drv: Driver, record: EndpointRecord, old: Optional[EndpointRecord],
+                  view: Optional[NsView]) -> List[Change]:
+    """Changes that make or update an endpoint in its sandbox (``view``: its snapshot; None: made in
+    this run), ``old`` being its previous record: its driver's join, then after_join's and its CNI
+    chain's. Where the chain must be DELeted while the endpoint stays, its link is deleted and made
+    again with it (chain.unmade)."""
+    host_view = run.kernel.host_view()
+    out: List[Change] = []
+    why = chain.unmade(net, record, old, view)
+    if why is not None and old is not None and view is not None:
+        out += [chain.delete(old, why)] + drv.leave(net, old, host_view, view)
+        host_view, view = host_view.without(drivers.host_links(old)), view.without([old["ifname"] or ""])
+    joined = drv.join(net, record, old, host_view, view)
+    return out + joined + after_join(run, record, old, joined, view) + chain.changes(run, record, old, joined, why is not None)
 
 
 def after_join(run: Run, record: EndpointRecord, old: Optional[EndpointRecord], joined: List[Change],
@@ -316,10 +339,6 @@ def _check_default_route(run: Run, spec: EndpointSpec, key: str, sb: str) -> Non
                             "them another default_route_metric (the lowest metric's route is used)"
                             % (other_key, metric),
                             "default_route" if spec.default_route_metric is None else "default_route_metric")
-
-
-# The operations that make an endpoint's link: one made (again) in this run has the kernel's defaults.
-LINK_MADE = ("veth_add", "link_add")
 
 
 def sysctl_changes(run: Run, record: EndpointRecord, joined: List[Change]) -> List[Change]:
@@ -411,7 +430,7 @@ def endpoint_remove(run: Run, record: EndpointRecord) -> None:
     net = run.networks.get(record["network"])
     sb = record["sandbox"]
     key = names.endpoint_key(record["network"], record["name"])
-    changes: List[Change] = []
+    changes = [chain.delete(record)] if record.get("cni_chain_attachment") else []  # first: the chain acts on the link
     # The last endpoint of a sandbox this collection made, with no process inside: removing
     # the namespace removes its links too, in one kernel batch (as `ip netns del` does).
     goes_with_sandbox = sb in run.sandboxes and run.sandboxes[sb]["created"] and run.members(sb) == {key} \

@@ -10,7 +10,7 @@ are unit-tested from hand-made snapshots without root.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Iterable, List, Optional, Tuple
 
 ZERO_MAC = "00:00:00:00:00:00"  # a VXLAN device's flood entry
 
@@ -72,6 +72,18 @@ class NsView:
 
     def link_by_index(self, index: Optional[int]) -> Optional[Link]:
         return next((lk for lk in self.links.values() if lk.index == index), None)
+
+    def without(self, names: Iterable[str]) -> NsView:
+        """The view as it is once links ``names`` are deleted (their addresses and routes with them)."""
+        gone = set(names)
+        indexes = set(lk.index for name, lk in self.links.items() if name in gone)
+
+        def kept(route: Route) -> bool:
+            return not any(oif in indexes for _gateway, oif in route.gateways)
+        return NsView(links=dict((n, lk) for n, lk in self.links.items() if n not in gone),
+                      addresses=dict((n, a) for n, a in self.addresses.items() if n not in gone),
+                      routes=[r for r in self.routes if kept(r)],
+                      tables=dict((t, [r for r in routes if kept(r)]) for t, routes in self.tables.items()))
 
     def default(self, version: int = 4) -> Optional[Route]:
         """The default route of IP ``version`` the kernel uses: the one with the lowest metric, or None."""

@@ -63,5 +63,9 @@ def apply(kernel: Any, changes: Iterable[Change]) -> None:
         raise (type(e) if isinstance(e, CnmError) else CnmError)(msg, getattr(e, "option", None)) from e
 
 
+# The operations that make an endpoint's link: one made (again) in this run has the kernel's defaults.
+LINK_MADE = ("veth_add", "link_add")
+
+
 def texts(changes: Iterable[Change]) -> List[str]:
     return [c.text for c in changes]

@@ -16,7 +16,7 @@ read with ``Part.of`` and written with ``drivers.base.set_parts``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List, Optional, TypedDict, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, TypedDict, Union
 
 if TYPE_CHECKING:  # read by mypy only: the modules still import on Python 3.9 and 3.10
     from typing import Required
@@ -111,6 +111,8 @@ class EndpointRecord(TypedDict, total=False):
     routes: List[RouteRecord]         # static routes through its interface; absent: none
     default_route_metric: int         # the metric of its default routes; absent: 0 (IPv6: the kernel's 1024)
     bandwidth: BandwidthRecord        # token buckets on its host side; absent: none
+    cni_chain: Dict[str, Any]         # CNI plugins run after its join: {plugins, cni_version, path} (chain.py); absent: none
+    cni_chain_attachment: Dict[str, Any]  # what the chain's last ADD ran and returned (chain.py); absent: no chain
 
 
 class RemoteEndpointRecord(TypedDict, total=False):

@@ -28,7 +28,7 @@ import warnings
 from typing import Callable, List, Optional, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import drivers, vrfs
-from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import after_join, read_tables, sandbox_join
+from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import join_endpoint, read_tables, sandbox_join
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, CnmWarning
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change
 from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
@@ -82,8 +82,7 @@ def converge(run: Run, report: Optional[Report] = None) -> Tuple[List[Problem], 
             if drv.creates_sandbox:  # queued apart: the sandbox is made even if this endpoint cannot be
                 queue("sandbox", ep["sandbox"], sandbox_join(run, ep["sandbox"], ep["sandbox"].startswith("/")))
             sb_view = None if ep["sandbox"] in run.sandboxes_made else run.sandbox_view(ep["sandbox"])
-            joined = drv.join(net, ep, ep, view, sb_view)
-            queue("endpoint", key, joined + after_join(run, ep, ep, joined, sb_view))
+            queue("endpoint", key, join_endpoint(run, net, drv, ep, ep, sb_view))
         except CnmError as e:
             problems.append(("endpoint", key, e.msg))
     run.sandboxes_touched.update(run.sandboxes)  # every sandbox's files and service rules

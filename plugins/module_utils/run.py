@@ -31,7 +31,7 @@ COMMON_NETWORK_FIELDS = ("name", "id", "scope", "driver", "ipv4", "subnet", "gat
                          "ipv6_gateway", "ipv6_ip_range", "mtu", "internal", "labels", "vrf")
 ENDPOINT_FIELDS = ("name", "network", "sandbox", "ifname", "ipv4_address", "ipv6_address", "mac_address",
                    "default_route", "default_route_metric", "aliases", "publish", "dns", "dns_search", "dns_options",
-                   "extra_hosts", "sysctls", "routes", "bandwidth")
+                   "extra_hosts", "sysctls", "routes", "bandwidth", "cni_chain", "cni_chain_attachment")
 
 
 def network_public(record: Optional[NetworkRecord]) -> Dict[str, Any]:

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
-from ansible_collections.cnm.fabric.plugins.module_utils import names
+from ansible_collections.cnm.fabric.plugins.module_utils import cni, names
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.records import BandwidthRecord, PortRecord, RemoteEndpointRecord, \
     RouteRecord
@@ -653,6 +653,7 @@ class EndpointSpec:
     routes: Tuple[RouteRecord, ...] = ()  # parse_routes's
     default_route_metric: Optional[int] = None
     bandwidth: Optional[BandwidthRecord] = None  # parse_bandwidth's
+    cni_chain: Optional[Dict[str, Any]] = None  # parse_cni_chain's
 
     @property
     def key(self) -> str:
@@ -725,7 +726,16 @@ def endpoint_spec(params: Params) -> EndpointSpec:
         routes=parse_routes(params.get("routes")),
         default_route_metric=None if params.get("default_route_metric") is None else
         number(params["default_route_metric"], "default_route_metric", 0, U32_MAX),
-        bandwidth=parse_bandwidth(params.get("bandwidth")))
+        bandwidth=parse_bandwidth(params.get("bandwidth")), cni_chain=parse_cni_chain(params.get("cni_chain")))
+
+
+def parse_cni_chain(value: Optional[Mapping[str, Any]], option: str = "cni_chain") -> Optional[Dict[str, Any]]:
+    """An endpoint's chain of CNI plugins: {plugins, cni_version, path}, checked (cni.py), or None."""
+    if not value:
+        return None
+    return {"plugins": list(cni.check_plugins(value.get("plugins"), option + ".plugins")),
+            "cni_version": value.get("cni_version") or cni.VERSIONS[0],
+            "path": list(cni.check_path(value.get("path"), option + ".path"))}
 
 
 def sandbox_options(params: Params) -> Tuple[Tuple[SandboxOption, Any], ...]:

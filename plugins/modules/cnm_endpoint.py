@@ -105,6 +105,25 @@ options:
           egress_burst:
             description: As O(bandwidth.egress_burst).
             type: str
+      cni_chain:
+        description: As O(cni_chain).
+        type: dict
+        version_added: 0.2.0
+        suboptions:
+          plugins:
+            description: As O(cni_chain.plugins).
+            type: list
+            elements: dict
+            required: true
+          cni_version:
+            description: As O(cni_chain.cni_version).
+            type: str
+            choices: ["1.0.0", "0.4.0"]
+            default: "1.0.0"
+          path:
+            description: As O(cni_chain.path).
+            type: list
+            elements: path
       routes:
         description: As O(routes).
         type: list
@@ -275,6 +294,44 @@ options:
       egress_burst:
         description: How much the sandbox may send at once above the rate, as O(bandwidth.ingress_burst).
         type: str
+  cni_chain:
+    description:
+      - CNI plugins run on the endpoint after it is joined, as a runtime runs the plugins of a chain
+        after its main one - meta-plugins such as the reference C(bandwidth), C(tuning), C(sbr) and
+        C(firewall), or a third party's. Their ADD is given as C(prevResult) what the join made - the
+        endpoint's host links (its veth's host end), its interface in the sandbox with its MAC, and its
+        addresses with their prefixes and gateways. Their DEL is run, given their result, when the
+        endpoint leaves or the chain is taken off.
+      - The chain is an attachment of its own (a container ID of its own), returned as
+        C(cni_chain_attachment); it is checked with CHECK on every run, and made again (DEL, then ADD)
+        when that fails, when the chain or the endpoint's addresses change, when its link or sandbox is
+        made again, or when a run was killed before it recorded the chain's result.
+      - A chain lives as long as its endpoint's link - a meta-plugin's DEL may leave what its ADD set on
+        it (C(bandwidth) leaves its qdiscs on the host end) - so where the chain is DELeted while the
+        endpoint stays (taken off, or made again for any of those reasons), the link is made again too,
+        cutting its connections once.
+      - For the endpoints of the collection's drivers that have an interface; on a C(cni) network, put
+        the plugins in its list (O(cnm.fabric.cnm_network#module:cni.plugins)) instead.
+    type: dict
+    version_added: 0.2.0
+    suboptions:
+      plugins:
+        description:
+          - The plugins, in order, each its configuration as for O(cnm.fabric.cnm_network#module:cni.plugins)
+            (the network's name and the chain's version are added to each).
+        type: list
+        elements: dict
+        required: true
+      cni_version:
+        description: The CNI version of the chain.
+        type: str
+        choices: ["1.0.0", "0.4.0"]
+        default: "1.0.0"
+      path:
+        description:
+          - The directories the plugins are looked for in (C(CNI_PATH)), as O(cnm.fabric.cnm_network#module:cni.path).
+        type: list
+        elements: path
   routes:
     description:
       - Static routes through the endpoint's interface inside the sandbox (netavark's C(--route),
@@ -528,6 +585,14 @@ endpoint:
         result:
           description: What that ADD returned (interfaces, IPs, routes, DNS), the C(prevResult) of its CHECK and DEL.
           type: dict
+    cni_chain:
+      description: O(cni_chain), with its defaults (null without a chain).
+      type: dict
+    cni_chain_attachment:
+      description:
+        - The chain's attachment, as RV(endpoint.cni_attachment) is a C(cni) network endpoint's, and
+          C(prev), the C(prevResult) its ADD was given (null without a chain).
+      type: dict
   sample:
     name: web
     network: pets

@@ -14,6 +14,8 @@ import sys
 
 import pytest
 
+from test_bandwidth import near, transfer  # pylint: disable=import-error
+from test_ipam_backends import etcd_url  # noqa: F401  pylint: disable=import-error,unused-import
 from test_restore import code_copy, restore  # pylint: disable=import-error
 
 CNI = "/usr/lib/cni"
@@ -281,3 +283,89 @@ def test_the_collection_s_ipam(host):
     assert host.ok("cnm_info")["pools"]["local"]["pooled"].get("addresses") in (None, {})
     host.converge("cnm_network", name="pooled", state="absent")
     assert "pooled" not in host.ok("cnm_info")["pools"]["local"]
+
+
+def test_a_chain_on_a_bridge_endpoint_bandwidth_and_tuning(host):
+    """The reference bandwidth and tuning plugins chained onto an endpoint of the collection's bridge
+    driver: given what its join made, measured by real transfers, made again with its link, DELeted
+    when taken off (the bandwidth plugin's ifb gone)."""
+    host.converge("cnm_network", name="lan", subnet="10.95.0.0/24")
+    sb = host.sb("app")
+    bandwidth = {"type": "bandwidth", "ingressRate": 20000000, "ingressBurst": 2000000,
+                 "egressRate": 10000000, "egressBurst": 2000000}
+    tuning = {"type": "tuning", "sysctl": {"net.ipv4.conf.eth0.arp_notify": "1"}}
+    args = dict(name="app", network="lan", sandbox=sb, cni_chain={"plugins": [tuning, bandwidth]})
+    planned = host.ok("cnm_endpoint", check=True, **args)
+    assert "CNI ADD of endpoint app's chain (eth0 in %s) by tuning+bandwidth" % sb in planned["changes"], planned
+    made = host.converge("cnm_endpoint", diff=True, **args)["endpoint"]
+    veth, address = made["veth"]["host_interface"], made["ipv4_address"]
+    attachment = made["cni_chain_attachment"]
+    assert attachment["prev"]["interfaces"] == [{"name": veth}, {"name": "eth0", "sandbox": "/run/netns/" + sb,
+                                                                 "mac": made["mac_address"]}], attachment
+    assert attachment["prev"]["ips"] == [{"interface": 1, "address": address + "/24", "gateway": "10.95.0.1"}]
+    assert host.sh(["sysctl", "-n", "net.ipv4.conf.eth0.arp_notify"], sb).stdout.strip() == "1"
+    into, out = transfer(host, None, sb, address), transfer(host, sb, None, "10.95.0.1")
+    assert near(into, 20e6), "into the sandbox: %.0f bit/s" % into
+    assert near(out, 10e6), "out of it: %.0f bit/s" % out
+
+    # Drift: the sysctl set back by hand; tuning's CHECK fails, the next run makes the chain again, with
+    # its link (the bandwidth plugin's DEL leaves its qdiscs on the veth, whose redirect leads to the ifb
+    # it deletes; its ADD would find them there). The bandwidth plugin's own CHECK of this release finds
+    # nothing wrong with its qdiscs gone.
+    host.sh(["sysctl", "-w", "net.ipv4.conf.eth0.arp_notify=0"], sb)
+    drift = host.ok("cnm_info")["drift"]
+    assert drift and "CHECK failed: CNI plugin tuning failed CHECK" in drift[0]["problem"], drift
+    fixed = host.converge("cnm_endpoint", **args)
+    assert _cni(fixed) == ["CNI DEL of endpoint app's chain", "CNI ADD of endpoint app's chain"], fixed
+    assert any(c.startswith("create veth") for c in fixed["changes"]), fixed
+    veth = fixed["endpoint"]["veth"]["host_interface"]
+    assert host.sh(["sysctl", "-n", "net.ipv4.conf.eth0.arp_notify"], sb).stdout.strip() == "1"
+    assert near(transfer(host, None, sb, address), 20e6) and host.ok("cnm_info")["drift"] == []
+
+    # The veth made again: so is the chain (the bandwidth plugin's qdiscs went with the old veth).
+    host.sh(["ip", "link", "del", veth])
+    again = host.converge("cnm_endpoint", **args)
+    assert "its link was made again" in " ".join(again["changes"]), again
+    veth = again["endpoint"]["veth"]["host_interface"]
+    assert near(transfer(host, None, sb, address), 20e6)
+
+    # Taken off: DEL, and the ifb the bandwidth plugin made goes with it.
+    ifbs = [link for link in host.links() if link.startswith("bwp")]
+    assert len(ifbs) == 1, host.links()
+    off = host.converge("cnm_endpoint", name="app", network="lan", sandbox=sb)
+    assert _cni(off) == ["CNI DEL of endpoint app's chain"] and off["endpoint"]["cni_chain_attachment"] is None, off
+    assert not [link for link in host.links() if link.startswith("bwp")] and transfer(host, sb, None, "10.95.0.1") > 100e6
+
+    # On again, then the endpoint leaves with its sandbox: DEL first.
+    host.converge("cnm_endpoint", **args)
+    gone = host.converge("cnm_endpoint", name="app", network="lan", state="absent")
+    assert gone["changes"][0].startswith("CNI DEL of endpoint app's chain"), gone
+    assert not [link for link in host.links() if link.startswith("bwp")]
+
+    # Refused before any change: a plugin not on the path, and a chain on a cni network.
+    refused = host.run("cnm_endpoint", **dict(args, cni_chain={"plugins": [{"type": "nosuch"}]}))
+    assert refused["msg"].startswith("cni_chain.plugins[0].type: no plugin nosuch"), refused
+    host.converge("cnm_network", name="plug", driver="cni", cni={"plugins": [_bridge(host)]})
+    refused = host.run("cnm_endpoint", name="x", network="plug", sandbox=host.sb("x"), cni_chain={"plugins": [tuning]})
+    assert refused["msg"].startswith("cni_chain: is for endpoints of the collection's drivers"), refused
+
+
+def test_the_collection_s_ipam_from_a_fleet_pool_in_etcd(make_host, etcd_url):
+    """cni.ipam: cnm across two hosts, the subnet and the addresses allocated once in etcd
+    (cnm_ipam_pool), as the overlay role allocates its own: no address is handed out twice."""
+    hosts = [make_host("h1"), make_host("h2")]
+    opts = {"endpoints": [etcd_url], "prefix": "/cnm-cni-%d" % os.getpid()}
+    pool = hosts[0].converge("cnm_ipam_pool", space="fleet", pool="plugged", outside=True, backend="etcd",
+                             backend_options=opts, address_pools=[{"base": "10.97.0.0/16", "size": 24}],
+                             addresses=[{"owner": "h1.web"}, {"owner": "h2.web"}, {"owner": "h2.db"}])
+    subnet, addresses = pool["pool"]["subnet"], pool["addresses"]
+    assert len(set(addresses.values())) == 3
+    for k, host in enumerate(hosts, 1):
+        host.converge("cnm_network", name="plugged", driver="cni", subnet=subnet,
+                      cni={"ipam": "cnm", "plugins": [{"type": "bridge", "bridge": "cnif0", "isGateway": True}]})
+        mine = sorted(owner.split(".")[1] for owner in addresses if owner.startswith("h%d." % k))
+        made = host.converge("cnm_endpoint", network="plugged", endpoints=[
+            {"name": name, "sandbox": host.sb(name), "ipv4_address": addresses["h%d.%s" % (k, name)]} for name in mine])
+        for name, endpoint in zip(mine, made["endpoints"]):
+            assert endpoint["ipv4_address"] == addresses["h%d.%s" % (k, name)] == _address(host, host.sb(name))
+    assert hosts[1].ping(hosts[1].sb("web"), addresses["h2.db"]) and hosts[0].ping(None, addresses["h1.web"])

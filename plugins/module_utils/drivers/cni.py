@@ -179,6 +179,9 @@ class CniDriver(Driver):
 
     def check_endpoint(self, network: NetworkRecord, spec: EndpointSpec, old: Optional[EndpointRecord],
                        others: Any) -> None:
+        if spec.cni_chain:
+            raise SpecError("is for endpoints of the collection's drivers: add its plugins to network %r's cni.plugins"
+                            % network["name"], "cni_chain")
         if self.pooled(network):
             return
         for option in POOLED_OPTIONS:
@@ -202,7 +205,7 @@ class CniDriver(Driver):
         want, path = conflist(network, endpoint), CniNetwork.of(network).path
         cid, ns, ifname = container_id(network, endpoint["name"]), netns_path(endpoint["sandbox"]), endpoint["ifname"] or ""
         key = names.endpoint_key(network["name"], endpoint["name"])
-        add = change("CNI ADD of endpoint %s (%s in %s) by %s" % (endpoint["name"], ifname, endpoint["sandbox"], _chain(want)),
+        add = change("CNI ADD of endpoint %s (%s in %s) by %s" % (endpoint["name"], ifname, endpoint["sandbox"], cni.types_text(want)),
                      "cni_add", key, want, path, cid, ns, ifname, undo=("cni_del", (want, path, cid, ns, ifname, None)))
         if old is None or not CniAttachment.held_by(old):
             return [add]
@@ -234,17 +237,13 @@ class CniDriver(Driver):
         that ADD did not finish)."""
         had = CniAttachment.of(endpoint)
         ran = had.config or conflist(network, endpoint)
-        text = "CNI DEL of endpoint %s (%s in %s) by %s" % (endpoint["name"], endpoint["ifname"], endpoint["sandbox"], _chain(ran))
+        text = "CNI DEL of endpoint %s (%s in %s) by %s" % (endpoint["name"], endpoint["ifname"], endpoint["sandbox"], cni.types_text(ran))
         return change(text + (" (%s)" % why if why else ""),
                       "cni_del", ran, CniNetwork.of(network).path, had.container_id, netns_path(endpoint["sandbox"]),
                       endpoint["ifname"], had.result)
 
     def leave(self, network: NetworkRecord, endpoint: EndpointRecord, host_view: NsView, sandbox_view: Optional[NsView]) -> List[Change]:
         return [self._delete(network, endpoint)]
-
-
-def _chain(net: cni.Conflist) -> str:
-    return "+".join(str(plugin.get("type")) for plugin in net["plugins"])
 
 
 DRIVER = CniDriver()

@@ -109,16 +109,23 @@ class HostState(KernelBase):
     # -- CNI plugins -------------------------------------------------------------------
 
     @immediate
-    def cni_add(self, key: str, net: cni.Conflist, path: Sequence[str], container_id: str, netns: str, ifname: str) -> None:
-        """ADD an attachment (cni.add); what it returned goes to ``learned[key]``, for endpoint ``key``'s record."""
+    def cni_add(self, key: str, net: cni.Conflist, path: Sequence[str], container_id: str, netns: str, ifname: str,
+                prev: Optional[Dict[str, Any]] = None, field: str = cni.ATTACHMENT) -> None:
+        """ADD an attachment (cni.add): a cni network's endpoint, or with ``prev``, an endpoint's chain.
+        What it returned goes to ``learned[key]``, for endpoint ``key``'s record: under ``field``, and
+        an endpoint's addresses and MAC as its interface has them in the result."""
         try:
-            result = cni.add(net, path, container_id, netns, ifname)
+            result = cni.add(net, path, container_id, netns, ifname, prev)
         except cni.PluginError as e:
             e.msg = "endpoint %s of network %s: %s" % (key.split("/", 1)[1], net["name"], e.msg)
             raise
+        attachment = {"container_id": container_id, "config": net, "result": result}
+        if prev is not None:
+            self.learned.setdefault(key, {})[field] = dict(attachment, prev=prev)
+            return
         ipv4, ipv6, mac = cni.addresses(result, ifname)
-        self.learned[key] = {"ipv4_address": ipv4, "ipv6_address": ipv6, "mac_address": mac,
-                             cni.ATTACHMENT: {"container_id": container_id, "config": net, "result": result}}
+        self.learned.setdefault(key, {}).update({"ipv4_address": ipv4, "ipv6_address": ipv6, "mac_address": mac,
+                                                 field: attachment})
 
     @immediate
     def cni_del(self, net: cni.Conflist, path: Sequence[str], container_id: str, netns: str, ifname: str,

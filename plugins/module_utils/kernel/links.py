@@ -52,6 +52,8 @@ class Links(KernelBase):
         if ns in self._fresh:
             self._index[ns][peer] = inner["index"]
             self._fresh[ns] += 1
+        else:  # a link of that name this run deleted (a pair made again) had another index
+            self._index.get(ns, {}).pop(peer, None)
         idx = self._must(peer, ns)
         self.batch.keep(ns, "setting %s up" % peer, [
             (ifinfo(idx, attrs=[("IFLA_AF_SPEC", {"attrs": [("AF_INET6", {"attrs": [
