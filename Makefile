@@ -9,9 +9,9 @@ LINK := $(BUILD)/ansible_collections/cnm/fabric
 SANITY := $(BUILD)/sanity/ansible_collections/cnm/fabric
 # python3-pyroute2 (0.7.2) and python3-netaddr: the modules' libraries for the system python3, which
 # the namespace fleet's hosts use, as a Debian 12 managed host would. graphviz draws the docs' diagrams.
-# containernetworking-plugins: the CNI reference plugins the cni driver is tested with.
+# containernetworking-plugins and dnsmasq-base: the CNI reference plugins the cni driver is tested with, and a DHCP server for the dhcp one.
 APT_PACKAGES := nftables iproute2 iputils-ping procps util-linux python3-venv ca-certificates rsync etcd-server \
-	python3-pyroute2 python3-netaddr graphviz containernetworking-plugins
+	python3-pyroute2 python3-netaddr graphviz containernetworking-plugins dnsmasq-base
 # What the vm_fleet scenario needs besides: qemu (TCG), the image's tools, SSH, tcpdump for its captures.
 # The peers make bench measures against: the CNI reference plugins and netavark, with iptables for their NAT.
 BENCH_PACKAGES := containernetworking-plugins netavark iptables

@@ -16,8 +16,6 @@ sandbox made again, or a failed CHECK.
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.cnm.fabric.plugins.module_utils import cni, drivers, names, plan
@@ -31,10 +29,6 @@ from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
 FIELD = "cni_chain_attachment"
 
 
-def container_id(network: NetworkRecord, name: str) -> str:
-    return hashlib.sha256(("chain\0%s\0%s" % (network["id"], name)).encode("utf-8")).hexdigest()
-
-
 def prev_result(network: NetworkRecord, record: EndpointRecord) -> Dict[str, Any]:
     """What the endpoint's join made, as a CNI result of the chain's version."""
     interfaces: List[Dict[str, Any]] = [{"name": link} for link in sorted(drivers.host_links(record))]
@@ -42,15 +36,8 @@ def prev_result(network: NetworkRecord, record: EndpointRecord) -> Dict[str, Any
     if record.get("mac_address"):
         mine["mac"] = record["mac_address"]
     interfaces.append(mine)
-    ips = []
-    for address, subnet, gateway in ((record.get("ipv4_address"), network.get("subnet"), network.get("gateway")),
-                                     (record.get("ipv6_address"), network.get("ipv6_subnet"), network.get("ipv6_gateway"))):
-        if address and subnet:
-            ip: Dict[str, Any] = {"interface": len(interfaces) - 1,
-                                  "address": "%s/%d" % (address, ipaddress.ip_network(subnet).prefixlen)}
-            if gateway:
-                ip["gateway"] = gateway
-            ips.append(ip)
+    ips = [dict({"interface": len(interfaces) - 1, "address": address}, **({"gateway": gateway} if gateway else {}))
+           for address, gateway, _default in cni.addressing(network, record)]
     return {"cniVersion": record["cni_chain"]["cni_version"], "interfaces": interfaces, "ips": ips, "dns": {}}
 
 
@@ -75,7 +62,8 @@ def carry(network: NetworkRecord, record: EndpointRecord, old: Optional[Endpoint
     if not record.get("cni_chain"):
         return
     had = old.get("cni_chain_attachment") if old else None
-    record["cni_chain_attachment"] = had or {"container_id": container_id(network, record["name"]), "config": None, "result": None}
+    fresh = {"container_id": cni.container_id("chain", network["id"], record["name"]), "config": None, "result": None}
+    record["cni_chain_attachment"] = had or fresh
 
 
 def unmade(network: NetworkRecord, record: EndpointRecord, old: Optional[EndpointRecord], view: Optional[NsView]) -> Optional[str]:

@@ -18,12 +18,13 @@ own, and the only user text it reads is the configuration on stdin, JSON-encoded
 from __future__ import annotations
 
 import copy
+import hashlib
 import ipaddress
 import json
 import os
 import re
 import subprocess
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 
@@ -213,6 +214,25 @@ def check(net: Conflist, path: Sequence[str], container_id: str, netns: str, ifn
         except PluginError as e:
             return e.msg
     return None
+
+
+# -- attachments ---------------------------------------------------------------------------
+
+def container_id(*parts: str) -> str:
+    """A CNI_CONTAINERID of 64 hex digits, stable for what ``parts`` name."""
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
+
+
+def addressing(network: Mapping[str, Any], endpoint: Mapping[str, Any]) -> List[Tuple[str, Optional[str], str]]:
+    """(address with its prefix, its network's gateway or None, the family's default destination) of
+    each address an endpoint record holds on a network record with a subnet of its family."""
+    out = []
+    for address, subnet, gateway, default in (
+            (endpoint.get("ipv4_address"), network.get("subnet"), network.get("gateway"), "0.0.0.0/0"),
+            (endpoint.get("ipv6_address"), network.get("ipv6_subnet"), network.get("ipv6_gateway"), "::/0")):
+        if address and subnet:
+            out.append(("%s/%d" % (address, ipaddress.ip_network(subnet).prefixlen), gateway, default))
+    return out
 
 
 # -- results -------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import sys
+import time
 
 import pytest
 
@@ -369,3 +371,42 @@ def test_the_collection_s_ipam_from_a_fleet_pool_in_etcd(make_host, etcd_url):
         for name, endpoint in zip(mine, made["endpoints"]):
             assert endpoint["ipv4_address"] == addresses["h%d.%s" % (k, name)] == _address(host, host.sb(name))
     assert hosts[1].ping(hosts[1].sb("web"), addresses["h2.db"]) and hosts[0].ping(None, addresses["h1.web"])
+
+
+def test_addresses_from_a_dhcp_server_on_the_wire(host):
+    """A macvlan network whose addresses come from the site's DHCP server (dnsmasq on the parent's wire),
+    through the reference dhcp IPAM plugin and its daemon: what Docker's macvlan driver cannot do."""
+    tmp = host.tmp
+    host.sh(["ip", "link", "add", "trunk0", "type", "veth", "peer", "name", "trunk1"])
+    wire = host.sb("wire")
+    host.sh(["ip", "netns", "add", wire])
+    host.sh(["ip", "link", "set", "trunk1", "netns", wire])
+    host.sh(["ip", "addr", "add", "10.98.0.254/24", "dev", "trunk1"], wire)
+    host.sh(["ip", "link", "set", "trunk1", "up"], wire)
+    host.sh(["ip", "link", "set", "trunk0", "up"])
+    server = subprocess.Popen(host.enter(wire) + [
+        "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--port=0", "--interface=trunk1", "--bind-interfaces",
+        "--dhcp-range=10.98.0.100,10.98.0.150,255.255.255.0,1h", "--dhcp-option=3,10.98.0.254",
+        "--dhcp-leasefile=" + os.path.join(tmp, "dnsmasq.leases"), "--pid-file=" + os.path.join(tmp, "dnsmasq.pid")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    socket_path = os.path.join(tmp, "dhcp.sock")
+    daemon = subprocess.Popen(host.enter() + [os.path.join(CNI, "dhcp"), "daemon", "-socketpath", socket_path],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    host._procs += [server, daemon]  # pylint: disable=protected-access  # stopped by the host's cleanup
+    for _attempt in range(100):
+        if os.path.exists(socket_path):
+            break
+        time.sleep(0.05)
+    host.converge("cnm_network", name="site", driver="cni", cni={"plugins": [
+        {"type": "macvlan", "master": "trunk0", "ipam": {"type": "dhcp", "daemonSocketPath": socket_path}}]})
+    sb = host.sb("d")
+    made = host.converge("cnm_endpoint", name="d", network="site", sandbox=sb)["endpoint"]
+    address = made["ipv4_address"]
+    assert address and 100 <= int(address.split(".")[3]) <= 150 and address == _address(host, sb), made
+    assert "default via 10.98.0.254" in host.sh(["ip", "route"], sb).stdout
+    assert host.ping(sb, "10.98.0.254") and host.ping(wire, address)
+    with open(os.path.join(tmp, "dnsmasq.leases")) as f:
+        assert address in f.read()
+    host.converge("cnm_endpoint", name="d", network="site", sandbox=sb, state="absent")
+    with open(os.path.join(tmp, "dnsmasq.leases")) as f:
+        assert address not in f.read(), "DEL gave the lease back (DHCPRELEASE)"

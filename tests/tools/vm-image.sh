@@ -9,7 +9,7 @@
 # Changing this file changes the image's name, so the next run builds it again.
 set -euo pipefail
 
-PACKAGES=linux-image-cloud-amd64,systemd-sysv,kmod,openssh-server,python3,python3-pyroute2,python3-netaddr,iproute2,nftables,tcpdump,iputils-ping,netcat-openbsd
+PACKAGES=linux-image-cloud-amd64,systemd-sysv,kmod,openssh-server,python3,python3-pyroute2,python3-netaddr,iproute2,nftables,tcpdump,iputils-ping,netcat-openbsd,containernetworking-plugins
 
 mirror() {
   # The Debian mirror this machine's apt sources already name (deb822 or one-line format).

@@ -24,8 +24,6 @@ the reason the change gives, and what cnm_info reports as drift.
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Type
 
@@ -83,26 +81,18 @@ def conflist(network: NetworkRecord, endpoint: EndpointRecord) -> cni.Conflist:
 def static_ipam(network: NetworkRecord, endpoint: EndpointRecord) -> Dict[str, Any]:
     """The static IPAM plugin's configuration of an endpoint's addresses (each with its network's
     gateway) and, with its default_route, the default routes through those gateways."""
-    addresses, routes = [], []
-    for address, subnet, gateway, default in ((endpoint["ipv4_address"], network.get("subnet"), network.get("gateway"), "0.0.0.0/0"),
-                                              (endpoint["ipv6_address"], network.get("ipv6_subnet"), network.get("ipv6_gateway"), "::/0")):
-        if not address or not subnet:
-            continue
-        item = {"address": "%s/%d" % (address, ipaddress.ip_network(subnet).prefixlen)}
-        if gateway:
-            item["gateway"] = gateway
-            if endpoint["default_route"]:
-                routes.append({"dst": default, "gw": gateway})
-        addresses.append(item)
-    out: Dict[str, Any] = {"type": STATIC, "addresses": addresses}
-    if routes:
-        out["routes"] = routes
-    return out
+    addresses: List[Dict[str, Any]] = []
+    routes: List[Dict[str, Any]] = []
+    for address, gateway, default in cni.addressing(network, endpoint):
+        addresses.append(dict({"address": address}, **({"gateway": gateway} if gateway else {})))
+        if gateway and endpoint["default_route"]:
+            routes.append({"dst": default, "gw": gateway})
+    return dict({"type": STATIC, "addresses": addresses}, **({"routes": routes} if routes else {}))
 
 
 def container_id(network: NetworkRecord, name: str) -> str:
     """An endpoint's CNI container ID: stable for the endpoint, unique to the network (its ID) and name."""
-    return hashlib.sha256(("cni\0%s\0%s" % (network["id"], name)).encode("utf-8")).hexdigest()
+    return cni.container_id("cni", network["id"], name)
 
 
 class CniDriver(Driver):
