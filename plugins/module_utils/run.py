@@ -148,11 +148,12 @@ class Run(object):
             except Exception:
                 self.store.rollback()  # apply undid its changes: so do the records
                 raise
-            for key, fields in self.kernel.learned.items():
-                if key in self.endpoints:
-                    self.endpoints[key].update(fields)  # type: ignore[typeddict-item]
-                    self.store.learned(ENDPOINTS)
-                    self.networks_touched.add(self.endpoints[key]["network"])  # its names in the hosts files
+            learned = [key for key in self.kernel.learned if key in self.endpoints]
+            for key in learned:
+                self.endpoints[key].update(self.kernel.learned[key])  # type: ignore[typeddict-item]
+                self.networks_touched.add(self.endpoints[key]["network"])  # its names in the hosts files
+            if learned:
+                self.store.learned(ENDPOINTS)
             self.store.save()
             if self.forget:
                 try:

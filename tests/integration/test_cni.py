@@ -18,6 +18,7 @@ import pytest
 
 from test_bandwidth import near, transfer  # pylint: disable=import-error
 from test_ipam_backends import etcd_url  # noqa: F401  pylint: disable=import-error,unused-import
+from test_macvlan import ROUTER, wire  # pylint: disable=import-error
 from test_restore import code_copy, restore  # pylint: disable=import-error
 
 CNI = "/usr/lib/cni"
@@ -221,22 +222,16 @@ def test_a_rebooted_host_gets_its_attachments_back(host, tmp_path):
 def test_macvlan_on_a_veth(host):
     """The macvlan plugin on a parent of the test's own, addresses from host-local: two endpoints
     reach each other by name on the parent's wire, and a neighbour on the wire reaches them."""
-    host.sh(["ip", "link", "add", "trunk0", "type", "veth", "peer", "name", "trunk1"])
-    wire = host.sb("wire")
-    host.sh(["ip", "netns", "add", wire])
-    host.sh(["ip", "link", "set", "trunk1", "netns", wire])
-    host.sh(["ip", "addr", "add", "10.92.0.254/24", "dev", "trunk1"], wire)
-    host.sh(["ip", "link", "set", "trunk1", "up"], wire)
-    host.sh(["ip", "link", "set", "trunk0", "up"])
+    router = wire(host)
     host.converge("cnm_network", name="mv", driver="cni", cni={"plugins": [
         {"type": "macvlan", "master": "trunk0", "mode": "bridge",
-         "ipam": {"type": "host-local", "subnet": "10.92.0.0/24", "rangeStart": "10.92.0.10",
+         "ipam": {"type": "host-local", "subnet": "10.70.0.0/24", "rangeStart": "10.70.0.10",
                   "dataDir": os.path.join(host.tmp, "leases")}}]})
     one, two = host.sb("m1"), host.sb("m2")
     host.converge("cnm_endpoint", network="mv", endpoints=[{"name": "m1", "sandbox": one}, {"name": "m2", "sandbox": two}])
     assert "macvlan" in host.sh(["ip", "-d", "link", "show", "eth0"], one).stdout
     assert host.ping(one, "m2") and host.ping(two, "m1")
-    assert host.ping(wire, _address(host, one))
+    assert host.ping(router, _address(host, one))
     host.converge("cnm_endpoint", network="mv", endpoints=[], exclusive=True)
     assert _leases(host, "mv") == [] and one not in host.sh(["ip", "netns", "list"]).stdout
 
@@ -376,17 +371,10 @@ def test_the_collection_s_ipam_from_a_fleet_pool_in_etcd(make_host, etcd_url):
 def test_addresses_from_a_dhcp_server_on_the_wire(host):
     """A macvlan network whose addresses come from the site's DHCP server (dnsmasq on the parent's wire),
     through the reference dhcp IPAM plugin and its daemon: what Docker's macvlan driver cannot do."""
-    tmp = host.tmp
-    host.sh(["ip", "link", "add", "trunk0", "type", "veth", "peer", "name", "trunk1"])
-    wire = host.sb("wire")
-    host.sh(["ip", "netns", "add", wire])
-    host.sh(["ip", "link", "set", "trunk1", "netns", wire])
-    host.sh(["ip", "addr", "add", "10.98.0.254/24", "dev", "trunk1"], wire)
-    host.sh(["ip", "link", "set", "trunk1", "up"], wire)
-    host.sh(["ip", "link", "set", "trunk0", "up"])
-    server = subprocess.Popen(host.enter(wire) + [
-        "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--port=0", "--interface=trunk1", "--bind-interfaces",
-        "--dhcp-range=10.98.0.100,10.98.0.150,255.255.255.0,1h", "--dhcp-option=3,10.98.0.254",
+    tmp, router = host.tmp, wire(host)
+    server = subprocess.Popen(host.enter(router) + [
+        "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--port=0", "--interface=wire0", "--bind-interfaces",
+        "--dhcp-range=10.70.0.100,10.70.0.150,255.255.255.0,1h", "--dhcp-option=3," + ROUTER,
         "--dhcp-leasefile=" + os.path.join(tmp, "dnsmasq.leases"), "--pid-file=" + os.path.join(tmp, "dnsmasq.pid")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     socket_path = os.path.join(tmp, "dhcp.sock")
@@ -403,8 +391,8 @@ def test_addresses_from_a_dhcp_server_on_the_wire(host):
     made = host.converge("cnm_endpoint", name="d", network="site", sandbox=sb)["endpoint"]
     address = made["ipv4_address"]
     assert address and 100 <= int(address.split(".")[3]) <= 150 and address == _address(host, sb), made
-    assert "default via 10.98.0.254" in host.sh(["ip", "route"], sb).stdout
-    assert host.ping(sb, "10.98.0.254") and host.ping(wire, address)
+    assert "default via %s" % ROUTER in host.sh(["ip", "route"], sb).stdout
+    assert host.ping(sb, ROUTER) and host.ping(router, address)
     with open(os.path.join(tmp, "dnsmasq.leases")) as f:
         assert address in f.read()
     # DEL tells the daemon to release the lease; the daemon sends the release after DEL has returned,
