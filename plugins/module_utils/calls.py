@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Se
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
 
-from ansible_collections.cnm.fabric.plugins.module_utils import cni, drivers, endpoints, networks, peers, services, spec, unit
+from ansible_collections.cnm.fabric.plugins.module_utils import cni, cni_ipam, drivers, endpoints, networks, peers, services, spec, unit
 from ansible_collections.cnm.fabric.plugins.module_utils.common import STATE_DIR_SPEC, ModuleLike, diff
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Peers
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, SpecError
@@ -74,6 +74,7 @@ NETWORK = Call(dict(
     ip_range=dict(type="list", elements="str"),
     aux_addresses=dict(type="dict"),
     vrf=dict(type="str"),
+    cni_ipam=cni_ipam.OPTION_SPEC,
     ipv4=dict(type="bool", default=True),
     ipv6=dict(type="bool", default=False),
     address_pools=dict(type="list", elements="dict", options=dict(

@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.cnm.fabric.plugins.module_utils import cni, drivers, names, plan
-from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel import netns_path
 from ansible_collections.cnm.fabric.plugins.module_utils.model import NsView
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change
@@ -48,11 +47,8 @@ def conflist(record: EndpointRecord) -> cni.Conflist:
 
 def check(value: Dict[str, Any], option: str = "cni_chain") -> None:
     """Every plugin the chain names must be on its path (before anything is changed)."""
-    for i, plugin in enumerate(value["plugins"]):
-        for key, kind in cni.plugin_types(plugin):
-            if cni.find(kind, value["path"]) is None:
-                raise SpecError("no plugin %s on the CNI path %s" % (kind, ":".join(value["path"])),
-                                "%s.plugins[%d].%s" % (option, i, key))
+    cni.check_found([("%s.plugins[%d].%s" % (option, i, key), kind) for i, plugin in enumerate(value["plugins"])
+                     for key, kind in cni.plugin_types(plugin)], value["path"], None)
 
 
 def carry(network: NetworkRecord, record: EndpointRecord, old: Optional[EndpointRecord]) -> None:

@@ -121,6 +121,25 @@ def supported_versions(exe: str) -> Tuple[str, ...]:
     return tuple(out.get("supportedVersions") or ())
 
 
+def check_found(kinds: Sequence[Tuple[str, Any]], path: Sequence[str], version: Optional[str]) -> None:
+    """Every plugin of ``kinds`` ((option, type) pairs) must be on ``path`` and, unless ``version``
+    is None (asked already), support that spec version (its VERSION command)."""
+    for option, kind in kinds:
+        exe = find(kind, path)
+        if exe is None:
+            raise SpecError("no plugin %s on the CNI path %s (Debian's containernetworking-plugins package "
+                            "puts the reference plugins in /usr/lib/cni)" % (kind, ":".join(path)), option)
+        if version is None:
+            continue
+        try:
+            versions = supported_versions(exe)
+        except PluginError as e:
+            raise SpecError(e.msg, option)
+        if version not in versions:
+            raise SpecError("plugin %s supports CNI %s, not %s" % (kind, ", ".join(versions) or "no version", version),
+                            option)
+
+
 # -- commands ------------------------------------------------------------------------------
 
 def _exec(exe: str, command: str, conf: Dict[str, Any], attachment: Dict[str, str]) -> Dict[str, Any]:
@@ -168,6 +187,15 @@ def _plugin(plugin: Dict[str, Any], path: Sequence[str]) -> str:
     if exe is None:
         raise PluginError("CNI plugin %s is not on the CNI path %s" % (plugin["type"], ":".join(path)))
     return exe
+
+
+def ipam(command: str, conf: Dict[str, Any], path: Sequence[str], container_id: str, netns: str,
+         ifname: str) -> Dict[str, Any]:
+    """Run the IPAM plugin of network configuration ``conf`` (its ``ipam.type``) as a main plugin
+    delegates to it: the same configuration on stdin, the attachment of the interface it is for."""
+    exe = _plugin(conf["ipam"], path)
+    attachment = _attachment(container_id, netns if command == "ADD" or os.path.exists(netns) else "", ifname, path)
+    return _exec(exe, command, conf, attachment)
 
 
 def add(net: Conflist, path: Sequence[str], container_id: str, netns: str, ifname: str,
@@ -254,3 +282,33 @@ def addresses(result: Dict[str, Any], ifname: str) -> Tuple[Optional[str], Optio
             continue
         found.setdefault(address.version, str(address))
     return found.get(4), found.get(6), mac
+
+
+def configuration(result: Dict[str, Any]) -> Tuple[List[str], Dict[int, Optional[str]], List[Tuple[str, Optional[str]]]]:
+    """What a main plugin sets on its interface from an IPAM plugin's result, as the reference plugins
+    do: the addresses (CIDRs); the gateway of the default route of each IP version that has one; the
+    other routes (destination, gateway or None for on-link). A route without a gateway goes through
+    the gateway of an address of its version, when one has one."""
+    cidrs: List[str] = []
+    gateways: Dict[int, str] = {}
+    for ip in result.get("ips") or []:
+        try:
+            address = ipaddress.ip_interface(ip.get("address") or "")
+        except ValueError:
+            continue
+        cidrs.append(str(address))
+        if ip.get("gateway"):
+            gateways[address.version] = ip["gateway"]
+    defaults: Dict[int, Optional[str]] = {}
+    others: List[Tuple[str, Optional[str]]] = []
+    for item in result.get("routes") or []:
+        try:
+            dst = ipaddress.ip_network(item.get("dst") or "", strict=False)
+        except ValueError:
+            continue
+        gateway = item.get("gw") or gateways.get(dst.version)
+        if dst.prefixlen == 0:
+            defaults[dst.version] = gateway
+        else:
+            others.append((str(dst), gateway))
+    return cidrs, defaults, others

@@ -13,7 +13,7 @@ import functools
 import ipaddress
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from ansible_collections.cnm.fabric.plugins.module_utils import chain, drivers, names, plan, sandbox, shaping
+from ansible_collections.cnm.fabric.plugins.module_utils import chain, cni_ipam, drivers, names, plan, sandbox, shaping
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, set_parts
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.model import NsView
@@ -89,6 +89,10 @@ def _network_for(run: Run, spec: EndpointSpec) -> Tuple[NetworkRecord, Driver]:
             why = drv.endpoint_refusals.get(option)
             raise SpecError("is not supported on network %r (driver %s)%s" % (
                 net["name"], net["driver"], ": " + why % net["driver"] if why else ""), option)
+    for option in cni_ipam.REFUSED if cni_ipam.of(net) else ():
+        if given[option] not in (None, ()):
+            raise SpecError("comes from network %r's IPAM plugin (cni_ipam), with the endpoint's other addresses and "
+                            "routes" % net["name"], option)
     if spec.ipv6_address and not net.get("ipv6"):
         raise SpecError("network %r has no IPv6 (it was made without ipv6: true)" % net["name"], "ipv6_address")
     if spec.ipv4_address and drv.pooled(net) and not net.get("subnet"):
@@ -271,6 +275,10 @@ def endpoint_present(run: Run, spec: EndpointSpec) -> EndpointRecord:
             _check_default_route(run, spec, key, sb)
         record["mac_address"] = (spec.mac_address or _derived_mac(net, address, record["ipv6_address"])) \
             if drv.own_mac(net) else None
+    elif cni_ipam.of(net):
+        record["default_route"] = _ipam_default_route(run, spec, key, sb, old)
+        record["mac_address"] = spec.mac_address if drv.own_mac(net) else None
+        cni_ipam.carry(net, record, old)
     set_parts(record, drv.endpoint_record(net, spec.name))
     record.update(drv.learned(net, old))  # type: ignore[typeddict-item]
     chain.carry(net, record, old)
@@ -281,6 +289,21 @@ def endpoint_present(run: Run, spec: EndpointSpec) -> EndpointRecord:
     run.queue(changes)
     run.set_endpoint(key, record)
     return record
+
+
+def _ipam_default_route(run: Run, spec: EndpointSpec, key: str, sb: str, old: Optional[EndpointRecord]) -> bool:
+    """Whether the default routes of an endpoint whose addresses an IPAM plugin gives (cni_ipam) are
+    set, when its result has any: as given, else as before, else when no other endpoint of the
+    sandbox gives it one (as on the collection's own pools)."""
+    if spec.default_route is not None:
+        wanted = spec.default_route
+    elif old:
+        wanted = old["default_route"]
+    else:
+        wanted = not any(run.endpoints[k]["default_route"] for k in run.members(sb) if k != key)
+    if wanted:
+        _check_default_route(run, spec, key, sb)
+    return wanted
 
 
 def _derived_mac(net: NetworkRecord, address: Optional[str], address6: Optional[str]) -> str:
@@ -306,11 +329,16 @@ def join_endpoint(run: Run, net: NetworkRecord, drv: Driver, record: EndpointRec
     again with it (chain.unmade)."""
     host_view = run.kernel.host_view()
     out: List[Change] = []
+    lease = cni_ipam.unmade(net, record, old, view) if cni_ipam.of(net) else None
+    if lease is not None and old is not None:
+        out += cni_ipam.delete(net, old, lease)
+        cni_ipam.forget(record)
     why = chain.unmade(net, record, old, view)
     if why is not None and old is not None and view is not None:
         out += [chain.delete(old, why)] + drv.leave(net, old, host_view, view)
         host_view, view = host_view.without(drivers.host_links(old)), view.without([old["ifname"] or ""])
     joined = drv.join(net, record, old, host_view, view)
+    joined += cni_ipam.changes(net, record, joined) if cni_ipam.of(net) else []
     return out + joined + after_join(run, record, old, joined, view) + chain.changes(run, record, old, joined, why is not None)
 
 
@@ -431,6 +459,7 @@ def endpoint_remove(run: Run, record: EndpointRecord) -> None:
     sb = record["sandbox"]
     key = names.endpoint_key(record["network"], record["name"])
     changes = [chain.delete(record)] if record.get("cni_chain_attachment") else []  # first: the chain acts on the link
+    changes += cni_ipam.delete(net, record)  # whatever becomes of the sandbox: DEL gives the lease back
     # The last endpoint of a sandbox this collection made, with no process inside: removing
     # the namespace removes its links too, in one kernel batch (as `ip netns del` does).
     goes_with_sandbox = sb in run.sandboxes and run.sandboxes[sb]["created"] and run.members(sb) == {key} \

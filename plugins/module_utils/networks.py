@@ -10,7 +10,7 @@ import hashlib
 import ipaddress
 from typing import Any, Dict, Iterable, List, Optional, Set, cast
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, vrfs
+from ansible_collections.cnm.fabric.plugins.module_utils import cni_ipam, drivers, names, vrfs
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, Part
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoint_remove
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
@@ -62,6 +62,9 @@ def network_present(run: Run, spec: NetworkSpec) -> NetworkRecord:
     elif old and drv.pooled(old):  # it no longer takes pools (replaces() says when that may be)
         run.ipam().release_pool(spec.name)
         run.ipam().release_pool(names.ipv6_pool(spec.name))
+    if spec.cni_ipam:  # recorded only when given, as records of earlier releases have no such field
+        cni_ipam.check(spec.cni_ipam, old)
+        record["cni_ipam"] = spec.cni_ipam
     record.update(as_record(drv.network_record(spec, old, view, run.networks, eps)))
     vrf = vrfs.vrf_record(spec.vrf, spec.name, old, view, run.networks)
     if vrf:
@@ -73,7 +76,7 @@ def network_present(run: Run, spec: NetworkSpec) -> NetworkRecord:
     if spec.pooled:
         _reserve(run, drv, record, old)
     if old:
-        option = drv.replaces(old, record)
+        option = drv.replaces(old, record) or ("cni_ipam" if bool(old.get("cni_ipam")) != bool(spec.cni_ipam) else None)
         if option:
             if eps:
                 raise SpecError("network %r has endpoints (%s); remove them before changing it"

@@ -66,6 +66,7 @@ class NetworkRecord(TypedDict, total=False):
     ipv6_ip_range: Optional[str]
     services: Dict[str, ServiceRecord]  # cnm_service's, by name
     vrf: VrfRecord            # the VRF its host devices are in (absent: none), as vrfs.py plans it
+    cni_ipam: Dict[str, Any]  # the CNI IPAM plugin that gives its endpoints their addresses (absent: pools)
 
 
 class VrfRecord(TypedDict):
@@ -113,6 +114,7 @@ class EndpointRecord(TypedDict, total=False):
     bandwidth: BandwidthRecord        # token buckets on its host side; absent: none
     cni_chain: Dict[str, Any]         # CNI plugins run after its join: {plugins, cni_version, path} (chain.py); absent: none
     cni_chain_attachment: Dict[str, Any]  # what the chain's last ADD ran and returned (chain.py); absent: no chain
+    cni_ipam_attachment: Dict[str, Any]  # what its network's IPAM plugin's last ADD ran and returned (cni_ipam.py)
 
 
 class RemoteEndpointRecord(TypedDict, total=False):

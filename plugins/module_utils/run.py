@@ -38,14 +38,18 @@ def network_public(record: Optional[NetworkRecord]) -> Dict[str, Any]:
     """What modules return of a network record: the common fields and its driver's parts."""
     if not record:
         return {}
+    ipam = ("cni_ipam",) if "cni_ipam" in record else ()  # a CNI IPAM plugin's network
     # A record holds ipv4 only when false: a network has IPv4 exactly when it has a subnet.
-    return dict(_public(record, COMMON_NETWORK_FIELDS + drivers.part_keys(record)),
+    return dict(_public(record, COMMON_NETWORK_FIELDS + ipam + drivers.part_keys(record)),
                 ipv4=record.get("ipv4", bool(record.get("subnet"))))
 
 
 def endpoint_public(record: Optional[EndpointRecord]) -> Dict[str, Any]:
     """What modules return of an endpoint record: the common fields and its driver's parts."""
-    return _public(record, ENDPOINT_FIELDS + tuple(p.KEY for p in drivers.endpoint_parts(record))) if record else {}
+    if not record:
+        return {}
+    ipam = ("cni_ipam_attachment",) if "cni_ipam_attachment" in record else ()  # on a CNI IPAM plugin's network
+    return _public(record, ENDPOINT_FIELDS + ipam + tuple(p.KEY for p in drivers.endpoint_parts(record)))
 
 
 def _public(record: Mapping[str, object], fields: Iterable[str]) -> Dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import json
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
@@ -253,6 +254,7 @@ class NetworkSpec:
     address_pools: AddressPools = ()  # () for the defaults
     labels: Tuple[Tuple[str, str], ...] = ()
     vrf: Optional[str] = None  # the VRF device its host devices go in
+    cni_ipam: Optional[Dict[str, Any]] = None  # parse_cni_ipam's: a CNI IPAM plugin gives the addresses, not pools
 
     @property
     def ipv4(self) -> bool:
@@ -316,7 +318,8 @@ def network_spec(params: Params, registry: Mapping[str, Driver]) -> NetworkSpec:
                                        _given(given["ip_range"], 6), aux_addresses=dict(aux.get(6, ((), {}))[1]),
                                        versions=(6,))
     else:
-        unless = " without %s" % drv.pool_option if drv.pool_option else ""
+        unless = " with cni_ipam (its plugin gives the endpoints their addresses)" if params.get("cni_ipam") else \
+            " without %s" % drv.pool_option if drv.pool_option else ""
         for opt in ("subnet", "gateway", "ip_range", "aux_addresses", "internal", "ipv6", "address_pools"):
             if params.get(opt):
                 raise SpecError("is not supported by the %s driver%s" % (driver, unless), opt)
@@ -325,6 +328,9 @@ def network_spec(params: Params, registry: Mapping[str, Driver]) -> NetworkSpec:
                             "collection's" % (driver, unless), "ipv4")
     pools = parse_address_pools(params.get("address_pools"), versions=(4, 6) if ipv4 else (6,)) \
         if params.get("address_pools") else ()
+    ipam_plugin = parse_cni_ipam(params.get("cni_ipam"))
+    if ipam_plugin and not drv.ipam_plugin:
+        raise SpecError("is not supported by the %s driver (a macvlan network takes it)" % driver, "cni_ipam")
     vrf = params.get("vrf")
     if vrf is not None:
         if not drv.vrf:
@@ -333,7 +339,7 @@ def network_spec(params: Params, registry: Mapping[str, Driver]) -> NetworkSpec:
     return NetworkSpec(name=name, driver=driver, state=params["state"], pool=pool, mtu=mtu,
                        internal=bool(params.get("internal")), force=bool(params.get("force")),
                        options=drv.network_options(params), pool6=pool6, address_pools=pools,
-                       labels=parse_labels(params.get("labels")), vrf=vrf)
+                       labels=parse_labels(params.get("labels")), vrf=vrf, cni_ipam=ipam_plugin)
 
 
 def _given(values: Dict[int, Tuple[str, Any]], version: int) -> Any:
@@ -736,6 +742,26 @@ def parse_cni_chain(value: Optional[Mapping[str, Any]], option: str = "cni_chain
     return {"plugins": list(cni.check_plugins(value.get("plugins"), option + ".plugins")),
             "cni_version": value.get("cni_version") or cni.VERSIONS[0],
             "path": list(cni.check_path(value.get("path"), option + ".path"))}
+
+
+def parse_cni_ipam(value: Optional[Mapping[str, Any]], option: str = "cni_ipam") -> Optional[Dict[str, Any]]:
+    """A network's CNI IPAM plugin: {plugin, cni_version, path}, checked (its presence on the path is
+    cni_ipam.check's to judge), or None."""
+    if not value:
+        return None
+    path = list(cni.check_path(value.get("path"), option + ".path"))
+    plugin = value.get("plugin")
+    if not isinstance(plugin, dict) or not plugin:
+        raise SpecError("needs the IPAM plugin's configuration, with its type (such as {type: dhcp})", option + ".plugin")
+    kind = plugin.get("type")
+    if not isinstance(kind, str) or not cni.TYPE.match(kind):
+        raise SpecError("%r is not a plugin name: a plugin is an executable named by its type, found on the CNI path"
+                        % (kind,), option + ".plugin.type")
+    try:
+        plugin = json.loads(json.dumps(plugin))  # plain JSON data, a copy of its own
+    except (TypeError, ValueError) as e:
+        raise SpecError("cannot be written as JSON: %s" % e, option + ".plugin")
+    return {"plugin": plugin, "cni_version": value.get("cni_version") or cni.VERSIONS[0], "path": path}
 
 
 def sandbox_options(params: Params) -> Tuple[Tuple[SandboxOption, Any], ...]:

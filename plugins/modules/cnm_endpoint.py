@@ -593,6 +593,13 @@ endpoint:
         - The chain's attachment, as RV(endpoint.cni_attachment) is a C(cni) network endpoint's, and
           C(prev), the C(prevResult) its ADD was given (null without a chain).
       type: dict
+    cni_ipam_attachment:
+      description:
+        - The attachment of its network's IPAM plugin (M(cnm.fabric.cnm_network)'s C(cni_ipam)), as
+          RV(endpoint.cni_attachment) is a C(cni) network endpoint's. Its addresses are the endpoint's
+          C(ipv4_address) and C(ipv6_address).
+      returned: on a network with C(cni_ipam)
+      type: dict
   sample:
     name: web
     network: pets

@@ -435,6 +435,51 @@ options:
         type: str
         choices: [l2, l3, l3s]
         default: l2
+  cni_ipam:
+    description:
+      - A CNI IPAM plugin as the IPAM of a C(macvlan) network, in place of the collection's pools, such as
+        the reference C(dhcp) plugin (addresses from the DHCP server on the parent's wire, through
+        the plugin's daemon, which the role C(cnm.fabric.cni_dhcp) runs), C(host-local), C(static),
+        or a third party's.
+      - The driver makes each endpoint's link; the plugin is then run as a CNI main plugin runs it,
+        for the endpoint's interface in its sandbox, with the network's configuration (its
+        C(ipam) object O(cni_ipam.plugin)). The addresses it returns are set on the link, with its
+        routes. Its default routes are set when the endpoint's
+        O(cnm.fabric.cnm_endpoint#module:default_route) says so (the first endpoint of a sandbox by
+        default), at O(cnm.fabric.cnm_endpoint#module:default_route_metric).
+      - Each endpoint's attachment is recorded (C(cni_ipam_attachment)) and its addresses become the
+        endpoint's (for the hosts files and M(cnm.fabric.cnm_info)). C(DEL) gives the lease back
+        when the endpoint leaves. The attachment is made again (C(DEL), then C(ADD)) when its C(ADD)
+        did not finish, this option or the endpoint's interface changed, its sandbox or link was made
+        again (after a reboot), or the plugin's C(CHECK) fails.
+      - The network takes no pool, so O(subnet), O(gateway), O(ip_range), O(aux_addresses),
+        O(ipv6), O(address_pools) and O(macvlan.host_access) are refused, and so are the endpoints'
+        C(ipv4_address), C(ipv6_address) and C(routes).
+      - Given or taken off only while the network has no endpoints. A changed O(cni_ipam) reaches each
+        endpoint at its next M(cnm.fabric.cnm_endpoint) run, which makes its attachment again.
+    type: dict
+    version_added: 0.2.0
+    suboptions:
+      plugin:
+        description:
+          - The IPAM plugin's configuration, the C(ipam) object of a CNI network configuration, as
+            the plugin documents it (C(type) and its own keys, such as C(daemonSocketPath) for
+            C(dhcp), or C(ranges) and C(dataDir) for C(host-local)).
+          - Its C(type) names an executable that must be on O(cni_ipam.path); when the option is new
+            or changed it is asked which CNI versions it supports.
+        type: dict
+        required: true
+      cni_version:
+        description:
+          - The CNI version the plugin is run with.
+        type: str
+        choices: ["1.0.0", "0.4.0"]
+        default: "1.0.0"
+      path:
+        description:
+          - As O(cni.path).
+        type: list
+        elements: path
   cni:
     description:
       - Options of the C(cni) driver. Required with O(driver=cni) and O(state=present).
@@ -782,6 +827,21 @@ network:
         ipam:
           description: O(cni.ipam).
           type: str
+    cni_ipam:
+      description: O(cni_ipam), for a C(macvlan) network that has it.
+      type: dict
+      returned: when O(cni_ipam) is given
+      contains:
+        plugin:
+          description: O(cni_ipam.plugin).
+          type: dict
+        cni_version:
+          description: O(cni_ipam.cni_version).
+          type: str
+        path:
+          description: O(cni_ipam.path), or its default.
+          type: list
+          elements: str
   sample:
     name: pets
     id: 4f0c8e1b9d2a7c3e5f6a8b0d1c2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e

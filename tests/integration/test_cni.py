@@ -368,10 +368,10 @@ def test_the_collection_s_ipam_from_a_fleet_pool_in_etcd(make_host, etcd_url):
     assert hosts[1].ping(hosts[1].sb("web"), addresses["h2.db"]) and hosts[0].ping(None, addresses["h1.web"])
 
 
-def test_addresses_from_a_dhcp_server_on_the_wire(host):
-    """A macvlan network whose addresses come from the site's DHCP server (dnsmasq on the parent's wire),
-    through the reference dhcp IPAM plugin and its daemon: what Docker's macvlan driver cannot do."""
-    tmp, router = host.tmp, wire(host)
+def _dhcp(host, router):
+    """dnsmasq serving 10.70.0.100-150 on the wire, with the router as the gateway, and the dhcp plugin's
+    daemon; returns the daemon's socket."""
+    tmp = host.tmp
     server = subprocess.Popen(host.enter(router) + [
         "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--port=0", "--interface=wire0", "--bind-interfaces",
         "--dhcp-range=10.70.0.100,10.70.0.150,255.255.255.0,1h", "--dhcp-option=3," + ROUTER,
@@ -385,6 +385,19 @@ def test_addresses_from_a_dhcp_server_on_the_wire(host):
         if os.path.exists(socket_path):
             break
         time.sleep(0.05)
+    return socket_path
+
+
+def _served(host, address):
+    with open(os.path.join(host.tmp, "dnsmasq.leases")) as f:
+        return address in f.read()
+
+
+def test_addresses_from_a_dhcp_server_on_the_wire(host):
+    """A macvlan network whose addresses come from the site's DHCP server (dnsmasq on the parent's wire),
+    through the reference dhcp IPAM plugin and its daemon: what Docker's macvlan driver cannot do."""
+    router = wire(host)
+    socket_path = _dhcp(host, router)
     host.converge("cnm_network", name="site", driver="cni", cni={"plugins": [
         {"type": "macvlan", "master": "trunk0", "ipam": {"type": "dhcp", "daemonSocketPath": socket_path}}]})
     sb = host.sb("d")
@@ -392,10 +405,134 @@ def test_addresses_from_a_dhcp_server_on_the_wire(host):
     address = made["ipv4_address"]
     assert address and 100 <= int(address.split(".")[3]) <= 150 and address == _address(host, sb), made
     assert "default via %s" % ROUTER in host.sh(["ip", "route"], sb).stdout
-    assert host.ping(sb, ROUTER) and host.ping(router, address)
-    with open(os.path.join(tmp, "dnsmasq.leases")) as f:
-        assert address in f.read()
+    assert host.ping(sb, ROUTER) and host.ping(router, address) and _served(host, address)
     # DEL tells the daemon to release the lease; the daemon sends the release after DEL has returned,
     # by when the plugin may have deleted the link: whether the server still holds it is not asserted.
     gone = host.converge("cnm_endpoint", name="d", network="site", sandbox=sb, state="absent")
     assert _cni(gone) == ["CNI DEL of endpoint d"] and sb not in host.sh(["ip", "netns", "list"]).stdout, gone
+
+
+def test_the_collection_s_macvlan_with_a_cni_ipam_plugin(host):
+    """cni_ipam: the collection's macvlan driver makes the links and the reference dhcp plugin gives them
+    addresses from the DHCP server on the wire, and default routes through the router it names; an
+    endpoint that gives no default route gets none; an address taken off is put back."""
+    router = wire(host)
+    socket_path = _dhcp(host, router)
+    net = dict(name="site", driver="macvlan", macvlan={"parent": "trunk0"},
+               cni_ipam={"plugin": {"type": "dhcp", "daemonSocketPath": socket_path}})
+    made = host.converge("cnm_network", **net)["network"]
+    assert made["cni_ipam"] == {"plugin": {"type": "dhcp", "daemonSocketPath": socket_path}, "cni_version": "1.0.0",
+                                "path": ["/usr/lib/cni", "/opt/cni/bin"]} and made["subnet"] is None, made
+    one, two = host.sb("v1"), host.sb("v2")
+    eps = dict(network="site", endpoints=[{"name": "v1", "sandbox": one, "aliases": ["web"]},
+                                          {"name": "v2", "sandbox": two, "default_route": False}])
+    planned = host.ok("cnm_endpoint", check=True, diff=True, **eps)
+    assert planned["changed"] and one not in host.sh(["ip", "netns", "list"]).stdout
+    done = host.converge("cnm_endpoint", **eps)  # and again: nothing to change
+    first, second = done["endpoints"]
+    for endpoint, sb in ((first, one), (second, two)):
+        address = endpoint["ipv4_address"]
+        assert address and 100 <= int(address.split(".")[3]) <= 150 and address == _address(host, sb), endpoint
+        assert endpoint["cni_ipam_attachment"]["result"]["ips"][0]["address"] == address + "/24" and _served(host, address)
+        assert "macvlan" in host.sh(["ip", "-d", "link", "show", "eth0"], sb).stdout
+    assert "default via %s" % ROUTER in host.sh(["ip", "route"], one).stdout
+    assert "default" not in host.sh(["ip", "route"], two).stdout
+    assert host.ping(one, ROUTER) and host.ping(router, first["ipv4_address"]) and host.ping(two, "web")
+    assert host.ok("cnm_info")["drift"] == []
+    # The lease taken off the link behind the collection's back: put back, from the recorded result.
+    host.sh(["ip", "addr", "flush", "dev", "eth0"], one)
+    drift = host.ok("cnm_info")["drift"]
+    assert drift and all(d["kind"] == "endpoint" and d["name"] == "site/v1" for d in drift), drift
+    assert any(first["ipv4_address"] in d["problem"] for d in drift), drift
+    mended = host.converge("cnm_endpoint", **eps)
+    assert mended["changed"] and _address(host, one) == first["ipv4_address"], mended
+    # Refused before anything changes, naming the option.
+    v3 = dict(name="v3", network="site", sandbox=host.sb("v3"))
+    _refused(host, "cnm_endpoint", "ipv4_address", **dict(v3, ipv4_address="10.70.0.9"))
+    _refused(host, "cnm_endpoint", "routes", **dict(v3, routes=[{"dst": "10.9.0.0/16", "gateway": ROUTER}]))
+    for extra, option in ((dict(subnet="10.70.0.0/24"), "subnet"), (dict(cni_ipam={"plugin": {"type": "../dhcp"}}), "cni_ipam.plugin.type"),
+                          (dict(cni_ipam={"plugin": {"type": "nowhere"}}), "cni_ipam.plugin.type"),
+                          (dict(macvlan={"parent": "trunk0", "host_access": True}), "macvlan.host_access")):
+        _refused(host, "cnm_network", option, **dict(net, name="other", **extra))
+    _refused(host, "cnm_network", "cni_ipam", name="b", cni_ipam=net["cni_ipam"])  # a bridge network
+    _refused(host, "cnm_network", "cni_ipam", **dict(net, cni_ipam=None, subnet="10.70.0.0/24"))  # has endpoints
+    assert "other" not in host.ok("cnm_info")["networks"] and v3["sandbox"] not in host.sh(["ip", "netns", "list"]).stdout
+    host.converge("cnm_endpoint", network="site", endpoints=[], exclusive=True)
+    assert one not in host.sh(["ip", "netns", "list"]).stdout and host.ok("cnm_info")["drift"] == []
+
+
+def _refused(host, module, option, **args):
+    failed = host.run(module, **args)
+    assert failed.get("failed") and failed["msg"].startswith(option + ":"), (args, failed)
+
+
+def test_the_collection_s_macvlan_with_host_local(host):
+    """cni_ipam with host-local: leases in the test's directory, taken at ADD and given back at DEL, and a
+    configuration changed in place makes each attachment again (DEL, then ADD)."""
+    wire(host)
+    leases = os.path.join(host.tmp, "leases")
+    plugin = {"type": "host-local", "ranges": [[{"subnet": "10.70.0.0/24", "rangeStart": "10.70.0.20", "gateway": ROUTER}]],
+              "routes": [{"dst": "0.0.0.0/0"}, {"dst": "10.9.0.0/16"}], "dataDir": leases}
+    net = dict(name="hl", driver="macvlan", macvlan={"parent": "trunk0"}, cni_ipam={"plugin": plugin})
+    host.converge("cnm_network", **net)
+    sb = host.sb("h")
+    made = host.converge("cnm_endpoint", name="h", network="hl", sandbox=sb)["endpoint"]
+    assert made["ipv4_address"] == "10.70.0.20" == _address(host, sb) and _leases(host, "hl") == ["10.70.0.20"], made
+    routes = host.sh(["ip", "route"], sb).stdout
+    assert "default via %s" % ROUTER in routes and "10.9.0.0/16 via %s" % ROUTER in routes, routes
+    changed = dict(plugin, ranges=[[{"subnet": "10.70.0.0/24", "rangeStart": "10.70.0.40", "gateway": ROUTER}]])
+    host.converge("cnm_network", **dict(net, cni_ipam={"plugin": changed}))
+    again = host.converge("cnm_endpoint", name="h", network="hl", sandbox=sb)
+    assert _cni(again) == ["CNI DEL of endpoint h's addresses", "CNI ADD of endpoint h's addresses"], again
+    assert _address(host, sb) == again["endpoint"]["ipv4_address"] == "10.70.0.40" and _leases(host, "hl") == ["10.70.0.40"]
+    # Its sandbox gone (as after a reboot): made again, and the attachment with it (DEL, then ADD).
+    host.sh(["ip", "netns", "del", sb])
+    back = host.converge("cnm_endpoint", name="h", network="hl", sandbox=sb)
+    assert _cni(back) == ["CNI DEL of endpoint h's addresses", "CNI ADD of endpoint h's addresses"], back
+    assert _leases(host, "hl") == [back["endpoint"]["ipv4_address"]] == [_address(host, sb)]
+    host.converge("cnm_endpoint", name="h", network="hl", sandbox=sb, state="absent")
+    assert _leases(host, "hl") == []
+
+
+KILLING_IPAM = r'''#!%s
+"""host-local, but the first ADD kills its runtime once host-local has taken the lease."""
+import json, os, signal, subprocess, sys, time
+data = sys.stdin.read()
+done = subprocess.run(["%s"], input=data, capture_output=True, text=True)
+sys.stdout.write(done.stdout)
+marker = (json.loads(data).get("ipam") or {}).get("marker")
+if os.environ["CNI_COMMAND"] == "ADD" and done.returncode == 0 and not os.path.exists(marker):
+    open(marker, "w").close()
+    os.kill(os.getppid(), signal.SIGKILL)
+    time.sleep(5)
+sys.exit(done.returncode)
+'''
+
+
+def test_a_run_killed_between_an_ipam_add_and_its_record(host):
+    """cni_ipam's attachment is recorded before its ADD and its result after: the next run finds no
+    result, sends DEL, then ADD, so the first ADD's lease does not leak."""
+    wire(host)
+    plugins = os.path.join(host.tmp, "plugins")
+    os.mkdir(plugins)
+    killer = os.path.join(plugins, "killing-ipam")
+    with open(killer, "w") as f:
+        f.write(KILLING_IPAM % (sys.executable, os.path.join(CNI, "host-local")))
+    os.chmod(killer, stat.S_IRWXU)
+    plugin = {"type": "killing-ipam", "ranges": [[{"subnet": "10.70.0.0/24", "rangeStart": "10.70.0.60"}]],
+              "dataDir": os.path.join(host.tmp, "leases"), "marker": os.path.join(host.tmp, "killed")}
+    host.converge("cnm_network", name="hk", driver="macvlan", macvlan={"parent": "trunk0"},
+                  cni_ipam={"plugin": plugin, "path": [plugins, CNI]})
+    sb = host.sb("k")
+    killed = host.start("cnm_endpoint", name="k", network="hk", sandbox=sb)
+    killed.communicate()
+    assert killed.returncode == -9 and _leases(host, "hk") == ["10.70.0.60"]
+    with open(os.path.join(host.state_dir, "endpoints.json")) as f:
+        record = json.load(f)["hk/k"]
+    assert record["cni_ipam_attachment"]["result"] is None and record["ipv4_address"] is None
+    assert any("its last ADD did not finish" in d["problem"] for d in host.ok("cnm_info")["drift"])
+    again = host.converge("cnm_endpoint", name="k", network="hk", sandbox=sb)
+    assert _cni(again) == ["CNI DEL of endpoint k's addresses", "CNI ADD of endpoint k's addresses"], again
+    assert _leases(host, "hk") == [again["endpoint"]["ipv4_address"]] == [_address(host, sb)]
+    host.converge("cnm_endpoint", name="k", network="hk", sandbox=sb, state="absent")
+    assert _leases(host, "hk") == []

@@ -54,3 +54,16 @@ def test_each_plugin_gets_the_list_s_name_and_version_and_what_came_before():
     conf = cni._conf(net, net["plugins"][1], {"ips": []})  # pylint: disable=protected-access
     assert conf == {"type": "tuning", "cniVersion": "1.0.0", "name": "plug", "prevResult": {"ips": []}}
     assert "prevResult" not in cni._conf(net, net["plugins"][0], None)  # pylint: disable=protected-access
+
+
+def test_what_a_main_plugin_sets_from_an_ipam_result():
+    """Addresses, default routes by IP version (through the route's gateway or, without one, the
+    gateway of an address of its version), and the other routes; unreadable entries skipped."""
+    result = {"ips": [{"address": "10.70.0.101/24", "gateway": "10.70.0.1"}, {"address": "fd70::5/64"},
+                      {"address": "not an address"}],
+              "routes": [{"dst": "0.0.0.0/0"}, {"dst": "10.9.0.0/16", "gw": "10.70.0.254"}, {"dst": "::/0", "gw": "fd70::1"},
+                         {"dst": "192.0.2.0/24"}, {"dst": "fd99::/64"}, {"dst": "bad"}]}
+    assert cni.configuration(result) == (
+        ["10.70.0.101/24", "fd70::5/64"], {4: "10.70.0.1", 6: "fd70::1"},
+        [("10.9.0.0/16", "10.70.0.254"), ("192.0.2.0/24", "10.70.0.1"), ("fd99::/64", None)])
+    assert cni.configuration({}) == ([], {}, [])

@@ -24,7 +24,8 @@ KERNEL_VOCABULARY = {"kernel/messages.py": {"bridge", "macvlan", "ipvlan"}, "fir
 # Words that are a part's field and also something else in a core module: an option, a tc message's field.
 # An endpoint's cni_chain and its attachment have the fields of the cni driver's parts (the same CNI words).
 CHAIN_WORDS = {"cni_version", "plugins", "path", "container_id", "config", "result"}
-OPTION_WORDS = {"spec.py": {"peers", "host_address", "port"} | CHAIN_WORDS, "chain.py": CHAIN_WORDS, "services.py": {"port"}, "kernel/shaping.py": {"parent"},
+OPTION_WORDS = {"spec.py": {"peers", "host_address", "port"} | CHAIN_WORDS, "chain.py": CHAIN_WORDS,
+                "cni_ipam.py": CHAIN_WORDS | {"ipam"}, "services.py": {"port"}, "kernel/shaping.py": {"parent"},
                 "kernel/messages.py": {"parent"}, "cni.py": {"plugins", "interface", "ipam"}}  # words of the CNI protocol
 # A driver compared with a literal, or a list of them: driver == "x", driver in ("x", "y").
 DRIVER_TEST = re.compile(r"""driver"?\]?\s*(==|!=|in|not in)\s*[("']|BRIDGED""")

@@ -147,6 +147,9 @@ class Driver(object):
     creates_sandbox = True
     #: Networks may put their host devices (vrf_devices) in a VRF (``vrf``).
     vrf = False
+    #: Networks may take their endpoints' addresses from a CNI IPAM plugin (``cni_ipam``, cni_ipam.py)
+    #: instead of pools: its endpoints' links are made whole in the sandbox (inner.join_link).
+    ipam_plugin = False
     #: An endpoint goes with its sandbox when the collection removes that (its links do), so
     #: ``leave`` is not asked then. False where what it made lives on outside (a CNI plugin's lease).
     leaves_with_sandbox = True
@@ -163,8 +166,8 @@ class Driver(object):
     def pooled(self, network: Mapping[str, Any]) -> bool:
         """Whether ``network`` (its record, or cnm_network's params) takes pools of the collection's
         and gives its endpoints addresses from them: ``ipam``, unless one of the driver's options
-        says otherwise (``pool_option``)."""
-        return self.ipam
+        says otherwise (``pool_option``), or it has a CNI IPAM plugin instead (``cni_ipam``)."""
+        return self.ipam and not network.get("cni_ipam")
 
     def network_options(self, params: Dict[str, Any]) -> Any:
         """Validate this driver's option groups of cnm_network's ``params``; return them as

@@ -139,23 +139,9 @@ class CniDriver(Driver):
         o: CniOptions = spec.options
         part = CniNetwork(o.version, list(o.plugins), list(o.path), o.ipam)
         unchanged = old is not None and CniNetwork.held_by(old) and CniNetwork.of(old) == part
-        for i, plugin in enumerate(o.plugins):
-            types = cni.plugin_types(dict(plugin, ipam={"type": STATIC}) if i == 0 and o.ipam == "cnm" else plugin)
-            for key, kind in types:
-                option = "%s.plugins[%d].%s" % (GROUP, i, key)
-                exe = cni.find(kind, o.path)
-                if exe is None:
-                    raise SpecError("no plugin %s on the CNI path %s (Debian's containernetworking-plugins package "
-                                    "puts the reference plugins in /usr/lib/cni)" % (kind, ":".join(o.path)), option)
-                if unchanged:
-                    continue  # asked once, when the configuration was given
-                try:
-                    versions = cni.supported_versions(exe)
-                except cni.PluginError as e:
-                    raise SpecError(e.msg, option)
-                if o.version not in versions:
-                    raise SpecError("plugin %s supports CNI %s, not %s (cni.cni_version)"
-                                    % (kind, ", ".join(versions) or "no version", o.version), option)
+        kinds = [("%s.plugins[%d].%s" % (GROUP, i, key), kind) for i, plugin in enumerate(o.plugins)
+                 for key, kind in cni.plugin_types(dict(plugin, ipam={"type": STATIC}) if i == 0 and o.ipam == "cnm" else plugin)]
+        cni.check_found(kinds, o.path, None if unchanged else o.version)  # the versions are asked once, when given
         return {GROUP: part, "mtu": None}
 
     def replaces(self, old: NetworkRecord, record: NetworkRecord) -> Optional[str]:

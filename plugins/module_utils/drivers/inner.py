@@ -43,7 +43,7 @@ def ipv6_setting(network: NetworkRecord, ifname: str, link: Optional[Link], ns: 
     ``port``, which forwards frames and needs no address of its own (its link-local address,
     duplicate address detection and multicast reports would be flooded to every other port).
     ``link`` None: new, and set either way (the namespace's default may be either)."""
-    want = port or not network.get("ipv6")
+    want = port or not (network.get("ipv6") or network.get("cni_ipam"))  # an IPAM plugin's may have IPv6
     if link is not None and (link.ipv6_disabled is None or link.ipv6_disabled == want):
         return []
     where = "" if ns is None else " in %s" % ns
@@ -108,6 +108,8 @@ def new_link(endpoint: EndpointRecord, addresses: Set[str], gateway: Optional[st
     if endpoint["default_route"]:
         routes = tuple((version, via, default_metric(endpoint, version))
                        for version, via in ((4, gateway), (6, gateway6)) if address_of(endpoint, version))
+    if not addresses and not routes:
+        return []  # an IPAM plugin's, set when it has run (cni_ipam)
     text = "add %s to %s in %s" % (", ".join(sorted(addresses)), ifname, ns)
     if routes:
         text += "; route default via %s%s" % (" and ".join(via or ifname for _version, via, _metric in routes),
@@ -171,13 +173,15 @@ def _version(version: int) -> Dict[str, int]:
 
 def join_link(network: NetworkRecord, endpoint: EndpointRecord, old: Optional[EndpointRecord], view: Optional[NsView],
               create: Change, foreign: Callable[[Link], Optional[str]], gateway: Optional[str] = None,
-              gateway6: Optional[str] = None) -> List[Change]:
+              gateway6: Optional[str] = None, addresses: Optional[Set[str]] = None) -> List[Change]:
     """The plan of an endpoint whose link its driver makes whole inside the sandbox: ``create``,
     the Change that makes it; ``foreign(link)``, why a link of its name is not the endpoint's
     (None: it is, and is brought in line); ``view``, the sandbox's snapshot (None: new);
-    ``gateway`` and ``gateway6``, those of its default routes (None: on-link)."""
+    ``gateway`` and ``gateway6``, those of its default routes (None: on-link); ``addresses``, its
+    CIDRs when they are not those of the network's pools (cidrs)."""
     ifname, ns, mtu = ifname_of(endpoint), endpoint["sandbox"], network["mtu"]
-    addresses, current = cidrs(network, endpoint), current_name(endpoint, old)
+    current = current_name(endpoint, old)
+    addresses = cidrs(network, endpoint) if addresses is None else addresses
     link = view.link(current) if view else None
     out: List[Change] = []
     why = foreign(link) if link is not None else None

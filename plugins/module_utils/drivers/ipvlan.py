@@ -19,6 +19,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.records import NetworkR
 
 class IpvlanDriver(MacvlanDriver):
     option_groups = ("ipvlan",)
+    ipam_plugin = False  # not proven on ipvlan links, which share their parent's MAC address
     part = IpvlanPart
     network_parts = (IpvlanPart,)
     endpoint_options = ("ifname", "ipv4_address", "ipv6_address", "default_route", "default_route_metric", "routes",

@@ -20,9 +20,9 @@ ipvlan.py reuses all of this; what differs is a class attribute or a hook.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Callable, ClassVar, Dict, Iterable, List, Optional, Set, Tuple, Type
+from typing import Any, Callable, ClassVar, Dict, Iterable, List, Optional, Set, Tuple, Type, cast
 
-from ansible_collections.cnm.fabric.plugins.module_utils import names
+from ansible_collections.cnm.fabric.plugins.module_utils import cni_ipam, names
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers import inner
 from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import (
     Driver, ObserveRequest, Observed, Part, set_parts)
@@ -107,6 +107,7 @@ class MacvlanDriver(Driver):
         host_access=dict(type="bool", default=False),
     ))}
     default_mode = "bridge"
+    ipam_plugin = True
 
     # -- input ---------------------------------------------------------------------------
 
@@ -128,6 +129,9 @@ class MacvlanDriver(Driver):
         if host_access and params.get("ipv4") is False:
             raise SpecError("the host reaches the endpoints through a shim with an IPv4 address of the network, and "
                             "an IPv6-only network (ipv4: false) has none", group + ".host_access")
+        if host_access and params.get("cni_ipam"):
+            raise SpecError("the host reaches the endpoints through a shim with an address of the network's pool, and "
+                            "a network with cni_ipam has none", group + ".host_access")
         return ParentOptions(parent=parent, lower=lower, vid=vid, mode=mode, host_access=host_access)
 
     # -- networks ------------------------------------------------------------------------
@@ -297,6 +301,11 @@ class MacvlanDriver(Driver):
         create = change("create %s %s of %s in %s (mode %s, mtu %d%s)" % (
             self.kind, ifname, parent, ns, mode, mtu, ", " + mac if mac else ""), "link_add", self.kind,
             ifname, ns=ns, parent=parent, mode=mode, mtu=mtu, mac=mac)
+        if network.get("cni_ipam"):  # the addresses and default routes of the plugin's result
+            gateways = cni_ipam.gateways(endpoint)
+            routed = dict(endpoint, **dict((inner.ADDRESS_OPTION[v], None) for v in (4, 6) if v not in gateways))
+            return inner.join_link(network, cast(EndpointRecord, routed), old, sandbox_view, create, foreign,
+                                   gateways.get(4), gateways.get(6), set(cni_ipam.cidrs(endpoint)))
         return inner.join_link(network, endpoint, old, sandbox_view, create, foreign, self.gateway_of(network),
                                self.gateway_of(network, 6))
 

@@ -128,6 +128,37 @@ class HostState(KernelBase):
                                                  field: attachment})
 
     @immediate
+    def cni_ipam_add(self, key: str, conf: Dict[str, Any], path: Sequence[str], container_id: str, netns: str,
+                     ifname: str, ns: str, metrics: Optional[Dict[int, int]]) -> None:
+        """ADD of an IPAM plugin's attachment (cni_ipam.py), then what it returned set on link ``ifname``
+        of sandbox ``ns``: its addresses, its default routes (at ``metrics``, by IP version; None: none)
+        and its other routes. Learned for endpoint ``key``: the attachment and the addresses. A
+        result the link cannot take is given back (DEL)."""
+        try:
+            result = cni.ipam("ADD", conf, path, container_id, netns, ifname)
+        except cni.PluginError as e:
+            e.msg = "endpoint %s of network %s: %s" % (key.split("/", 1)[1], conf["name"], e.msg)
+            raise
+        cidrs, defaults, others = cni.configuration(result)
+        routes = [(version, gateway, metrics[version]) for version, gateway in sorted(defaults.items())] if metrics else []
+        kernel: Any = self  # a Kernel, with the Addresses' operations
+        try:
+            kernel.link_addresses(ifname, cidrs, routes, ns)
+            for dst, gateway in others:
+                kernel.route_set(dst, ifname, ns, gateway=gateway)
+            self.batch.send()
+        except KernelError:
+            cni.ipam("DEL", conf, path, container_id, netns, ifname)
+            raise
+        ipv4, ipv6, _mac = cni.addresses(result, ifname)
+        self.learned.setdefault(key, {}).update({"ipv4_address": ipv4, "ipv6_address": ipv6, "cni_ipam_attachment": {
+            "container_id": container_id, "config": conf, "result": result}})
+
+    @immediate
+    def cni_ipam_del(self, conf: Dict[str, Any], path: Sequence[str], container_id: str, netns: str, ifname: str) -> None:
+        cni.ipam("DEL", conf, path, container_id, netns, ifname)
+
+    @immediate
     def cni_del(self, net: cni.Conflist, path: Sequence[str], container_id: str, netns: str, ifname: str,
                 result: Optional[Dict[str, Any]]) -> None:
         cni.delete(net, path, container_id, netns, ifname, result)
