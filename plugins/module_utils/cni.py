@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: cnm.fabric contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The CNI protocol (spec 1.0.0 and 0.4.0), run as a container runtime runs it.
+"""The CNI protocol (spec 1.1.0, 1.0.0 and 0.4.0), run as a container runtime runs it.
 
 A network configuration list is ``{"cniVersion", "name", "plugins": [...]}``. Each plugin is an
 executable found on the CNI path by its ``type``, run with the command and the attachment in its
@@ -9,7 +9,10 @@ environment (``CNI_COMMAND``, ``CNI_CONTAINERID``, ``CNI_NETNS``, ``CNI_IFNAME``
 its own configuration on stdin: the plugin's object with the list's ``name`` and ``cniVersion``, and
 ``prevResult``, what the plugin before it returned (``ADD``) or the attachment's final result
 (``CHECK``, ``DEL``). ``ADD`` runs the list in order, ``CHECK`` too, ``DEL`` in reverse. A plugin that
-fails exits non-zero with a CNI error on stdout (``code``, ``msg``, ``details``).
+fails exits non-zero with a CNI error on stdout (``code``, ``msg``, ``details``). At spec 1.1.0,
+``STATUS`` asks each plugin whether it can take an ADD (it is asked before each), and ``GC`` tells
+each the attachments that are still valid (``cni.dev/valid-attachments``), so that it frees what it
+holds for any other (cnm_prune sends it).
 
 Nothing here goes through a shell: the plugin is executed by its path, with an environment of its
 own, and the only user text it reads is the configuration on stdin, JSON-encoded.
@@ -28,7 +31,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 
-VERSIONS = ("1.0.0", "0.4.0")  # those with CHECK: what a plugin's version is judged by
+VERSIONS = ("1.0.0", "1.1.0", "0.4.0")  # those with CHECK: what a plugin's version is judged by
+STATUS_VERSIONS = ("1.1.0",)  # those with STATUS and GC
 DEFAULT_PATH = ("/usr/lib/cni", "/opt/cni/bin")  # Debian's package, then the upstream tarball's place
 TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # a file name: no path, nothing a shell or CNI_PATH reads
 RUNTIME_KEYS = ("name", "cniVersion", "prevResult")  # set for each plugin by the runtime, never by the user
@@ -194,8 +198,49 @@ def ipam(command: str, conf: Dict[str, Any], path: Sequence[str], container_id: 
     """Run the IPAM plugin of network configuration ``conf`` (its ``ipam.type``) as a main plugin
     delegates to it: the same configuration on stdin, the attachment of the interface it is for."""
     exe = _plugin(conf["ipam"], path)
+    if command == "ADD":
+        status(ipam_list(conf), path)
     attachment = _attachment(container_id, netns if command == "ADD" or os.path.exists(netns) else "", ifname, path)
     return _exec(exe, command, conf, attachment)
+
+
+def ipam_list(conf: Dict[str, Any]) -> Conflist:
+    """A network configuration ``conf`` as the list of its IPAM plugin alone (for STATUS and GC)."""
+    plugin = dict((k, v) for k, v in conf.items() if k not in ("cniVersion", "name"))
+    return conflist(conf["name"], conf["cniVersion"], [dict(plugin, type=conf["ipam"]["type"])])
+
+
+def status(net: Conflist, path: Sequence[str]) -> None:
+    """At spec 1.1.0, STATUS of each plugin: raise PluginError, saying so, unless every one can take an ADD."""
+    if net["cniVersion"] not in STATUS_VERSIONS:
+        return
+    for plugin in net["plugins"]:
+        try:
+            _exec(_plugin(plugin, path), "STATUS", _conf(net, plugin, None), {"CNI_PATH": ":".join(path)})
+        except PluginError as e:
+            e.msg = "not ready for an ADD: " + e.msg
+            raise
+
+
+def gc(net: Conflist, path: Sequence[str], valid: Sequence[Tuple[str, str]]) -> bool:
+    """At spec 1.1.0, GC of each plugin, given the attachments still valid ((container ID, interface)
+    pairs); return whether it was sent. Every plugin is run even when one fails; the first failure
+    is raised."""
+    if net["cniVersion"] not in STATUS_VERSIONS:
+        return False
+    attachments = [{"containerID": cid, "ifname": ifname} for cid, ifname in valid]
+    failed: List[PluginError] = []
+    for plugin in net["plugins"]:
+        conf = _conf(net, plugin, None)
+        conf["cni.dev/valid-attachments"] = attachments
+        conf["cni.dev/attachments"] = attachments  # the name of a draft of the spec, which some plugins read
+        try:
+            _exec(_plugin(plugin, path), "GC", conf, {"CNI_PATH": ":".join(path)})
+        except PluginError as e:
+            failed.append(e)
+    if failed:
+        raise failed[0]
+    return True
 
 
 def add(net: Conflist, path: Sequence[str], container_id: str, netns: str, ifname: str,
@@ -203,6 +248,7 @@ def add(net: Conflist, path: Sequence[str], container_id: str, netns: str, ifnam
     """ADD the list in order, the first plugin given ``prev`` (a chain's: what made the interface);
     return the last plugin's result. A failed ADD is followed by DEL of the whole list, as the spec
     asks, so that nothing of it is left; its error is raised."""
+    status(net, path)
     attachment = _attachment(container_id, netns, ifname, path)
     first = prev
     try:

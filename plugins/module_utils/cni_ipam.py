@@ -22,7 +22,7 @@ endpoint at its next cnm_endpoint run (its attachment is then made again).
 
 from __future__ import annotations
 
-from typing import Any, Dict, Final, List, Mapping, Optional
+from typing import Any, Dict, Final, List, Mapping, Optional, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import cni, names, plan
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel import netns_path
@@ -142,3 +142,12 @@ def gateways(record: EndpointRecord) -> Dict[int, Optional[str]]:
 
 def cidrs(record: EndpointRecord) -> List[str]:
     return cni.configuration(record[FIELD]["result"] or {})[0]
+
+
+def gc_lists(network: NetworkRecord, endpoints: List[EndpointRecord]) -> List[Tuple[Dict[str, Any], List[str], List[Tuple[str, str]]]]:
+    """The IPAM plugin as a list of its own for cnm_prune's GC, with the attachments of ``endpoints``."""
+    value = of(network)
+    if not value:
+        return []
+    valid = [(ep[FIELD]["container_id"], ep["ifname"] or "") for ep in endpoints if ep.get(FIELD)]
+    return [(cni.ipam_list(conf(network)), value["path"], valid)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Tuple
 
-from ansible_collections.cnm.fabric.plugins.module_utils import drivers, names, plan, sandbox, services, vrfs
+from ansible_collections.cnm.fabric.plugins.module_utils import cni, cni_ipam, drivers, names, plan, sandbox, services, vrfs
 from ansible_collections.cnm.fabric.plugins.module_utils.endpoints import endpoint_remove, host_links, sandbox_release
 from ansible_collections.cnm.fabric.plugins.module_utils.model import Link
 from ansible_collections.cnm.fabric.plugins.module_utils.run import Run
@@ -77,3 +77,20 @@ def prune(run: Run) -> Dict[str, List[str]]:
         for path in tmp:
             os.unlink(path)
     return removed
+
+
+def cni_gc(run: Run) -> List[str]:
+    """GC (CNI 1.1.0) sent to the plugins of each network that runs them at that version (a cni
+    network's, a cni_ipam's), given its endpoints' attachments as the valid ones, so that a plugin
+    frees what it holds for any other (a lease left by a runtime that died). Returns the networks
+    (in check mode: those it would be sent for). The plugins say nothing of what they freed: GC is
+    no change of the run's."""
+    out = []
+    for name, net in sorted(run.networks.items()):
+        endpoints = run.endpoints_of(name)
+        for conflist, path, valid in drivers.get(net["driver"]).gc_lists(net, endpoints) + cni_ipam.gc_lists(net, endpoints):
+            if conflist["cniVersion"] in cni.STATUS_VERSIONS:
+                if not run.check:
+                    cni.gc(conflist, path, valid)
+                out.append(name)
+    return out

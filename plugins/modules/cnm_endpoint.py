@@ -118,7 +118,7 @@ options:
           cni_version:
             description: As O(cni_chain.cni_version).
             type: str
-            choices: ["1.0.0", "0.4.0"]
+            choices: ["1.0.0", "1.1.0", "0.4.0"]
             default: "1.0.0"
           path:
             description: As O(cni_chain.path).
@@ -323,9 +323,9 @@ options:
         elements: dict
         required: true
       cni_version:
-        description: The CNI version of the chain.
+        description: The CNI version of the chain; at V(1.1.0), each plugin is asked with C(STATUS) before each C(ADD).
         type: str
-        choices: ["1.0.0", "0.4.0"]
+        choices: ["1.0.0", "1.1.0", "0.4.0"]
         default: "1.0.0"
       path:
         description:

@@ -471,9 +471,10 @@ options:
         required: true
       cni_version:
         description:
-          - The CNI version the plugin is run with.
+          - The CNI version the plugin is run with; at V(1.1.0), with C(STATUS) before each C(ADD) and
+            C(GC) from M(cnm.fabric.cnm_prune), as for O(cni.cni_version).
         type: str
-        choices: ["1.0.0", "0.4.0"]
+        choices: ["1.0.0", "1.1.0", "0.4.0"]
         default: "1.0.0"
       path:
         description:
@@ -502,8 +503,12 @@ options:
       cni_version:
         description:
           - The CNI version of the configuration list (the versions with C(CHECK)).
+          - At V(1.1.0), each plugin is asked with C(STATUS) before each C(ADD) whether it can take
+            one (the endpoint fails, naming the plugin, when one cannot), and M(cnm.fabric.cnm_prune)
+            sends C(GC) with the network's endpoints as the valid attachments. Debian 12's reference
+            plugins (1.1.1) support up to V(1.0.0).
         type: str
-        choices: ["1.0.0", "0.4.0"]
+        choices: ["1.0.0", "1.1.0", "0.4.0"]
         default: "1.0.0"
       path:
         description:

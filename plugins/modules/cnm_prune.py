@@ -16,6 +16,8 @@ description:
     no endpoint uses (and those namespaces, when the collection made them), addresses in a
     network's pool whose owner is no endpoint of that network, sandbox files (hosts,
     resolv.conf) of no recorded sandbox, and temporary files of writes that were killed.
+  - It sends C(GC) to the CNI plugins of the networks that run them at CNI version C(1.1.0)
+    (RV(cni_gc)).
   - Like every module of the collection, it first finishes the removals a killed run had
     journaled (their records, addresses, namespaces and files).
   - To purge endpoints that are recorded but no longer declared, use
@@ -50,6 +52,18 @@ removed:
   returned: always
   type: dict
   sample: {endpoints: [], links: [cnmv3f1c2d9a0b7], sandboxes: [], addresses: [pets/old], files: [/etc/netns/old]}
+cni_gc:
+  description:
+    - The networks whose CNI plugins were sent C(GC) (or would be, in check mode), each with its
+      endpoints' attachments as the valid ones (C(cni.dev/valid-attachments)), so that a plugin frees
+      what it holds for any other attachment, such as a lease left by a runtime that died.
+    - Sent at CNI version C(1.1.0) only (O(cnm.fabric.cnm_network#module:cni.cni_version),
+      O(cnm.fabric.cnm_network#module:cni_ipam.cni_version)), which defines C(GC). A plugin says
+      nothing of what it freed, so sending it is not a change.
+  returned: always
+  type: list
+  elements: str
+  version_added: 0.2.0
 changes:
   description: The kernel changes, in order.
   returned: always
@@ -68,7 +82,7 @@ def collect(module):
     with Run(module.params["state_dir"], module.check_mode) as run:
         removed = prune.prune(run)
         changed = run.finish()
-        result = dict(changed=changed, removed=removed, changes=run.log)
+        result = dict(changed=changed, removed=removed, changes=run.log, cni_gc=prune.cni_gc(run))
     result.update(diff(module, removed, dict((k, []) for k in removed)))
     return result
 

@@ -536,3 +536,83 @@ def test_a_run_killed_between_an_ipam_add_and_its_record(host):
     assert _leases(host, "hk") == [again["endpoint"]["ipv4_address"]] == [_address(host, sb)]
     host.converge("cnm_endpoint", name="k", network="hk", sandbox=sb, state="absent")
     assert _leases(host, "hk") == []
+
+
+SPEC_1_1 = r'''#!%s
+"""A plugin of CNI 1.1.0, named after a reference plugin with "11" after its name (bridge11,
+host-local11), which it runs at 1.0.0 for ADD, CHECK and DEL; STATUS fails while the configuration's
+"down" file exists; GC frees host-local's leases of every attachment but the valid ones, and logs
+the valid ones."""
+import json, os, subprocess, sys
+conf = json.load(sys.stdin)
+command = os.environ["CNI_COMMAND"]
+if command == "VERSION":
+    print(json.dumps({"cniVersion": "1.1.0", "supportedVersions": ["1.0.0", "1.1.0"]}))
+elif command == "STATUS":
+    if os.path.exists(conf["down"]):
+        print(json.dumps({"cniVersion": "1.1.0", "code": 50, "msg": "the uplink is down"}))
+        sys.exit(1)
+elif command == "GC":
+    valid = conf["cni.dev/valid-attachments"]
+    with open(conf["down"] + ".gc", "a") as f:
+        f.write(json.dumps(valid) + "\n")
+    keep = set(a["containerID"] for a in valid)
+    leases = os.path.join(conf["ipam"]["dataDir"], conf["name"])
+    for name in os.listdir(leases):
+        if name[0].isdigit():
+            with open(os.path.join(leases, name)) as f:
+                owner = f.read().split()[0]
+            if owner not in keep:
+                os.unlink(os.path.join(leases, name))
+else:
+    inner = dict(conf, cniVersion="1.0.0", type=conf["type"][:-2])
+    inner["ipam"] = dict(conf["ipam"], type=conf["ipam"]["type"][:-2])
+    done = subprocess.run([os.path.join("%s", inner["type"])], input=json.dumps(inner), capture_output=True, text=True)
+    sys.stdout.write(done.stdout)
+    sys.exit(done.returncode)
+'''
+
+
+def test_cni_1_1_status_before_add_and_gc_from_prune(host):
+    """At CNI 1.1.0: STATUS before each ADD (a plugin that cannot take one fails the endpoint, naming it,
+    with nothing made), and cnm_prune's GC, given the endpoints as the valid attachments, frees a lease
+    left by an attachment the collection does not hold."""
+    plugins = os.path.join(host.tmp, "plugins")
+    os.mkdir(plugins)
+    with open(os.path.join(plugins, "bridge11"), "w") as f:
+        f.write(SPEC_1_1 % (sys.executable, CNI))
+    os.chmod(os.path.join(plugins, "bridge11"), stat.S_IRWXU)
+    os.symlink("bridge11", os.path.join(plugins, "host-local11"))
+    down = os.path.join(host.tmp, "down")
+    plugin = _bridge(host, "10.92.0.0/24", type="bridge11", down=down)
+    plugin["ipam"]["type"] = "host-local11"
+    net = dict(name="v11", driver="cni", cni={"cni_version": "1.1.0", "path": [plugins, CNI], "plugins": [plugin]})
+    host.converge("cnm_network", **net)
+    one, two = host.sb("a"), host.sb("b")
+    open(down, "w").close()
+    failed = host.run("cnm_endpoint", name="a", network="v11", sandbox=one)
+    assert failed.get("failed") and "CNI plugin bridge11 failed STATUS (code 50): the uplink is down" in failed["msg"], failed
+    assert failed["msg"].startswith("endpoint a of network v11: not ready for an ADD"), failed
+    assert _leases(host, "v11") == [] and one not in host.sh(["ip", "netns", "list"]).stdout
+    os.unlink(down)
+    made = host.converge("cnm_endpoint", network="v11", endpoints=[{"name": "a", "sandbox": one}, {"name": "b", "sandbox": two}])
+    ours = sorted(ep["ipv4_address"] for ep in made["endpoints"])
+    assert host.ping(one, "b") and _leases(host, "v11") == ours
+    # An attachment made by hand, as a runtime that died would leave it: its lease is GC's to free.
+    stray = subprocess.run(host.enter() + [os.path.join(plugins, "bridge11")], input=json.dumps(dict(
+        plugin, name="v11", cniVersion="1.1.0")), capture_output=True, text=True,
+        env=dict(os.environ, CNI_COMMAND="ADD", CNI_CONTAINERID="stray", CNI_NETNS="/run/netns/" + two, CNI_IFNAME="eth9",
+                 CNI_PATH=CNI), check=True)
+    assert len(_leases(host, "v11")) == 3, stray.stdout
+    planned = host.ok("cnm_prune", check=True)
+    assert planned["cni_gc"] == ["v11"] and len(_leases(host, "v11")) == 3
+    pruned = host.ok("cnm_prune")
+    assert pruned["cni_gc"] == ["v11"] and not pruned["changed"] and _leases(host, "v11") == ours, pruned
+    with open(down + ".gc") as f:
+        sent = json.loads(f.read().splitlines()[-1])
+    ids = dict((ep["name"], ep["cni_attachment"]["container_id"]) for ep in made["endpoints"])
+    assert sorted(sent, key=lambda a: a["ifname"] + a["containerID"]) == sorted(
+        [{"containerID": ids["a"], "ifname": "eth0"}, {"containerID": ids["b"], "ifname": "eth0"}],
+        key=lambda a: a["ifname"] + a["containerID"]), sent
+    host.converge("cnm_endpoint", network="v11", endpoints=[], exclusive=True)
+    assert _leases(host, "v11") == []

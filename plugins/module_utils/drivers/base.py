@@ -71,6 +71,10 @@ def set_parts(record: Union[NetworkRecord, EndpointRecord], parts: Iterable[Part
     return changed
 
 
+#: A CNI configuration list, its CNI path, and the (container ID, interface) pairs of its valid attachments.
+GcList = Tuple[Dict[str, Any], List[str], List[Tuple[str, str]]]
+
+
 class Peers(NamedTuple):
     """What cnm_overlay_peer returns of a network's recorded peers."""
     peers: Dict[str, List[RemoteEndpointRecord]]  # remote endpoints by the VTEP they are behind
@@ -229,6 +233,11 @@ class Driver(object):
     def owned_links(self, record: NetworkRecord) -> Set[str]:
         """Host link names the network owns, for garbage collection."""
         return set()
+
+    def gc_lists(self, record: NetworkRecord, endpoints: List[EndpointRecord]) -> List[GcList]:
+        """The CNI configuration lists whose plugins cnm_prune sends GC to, each with its CNI path and
+        the attachments of ``endpoints`` (the network's) that are still valid."""
+        return []
 
     def vrf_devices(self, record: NetworkRecord) -> Tuple[str, ...]:
         """The host devices of the network that its VRF (``vrf``) holds, made by create_network."""

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Type
 
 from ansible_collections.cnm.fabric.plugins.module_utils import cni, names
-from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, Part
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import Driver, GcList, Part
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import SpecError
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel import netns_path
 from ansible_collections.cnm.fabric.plugins.module_utils.model import NsView
@@ -90,6 +90,13 @@ def static_ipam(network: NetworkRecord, endpoint: EndpointRecord) -> Dict[str, A
     return dict({"type": STATIC, "addresses": addresses}, **({"routes": routes} if routes else {}))
 
 
+def _with_static(part: CniNetwork) -> List[Dict[str, Any]]:
+    """The network's plugins, the first with the static IPAM plugin where the collection's IPAM hands
+    it the addresses (each endpoint's own, in its conflist)."""
+    return [dict(plugin, ipam={"type": STATIC}) if i == 0 and part.ipam == "cnm" else plugin
+            for i, plugin in enumerate(part.plugins)]
+
+
 def container_id(network: NetworkRecord, name: str) -> str:
     """An endpoint's CNI container ID: stable for the endpoint, unique to the network (its ID) and name."""
     return cni.container_id("cni", network["id"], name)
@@ -139,13 +146,18 @@ class CniDriver(Driver):
         o: CniOptions = spec.options
         part = CniNetwork(o.version, list(o.plugins), list(o.path), o.ipam)
         unchanged = old is not None and CniNetwork.held_by(old) and CniNetwork.of(old) == part
-        kinds = [("%s.plugins[%d].%s" % (GROUP, i, key), kind) for i, plugin in enumerate(o.plugins)
-                 for key, kind in cni.plugin_types(dict(plugin, ipam={"type": STATIC}) if i == 0 and o.ipam == "cnm" else plugin)]
+        kinds = [("%s.plugins[%d].%s" % (GROUP, i, key), kind) for i, plugin in enumerate(_with_static(part))
+                 for key, kind in cni.plugin_types(plugin)]
         cni.check_found(kinds, o.path, None if unchanged else o.version)  # the versions are asked once, when given
         return {GROUP: part, "mtu": None}
 
     def replaces(self, old: NetworkRecord, record: NetworkRecord) -> Optional[str]:
         return GROUP + ".ipam" if CniNetwork.of(old).ipam != CniNetwork.of(record).ipam else None
+
+    def gc_lists(self, record: NetworkRecord, endpoints: List[EndpointRecord]) -> List[GcList]:
+        part = CniNetwork.of(record)
+        valid = [(CniAttachment.of(ep).container_id, ep["ifname"] or "") for ep in endpoints if CniAttachment.held_by(ep)]
+        return [(cni.conflist(record["name"], part.cni_version, _with_static(part)), part.path, valid)]
 
     def rejoin(self, old: NetworkRecord, record: NetworkRecord) -> bool:
         return CniNetwork.of(old) != CniNetwork.of(record) or old.get("gateway") != record.get("gateway")
