@@ -89,8 +89,13 @@ unit: deps
 pytest: deps
 	$(BIN)/python -m pytest -q tests/unit tests/integration
 
+## The same with Debian's pyroute2 0.7.2, less the tests whose subject is no netlink of the collection's:
+## the CNI plugins (they make their own links), the roles (molecule's netns_fleet runs them with Debian's
+## pyroute2), IPAM backends and record migration.
+PYTEST_NOT_0.7 := test_cni.py test_roles.py test_ipam_backends.py test_migration.py
 pytest-pyroute2-0.7: deps $(VENV_OLD)/.deps
-	CNM_FAULT_ROUNDS=6 $(VENV_OLD)/bin/python -m pytest -q tests/unit tests/integration
+	CNM_FAULT_ROUNDS=6 $(VENV_OLD)/bin/python -m pytest -q tests/unit tests/integration \
+	  $(foreach f,$(PYTEST_NOT_0.7),--ignore=tests/integration/$(f))
 
 
 molecule: deps

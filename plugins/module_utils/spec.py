@@ -752,7 +752,7 @@ def parse_cni_ipam(value: Optional[Mapping[str, Any]], option: str = "cni_ipam")
     path = list(cni.check_path(value.get("path"), option + ".path"))
     plugin = value.get("plugin")
     if not isinstance(plugin, dict) or not plugin:
-        raise SpecError("needs the IPAM plugin's configuration, with its type (such as {type: dhcp})", option + ".plugin")
+        raise SpecError("needs the IPAM plugin's configuration, with its type (dhcp, for one)", option + ".plugin")
     kind = plugin.get("type")
     if not isinstance(kind, str) or not cni.TYPE.match(kind):
         raise SpecError("%r is not a plugin name: a plugin is an executable named by its type, found on the CNI path"

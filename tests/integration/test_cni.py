@@ -448,20 +448,21 @@ def test_the_collection_s_macvlan_with_a_cni_ipam_plugin(host):
     assert mended["changed"] and _address(host, one) == first["ipv4_address"], mended
     # Refused before anything changes, naming the option.
     v3 = dict(name="v3", network="site", sandbox=host.sb("v3"))
-    _refused(host, "cnm_endpoint", "ipv4_address", **dict(v3, ipv4_address="10.70.0.9"))
-    _refused(host, "cnm_endpoint", "routes", **dict(v3, routes=[{"dst": "10.9.0.0/16", "gateway": ROUTER}]))
+    _refused(host, "cnm_endpoint", "ipv4_address", dict(v3, ipv4_address="10.70.0.9"))
+    _refused(host, "cnm_endpoint", "routes", dict(v3, routes=[{"dst": "10.9.0.0/16", "gateway": ROUTER}]))
+    other = dict(net, name="other")
     for extra, option in ((dict(subnet="10.70.0.0/24"), "subnet"), (dict(cni_ipam={"plugin": {"type": "../dhcp"}}), "cni_ipam.plugin.type"),
                           (dict(cni_ipam={"plugin": {"type": "nowhere"}}), "cni_ipam.plugin.type"),
                           (dict(macvlan={"parent": "trunk0", "host_access": True}), "macvlan.host_access")):
-        _refused(host, "cnm_network", option, **dict(net, name="other", **extra))
-    _refused(host, "cnm_network", "cni_ipam", name="b", cni_ipam=net["cni_ipam"])  # a bridge network
-    _refused(host, "cnm_network", "cni_ipam", **dict(net, cni_ipam=None, subnet="10.70.0.0/24"))  # has endpoints
+        _refused(host, "cnm_network", option, dict(other, **extra))
+    _refused(host, "cnm_network", "cni_ipam", dict(name="b", cni_ipam=net["cni_ipam"]))  # a bridge network
+    _refused(host, "cnm_network", "cni_ipam", dict(net, cni_ipam=None, subnet="10.70.0.0/24"))  # has endpoints
     assert "other" not in host.ok("cnm_info")["networks"] and v3["sandbox"] not in host.sh(["ip", "netns", "list"]).stdout
     host.converge("cnm_endpoint", network="site", endpoints=[], exclusive=True)
     assert one not in host.sh(["ip", "netns", "list"]).stdout and host.ok("cnm_info")["drift"] == []
 
 
-def _refused(host, module, option, **args):
+def _refused(host, module, option, args):
     failed = host.run(module, **args)
     assert failed.get("failed") and failed["msg"].startswith(option + ":"), (args, failed)
 
