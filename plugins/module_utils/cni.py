@@ -27,7 +27,7 @@ import json
 import os
 import re
 import subprocess
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, SpecError
 
@@ -222,25 +222,13 @@ def status(net: Conflist, path: Sequence[str]) -> None:
             raise
 
 
-def gc(net: Conflist, path: Sequence[str], valid: Sequence[Tuple[str, str]]) -> bool:
-    """At spec 1.1.0, GC of each plugin, given the attachments still valid ((container ID, interface)
-    pairs); return whether it was sent. Every plugin is run even when one fails; the first failure
-    is raised."""
-    if net["cniVersion"] not in STATUS_VERSIONS:
-        return False
+def gc(net: Conflist, path: Sequence[str], valid: Sequence[Tuple[str, str]]) -> None:
+    """GC (spec 1.1.0) of each plugin, given the attachments still valid ((container ID, interface)
+    pairs). Every plugin is run even when one fails; the first failure is raised."""
     attachments = [{"containerID": cid, "ifname": ifname} for cid, ifname in valid]
-    failed: List[PluginError] = []
-    for plugin in net["plugins"]:
-        conf = _conf(net, plugin, None)
-        conf["cni.dev/valid-attachments"] = attachments
-        conf["cni.dev/attachments"] = attachments  # the name of a draft of the spec, which some plugins read
-        try:
-            _exec(_plugin(plugin, path), "GC", conf, {"CNI_PATH": ":".join(path)})
-        except PluginError as e:
-            failed.append(e)
-    if failed:
-        raise failed[0]
-    return True
+    # cni.dev/attachments: the name of a draft of the spec, which some plugins read
+    _every(net, net["plugins"], path, "GC", {"CNI_PATH": ":".join(path)},
+           extra={"cni.dev/valid-attachments": attachments, "cni.dev/attachments": attachments})
 
 
 def add(net: Conflist, path: Sequence[str], container_id: str, netns: str, ifname: str,
@@ -268,10 +256,17 @@ def delete(net: Conflist, path: Sequence[str], container_id: str, netns: str, if
     """DEL the list in reverse, each plugin given the attachment's result (when known). Every plugin
     is run even when one fails; the first failure is raised."""
     attachment = _attachment(container_id, netns if os.path.exists(netns) else "", ifname, path)
+    _every(net, reversed(net["plugins"]), path, "DEL", attachment, result)
+
+
+def _every(net: Conflist, plugins: Iterable[Dict[str, Any]], path: Sequence[str], command: str, attachment: Dict[str, str],
+           prev: Optional[Dict[str, Any]] = None, extra: Optional[Dict[str, Any]] = None) -> None:
+    """``command`` run by each of ``plugins`` (their configurations with ``prev`` and ``extra``), even
+    when one fails; the first failure is raised."""
     failed: List[PluginError] = []
-    for plugin in reversed(net["plugins"]):
+    for plugin in plugins:
         try:
-            _exec(_plugin(plugin, path), "DEL", _conf(net, plugin, result), attachment)
+            _exec(_plugin(plugin, path), command, dict(_conf(net, plugin, prev), **(extra or {})), attachment)
         except PluginError as e:
             failed.append(e)
     if failed:

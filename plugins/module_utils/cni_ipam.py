@@ -22,9 +22,10 @@ endpoint at its next cnm_endpoint run (its attachment is then made again).
 
 from __future__ import annotations
 
-from typing import Any, Dict, Final, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Final, List, Mapping, Optional
 
 from ansible_collections.cnm.fabric.plugins.module_utils import cni, names, plan
+from ansible_collections.cnm.fabric.plugins.module_utils.drivers.base import GcList
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel import netns_path
 from ansible_collections.cnm.fabric.plugins.module_utils.model import NsView
 from ansible_collections.cnm.fabric.plugins.module_utils.plan import Change
@@ -106,11 +107,13 @@ def forget(record: EndpointRecord) -> None:
     _addresses(record)
 
 
-def changes(network: NetworkRecord, record: EndpointRecord, joined: List[Change]) -> List[Change]:
-    """The ADD of an attachment with no result, or whose link the join made again, after the join's
-    changes ``joined``: it runs the plugin and sets what it returns on the link."""
+def changes(network: NetworkRecord, record: EndpointRecord) -> List[Change]:
+    """The ADD of an attachment with no result (new, or to be made again: unmade), after the join: it
+    runs the plugin and sets what it returns on the link. A link the join makes again while its
+    attachment stands (one not the endpoint's, in its place) takes the recorded result's addresses
+    from the join, as a link drifted does: the lease is still the endpoint's."""
     attachment = record[FIELD]
-    if attachment["result"] is not None and not any(c.op in plan.LINK_MADE for c in joined):
+    if attachment["result"] is not None:
         return []
     want, path, ifname = conf(network), network["cni_ipam"]["path"], record["ifname"] or ""
     ns, cid = netns_path(record["sandbox"]), attachment["container_id"]
@@ -144,7 +147,7 @@ def cidrs(record: EndpointRecord) -> List[str]:
     return cni.configuration(record[FIELD]["result"] or {})[0]
 
 
-def gc_lists(network: NetworkRecord, endpoints: List[EndpointRecord]) -> List[Tuple[Dict[str, Any], List[str], List[Tuple[str, str]]]]:
+def gc_lists(network: NetworkRecord, endpoints: List[EndpointRecord]) -> List[GcList]:
     """The IPAM plugin as a list of its own for cnm_prune's GC, with the attachments of ``endpoints``."""
     value = of(network)
     if not value:

@@ -338,7 +338,7 @@ def join_endpoint(run: Run, net: NetworkRecord, drv: Driver, record: EndpointRec
         out += [chain.delete(old, why)] + drv.leave(net, old, host_view, view)
         host_view, view = host_view.without(drivers.host_links(old)), view.without([old["ifname"] or ""])
     joined = drv.join(net, record, old, host_view, view)
-    joined += cni_ipam.changes(net, record, joined) if cni_ipam.of(net) else []
+    joined += cni_ipam.changes(net, record) if cni_ipam.of(net) else []
     return out + joined + after_join(run, record, old, joined, view) + chain.changes(run, record, old, joined, why is not None)
 
 

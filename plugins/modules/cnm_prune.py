@@ -16,8 +16,8 @@ description:
     no endpoint uses (and those namespaces, when the collection made them), addresses in a
     network's pool whose owner is no endpoint of that network, sandbox files (hosts,
     resolv.conf) of no recorded sandbox, and temporary files of writes that were killed.
-  - It sends C(GC) to the CNI plugins of the networks that run them at CNI version C(1.1.0)
-    (RV(cni_gc)).
+  - With O(cni_gc), it sends C(GC) to the CNI plugins of the networks that run them at CNI version
+    C(1.1.0) (RV(cni_gc)).
   - Like every module of the collection, it first finishes the removals a killed run had
     journaled (their records, addresses, namespaces and files).
   - To purge endpoints that are recorded but no longer declared, use
@@ -27,7 +27,19 @@ description:
   - Check mode reports what would go.
 author:
   - cnm.fabric maintainers (@cnm-fabric)
-options: {}
+options:
+  cni_gc:
+    description:
+      - Send C(GC) (CNI 1.1.0) to the plugins of each C(cni) network, and each network's C(cni_ipam)
+        plugin, of that version, with the network's endpoints in this state_dir as the valid
+        attachments (C(cni.dev/valid-attachments)), so that a plugin frees what it holds for any other
+        attachment, such as a lease left by a runtime that died.
+      - A plugin frees everything of the network's name that is not in that list (the reference
+        C(host-local) keeps its leases by network name), so turn this on only where no other runtime
+        or state_dir has a CNI network of the same name with the same plugin data.
+    type: bool
+    default: false
+    version_added: 0.2.0
 extends_documentation_fragment:
   - cnm.fabric.common
   - cnm.fabric.common.attributes
@@ -54,9 +66,8 @@ removed:
   sample: {endpoints: [], links: [cnmv3f1c2d9a0b7], sandboxes: [], addresses: [pets/old], files: [/etc/netns/old]}
 cni_gc:
   description:
-    - The networks whose CNI plugins were sent C(GC) (or would be, in check mode), each with its
-      endpoints' attachments as the valid ones (C(cni.dev/valid-attachments)), so that a plugin frees
-      what it holds for any other attachment, such as a lease left by a runtime that died.
+    - With O(cni_gc), the networks whose CNI plugins were sent C(GC) (or would be, in check mode);
+      empty without it.
     - Sent at CNI version C(1.1.0) only (O(cnm.fabric.cnm_network#module:cni.cni_version),
       O(cnm.fabric.cnm_network#module:cni_ipam.cni_version)), which defines C(GC). A plugin says
       nothing of what it freed, so sending it is not a change.
@@ -82,13 +93,15 @@ def collect(module):
     with Run(module.params["state_dir"], module.check_mode) as run:
         removed = prune.prune(run)
         changed = run.finish()
-        result = dict(changed=changed, removed=removed, changes=run.log, cni_gc=prune.cni_gc(run))
+        result = dict(changed=changed, removed=removed, changes=run.log,
+                      cni_gc=prune.cni_gc(run) if module.params["cni_gc"] else [])
     result.update(diff(module, removed, dict((k, []) for k in removed)))
     return result
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(state_dir=STATE_DIR_SPEC), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=dict(state_dir=STATE_DIR_SPEC, cni_gc=dict(type="bool", default=False)),
+                           supports_check_mode=True)
     run_module(module, collect)
 
 

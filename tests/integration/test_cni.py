@@ -159,6 +159,40 @@ def test_bad_configurations_are_refused_and_a_failing_plugin_leaves_nothing(host
     host.converge("cnm_network", name="bad", state="absent")
 
 
+def _test_plugin(host, name, text):
+    """A plugin of the test's own, ``name`` in the test's plugin directory (made on first use), whose
+    source is ``text``; returns the directory."""
+    plugins = os.path.join(host.tmp, "plugins")
+    os.makedirs(plugins, exist_ok=True)
+    with open(os.path.join(plugins, name), "w") as f:
+        f.write(text)
+    os.chmod(os.path.join(plugins, name), stat.S_IRWXU)
+    return plugins
+
+
+def _killed_then_finished(host, network, field, changes, lease=None, reached=False):
+    """A cnm_endpoint run killed by a plugin between an ADD and its record (the lease taken, the record
+    with no result), then a run that finishes it with ``changes`` (DEL, then ADD), and the endpoint's
+    removal: exactly one lease each time (``lease``, when given, the first), none at the end; with
+    ``reached``, the host reaches the finished endpoint."""
+    sb = host.sb("k")
+    killed = host.start("cnm_endpoint", name="k", network=network, sandbox=sb)
+    killed.communicate()
+    assert killed.returncode == -9
+    leases = _leases(host, network)
+    assert len(leases) == 1 and lease in (None, leases[0]), leases  # the plugin's ADD ran
+    with open(os.path.join(host.state_dir, "endpoints.json")) as f:
+        record = json.load(f)[network + "/k"]
+    assert record[field]["result"] is None and record["ipv4_address"] is None
+    assert any("its last ADD did not finish" in d["problem"] for d in host.ok("cnm_info")["drift"])
+    again = host.converge("cnm_endpoint", name="k", network=network, sandbox=sb)
+    assert _cni(again) == changes, again
+    assert _leases(host, network) == [again["endpoint"]["ipv4_address"]] == [_address(host, sb)]
+    assert not reached or host.ping(None, again["endpoint"]["ipv4_address"])
+    host.converge("cnm_endpoint", name="k", network=network, sandbox=sb, state="absent")
+    assert _leases(host, network) == []
+
+
 KILLER = r'''#!%s
 """A plugin of a chain that kills its runtime during its first ADD; otherwise it passes the result on."""
 import json, os, signal, sys, time
@@ -178,30 +212,10 @@ elif command == "ADD":
 def test_a_run_killed_between_add_and_its_record(host):
     """The record is written before ADD and its result after: the next run finds no result, sends DEL,
     then ADD, so the first ADD's lease does not leak."""
-    plugins = os.path.join(host.tmp, "plugins")
-    os.mkdir(plugins)
-    killer = os.path.join(plugins, "killer")
-    with open(killer, "w") as f:
-        f.write(KILLER % sys.executable)
-    os.chmod(killer, stat.S_IRWXU)
-    net = dict(name="k", driver="cni", cni={"path": [plugins, CNI], "plugins": [
+    plugins = _test_plugin(host, "killer", KILLER % sys.executable)
+    host.converge("cnm_network", name="k", driver="cni", cni={"path": [plugins, CNI], "plugins": [
         _bridge(host, "10.91.0.0/24"), {"type": "killer", "marker": os.path.join(host.tmp, "killed")}]})
-    host.converge("cnm_network", **net)
-    sb = host.sb("k")
-    killed = host.start("cnm_endpoint", name="k", network="k", sandbox=sb)
-    killed.communicate()
-    assert killed.returncode == -9
-    assert len(_leases(host, "k")) == 1, "the bridge plugin's ADD ran"
-    with open(os.path.join(host.state_dir, "endpoints.json")) as f:
-        record = json.load(f)["k/k"]
-    assert record["cni_attachment"]["result"] is None and record["ipv4_address"] is None
-
-    assert "its last ADD did not finish" in host.ok("cnm_info")["drift"][0]["problem"]
-    again = host.converge("cnm_endpoint", name="k", network="k", sandbox=sb)
-    assert _cni(again) == ["CNI DEL of endpoint k", "CNI ADD of endpoint k"], again
-    assert _leases(host, "k") == [again["endpoint"]["ipv4_address"]] and host.ping(None, again["endpoint"]["ipv4_address"])
-    host.converge("cnm_endpoint", name="k", network="k", sandbox=sb, state="absent")
-    assert _leases(host, "k") == []
+    _killed_then_finished(host, "k", "cni_attachment", ["CNI DEL of endpoint k", "CNI ADD of endpoint k"], reached=True)
 
 
 def test_a_rebooted_host_gets_its_attachments_back(host, tmp_path):
@@ -514,29 +528,13 @@ def test_a_run_killed_between_an_ipam_add_and_its_record(host):
     """cni_ipam's attachment is recorded before its ADD and its result after: the next run finds no
     result, sends DEL, then ADD, so the first ADD's lease does not leak."""
     wire(host)
-    plugins = os.path.join(host.tmp, "plugins")
-    os.mkdir(plugins)
-    killer = os.path.join(plugins, "killing-ipam")
-    with open(killer, "w") as f:
-        f.write(KILLING_IPAM % (sys.executable, os.path.join(CNI, "host-local")))
-    os.chmod(killer, stat.S_IRWXU)
+    plugins = _test_plugin(host, "killing-ipam", KILLING_IPAM % (sys.executable, os.path.join(CNI, "host-local")))
     plugin = {"type": "killing-ipam", "ranges": [[{"subnet": "10.70.0.0/24", "rangeStart": "10.70.0.60"}]],
               "dataDir": os.path.join(host.tmp, "leases"), "marker": os.path.join(host.tmp, "killed")}
     host.converge("cnm_network", name="hk", driver="macvlan", macvlan={"parent": "trunk0"},
                   cni_ipam={"plugin": plugin, "path": [plugins, CNI]})
-    sb = host.sb("k")
-    killed = host.start("cnm_endpoint", name="k", network="hk", sandbox=sb)
-    killed.communicate()
-    assert killed.returncode == -9 and _leases(host, "hk") == ["10.70.0.60"]
-    with open(os.path.join(host.state_dir, "endpoints.json")) as f:
-        record = json.load(f)["hk/k"]
-    assert record["cni_ipam_attachment"]["result"] is None and record["ipv4_address"] is None
-    assert any("its last ADD did not finish" in d["problem"] for d in host.ok("cnm_info")["drift"])
-    again = host.converge("cnm_endpoint", name="k", network="hk", sandbox=sb)
-    assert _cni(again) == ["CNI DEL of endpoint k's addresses", "CNI ADD of endpoint k's addresses"], again
-    assert _leases(host, "hk") == [again["endpoint"]["ipv4_address"]] == [_address(host, sb)]
-    host.converge("cnm_endpoint", name="k", network="hk", sandbox=sb, state="absent")
-    assert _leases(host, "hk") == []
+    _killed_then_finished(host, "hk", "cni_ipam_attachment",
+                          ["CNI DEL of endpoint k's addresses", "CNI ADD of endpoint k's addresses"], lease="10.70.0.60")
 
 
 SPEC_1_1 = r'''#!%s
@@ -578,11 +576,7 @@ def test_cni_1_1_status_before_add_and_gc_from_prune(host):
     """At CNI 1.1.0: STATUS before each ADD (a plugin that cannot take one fails the endpoint, naming it,
     with nothing made), and cnm_prune's GC, given the endpoints as the valid attachments, frees a lease
     left by an attachment the collection does not hold."""
-    plugins = os.path.join(host.tmp, "plugins")
-    os.mkdir(plugins)
-    with open(os.path.join(plugins, "bridge11"), "w") as f:
-        f.write(SPEC_1_1 % (sys.executable, CNI))
-    os.chmod(os.path.join(plugins, "bridge11"), stat.S_IRWXU)
+    plugins = _test_plugin(host, "bridge11", SPEC_1_1 % (sys.executable, CNI))
     os.symlink("bridge11", os.path.join(plugins, "host-local11"))
     down = os.path.join(host.tmp, "down")
     plugin = _bridge(host, "10.92.0.0/24", type="bridge11", down=down)
@@ -605,9 +599,10 @@ def test_cni_1_1_status_before_add_and_gc_from_prune(host):
         env=dict(os.environ, CNI_COMMAND="ADD", CNI_CONTAINERID="stray", CNI_NETNS="/run/netns/" + two, CNI_IFNAME="eth9",
                  CNI_PATH=CNI), check=True)
     assert len(_leases(host, "v11")) == 3, stray.stdout
-    planned = host.ok("cnm_prune", check=True)
+    assert host.ok("cnm_prune")["cni_gc"] == [] and len(_leases(host, "v11")) == 3  # GC only when asked
+    planned = host.ok("cnm_prune", check=True, cni_gc=True)
     assert planned["cni_gc"] == ["v11"] and len(_leases(host, "v11")) == 3
-    pruned = host.ok("cnm_prune")
+    pruned = host.ok("cnm_prune", cni_gc=True)
     assert pruned["cni_gc"] == ["v11"] and not pruned["changed"] and _leases(host, "v11") == ours, pruned
     with open(down + ".gc") as f:
         sent = json.loads(f.read().splitlines()[-1])
