@@ -205,8 +205,9 @@ def test_a_namespace_with_no_route_yet_reads_as_empty(host):
 
 
 def test_a_new_sandbox_is_set_up_by_one_batch(host, monkeypatch):
-    """What a run does in a sandbox it made (lo up, a new link's settings) waits for the next
-    request there, and goes in one batch with it; an error names every part of the batch."""
+    """What a run does in a sandbox it made (lo up, a new link's settings, its addresses and
+    routes) waits for the next read or request there that cannot wait, or for an operation that
+    reaches into it otherwise (a sysctl), and goes in one batch; an error names every part of it."""
     sb = host.sb("new")
     kernel = Kernel()
     writes = []
@@ -216,17 +217,22 @@ def test_a_new_sandbox_is_set_up_by_one_batch(host, monkeypatch):
         for name in ("request", "batch"):
             monkeypatch.setattr(nl, name, lambda *a, _real=getattr(nl, name), _name=name: writes.append(_name) or _real(*a))
         kernel.link_addresses("lo", ["10.65.0.1/32"], (), sb)
+        kernel.route_set("10.66.0.0/24", "lo", sb)
+        assert writes == []
+        kernel.sysctl_set("net/ipv4/conf/lo/rp_filter", "2", sb)
         assert writes == ["batch"]
         view = kernel.view(sb)
         kernel.link_set("lo", sb, state="down")  # nothing kept any more: sent at once
         assert writes[-1] == "request"
         kernel.netns_del(sb)
         kernel.netns_add(sb)
+        kernel.link_addresses("lo", ["10.65.0.1/32", "10.65.0.1/32"], (), sb)
         with pytest.raises(KernelError) as e:
-            kernel.link_addresses("lo", ["10.65.0.1/32", "10.65.0.1/32"], (), sb)
+            kernel.flush(final=True)
     finally:
         kernel.close()
     assert view.link("lo").up and "10.65.0.1/32" in view.addresses["lo"]
+    assert [r.dst for r in view.routes] == ["10.66.0.0/24"]
     assert str(e.value).startswith("setting lo up; addressing lo in sandbox %s failed: File exists" % sb)
 
 

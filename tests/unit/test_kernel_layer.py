@@ -80,6 +80,12 @@ class FakeNetlink(object):
     def __init__(self, answers):
         self.answers, self.seq = list(answers), None
 
+    def setsockopt(self, *args):
+        pass
+
+    def bind(self, address):
+        pass
+
     def send(self, data):
         self.seq = struct.unpack_from("IHHI", data)[3]
 
@@ -93,9 +99,7 @@ class FakeNetlink(object):
 
 
 def _dumping(answers):
-    sock = sockets.Socket.__new__(sockets.Socket)
-    sock._dumper = sockets.Dumper(FakeNetlink(answers))
-    return sock
+    return sockets.Socket(FakeNetlink(answers))
 
 
 def test_a_dump_the_kernel_marks_interrupted_is_taken_again():
@@ -110,6 +114,57 @@ def test_a_dump_the_kernel_refuses_raises_its_error():
     with pytest.raises(sockets.NetlinkError) as e:
         _dumping([errno.ENOENT]).dump(lambda: messages.family_msg(sockets.ifaddrmsg), 22)
     assert e.value.code == errno.ENOENT
+
+
+class AckingNetlink(FakeNetlink):
+    """A socket that acks each request of a write with the next code of ``codes`` (0, or the errno
+    of a NACK, which echoes the request as the kernel does), the acks in writes of two."""
+
+    def __init__(self, codes):
+        super().__init__([])
+        self.codes, self.acks = list(codes), []
+
+    def send(self, data):
+        offset = 0
+        while offset < len(data):
+            length, seq = struct.unpack_from("I", data, offset)[0], struct.unpack_from("I", data, offset + 8)[0]
+            code = self.codes.pop(0)
+            echo = bytes(data[offset:offset + length]) if code else bytes(data[offset:offset + 16])
+            self.acks.append(struct.pack("IHHIIi", 20 + len(echo), 2, 0, seq, 0, -code) + echo)
+            offset += length
+
+    def recv(self, size):
+        out, self.acks = b"".join(self.acks[:2]), self.acks[2:]
+        return out
+
+
+def _addresses(count):
+    return [(messages.addr(7, "10.0.0.%d" % i, 24), sockets.RTM_NEWADDR, 0) for i in range(count)]
+
+
+def test_a_batch_reads_every_ack_and_raises_the_first_error_not_ignored():
+    nl = AckingNetlink([0, errno.ENODEV, errno.EEXIST, 0])
+    with pytest.raises(sockets.NetlinkError) as e:
+        sockets.Socket(nl).batch(_addresses(4), ignore=(errno.ENODEV,))
+    assert e.value.code == errno.EEXIST and nl.acks == [], "every ack read, none left for the next request"
+    with pytest.raises(sockets.NetlinkError) as e:
+        sockets.Socket(AckingNetlink([errno.ENODEV, errno.EEXIST])).batch(_addresses(2), ignore=(errno.ENODEV, errno.EEXIST))
+    assert e.value.code == errno.ENODEV, "all ignored: the first, which the caller ignores"
+    assert sockets.Socket(AckingNetlink([0, 0, 0])).batch(_addresses(3)) == []
+
+
+def test_a_request_encoded_once_is_the_same_bytes_with_other_indexes():
+    def encoded(msg):
+        msg["header"].update(type=24, flags=5, sequence_number=9, pid=0)
+        msg.encode()
+        return bytes(msg.data)
+    make = sockets.encoder(lambda oif: messages._route("10.0.0.1", oif, False, "10.9.0.0/16", 2, 5, 100), 1)
+    for oif in (3, 1 << 20):
+        assert encoded(make(oif)) == encoded(messages._route("10.0.0.1", oif, False, "10.9.0.0/16", 2, 5, 100))
+
+    def whole(oif):  # the index not in the request
+        return messages._route("10.0.0.1", None, False, None, 2, None, 254)
+    assert sockets.encoder(whole, 1) is whole, "an index that does not stand out: built whole each time"
 
 
 def test_error_text_adds_the_kernels_reason_once():

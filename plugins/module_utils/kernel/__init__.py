@@ -3,27 +3,28 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The kernel layer: links, addresses, routes, neighbours, traffic shaping and namespaces, over pyroute2.
 
-pyroute2's message classes (ifinfmsg, ifaddrmsg, rtmsg, ndmsg, and tcmsg with its tc plugins) encode every request and decode
-every reply but those of links and neighbours (pyroute2 frames them, and the few attributes used
-here are read from the buffer), and its sockets check sequence numbers, report the kernel's
-extended ACK, and raise the errors of acks and of NLMSG_DONE. What stays here is how pyroute2 is
-used, which is where the speed is:
+pyroute2's message classes (ifinfmsg, ifaddrmsg, rtmsg, ndmsg, and tcmsg with its tc plugins) encode every request, and its
+marshal parses every reply, with the kernel's errors and extended ACK, but those of links, neighbours and qdiscs (the few
+fields and attributes used here are read from the buffer: ``sockets.Reply``). What stays here is how pyroute2 is used, which is
+where the speed is:
 
-- one socket per namespace, made in that namespace with setns(2) in this thread (no
-  helper process), and handed to pyroute2;
+- one plain socket per namespace, made in that namespace with setns(2) in this thread (no
+  helper process): a request, a batch or a dump is one write, read to its end (``Socket``),
+  apart from pyroute2's request machinery, which costs more than the kernel's work on most
+  requests sent here;
 - one dump per namespace per run for planning (``view``), then link indexes from a
   cache, never a lookup per call;
 - many requests sent as one batch where they go together (``link_rename``; in a sandbox
   this run made, lo up and a new link's settings with its addresses and routes), and one
   RTM_DELLINK for a whole link group (the ``Batch``);
-- the neighbour dumps of a VXLAN device filtered by the kernel, not in Python;
-- dumps sent and read to their end on the plain socket (``Dumper``), parsed by pyroute2's
-  marshal, apart from its request machinery; link and neighbour replies read from the buffer.
+- requests that differ only by link indexes (a bulk call's routes and shaping) encoded once and
+  copied with each index (``encoder``);
+- the neighbour dumps of a VXLAN device filtered by the kernel, not in Python.
 
 The package, part by part:
 
 - ``sockets``: the transport. The only importer of pyroute2 and the one place that knows its
-  versions; a socket per namespace, the dumps, setns(2);
+  versions; a socket per namespace, its requests, batches and dumps, setns(2);
 - ``messages``: the requests, and the replies read (a namespace's ``NsView``, a device's entries);
 - ``batch``: what a run's operations defer, and when it is sent;
 - ``base``: what the parts share: the sockets of a run, its views and link indexes, the request path;

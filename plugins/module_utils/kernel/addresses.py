@@ -21,13 +21,14 @@ class Addresses(KernelBase):
     def link_addresses(self, name: str, cidrs: Iterable[str], routes: Iterable[Tuple[int, Optional[str], int]] = (),
                        ns: Key = None) -> None:
         """The addresses ``cidrs`` of a new link ``name`` and the default routes ``routes``
-        through it ((IP version, gateway or None for on-link, metric) triples): one batch."""
+        through it ((IP version, gateway or None for on-link, metric) triples): one batch, kept
+        for the first write to a sandbox this run made."""
         idx = self._must(name, ns)
         requests = [(addr(idx, cidr.split("/")[0], int(cidr.split("/")[1])), RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL)
                     for cidr in cidrs]
         requests += [(route(gateway, idx, family=FAMILIES[version], metric=metric), RTM_NEWROUTE,
                       NLM_F_CREATE | NLM_F_REPLACE) for version, gateway, metric in routes]
-        self._do(ns, "addressing %s" % name, requests)
+        self.batch.keep(ns, "addressing %s" % name, requests)
 
     @immediate
     def addr_add(self, name: str, cidr: str, ns: Key = None) -> None:
@@ -67,10 +68,11 @@ class Addresses(KernelBase):
     def route_set(self, dst: str, name: str, ns: Key = None, gateway: Optional[str] = None,
                   metric: Optional[int] = None, table: int = RT_TABLE_MAIN) -> None:
         """A route to ``dst`` (CIDR) through ``name``, via ``gateway`` (None: on-link), of
-        ``metric`` in ``table``, replacing the one of that destination and metric there was."""
-        self._do(ns, "adding the route to %s via %s" % (dst, gateway or name),
-                 [(route(gateway, self._must(name, ns), dst=dst, metric=metric, table=table), RTM_NEWROUTE,
-                   NLM_F_CREATE | NLM_F_REPLACE)])
+        ``metric`` in ``table``, replacing the one of that destination and metric there was (kept
+        for the first write to a sandbox this run made)."""
+        self.batch.keep(ns, "adding the route to %s via %s" % (dst, gateway or name),
+                        [(route(gateway, self._must(name, ns), dst=dst, metric=metric, table=table), RTM_NEWROUTE,
+                          NLM_F_CREATE | NLM_F_REPLACE)])
 
     @immediate
     def route_del(self, dst: str, name: str, ns: Key = None, metric: Optional[int] = None,

@@ -20,8 +20,8 @@ from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelErr
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.batch import Batch
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.messages import ifinfo, link_of, read_namespace
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.sockets import (
-    CLONE_NEWNET, HAS_PYROUTE2, NLM_F_ACK, RTM_GETLINK, Dumper, Key, NetlinkError, Request, Socket, check, error_code,
-    error_text, libc, netns_path, prepare)
+    CLONE_NEWNET, HAS_PYROUTE2, RTM_GETLINK, Key, NetlinkError, Request, Socket, check, error_code, error_text, libc,
+    netns_path)
 from ansible_collections.cnm.fabric.plugins.module_utils.model import NsView
 
 MAX_SOCKETS = 256  # open netlink sockets, well under the usual limit of 1024 descriptors
@@ -37,6 +37,16 @@ def immediate(operation: F) -> F:
     @functools.wraps(operation)
     def run(self: Any, *args: Any, **kwargs: Any) -> Any:
         self.batch.send()
+        return operation(self, *args, **kwargs)
+    return run  # type: ignore[return-value]
+
+
+def reaching(operation: F) -> F:
+    """An immediate operation that reaches into sandboxes other than through their sockets (a sysctl,
+    a CNI plugin): what the batch keeps for the sandboxes this run made is sent first too."""
+    @functools.wraps(operation)
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        self.batch.send(setups=True)
         return operation(self, *args, **kwargs)
     return run  # type: ignore[return-value]
 
@@ -122,7 +132,6 @@ class KernelBase(object):
         for nl in self._socks.values():
             nl.close()
         self._socks.clear()
-        Socket.settle()
         if self._home is not None:
             os.close(self._home)
             self._home = None
@@ -196,20 +205,18 @@ class KernelBase(object):
         if pid:
             os.close(wfd)
             return pid, rfd
-        # The reader: its own sockets and event loop (the parent's are left untouched), and
+        # The reader: its own sockets (the parent's are left untouched), and
         # os._exit, so nothing of the parent's (open sockets, the module's temp files) is
         # closed or cleaned up from here.
         status = 1
         try:
             os.close(rfd)
             gc.disable()  # a short life: its garbage goes with it
-            Socket._loop = None  # a loop of its own; the parent's sockets keep theirs, never run here
             views = {}
             for key in keys:
                 try:
                     with self.netlink_socket(key) as sock:
-                        prepare(sock)
-                        views[key] = read_namespace(Dumper(sock), self._tables.get(key, ()))
+                        views[key] = read_namespace(Socket(sock), self._tables.get(key, ()))
                 except Exception:
                     pass
             with os.fdopen(wfd, "wb") as f:
@@ -230,8 +237,8 @@ class KernelBase(object):
             nl = self.nl(ns)
             if len(requests) == 1:
                 msg, msg_type, flags = requests[0]
-                return nl.request(msg, msg_type, NLM_F_ACK | flags)
-            return nl.batch(requests)
+                return nl.request(msg, msg_type, flags)
+            return nl.batch(requests, ignore)
         except (OSError, NetlinkError) as e:
             if error_code(e) in ignore:
                 return None

@@ -9,8 +9,10 @@ forwarding and neighbour entries of many peers, the IPsec commands (one ``ip xfr
 the first requests to a sandbox this run made (lo up, a new link's settings, its addresses and
 routes: one write), and the owner's alias on the host links the run made (the kernel ignores an
 alias in the request that makes a link). The kernel's operations hand such work to the batch;
-an operation that needs it done first (``kernel.base.immediate``) sends it, and the end of a
-run's changes (``send(final=True)``) sends the rest. Endpoints' bandwidth waits for that end: its
+an operation that needs it done first (``kernel.base.immediate``) sends it, one that reaches into
+sandboxes other than through their sockets (``kernel.base.reaching``: a sysctl, a CNI plugin) sends
+what is kept for new sandboxes too, and the end of a run's changes (``send(final=True)``) sends the
+rest. Endpoints' bandwidth waits for that end: its
 ifb devices are made together, then its token buckets and redirects, which name links by their
 indexes, go after one dump of the host's links. No caller knows which operations defer.
 """
@@ -25,7 +27,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils import xfrm
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.messages import GET_TYPES, ifinfo
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.sockets import RTM_DELLINK, RTM_NEWLINK, Key, Request
 
-HELD_BATCH = 200  # requests per write (pyroute2 0.9 stops reading the acks of a batch of some 300)
+HELD_BATCH = 200  # requests per write (their acks well inside the socket's buffer)
 
 
 class Batch(object):
@@ -135,13 +137,13 @@ class Batch(object):
 
     # -- sending ----------------------------------------------------------------------
 
-    def send(self, final: bool = False) -> None:
+    def send(self, final: bool = False, setups: bool = False) -> None:
         """Run the IPsec commands, send the held requests in batches, then delete the links of the
-        group; ``final`` (the end of a run's changes): first what is kept for new sandboxes, and
-        last the shaping (after the deletions: an ifb made again finds the old one gone) and the
-        owner's marks."""
+        group; ``final`` (the end of a run's changes): first what is kept for new sandboxes (also
+        with ``setups``), and last the shaping (after the deletions: an ifb made again finds the old
+        one gone) and the owner's marks."""
         kernel = self._kernel
-        if final:
+        if final or setups:
             for ns in list(self._setup):
                 self.send_setup(ns)
         commands, self._xfrm = self._xfrm, []

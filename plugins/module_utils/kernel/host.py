@@ -12,10 +12,10 @@ from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils import cni, xfrm
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
-from ansible_collections.cnm.fabric.plugins.module_utils.kernel.base import KernelBase, immediate
+from ansible_collections.cnm.fabric.plugins.module_utils.kernel.base import KernelBase, reaching
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.messages import af, flow_matches
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.sockets import (
-    Conntrack, NetlinkError, error_code, error_text, netns_path, Key)
+    NetlinkError, conntrack, error_code, error_text, netns_path, Key)
 from ansible_collections.cnm.fabric.plugins.module_utils.model import XfrmView
 
 
@@ -55,8 +55,9 @@ class HostState(KernelBase):
             families.setdefault(af(flow[0]), []).append(flow)
         gone = 0
         for family, wanted in sorted(families.items()):
-            ct = Conntrack(nfgen_family=family)  # a dump holds the entries of its request's family
+            ct = None
             try:
+                ct = conntrack(family)  # a dump holds the entries of its request's family
                 for entry in list(ct.dump_entries()):
                     if any(flow_matches(entry, flow) for flow in wanted):
                         try:  # entry(): 0.7.2's delete() fails on the empty reply of its own request
@@ -68,7 +69,8 @@ class HostState(KernelBase):
             except (OSError, NetlinkError) as e:
                 raise KernelError("deleting the conntrack entries of removed endpoints failed: %s" % error_text(e))
             finally:
-                ct.close()
+                if ct is not None:
+                    ct.close()
         return gone
 
     # -- sysctls (of the namespace the module runs in) ------------------------------
@@ -90,7 +92,7 @@ class HostState(KernelBase):
         finally:
             self._leave()
 
-    @immediate
+    @reaching
     def sysctl_set(self, key: str, value: object, ns: Key = None) -> None:
         """Write a sysctl of the host, or of sandbox ``ns``: /proc/sys/net belongs to the
         namespace of the thread that opens it, so this thread enters ``ns`` to open it."""
@@ -108,7 +110,7 @@ class HostState(KernelBase):
 
     # -- CNI plugins -------------------------------------------------------------------
 
-    @immediate
+    @reaching
     def cni_add(self, key: str, net: cni.Conflist, path: Sequence[str], container_id: str, netns: str, ifname: str,
                 prev: Optional[Dict[str, Any]] = None, field: str = cni.ATTACHMENT) -> None:
         """ADD an attachment (cni.add): a cni network's endpoint, or with ``prev``, an endpoint's chain.
@@ -127,7 +129,7 @@ class HostState(KernelBase):
         self.learned.setdefault(key, {}).update({"ipv4_address": ipv4, "ipv6_address": ipv6, "mac_address": mac,
                                                  field: attachment})
 
-    @immediate
+    @reaching
     def cni_ipam_add(self, key: str, conf: Dict[str, Any], path: Sequence[str], container_id: str, netns: str,
                      ifname: str, ns: str, metrics: Optional[Dict[int, int]]) -> None:
         """ADD of an IPAM plugin's attachment (cni_ipam.py), then what it returned set on link ``ifname``
@@ -146,7 +148,7 @@ class HostState(KernelBase):
             kernel.link_addresses(ifname, cidrs, routes, ns)
             for dst, gateway in others:
                 kernel.route_set(dst, ifname, ns, gateway=gateway)
-            self.batch.send()
+            self.batch.send_setup(ns)
         except KernelError:
             cni.ipam("DEL", conf, path, container_id, netns, ifname)
             raise
@@ -154,11 +156,11 @@ class HostState(KernelBase):
         self.learned.setdefault(key, {}).update({"ipv4_address": ipv4, "ipv6_address": ipv6, "cni_ipam_attachment": {
             "container_id": container_id, "config": conf, "result": result}})
 
-    @immediate
+    @reaching
     def cni_ipam_del(self, conf: Dict[str, Any], path: Sequence[str], container_id: str, netns: str, ifname: str) -> None:
         cni.ipam("DEL", conf, path, container_id, netns, ifname)
 
-    @immediate
+    @reaching
     def cni_del(self, net: cni.Conflist, path: Sequence[str], container_id: str, netns: str, ifname: str,
                 result: Optional[Dict[str, Any]]) -> None:
         cni.delete(net, path, container_id, netns, ifname, result)

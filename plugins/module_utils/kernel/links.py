@@ -16,7 +16,7 @@ from ansible_collections.cnm.fabric.plugins.module_utils.kernel.base import Kern
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.messages import (
     AF_BRIDGE, CHILD_MODES, IN6_ADDR_GEN_MODE_NONE, NLA_F_NESTED, ifinfo, link_attrs, linkinfo)
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.sockets import (
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, RTM_DELLINK, RTM_NEWLINK, RTM_SETLINK, NetlinkError, error_code, netns_path, Key)
+    NLM_F_CREATE, NLM_F_EXCL, RTM_DELLINK, RTM_NEWLINK, RTM_SETLINK, NetlinkError, error_code, netns_path, Key)
 
 
 class Links(KernelBase):
@@ -67,7 +67,7 @@ class Links(KernelBase):
         way (without a name, the kernel would make a bridge, a veth or a dummy link named for it)."""
         msg = ifinfo(attrs=[("IFLA_IFNAME", "cnm/probe"), linkinfo(kind)])
         try:
-            self.nl(None).request(msg, RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL)
+            self.nl(None).request(msg, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL)
         except (OSError, NetlinkError) as e:
             return error_code(e) != errno.EOPNOTSUPP
         return True  # not expected: no kind makes a link of that name

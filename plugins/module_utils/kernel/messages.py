@@ -8,13 +8,14 @@ most of the cost of reading a host of a thousand links)."""
 from __future__ import annotations
 
 import errno
+import functools
 import socket
 import struct
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.sockets import (
     HAS_PYROUTE2, NetlinkError, ifaddrmsg, ifinfmsg, ndmsg, rtmsg, tcmsg, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH,
-    RTM_GETQDISC, RTM_GETROUTE)
+    RTM_GETQDISC, RTM_GETROUTE, encoder)
 from ansible_collections.cnm.fabric.plugins.module_utils.model import Link, NsView, Route, VxlanInfo
 
 IFF_UP = 1
@@ -92,8 +93,23 @@ def addr(index: int, address: str, prefixlen: int) -> Any:
 def route(gateway: Optional[str] = None, oif: Optional[int] = None, delete: bool = False, dst: Optional[str] = None,
           family: int = socket.AF_INET, metric: Optional[int] = None, table: int = RT_TABLE_MAIN) -> Any:
     """A route of ``table`` (default unless ``dst``, a CIDR) of ``family`` (or of the gateway's or
-    destination's), of ``metric`` (None: the kernel's default; to delete: any); one with no gateway
-    is on-link. To delete: one that matches any protocol, scope and type."""
+    destination's), of ``metric`` (None: the kernel's default; to delete: any), through link
+    ``oif``; one with no gateway is on-link. To delete: one that matches any protocol, scope and
+    type. The endpoints of a bulk call mostly have the same routes through links of their own, so
+    a route is encoded once and copied with each link's index."""
+    if oif is None:
+        return _route(gateway, None, delete, dst, family, metric, table)
+    return _route_through(gateway, delete, dst, family, metric, table)(oif)
+
+
+@functools.lru_cache(maxsize=1024)
+def _route_through(gateway: Optional[str], delete: bool, dst: Optional[str], family: int, metric: Optional[int],
+                   table: int) -> Callable[[int], Any]:
+    return encoder(lambda oif: _route(gateway, oif, delete, dst, family, metric, table), 1)
+
+
+def _route(gateway: Optional[str], oif: Optional[int], delete: bool, dst: Optional[str], family: int,
+           metric: Optional[int], table: int) -> Any:
     msg = rtmsg()
     target = gateway or dst
     msg["family"] = af(target) if target else family
@@ -203,7 +219,7 @@ def _text(data: bytes, at: Optional[Span]) -> Optional[str]:
 
 
 def link_of(msg: Any) -> Link:
-    """The Link of one RTM_NEWLINK message (a ``sockets.LinkMessage``)."""
+    """The Link of one RTM_NEWLINK message (a ``sockets.Reply``)."""
     data = msg.data
     a = _nlas(data, msg.offset + IFINFO_END, msg.offset + msg["header"]["length"])
     kind, hairpin, vxlan, mode, table = None, None, None, None, None
@@ -305,7 +321,7 @@ Bucket = Tuple[int, int, int]  # a token bucket as the kernel keeps it: (bytes/s
 def read_qdiscs(nl: Any) -> Dict[Tuple[int, str], Tuple[Optional[str], Optional[Bucket]]]:
     """The root and ingress qdiscs of every link of a namespace (the kernel dumps them all):
     {(ifindex, "root" or "ingress"): (kind, its token bucket when a tbf)}, each read from the
-    buffer (a ``sockets.QdiscMessage``)."""
+    buffer (``sockets.Reply``)."""
     out: Dict[Tuple[int, str], Tuple[Optional[str], Optional[Bucket]]] = {}
     for msg in nl.dump(lambda: family_msg(tcmsg), RTM_GETQDISC):
         where = {TC_H_ROOT: "root", TC_H_INGRESS: "ingress"}.get(msg["parent"])

@@ -13,14 +13,14 @@ import copy
 import errno
 import functools
 import socket
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.base import KernelBase, immediate
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.messages import TC_H_INGRESS, TC_H_ROOT, Bucket, \
     ifinfo, linkinfo, read_qdiscs
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.sockets import (
     NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RTM_DELQDISC, RTM_NEWLINK, RTM_NEWQDISC, RTM_NEWTFILTER, Request,
-    tc_plugins, tcmsg)
+    encoder, tc_plugins, tcmsg)
 
 INGRESS_HANDLE = 0xFFFF0000
 ETH_P_ALL = 0x0003
@@ -36,9 +36,24 @@ def _tbf_attrs(rate: int, burst: int) -> Tuple[Tuple[str, Any], ...]:
     return tuple(attr for attr in options["attrs"] if attr[0] != "TCA_TBF_RTAB")
 
 
-def _tbf(rate: int, burst: int) -> Dict[str, Any]:
-    """Those options as a request takes them (a copy of its own, which encoding may change)."""
-    return {"attrs": copy.deepcopy(list(_tbf_attrs(rate, burst)))}
+@functools.lru_cache(maxsize=None)
+def _bucket_request(rate: int, burst: int) -> Callable[[int], Any]:
+    """The request that makes that token bucket the root qdisc of a link, by the link's index."""
+    return encoder(lambda index: _tc(index, TC_H_ROOT, kind="tbf", options={
+        "attrs": copy.deepcopy(list(_tbf_attrs(rate, burst)))}), 1)  # a copy of its own, which encoding changes
+
+
+@functools.lru_cache(maxsize=None)
+def _redirect_requests() -> Tuple[Callable[[int], Any], Callable[[int, int], Any]]:
+    """The requests of a redirect, by the links' indexes: an ingress qdisc, and a u32 filter in it
+    that matches all and redirects it to another link."""
+    def match_all(to: int) -> Any:
+        return tc_plugins["u32"].get_parameters({
+            "keys": ["0x0/0x0+0"], "target": 0x10001,
+            "action": [{"kind": "mirred", "direction": "egress", "action": "redirect", "ifindex": to}]})
+    return (encoder(lambda index: _tc(index, TC_H_INGRESS, INGRESS_HANDLE, "ingress"), 1),
+            encoder(lambda index, to: _tc(index, INGRESS_HANDLE, kind="u32", options=match_all(to),
+                                          info=(1 << 16) | socket.htons(ETH_P_ALL)), 2))
 
 
 def bucket(rate: int, burst: int) -> Bucket:
@@ -74,7 +89,7 @@ class Shaping(KernelBase):
         """A token bucket of ``rate`` (bits/s) and ``burst`` (bytes) as the root qdisc of host link
         ``name``, in place of the one there was (held by the batch, to go with others)."""
         self.batch.hold_named("shaping %s" % name, (name,), lambda idx: [
-            (_tc(idx[0], TC_H_ROOT, kind="tbf", options=_tbf(rate, burst)), RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE)])
+            (_bucket_request(rate, burst)(idx[0]), RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE)])
 
     @immediate
     def qdisc_del(self, name: str, where: str = "root") -> None:
@@ -96,10 +111,6 @@ class Shaping(KernelBase):
 
 def _redirect(indexes: Tuple[int, ...]) -> List[Request]:
     """An ingress qdisc on link ``indexes[0]`` and a u32 filter that redirects all to ``indexes[1]``."""
-    idx, to = indexes
-    match_all = tc_plugins["u32"].get_parameters({
-        "keys": ["0x0/0x0+0"], "target": 0x10001,
-        "action": [{"kind": "mirred", "direction": "egress", "action": "redirect", "ifindex": to}]})
-    return [(_tc(idx, TC_H_INGRESS, INGRESS_HANDLE, "ingress"), RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL),
-            (_tc(idx, INGRESS_HANDLE, kind="u32", options=match_all, info=(1 << 16) | socket.htons(ETH_P_ALL)),
-             RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL)]
+    qdisc, redirect = _redirect_requests()
+    return [(qdisc(indexes[0]), RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL),
+            (redirect(*indexes), RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL)]

@@ -1,12 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright: cnm.fabric contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The transport: pyroute2's sockets, one per namespace, and the plain socket dumps are read on.
+"""The transport: one plain rtnetlink socket per namespace, its requests, batches and dumps.
 
-The only importer of pyroute2, and the one place that knows its versions: 0.7 (Debian 12) is
-synchronous; 0.8 and later have an asyncio core, whose synchronous wrappers spin an event loop per
-call, so ``Socket`` drives the async socket on one event loop kept for the process. What pyroute2
-does not provide for a namespace, entering it (setns) and its paths, is here too.
+The only importer of pyroute2, and the one place that knows its versions: the two it supports
+(0.7 of Debian 12, and 0.8 and later) differ here only in where their names are. pyroute2's message
+classes encode the requests and its marshal parses the replies; the socket is a plain one, written
+and read here (``Socket``): a request or a batch is one write, read up to the ack of its last
+message. pyroute2's sockets cost a third of a millisecond a request beyond that (their request
+bookkeeping, on 0.8 and later an asyncio event loop turned per call), more than the kernel's own
+work for most of the requests sent here. What pyroute2 does not provide for a namespace, entering
+it (setns) and its paths, is here too.
 """
 
 from __future__ import annotations
@@ -15,9 +19,13 @@ import ctypes
 import errno
 import os
 import random
+import importlib
+import importlib.util
 import socket
+import struct
+import sys
 import traceback
-from typing import Any, Callable, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple
 
 Key = Optional[str]  # a sandbox key: None for the host, a name in /run/netns, or a path
 Request = Tuple[Any, int, int]  # a netlink request: (message, type, flags)
@@ -27,14 +35,40 @@ PYROUTE2_NAMES = ("NLM_F_ACK", "NLM_F_APPEND", "NLM_F_CREATE", "NLM_F_DUMP_INTR"
                   "RTM_DELADDR", "RTM_DELLINK", "RTM_DELNEIGH", "RTM_DELROUTE", "RTM_GETADDR", "RTM_GETLINK",
                   "RTM_GETNEIGH", "RTM_GETROUTE", "RTM_NEWADDR", "RTM_NEWLINK", "RTM_NEWNEIGH", "RTM_NEWROUTE",
                   "RTM_SETLINK", "RTM_NEWQDISC", "RTM_DELQDISC", "RTM_GETQDISC", "RTM_NEWTFILTER",
-                  "ifaddrmsg", "ifinfmsg", "ndmsg", "nlmsg", "rtmsg", "tcmsg", "tc_plugins", "Conntrack")
-__all__ = PYROUTE2_NAMES + ("HAS_PYROUTE2", "PYROUTE2_IMPORT_ERROR", "NetlinkError", "Socket", "Dumper", "prepare",
+                  "ifaddrmsg", "ifinfmsg", "ndmsg", "nlmsg", "rtmsg", "tcmsg", "tc_plugins")
+__all__ = PYROUTE2_NAMES + ("HAS_PYROUTE2", "PYROUTE2_IMPORT_ERROR", "NetlinkError", "Socket", "prepare",
                             "netns_path", "error_code", "error_text", "libc", "check", "stat_or_none", "NETNS_DIR",
-                            "CLONE_NEWNET", "DUMP_RETRIES", "Key", "Request")
+                            "CLONE_NEWNET", "DUMP_RETRIES", "Key", "Request", "encoder", "conntrack")
+
+# pyroute2's package ``__init__`` imports every part of the library (IPDB, NDB, WireGuard and the rest):
+# 0.05 to 0.09 s at every module's start, which the parts used here do without. They are imported
+# under the bare package (``__init__`` not run), or, where one of them needs it, the usual way.
+PARTS = ("pyroute2.netlink.exceptions", "pyroute2.netlink.rtnl.ifaddrmsg", "pyroute2.netlink.rtnl.ifinfmsg",
+         "pyroute2.netlink.rtnl.marshal", "pyroute2.netlink.rtnl.ndmsg", "pyroute2.netlink.rtnl.rtmsg",
+         "pyroute2.netlink.rtnl.tcmsg")
+
+
+def _import_parts(package: str, parts: Iterable[str]) -> None:
+    """Import ``parts`` of ``package`` under the package bare, when nothing of it is imported yet;
+    where that fails, leave no module of it behind (a plain import follows)."""
+    if any(m == package or m.startswith(package + ".") for m in sys.modules):
+        return
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return
+    sys.modules[package] = importlib.util.module_from_spec(spec)
+    try:
+        for part in parts:
+            importlib.import_module(part)
+    except ImportError:
+        for module in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+            del sys.modules[module]
+
 
 try:
+    _import_parts("pyroute2", PARTS)
     from pyroute2.netlink import (NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR,
-                                  NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NLMSG_DONE, nlmsg)
+                                  NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, nlmsg)
     from pyroute2.netlink.exceptions import NetlinkError
     from pyroute2.netlink.rtnl import (RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_GETADDR,
                                        RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK,
@@ -46,14 +80,6 @@ try:
     from pyroute2.netlink.rtnl.ndmsg import ndmsg
     from pyroute2.netlink.rtnl.rtmsg import rtmsg
     from pyroute2.netlink.rtnl.tcmsg import tcmsg, plugins as tc_plugins
-    try:  # pyroute2 0.8 and later: an asyncio core
-        from pyroute2.netlink.rtnl.iprsocket import AsyncIPRSocket
-        import asyncio
-        IPRSocket: Any = None
-    except ImportError:  # pyroute2 0.7
-        from pyroute2.netlink.rtnl.iprsocket import IPRSocket  # type: ignore[no-redef]  # the other version's name
-        AsyncIPRSocket = None
-    from pyroute2.conntrack import Conntrack
     HAS_PYROUTE2 = True
     PYROUTE2_IMPORT_ERROR = None
 except ImportError:
@@ -71,7 +97,19 @@ CLONE_NEWNET = 0x40000000
 SOL_NETLINK, NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK = 270, 11, 12
 DUMP_RETRIES = 5   # a dump the kernel marks interrupted (NLM_F_DUMP_INTR) is taken again
 DUMP_READ = 1 << 17  # bytes per read of a dump: more than the kernel puts in one reply
+RCVBUF = 1 << 20  # bytes of a socket's receive buffer
+SO_RCVBUFFORCE = 33  # asm-generic/socket.h, not in Python's socket module: a size past net.core.rmem_max, for root
 _LIBC: list = []
+
+
+def conntrack(family: int) -> Any:
+    """pyroute2's conntrack socket for the entries of ``family``, imported when a run first needs it
+    (a twentieth of a second at a module's start otherwise)."""
+    try:
+        from pyroute2.conntrack import Conntrack
+    except ImportError as e:
+        raise OSError(errno.ENOSYS, "pyroute2's conntrack cannot be imported: %s" % e)
+    return Conntrack(nfgen_family=family)
 
 
 def netns_path(key: str) -> str:
@@ -112,74 +150,6 @@ def error_text(error: BaseException) -> str:
     return "%s: %s" % (base, reason) if reason and reason != base else base
 
 
-# -- the socket: the one place that knows pyroute2's versions ---------------------------
-
-class Socket(object):
-    """One rtnetlink socket of one namespace, driven through pyroute2.
-
-    ``sock`` is a plain AF_NETLINK socket made in the namespace; pyroute2 takes it over.
-    """
-
-    _loop: Any = None  # pyroute2 0.8+: one event loop for every socket of the process
-
-    def __init__(self, sock: socket.socket) -> None:
-        prepare(sock)
-        if AsyncIPRSocket is not None:
-            if Socket._loop is None:
-                Socket._loop = asyncio.new_event_loop()
-            self._nl = AsyncIPRSocket(use_socket=sock, use_event_loop=Socket._loop, groups=0)
-            self._run(self._nl.setup_endpoint())
-            self._dumper = Dumper(sock)
-        else:
-            port = sock.getsockname()[0]
-            self._dumper = Dumper(sock.dup())  # the same socket, for dumps
-            self._nl = IPRSocket(fileno=sock.detach())  # pyroute2 owns the descriptor from here
-            self._nl.epid = port
-        read_raw(self._nl.marshal)
-
-    def _run(self, coro: Any) -> Any:
-        return Socket._loop.run_until_complete(coro)
-
-    def request(self, msg: Any, msg_type: int, flags: int) -> List[Any]:
-        """Send one request; return its reply messages. NetlinkError on a NACK."""
-        if AsyncIPRSocket is None:
-            return list(self._nl.nlm_request(msg, msg_type, NLM_F_REQUEST | flags))
-
-        async def collect() -> List[Any]:
-            return [m async for m in await self._nl.nlm_request(msg, msg_type, NLM_F_REQUEST | flags)]
-        return self._run(collect())
-
-    def dump(self, make: Callable[[], Any], msg_type: int) -> List[Any]:
-        return self._dumper.dump(make, msg_type)
-
-    def batch(self, requests: Iterable[Request]) -> List[Any]:
-        """Send ``[(msg, type, flags)]`` in one write; the kernel runs them in order and acks
-        each. NetlinkError on the first NACK."""
-        msgs = []
-        for msg, msg_type, flags in requests:
-            msg["header"]["type"] = msg_type
-            msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_ACK | flags
-            msgs.append(msg)
-        if AsyncIPRSocket is None:
-            return list(self._nl.nlm_request_batch(msgs))
-
-        async def collect() -> List[Any]:
-            return [m async for m in self._nl.nlm_request_batch(msgs)]
-        return self._run(collect())
-
-    def close(self) -> None:
-        """Close the socket (on 0.8+, its transport does so on the loop's next turn: the next
-        request's, or ``settle``'s)."""
-        self._nl.close()
-        if AsyncIPRSocket is None:
-            self._dumper.close()  # its duplicate descriptor (on 0.8+ the one socket is the transport's to close)
-
-    @staticmethod
-    def settle() -> None:
-        if Socket._loop is not None:
-            Socket._loop.run_until_complete(asyncio.sleep(0))
-
-
 def prepare(sock: socket.socket) -> None:
     """Settings of every rtnetlink socket here, then its bind."""
     # The kernel's reason for a NACK (extended ACK), which pyroute2 puts in its NetlinkError.
@@ -187,36 +157,145 @@ def prepare(sock: socket.socket) -> None:
     # Strict checking: the kernel filters dumps by the request's own fields (routes by
     # table, neighbours by device), so no message is decoded only to be dropped.
     sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
-    # pyroute2's bind() tries fixed port ids one by one (0.7 re-creates the socket when one
-    # is taken, which a socket it was handed cannot survive): the kernel picks the id instead.
-    sock.bind((0, 0))
+    # Room for the acks of a whole batch (a few hundred bytes of buffer each): past the buffer,
+    # the kernel drops them. The forced size is root's; the default size serves others.
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)
+    except OSError:
+        pass
+    sock.bind((0, 0))  # the kernel picks the port id
 
 
-def read_raw(marshal: Any) -> Any:
-    """Link, neighbour and qdisc replies framed by pyroute2 and read here from the buffer (``messages.link_of``,
-    ``messages.read_neighbours``, ``messages.read_qdiscs``), in a map of this marshal's own (0.7 shares the class's)."""
-    marshal.msg_map = dict(marshal.msg_map)
-    marshal.msg_map.update({RTM_NEWLINK: LinkMessage, RTM_NEWNEIGH: NeighMessage, RTM_NEWQDISC: QdiscMessage})
-    return marshal
+class Reply(dict):
+    """A link, neighbour or qdisc reply, read from the buffer here, not by pyroute2's marshal: its
+    header's and message's fields by name, and where it lies in ``data`` (``offset``), where
+    ``messages.link_of``, ``messages.read_neighbours`` and ``messages.read_qdiscs`` read the few
+    attributes they need. pyroute2 makes an object of each attribute of a link (some fifty, the
+    bridge port's and IPv6 settings nested) and of each statistic of a qdisc, and takes some
+    25 µs to frame a message: a host of 1000 veths took about a second to read, and a VXLAN
+    device of 10,000 remote endpoints has 20,000 entries."""
+
+    def __init__(self, data: bytes, offset: int, header: Tuple[int, ...], fields: Tuple[Tuple[str, ...], Any]) -> None:
+        names, layout = fields
+        dict.__init__(self, zip(names, layout.unpack_from(data, offset + NLMSG_HEADER)))
+        self["header"] = dict(zip(HEADER_NAMES, header))
+        self.data, self.offset = data, offset
+
+
+HEADER = struct.Struct("=IHHII")  # a netlink message's header, as pyroute2 names its fields
+HEADER_NAMES = ("length", "type", "flags", "sequence_number", "pid")
+NLMSG_HEADER = HEADER.size
+
+
+def _layout(fields: Tuple[Tuple[str, str], ...]) -> Tuple[Tuple[str, ...], Any]:
+    """The names and the struct of a message's fields, as pyroute2 declares them (padding unnamed)."""
+    return (tuple(name for name, fmt in fields if not fmt.endswith("x")),
+            struct.Struct("=" + "".join(fmt for _name, fmt in fields)))
+
+
+SENTINELS = (0x7E5E0A01, 0x7E5E0A02, 0x7E5E0A03)  # link indexes far past any a kernel gives, to find them in a request
+
+
+def encoder(build: Callable[..., Any], count: int) -> Callable[..., Any]:
+    """Requests ``build(*indexes)`` that differ only by ``count`` link indexes, encoded once by
+    pyroute2 and copied with the indexes written in: pyroute2 takes about a millisecond to encode
+    a tc request with its nested options, the same for each of a bulk call's endpoints. Where an
+    index does not stand out once in the encoding (never seen), each request is built whole."""
+    template = build(*SENTINELS[:count])
+    template.encode()
+    body = bytes(template.data[NLMSG_HEADER:])
+    offsets = [body.find(struct.pack("=I", sentinel)) for sentinel in SENTINELS[:count]]
+    if any(at < 0 or body.count(struct.pack("=I", SENTINELS[i])) != 1 for i, at in enumerate(offsets)):
+        return build
+
+    def make(*indexes: int) -> Any:
+        data = bytearray(body)
+        for at, index in zip(offsets, indexes):
+            struct.pack_into("=I", data, at, index)
+        return Encoded(bytes(data))
+    return make
+
+
+def _frames(buf: bytes) -> Iterator[Tuple[Tuple[int, ...], int]]:
+    """(header fields, offset) of each message in ``buf``."""
+    offset = 0
+    while offset <= len(buf) - NLMSG_HEADER:
+        header = HEADER.unpack_from(buf, offset)
+        yield header, offset
+        offset += (header[0] + 3) & ~3 or len(buf)
+
+
+def _code(buf: bytes, offset: int, header: Tuple[int, ...]) -> int:
+    """The error code an NLMSG_ERROR or NLMSG_DONE message carries (0: none; negative: an errno)."""
+    return struct.unpack_from("=i", buf, offset + NLMSG_HEADER)[0] if header[0] >= NLMSG_HEADER + 4 else 0
 
 
 class _Interrupted(OSError):
     """The kernel marked a dump interrupted (NLM_F_DUMP_INTR: its table changed meanwhile)."""
 
 
-class Dumper(object):
-    """Dumps over a plain rtnetlink socket, parsed by pyroute2's marshal. A dump is sent and read to
-    its end in one go, so it needs none of a pyroute2 socket's request bookkeeping nor, on 0.8+,
-    its event loop: those cost about 40 µs a message (a second for the 20,000 entries of a VXLAN
-    device of 10,000 remote endpoints) and more than the reading itself in a namespace of two links.
-    The reader processes (``prefetch``) use it alone, a ``Socket`` for its dumps, on the socket
-    pyroute2 drives for everything else. A NACK is raised as pyroute2 raises it (NetlinkError); a dump
-    still interrupted after DUMP_RETRIES tries as OSError EINTR, and a reader leaves that namespace to
-    ``view``."""
+class Socket(object):
+    """One rtnetlink socket of one namespace (``sock``, made in it), with a sequence space of its
+    own. A NACK is raised as pyroute2 raises it (NetlinkError, with the kernel's extended ACK); a
+    dump still interrupted after DUMP_RETRIES tries as OSError EINTR. The reader processes
+    (``KernelBase.prefetch``) dump on one each too."""
 
-    def __init__(self, sock: socket.socket) -> None:
-        # A sequence space of its own, apart from pyroute2's on a shared socket.
-        self._sock, self._seq, self._marshal = sock, random.getrandbits(30) | 1 << 30, read_raw(MarshalRtnl())
+    def __init__(self, sock: Any) -> None:
+        prepare(sock)
+        self._sock, self._seq, self._marshal = sock, random.getrandbits(30) | 1 << 30, MarshalRtnl()
+
+    def _next(self) -> int:
+        self._seq = (self._seq + 1) & 0x7FFFFFFF
+        return self._seq
+
+    def request(self, msg: Any, msg_type: int, flags: int) -> List[Any]:
+        """Send one request; its replies."""
+        return self._send([(msg, msg_type, flags)], ())
+
+    def batch(self, requests: Iterable[Request], ignore: Tuple[int, ...] = ()) -> List[Any]:
+        """Send ``[(msg, type, flags)]`` in one write; the kernel runs them in order, each whatever
+        became of the ones before, and acks each; their replies."""
+        return self._send(list(requests), ignore)
+
+    def _send(self, requests: List[Request], ignore: Tuple[int, ...]) -> List[Any]:
+        """The replies to ``requests``, read up to the ack of each. On a NACK, the first error
+        whose code is not in ``ignore`` is raised (else the first error), once every ack is read."""
+        data, pending = bytearray(), set()
+        for msg, msg_type, flags in requests:
+            msg.reset()
+            msg["header"].update(type=msg_type, flags=NLM_F_REQUEST | NLM_F_ACK | flags, sequence_number=self._next())
+            msg.encode()
+            data += msg.data
+            pending.add(self._seq)
+        self._sock.send(data)
+        replies: List[Any] = []
+        errors: List[BaseException] = []
+        while pending:
+            buf = self._sock.recv(DUMP_READ)
+            for header, offset in _frames(buf):
+                if header[3] not in pending:
+                    continue
+                if header[1] != NLMSG_ERROR:
+                    replies.append(self._reply(buf, offset, header))
+                    continue
+                pending.discard(header[3])
+                if _code(buf, offset, header):
+                    errors.append(self._error(buf, offset, header))
+        if errors:
+            raise next((e for e in errors if error_code(e) not in ignore), errors[0])
+        return replies
+
+    def _reply(self, buf: bytes, offset: int, header: Tuple[int, ...]) -> Any:
+        """The reply at ``offset``: a Reply where it is one read from the buffer, else pyroute2's message."""
+        layout = LAYOUTS.get(header[1])
+        if layout is not None:
+            return Reply(buf, offset, header, layout)
+        return list(self._marshal.parse(buf[offset:offset + header[0]]))[0]
+
+    def _error(self, buf: bytes, offset: int, header: Tuple[int, ...]) -> BaseException:
+        """The error of the NACK at ``offset``, as pyroute2 reads it (with the kernel's extended ACK)."""
+        error = self._reply(buf, offset, header)["header"].get("error")
+        return error if error_code(error) else NetlinkError(abs(_code(buf, offset, header)))
 
     def dump(self, make: Callable[[], Any], msg_type: int) -> List[Any]:
         """A dump of the messages ``make()`` asks for, taken again while the kernel marks it
@@ -230,47 +309,42 @@ class Dumper(object):
 
     def _dump_once(self, msg: Any, msg_type: int) -> List[Any]:
         """The replies of one dump; _Interrupted when the kernel marks it so, after reading it whole."""
-        self._seq = (self._seq + 1) & 0x7FFFFFFF
-        msg["header"].update(type=msg_type, flags=NLM_F_REQUEST | NLM_F_DUMP, sequence_number=self._seq)
+        msg["header"].update(type=msg_type, flags=NLM_F_REQUEST | NLM_F_DUMP, sequence_number=self._next())
         msg.encode()
         self._sock.send(msg.data)
         out: list = []
         interrupted = False
         while True:
-            for reply in self._marshal.parse(self._sock.recv(DUMP_READ)):
-                header = reply["header"]
-                if header["sequence_number"] != self._seq:
+            buf = self._sock.recv(DUMP_READ)
+            for header, offset in _frames(buf):
+                if header[3] != self._seq:
                     continue
-                if error_code(header.get("error")):
-                    raise header["error"]
-                interrupted = interrupted or bool(header["flags"] & NLM_F_DUMP_INTR)
-                if header["type"] == NLMSG_DONE:
+                if header[1] in (NLMSG_ERROR, NLMSG_DONE) and _code(buf, offset, header):
+                    raise self._error(buf, offset, header)
+                interrupted = interrupted or bool(header[2] & NLM_F_DUMP_INTR)
+                if header[1] == NLMSG_DONE:
                     if interrupted:
                         raise _Interrupted(errno.EINTR, "the dump was interrupted")
                     return out
-                out.append(reply)
+                out.append(self._reply(buf, offset, header))
 
     def close(self) -> None:
         self._sock.close()
 
 
 if HAS_PYROUTE2:
-    class LinkMessage(nlmsg):
-        """A link reply as pyroute2 frames it (header, ifinfomsg, errors), with its attributes left
-        undecoded: ``messages.link_of`` reads the ten it needs from the buffer. pyroute2 makes an object of
-        every attribute of a link (some fifty, the bridge port's and IPv6 settings nested), which
-        made reading a host of 1000 veths take about a second."""
-        fields = ifinfmsg.fields
-        nla_map = ()
+    LAYOUTS = {RTM_NEWLINK: _layout(ifinfmsg.fields), RTM_NEWNEIGH: _layout(ndmsg.fields), RTM_NEWQDISC: _layout(tcmsg.fields)}
 
-    class NeighMessage(nlmsg):
-        """A neighbour or forwarding entry, framed by pyroute2 and read by ``messages.read_neighbours``: a
-        VXLAN device of 10,000 remote endpoints has 20,000 of them."""
-        fields = ndmsg.fields
-        nla_map = ()
+    class Encoded(nlmsg):
+        """A request whose body (all that follows the netlink header) is encoded already: pyroute2
+        sets its header's fields and ``encode`` packs them before the body (``encoder``)."""
 
-    class QdiscMessage(nlmsg):
-        """A qdisc, framed by pyroute2 and read by ``messages.read_qdiscs``: a host of 1000 endpoints has
-        a qdisc or three for each, and pyroute2 makes an object of each of their statistics."""
-        fields = tcmsg.fields
-        nla_map = ()
+        def __init__(self, body: bytes) -> None:
+            nlmsg.__init__(self)
+            self.body = body
+
+        def encode(self) -> None:
+            header = self["header"]
+            self.data = bytearray(struct.pack("=IHHII", NLMSG_HEADER + len(self.body), header["type"], header["flags"],
+                                              header["sequence_number"], header.get("pid", 0))) + self.body
+            self.length = len(self.data)
