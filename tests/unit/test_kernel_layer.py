@@ -6,12 +6,13 @@
 from __future__ import annotations
 
 import errno
+import socket
 import struct
 
 import pytest
 
 from ansible_collections.cnm.fabric.plugins.module_utils import kernel, plan
-from ansible_collections.cnm.fabric.plugins.module_utils.kernel import messages, sockets
+from ansible_collections.cnm.fabric.plugins.module_utils.kernel import messages, shaping, sockets
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import CnmError, KernelError, NamespaceLost
 
 
@@ -161,6 +162,18 @@ def test_a_request_encoded_once_is_the_same_bytes_with_other_indexes():
     make = sockets.encoder(lambda oif: messages._route("10.0.0.1", oif, False, "10.9.0.0/16", 2, 5, 100), 1)
     for oif in (3, 1 << 20):
         assert encoded(make(oif)) == encoded(messages._route("10.0.0.1", oif, False, "10.9.0.0/16", 2, 5, 100))
+
+    qdisc, redirect = shaping._redirect_requests()
+    assert all(isinstance(m, sockets.Encoded) for m in (make(3), qdisc(3), redirect(3, 4))), "copies, not built whole"
+    to = 1 << 16
+    match_all = sockets.tc_plugins["u32"].get_parameters({
+        "keys": ["0x0/0x0+0"], "target": 0x10001,
+        "action": [{"kind": "mirred", "direction": "egress", "action": "redirect", "ifindex": to}]})
+    for index in (5, 70000):
+        assert encoded(redirect(index, to)) == encoded(shaping._tc(
+            index, shaping.INGRESS_HANDLE, kind="u32", options=match_all, info=(1 << 16) | socket.htons(shaping.ETH_P_ALL))), \
+            "two indexes, the second inside the mirred action"
+        assert encoded(qdisc(index)) == encoded(shaping._tc(index, shaping.TC_H_INGRESS, shaping.INGRESS_HANDLE, "ingress"))
 
     def whole(oif):  # the index not in the request
         return messages._route("10.0.0.1", None, False, None, 2, None, 254)

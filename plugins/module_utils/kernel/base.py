@@ -31,24 +31,24 @@ FEW = 8  # unknown link indexes that one lookup each costs less than a dump of t
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def immediate(operation: F) -> F:
-    """A kernel operation that acts at once, after the work the batch holds: a link made after
-    one of that name was marked for deletion must find it gone."""
-    @functools.wraps(operation)
-    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
-        self.batch.send()
-        return operation(self, *args, **kwargs)
-    return run  # type: ignore[return-value]
+def _after_batch(setups: bool) -> Callable[[F], F]:
+    """A decorator of kernel operations that send what the batch holds before they act (``setups``:
+    what it keeps for the sandboxes this run made too)."""
+    def decorate(operation: F) -> F:
+        @functools.wraps(operation)
+        def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+            self.batch.send(setups=setups)
+            return operation(self, *args, **kwargs)
+        return run  # type: ignore[return-value]
+    return decorate
 
 
-def reaching(operation: F) -> F:
-    """An immediate operation that reaches into sandboxes other than through their sockets (a sysctl,
-    a CNI plugin): what the batch keeps for the sandboxes this run made is sent first too."""
-    @functools.wraps(operation)
-    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
-        self.batch.send(setups=True)
-        return operation(self, *args, **kwargs)
-    return run  # type: ignore[return-value]
+# A kernel operation that acts at once, after the work the batch holds: a link made after one of
+# that name was marked for deletion must find it gone.
+immediate = _after_batch(False)
+# An immediate operation that reaches into sandboxes other than through their sockets (a sysctl,
+# a CNI plugin): what the batch keeps for the sandboxes this run made goes first too.
+reaching = _after_batch(True)
 
 
 class KernelBase(object):

@@ -175,9 +175,9 @@ class Reply(dict):
     25 µs to frame a message: a host of 1000 veths took about a second to read, and a VXLAN
     device of 10,000 remote endpoints has 20,000 entries."""
 
-    def __init__(self, data: bytes, offset: int, header: Tuple[int, ...], fields: Tuple[Tuple[str, ...], Any]) -> None:
-        names, layout = fields
-        dict.__init__(self, zip(names, layout.unpack_from(data, offset + NLMSG_HEADER)))
+    def __init__(self, data: bytes, offset: int, header: Tuple[int, ...], layout: Tuple[Tuple[str, ...], Any]) -> None:
+        names, fields = layout
+        dict.__init__(self, zip(names, fields.unpack_from(data, offset + NLMSG_HEADER)))
         self["header"] = dict(zip(HEADER_NAMES, header))
         self.data, self.offset = data, offset
 
@@ -204,9 +204,10 @@ def encoder(build: Callable[..., Any], count: int) -> Callable[..., Any]:
     template = build(*SENTINELS[:count])
     template.encode()
     body = bytes(template.data[NLMSG_HEADER:])
-    offsets = [body.find(struct.pack("=I", sentinel)) for sentinel in SENTINELS[:count]]
-    if any(at < 0 or body.count(struct.pack("=I", SENTINELS[i])) != 1 for i, at in enumerate(offsets)):
+    marks = [struct.pack("=I", sentinel) for sentinel in SENTINELS[:count]]
+    if any(body.count(mark) != 1 for mark in marks):
         return build
+    offsets = [body.find(mark) for mark in marks]
 
     def make(*indexes: int) -> Any:
         data = bytearray(body)
