@@ -195,7 +195,8 @@ class Host(object):
             inside.append(["ip", "-6", "route", "add", "default", "via", peer6])
         for cmd in inside:
             self.sh(cmd, ns)
-        self.wait_link(ns, peer)
+        for reached in (peer, peer6) if address6 else (peer,):
+            self.wait_link(ns, reached)
         return ns
 
     def wait_link(self, ns, peer):

@@ -143,3 +143,49 @@ def test_overlay_role_with_every_vtep_declared_converges_each_host_in_one_call(t
     assert changed(playbook(inventory, overlay, "--limit", "host1")) == ["0"]
     playbook(inventory, overlay, "-e", "overlay_network_state=absent")
     assert json.loads(in_host(pid, "cat", "/var/lib/cnm/networks.json")) == {}
+
+
+TRUNK_PLAY = """
+- hosts: fleet
+  gather_facts: false
+  roles:
+    - role: cnm.fabric.macvlan_trunk
+"""
+
+
+def test_macvlan_trunk_role_converges_a_host_in_one_call(tmp_path, fleet):
+    """The role on an untagged trunk (fleet.sh's underlay, eth0; its VLANs are proven in the VMs):
+    check mode makes nothing, one module process makes the networks, the endpoints and the unit,
+    a rerun changes nothing, an endpoint no longer listed leaves, and the teardown leaves the trunk."""
+    name, hosts = fleet(1)
+    pid = fleet_pid(name, 1)
+    vlans = [{"name": "flat", "subnet": "198.18.0.0/24", "gateway": "198.18.0.254", "ip_range": "198.18.0.128/28",
+              "host_access": True, "endpoints": [{"name": "m1"}, {"name": "m2", "ipv4_address": "198.18.0.140"}]}]
+    inventory = tmp_path / "inventory.json"
+
+    def run(*extra):
+        inventory.write_text(json.dumps({"fleet": {"hosts": hosts, "vars": {"macvlan_trunk_interface": "eth0",
+                                                                            "macvlan_trunk_vlans": vlans}}}))
+        return playbook(inventory, play, *extra)
+
+    play = tmp_path / "trunk.yml"
+    play.write_text(TRUNK_PLAY)
+    links = in_host(pid, "ip", "-o", "link", "show")
+    checked = run("--check")
+    assert "0" not in changed(checked) and not in_host(pid, "ls", "/var/lib/cnm"), "check mode made nothing"
+    made = run()
+    ran = [task for task, status in re.findall(r"TASK \[cnm.fabric.macvlan_trunk : ([^\]]+)\][^\n]*\n(\w+):", made)
+           if status != "skipping" and not task.startswith("Validating")]
+    assert len(ran) == 1, "one module process: %s" % ran
+    assert changed(run()) == ["0"]
+    for peer in ("198.18.0.254", "198.18.0.140"):
+        assert in_host(pid, "ip", "netns", "exec", "m1", "ping", "-c", "1", "-W", "2", peer).count("1 received")
+    assert in_host(pid, "ping", "-c", "1", "-W", "2", "198.18.0.140").count("1 received"), "the host reaches it"
+    assert in_host(pid, "ls", "/etc/systemd/system").count("cnm-fabric@")
+    vlans[0]["endpoints"] = vlans[0]["endpoints"][1:]
+    run()
+    assert "eth0" not in in_host(pid, "ip", "netns", "exec", "m1", "ip", "-o", "link", "show"), "m1 left the VLAN"
+    run("-e", "macvlan_trunk_state=absent")
+    assert json.loads(in_host(pid, "cat", "/var/lib/cnm/networks.json")) == {}
+    assert not in_host(pid, "ls", "/etc/systemd/system").count("cnm-fabric@"), "the unit went with the last network"
+    assert in_host(pid, "ip", "-o", "link", "show") == links, "the trunk as it was"
