@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel import Kernel, base, messages, sockets
@@ -172,6 +174,49 @@ def test_links_read_from_the_buffer_as_pyroute2_decodes_them(host, ns):
     assert (by_name["a0"].hairpin, by_name["b0"].hairpin, by_name["a1"].hairpin) == (True, False, None)
     assert by_name["b0"].master == by_name["br7"].index and by_name["br7"].mtu == 1400
     assert by_name["b1"].alias == "cnm:owner-7" and by_name["lo"].kind is None
+
+
+def test_addresses_and_routes_read_from_the_buffer_as_pyroute2_decodes_them(host, ns):
+    """Addresses and routes are read straight from their messages too; pyroute2's decoding of the
+    same bytes is the oracle, over both families, a point-to-point address, gateways, metrics,
+    a table past 255 and multipath routes."""
+    for cmd in ("addr add 10.63.0.1 peer 10.63.0.2/32 dev a1", "addr add fd00:61::1/64 dev a0 nodad",
+                "addr add fd00:62::1/64 dev b0 nodad", "route add default via 10.61.0.2 metric 7",
+                "route add 10.80.0.0/16 nexthop via 10.61.0.2 nexthop via 10.62.0.2",
+                "route add 10.81.0.0/16 via 10.62.0.2 table 70000", "route add 10.82.0.0/16 dev b1 metric 30",
+                "-6 route add fd00:90::/48 via fd00:61::2 metric 9",
+                "-6 route add fd00:91::/48 nexthop via fd00:61::2 dev a0 nexthop via fd00:62::2 dev b0"):
+        assert host.sh(["ip"] + cmd.split()).returncode == 0, cmd
+    kernel = Kernel()
+    try:
+        nl = kernel.nl(ns)
+        routes = nl.dump(lambda: messages.table_dump(0), sockets.RTM_GETROUTE)
+        addresses = nl.dump(lambda: messages.family_msg(sockets.ifaddrmsg), sockets.RTM_GETADDR)
+        view = messages.read_namespace(nl)
+    finally:
+        kernel.close()
+    decoded = []
+    for msg in routes:
+        m = rtmsg(msg.data, offset=msg.offset)
+        m.decode()
+        if m["type"] == messages.RTN_UNICAST:
+            hops = m.get_attr("RTA_MULTIPATH")
+            decoded.append((
+                "%s/%d" % (m.get_attr("RTA_DST") or ("::" if m["family"] == 10 else "0.0.0.0"), m["dst_len"]),
+                tuple((hop.get_attr("RTA_GATEWAY"), hop["oif"]) for hop in hops) if hops else
+                ((m.get_attr("RTA_GATEWAY"), m.get_attr("RTA_OIF")),),
+                m.get_attr("RTA_PRIORITY") or 0, m.get_attr("RTA_TABLE")))
+    read = [(r.dst, r.gateways, r.metric, r.table) for r in map(messages.route_of, routes) if r is not None]
+    assert read == decoded and len([r for r in read if len(r[1]) == 2]) == 2, read
+    assert (("10.81.0.0/16", (("10.62.0.2", view.link("b0").index),), 0, 70000)) in read
+    names = dict((link.index, name) for name, link in view.links.items())
+    for msg in addresses:
+        m = ifaddrmsg(msg.data, offset=msg.offset)
+        m.decode()
+        if m["family"] == 2 or m["scope"] == 0:
+            assert "%s/%d" % (m.get_attr("IFA_LOCAL") or m.get_attr("IFA_ADDRESS"), m["prefixlen"]) in \
+                view.addresses[names[m["index"]]]
+    assert view.addresses["a1"] == {"10.63.0.1/32"} and "fd00:62::1/64" in view.addresses["b0"]
 
 
 def test_a_vxlan_devices_forwarding_and_neighbour_entries_read_back(host, ns):

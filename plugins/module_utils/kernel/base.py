@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, Ty
 
 from ansible_collections.cnm.fabric.plugins.module_utils.errors import KernelError, NamespaceLost
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.batch import Batch
-from ansible_collections.cnm.fabric.plugins.module_utils.kernel.messages import ifinfo, link_of, read_namespace
+from ansible_collections.cnm.fabric.plugins.module_utils.kernel.messages import dump_request, ifinfo, link_dump, link_of, read_namespace
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.sockets import (
     CLONE_NEWNET, HAS_PYROUTE2, RTM_GETLINK, Key, NetlinkError, Request, Socket, check, error_code, error_text, libc,
     netns_path)
@@ -261,7 +261,7 @@ class KernelBase(object):
         a few are unknown (those of a bulk run's new links), else one lookup each, as ``index`` does."""
         known = self._index.setdefault(None, {})
         if len(set(names) - set(known)) > FEW:
-            known.update((link.name, link.index) for link in map(link_of, self.nl(None).dump(ifinfo, RTM_GETLINK)))
+            known.update((link.name, link.index) for link in map(link_of, self.nl(None).dump(dump_request(link_dump), RTM_GETLINK)))
 
     def _must(self, name: str, ns: Key = None) -> int:
         idx = self.index(name, ns)

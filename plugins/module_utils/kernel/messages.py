@@ -11,7 +11,7 @@ import errno
 import functools
 import socket
 import struct
-from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from ansible_collections.cnm.fabric.plugins.module_utils.kernel.sockets import (
     HAS_PYROUTE2, NetlinkError, ifaddrmsg, ifinfmsg, ndmsg, rtmsg, tcmsg, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH,
@@ -146,6 +146,18 @@ def family_msg(cls: Any, family: int = socket.AF_UNSPEC) -> Any:
     return msg
 
 
+@functools.lru_cache(maxsize=None)
+def dump_request(build: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    """The dump request ``build(*args)``, encoded once: a namespace read takes three dumps, the
+    same from one sandbox to the next but for their headers' sequence numbers."""
+    return encoder(lambda: build(*args), 0)
+
+
+def link_dump() -> Any:
+    """The request of a dump of every link, without their statistics."""
+    return ifinfo(attrs=[("IFLA_EXT_MASK", RTEXT_FILTER_SKIP_STATS)])
+
+
 def table_dump(table: int) -> Any:
     """The request of a dump of the unicast routes of one routing table (0: of all), which the
     kernel filters (strict checking): not the local table's routes of the namespace's own addresses."""
@@ -156,21 +168,10 @@ def table_dump(table: int) -> Any:
     return msg
 
 
-def _attrs(msg: Any, names: Iterable[str]) -> Dict[str, Any]:
-    """The attributes ``names`` of a message, from one pass over its attributes (``get_attr``
-    scans them all on every call)."""
-    out = {}
-    for nla in msg["attrs"]:
-        if nla[0] in names and nla[0] not in out:
-            out[nla[0]] = nla[1]
-    return out
-
-
 # Modes by their values in IFLA_MACVLAN_MODE and IFLA_IPVLAN_MODE.
 MACVLAN_MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8}
 IPVLAN_MODES = {"l2": 0, "l3": 1, "l3s": 2}
 CHILD_MODES = {"macvlan": ("IFLA_MACVLAN_MODE", MACVLAN_MODES), "ipvlan": ("IFLA_IPVLAN_MODE", IPVLAN_MODES)}
-ROUTE_ATTRS = frozenset(("RTA_TABLE", "RTA_DST", "RTA_MULTIPATH", "RTA_GATEWAY", "RTA_OIF", "RTA_PRIORITY"))
 
 # Link attributes read by ``link_of``, by their numbers in linux/if_link.h (kernel ABI).
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_AF_SPEC = (
@@ -185,6 +186,16 @@ IFLA_INET6_CONF, DEVCONF_DISABLE_IPV6 = 2, 26  # the IPv6 settings: an s32 array
 IFINFO_END = 32  # a link message's attributes start after its header (16 bytes) and ifinfomsg (16)
 NDA_DST, NDA_LLADDR = 1, 2  # neighbour attributes (linux/neighbour.h)
 NDMSG_END = 28  # a neighbour message's attributes start after its header and ndmsg (12)
+IFA_ADDRESS, IFA_LOCAL = 1, 2  # address attributes (linux/if_addr.h)
+IFADDR_END = 24  # an address message's attributes start after its header and ifaddrmsg (8)
+RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_MULTIPATH, RTA_TABLE = 1, 4, 5, 6, 9, 15  # linux/rtnetlink.h
+RTMSG_END = 28  # a route message's attributes start after its header and rtmsg (12)
+RTNEXTHOP = struct.Struct("HBBi")  # a multipath route's next hop: length, flags, hops, ifindex, then its attributes
+
+
+def _attrs_of(msg: Any, start: int) -> Dict[int, Span]:
+    """The attributes of a ``sockets.Reply``, which begin ``start`` bytes into it."""
+    return _nlas(msg.data, msg.offset + start, msg.offset + msg["header"]["length"])
 
 
 def _nlas(data: bytes, start: int, end: int) -> Dict[int, Span]:
@@ -221,7 +232,7 @@ def _text(data: bytes, at: Optional[Span]) -> Optional[str]:
 def link_of(msg: Any) -> Link:
     """The Link of one RTM_NEWLINK message (a ``sockets.Reply``)."""
     data = msg.data
-    a = _nlas(data, msg.offset + IFINFO_END, msg.offset + msg["header"]["length"])
+    a = _attrs_of(msg, IFINFO_END)
     kind, hairpin, vxlan, mode, table = None, None, None, None, None
     if IFLA_LINKINFO in a:
         info = _nlas(data, *a[IFLA_LINKINFO])
@@ -259,30 +270,36 @@ def _ipv6_disabled(data: bytes, spec: Optional[Span]) -> Optional[bool]:
     return bool(value) if value is not None else None
 
 
-def _route_of(msg: Any) -> Optional[Route]:
-    """A unicast route as a model Route, or None for any other."""
+def route_of(msg: Any) -> Optional[Route]:
+    """A unicast route (a ``sockets.Reply``) as a model Route, or None for any other."""
     if msg["type"] != RTN_UNICAST:
         return None
-    a = _attrs(msg, ROUTE_ATTRS)
-    table = a.get("RTA_TABLE") or msg["table"]
-    dst = "%s/%d" % (a.get("RTA_DST") or ("::" if msg["family"] == socket.AF_INET6 else "0.0.0.0"), msg["dst_len"])
-    hops = a.get("RTA_MULTIPATH")
-    if hops:
-        gateways = tuple((hop.get_attr("RTA_GATEWAY"), hop["oif"]) for hop in hops)
-    else:
-        gateways = ((a.get("RTA_GATEWAY"), a.get("RTA_OIF")),)
-    return Route(dst=dst, gateways=gateways, metric=a.get("RTA_PRIORITY") or 0, table=table)
+    data, a = msg.data, _attrs_of(msg, RTMSG_END)
+    dst = "%s/%d" % (_ip(data, a.get(RTA_DST)) or ("::" if msg["family"] == socket.AF_INET6 else "0.0.0.0"), msg["dst_len"])
+    gateways = tuple(_next_hops(data, *a[RTA_MULTIPATH])) if RTA_MULTIPATH in a else ()
+    return Route(dst=dst, gateways=gateways or ((_ip(data, a.get(RTA_GATEWAY)), _u(data, a.get(RTA_OIF))),),
+                 metric=_u(data, a.get(RTA_PRIORITY)) or 0, table=_u(data, a.get(RTA_TABLE)) or msg["table"])
+
+
+def _next_hops(data: bytes, start: int, end: int) -> Iterator[Tuple[Optional[str], int]]:
+    """(gateway, ifindex) of each next hop of a multipath route's RTA_MULTIPATH."""
+    while start + RTNEXTHOP.size <= end:
+        length, _flags, _hops, index = RTNEXTHOP.unpack_from(data, start)
+        if length < RTNEXTHOP.size:
+            return
+        yield _ip(data, _nlas(data, start + RTNEXTHOP.size, start + length).get(RTA_GATEWAY)), index
+        start += (length + 3) & ~3
 
 
 def read_routes(nl: Any, table: int) -> List[Route]:
     """The unicast routes of one routing table (0: of every table), both families."""
     try:
-        replies = nl.dump(lambda: table_dump(table), RTM_GETROUTE)
+        replies = nl.dump(dump_request(table_dump, table), RTM_GETROUTE)
     except NetlinkError as e:
         if e.code != errno.ENOENT:
             raise
         return []  # no such table yet (a new namespace has no main table either)
-    return [r for r in (_route_of(m) for m in replies) if r is not None and table in (0, r.table)]
+    return [r for r in (route_of(m) for m in replies) if r is not None and table in (0, r.table)]
 
 
 def read_namespace(nl: Any, tables: Iterable[int] = ()) -> NsView:
@@ -290,17 +307,17 @@ def read_namespace(nl: Any, tables: Iterable[int] = ()) -> NsView:
     ``tables``, as an NsView. IPv6 link-local and loopback addresses are left out: the kernel makes
     them, never the collection."""
     links = {}
-    for msg in nl.dump(lambda: ifinfo(attrs=[("IFLA_EXT_MASK", RTEXT_FILTER_SKIP_STATS)]), RTM_GETLINK):
+    for msg in nl.dump(dump_request(link_dump), RTM_GETLINK):
         link = link_of(msg)
         links[link.name] = link
     by_index = dict((lk.index, lk.name) for lk in links.values())
     addresses: dict = {}
-    for reply in nl.dump(lambda: family_msg(ifaddrmsg), RTM_GETADDR):
-        # IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer's on a point-to-point link.
-        a = _attrs(reply, ("IFA_LOCAL", "IFA_ADDRESS"))
-        local = a.get("IFA_LOCAL") or a.get("IFA_ADDRESS")
+    for reply in nl.dump(dump_request(family_msg, ifaddrmsg), RTM_GETADDR):
         if reply["family"] == socket.AF_INET6 and reply["scope"] != RT_SCOPE_UNIVERSE:
             continue
+        # IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer's on a point-to-point link.
+        a = _attrs_of(reply, IFADDR_END)
+        local = _ip(reply.data, a.get(IFA_LOCAL)) or _ip(reply.data, a.get(IFA_ADDRESS))
         addresses.setdefault(by_index.get(reply["index"]), set()).add("%s/%d" % (local, reply["prefixlen"]))
     if not tables:
         return NsView(links, addresses, read_routes(nl, RT_TABLE_MAIN))
@@ -323,12 +340,12 @@ def read_qdiscs(nl: Any) -> Dict[Tuple[int, str], Tuple[Optional[str], Optional[
     {(ifindex, "root" or "ingress"): (kind, its token bucket when a tbf)}, each read from the
     buffer (``sockets.Reply``)."""
     out: Dict[Tuple[int, str], Tuple[Optional[str], Optional[Bucket]]] = {}
-    for msg in nl.dump(lambda: family_msg(tcmsg), RTM_GETQDISC):
+    for msg in nl.dump(dump_request(family_msg, tcmsg), RTM_GETQDISC):
         where = {TC_H_ROOT: "root", TC_H_INGRESS: "ingress"}.get(msg["parent"])
         if where is None:
             continue
         data = msg.data
-        a = _nlas(data, msg.offset + TCMSG_END, msg.offset + msg["header"]["length"])
+        a = _attrs_of(msg, TCMSG_END)
         kind, bucket = _text(data, a.get(TCA_KIND)), None
         if kind == "tbf" and TCA_OPTIONS in a:
             parms = _nlas(data, *a[TCA_OPTIONS]).get(TCA_TBF_PARMS)
@@ -348,12 +365,12 @@ def read_neighbours(nl: Any, index: int) -> Tuple[Set[Tuple[Optional[str], Optio
     with the host's other bridge ports and neighbours."""
     fdb, arp = set(), {}
     for msg in nl.dump(lambda: neigh(AF_BRIDGE, index, 0), RTM_GETNEIGH):
-        a = _nlas(msg.data, msg.offset + NDMSG_END, msg.offset + msg["header"]["length"])
+        a = _attrs_of(msg, NDMSG_END)
         if msg["ifindex"] == index and NDA_DST in a:  # the device's own entries carry a VTEP
             fdb.add((_mac(msg.data, a.get(NDA_LLADDR)), _ip(msg.data, a[NDA_DST])))
     # One dump of both families' tables (ARP and NDP).
     for msg in nl.dump(lambda: neigh(socket.AF_UNSPEC, 0, 0, attrs=[("NDA_IFINDEX", index)]), RTM_GETNEIGH):
-        a = _nlas(msg.data, msg.offset + NDMSG_END, msg.offset + msg["header"]["length"])
+        a = _attrs_of(msg, NDMSG_END)
         if msg["ifindex"] == index and NDA_LLADDR in a and msg["state"] & NUD_PERMANENT:
             arp[_ip(msg.data, a.get(NDA_DST))] = _mac(msg.data, a[NDA_LLADDR])
     return fdb, arp

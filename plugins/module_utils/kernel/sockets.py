@@ -5,7 +5,7 @@
 
 The only importer of pyroute2, and the one place that knows its versions: the two it supports
 (0.7 of Debian 12, and 0.8 and later) differ here only in where their names are. pyroute2's message
-classes encode the requests and its marshal parses the replies; the socket is a plain one, written
+classes encode the requests and decode the replies; the socket is a plain one, written
 and read here (``Socket``): a request or a batch is one write, read up to the ack of its last
 message. pyroute2's sockets cost a third of a millisecond a request beyond that (their request
 bookkeeping, on 0.8 and later an asyncio event loop turned per call), more than the kernel's own
@@ -44,8 +44,7 @@ __all__ = PYROUTE2_NAMES + ("HAS_PYROUTE2", "PYROUTE2_IMPORT_ERROR", "NetlinkErr
 # 0.05 to 0.09 s at every module's start, which the parts used here do without. They are imported
 # under the bare package (``__init__`` not run), or, where one of them needs it, the usual way.
 PARTS = ("pyroute2.netlink.exceptions", "pyroute2.netlink.rtnl.ifaddrmsg", "pyroute2.netlink.rtnl.ifinfmsg",
-         "pyroute2.netlink.rtnl.marshal", "pyroute2.netlink.rtnl.ndmsg", "pyroute2.netlink.rtnl.rtmsg",
-         "pyroute2.netlink.rtnl.tcmsg")
+         "pyroute2.netlink.rtnl.ndmsg", "pyroute2.netlink.rtnl.rtmsg", "pyroute2.netlink.rtnl.tcmsg")
 
 
 def _import_parts(package: str, parts: Iterable[str]) -> None:
@@ -68,14 +67,13 @@ def _import_parts(package: str, parts: Iterable[str]) -> None:
 try:
     _import_parts("pyroute2", PARTS)
     from pyroute2.netlink import (NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR,
-                                  NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, nlmsg)
+                                  NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, nlmsg, nlmsgerr)
     from pyroute2.netlink.exceptions import NetlinkError
     from pyroute2.netlink.rtnl import (RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_GETADDR,
                                        RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK,
                                        RTM_NEWNEIGH, RTM_NEWROUTE, RTM_SETLINK, RTM_NEWQDISC, RTM_DELQDISC,
                                        RTM_GETQDISC, RTM_NEWTFILTER)
     from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
-    from pyroute2.netlink.rtnl.marshal import MarshalRtnl
     from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
     from pyroute2.netlink.rtnl.ndmsg import ndmsg
     from pyroute2.netlink.rtnl.rtmsg import rtmsg
@@ -167,13 +165,13 @@ def prepare(sock: socket.socket) -> None:
 
 
 class Reply(dict):
-    """A link, neighbour or qdisc reply, read from the buffer here, not by pyroute2's marshal: its
-    header's and message's fields by name, and where it lies in ``data`` (``offset``), where
-    ``messages.link_of``, ``messages.read_neighbours`` and ``messages.read_qdiscs`` read the few
-    attributes they need. pyroute2 makes an object of each attribute of a link (some fifty, the
-    bridge port's and IPv6 settings nested) and of each statistic of a qdisc, and takes some
-    25 µs to frame a message: a host of 1000 veths took about a second to read, and a VXLAN
-    device of 10,000 remote endpoints has 20,000 entries."""
+    """A link, address, route, neighbour or qdisc reply, read from the buffer here, not decoded by
+    pyroute2: its header's and message's fields by name, and where it lies in ``data``
+    (``offset``), where the readers of ``messages`` read the few attributes they need. pyroute2
+    makes an object of each attribute of a link (some fifty, the bridge port's and IPv6 settings
+    nested) and of each statistic of a qdisc, and takes some 25 µs to frame a message: a host of
+    1000 veths took about a second to read, and a VXLAN device of 10,000 remote endpoints has
+    20,000 entries."""
 
     def __init__(self, data: bytes, offset: int, header: Tuple[int, ...], layout: Tuple[Tuple[str, ...], Any]) -> None:
         names, fields = layout
@@ -192,6 +190,8 @@ def _layout(fields: Tuple[Tuple[str, str], ...]) -> Tuple[Tuple[str, ...], Any]:
     return (tuple(name for name, fmt in fields if not fmt.endswith("x")),
             struct.Struct("=" + "".join(fmt for _name, fmt in fields)))
 
+
+HEADER_ONLY = _layout(())  # a reply of a kind not read here: its header alone
 
 SENTINELS = (0x7E5E0A01, 0x7E5E0A02, 0x7E5E0A03)  # link indexes far past any a kernel gives, to find them in a request
 
@@ -243,7 +243,7 @@ class Socket(object):
 
     def __init__(self, sock: Any) -> None:
         prepare(sock)
-        self._sock, self._seq, self._marshal = sock, random.getrandbits(30) | 1 << 30, MarshalRtnl()
+        self._sock, self._seq = sock, random.getrandbits(30) | 1 << 30
 
     def _next(self) -> int:
         self._seq = (self._seq + 1) & 0x7FFFFFFF
@@ -286,17 +286,19 @@ class Socket(object):
             raise next((e for e in errors if error_code(e) not in ignore), errors[0])
         return replies
 
-    def _reply(self, buf: bytes, offset: int, header: Tuple[int, ...]) -> Any:
-        """The reply at ``offset``: a Reply where it is one read from the buffer, else pyroute2's message."""
-        layout = LAYOUTS.get(header[1])
-        if layout is not None:
-            return Reply(buf, offset, header, layout)
-        return list(self._marshal.parse(buf[offset:offset + header[0]]))[0]
+    @staticmethod
+    def _reply(buf: bytes, offset: int, header: Tuple[int, ...]) -> Reply:
+        """The reply at ``offset``, with the fields of its kind (of another kind, its header alone)."""
+        return Reply(buf, offset, header, LAYOUTS.get(header[1], HEADER_ONLY))
 
-    def _error(self, buf: bytes, offset: int, header: Tuple[int, ...]) -> BaseException:
-        """The error of the NACK at ``offset``, as pyroute2 reads it (with the kernel's extended ACK)."""
-        error = self._reply(buf, offset, header)["header"].get("error")
-        return error if error_code(error) else NetlinkError(abs(_code(buf, offset, header)))
+    @staticmethod
+    def _error(buf: bytes, offset: int, header: Tuple[int, ...]) -> BaseException:
+        """The error of the NACK at ``offset``, with the kernel's extended ACK as its message, as
+        pyroute2 raises it."""
+        msg = nlmsgerr(buf[offset:offset + header[0]])
+        msg.decode()
+        code = abs(_code(buf, offset, header))
+        return (OSError if code == errno.ENOBUFS else NetlinkError)(code, msg.get_attr("NLMSGERR_ATTR_MSG"))
 
     def dump(self, make: Callable[[], Any], msg_type: int) -> List[Any]:
         """A dump of the messages ``make()`` asks for, taken again while the kernel marks it
@@ -334,7 +336,8 @@ class Socket(object):
 
 
 if HAS_PYROUTE2:
-    LAYOUTS = {RTM_NEWLINK: _layout(ifinfmsg.fields), RTM_NEWNEIGH: _layout(ndmsg.fields), RTM_NEWQDISC: _layout(tcmsg.fields)}
+    LAYOUTS = dict((kind, _layout(msg.fields)) for kind, msg in (
+        (RTM_NEWLINK, ifinfmsg), (RTM_NEWADDR, ifaddrmsg), (RTM_NEWROUTE, rtmsg), (RTM_NEWNEIGH, ndmsg), (RTM_NEWQDISC, tcmsg)))
 
     class Encoded(nlmsg):
         """A request whose body (all that follows the netlink header) is encoded already: pyroute2
