@@ -191,15 +191,13 @@ IFADDR_END = 24  # an address message's attributes start after its header and if
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_MULTIPATH, RTA_TABLE = 1, 4, 5, 6, 9, 15  # linux/rtnetlink.h
 RTMSG_END = 28  # a route message's attributes start after its header and rtmsg (12)
 RTNEXTHOP = struct.Struct("HBBi")  # a multipath route's next hop: length, flags, hops, ifindex, then its attributes
+NLA_HEADER = struct.Struct("HH").unpack_from  # an attribute's length and type
+NLA_TYPE = 0xFFFF & ~(NLA_F_NESTED | NLA_F_NET_BYTEORDER)  # its type without those flags
 
 
 def _attrs_of(msg: Any, start: int) -> Dict[int, Span]:
     """The attributes of a ``sockets.Reply``, which begin ``start`` bytes into it."""
     return _nlas(msg.data, msg.offset + start, msg.offset + msg["header"]["length"])
-
-
-NLA_HEADER = struct.Struct("HH").unpack_from  # an attribute's length and type
-NLA_TYPE = 0xFFFF & ~(NLA_F_NESTED | NLA_F_NET_BYTEORDER)  # its type without those flags
 
 
 def _nlas(data: bytes, start: int, end: int) -> Dict[int, Span]:
