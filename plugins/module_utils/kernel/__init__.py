@@ -4,10 +4,10 @@
 """The kernel layer: links, addresses, routes, neighbours, traffic shaping and namespaces, over pyroute2.
 
 pyroute2's message classes (ifinfmsg, ifaddrmsg, rtmsg, ndmsg, and tcmsg with its tc plugins) encode every request, and
-decode the replies of addresses and routes, and the kernel's errors with their extended ACK; those of links, neighbours and
-qdiscs are read from the buffer (the few fields and attributes used here: ``sockets.Reply``). pyroute2's marshal is not
-used: it would import the library's socket module, and with it asyncio and ssl (0.02 s at every start). What stays here is how pyroute2 is used, which is
-where the speed is:
+its error class decodes the kernel's NACKs with their extended ACK; every other reply (links, addresses, routes, neighbours,
+qdiscs) is read from the buffer, only the fields and attributes used here (``sockets.Reply``). pyroute2's marshal is not
+used: it would import the library's socket module, and with it asyncio and ssl (0.02 s at every start). What stays here is
+how pyroute2 is used, which is where the speed is:
 
 - one plain socket per namespace, made in that namespace with setns(2) in this thread (no
   helper process): a request, a batch or a dump is one write, read to its end (``Socket``),

@@ -5,7 +5,8 @@
 
 The only importer of pyroute2, and the one place that knows its versions: the two it supports
 (0.7 of Debian 12, and 0.8 and later) differ here only in where their names are. pyroute2's message
-classes encode the requests and decode the replies; the socket is a plain one, written
+classes encode the requests and its error class decodes the kernel's NACKs; every other reply is
+read from the buffer (``Reply``). The socket is a plain one, written
 and read here (``Socket``): a request or a batch is one write, read up to the ack of its last
 message. pyroute2's sockets cost a third of a millisecond a request beyond that (their request
 bookkeeping, on 0.8 and later an asyncio event loop turned per call), more than the kernel's own
